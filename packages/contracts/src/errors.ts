@@ -1,0 +1,166 @@
+/** Stable error codes; match on `error.code`, never on the message. */
+export const ERROR_CODES = {
+  CONFIG: 'TASKMILL_CONFIG',
+  STORE_NOT_INSTALLED: 'TASKMILL_STORE_NOT_INSTALLED',
+  VALIDATION: 'TASKMILL_VALIDATION',
+  INVALID_HANDLER: 'TASKMILL_INVALID_HANDLER',
+  HANDLER_NOT_FOUND: 'TASKMILL_HANDLER_NOT_FOUND',
+  INVALID_CRON: 'TASKMILL_INVALID_CRON',
+  NOT_SERIALIZABLE: 'TASKMILL_NOT_SERIALIZABLE',
+  TASK_NOT_FOUND: 'TASKMILL_TASK_NOT_FOUND',
+  INVALID_TRANSITION: 'TASKMILL_INVALID_TRANSITION',
+  NOT_OWNER: 'TASKMILL_NOT_OWNER',
+  LIFECYCLE: 'TASKMILL_LIFECYCLE',
+  TIMEOUT: 'TASKMILL_TIMEOUT',
+  STORE_UNAVAILABLE: 'TASKMILL_STORE_UNAVAILABLE',
+  STORE: 'TASKMILL_STORE',
+} as const;
+
+/** One of {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+
+/** Base class of every error taskmill throws on purpose. `cause` keeps the underlying error. */
+export class TaskmillError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Bad or missing configuration: no `dbConnection`, an unknown connection scheme, bad options. */
+export class ConfigurationError extends TaskmillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERROR_CODES.CONFIG, message, options);
+  }
+}
+
+/** A connection string names a store package that is not installed. */
+export class StoreNotInstalledError extends TaskmillError {
+  /** The npm package to install. */
+  readonly packageName: string;
+  constructor(packageName: string, options?: { cause?: unknown }) {
+    super(
+      ERROR_CODES.STORE_NOT_INSTALLED,
+      `The store package ${packageName} is not installed; install it with: pnpm add ${packageName}`,
+      options,
+    );
+    this.packageName = packageName;
+  }
+}
+
+/** An argument of a public method is invalid. Nothing was written. */
+export class ValidationError extends TaskmillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERROR_CODES.VALIDATION, message, options);
+  }
+}
+
+/** A handler passed to `use()` is neither a function nor `{handler}`, or uses removed features. */
+export class InvalidHandlerError extends TaskmillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERROR_CODES.INVALID_HANDLER, message, options);
+  }
+}
+
+/** No handler is registered under that task name. */
+export class HandlerNotFoundError extends TaskmillError {
+  readonly taskName: string;
+  constructor(taskName: string, message = `No handler registered for task: ${taskName}`) {
+    super(ERROR_CODES.HANDLER_NOT_FOUND, message);
+    this.taskName = taskName;
+  }
+}
+
+/** A cron expression (or its time zone) cannot be parsed. */
+export class InvalidCronError extends TaskmillError {
+  readonly expression: string;
+  constructor(expression: string, options?: { cause?: unknown; detail?: string }) {
+    super(
+      ERROR_CODES.INVALID_CRON,
+      `Invalid cron expression: ${expression}${options?.detail ? ` (${options.detail})` : ''}`,
+      options,
+    );
+    this.expression = expression;
+  }
+}
+
+/** A payload, result or metadata value cannot be stored as JSON. */
+export class SerializationError extends TaskmillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERROR_CODES.NOT_SERIALIZABLE, message, options);
+  }
+}
+
+/** No task has that id. */
+export class TaskNotFoundError extends TaskmillError {
+  readonly taskId: unknown;
+  constructor(taskId: unknown) {
+    super(ERROR_CODES.TASK_NOT_FOUND, `Task ${String(taskId)} not found`);
+    this.taskId = taskId;
+  }
+}
+
+/** The task's current status does not allow the requested transition (SPEC B5.2). */
+export class InvalidTransitionError extends TaskmillError {
+  readonly taskId: number;
+  readonly from: string;
+  readonly to: string;
+  constructor(taskId: number, from: string, to: string, workerId?: string | null) {
+    super(
+      ERROR_CODES.INVALID_TRANSITION,
+      `Failed to update task ${taskId}. Current status: ${from}, worker_id: ${workerId ?? null}` +
+        ` (cannot move from ${from} to ${to})`,
+    );
+    this.taskId = taskId;
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** A write about a claimed task came from a worker that no longer owns it (fencing, SPEC B7.5). */
+export class NotOwnerError extends TaskmillError {
+  readonly taskId: number;
+  readonly workerId: string;
+  constructor(taskId: number, workerId: string) {
+    super(ERROR_CODES.NOT_OWNER, `Task ${taskId} is no longer owned by worker ${workerId}`);
+    this.taskId = taskId;
+    this.workerId = workerId;
+  }
+}
+
+/** A lifecycle method was called in a state that does not allow it (e.g. `start()` after `stop()`). */
+export class LifecycleError extends TaskmillError {
+  constructor(message: string) {
+    super(ERROR_CODES.LIFECYCLE, message);
+  }
+}
+
+/** Thrown by `task.checkTimeout()` once the attempt has run for `timeout` seconds. */
+export class TaskTimeoutError extends TaskmillError {
+  constructor(message = 'Task execution timeout') {
+    super(ERROR_CODES.TIMEOUT, message);
+  }
+}
+
+/** The database cannot be reached (connection refused, killed, server restarting). Retry later. */
+export class StoreUnavailableError extends TaskmillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERROR_CODES.STORE_UNAVAILABLE, message, options);
+  }
+}
+
+/** Any other database failure, wrapped so callers never see a raw driver error. */
+export class StoreError extends TaskmillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ERROR_CODES.STORE, message, options);
+  }
+}
+
+/** True when `error` is a {@link TaskmillError} (optionally with the given code). */
+export function isTaskmillError(error: unknown, code?: ErrorCode): error is TaskmillError {
+  return error instanceof TaskmillError && (code === undefined || error.code === code);
+}

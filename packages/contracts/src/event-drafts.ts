@@ -1,0 +1,252 @@
+import type { EventType } from './events.js';
+import type { Task } from './rows.js';
+import type { TaskStatus } from './statuses.js';
+
+/*
+ * Builders for every audit event a store writes, so the three stores produce identical rows
+ * (event type, statuses, stage, worker, attempt, message, metadata) for the same transition.
+ * Pure functions: a store inserts the draft in the transaction of the change it describes.
+ */
+
+/** An event row before insertion (`metadata` is serialised by the store with JSON.stringify). */
+export interface EventDraft {
+  task_id: number;
+  root_id: number | null;
+  parent_id: number | null;
+  event_type: EventType;
+  from_status: TaskStatus | null;
+  to_status: TaskStatus | null;
+  stage: number | null;
+  worker_id: string | null;
+  attempt: number | null;
+  event_time: number;
+  message: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+/** The part of a task row the builders need. */
+export type EventSubject = Pick<Task, 'id' | 'root_id' | 'parent_id' | 'name' | 'type' | 'tag' | 'stage' | 'worker_id'>;
+
+function draft(
+  task: EventSubject,
+  event_type: EventType,
+  from: TaskStatus | null,
+  to: TaskStatus | null,
+  now: number,
+  fields: Partial<Pick<EventDraft, 'stage' | 'worker_id' | 'attempt' | 'message' | 'metadata'>>,
+): EventDraft {
+  return {
+    task_id: task.id,
+    // a root's events carry its own id as root_id (SPEC B6.1)
+    root_id: task.root_id ?? task.id,
+    parent_id: task.parent_id,
+    event_type,
+    from_status: from,
+    to_status: to,
+    stage: fields.stage !== undefined ? fields.stage : task.stage,
+    worker_id: fields.worker_id !== undefined ? fields.worker_id : task.worker_id,
+    attempt: fields.attempt ?? null,
+    event_time: now,
+    message: fields.message ?? null,
+    metadata: fields.metadata ?? null,
+  };
+}
+
+function generic(extra: { error?: string | null; retry_count?: number | null; next_run_time?: number | null }) {
+  return { error: extra.error ?? null, retry_count: extra.retry_count ?? null, next_run_time: extra.next_run_time ?? null };
+}
+
+/** Event builders, one per transition of SPEC B5.3 / B6.2. */
+export const events = {
+  created(task: EventSubject, status: TaskStatus, now: number): EventDraft {
+    return draft(task, 'task_created', null, status, now, {
+      stage: 0,
+      worker_id: null,
+      message: `Task ${task.id} created`,
+      metadata: { name: task.name, type: task.type, tag: task.tag },
+    });
+  },
+
+  /** The three claim events, in order (`task_retry_started` only when `retry_count > 0`). */
+  claimed(task: EventSubject, workerId: string, attempt: number, retryCount: number, now: number): EventDraft[] {
+    const out = [
+      draft(task, 'task_claimed', 'pending', 'running', now, {
+        worker_id: workerId,
+        message: `Task ${task.id} claimed by ${workerId}`,
+        metadata: { name: task.name },
+      }),
+      draft(task, 'task_started', 'pending', 'running', now, {
+        worker_id: workerId,
+        attempt,
+        message: `Task ${task.id} started by ${workerId}`,
+        metadata: { name: task.name, retry_count: retryCount },
+      }),
+    ];
+    if (retryCount > 0) {
+      out.push(
+        draft(task, 'task_retry_started', 'pending', 'running', now, {
+          worker_id: workerId,
+          attempt,
+          message: `Task ${task.id} retry attempt ${attempt}`,
+          metadata: { name: task.name, retry_count: retryCount },
+        }),
+      );
+    }
+    return out;
+  },
+
+  retryScheduled(task: EventSubject, previous: 'failed' | 'timeout', retryCount: number, now: number): EventDraft {
+    return draft(task, 'task_retry_scheduled', previous, 'pending', now, {
+      stage: 0,
+      message: `Task ${task.id} retry ${retryCount} scheduled`,
+      metadata: { retry_count: retryCount, previous_status: previous },
+    });
+  },
+
+  completed(task: EventSubject, now: number): EventDraft {
+    return draft(task, 'task_completed', 'running', 'completed', now, {
+      message: `Task ${task.id} status changed from running to completed`,
+      metadata: generic({}),
+    });
+  },
+
+  cronRescheduled(task: EventSubject, nextRunTime: number, now: number): EventDraft {
+    return draft(task, 'task_status_changed', 'running', 'pending', now, {
+      stage: 0,
+      message: `Task ${task.id} status changed from running to pending`,
+      metadata: generic({ next_run_time: nextRunTime }),
+    });
+  },
+
+  /** `task_failed`, or `task_timed_out` when `status` is `timeout`. */
+  failed(
+    task: EventSubject,
+    status: 'failed' | 'timeout',
+    error: string,
+    retry: { retry_count: number; next_run_time: number | null },
+    timeoutType: string | undefined,
+    now: number,
+  ): EventDraft {
+    return draft(task, status === 'timeout' ? 'task_timed_out' : 'task_failed', 'running', status, now, {
+      message: `Task ${task.id} status changed from running to ${status}`,
+      metadata: { ...generic({ error, ...retry }), ...(timeoutType ? { timeout_type: timeoutType } : {}) },
+    });
+  },
+
+  /** Retries exhausted: async → `task_permanently_failed`, cron → `task_paused`. */
+  exhausted(task: EventSubject, from: 'failed' | 'timeout', to: 'permanently_failed' | 'paused', error: string, now: number): EventDraft {
+    return draft(task, to === 'paused' ? 'task_paused' : 'task_permanently_failed', from, to, now, {
+      message: `Task ${task.id} retries exhausted`,
+      metadata: { error, retry_exhausted: true },
+    });
+  },
+
+  paused(task: EventSubject, from: TaskStatus, now: number): EventDraft {
+    return draft(task, 'task_paused', from, 'paused', now, {
+      message: `Task ${task.id} status changed from ${from} to paused`,
+      metadata: generic({}),
+    });
+  },
+
+  /** Manual resume: `task_resumed` from suspended (stage + 1), else `task_status_changed` (stage 0). */
+  resumed(task: EventSubject, from: TaskStatus, newStage: number, resumeReason: string, now: number): EventDraft {
+    const fromSuspended = from === 'suspended';
+    return draft(task, fromSuspended ? 'task_resumed' : 'task_status_changed', from, 'pending', now, {
+      stage: newStage,
+      message: `Task ${task.id} status changed from ${from} to pending`,
+      metadata: {
+        ...generic({ retry_count: 0, next_run_time: now }),
+        ...(fromSuspended ? { resume_reason: resumeReason } : {}),
+      },
+    });
+  },
+
+  cancelled(task: EventSubject, from: TaskStatus, reason: string, now: number): EventDraft {
+    return draft(task, 'task_permanently_failed', from, 'permanently_failed', now, {
+      message: `Task ${task.id} cancelled`,
+      metadata: { ...generic({ error: reason }), cancelled: true },
+    });
+  },
+
+  suspended(task: EventSubject, reason: string, handlerMetadata: Record<string, unknown> | null, now: number): EventDraft {
+    return draft(task, 'task_suspended', 'running', 'suspended', now, {
+      message: `Task ${task.id} suspended: ${reason}`,
+      metadata: { ...generic({}), ...(handlerMetadata ?? {}), suspend_reason: reason },
+    });
+  },
+
+  /** Parent spawned children: `task_subtasks_created` then `task_status_changed` (→ suspended). */
+  spawned(task: EventSubject, childIds: number[], childNames: string[], now: number): EventDraft[] {
+    return [
+      draft(task, 'task_subtasks_created', 'running', 'suspended', now, {
+        message: `Task ${task.id} created ${childIds.length} subtasks`,
+        metadata: { child_task_ids: childIds, child_task_names: childNames, child_count: childIds.length },
+      }),
+      draft(task, 'task_status_changed', 'running', 'suspended', now, {
+        message: `Task ${task.id} waiting for ${childIds.length} subtasks`,
+        metadata: { suspend_reason: 'awaiting_subtasks', child_count: childIds.length, child_task_ids: childIds },
+      }),
+    ];
+  },
+
+  childrenCompleted(task: EventSubject, newStage: number, now: number): EventDraft {
+    return draft(task, 'task_status_changed', 'suspended', 'pending', now, {
+      stage: newStage,
+      message: `Task ${task.id} resumed after child completion`,
+      metadata: { resume_reason: 'children_completed' },
+    });
+  },
+
+  timedOut(task: EventSubject, timeoutType: 'total' | 'heartbeat', error: string, retry: { retry_count: number; next_run_time: number | null }, now: number): EventDraft {
+    return events.failed(task, 'timeout', error, retry, timeoutType, now);
+  },
+
+  /** Worker recovery or a graceful-stop interruption: running → pending, no retry consumed. */
+  recovered(
+    task: EventSubject,
+    fromWorkerId: string | null,
+    byWorkerId: string,
+    byPodId: string | null,
+    reason: 'worker_unavailable' | 'shutdown_timeout',
+    now: number,
+  ): EventDraft {
+    return draft(task, 'task_recovered', 'running', 'pending', now, {
+      stage: 0,
+      worker_id: byWorkerId,
+      message: `Task ${task.id} recovered from ${fromWorkerId ?? 'unknown worker'}`,
+      metadata: {
+        recovery_reason: reason,
+        recovered_from_worker_id: fromWorkerId,
+        recovered_by_worker_id: byWorkerId,
+        recovered_by_pod_id: byPodId,
+      },
+    });
+  },
+
+  /** `task_progress` / `task_checkpoint` (status unchanged). */
+  note(
+    task: EventSubject & { status: TaskStatus },
+    type: 'task_progress' | 'task_checkpoint',
+    message: string,
+    metadata: Record<string, unknown>,
+    attempt: number | null,
+    workerId: string | null,
+    stage: number | undefined,
+    now: number,
+  ): EventDraft {
+    return draft(task, type, task.status, task.status, now, {
+      stage: stage ?? task.stage,
+      worker_id: workerId ?? task.worker_id,
+      attempt,
+      message,
+      metadata,
+    });
+  },
+};
+
+/** Error text written by the maintenance sweeps and recovery (SPEC B5.5, B7.2). */
+export const SWEEP_ERRORS = {
+  total: 'Task exceeded total timeout limit',
+  heartbeat: 'Task heartbeat timed out',
+  recovered: 'Task ownership recovered after worker became unavailable',
+} as const;

@@ -1,0 +1,186 @@
+import type { EventType } from './events.js';
+import type { AttemptOutcome, TaskStatus, TaskType, WorkerStatus } from './statuses.js';
+
+/**
+ * A task id. Every store uses an auto-incrementing 64-bit integer key and hands it out as a
+ * JavaScript number (exact up to 2^53). Treat it as opaque: compare and pass it back, do not
+ * compute with it.
+ */
+export type TaskId = number;
+
+/** One child's outcome as its parent sees it on the run after its children finished (SPEC B4.3). */
+export type ChildResult = { task_id: TaskId; result: unknown } | { task_id: TaskId; error: string };
+
+/** A task row as stores return it: JSON columns decoded, times in epoch milliseconds. */
+export interface Task {
+  id: TaskId;
+  name: string;
+  type: TaskType;
+  /** Higher runs first; negative values are valid. */
+  priority: number;
+  payload: unknown;
+  created_at: number;
+  tag: string | null;
+  status: TaskStatus;
+  /** Earliest time (ms) the task may be claimed (or retried, for `failed`/`timeout`). */
+  next_run_time: number;
+  last_active_time: number | null;
+  last_event_time: number | null;
+  last_event_type: EventType | null;
+  /**
+   * The last result. For a workflow parent at stage >= 1 that has not completed, the
+   * children-results array of its latest batch (sorted by child id), `[]` after an explicit resume.
+   */
+  result: unknown;
+  error: string | null;
+  current_stage_name: string | null;
+  progress_text: string | null;
+  progress_percent: number | null;
+  stage: number;
+  /** Per-attempt timeout in seconds. */
+  timeout: number;
+  retry_count: number;
+  /** Total attempts allowed, the first included (SPEC B5.4). */
+  max_retries: number;
+  /** Seconds between a failure and the retry. */
+  retry_interval: number;
+  cron_expr: string | null;
+  /** IANA time zone of the cron expression (`UTC` unless given). */
+  cron_tz: string | null;
+  /** Workflow root (null for a root). */
+  root_id: TaskId | null;
+  parent_id: TaskId | null;
+  total_children: number;
+  completed_children: number;
+  /** Last claimer (kept after completion or failure). */
+  worker_id: string | null;
+  /** Claim time of the current or last attempt. */
+  start_time: number | null;
+  /** Binary snapshot set by `next(defs, context)` or `suspend({context})`. */
+  context: Uint8Array | null;
+  /** Number of times this task has been claimed: the current attempt's number while running. */
+  attempt: number;
+  /** Why the task is suspended (`awaiting_subtasks` or the handler's reason); null otherwise. */
+  suspend_reason: string | null;
+}
+
+/** An execution round of a task (SPEC B10). Times in ms. */
+export interface TaskAttempt {
+  id: number;
+  task_id: TaskId;
+  attempt: number;
+  worker_id: string | null;
+  started_at: number;
+  ended_at: number | null;
+  outcome: AttemptOutcome | null;
+  error: string | null;
+  timeout_flag: boolean;
+}
+
+/** A persisted audit event (SPEC B6.1). `root_id` of a root task's event is the task's own id. */
+export interface TaskEvent {
+  id: number;
+  task_id: TaskId;
+  root_id: TaskId | null;
+  parent_id: TaskId | null;
+  event_type: EventType;
+  from_status: TaskStatus | null;
+  to_status: TaskStatus | null;
+  stage: number | null;
+  worker_id: string | null;
+  attempt: number | null;
+  event_time: number;
+  message: string | null;
+  metadata: Record<string, unknown> | null;
+}
+
+/** A row of the worker registry (SPEC B7.1). Times in ms. */
+export interface WorkerRecord {
+  worker_id: string;
+  pod_id: string | null;
+  status: WorkerStatus;
+  host: string | null;
+  pid: number | null;
+  registered_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  superseded_at: number | null;
+  dead_at: number | null;
+  meta: Record<string, unknown> | null;
+}
+
+/** A page of a paged query (SPEC B10). */
+export interface Page<T> {
+  items: T[];
+  total: number;
+  /** `null` when no limit was requested. */
+  limit: number | null;
+  offset: number;
+  has_more: boolean;
+}
+
+/** Pagination options shared by every paged query. */
+export interface PageOptions {
+  /** Positive integer. */
+  limit?: number;
+  /** Non-negative integer; only applied together with `limit`. */
+  offset?: number;
+  /** `'desc'` (case-insensitive) for descending, anything else ascending. */
+  order?: 'asc' | 'desc';
+}
+
+/** Filters of `queryTasks` (SPEC B10). Every given field is ANDed. */
+export interface TaskQuery extends PageOptions {
+  tag?: string;
+  status?: TaskStatus;
+  name?: string;
+  worker_id?: string;
+  parent_id?: TaskId;
+  root_id?: TaskId;
+  type?: TaskType;
+  /** `id = X OR root_id = X`. */
+  workflow_root_id?: TaskId;
+  /** Only suspended tasks with this `suspend_reason` (e.g. `awaiting_subtasks`). */
+  suspend_reason?: string;
+}
+
+/** Filters of the event queries (SPEC B10). */
+export interface EventQuery extends PageOptions {
+  event_type?: EventType;
+  event_types?: EventType[];
+  worker_id?: string;
+  parent_id?: TaskId;
+  attempt?: number;
+  stage?: number;
+  /** Inclusive lower bound on `event_time` (ms). */
+  started_after?: number;
+  /** Inclusive upper bound on `event_time` (ms). */
+  started_before?: number;
+}
+
+/** Filters of the attempt queries (SPEC B10). */
+export interface AttemptQuery extends PageOptions {
+  worker_id?: string;
+  outcome?: AttemptOutcome;
+  started_after?: number;
+  started_before?: number;
+  ended_after?: number;
+  ended_before?: number;
+  /** Only attempts still open (`ended_at IS NULL`). */
+  open_only?: boolean;
+}
+
+/** One row of `getTaskStatsByTag`. */
+export interface TagStat {
+  tag: string | null;
+  name: string;
+  status: TaskStatus;
+  count: number;
+}
+
+/** Filters of `deleteTasks`; all ANDed, none = every task. */
+export interface DeleteTasksFilter {
+  tag?: string;
+  status?: TaskStatus;
+  name?: string;
+}

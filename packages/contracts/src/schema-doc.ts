@@ -1,0 +1,100 @@
+/*
+ * The table and column names every store uses (SPEC A17, B8.1). Each store owns its own drizzle
+ * schema; these lists keep the three in step and let tests read rows through a back door.
+ */
+
+/** Table names. */
+export const TABLES = {
+  tasks: 'taskmill_tasks',
+  events: 'taskmill_task_events',
+  attempts: 'taskmill_task_attempts',
+  workers: 'taskmill_workers',
+} as const;
+
+/**
+ * Columns of `taskmill_tasks`. Beyond SPEC B8.1: `cron_tz`; `attempt` (claims so far, the fencing
+ * token); `suspend_reason`; `children_results` (JSON lines of the current batch's child outcomes);
+ * `parent_credited` (0/1: this child was already counted by its parent).
+ */
+export const TASK_COLUMNS = [
+  'id',
+  'name',
+  'type',
+  'priority',
+  'payload',
+  'created_at',
+  'tag',
+  'status',
+  'next_run_time',
+  'last_active_time',
+  'last_event_time',
+  'last_event_type',
+  'result',
+  'error',
+  'current_stage_name',
+  'progress_text',
+  'progress_percent',
+  'stage',
+  'timeout',
+  'retry_count',
+  'max_retries',
+  'retry_interval',
+  'cron_expr',
+  'cron_tz',
+  'root_id',
+  'parent_id',
+  'total_children',
+  'completed_children',
+  'worker_id',
+  'start_time',
+  'context',
+  'attempt',
+  'suspend_reason',
+  'children_results',
+  'parent_credited',
+] as const;
+
+/** Columns of `taskmill_task_events`. */
+export const EVENT_COLUMNS = [
+  'id',
+  'task_id',
+  'root_id',
+  'parent_id',
+  'event_type',
+  'from_status',
+  'to_status',
+  'stage',
+  'worker_id',
+  'attempt',
+  'event_time',
+  'message',
+  'metadata',
+] as const;
+
+/** Columns of `taskmill_task_attempts`. */
+export const ATTEMPT_COLUMNS = [
+  'id',
+  'task_id',
+  'attempt',
+  'worker_id',
+  'started_at',
+  'ended_at',
+  'outcome',
+  'error',
+  'timeout_flag',
+] as const;
+
+/** Columns of `taskmill_workers`. */
+export const WORKER_COLUMNS = [
+  'worker_id',
+  'pod_id',
+  'status',
+  'host',
+  'pid',
+  'registered_at',
+  'last_seen_at',
+  'expires_at',
+  'superseded_at',
+  'dead_at',
+  'meta',
+] as const;

@@ -1,0 +1,57 @@
+/** Every status a task can be in (SPEC B5.1). */
+export const TASK_STATUSES = [
+  'pending',
+  'running',
+  'completed',
+  'failed',
+  'timeout',
+  'permanently_failed',
+  'paused',
+  'suspended',
+] as const;
+
+/** A task's status. */
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Task types: one-off (`async`) or recurring (`cron`). */
+export const TASK_TYPES = ['async', 'cron'] as const;
+/** A task's type. */
+export type TaskType = (typeof TASK_TYPES)[number];
+
+/** Statuses a task never leaves by itself (`paused` is terminal-like: only a manual resume leaves it). */
+export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_failed'];
+
+/** Statuses a child may reach that count as "finished" for its parent (SPEC A9). */
+export const CHILD_FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_failed'];
+
+/** Statuses retention may delete (SPEC B9); `paused` is opt-in. */
+export const RETENTION_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_failed', 'paused'];
+
+/** Outcomes an attempt row can close with (SPEC B10). */
+export const ATTEMPT_OUTCOMES = [
+  'completed',
+  'failed',
+  'timeout',
+  'suspended',
+  'paused',
+  'interrupted',
+  'pending',
+  'cancelled',
+] as const;
+/** An attempt's outcome; `null` while the attempt is open. */
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/** Worker registry statuses (SPEC B7.1). */
+export const WORKER_STATUSES = ['active', 'superseded', 'dead'] as const;
+/** A worker's registry status. */
+export type WorkerStatus = (typeof WORKER_STATUSES)[number];
+
+/** True when `value` is one of {@link TASK_STATUSES}. */
+export function isTaskStatus(value: unknown): value is TaskStatus {
+  return typeof value === 'string' && (TASK_STATUSES as readonly string[]).includes(value);
+}
+
+/** True when `value` is one of {@link TASK_TYPES}. */
+export function isTaskType(value: unknown): value is TaskType {
+  return typeof value === 'string' && (TASK_TYPES as readonly string[]).includes(value);
+}

@@ -1,0 +1,354 @@
+import type {
+  AttemptQuery,
+  DeleteTasksFilter,
+  EventQuery,
+  Page,
+  TagStat,
+  Task,
+  TaskAttempt,
+  TaskEvent,
+  TaskId,
+  TaskQuery,
+  WorkerRecord,
+} from './rows.js';
+import type { TaskStatus, TaskType, WorkerStatus } from './statuses.js';
+
+/*
+ * The Store contract: atomic, semantic operations that core, audit and retention are written
+ * against. A store owns its connections and transactions; none of its types leak here.
+ *
+ * Rules every implementation follows (the conformance suite checks each):
+ * - Every method that changes a task writes the task row, its audit events and its attempt rows
+ *   in ONE transaction. Each event also sets the task's `last_event_time`/`last_event_type`.
+ * - `now` is always passed in by the caller (epoch ms); a store never reads the database clock.
+ * - Every write about a claimed task takes a {@link Fence} and changes nothing unless the task is
+ *   still `running` with the fence's `worker_id` AND `attempt`.
+ * - Crediting a finished child to its parent happens in the same transaction as the child's final
+ *   transition, exactly once per child (guarded by the child's `parent_credited` flag).
+ * - Raw driver errors never escape: connection failures become `StoreUnavailableError`, others
+ *   `StoreError` (both from ./errors.ts), with `cause` kept.
+ */
+
+/** SQL dialect of a store. Core never branches on it; it is for diagnostics and test names. */
+export type Dialect = 'sqlite' | 'postgres' | 'mysql';
+
+/** What a store can do beyond the contract's baseline. */
+export interface StoreCapabilities {
+  /** `listen()` delivers cross-process wake-ups (PostgreSQL LISTEN/NOTIFY). */
+  readonly notify: boolean;
+  /** Claims use `FOR UPDATE SKIP LOCKED`. */
+  readonly skipLocked: boolean;
+}
+
+/** Identifies one attempt of a claimed task: the lease a worker must hold to write about it. */
+export interface Fence {
+  task_id: TaskId;
+  worker_id: string;
+  /** The attempt number handed out by the claim. A reclaim by the same worker gets a new one. */
+  attempt: number;
+}
+
+/** A new top-level task (`async` or `cron`). All values are validated and defaulted by core. */
+export interface NewTask {
+  name: string;
+  type: TaskType;
+  /** JSON text, or null. */
+  payload: string | null;
+  priority: number;
+  tag: string | null;
+  /** ms */
+  next_run_time: number;
+  /** seconds */
+  timeout: number;
+  max_retries: number;
+  /** seconds */
+  retry_interval: number;
+  cron_expr: string | null;
+  cron_tz: string | null;
+}
+
+/** A child created by `next()`; always `async`, `pending`, due at once. */
+export interface NewChildTask {
+  name: string;
+  payload: string | null;
+  priority: number;
+  tag: string | null;
+  timeout: number;
+  max_retries: number;
+  retry_interval: number;
+}
+
+/** Input of {@link TaskStore.claimTasks}. */
+export interface ClaimRequest {
+  worker_id: string;
+  now: number;
+  /** Claim at most this many tasks (the free slots). 0 claims nothing. */
+  limit: number;
+  /** Only tasks with these names; empty claims nothing. */
+  names: string[];
+  /** Per-name caps for this claim (free per-type slots); names absent here are only bound by `limit`. */
+  name_limits?: Record<string, number>;
+}
+
+/**
+ * How an attempt ended, as decided by core. The store applies it atomically, fenced.
+ *
+ * - `completed`: async success → `completed` with `result`; attempt `completed`; event
+ *   `task_completed`; if the task is a child its parent is credited (and resumed if it was the last).
+ * - `rescheduled`: cron success → `pending` at `next_run_time`, stage 0, retry_count 0,
+ *   `result` stored; attempt `completed`; event `task_status_changed` (metadata.next_run_time).
+ * - `failed`: the handler threw or timed out. The store reads the locked row and applies
+ *   {@link planFailure}: with attempts left the task stays `failed`/`timeout` with
+ *   `next_run_time = now + retry_interval*1000` (event `task_failed`/`task_timed_out`); when
+ *   exhausted it moves on to `permanently_failed` (async; parent credited) or `paused` (cron) with a
+ *   second event (`task_permanently_failed`/`task_paused`, `retry_exhausted: true`). Attempt closes
+ *   with outcome `failed`/`timeout`, `error`, `timeout_flag`.
+ * - `suspended`: explicit `task.suspend()` → `suspended` with `suspend_reason`, stage unchanged,
+ *   context replaced only when given; children results reset to empty; attempt `suspended`; event
+ *   `task_suspended` (metadata `suspend_reason` and the handler's metadata).
+ * - `spawned`: `next(children, context?)` → see SPEC B4.1/A9: parent `suspended`
+ *   (`suspend_reason = 'awaiting_subtasks'`), `total_children += n`, children results reset,
+ *   context replaced when given, attempt `suspended`; children inserted `pending` (type async,
+ *   `parent_id`, `root_id` = parent's root or the parent), events: each child's `task_created`,
+ *   then parent's `task_subtasks_created`, then `task_status_changed` (running → suspended). With
+ *   zero children the parent is resumed in the same transaction (`pending`, stage + 1, event
+ *   `task_status_changed` with `resume_reason: 'children_completed'`).
+ * - `interrupted`: the worker gave up on the attempt without it failing (graceful stop deadline)
+ *   → `pending`, stage 0, due now, no retry consumed; attempt `interrupted`; event `task_recovered`
+ *   with `recovery_reason`.
+ */
+export type FinishOutcome =
+  | { kind: 'completed'; result: string | null }
+  | { kind: 'rescheduled'; result: string | null; next_run_time: number }
+  | {
+      kind: 'failed';
+      status: 'failed' | 'timeout';
+      error: string;
+      /** Set for timeouts: `total` (attempt ran past `timeout`), `heartbeat`, or `check` (`checkTimeout()`). */
+      timeout_type?: TimeoutType;
+    }
+  | { kind: 'suspended'; reason: string; metadata?: Record<string, unknown> | null; context?: Uint8Array | null }
+  | { kind: 'spawned'; children: NewChildTask[]; context?: Uint8Array | null }
+  | { kind: 'interrupted'; reason: string };
+
+/** Why an attempt timed out. */
+export type TimeoutType = 'total' | 'heartbeat' | 'check';
+
+/** Result of {@link TaskStore.finishAttempt}. */
+export interface FinishResult {
+  /** False when the fence no longer held: nothing was changed. */
+  applied: boolean;
+  /** The task after the change (or as found, when not applied); null if it no longer exists. */
+  task: Task | null;
+  /** Ids of children created by a `spawned` outcome, in definition order. */
+  child_ids: TaskId[];
+}
+
+/** A progress or checkpoint event written by a handler (SPEC B6.3). Validated by core. */
+export interface TaskNoteInput {
+  event_type: 'task_progress' | 'task_checkpoint';
+  message: string;
+  metadata: Record<string, unknown>;
+  /** Progress only: snapshot fields to update on the task row (absent keys are left alone). */
+  progress?: { current_stage_name?: string; progress_text?: string; progress_percent?: number };
+  /** Stage recorded on the event (default: the task's current stage). */
+  stage?: number;
+}
+
+/** A running task the maintenance sweep timed out, so its owner can abort the handler. */
+export interface TimedOutTask extends Fence {
+  timeout_type: 'total' | 'heartbeat';
+}
+
+/** A running task handed back to `pending` by worker recovery. */
+export type RecoveredTask = Fence;
+
+/** Input of {@link WorkerRegistryStore.registerWorker}. */
+export interface RegisterWorkerInput {
+  worker_id: string;
+  pod_id: string | null;
+  host: string | null;
+  pid: number | null;
+  meta: Record<string, unknown> | null;
+  now: number;
+  /** Lease length in ms: `expires_at = now + ttl_ms`. */
+  ttl_ms: number;
+}
+
+/** Input of {@link WorkerRegistryStore.recoverWorkerTasks}. */
+export interface RecoverTasksInput {
+  /** Dead or superseded workers whose running tasks go back to `pending`. */
+  worker_ids: string[];
+  by_worker_id: string;
+  by_pod_id: string | null;
+  now: number;
+  /** Bounded batch. */
+  limit: number;
+}
+
+/** Input of {@link RetentionStore.purgeExpiredTasks}. */
+export interface PurgeInput {
+  statuses: TaskStatus[];
+  /** Delete tasks whose `last_active_time` (or `created_at` when null) is before this (ms). */
+  before: number;
+  /** Batch size. */
+  limit: number;
+}
+
+/** Counts of a purge batch. */
+export interface PurgeResult {
+  tasks_deleted: number;
+  events_deleted: number;
+  attempts_deleted: number;
+  /** The batch was full: call again. */
+  has_more: boolean;
+}
+
+/** Task lifecycle operations. */
+export interface TaskStore {
+  /**
+   * Insert top-level tasks (`pending`) and their `task_created` events in one transaction; all or
+   * nothing. Returns the ids in input order.
+   */
+  createTasks(tasks: NewTask[], now: number): Promise<TaskId[]>;
+
+  /**
+   * Claim up to `limit` due tasks in one transaction (SPEC A4, B5.8, B8.2). Candidates: `name` in
+   * `names`, `next_run_time <= now`, and status `pending`, or `failed`/`timeout` (a task in those
+   * statuses is always waiting for its retry). Order: `priority DESC, next_run_time ASC, id ASC`;
+   * at most `name_limits[name]` per capped name. A retry candidate first moves to `pending`
+   * (`retry_count + 1`, stage 0, result/context cleared, event `task_retry_scheduled` with
+   * `{retry_count, previous_status}`). Then each becomes `running` (`worker_id`, `start_time` and
+   * `last_active_time` = now, `attempt + 1`), gets an open attempt row, and events `task_claimed`
+   * (attempt null), `task_started` (attempt n, `{name, retry_count}`) and `task_retry_started` when
+   * `retry_count > 0`. Returns the claimed tasks in claim order.
+   */
+  claimTasks(request: ClaimRequest): Promise<Task[]>;
+
+  /**
+   * Refresh `last_active_time` of the tasks these fences still hold. Returns the ids of fences that
+   * no longer hold (the task was paused, cancelled, timed out or recovered): their handlers should
+   * be aborted.
+   */
+  heartbeatTasks(fences: Fence[], now: number): Promise<TaskId[]>;
+
+  /** Apply the outcome of an attempt, fenced. See {@link FinishOutcome}. */
+  finishAttempt(fence: Fence, outcome: FinishOutcome, now: number): Promise<FinishResult>;
+
+  /**
+   * Write a `task_progress`/`task_checkpoint` event (attempt = the fence's attempt) and, for
+   * progress, update the snapshot fields and `last_active_time`. With a fence the task must be
+   * running under it, else `NotOwnerError`; `TaskNotFoundError` for an unknown id. Returns the event id.
+   */
+  recordTaskNote(taskId: TaskId, fence: Fence | null, note: TaskNoteInput, now: number): Promise<number>;
+
+  /**
+   * `pauseTask` (SPEC B2.5): → `paused` from running/pending/failed/timeout. From running the open
+   * attempt closes with outcome `paused`. Event `task_paused`. Throws `TaskNotFoundError` /
+   * `InvalidTransitionError` and changes nothing then.
+   */
+  pauseTask(taskId: TaskId, now: number): Promise<Task>;
+
+  /**
+   * `resumeTask`: → `pending` due now, `retry_count = 0`, `suspend_reason = null`. From `suspended`:
+   * stage + 1, children results reset to empty, event `task_resumed` (`resume_reason`, default
+   * `manual`). From paused/failed/timeout/running: stage 0, event `task_status_changed`; from running
+   * the open attempt closes with outcome `pending`.
+   */
+  resumeTask(taskId: TaskId, options: { resume_reason?: string }, now: number): Promise<Task>;
+
+  /**
+   * `cancelTask`: → `permanently_failed` with `error = reason ?? 'Task cancelled'` from any status but
+   * completed/permanently_failed; from running the open attempt closes with outcome `cancelled`.
+   * Event `task_permanently_failed` (`{error, cancelled: true}`). A child is credited to its parent
+   * (with its error) in the same transaction.
+   */
+  cancelTask(taskId: TaskId, options: { reason?: string }, now: number): Promise<Task>;
+
+  /**
+   * Maintenance: time out running tasks past `start_time + timeout*1000 <= now` (`total`) or with
+   * `last_active_time < now - heartbeat_timeout_ms` (`heartbeat`), at most `limit`, each by a guarded
+   * compare-and-set (safe when every worker sweeps at once). Each gets event `task_timed_out`
+   * (`{timeout_type, error}`), attempt outcome `timeout` with `timeout_flag`, then
+   * {@link planFailure} as for a `failed` outcome. Errors: `Task exceeded total timeout limit` /
+   * `Task heartbeat timed out`.
+   */
+  sweepTimedOutTasks(input: { now: number; heartbeat_timeout_ms: number; limit: number }): Promise<TimedOutTask[]>;
+
+  /** One task or null (an id that is not a safe positive integer finds nothing). */
+  getTask(taskId: TaskId): Promise<Task | null>;
+
+  /** Paged task query, ordered by `created_at, id` (SPEC B10). Filters are bound parameters. */
+  queryTasks(query: TaskQuery): Promise<Page<Task>>;
+
+  /** Counts grouped by tag, name, status, ordered the same; filters apply when given. */
+  getTaskStatsByTag(tag?: string, status?: TaskStatus): Promise<TagStat[]>;
+
+  /** Delete matching tasks with their events and attempts in one transaction; returns the task count. */
+  deleteTasks(filter: DeleteTasksFilter): Promise<number>;
+}
+
+/** Worker registry, liveness and recovery (SPEC B7, A13). */
+export interface WorkerRegistryStore {
+  /** Insert or replace this worker's row as `active` with a fresh lease. */
+  registerWorker(input: RegisterWorkerInput): Promise<WorkerRecord>;
+  /** Extend the lease of an `active` worker; returns the row (any status) or null if absent. */
+  heartbeatWorker(workerId: string, now: number, ttlMs: number): Promise<WorkerRecord | null>;
+  /** Mark every other `active` worker of the pod `superseded`; returns their ids. */
+  supersedeWorkers(podId: string, exceptWorkerId: string, now: number): Promise<string[]>;
+  /** Mark `active` workers with `expires_at < now` as `dead`; returns their ids. */
+  reapExpiredWorkers(now: number, limit: number): Promise<string[]>;
+  /** Mark a worker `dead` (from any other status); false if absent or already dead. */
+  markWorkerDead(workerId: string, now: number): Promise<boolean>;
+  /**
+   * Running tasks of these workers → `pending` (stage 0, due now, worker cleared, no retry
+   * consumed), attempt `interrupted` with error `Task ownership recovered after worker became
+   * unavailable`, event `task_recovered` (SPEC B6.2 metadata). Guarded per task.
+   */
+  recoverWorkerTasks(input: RecoverTasksInput): Promise<RecoveredTask[]>;
+  getWorker(workerId: string): Promise<WorkerRecord | null>;
+  /** Ordered by `registered_at, worker_id`. */
+  listWorkers(filter?: { pod_id?: string; status?: WorkerStatus }): Promise<WorkerRecord[]>;
+}
+
+/** Read side of the audit trail (SPEC B10). Ordered by `event_time, id` / `attempt, id`. */
+export interface AuditReadStore {
+  queryTaskEvents(taskId: TaskId, query: EventQuery): Promise<Page<TaskEvent>>;
+  /** Events whose `root_id` is the root (a root's own events carry its id as `root_id`). */
+  queryWorkflowEvents(rootId: TaskId, query: EventQuery): Promise<Page<TaskEvent>>;
+  queryTaskAttempts(taskId: TaskId, query: AttemptQuery): Promise<Page<TaskAttempt>>;
+  /** Attempts of tasks with `id = root OR root_id = root`. */
+  queryWorkflowAttempts(rootId: TaskId, query: AttemptQuery): Promise<Page<TaskAttempt>>;
+}
+
+/** Retention (SPEC B9, A16). */
+export interface RetentionStore {
+  /** Delete one bounded batch of expired tasks (oldest first) with their events and attempts. */
+  purgeExpiredTasks(input: PurgeInput): Promise<PurgeResult>;
+}
+
+/** A complete store. Made by a store package's factory (`createSqliteStore()`…). */
+export interface Store extends TaskStore, WorkerRegistryStore, AuditReadStore, RetentionStore {
+  readonly dialect: Dialect;
+  readonly capabilities: StoreCapabilities;
+  /** Create or migrate the schema, under a cross-process migration lock. Idempotent. */
+  setup(): Promise<void>;
+  /**
+   * Subscribe to cross-process "a task may be due" wake-ups (only when `capabilities.notify`).
+   * Resolves to an unsubscribe function.
+   */
+  listen?(onWake: () => void): Promise<() => Promise<void>>;
+  /** Close every connection the store opened (not those passed in by the caller). */
+  close(): Promise<void>;
+}
+
+/** Marker used by core to tell a store object from other values passed as `dbConnection`. */
+export function isStore(value: unknown): value is Store {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Store).claimTasks === 'function' &&
+    typeof (value as Store).setup === 'function' &&
+    typeof (value as Store).dialect === 'string'
+  );
+}
