@@ -1,0 +1,2 @@
+export type { ConformanceHarness, TableName } from './harness.js';
+export { runStoreConformance } from './conformance.js';
