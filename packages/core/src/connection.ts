@@ -1,0 +1,71 @@
+import { ConfigurationError, StoreNotInstalledError, isStore, type Store } from '@taskmill/contracts';
+
+/** Which store package serves a connection string. */
+export interface StoreTarget {
+  dialect: 'sqlite' | 'postgres' | 'mysql';
+  packageName: string;
+  factory: string;
+}
+
+const TARGETS: Record<string, StoreTarget> = {
+  sqlite: { dialect: 'sqlite', packageName: '@taskmill/store-sqlite', factory: 'createSqliteStore' },
+  postgres: { dialect: 'postgres', packageName: '@taskmill/store-postgres', factory: 'createPostgresStore' },
+  mysql: { dialect: 'mysql', packageName: '@taskmill/store-mysql', factory: 'createMysqlStore' },
+};
+
+const SCHEMES: Record<string, keyof typeof TARGETS> = {
+  sqlite: 'sqlite',
+  postgres: 'postgres',
+  postgresql: 'postgres',
+  psql: 'postgres',
+  mysql: 'mysql',
+  mariadb: 'mysql',
+};
+
+/**
+ * Work out which store a `dbConnection` needs, without connecting (SPEC A2). Throws
+ * ConfigurationError for an unknown scheme or a `dbType` that contradicts the connection.
+ */
+export function targetFor(dbConnection: unknown, dbType: unknown): StoreTarget | null {
+  let target: StoreTarget | null = null;
+  if (typeof dbConnection === 'string') {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(dbConnection)?.[1]?.toLowerCase();
+    const key = scheme ? SCHEMES[scheme] : undefined;
+    if (!key) {
+      throw new ConfigurationError(
+        `Unsupported dbConnection ${JSON.stringify(dbConnection.slice(0, 40))}: expected sqlite:<path>, sqlite::memory:, postgres://, postgresql://, psql:// or mysql://`,
+      );
+    }
+    target = TARGETS[key];
+  } else if (!isStore(dbConnection)) {
+    throw new ConfigurationError('dbConnection must be a connection string or a store object made by a taskmill store package');
+  }
+  if (dbType !== undefined) {
+    const key = typeof dbType === 'string' ? SCHEMES[dbType.toLowerCase()] : undefined;
+    if (!key) throw new ConfigurationError(`Unsupported dbType ${JSON.stringify(dbType)}`);
+    const actual = target?.dialect ?? (dbConnection as Store).dialect;
+    if (TARGETS[key].dialect !== actual) {
+      throw new ConfigurationError(`dbType ${dbType} does not match the connection (${actual})`);
+    }
+  }
+  return target;
+}
+
+/** Load the store package for a connection string and build the store (no connection yet). */
+export async function openStore(dbConnection: string, target: StoreTarget): Promise<Store> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(target.packageName)) as Record<string, unknown>;
+  } catch (cause) {
+    const code = (cause as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new StoreNotInstalledError(target.packageName, { cause });
+    }
+    throw cause;
+  }
+  const factory = mod[target.factory];
+  if (typeof factory !== 'function') {
+    throw new ConfigurationError(`${target.packageName} does not export ${target.factory}`);
+  }
+  return (factory as (conn: string) => Store)(dbConnection);
+}

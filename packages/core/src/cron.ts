@@ -1,0 +1,26 @@
+import { CronExpressionParser } from 'cron-parser';
+import { InvalidCronError } from '@taskmill/contracts';
+
+/** Default time zone of cron expressions. */
+export const DEFAULT_CRON_TZ = 'UTC';
+
+/**
+ * First occurrence of `expr` strictly after `after` (ms), in time zone `tz`. Throws
+ * InvalidCronError for a bad expression or time zone (SPEC B5.7).
+ */
+export function nextCronTime(expr: string, tz: string, after: number): number {
+  if (typeof expr !== 'string' || expr.trim() === '' || expr.length > 100) {
+    throw new InvalidCronError(String(expr));
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+  } catch (cause) {
+    throw new InvalidCronError(expr, { cause, detail: `unknown time zone ${tz}` });
+  }
+  try {
+    const interval = CronExpressionParser.parse(expr, { currentDate: new Date(after), tz, strict: false });
+    return interval.next().getTime();
+  } catch (cause) {
+    throw new InvalidCronError(expr, { cause });
+  }
+}

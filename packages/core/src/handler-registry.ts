@@ -1,0 +1,115 @@
+import { HandlerNotFoundError, InvalidHandlerError, ValidationError } from '@taskmill/contracts';
+import type { ResolvedOptions } from './options.js';
+import type { TaskHandler } from './types.js';
+import { integer, isPlainObject, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, taskName } from './validate.js';
+
+/** A registered handler with its defaults, frozen at registration (SPEC B2.2). */
+export interface HandlerDefinition {
+  name: string;
+  handler: TaskHandler<any, any>;
+  timeout: number;
+  max_retries: number;
+  retry_interval: number;
+  /** Undefined when the registration gave none (children then inherit the parent's). */
+  priority: number | undefined;
+  max_concurrent_tasks: number | undefined;
+  description: string;
+}
+
+const CONFIG_KEYS = ['handler', 'timeout', 'max_retries', 'retry_interval', 'priority', 'max_concurrent_tasks', 'description'];
+
+/**
+ * Handler registry with hot reload: re-registering replaces the definition for future claims;
+ * the per-type running counter lives outside the definition so it survives reloads.
+ */
+export class HandlerRegistry {
+  private readonly defs = new Map<string, HandlerDefinition>();
+  private readonly running = new Map<string, number>();
+
+  constructor(private readonly defaults: Pick<ResolvedOptions, 'timeout' | 'max_retries' | 'retry_interval'>) {}
+
+  /** Register or replace a handler. */
+  set(name: unknown, handlerOrConfig: unknown): void {
+    const taskNameValue = taskName(name);
+    this.defs.set(taskNameValue, this.define(taskNameValue, handlerOrConfig));
+  }
+
+  private define(name: string, value: unknown): HandlerDefinition {
+    if (typeof value === 'function') {
+      return { name, handler: value as TaskHandler, ...this.defaults, priority: undefined, max_concurrent_tasks: undefined, description: '' };
+    }
+    if (!isPlainObject(value) || typeof value.handler !== 'function') {
+      throw new InvalidHandlerError(`Handler must be a function or an object with handler property (task: ${name})`);
+    }
+    if (Object.hasOwn(value, 'parameters') || Object.hasOwn(value, 'output')) {
+      throw new InvalidHandlerError(`Handler schema is no longer supported for task: ${name}`);
+    }
+    for (const key of Object.keys(value)) {
+      if (!CONFIG_KEYS.includes(key)) {
+        throw new InvalidHandlerError(`Unknown handler option "${key}" for task: ${name}; expected one of: ${CONFIG_KEYS.join(', ')}`);
+      }
+    }
+    if (value.description !== undefined && typeof value.description !== 'string') {
+      throw new ValidationError(`description must be a string (task: ${name})`);
+    }
+    return {
+      name,
+      handler: value.handler as TaskHandler,
+      timeout: value.timeout === undefined ? this.defaults.timeout : positiveNumber(value.timeout, `timeout of ${name}`),
+      max_retries: value.max_retries === undefined ? this.defaults.max_retries : nonNegativeInteger(value.max_retries, `max_retries of ${name}`),
+      retry_interval:
+        value.retry_interval === undefined ? this.defaults.retry_interval : nonNegativeNumber(value.retry_interval, `retry_interval of ${name}`),
+      priority: value.priority === undefined ? undefined : integer(value.priority, `priority of ${name}`),
+      max_concurrent_tasks:
+        value.max_concurrent_tasks === undefined ? undefined : positiveInteger(value.max_concurrent_tasks, `max_concurrent_tasks of ${name}`),
+      description: (value.description as string | undefined) ?? '',
+    };
+  }
+
+  /** Remove a handler; true if one was registered. */
+  delete(name: string): boolean {
+    return this.defs.delete(name);
+  }
+
+  /** The live definition, or undefined. */
+  get(name: string): HandlerDefinition | undefined {
+    return this.defs.get(name);
+  }
+
+  /** The live definition, or HandlerNotFoundError. */
+  require(name: unknown, message?: (n: string) => string): HandlerDefinition {
+    const def = typeof name === 'string' ? this.defs.get(name) : undefined;
+    if (!def) throw new HandlerNotFoundError(String(name), message?.(String(name)));
+    return def;
+  }
+
+  /** Names this process may claim now, and per-name caps for types with free per-type slots. */
+  claimable(): { names: string[]; name_limits: Record<string, number> } {
+    const names: string[] = [];
+    const name_limits: Record<string, number> = {};
+    for (const def of this.defs.values()) {
+      if (def.max_concurrent_tasks === undefined) {
+        names.push(def.name);
+        continue;
+      }
+      const free = def.max_concurrent_tasks - (this.running.get(def.name) ?? 0);
+      if (free > 0) {
+        names.push(def.name);
+        name_limits[def.name] = free;
+      }
+    }
+    return { names, name_limits };
+  }
+
+  /** Count a handler run of this type starting (+1) or ending (-1). */
+  track(name: string, delta: 1 | -1): void {
+    const next = (this.running.get(name) ?? 0) + delta;
+    if (next <= 0) this.running.delete(name);
+    else this.running.set(name, next);
+  }
+
+  /** Registered names. */
+  names(): string[] {
+    return [...this.defs.keys()];
+  }
+}

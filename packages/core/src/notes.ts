@@ -1,0 +1,96 @@
+import { ValidationError, type TaskNoteInput } from '@taskmill/contracts';
+import { toJsonText } from './serialize.js';
+import { isPlainObject } from './validate.js';
+
+/*
+ * Validation of `task.audit()` and `task.progress()` input (SPEC B6.3), turning it into the
+ * store's TaskNoteInput. Messages follow the reference.
+ */
+
+function trimmed(value: unknown, notString: string, empty: string): string {
+  if (typeof value !== 'string') throw new ValidationError(notString);
+  const out = value.trim();
+  if (out === '') throw new ValidationError(empty);
+  return out;
+}
+
+function metadataOf(input: Record<string, unknown>, label: string): Record<string, unknown> {
+  if (!Object.hasOwn(input, 'metadata') || input.metadata === undefined) return {};
+  if (!isPlainObject(input.metadata)) throw new ValidationError(`${label} metadata must be an object`);
+  toJsonText(input.metadata, `${label} metadata`);
+  return input.metadata;
+}
+
+function stageOf(input: Record<string, unknown>): number | undefined {
+  if (input.stage === undefined) return undefined;
+  if (typeof input.stage !== 'number' || !Number.isSafeInteger(input.stage) || input.stage < 0) {
+    throw new ValidationError('stage must be a non-negative integer');
+  }
+  return input.stage;
+}
+
+/** `audit(code, details)` / `audit({code, message?, metadata?})` → a checkpoint note. */
+export function checkpointNote(codeOrInput: unknown, details?: unknown): TaskNoteInput {
+  let input: Record<string, unknown>;
+  if (typeof codeOrInput === 'string') {
+    if (details !== undefined && !isPlainObject(details)) throw new ValidationError('Checkpoint details must be an object');
+    input = { ...(details ?? {}), code: codeOrInput };
+  } else if (isPlainObject(codeOrInput)) {
+    input = codeOrInput;
+  } else {
+    throw new ValidationError('Task checkpoint must be a code string or checkpoint object');
+  }
+  if (input.code === undefined) throw new ValidationError('Checkpoint code is required');
+  const code = trimmed(input.code, 'Checkpoint code must be a string', 'Checkpoint code must not be empty');
+  const message = Object.hasOwn(input, 'message')
+    ? trimmed(input.message, 'Checkpoint message must be a string', 'Checkpoint message must not be empty')
+    : undefined;
+  const metadata = { code, ...metadataOf(input, 'Checkpoint') };
+  return { event_type: 'task_checkpoint', message: message ?? code, metadata, stage: stageOf(input) };
+}
+
+/** `progress(text, details)` / `progress({stage_name?, progress_text?, progress_percent?, message?, metadata?})`. */
+export function progressNote(textOrInput: unknown, details?: unknown): TaskNoteInput {
+  let input: Record<string, unknown>;
+  if (typeof textOrInput === 'string') {
+    if (details !== undefined && !isPlainObject(details)) throw new ValidationError('Progress details must be an object');
+    input = { ...(details ?? {}), progress_text: textOrInput };
+  } else if (isPlainObject(textOrInput)) {
+    input = textOrInput;
+  } else {
+    throw new ValidationError('Task progress must be a text string or progress object');
+  }
+  const progress: NonNullable<TaskNoteInput['progress']> = {};
+  if (input.stage_name !== undefined) {
+    progress.current_stage_name = trimmed(input.stage_name, 'Progress stage_name must be a string', 'Progress stage_name must not be empty');
+  }
+  if (input.progress_text !== undefined) {
+    progress.progress_text = trimmed(input.progress_text, 'Progress text must be a string', 'Progress text must not be empty');
+  }
+  if (input.progress_percent !== undefined) {
+    const p = input.progress_percent;
+    if (typeof p !== 'number' || !Number.isFinite(p) || p < 0 || p > 100) {
+      throw new ValidationError('progress_percent must be a number between 0 and 100');
+    }
+    progress.progress_percent = p;
+  }
+  if (Object.keys(progress).length === 0) {
+    throw new ValidationError('Task progress requires stage_name, progress_text, or progress_percent');
+  }
+  const message = Object.hasOwn(input, 'message')
+    ? trimmed(input.message, 'Progress message must be a string', 'Progress message must not be empty')
+    : undefined;
+  const metadata: Record<string, unknown> = {
+    ...(progress.current_stage_name !== undefined ? { stage_name: progress.current_stage_name } : {}),
+    ...(progress.progress_text !== undefined ? { progress_text: progress.progress_text } : {}),
+    ...(progress.progress_percent !== undefined ? { progress_percent: progress.progress_percent } : {}),
+    ...metadataOf(input, 'Progress'),
+  };
+  return {
+    event_type: 'task_progress',
+    message: message ?? progress.progress_text ?? progress.current_stage_name ?? 'task progress updated',
+    metadata,
+    progress,
+    stage: stageOf(input),
+  };
+}

@@ -1,0 +1,62 @@
+import { ValidationError } from '@taskmill/contracts';
+import { isPlainObject } from './validate.js';
+
+/** Options of an explicit suspension (SPEC B4.4). */
+export interface SuspensionOptions {
+  /** Why the task waits; must be non-empty after trimming. */
+  reason: string;
+  /** Recorded on the `task_suspended` event. */
+  metadata?: Record<string, unknown>;
+  /** Binary snapshot stored on the task, readable as `task.context` when it resumes. */
+  context?: Uint8Array;
+}
+
+/** Checks that a context is binary; returns it as a Uint8Array or undefined. */
+export function checkContext(context: unknown): Uint8Array | undefined {
+  if (context === undefined) return undefined;
+  if (!(context instanceof Uint8Array)) throw new ValidationError('Context must be a Buffer or Uint8Array');
+  return context;
+}
+
+/**
+ * Returned by a handler to park its task as `suspended` until `resumeTask()` (human in the
+ * loop). Build it with `task.suspend({...})` or `new Suspension({...})`.
+ */
+export class Suspension {
+  readonly reason: string;
+  readonly metadata: Record<string, unknown> | undefined;
+  readonly context: Uint8Array | undefined;
+
+  constructor(options: SuspensionOptions) {
+    if (!isPlainObject(options) || typeof options.reason !== 'string' || options.reason.trim() === '') {
+      throw new ValidationError('Suspension requires a non-empty reason');
+    }
+    if (options.metadata !== undefined && !isPlainObject(options.metadata)) {
+      throw new ValidationError('Suspension metadata must be an object');
+    }
+    this.reason = options.reason.trim();
+    this.metadata = options.metadata;
+    this.context = checkContext(options.context);
+  }
+}
+
+/** A child definition passed to `next()` (SPEC B4.1). */
+export interface ChildTaskDefinition<Name extends string = string, Payload = unknown> {
+  name: Name;
+  payload?: Payload;
+  priority?: number;
+  timeout?: number;
+  max_retries?: number;
+  retry_interval?: number;
+  tag?: string;
+}
+
+/** The marker `next(children, context?)` returns: suspend until every child is final. */
+export class SubTasks extends Suspension {
+  readonly children: readonly unknown[];
+
+  constructor(children: unknown, context?: unknown) {
+    super({ reason: 'awaiting_subtasks', context: checkContext(context) });
+    this.children = Array.isArray(children) ? [...children] : [children];
+  }
+}

@@ -1,0 +1,118 @@
+import type { Task } from '@taskmill/contracts';
+import type { ChildTaskDefinition, SubTasks, Suspension, SuspensionOptions } from './suspension.js';
+
+/**
+ * Describes the tasks of an application: task name → payload (and optionally result) types.
+ * `TaskManager<MyTasks>` then type-checks `use`, `async` and `cron`.
+ *
+ * @example
+ * type Tasks = { email: { payload: { to: string }; result: { sent: boolean } } };
+ * const tm = new TaskManager<Tasks>({ dbConnection: 'sqlite::memory:' });
+ */
+export type TaskMap = Record<string, { payload: unknown; result?: unknown }>;
+
+/** The map used when none is given: any name, `unknown` payloads and results. */
+export type UntypedTaskMap = Record<string, { payload: unknown; result: unknown }>;
+
+/** Payload type of task `K`. */
+export type PayloadOf<M extends TaskMap, K extends keyof M> = M[K]['payload'];
+/** Result type of task `K` (`unknown` when the map gives none). */
+export type ResultOf<M extends TaskMap, K extends keyof M> = M[K] extends { result: infer R } ? R : unknown;
+
+/** Input of `task.audit()` in object form (SPEC B6.3). */
+export interface CheckpointInput {
+  code: string;
+  message?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** Input of `task.progress()` in object form (SPEC B6.3). */
+export interface ProgressInput {
+  stage_name?: string;
+  progress_text?: string;
+  /** 0–100. */
+  progress_percent?: number;
+  message?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** The task object a handler receives (SPEC B3, A6, A15). */
+export interface TaskContext<Payload = unknown> extends Omit<Task, 'payload'> {
+  payload: Payload;
+  /** Aborts when the attempt times out, the task is paused or cancelled, or `stop()` gives up waiting. */
+  readonly signal: AbortSignal;
+  /** Throws `TaskTimeoutError` once this attempt has run for `timeout` seconds. */
+  checkTimeout(): void;
+  /** Write a `task_checkpoint` event; resolves to its id. Rejects with NotOwnerError if the task was taken away. */
+  audit(code: string | CheckpointInput, details?: Omit<CheckpointInput, 'code'>): Promise<number>;
+  /** Write a `task_progress` event and update the progress snapshot; resolves to the event id. */
+  progress(text: string | ProgressInput, details?: Omit<ProgressInput, 'progress_text'>): Promise<number>;
+  /** Shorthand for `progress({ progress_percent })`. */
+  setProgress(percent: number): Promise<number>;
+  /** Build a {@link Suspension}; the handler must return it. */
+  suspend(options: SuspensionOptions): Suspension;
+}
+
+/** The handler's second argument: return `next(children, context?)` to run children and resume after them. */
+export type NextFn<M extends TaskMap = UntypedTaskMap> = (
+  children: ChildDefinitionOf<M> | ChildDefinitionOf<M>[],
+  context?: Uint8Array,
+) => SubTasks;
+
+/** A child definition typed by the task map. */
+export type ChildDefinitionOf<M extends TaskMap> = {
+  [K in keyof M & string]: ChildTaskDefinition<K, PayloadOf<M, K>>;
+}[keyof M & string];
+
+/** What a handler may return. */
+export type HandlerReturn<R> = R | Suspension | Promise<R | Suspension>;
+
+/** A task handler. */
+export type TaskHandler<M extends TaskMap = UntypedTaskMap, K extends keyof M = string> = (
+  task: TaskContext<PayloadOf<M, K>>,
+  next: NextFn<M>,
+) => HandlerReturn<ResultOf<M, K>>;
+
+/** Object form of a handler registration (SPEC B2.2). */
+export interface HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends keyof M = string> {
+  handler: TaskHandler<M, K>;
+  /** Seconds. (Default: the manager's `timeout`) */
+  timeout?: number;
+  /** (Default: the manager's `max_retries`) */
+  max_retries?: number;
+  /** Seconds. (Default: the manager's `retry_interval`) */
+  retry_interval?: number;
+  /** Default priority of tasks of this type. (Default: 0) */
+  priority?: number;
+  /** Per-process cap for this type. (Default: none) */
+  max_concurrent_tasks?: number;
+  description?: string;
+}
+
+/** Options of `async()` (SPEC B2.3). */
+export interface AsyncOptions {
+  /** Seconds before the task becomes due. (Default: 0) */
+  delay?: number;
+  /** Integer; higher runs first; negative allowed. (Default: the handler's, else 0) */
+  priority?: number;
+  /** Per-attempt timeout in seconds. */
+  timeout?: number;
+  /** Total attempts, the first included. */
+  max_retries?: number;
+  /** Seconds between a failure and its retry. */
+  retry_interval?: number;
+  tag?: string;
+}
+
+/** Options of `cron()`: those of `async()` without `delay`, plus a time zone. */
+export interface CronOptions extends Omit<AsyncOptions, 'delay'> {
+  /** IANA time zone the expression is evaluated in. (Default: `UTC`) */
+  tz?: string;
+}
+
+/** One entry of `asyncMany()`. */
+export interface AsyncBatchItem<M extends TaskMap = UntypedTaskMap, K extends keyof M & string = keyof M & string> {
+  name: K;
+  payload?: PayloadOf<M, K>;
+  options?: AsyncOptions;
+}
