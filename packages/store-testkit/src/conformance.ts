@@ -1,0 +1,53 @@
+import { afterAll, afterEach, describe } from 'vitest';
+import type { ConformanceHarness } from './harness.js';
+import { createSuiteContext } from './suite-context.js';
+import { defineAuditQueryTests } from './suites/audit-queries.js';
+import { defineClaimingTests } from './suites/claiming.js';
+import { defineConcurrencyTests } from './suites/concurrency.js';
+import { defineCreateTests } from './suites/create.js';
+import { defineFencingTests } from './suites/fencing.js';
+import { defineFinishTests } from './suites/finishing.js';
+import { defineManualControlTests } from './suites/manual-control.js';
+import { defineNoteAndHeartbeatTests } from './suites/notes-and-heartbeats.js';
+import { defineQueryTests } from './suites/queries.js';
+import { defineRetentionTests } from './suites/retention.js';
+import { defineRetryTests } from './suites/retries.js';
+import { defineTimeoutSweepTests } from './suites/timeout-sweep.js';
+import { defineWorkerRegistryTests } from './suites/worker-registry.js';
+import { defineWorkflowTests } from './suites/workflows.js';
+
+/**
+ * Declare the Store conformance suite (ARCHITECTURE invariant 5) for one store, inside vitest.
+ *
+ * Each test opens its own store(s) through `harness`, passes explicit `now` values, checks what the
+ * store returns AND what it persisted (through `harness.rawRows`), and closes its stores afterwards.
+ * A test listed in `harness.skip` (by its exact name) is reported as skipped with the reason.
+ *
+ * @param storeName - shown in the describe title, e.g. `sqlite`.
+ * @param harness - how to make isolated stores and read raw rows.
+ */
+export function runStoreConformance(storeName: string, harness: ConformanceHarness): void {
+  describe(`store conformance: ${storeName}`, () => {
+    const { ctx, closeAll } = createSuiteContext(harness);
+    afterEach(closeAll);
+    afterAll(async () => {
+      await closeAll();
+      await harness.cleanup?.();
+    });
+
+    defineCreateTests(ctx);
+    defineClaimingTests(ctx);
+    defineRetryTests(ctx);
+    defineFinishTests(ctx);
+    defineFencingTests(ctx);
+    defineNoteAndHeartbeatTests(ctx);
+    defineManualControlTests(ctx);
+    defineWorkflowTests(ctx);
+    defineConcurrencyTests(ctx);
+    defineTimeoutSweepTests(ctx);
+    defineWorkerRegistryTests(ctx);
+    defineQueryTests(ctx);
+    defineAuditQueryTests(ctx);
+    defineRetentionTests(ctx);
+  });
+}
