@@ -1,0 +1,49 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ProcessConnection } from './backends.js';
+
+const SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+
+/** A spawned worker process. */
+export interface WorkerProcess {
+  child: ChildProcess;
+  worker_id: string;
+  pid: number;
+  /** Ask it to stop gracefully and wait for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Spawn a worker process running TaskManager on `connection`; resolves once it has started. */
+export function spawnWorker(options: {
+  connection: ProcessConnection;
+  sideEffects: string;
+  managerOptions?: Record<string, unknown>;
+  work_ms?: number;
+}): Promise<WorkerProcess> {
+  const child = fork(
+    SCRIPT,
+    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0 })],
+    { execArgv: ['--conditions=@taskmill/source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('worker process did not start within 60 s')), 60_000);
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`worker process exited early with code ${code}`)));
+    child.on('message', (msg: { type: string; worker_id: string; pid: number }) => {
+      if (msg.type !== 'ready') return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      resolve({
+        child,
+        worker_id: msg.worker_id,
+        pid: msg.pid,
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null || child.signalCode !== null) return done();
+            child.once('exit', () => done());
+            child.send({ type: 'stop' });
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,48 @@
+/*
+ * A worker process for the multi-process tests. Spawned with IPC by src/processes.ts; it builds a
+ * TaskManager on the database it is told about, records each handler run as one line
+ * `<task id>` in its own side-effect file, and stops when the parent sends `stop`.
+ */
+import { appendFileSync } from 'node:fs';
+import { TaskManager } from '@taskmill/core';
+import type { ProcessConnection } from './backends.js';
+
+interface WorkerArgs {
+  connection: ProcessConnection;
+  sideEffects: string;
+  options: Record<string, unknown>;
+  /** Milliseconds each handler run takes. */
+  work_ms: number;
+}
+
+const args = JSON.parse(process.argv[2]) as WorkerArgs;
+
+async function connectionOf(c: ProcessConnection) {
+  if (c.kind === 'string') return c.url;
+  const { createPostgresStore } = await import('@taskmill/store-postgres');
+  return createPostgresStore({ url: c.url, schema: c.schema });
+}
+
+const dbConnection = await connectionOf(args.connection);
+const tm = new TaskManager({ dbConnection, ...args.options, onError: () => undefined });
+tm.use('count', async (task) => {
+  if (args.work_ms > 0) await new Promise((r) => setTimeout(r, args.work_ms));
+  appendFileSync(args.sideEffects, `${task.id}\n`);
+  return { by: process.pid };
+});
+// a workflow parent for the fan-out test: N children, then report how many results came back
+tm.use('fanout', (task, next) => {
+  const { children } = task.payload as { children: number };
+  if (task.stage === 0) return next(Array.from({ length: children }, (_, i) => ({ name: 'count', payload: { i } })));
+  appendFileSync(args.sideEffects, `parent:${task.id}\n`);
+  return { results: (task.result as unknown[]).length };
+});
+await tm.start();
+process.send?.({ type: 'ready', worker_id: tm.options.worker_id, pid: process.pid });
+process.on('message', async (msg: { type: string }) => {
+  if (msg.type !== 'stop') return;
+  await tm.stop();
+  if (typeof dbConnection !== 'string') await dbConnection.close();
+  process.send?.({ type: 'stopped' });
+  process.exit(0);
+});
