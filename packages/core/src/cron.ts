@@ -12,6 +12,11 @@ export function nextCronTime(expr: string, tz: string, after: number): number {
   if (typeof expr !== 'string' || expr.trim() === '' || expr.length > 100) {
     throw new InvalidCronError(String(expr));
   }
+  const fields = expr.trim().split(/\s+/).length;
+  if (!expr.trim().startsWith('@') && fields !== 5 && fields !== 6) {
+    // cron-parser fills in missing fields; a 3-field typo must not silently mean "every …"
+    throw new InvalidCronError(expr, { detail: `expected 5 fields, or 6 with leading seconds, got ${fields}` });
+  }
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch (cause) {

@@ -1,0 +1,122 @@
+/*
+ * taskmill sample: one-off tasks with priorities, a task that fails once and then succeeds, a
+ * cron task, and a small workflow (a parent that fans out to children and resumes with their
+ * results). Prints what happened — statuses, attempts, events — and exits.
+ *
+ *   pnpm sample                         # embedded SQLite file under ./.tmp
+ *   TASKMILL_DB=postgres://… pnpm sample  # any other store
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { TaskManager, type ChildResult } from '@taskmill/core';
+
+type Tasks = {
+  greet: { payload: { name: string }; result: string };
+  flaky: { payload: { failTimes: number }; result: { attempts: number } };
+  heartbeat: { payload: Record<string, never>; result: number };
+  report: { payload: { pages: number }; result: { total_words: number } };
+  count_words: { payload: { page: number }; result: number };
+};
+
+const quiet = process.argv.includes('--quiet');
+const log = (...args: unknown[]) => {
+  if (!quiet) console.log(...args);
+};
+
+const dbConnection = process.env.TASKMILL_DB ?? 'sqlite:.tmp/sample.db';
+if (dbConnection.startsWith('sqlite:.tmp/')) {
+  mkdirSync('.tmp', { recursive: true });
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`.tmp/sample.db${suffix}`, { force: true });
+}
+
+const tm = new TaskManager<Tasks>({
+  dbConnection,
+  poll_interval: 100,
+  max_concurrent_tasks: 1, // one at a time, so the priority order is visible
+  task_heartbeat_interval: 500,
+});
+
+const order: string[] = [];
+let flakyCalls = 0;
+let heartbeats = 0;
+
+tm.use({
+  greet: (task) => {
+    order.push(task.payload.name);
+    return `hello ${task.payload.name}`;
+  },
+  flaky: {
+    handler: (task) => {
+      flakyCalls++;
+      if (flakyCalls <= task.payload.failTimes) throw new Error(`transient failure #${flakyCalls}`);
+      return { attempts: task.attempt };
+    },
+    max_retries: 3,
+    retry_interval: 0.2,
+  },
+  heartbeat: () => ++heartbeats,
+  count_words: async (task) => {
+    await task.progress({ stage_name: 'counting', progress_percent: 50 });
+    return 100 * task.payload.page;
+  },
+  report: async (task, next) => {
+    if (task.stage === 0) {
+      await task.audit('fan_out', { message: `splitting into ${task.payload.pages} pages` });
+      return next(Array.from({ length: task.payload.pages }, (_, i) => ({ name: 'count_words' as const, payload: { page: i + 1 } })));
+    }
+    const results = task.result as ChildResult[];
+    return { total_words: results.reduce((sum, r) => sum + ('result' in r ? (r.result as number) : 0), 0) };
+  },
+});
+
+const low = await tm.async('greet', { name: 'low priority' }, { priority: -1 });
+const normal = await tm.async('greet', { name: 'normal priority' });
+const high = await tm.async('greet', { name: 'high priority' }, { priority: 10 });
+const flaky = await tm.async('flaky', { failTimes: 1 });
+const cron = await tm.cron('heartbeat', '* * * * * *', {}); // every second (6-field expression)
+const report = await tm.async('report', { pages: 3 });
+
+await tm.start();
+const deadline = Date.now() + 30_000;
+for (;;) {
+  const ids = [low, normal, high, flaky, report];
+  const tasks = await Promise.all(ids.map((id) => tm.getTask(id)));
+  if (tasks.every((t) => t?.status === 'completed') && heartbeats >= 2) break;
+  if (Date.now() > deadline) {
+    console.error('sample did not finish within 30 s:', tasks.map((t) => `${t?.id}:${t?.status}`).join(' '));
+    process.exit(1);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+await tm.pauseTask(cron); // stop the cron task; it can be resumed later with resumeTask
+
+log('\nRun order of one-off tasks (one slot, higher priority first):');
+log('  ' + order.join(' → '));
+
+log('\nTasks:');
+for (const id of [low, normal, high, flaky, cron, report]) {
+  const t = (await tm.getTask(id))!;
+  log(`  #${t.id} ${t.name.padEnd(10)} ${t.type.padEnd(5)} ${t.status.padEnd(9)} attempts=${t.attempt} stage=${t.stage} result=${JSON.stringify(t.result)}`);
+}
+for (const child of await tm.getChildTasks(report)) {
+  log(`    └ child #${child.id} ${child.name} ${child.status} result=${JSON.stringify(child.result)} progress=${child.progress_percent}%`);
+}
+
+log(`\nAttempts of the flaky task #${flaky}:`);
+for (const a of await tm.getTaskAttempts(flaky)) {
+  log(`  attempt ${a.attempt}: ${a.outcome}${a.error ? ` (${a.error.split('\n')[0]})` : ''} in ${(a.ended_at! - a.started_at) / 1000}s`);
+}
+
+log(`\nEvents of the workflow parent #${report}:`);
+for (const e of await tm.getTaskEvents(report)) {
+  log(`  ${e.event_type.padEnd(22)} ${String(e.from_status).padEnd(9)} → ${String(e.to_status).padEnd(9)} stage=${e.stage}${e.message ? `  ${e.message}` : ''}`);
+}
+
+await tm.stop();
+
+// exit non-zero if the sample did not show what it claims
+const ok = order.join() === 'high priority,normal priority,low priority' && flakyCalls === 2;
+if (!ok) {
+  console.error('sample: unexpected outcome', { order, flakyCalls });
+  process.exit(1);
+}
+log('\nsample finished cleanly');
