@@ -15,6 +15,8 @@ export interface BackendDb {
   dbConnection: string | Store;
   /** A connection string or store for a second process/manager on the same database. */
   peerConnection(): string | Store | Promise<string | Store>;
+  /** A store object of its own on the same database (closed by the test or by cleanup). */
+  openPeerStore(): Promise<Store>;
   /** For child processes: a connection description they can rebuild (see worker-process.ts). */
   processConnection: ProcessConnection;
   cleanup(): Promise<void>;
@@ -49,6 +51,7 @@ const sqliteFile: Backend = {
     return {
       dbConnection: url,
       peerConnection: () => url,
+      openPeerStore: () => storeFromUrl(url),
       processConnection: { kind: 'string', url },
       async cleanup() {
         rmSync(dir, { recursive: true, force: true });
@@ -66,6 +69,9 @@ const sqliteMemory: Backend = {
     return {
       dbConnection: 'sqlite::memory:',
       peerConnection: () => {
+        throw new Error('sqlite::memory: databases are private to one manager');
+      },
+      openPeerStore: () => {
         throw new Error('sqlite::memory: databases are private to one manager');
       },
       processConnection: { kind: 'string', url: 'sqlite::memory:' },
@@ -103,6 +109,11 @@ const postgres: Backend = {
     return {
       dbConnection: make(),
       peerConnection: make,
+      openPeerStore: async () => {
+        const store = make();
+        await store.setup();
+        return store;
+      },
       processConnection: { kind: 'postgres', url: PG_URL, schema },
       async cleanup() {
         await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
@@ -143,6 +154,7 @@ const mysql: Backend = {
     return {
       dbConnection: url.toString(),
       peerConnection: () => url.toString(),
+      openPeerStore: () => storeFromUrl(url.toString()),
       processConnection: { kind: 'string', url: url.toString() },
       async cleanup() {
         const conn = await my.createConnection({ uri: MYSQL_URL });
@@ -155,6 +167,20 @@ const mysql: Backend = {
     };
   },
 };
+
+/** Open a store for a sqlite:/mysql: connection string through its package, set up. */
+async function storeFromUrl(url: string): Promise<Store> {
+  let store: Store;
+  if (url.startsWith('sqlite:')) {
+    const { createSqliteStore } = await import('@taskmill/store-sqlite');
+    store = createSqliteStore(url) as Store;
+  } else {
+    const { createMysqlStore } = await import('@taskmill/store-mysql');
+    store = createMysqlStore(url) as Store;
+  }
+  await store.setup();
+  return store;
+}
 
 /** All backends, filtered by TASKMILL_E2E_STORES (comma list of names) when set. */
 export function backends(): Backend[] {

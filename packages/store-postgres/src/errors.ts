@@ -1,0 +1,55 @@
+import { StoreError, StoreUnavailableError, TaskmillError } from '@taskmill/contracts';
+
+/*
+ * Driver errors never leave the store (SPEC A14): connection trouble becomes
+ * StoreUnavailableError (retry later), anything else StoreError, both keeping `cause`.
+ */
+
+/** Node socket errors and postgres-js connection states that mean "the server is not reachable". */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+]);
+
+/**
+ * SQLSTATEs of a server that is going away or not accepting us yet: class 08 (connection
+ * exception), 57P01 admin_shutdown (pg_terminate_backend), 57P02 crash_shutdown, 57P03
+ * cannot_connect_now (starting up), 53300 too_many_connections.
+ */
+function isUnavailableSqlState(code: string): boolean {
+  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300';
+}
+
+/** 40001 serialization_failure and 40P01 deadlock_detected: the transaction may simply be retried. */
+export function isRetryableTransactionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '40001' || code === '40P01';
+}
+
+/** True when `error` means the database cannot be reached right now. */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return CONNECTION_CODES.has(code) || isUnavailableSqlState(code);
+}
+
+/** Map anything thrown while talking to PostgreSQL to a taskmill error; typed errors pass through. */
+export function toStoreError(error: unknown, operation: string): TaskmillError {
+  if (error instanceof TaskmillError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  if (isConnectionError(error)) {
+    return new StoreUnavailableError(`PostgreSQL is unavailable (${operation}): ${detail}`, { cause: error });
+  }
+  return new StoreError(`PostgreSQL ${operation} failed: ${detail}`, { cause: error });
+}

@@ -1,0 +1,2 @@
+export { createPostgresStore } from './postgres-store.js';
+export type { PostgresStoreOptions } from './connection.js';

@@ -1,0 +1,161 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  customType,
+  doublePrecision,
+  index,
+  integer,
+  pgTable,
+  text,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+/*
+ * The drizzle schema of the PostgreSQL store: the four tables of SPEC A17/B8.1 with the column
+ * names of contracts' schema-doc.ts. It exists to generate the versioned migrations in ../drizzle
+ * (`pnpm db:generate`); queries are written as dialect-tuned SQL against schema-qualified names.
+ *
+ * Tables are declared without a schema: the migrator runs with `search_path` set to the store's
+ * configured schema, so one migration serves every schema (tests give each run its own).
+ * Times are BIGINT epoch milliseconds (SPEC A3); the database clock is never used.
+ */
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({
+  dataType() {
+    return 'bytea';
+  },
+});
+
+const ms = (name: string) => bigint(name, { mode: 'number' });
+
+/** `taskmill_tasks`. */
+export const tasks = pgTable(
+  'taskmill_tasks',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    name: varchar('name', { length: 255 }).notNull(),
+    type: varchar('type', { length: 10 }).notNull(),
+    priority: integer('priority').notNull().default(0),
+    payload: text('payload'),
+    created_at: ms('created_at').notNull(),
+    tag: varchar('tag', { length: 255 }),
+    status: varchar('status', { length: 20 }).notNull().default('pending'),
+    next_run_time: ms('next_run_time').notNull(),
+    last_active_time: ms('last_active_time'),
+    last_event_time: ms('last_event_time'),
+    last_event_type: varchar('last_event_type', { length: 100 }),
+    result: text('result'),
+    error: text('error'),
+    current_stage_name: varchar('current_stage_name', { length: 255 }),
+    progress_text: text('progress_text'),
+    progress_percent: doublePrecision('progress_percent'),
+    stage: integer('stage').notNull().default(0),
+    timeout: integer('timeout').notNull().default(60),
+    retry_count: integer('retry_count').notNull().default(0),
+    max_retries: integer('max_retries').notNull().default(3),
+    retry_interval: integer('retry_interval').notNull().default(0),
+    cron_expr: varchar('cron_expr', { length: 100 }),
+    cron_tz: varchar('cron_tz', { length: 100 }),
+    root_id: bigint('root_id', { mode: 'number' }),
+    parent_id: bigint('parent_id', { mode: 'number' }),
+    total_children: integer('total_children').notNull().default(0),
+    completed_children: integer('completed_children').notNull().default(0),
+    worker_id: varchar('worker_id', { length: 255 }),
+    start_time: ms('start_time'),
+    context: bytea('context'),
+    attempt: integer('attempt').notNull().default(0),
+    suspend_reason: varchar('suspend_reason', { length: 255 }),
+    children_results: text('children_results'),
+    parent_credited: boolean('parent_credited').notNull().default(false),
+  },
+  (t) => [
+    // Claim order (SPEC B5.8) over every claimable status: failed/timeout rows wait for their
+    // retry in place (SPEC A5), so the claim scans one ordered partial index instead of sorting.
+    index('idx_task_scheduling')
+      .on(t.priority.desc(), t.next_run_time, t.id)
+      .where(sql`status IN ('pending', 'failed', 'timeout')`),
+    index('idx_task_timeout').on(t.last_active_time).where(sql`status = 'running'`),
+    index('idx_task_workflow').on(t.parent_id, t.status).where(sql`parent_id IS NOT NULL`),
+    index('idx_task_stats').on(t.tag, t.name, t.status),
+    index('idx_task_last_event').on(t.last_event_time, t.last_event_type),
+    index('idx_task_root_created').on(t.root_id, t.created_at).where(sql`root_id IS NOT NULL`),
+    // Worker recovery looks up the running tasks of given workers.
+    index('idx_task_running_worker').on(t.worker_id).where(sql`status = 'running'`),
+  ],
+);
+
+/** `taskmill_task_events`: the audit log (no foreign key: cleanup deletes by id lists). */
+export const taskEvents = pgTable(
+  'taskmill_task_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    task_id: bigint('task_id', { mode: 'number' }).notNull(),
+    root_id: bigint('root_id', { mode: 'number' }),
+    parent_id: bigint('parent_id', { mode: 'number' }),
+    event_type: varchar('event_type', { length: 100 }).notNull(),
+    from_status: varchar('from_status', { length: 32 }),
+    to_status: varchar('to_status', { length: 32 }),
+    stage: integer('stage'),
+    worker_id: varchar('worker_id', { length: 255 }),
+    attempt: integer('attempt'),
+    event_time: ms('event_time').notNull(),
+    message: text('message'),
+    metadata: text('metadata'),
+  },
+  (t) => [
+    index('idx_task_events_task_time').on(t.task_id, t.event_time),
+    index('idx_task_events_root_time').on(t.root_id, t.event_time),
+    index('idx_task_events_parent_time').on(t.parent_id, t.event_time).where(sql`parent_id IS NOT NULL`),
+    index('idx_task_events_type_time').on(t.event_type, t.event_time),
+    index('idx_task_events_worker_time').on(t.worker_id, t.event_time).where(sql`worker_id IS NOT NULL`),
+    index('idx_task_events_stage_time').on(t.stage, t.event_time).where(sql`stage IS NOT NULL`),
+    index('idx_task_events_attempt_time').on(t.attempt, t.event_time).where(sql`attempt IS NOT NULL`),
+  ],
+);
+
+/** `taskmill_task_attempts`: one row per execution round. */
+export const taskAttempts = pgTable(
+  'taskmill_task_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    task_id: bigint('task_id', { mode: 'number' }).notNull(),
+    attempt: integer('attempt').notNull(),
+    worker_id: varchar('worker_id', { length: 255 }),
+    started_at: ms('started_at').notNull(),
+    ended_at: ms('ended_at'),
+    outcome: varchar('outcome', { length: 32 }),
+    error: text('error'),
+    timeout_flag: boolean('timeout_flag').notNull().default(false),
+  },
+  (t) => [
+    index('idx_task_attempts_task_attempt').on(t.task_id, t.attempt),
+    index('idx_task_attempts_task_open').on(t.task_id, t.attempt.desc()).where(sql`ended_at IS NULL`),
+    index('idx_task_attempts_worker_started').on(t.worker_id, t.started_at).where(sql`worker_id IS NOT NULL`),
+    index('idx_task_attempts_outcome_started').on(t.outcome, t.started_at).where(sql`outcome IS NOT NULL`),
+  ],
+);
+
+/** `taskmill_workers`: the worker registry (SPEC B7.1). */
+export const workers = pgTable(
+  'taskmill_workers',
+  {
+    worker_id: varchar('worker_id', { length: 255 }).primaryKey(),
+    pod_id: varchar('pod_id', { length: 255 }),
+    status: varchar('status', { length: 32 }).notNull().default('active'),
+    host: varchar('host', { length: 255 }),
+    pid: integer('pid'),
+    registered_at: ms('registered_at').notNull(),
+    last_seen_at: ms('last_seen_at').notNull(),
+    expires_at: ms('expires_at').notNull(),
+    superseded_at: ms('superseded_at'),
+    dead_at: ms('dead_at'),
+    meta: text('meta'),
+  },
+  (t) => [
+    index('idx_task_workers_pod_id').on(t.pod_id),
+    index('idx_task_workers_status_expires').on(t.status, t.expires_at),
+    index('idx_task_workers_pod_status').on(t.pod_id, t.status),
+  ],
+);

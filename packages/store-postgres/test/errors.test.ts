@@ -1,0 +1,60 @@
+import { NotOwnerError, StoreError, StoreUnavailableError } from '@taskmill/contracts';
+import { describe, expect, it } from 'vitest';
+import type { StoreContext } from '../src/context.js';
+import { toStoreError } from '../src/errors.js';
+import { inTransaction } from '../src/transaction.js';
+
+const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
+
+describe('error mapping', () => {
+  it('maps connection failures to StoreUnavailableError and keeps the cause', () => {
+    for (const code of ['ECONNREFUSED', 'ECONNRESET', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECT_TIMEOUT', '57P01', '57P03', '08006']) {
+      const cause = pgError(code);
+      const mapped = toStoreError(cause, 'op');
+      expect(mapped, code).toBeInstanceOf(StoreUnavailableError);
+      expect(mapped.cause).toBe(cause);
+    }
+  });
+
+  it('maps other driver errors to StoreError and lets typed errors through', () => {
+    const cause = pgError('23505');
+    const mapped = toStoreError(cause, 'op');
+    expect(mapped).toBeInstanceOf(StoreError);
+    expect(mapped.cause).toBe(cause);
+    const typed = new NotOwnerError(1, 'w');
+    expect(toStoreError(typed, 'op')).toBe(typed);
+  });
+});
+
+describe('transaction retry', () => {
+  function fakeContext(failures: string[]): { ctx: StoreContext; calls: () => number } {
+    let calls = 0;
+    const sql = {
+      begin: async (fn: (tx: unknown) => Promise<unknown>) => {
+        calls++;
+        const code = failures.shift();
+        if (code) throw pgError(code);
+        return fn({});
+      },
+    };
+    return { ctx: { sql } as unknown as StoreContext, calls: () => calls };
+  }
+
+  it('reruns a transaction after deadlocks and serialization failures', async () => {
+    const { ctx, calls } = fakeContext(['40P01', '40001']);
+    await expect(inTransaction(ctx, 'op', async () => 'done')).resolves.toBe('done');
+    expect(calls()).toBe(3);
+  });
+
+  it('gives up after a bounded number of attempts with a StoreError', async () => {
+    const { ctx, calls } = fakeContext(Array(10).fill('40P01'));
+    await expect(inTransaction(ctx, 'op', async () => 'done')).rejects.toBeInstanceOf(StoreError);
+    expect(calls()).toBe(5);
+  });
+
+  it('does not rerun on other errors', async () => {
+    const { ctx, calls } = fakeContext(['23505']);
+    await expect(inTransaction(ctx, 'op', async () => 'done')).rejects.toBeInstanceOf(StoreError);
+    expect(calls()).toBe(1);
+  });
+});

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import type { Store } from '@taskmill/contracts';
+import type { ConformanceHarness, TableName } from '@taskmill/store-testkit';
+import postgres from 'postgres';
+import { createPostgresStore } from '../src/index.js';
+
+/** The test server (override with TASKMILL_PG_URL). */
+export const PG_URL = process.env.TASKMILL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const PRIMARY_KEYS: Record<TableName, string> = {
+  taskmill_tasks: 'id',
+  taskmill_task_events: 'id',
+  taskmill_task_attempts: 'id',
+  taskmill_workers: 'worker_id',
+};
+
+/** A fresh schema name for one store's database. */
+export function freshSchema(): string {
+  return `tm_${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Why the PostgreSQL tests cannot run (server unreachable), or null when they can. With `CI`
+ * set an unreachable server is a failure, never a skip.
+ */
+export async function probeServer(): Promise<string | null> {
+  const sql = postgres(PG_URL, { max: 1, connect_timeout: 3, onnotice: () => {} });
+  try {
+    await sql`SELECT 1`;
+    return null;
+  } catch (error) {
+    const reason = `PostgreSQL at ${PG_URL} is unreachable (${(error as Error).message}); set TASKMILL_PG_URL`;
+    if (process.env.CI) throw new Error(`${reason} — CI requires the PostgreSQL suites to run`);
+    return reason;
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+/**
+ * The conformance harness: each store gets its own schema (`tm_<random>`), peers share it with
+ * their own client, raw rows come through a separate client, and cleanup drops the schemas.
+ */
+export function createPgHarness(): ConformanceHarness {
+  const schemaOf = new WeakMap<Store, string>();
+  const schemas = new Set<string>();
+  let raw: postgres.Sql | null = null;
+  const rawClient = () => (raw ??= postgres(PG_URL, { max: 4, onnotice: () => {} }));
+
+  return {
+    async createStore() {
+      const schema = freshSchema();
+      schemas.add(schema);
+      const store = createPostgresStore({ url: PG_URL, schema, max: 4 });
+      await store.setup();
+      schemaOf.set(store, schema);
+      return store;
+    },
+    async createPeer(store) {
+      const schema = schemaOf.get(store);
+      if (!schema) throw new Error('createPeer: unknown store');
+      const peer = createPostgresStore({ url: PG_URL, schema, max: 4 });
+      await peer.setup();
+      schemaOf.set(peer, schema);
+      return peer;
+    },
+    async rawRows(store, table, where = {}) {
+      const schema = schemaOf.get(store);
+      if (!schema) throw new Error('rawRows: unknown store');
+      const sql = rawClient();
+      const entries = Object.entries(where);
+      const filter = entries.length
+        ? entries.map(([col, value]) => sql`${sql(col)} = ${value as string}`).reduce((a, b) => sql`${a} AND ${b}`)
+        : sql`TRUE`;
+      const rows = await sql`SELECT * FROM ${sql(`${schema}.${table}`)} WHERE ${filter} ORDER BY ${sql(PRIMARY_KEYS[table])}`;
+      return rows.map((r) => ({ ...r }));
+    },
+    async cleanup() {
+      const sql = rawClient();
+      for (const schema of schemas) await sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`;
+      schemas.clear();
+      await sql.end({ timeout: 5 });
+      raw = null;
+    },
+  };
+}

@@ -1,0 +1,233 @@
+import { ConfigurationError, type NewTask, type Store, StoreUnavailableError, TaskmillError } from '@taskmill/contracts';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normalizeUrl } from '../src/connection.js';
+import { createPostgresStore } from '../src/index.js';
+import { freshSchema, PG_URL, probeServer } from './pg-harness.js';
+
+const T0 = 1_700_000_000_000;
+
+function task(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    name: 'job',
+    type: 'async',
+    payload: null,
+    priority: 0,
+    tag: null,
+    next_run_time: T0,
+    timeout: 60,
+    max_retries: 3,
+    retry_interval: 0,
+    cron_expr: null,
+    cron_tz: null,
+    ...overrides,
+  };
+}
+
+describe('connection options', () => {
+  it('accepts postgres://, postgresql:// and psql:// (rewritten to postgres://)', () => {
+    expect(normalizeUrl('postgres://u@db:5432/app')).toBe('postgres://u@db:5432/app');
+    expect(normalizeUrl('postgresql://u@db/app')).toBe('postgresql://u@db/app');
+    expect(normalizeUrl('psql://u:p@db:5433/app?sslmode=disable')).toBe('postgres://u:p@db:5433/app?sslmode=disable');
+    for (const url of ['postgres://u@db/app', 'postgresql://u@db/app', 'psql://u@db/app']) {
+      const store = createPostgresStore(url);
+      expect(store.dialect).toBe('postgres');
+      expect(store.capabilities).toEqual({ notify: true, skipLocked: true });
+    }
+  });
+
+  it('rejects bad URLs and options with ConfigurationError', () => {
+    const bad: unknown[] = ['', '   ', 'not a url', 'mysql://root@db/app', 'sqlite::memory:', 'http://db/app', 'postgres://', undefined];
+    for (const url of bad) {
+      expect(() => createPostgresStore(url as string), String(url)).toThrow(ConfigurationError);
+    }
+    expect(() => createPostgresStore({})).toThrow(ConfigurationError);
+    expect(() => createPostgresStore({ url: PG_URL, schema: 'bad-name; DROP' })).toThrow(ConfigurationError);
+    expect(() => createPostgresStore({ url: PG_URL, max: 0 })).toThrow(ConfigurationError);
+    expect(() => createPostgresStore({ client: {} as never })).toThrow(ConfigurationError);
+  });
+
+  it('never connects while constructing; the first call fails with StoreUnavailableError', async () => {
+    const store = createPostgresStore({ url: 'postgres://nobody@127.0.0.1:1/none', connect_timeout: 2 });
+    const error = await store.getTask(1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as TaskmillError).cause).toBeDefined();
+    await store.close();
+  });
+});
+
+const unreachable = await probeServer();
+
+describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
+  const schemas: string[] = [];
+  let admin: postgres.Sql;
+
+  beforeAll(() => {
+    admin = postgres(PG_URL, { max: 2, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    for (const schema of schemas) await admin`DROP SCHEMA IF EXISTS ${admin(schema)} CASCADE`;
+    await admin.end({ timeout: 5 });
+  });
+
+  function schema(): string {
+    const name = freshSchema();
+    schemas.push(name);
+    return name;
+  }
+
+  async function withStores<T>(count: number, name: string, fn: (stores: Store[]) => Promise<T>): Promise<T> {
+    const stores = Array.from({ length: count }, () => createPostgresStore({ url: PG_URL, schema: name, max: 4 }));
+    try {
+      return await fn(stores);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  }
+
+  it('setup() from 4 stores at once migrates once, and again is a no-op', async () => {
+    const name = schema();
+    await withStores(4, name, async (stores) => {
+      await Promise.all(stores.map((s) => s.setup()));
+      await stores[0].setup();
+    });
+    const tables = await admin`
+      SELECT table_name FROM information_schema.tables WHERE table_schema = ${name} ORDER BY table_name`;
+    expect(tables.map((r) => r.table_name)).toEqual([
+      '__drizzle_migrations',
+      'taskmill_task_attempts',
+      'taskmill_task_events',
+      'taskmill_tasks',
+      'taskmill_workers',
+    ]);
+    const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${admin(`${name}.__drizzle_migrations`)}`;
+    expect(n).toBe(1);
+    const indexes = await admin`SELECT indexname FROM pg_indexes WHERE schemaname = ${name}`;
+    expect(indexes.map((r) => r.indexname)).toEqual(
+      expect.arrayContaining(['idx_task_scheduling', 'idx_task_attempts_task_open', 'idx_task_workers_pod_status']),
+    );
+  });
+
+  it('a client passed in is used and not ended by close()', async () => {
+    const client = postgres(PG_URL, { max: 2, onnotice: () => {} });
+    try {
+      const store = createPostgresStore({ client, schema: schema() });
+      await store.setup();
+      const [id] = await store.createTasks([task()], T0);
+      expect((await store.getTask(id))?.status).toBe('pending');
+      await store.close();
+      const [{ one }] = await client`SELECT 1 AS one`;
+      expect(one).toBe(1);
+    } finally {
+      await client.end({ timeout: 5 });
+    }
+  });
+
+  it('LISTEN/NOTIFY wakes a store in another instance when a task becomes due', async () => {
+    const name = schema();
+    await withStores(2, name, async ([listener, producer]) => {
+      await listener.setup();
+      let wake: () => void = () => {};
+      let wakes = 0;
+      const unsubscribe = await listener.listen!(() => {
+        wakes++;
+        wake();
+      });
+      const latencies: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const woken = new Promise<void>((resolve) => (wake = resolve));
+        const started = performance.now();
+        await producer.createTasks([task()], T0);
+        await woken;
+        latencies.push(performance.now() - started);
+      }
+      const sorted = [...latencies].sort((a, b) => a - b);
+      console.log(
+        `[store-postgres] NOTIFY wake-up latency (createTasks call → listener callback, includes the INSERT transaction), ms: ` +
+          `median ${sorted[2].toFixed(2)}, max ${sorted[4].toFixed(2)} (${latencies.map((l) => l.toFixed(2)).join(', ')})`,
+      );
+      expect(sorted[2]).toBeLessThan(200);
+
+      // a task scheduled for later does not wake anyone
+      const before = wakes;
+      await producer.createTasks([task({ next_run_time: T0 + 60_000 })], T0);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(wakes).toBe(before);
+
+      await unsubscribe();
+      await producer.createTasks([task()], T0);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(wakes).toBe(before);
+    });
+  });
+
+  it('survives pg_terminate_backend: the call fails as StoreUnavailableError or succeeds, later calls work', async () => {
+    const name = schema();
+    await withStores(1, name, async ([store]) => {
+      await store.setup();
+      const [id] = await store.createTasks([task()], T0);
+      expect((await store.getTask(id))?.id).toBe(id);
+
+      const killed = await admin`
+        SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+        WHERE pid <> pg_backend_pid() AND datname = current_database() AND query LIKE ${`%${name}%`}`;
+      expect(killed.length).toBeGreaterThan(0);
+
+      const outcome = await store.getTask(id).then(
+        (t) => ({ ok: t?.id === id }),
+        (e: unknown) => ({ error: e }),
+      );
+      if ('error' in outcome) {
+        expect(outcome.error).toBeInstanceOf(StoreUnavailableError);
+        expect((outcome.error as TaskmillError).cause).toBeDefined();
+      } else {
+        expect(outcome.ok).toBe(true);
+      }
+      // the pool reconnects: a later call (and a transaction) work again
+      let recovered = false;
+      for (let i = 0; i < 5 && !recovered; i++) {
+        recovered = await store.getTask(id).then(
+          (t) => t?.id === id,
+          () => false,
+        );
+      }
+      expect(recovered).toBe(true);
+      const claimed = await store.claimTasks({ worker_id: 'w', now: T0, limit: 1, names: ['job'] });
+      expect(claimed.map((t) => t.id)).toEqual([id]);
+    });
+  });
+
+  it('4 store instances claiming 2,000 tasks at once take each exactly once', async () => {
+    const name = schema();
+    const total = 2000;
+    await withStores(4, name, async (stores) => {
+      await Promise.all(stores.map((s) => s.setup()));
+      for (let i = 0; i < total; i += 500) {
+        await stores[0].createTasks(
+          Array.from({ length: 500 }, (_, j) => task({ priority: (i + j) % 7 })),
+          T0,
+        );
+      }
+      const claimedBy = await Promise.all(
+        stores.map(async (store, w) => {
+          const ids: number[] = [];
+          for (;;) {
+            const batch = await store.claimTasks({ worker_id: `w${w}`, now: T0, limit: 20, names: ['job'] });
+            if (batch.length === 0) break;
+            ids.push(...batch.map((t) => t.id));
+          }
+          return ids;
+        }),
+      );
+      const all = claimedBy.flat();
+      expect(all).toHaveLength(total);
+      expect(new Set(all).size).toBe(total);
+      for (const ids of claimedBy) expect(ids.length).toBeGreaterThan(0);
+      const [{ attempts, running }] = await admin`
+        SELECT (SELECT count(*)::int FROM ${admin(`${name}.taskmill_task_attempts`)}) AS attempts,
+               (SELECT count(*)::int FROM ${admin(`${name}.taskmill_tasks`)} WHERE status = 'running') AS running`;
+      expect(attempts).toBe(total);
+      expect(running).toBe(total);
+    });
+  });
+});
