@@ -1,0 +1,132 @@
+import { ConfigurationError, LifecycleError } from '@taskmill/contracts';
+import type { Pool, PoolOptions } from 'mysql2/promise';
+import { createPool } from 'mysql2/promise';
+
+/** Options of {@link createMysqlStore}. */
+export interface MysqlStoreOptions {
+  /** `mysql://user:password@host:port/database` (`mariadb://` is accepted as an alias). */
+  url?: string;
+  /**
+   * An existing mysql2 promise pool to use instead of `url`. The store never ends it: `close()`
+   * leaves it open for its owner. It should use `supportBigNumbers: true` so ids beyond 2^53 stay exact.
+   */
+  pool?: Pool;
+  /** Connections in the pool the store creates. (Default: 10) */
+  connectionLimit?: number;
+  /** ms allowed to open a connection. (Default: 10000) */
+  connectTimeout?: number;
+  /** Seconds `setup()` waits for another process's migration to finish. (Default: 60) */
+  migrationLockTimeout?: number;
+  /** How many times a transaction that hit a deadlock or lock wait timeout is run again. (Default: 5) */
+  deadlockRetries?: number;
+}
+
+/** Parsed, validated connection settings; the pool itself is only made on first use. */
+export interface ConnectionSource {
+  /** The pool, created at the first call (constructing a store never connects). */
+  pool(): Pool;
+  /** End the pool if the store created it. */
+  close(): Promise<void>;
+  /** False for a pool passed in by the caller (never ended by the store). */
+  readonly ownsPool: boolean;
+  readonly migrationLockTimeout: number;
+  readonly deadlockRetries: number;
+}
+
+function positiveInt(value: unknown, name: string, fallback: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = typeof value === 'string' ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n <= 0) {
+    throw new ConfigurationError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+  return n;
+}
+
+/** Parse a `mysql://` URL into mysql2 pool options (throws ConfigurationError, never connects). */
+export function parseMysqlUrl(url: string): PoolOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new ConfigurationError(`Invalid MySQL connection URL: ${redact(url)}`, { cause });
+  }
+  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
+    throw new ConfigurationError(`A MySQL connection URL must start with mysql:// or mariadb://, got ${parsed.protocol}//`);
+  }
+  if (!parsed.hostname) throw new ConfigurationError('The MySQL connection URL has no host');
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (!database || database.includes('/')) {
+    throw new ConfigurationError('The MySQL connection URL must name one database: mysql://user@host:3306/<database>');
+  }
+  const port = parsed.port ? positiveInt(parsed.port, 'port', 3306) : 3306;
+  const options: PoolOptions = {
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    user: decodeURIComponent(parsed.username) || 'root',
+    password: decodeURIComponent(parsed.password),
+    database,
+  };
+  const limit = parsed.searchParams.get('connectionLimit');
+  if (limit !== null) options.connectionLimit = positiveInt(limit, 'connectionLimit', 10);
+  const connectTimeout = parsed.searchParams.get('connectTimeout');
+  if (connectTimeout !== null) options.connectTimeout = positiveInt(connectTimeout, 'connectTimeout', 10_000);
+  const ssl = parsed.searchParams.get('ssl');
+  if (ssl === 'true' || ssl === '1') options.ssl = {};
+  return options;
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+}
+
+/** Validate options now; create the pool lazily. */
+export function connectionSource(options: string | MysqlStoreOptions): ConnectionSource {
+  const opts: MysqlStoreOptions = typeof options === 'string' ? { url: options } : (options ?? {});
+  if (typeof opts !== 'object') throw new ConfigurationError('createMysqlStore needs a mysql:// URL or an options object');
+  const migrationLockTimeout = positiveInt(opts.migrationLockTimeout, 'migrationLockTimeout', 60);
+  const deadlockRetries = positiveInt(opts.deadlockRetries, 'deadlockRetries', 5);
+  if (opts.pool) {
+    const pool = opts.pool;
+    if (typeof pool.getConnection !== 'function' || typeof pool.query !== 'function') {
+      throw new ConfigurationError('options.pool must be a mysql2 promise pool (mysql2/promise createPool())');
+    }
+    return { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout, deadlockRetries };
+  }
+  if (typeof opts.url !== 'string' || opts.url.trim() === '') {
+    throw new ConfigurationError('createMysqlStore needs a mysql:// URL or an existing mysql2 pool');
+  }
+  const fromUrl = parseMysqlUrl(opts.url.trim());
+  const poolOptions: PoolOptions = {
+    connectionLimit: positiveInt(opts.connectionLimit, 'connectionLimit', 10),
+    connectTimeout: positiveInt(opts.connectTimeout, 'connectTimeout', 10_000),
+    ...fromUrl,
+    // every persisted time is a BIGINT of ms passed by the caller; no DATETIME is ever read,
+    // but keep the driver from applying the host's zone should one appear
+    timezone: 'Z',
+    supportBigNumbers: true,
+    bigNumberStrings: false,
+    charset: 'utf8mb4',
+    enableKeepAlive: true,
+    waitForConnections: true,
+  };
+  let pool: Pool | null = null;
+  let closed = false;
+  return {
+    pool() {
+      if (!pool) {
+        if (closed) throw new LifecycleError('The MySQL store is closed');
+        pool = createPool(poolOptions);
+      }
+      return pool;
+    },
+    async close() {
+      closed = true;
+      const p = pool;
+      pool = null;
+      if (p) await p.end();
+    },
+    ownsPool: true,
+    migrationLockTimeout,
+    deadlockRetries,
+  };
+}

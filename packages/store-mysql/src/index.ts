@@ -1,0 +1,2 @@
+export { createMysqlStore } from './mysql-store.js';
+export type { MysqlStoreOptions } from './connection.js';

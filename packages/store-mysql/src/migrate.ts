@@ -1,0 +1,38 @@
+import { fileURLToPath } from 'node:url';
+import { StoreError } from '@taskmill/contracts';
+import { drizzle } from 'drizzle-orm/mysql2';
+import { migrate } from 'drizzle-orm/mysql2/migrator';
+import type { ConnectionSource } from './connection.js';
+import { rows } from './queries.js';
+import { withDedicatedConnection } from './transaction.js';
+
+/*
+ * Schema setup: the drizzle-kit migrations in ../drizzle, applied by drizzle's migrator under a
+ * per-database named lock. drizzle's migrator takes no cross-process lock, and MySQL DDL commits
+ * implicitly, so two processes starting together would both try to create the tables; with
+ * GET_LOCK held on the one connection that runs the migrator, the second waits and then finds
+ * every migration recorded. Named locks are per server, so the database name is part of it.
+ */
+
+const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
+
+/** Where drizzle records applied migrations (prefixed like every taskmill table). */
+export const MIGRATIONS_TABLE = 'taskmill_migrations';
+
+/** Create or migrate the schema (idempotent, safe to run from many processes at once). */
+export async function runMigrations(source: ConnectionSource): Promise<void> {
+  await withDedicatedConnection(source, async (conn) => {
+    const [db] = await rows(conn, 'SELECT DATABASE() AS db');
+    // lock names are limited to 64 characters
+    const lockName = `taskmill_migrate:${String(db?.db ?? '')}`.slice(0, 64);
+    const [got] = await rows(conn, 'SELECT GET_LOCK(?, ?) AS got', [lockName, source.migrationLockTimeout]);
+    if (Number(got?.got) !== 1) {
+      throw new StoreError(`Timed out after ${source.migrationLockTimeout} s waiting for the migration lock ${lockName}`);
+    }
+    try {
+      await migrate(drizzle({ client: conn }), { migrationsFolder: MIGRATIONS_FOLDER, migrationsTable: MIGRATIONS_TABLE });
+    } finally {
+      await rows(conn, 'SELECT RELEASE_LOCK(?) AS released', [lockName]);
+    }
+  });
+}

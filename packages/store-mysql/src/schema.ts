@@ -1,0 +1,159 @@
+import { bigint, boolean, customType, double, index, int, longtext, mysqlTable, text, varchar } from 'drizzle-orm/mysql-core';
+
+/*
+ * The drizzle schema of the MySQL/MariaDB store: same table and column names as every store
+ * (contracts `schema-doc.ts`, SPEC A17/B8.1). drizzle-kit generates the migrations in
+ * `../drizzle` from this file; the store's queries are hand-written SQL over the same names.
+ *
+ * MySQL-specific choices:
+ * - every time is a BIGINT of epoch ms; ids are BIGINT AUTO_INCREMENT;
+ * - statuses and types are VARCHAR, not ENUM: an ENUM sorts by declaration order, and
+ *   `getTaskStatsByTag` must order by the status text like the other stores;
+ * - columns that are indexed are VARCHAR (MySQL cannot index TEXT without a prefix);
+ *   payload/result/children_results/error/metadata are LONGTEXT and `context` LONGBLOB, so
+ *   none of them has the 64 KiB limit of TEXT/BLOB;
+ * - no foreign keys: no store silently cascades deletes (SPEC A17);
+ * - the tables are InnoDB, utf8mb4 with the binary collation, so that text compares and sorts
+ *   byte-wise (case-sensitive) as in SQLite and PostgreSQL. drizzle-kit cannot express table
+ *   options, so the generated `CREATE TABLE` statements got the `ENGINE=… COLLATE=…` suffix
+ *   appended by hand (the snapshot does not track them).
+ */
+
+const longblob = customType<{ data: Buffer; driverData: Buffer }>({
+  dataType() {
+    return 'longblob';
+  },
+});
+
+const ms = (name: string) => bigint(name, { mode: 'number' });
+
+/** `taskmill_tasks`. */
+export const tasks = mysqlTable(
+  'taskmill_tasks',
+  {
+    id: ms('id').autoincrement().primaryKey(),
+    name: varchar('name', { length: 255 }).notNull(),
+    type: varchar('type', { length: 16 }).notNull(),
+    priority: int('priority').notNull().default(0),
+    payload: longtext('payload'),
+    created_at: ms('created_at').notNull(),
+    tag: varchar('tag', { length: 255 }),
+    status: varchar('status', { length: 32 }).notNull().default('pending'),
+    next_run_time: ms('next_run_time').notNull(),
+    last_active_time: ms('last_active_time'),
+    last_event_time: ms('last_event_time'),
+    last_event_type: varchar('last_event_type', { length: 100 }),
+    result: longtext('result'),
+    error: longtext('error'),
+    current_stage_name: varchar('current_stage_name', { length: 255 }),
+    progress_text: text('progress_text'),
+    progress_percent: double('progress_percent'),
+    stage: int('stage').notNull().default(0),
+    timeout: int('timeout').notNull().default(60),
+    retry_count: int('retry_count').notNull().default(0),
+    max_retries: int('max_retries').notNull().default(3),
+    retry_interval: int('retry_interval').notNull().default(0),
+    cron_expr: varchar('cron_expr', { length: 100 }),
+    cron_tz: varchar('cron_tz', { length: 100 }),
+    root_id: ms('root_id'),
+    parent_id: ms('parent_id'),
+    total_children: int('total_children').notNull().default(0),
+    completed_children: int('completed_children').notNull().default(0),
+    worker_id: varchar('worker_id', { length: 255 }),
+    start_time: ms('start_time'),
+    context: longblob('context'),
+    attempt: int('attempt').notNull().default(0),
+    suspend_reason: text('suspend_reason'),
+    children_results: longtext('children_results'),
+    parent_credited: boolean('parent_credited').notNull().default(false),
+  },
+  (t) => [
+    index('idx_task_scheduling').on(t.status, t.next_run_time, t.priority),
+    index('idx_task_timeout').on(t.status, t.last_active_time),
+    index('idx_task_workflow').on(t.parent_id, t.status, t.completed_children),
+    index('idx_task_stats').on(t.tag, t.name, t.status),
+    index('idx_task_last_event').on(t.last_event_time, t.last_event_type),
+    index('idx_task_root_created').on(t.root_id, t.created_at),
+    // beyond B8.1: the claim's name filter, recovery by owner, the total-timeout sweep, the
+    // created_at order of queryTasks and retention's oldest-first scan
+    index('idx_task_claim_name').on(t.name, t.status, t.next_run_time),
+    index('idx_task_worker_status').on(t.worker_id, t.status),
+    index('idx_task_running_start').on(t.status, t.start_time),
+    index('idx_task_created').on(t.created_at),
+    index('idx_task_retention').on(t.status, t.last_active_time, t.created_at),
+  ],
+);
+
+/** `taskmill_task_events`. */
+export const taskEvents = mysqlTable(
+  'taskmill_task_events',
+  {
+    id: ms('id').autoincrement().primaryKey(),
+    task_id: ms('task_id').notNull(),
+    root_id: ms('root_id'),
+    parent_id: ms('parent_id'),
+    event_type: varchar('event_type', { length: 100 }).notNull(),
+    from_status: varchar('from_status', { length: 32 }),
+    to_status: varchar('to_status', { length: 32 }),
+    stage: int('stage'),
+    worker_id: varchar('worker_id', { length: 255 }),
+    attempt: int('attempt'),
+    event_time: ms('event_time').notNull(),
+    message: longtext('message'),
+    metadata: longtext('metadata'),
+  },
+  (t) => [
+    index('idx_task_events_task_time').on(t.task_id, t.event_time),
+    index('idx_task_events_root_time').on(t.root_id, t.event_time),
+    index('idx_task_events_parent_time').on(t.parent_id, t.event_time),
+    index('idx_task_events_type_time').on(t.event_type, t.event_time),
+    index('idx_task_events_worker_time').on(t.worker_id, t.event_time),
+    index('idx_task_events_stage_time').on(t.stage, t.event_time),
+    index('idx_task_events_attempt_time').on(t.attempt, t.event_time),
+  ],
+);
+
+/** `taskmill_task_attempts`. */
+export const taskAttempts = mysqlTable(
+  'taskmill_task_attempts',
+  {
+    id: ms('id').autoincrement().primaryKey(),
+    task_id: ms('task_id').notNull(),
+    attempt: int('attempt').notNull(),
+    worker_id: varchar('worker_id', { length: 255 }),
+    started_at: ms('started_at').notNull(),
+    ended_at: ms('ended_at'),
+    outcome: varchar('outcome', { length: 32 }),
+    error: longtext('error'),
+    timeout_flag: boolean('timeout_flag').notNull().default(false),
+  },
+  (t) => [
+    index('idx_task_attempts_task_attempt').on(t.task_id, t.attempt),
+    index('idx_task_attempts_task_open').on(t.task_id, t.ended_at, t.attempt),
+    index('idx_task_attempts_worker_started').on(t.worker_id, t.started_at),
+    index('idx_task_attempts_outcome_started').on(t.outcome, t.started_at),
+  ],
+);
+
+/** `taskmill_workers`. */
+export const workers = mysqlTable(
+  'taskmill_workers',
+  {
+    worker_id: varchar('worker_id', { length: 255 }).primaryKey(),
+    pod_id: varchar('pod_id', { length: 255 }),
+    status: varchar('status', { length: 32 }).notNull(),
+    host: varchar('host', { length: 255 }),
+    pid: int('pid'),
+    registered_at: ms('registered_at').notNull(),
+    last_seen_at: ms('last_seen_at').notNull(),
+    expires_at: ms('expires_at').notNull(),
+    superseded_at: ms('superseded_at'),
+    dead_at: ms('dead_at'),
+    meta: longtext('meta'),
+  },
+  (t) => [
+    index('idx_task_workers_pod_id').on(t.pod_id),
+    index('idx_task_workers_status_expires').on(t.status, t.expires_at),
+    index('idx_task_workers_pod_status').on(t.pod_id, t.status),
+  ],
+);

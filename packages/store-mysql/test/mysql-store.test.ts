@@ -1,0 +1,268 @@
+import {
+  ConfigurationError,
+  type Store,
+  StoreError,
+  StoreUnavailableError,
+  type NewTask,
+  type Task,
+} from '@taskmill/contracts';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMysqlStore } from '../src/index.js';
+import { adminOptions, probe, TestDatabases, urlFor } from './mysql-harness.js';
+
+const T0 = 1_700_000_000_000;
+
+function task(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    name: 'job',
+    type: 'async',
+    payload: null,
+    priority: 0,
+    tag: null,
+    next_run_time: T0,
+    timeout: 60,
+    max_retries: 3,
+    retry_interval: 0,
+    cron_expr: null,
+    cron_tz: null,
+    ...overrides,
+  };
+}
+
+describe('createMysqlStore options (no server needed)', () => {
+  it.each([
+    ['a non-URL string', 'not a url'],
+    ['another scheme', 'postgres://root@127.0.0.1:5432/test'],
+    ['a URL without a database', 'mysql://root@127.0.0.1:3306'],
+    ['a URL with a bad port', 'mysql://root@127.0.0.1:port/test'],
+    ['an empty string', ''],
+  ])('rejects %s with ConfigurationError', (_what, url) => {
+    expect(() => createMysqlStore(url)).toThrow(ConfigurationError);
+  });
+
+  it('rejects options without url or pool, and bad pool sizes', () => {
+    expect(() => createMysqlStore({})).toThrow(ConfigurationError);
+    expect(() => createMysqlStore({ url: 'mysql://root@127.0.0.1/test', connectionLimit: 0 })).toThrow(ConfigurationError);
+    expect(() => createMysqlStore({ pool: {} as never })).toThrow(ConfigurationError);
+  });
+
+  it('accepts mysql:// and mariadb:// URLs without connecting', async () => {
+    // nothing listens on port 1: constructing must still succeed, the first call fails cleanly
+    const store = createMysqlStore('mariadb://someone:secret@127.0.0.1:1/nowhere');
+    expect(store.dialect).toBe('mysql');
+    expect(store.capabilities).toEqual({ notify: false, skipLocked: true });
+    const error = await store.getTask(1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as StoreUnavailableError).cause).toBeDefined();
+    await store.close();
+  });
+
+  it('finds nothing for ids that are not safe positive integers, without touching the server', async () => {
+    const store = createMysqlStore('mysql://root@127.0.0.1:1/nowhere');
+    for (const id of ['1 OR 1=1', 0, -1, 1.5, Number.MAX_SAFE_INTEGER + 2]) {
+      expect(await store.getTask(id as number)).toBeNull();
+    }
+    await store.close();
+  });
+});
+
+const unreachable = await probe();
+const describeServer = unreachable && !process.env.CI ? describe.skip : describe;
+
+describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
+  const dbs = new TestDatabases();
+  const stores: Store[] = [];
+  const track = (store: Store) => (stores.push(store), store);
+
+  beforeAll(() => {
+    if (unreachable) throw new Error(unreachable);
+  });
+  afterAll(async () => {
+    for (const store of stores.reverse()) await store.close().catch(() => {});
+    await dbs.cleanup();
+  });
+
+  async function connectionsTo(db: string): Promise<number[]> {
+    const rows = (await dbs.query('SELECT id FROM information_schema.PROCESSLIST WHERE db = ?', [db])) as { id: number }[];
+    return rows.map((r) => Number(r.id));
+  }
+
+  it('constructing a store opens no connection; the first call does', async () => {
+    const db = await dbs.create();
+    const store = track(createMysqlStore(urlFor(db)));
+    expect(await connectionsTo(db)).toEqual([]);
+    await store.setup();
+    expect((await connectionsTo(db)).length).toBeGreaterThan(0);
+  });
+
+  it('setup() from 4 stores at once migrates exactly once, and again is a no-op', async () => {
+    const db = await dbs.create();
+    const four = [0, 1, 2, 3].map(() => track(createMysqlStore(urlFor(db))));
+    await Promise.all(four.map((s) => s.setup()));
+    await four[0].setup();
+    const applied = (await dbs.query(`SELECT COUNT(*) AS n FROM \`${db}\`.taskmill_migrations`)) as { n: number }[];
+    expect(Number(applied[0].n)).toBe(1);
+    const tables = (await dbs.query(
+      `SELECT table_name AS t, engine AS e, table_collation AS c FROM information_schema.TABLES WHERE table_schema = ? AND table_name LIKE 'taskmill\\_%' ORDER BY table_name`,
+      [db],
+    )) as { t: string; e: string; c: string }[];
+    expect(tables.map((t) => t.t).sort()).toEqual(['taskmill_migrations', 'taskmill_task_attempts', 'taskmill_task_events', 'taskmill_tasks', 'taskmill_workers'].sort());
+    for (const t of tables.filter((t) => t.t !== 'taskmill_migrations')) {
+      expect(t.e).toBe('InnoDB');
+      expect(t.c).toBe('utf8mb4_bin');
+    }
+    const fks = (await dbs.query('SELECT COUNT(*) AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE constraint_schema = ?', [db])) as {
+      n: number;
+    }[];
+    expect(Number(fks[0].n)).toBe(0);
+  });
+
+  it('a pool passed in is used and left open by close()', async () => {
+    const db = await dbs.create();
+    const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 2 });
+    try {
+      const store = createMysqlStore({ pool });
+      await store.setup();
+      const [id] = await store.createTasks([task()], T0);
+      expect((await store.getTask(id))?.status).toBe('pending');
+      await store.close();
+      const [rows] = await pool.query('SELECT COUNT(*) AS n FROM taskmill_tasks');
+      expect(Number((rows as { n: number }[])[0].n)).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('stores large contexts (LONGBLOB) and payloads beyond 64 KiB', async () => {
+    const store = track(await dbs.store());
+    const big = JSON.stringify({ text: 'x'.repeat(200_000) });
+    const [id] = await store.createTasks([task({ payload: big })], T0);
+    const [claimed] = await store.claimTasks({ worker_id: 'w', now: T0, limit: 1, names: ['job'] });
+    const context = new Uint8Array(100_000).map((_, i) => i % 251);
+    const res = await store.finishAttempt(
+      { task_id: id, worker_id: 'w', attempt: claimed.attempt },
+      { kind: 'suspended', reason: 'wait', context },
+      T0 + 1,
+    );
+    expect(res.applied).toBe(true);
+    const stored = await store.getTask(id);
+    expect((stored?.payload as { text: string }).text.length).toBe(200_000);
+    expect(Buffer.from(stored!.context!).equals(Buffer.from(context))).toBe(true);
+  });
+
+  it('after its connections are KILLed the store works again, and outages are StoreUnavailableError', async () => {
+    const store = track(await dbs.store());
+    const db = dbs.database(store);
+    const [id] = await store.createTasks([task()], T0);
+    // open several pooled connections
+    await Promise.all([0, 1, 2, 3].map(() => store.getTask(id)));
+    const victims = await connectionsTo(db);
+    expect(victims.length).toBeGreaterThan(0);
+    for (const victim of victims) await dbs.query(`KILL ${Number(victim)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // dead pooled connections are discarded and the work is run on a fresh one
+    expect((await store.getTask(id))?.id).toBe(id);
+    const [claimed] = await store.claimTasks({ worker_id: 'w', now: T0, limit: 1, names: ['job'] });
+    expect(claimed.id).toBe(id);
+
+    // kill while idle again, then a transactional write must still go through exactly once
+    for (const victim of await connectionsTo(db)) await dbs.query(`KILL ${Number(victim)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const res = await store.finishAttempt({ task_id: id, worker_id: 'w', attempt: 1 }, { kind: 'completed', result: '1' }, T0 + 1);
+    expect(res.applied).toBe(true);
+    expect((await dbs.rawRows(store, 'taskmill_task_events', { task_id: id, event_type: 'task_completed' })).length).toBe(1);
+  });
+
+  it('maps other database errors to StoreError with the driver error as cause', async () => {
+    const store = track(await dbs.store());
+    await dbs.query(`DROP TABLE \`${dbs.database(store)}\`.taskmill_tasks`);
+    const error = await store.getTask(1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(error).not.toBeInstanceOf(StoreUnavailableError);
+    expect((error as StoreError).cause).toMatchObject({ code: 'ER_NO_SUCH_TABLE' });
+  });
+
+  it('4 store instances claim 2,000 tasks concurrently: each exactly once, no deadlock surfaces', async () => {
+    const first = track(await dbs.store());
+    const peers = [first, ...(await Promise.all([0, 1, 2].map(() => dbs.peer(first).then(track))))];
+    const total = 2_000;
+    for (let i = 0; i < total; i += 500) {
+      await first.createTasks(
+        Array.from({ length: 500 }, (_, j) => task({ name: (i + j) % 3 === 0 ? 'a' : 'b', priority: (i + j) % 5 })),
+        T0,
+      );
+    }
+    const claimedBy = new Map<number, string>();
+    let duplicates = 0;
+    const loop = async (store: Store, worker: string) => {
+      let idle = 0;
+      while (claimedBy.size < total && idle < 200) {
+        const got: Task[] = await store.claimTasks({ worker_id: worker, now: T0, limit: 25, names: ['a', 'b'], name_limits: { a: 10 } });
+        if (got.length === 0) {
+          idle += 1;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+          continue;
+        }
+        idle = 0;
+        expect(got.filter((t) => t.name === 'a').length).toBeLessThanOrEqual(10);
+        for (const t of got) {
+          if (claimedBy.has(t.id)) duplicates += 1;
+          claimedBy.set(t.id, worker);
+          expect(t.status).toBe('running');
+          expect(t.worker_id).toBe(worker);
+        }
+      }
+    };
+    await Promise.all(peers.flatMap((store, i) => [loop(store, `w${i}a`), loop(store, `w${i}b`)]));
+    expect(duplicates).toBe(0);
+    expect(claimedBy.size).toBe(total);
+    const rows = await dbs.rawRows(first, 'taskmill_tasks');
+    expect(rows.every((r) => r.status === 'running' && Number(r.attempt) === 1 && r.worker_id === claimedBy.get(Number(r.id)))).toBe(true);
+    expect((await dbs.rawRows(first, 'taskmill_task_attempts')).length).toBe(total);
+    expect((await dbs.rawRows(first, 'taskmill_task_events', { event_type: 'task_claimed' })).length).toBe(total);
+    // every worker got a share
+    expect(new Set(claimedBy.values()).size).toBeGreaterThan(1);
+  });
+
+  it('40 children completed concurrently from 4 instances credit the parent exactly 40 times and resume it once', async () => {
+    const first = track(await dbs.store());
+    const peers = [first, ...(await Promise.all([0, 1, 2].map(() => dbs.peer(first).then(track))))];
+    const [parentId] = await first.createTasks([task({ name: 'parent' })], T0);
+    const [parent] = await first.claimTasks({ worker_id: 'p', now: T0, limit: 1, names: ['parent'] });
+    const children = Array.from({ length: 40 }, (_, i) => ({
+      name: 'child',
+      payload: JSON.stringify({ i }),
+      priority: 0,
+      tag: null,
+      timeout: 60,
+      max_retries: 1,
+      retry_interval: 0,
+    }));
+    const spawned = await first.finishAttempt({ task_id: parentId, worker_id: 'p', attempt: parent.attempt }, { kind: 'spawned', children }, T0 + 1);
+    expect(spawned.child_ids).toHaveLength(40);
+    const claims = await Promise.all(peers.map((s, i) => s.claimTasks({ worker_id: `w${i}`, now: T0 + 2, limit: 10, names: ['child'] })));
+    expect(claims.flat()).toHaveLength(40);
+    await Promise.all(
+      claims.flatMap((batch, i) =>
+        batch.map((child, j) =>
+          (j % 4 === 3
+            ? peers[i].finishAttempt({ task_id: child.id, worker_id: `w${i}`, attempt: child.attempt }, { kind: 'failed', status: 'failed', error: `e${child.id}` }, T0 + 3)
+            : peers[i].finishAttempt({ task_id: child.id, worker_id: `w${i}`, attempt: child.attempt }, { kind: 'completed', result: String(child.id) }, T0 + 3)
+          ).then((r) => expect(r.applied).toBe(true)),
+        ),
+      ),
+    );
+    const after = await first.getTask(parentId);
+    expect(after?.completed_children).toBe(40);
+    expect(after?.total_children).toBe(40);
+    expect(after?.status).toBe('pending');
+    expect(after?.stage).toBe(1);
+    const results = after?.result as { task_id: number }[];
+    expect(results.map((r) => r.task_id)).toEqual([...spawned.child_ids].sort((a, b) => a - b));
+    const resumes = (await dbs.rawRows(first, 'taskmill_task_events', { task_id: parentId, event_type: 'task_status_changed', to_status: 'pending' })).length;
+    expect(resumes).toBe(1);
+    const credited = await dbs.rawRows(first, 'taskmill_tasks', { parent_id: parentId, parent_credited: 1 });
+    expect(credited).toHaveLength(40);
+  });
+});

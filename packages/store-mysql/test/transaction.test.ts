@@ -1,0 +1,122 @@
+import { StoreError, StoreUnavailableError, TaskNotFoundError } from '@taskmill/contracts';
+import type { Pool, PoolConnection } from 'mysql2/promise';
+import { describe, expect, it } from 'vitest';
+import type { ConnectionSource } from '../src/connection.js';
+import { inTransaction, withConnection } from '../src/transaction.js';
+
+/*
+ * The transaction wrapper against a scripted fake pool: which failures are retried, which are
+ * not, and what reaches the caller. (The real-server behaviour is covered in mysql-store.test.ts.)
+ */
+
+function driverError(code: string, errno: number, message = code): Error {
+  return Object.assign(new Error(message), { code, errno });
+}
+
+interface FakeConn {
+  statements: string[];
+  released: boolean;
+  destroyed: boolean;
+}
+
+/** A source whose connections log statements and fail `COMMIT`/work as scripted. */
+function fakeSource(failCommitWith?: Error): { source: ConnectionSource; conns: FakeConn[] } {
+  const conns: FakeConn[] = [];
+  const pool = {
+    async getConnection() {
+      const log: FakeConn = { statements: [], released: false, destroyed: false };
+      conns.push(log);
+      return {
+        async query(sql: string) {
+          log.statements.push(sql);
+          if (sql === 'COMMIT' && failCommitWith) throw failCommitWith;
+          return [[], []];
+        },
+        release() {
+          log.released = true;
+        },
+        destroy() {
+          log.destroyed = true;
+        },
+      } as unknown as PoolConnection;
+    },
+  } as unknown as Pool;
+  return {
+    conns,
+    source: { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5 },
+  };
+}
+
+describe('inTransaction', () => {
+  it('runs at READ COMMITTED and commits', async () => {
+    const { source, conns } = fakeSource();
+    expect(await inTransaction(source, async () => 42)).toBe(42);
+    expect(conns[0].statements).toEqual(['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION', 'COMMIT']);
+    expect(conns[0].released).toBe(true);
+  });
+
+  it('runs the work again after a deadlock or lock wait timeout', async () => {
+    const { source, conns } = fakeSource();
+    let calls = 0;
+    const out = await inTransaction(source, async () => {
+      calls += 1;
+      if (calls === 1) throw driverError('ER_LOCK_DEADLOCK', 1213);
+      if (calls === 2) throw driverError('ER_LOCK_WAIT_TIMEOUT', 1205);
+      return 'done';
+    });
+    expect(out).toBe('done');
+    expect(calls).toBe(3);
+    expect(conns[0].statements).toContain('ROLLBACK');
+  });
+
+  it('gives up after the configured number of deadlock retries with a StoreError', async () => {
+    const { source } = fakeSource();
+    let calls = 0;
+    const error = await inTransaction(source, async () => {
+      calls += 1;
+      throw driverError('ER_LOCK_DEADLOCK', 1213);
+    }).catch((e: unknown) => e);
+    expect(calls).toBe(6);
+    expect(error).toBeInstanceOf(StoreError);
+    expect((error as StoreError).cause).toMatchObject({ errno: 1213 });
+  });
+
+  it('passes taskmill errors through untouched, after rolling back', async () => {
+    const { source, conns } = fakeSource();
+    const thrown = new TaskNotFoundError(7);
+    await expect(inTransaction(source, async () => Promise.reject(thrown))).rejects.toBe(thrown);
+    expect(conns[0].statements.at(-1)).toBe('ROLLBACK');
+  });
+
+  it('retries a lost connection before COMMIT on a fresh connection, discarding the dead one', async () => {
+    const { source, conns } = fakeSource();
+    let calls = 0;
+    await inTransaction(source, async () => {
+      calls += 1;
+      if (calls === 1) throw driverError('PROTOCOL_CONNECTION_LOST', 0, 'Connection lost: The server closed the connection.');
+    });
+    expect(calls).toBe(2);
+    expect(conns[0].destroyed).toBe(true);
+    expect(conns[1].released).toBe(true);
+  });
+
+  it('never retries a connection lost during COMMIT (outcome unknown): StoreUnavailableError', async () => {
+    const { source } = fakeSource(driverError('ER_CONNECTION_KILLED', 1927, 'Connection was killed'));
+    let calls = 0;
+    const error = await inTransaction(source, async () => {
+      calls += 1;
+    }).catch((e: unknown) => e);
+    expect(calls).toBe(1);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('withConnection', () => {
+  it('maps a refused connection to StoreUnavailableError', async () => {
+    const pool = { getConnection: () => Promise.reject(driverError('ECONNREFUSED', -111)) } as unknown as Pool;
+    const source: ConnectionSource = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5 };
+    const error = await withConnection(source, async () => 1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as StoreUnavailableError).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});

@@ -1,0 +1,20 @@
+import { StoreError, StoreUnavailableError, TaskmillError } from '@taskmill/contracts';
+
+/*
+ * better-sqlite3 errors never leave the store (contract rule): lock waits that ran out and a
+ * closed or unopenable database mean "try again later"; anything else is a plain StoreError.
+ */
+
+const UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'SQLITE_NOTADB']);
+
+/** Convert any error thrown while talking to SQLite into a taskmill error (typed ones pass through). */
+export function toStoreError(error: unknown, operation: string): TaskmillError {
+  if (error instanceof TaskmillError) return error;
+  const code = typeof (error as { code?: unknown })?.code === 'string' ? String((error as { code: string }).code) : '';
+  const message = error instanceof Error ? error.message : String(error);
+  const base = code.split('_').slice(0, 2).join('_');
+  if (UNAVAILABLE_CODES.has(base) || /database connection is not open|directory does not exist|unable to open/i.test(message)) {
+    return new StoreUnavailableError(`SQLite store unavailable during ${operation}: ${message}`, { cause: error });
+  }
+  return new StoreError(`SQLite store failed during ${operation}: ${message}`, { cause: error });
+}

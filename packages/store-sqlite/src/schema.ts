@@ -1,0 +1,143 @@
+import { sql } from 'drizzle-orm';
+import { blob, check, index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/*
+ * The drizzle schema of the SQLite store: the four tables of SPEC A17/B8.1 with the names of
+ * contracts' schema-doc.ts. Times are integer epoch milliseconds. drizzle-kit generates the
+ * migrations in ../drizzle from this file; the store itself talks SQL through better-sqlite3.
+ * No foreign keys: no store cascades deletes the others would not (SPEC A17).
+ */
+
+/** `taskmill_tasks`. */
+export const tasks = sqliteTable(
+  'taskmill_tasks',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    name: text('name').notNull(),
+    type: text('type').notNull(),
+    priority: integer('priority').notNull().default(0),
+    payload: text('payload'),
+    created_at: integer('created_at').notNull(),
+    tag: text('tag'),
+    status: text('status').notNull().default('pending'),
+    next_run_time: integer('next_run_time').notNull(),
+    last_active_time: integer('last_active_time'),
+    last_event_time: integer('last_event_time'),
+    last_event_type: text('last_event_type'),
+    result: text('result'),
+    error: text('error'),
+    current_stage_name: text('current_stage_name'),
+    progress_text: text('progress_text'),
+    progress_percent: real('progress_percent'),
+    stage: integer('stage').notNull().default(0),
+    timeout: integer('timeout').notNull().default(60),
+    retry_count: integer('retry_count').notNull().default(0),
+    max_retries: integer('max_retries').notNull().default(3),
+    retry_interval: integer('retry_interval').notNull().default(0),
+    cron_expr: text('cron_expr'),
+    cron_tz: text('cron_tz'),
+    root_id: integer('root_id'),
+    parent_id: integer('parent_id'),
+    total_children: integer('total_children').notNull().default(0),
+    completed_children: integer('completed_children').notNull().default(0),
+    worker_id: text('worker_id'),
+    start_time: integer('start_time'),
+    context: blob('context'),
+    attempt: integer('attempt').notNull().default(0),
+    suspend_reason: text('suspend_reason'),
+    children_results: text('children_results'),
+    parent_credited: integer('parent_credited').notNull().default(0),
+  },
+  (t) => [
+    check('taskmill_tasks_type_check', sql`${t.type} IN ('async', 'cron')`),
+    check(
+      'taskmill_tasks_status_check',
+      sql`${t.status} IN ('pending', 'running', 'completed', 'failed', 'timeout', 'permanently_failed', 'paused', 'suspended')`,
+    ),
+    index('idx_task_scheduling').on(t.status, t.next_run_time, t.priority),
+    index('idx_task_timeout').on(t.status, t.last_active_time).where(sql`status = 'running'`),
+    index('idx_task_workflow').on(t.parent_id, t.status, t.completed_children),
+    index('idx_task_stats').on(t.tag, t.name, t.status),
+    index('idx_task_last_event').on(t.last_event_time, t.last_event_type),
+    index('idx_task_root_created').on(t.root_id, t.created_at),
+    // worker recovery and fencing look up a worker's running tasks
+    index('idx_task_worker_status').on(t.worker_id, t.status),
+    // retention scans by status and age
+    index('idx_task_status_active').on(t.status, t.last_active_time),
+  ],
+);
+
+/** `taskmill_task_events`. */
+export const taskEvents = sqliteTable(
+  'taskmill_task_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    task_id: integer('task_id').notNull(),
+    root_id: integer('root_id'),
+    parent_id: integer('parent_id'),
+    event_type: text('event_type').notNull(),
+    from_status: text('from_status'),
+    to_status: text('to_status'),
+    stage: integer('stage'),
+    worker_id: text('worker_id'),
+    attempt: integer('attempt'),
+    event_time: integer('event_time').notNull(),
+    message: text('message'),
+    metadata: text('metadata'),
+  },
+  (t) => [
+    index('idx_task_events_task_time').on(t.task_id, t.event_time),
+    index('idx_task_events_root_time').on(t.root_id, t.event_time),
+    index('idx_task_events_parent_time').on(t.parent_id, t.event_time),
+    index('idx_task_events_type_time').on(t.event_type, t.event_time),
+    index('idx_task_events_worker_time').on(t.worker_id, t.event_time),
+    index('idx_task_events_stage_time').on(t.stage, t.event_time),
+    index('idx_task_events_attempt_time').on(t.attempt, t.event_time),
+  ],
+);
+
+/** `taskmill_task_attempts`. */
+export const taskAttempts = sqliteTable(
+  'taskmill_task_attempts',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    task_id: integer('task_id').notNull(),
+    attempt: integer('attempt').notNull(),
+    worker_id: text('worker_id'),
+    started_at: integer('started_at').notNull(),
+    ended_at: integer('ended_at'),
+    outcome: text('outcome'),
+    error: text('error'),
+    timeout_flag: integer('timeout_flag').notNull().default(0),
+  },
+  (t) => [
+    index('idx_task_attempts_task_attempt').on(t.task_id, t.attempt),
+    index('idx_task_attempts_task_open').on(t.task_id, t.ended_at, t.attempt),
+    index('idx_task_attempts_worker_started').on(t.worker_id, t.started_at),
+    index('idx_task_attempts_outcome_started').on(t.outcome, t.started_at),
+  ],
+);
+
+/** `taskmill_workers`. */
+export const workers = sqliteTable(
+  'taskmill_workers',
+  {
+    worker_id: text('worker_id').primaryKey(),
+    pod_id: text('pod_id'),
+    status: text('status').notNull().default('active'),
+    host: text('host'),
+    pid: integer('pid'),
+    registered_at: integer('registered_at').notNull(),
+    last_seen_at: integer('last_seen_at').notNull(),
+    expires_at: integer('expires_at').notNull(),
+    superseded_at: integer('superseded_at'),
+    dead_at: integer('dead_at'),
+    meta: text('meta'),
+  },
+  (t) => [
+    check('taskmill_workers_status_check', sql`${t.status} IN ('active', 'superseded', 'dead')`),
+    index('idx_task_workers_pod_id').on(t.pod_id),
+    index('idx_task_workers_status_expires').on(t.status, t.expires_at),
+    index('idx_task_workers_pod_status').on(t.pod_id, t.status),
+  ],
+);

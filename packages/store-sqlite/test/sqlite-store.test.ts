@@ -1,0 +1,251 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
+import {
+  ConfigurationError,
+  StoreError,
+  StoreUnavailableError,
+  type NewTask,
+  type Store,
+} from '@taskmill/contracts';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createSqliteStore, parseSqliteConnection } from '../src/index.js';
+
+const run = promisify(execFile);
+const T0 = 1_700_000_000_000;
+const dirs: string[] = [];
+const stores: Store[] = [];
+
+function tempFile(name = 'taskmill.db'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'taskmill-sqlite-unit-'));
+  dirs.push(dir);
+  return join(dir, name);
+}
+
+function track(store: Store): Store {
+  stores.push(store);
+  return store;
+}
+
+function task(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    name: 'job',
+    type: 'async',
+    payload: '{"n":1}',
+    priority: 0,
+    tag: null,
+    next_run_time: T0,
+    timeout: 60,
+    max_retries: 3,
+    retry_interval: 0,
+    cron_expr: null,
+    cron_tz: null,
+    ...overrides,
+  };
+}
+
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+});
+
+afterAll(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('connection strings', () => {
+  it('parses memory, relative and absolute forms', () => {
+    expect(parseSqliteConnection('sqlite::memory:')).toEqual({ kind: 'memory' });
+    expect(parseSqliteConnection('sqlite:file.db')).toEqual({ kind: 'file', path: 'file.db' });
+    expect(parseSqliteConnection('sqlite:data/file.db')).toEqual({ kind: 'file', path: 'data/file.db' });
+    expect(parseSqliteConnection('sqlite:/abs/path.db')).toEqual({ kind: 'file', path: '/abs/path.db' });
+    expect(parseSqliteConnection('sqlite:///abs/path.db')).toEqual({ kind: 'file', path: '/abs/path.db' });
+  });
+
+  it('rejects strings that name no SQLite database with ConfigurationError', () => {
+    for (const bad of ['', 'sqlite:', 'sqlite://', 'mysql://localhost/db', 'postgres://x', 'file.db']) {
+      expect(() => parseSqliteConnection(bad), bad).toThrow(ConfigurationError);
+      expect(() => createSqliteStore(bad), bad).toThrow(ConfigurationError);
+    }
+    expect(() => createSqliteStore({ path: '' })).toThrow(ConfigurationError);
+    expect(() => createSqliteStore({ path: 'x.db', busy_timeout_ms: -1 })).toThrow(ConfigurationError);
+    expect(() => createSqliteStore(null as never)).toThrow(ConfigurationError);
+  });
+
+  it('gives every sqlite::memory: store its own database', async () => {
+    const a = track(createSqliteStore('sqlite::memory:'));
+    const b = track(createSqliteStore('sqlite::memory:'));
+    await a.setup();
+    await b.setup();
+    const [id] = await a.createTasks([task()], T0);
+    expect(await a.getTask(id)).not.toBeNull();
+    expect(await b.getTask(id)).toBeNull();
+  });
+
+  it('opens a path relative to the working directory', async () => {
+    const file = tempFile();
+    const store = track(createSqliteStore(`sqlite:${relative(process.cwd(), file)}`));
+    await store.setup();
+    await store.createTasks([task()], T0);
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM taskmill_tasks').get()).toEqual({ n: 1 });
+    db.close();
+  });
+});
+
+describe('opening', () => {
+  it('does not touch the database until the first call', async () => {
+    const missing = join(tmpdir(), `taskmill-no-such-dir-${process.pid}-${Date.now()}`, 'db.sqlite');
+    const store = track(createSqliteStore(`sqlite://${missing}`));
+    const error = await store.setup().then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as StoreUnavailableError).cause).toBeDefined();
+  });
+
+  it('uses WAL, NORMAL sync, no foreign keys and the busy timeout on files', async () => {
+    const file = tempFile();
+    const store = track(createSqliteStore({ path: file, busy_timeout_ms: 1234 }));
+    await store.setup();
+    const db = new Database(file);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+
+  it('applies the migrations once when four stores set up one file at the same time', async () => {
+    const file = tempFile();
+    const many = Array.from({ length: 4 }, () => track(createSqliteStore({ path: file })));
+    await Promise.all(many.map((store) => store.setup()));
+    await Promise.all(many.map((store) => store.setup()));
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 1 });
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'taskmill_%' ORDER BY name`).all();
+    expect(tables.map((row) => (row as { name: string }).name)).toEqual([
+      'taskmill_task_attempts',
+      'taskmill_task_events',
+      'taskmill_tasks',
+      'taskmill_workers',
+    ]);
+    db.close();
+  });
+
+  it('does not close a Database passed in by the caller', async () => {
+    const db = new Database(':memory:');
+    const store = createSqliteStore({ database: db });
+    await store.setup();
+    const [id] = await store.createTasks([task()], T0);
+    await store.close();
+    expect(db.open).toBe(true);
+    expect(db.prepare('SELECT id FROM taskmill_tasks').all()).toEqual([{ id }]);
+    await expect(store.getTask(id)).rejects.toBeInstanceOf(StoreUnavailableError);
+    db.close();
+  });
+
+  it('fails with StoreUnavailableError after close()', async () => {
+    const store = createSqliteStore('sqlite::memory:');
+    await store.setup();
+    await store.close();
+    await store.close();
+    await expect(store.createTasks([task()], T0)).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+});
+
+describe('cross-process setup', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const distIndex = new URL('../dist/index.js', import.meta.url).href;
+
+  beforeAll(async () => {
+    // the child processes run the compiled store
+    await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-b'], { cwd: root });
+  }, 120_000);
+
+  it('migrates once when four processes start together on one file', async () => {
+    const file = tempFile();
+    const startAt = Date.now() + 1500;
+    const script = fileURLToPath(new URL('./fixtures/setup-worker.mjs', import.meta.url));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => run(process.execPath, [script, distIndex, file, String(startAt)], { cwd: root })),
+    );
+    const outputs = results.map((result) => JSON.parse(result.stdout) as { ok: boolean; id?: number; error?: string });
+    expect(outputs.filter((output) => !output.ok)).toEqual([]);
+    expect(outputs.map((output) => output.id).sort()).toEqual([1, 2, 3, 4]);
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 1 });
+    db.close();
+  }, 60_000);
+
+  it('never hands one task to two processes claiming from one file', async () => {
+    const file = tempFile();
+    const store = track(createSqliteStore({ path: file }));
+    await store.setup();
+    const ids = await store.createTasks(Array.from({ length: 120 }, (_, i) => task({ priority: i % 5 })), T0);
+    const startAt = Date.now() + 1500;
+    const script = fileURLToPath(new URL('./fixtures/claim-worker.mjs', import.meta.url));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => run(process.execPath, [script, distIndex, file, String(startAt), `p${i}`], { cwd: root })),
+    );
+    const outputs = results.map((result) => JSON.parse(result.stdout) as { ok: boolean; claimed: number[]; error?: string });
+    expect(outputs.filter((output) => !output.ok)).toEqual([]);
+    const claimed = outputs.flatMap((output) => output.claimed);
+    expect(claimed.sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b));
+    const db = new Database(file, { readonly: true });
+    expect(db.prepare(`SELECT COUNT(*) AS n FROM taskmill_task_attempts WHERE outcome = 'completed'`).get()).toEqual({ n: 120 });
+    expect(db.prepare(`SELECT COUNT(*) AS n FROM taskmill_task_events WHERE event_type = 'task_claimed'`).get()).toEqual({ n: 120 });
+    db.close();
+  }, 60_000);
+});
+
+describe('errors', () => {
+  it('reports a held write lock past busy_timeout as StoreUnavailableError', async () => {
+    const file = tempFile();
+    const store = track(createSqliteStore({ path: file, busy_timeout_ms: 50 }));
+    await store.setup();
+    const blocker = new Database(file);
+    blocker.exec('BEGIN IMMEDIATE');
+    try {
+      const error = await store.createTasks([task()], T0).then(() => null, (e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreUnavailableError);
+      expect((error as Error).cause).toMatchObject({ code: 'SQLITE_BUSY' });
+    } finally {
+      blocker.exec('ROLLBACK');
+      blocker.close();
+    }
+  });
+
+  it('wraps other driver errors in StoreError', async () => {
+    const file = tempFile();
+    const store = track(createSqliteStore({ path: file }));
+    await store.setup();
+    const other = new Database(file);
+    other.exec('DROP TABLE taskmill_task_events');
+    other.close();
+    const error = await store.createTasks([task()], T0).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(await store.queryTasks({})).toMatchObject({ total: 0 });
+  });
+});
+
+describe('smoke', () => {
+  it('creates, claims and completes a task with its events and attempt', async () => {
+    const store = track(createSqliteStore('sqlite::memory:'));
+    await store.setup();
+    const [id] = await store.createTasks([task()], T0);
+    const [claimed] = await store.claimTasks({ worker_id: 'w1', now: T0 + 1, limit: 5, names: ['job'] });
+    expect(claimed).toMatchObject({ id, status: 'running', worker_id: 'w1', attempt: 1, payload: { n: 1 } });
+    const done = await store.finishAttempt(
+      { task_id: id, worker_id: 'w1', attempt: 1 },
+      { kind: 'completed', result: '{"ok":true}' },
+      T0 + 2,
+    );
+    expect(done).toMatchObject({ applied: true, child_ids: [] });
+    expect(done.task).toMatchObject({ status: 'completed', result: { ok: true }, last_event_type: 'task_completed', last_event_time: T0 + 2 });
+    const events = await store.queryTaskEvents(id, {});
+    expect(events.items.map((event) => event.event_type)).toEqual(['task_created', 'task_claimed', 'task_started', 'task_completed']);
+    const attempts = await store.queryTaskAttempts(id, {});
+    expect(attempts.items).toEqual([
+      expect.objectContaining({ attempt: 1, worker_id: 'w1', started_at: T0 + 1, ended_at: T0 + 2, outcome: 'completed', timeout_flag: false }),
+    ]);
+  });
+});
