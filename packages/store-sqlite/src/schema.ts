@@ -30,6 +30,7 @@ export const tasks = sqliteTable(
     progress_text: text('progress_text'),
     progress_percent: real('progress_percent'),
     stage: integer('stage').notNull().default(0),
+    // seconds, fractions allowed: INTEGER affinity keeps a REAL value that is not a whole number
     timeout: integer('timeout').notNull().default(60),
     retry_count: integer('retry_count').notNull().default(0),
     max_retries: integer('max_retries').notNull().default(3),

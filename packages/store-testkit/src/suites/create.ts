@@ -19,6 +19,14 @@ export function defineCreateTests({ test, open, peer, db }: SuiteContext): void 
     expect((await store.getTask(id2))?.name).toBe('from-peer');
   });
 
+  test('createTasks keeps fractional seconds of timeout and retry_interval', async () => {
+    const store = await open();
+    const [id] = await store.createTasks([newTask({ timeout: 0.4, retry_interval: 1.25 })], T0);
+    expect(await store.getTask(id)).toMatchObject({ timeout: 0.4, retry_interval: 1.25 });
+    const [raw] = await db.tasks(store);
+    expect(raw).toMatchObject({ timeout: 0.4, retry_interval: 1.25 });
+  });
+
   test('createTasks returns the ids in input order and stores every field exactly', async () => {
     const store = await open();
     const payload = { text: 'héllo wörld 世界 🚀', quote: `it's "quoted" \\ back`, nested: { list: [1, 2.5, null, true] } };
