@@ -15,7 +15,8 @@ export function planFailure(
   now: number,
 ): FailurePlan {
   if (task.retry_count + 1 < task.max_retries) {
-    return { kind: 'retry', next_run_time: now + task.retry_interval * 1000 };
+    // whole milliseconds: times are BIGINT columns and retry_interval may have fractions of seconds
+    return { kind: 'retry', next_run_time: now + Math.round(task.retry_interval * 1000) };
   }
   return { kind: 'exhausted', status: task.type === 'cron' ? 'paused' : 'permanently_failed' };
 }

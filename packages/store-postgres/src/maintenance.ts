@@ -37,7 +37,7 @@ export async function sweepTimedOutTasks(
     const rows = await tx`
       SELECT * FROM ${t.tasks}
       WHERE status = 'running'
-        AND (start_time + timeout::int8 * 1000 <= ${now} OR last_active_time < ${staleBefore})
+        AND (start_time + timeout * 1000 <= ${now} OR last_active_time < ${staleBefore})
       ORDER BY id
       LIMIT ${limit}
       FOR UPDATE SKIP LOCKED`;
