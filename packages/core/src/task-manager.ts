@@ -61,6 +61,8 @@ const ASYNC_OPTION_KEYS = ['delay', 'priority', 'timeout', 'max_retries', 'retry
 const CRON_OPTION_KEYS = ['priority', 'timeout', 'max_retries', 'retry_interval', 'tag', 'tz'] as const;
 const TASK_FILTER_KEYS = ['tag', 'status', 'name', 'worker_id', 'parent_id', 'root_id', 'type', 'workflow_root_id', 'suspend_reason'] as const;
 const SWEEP_BATCH = 100;
+/** Largest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The taskmill task manager: registers handlers, enqueues one-off and cron tasks, claims and runs
@@ -337,10 +339,16 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     const flight: InFlight = { task, def, state, timer: undefined, finalized: false };
     this.inflight.set(task.id, flight);
     this.registry.track(task.name, 1);
-    flight.timer = setTimeout(() => {
-      const error = new TaskTimeoutError(SWEEP_ERRORS.total);
-      void this.finish(flight, { kind: 'failed', status: 'timeout', error: SWEEP_ERRORS.total, timeout_type: 'total' }, error);
-    }, task.timeout * 1000);
+    const deadline = Date.now() + task.timeout * 1000;
+    const arm = () => {
+      // setTimeout fires at once for delays above 2^31-1 ms (~24.8 days): re-arm in steps instead
+      flight.timer = setTimeout(() => {
+        if (Date.now() < deadline) return arm();
+        const error = new TaskTimeoutError(SWEEP_ERRORS.total);
+        void this.finish(flight, { kind: 'failed', status: 'timeout', error: SWEEP_ERRORS.total, timeout_type: 'total' }, error);
+      }, Math.min(deadline - Date.now(), MAX_TIMER_MS));
+    };
+    arm();
     void this.execute(store, flight);
   }
 

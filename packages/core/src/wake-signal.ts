@@ -19,6 +19,8 @@ export class WakeSignal {
     const delay = time - Date.now();
     if (delay <= 0) return this.wake();
     if (time >= this.dueAt) return;
+    // beyond setTimeout's range the regular poll picks the task up anyway
+    if (delay > 2 ** 31 - 1) return;
     clearTimeout(this.timer);
     this.dueAt = time;
     this.timer = setTimeout(() => {

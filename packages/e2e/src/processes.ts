@@ -19,10 +19,11 @@ export function spawnWorker(options: {
   sideEffects: string;
   managerOptions?: Record<string, unknown>;
   work_ms?: number;
+  disableNotify?: boolean;
 }): Promise<WorkerProcess> {
   const child = fork(
     SCRIPT,
-    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0 })],
+    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false })],
     { execArgv: ['--conditions=@taskmill/source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   return new Promise((resolve, reject) => {

@@ -13,6 +13,8 @@ interface WorkerArgs {
   options: Record<string, unknown>;
   /** Milliseconds each handler run takes. */
   work_ms: number;
+  /** Hide the store's LISTEN/NOTIFY so the worker falls back to polling (benchmarks). */
+  disable_notify?: boolean;
 }
 
 const args = JSON.parse(process.argv[2]) as WorkerArgs;
@@ -23,7 +25,20 @@ async function connectionOf(c: ProcessConnection) {
   return createPostgresStore({ url: c.url, schema: c.schema });
 }
 
-const dbConnection = await connectionOf(args.connection);
+const connected = await connectionOf(args.connection);
+const dbConnection = args.disable_notify && typeof connected !== 'string' ? withoutNotify(connected) : connected;
+
+/** The same store, minus its cross-process wake-ups. */
+function withoutNotify<S extends object>(store: S): S {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'capabilities') return { ...(target as { capabilities: object }).capabilities, notify: false };
+      if (prop === 'listen') return undefined;
+      const value = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
 const tm = new TaskManager({ dbConnection, ...args.options, onError: () => undefined });
 tm.use('count', async (task) => {
   if (args.work_ms > 0) await new Promise((r) => setTimeout(r, args.work_ms));

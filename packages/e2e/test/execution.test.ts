@@ -132,6 +132,17 @@ describeBackends('execution', backends(), (env) => {
     expect(types.slice(-2)).toEqual(['task_timed_out', 'task_permanently_failed']);
   });
 
+  env.test('a timeout longer than setTimeout can hold (40 days) does not fire early', async () => {
+    const tm = await env.isolated();
+    tm.use('long-timeout', async () => {
+      await new Promise((r) => setTimeout(r, 150));
+      return 'fine';
+    });
+    const id = await tm.async('long-timeout', {}, { timeout: 40 * 86_400, max_retries: 1 });
+    await tm.start();
+    expect((await waitForStatus(tm, id, ['completed', 'permanently_failed'])).status).toBe('completed');
+  });
+
   env.test('timeout with attempts left is retried; checkTimeout() throws once the timeout has passed', async () => {
     const tm = await env.isolated();
     let runs = 0;
