@@ -222,6 +222,13 @@ export interface TaskStore {
    * `last_active_time` = now, `attempt + 1`), gets an open attempt row, and events `task_claimed`
    * (attempt null), `task_started` (attempt n, `{name, retry_count}`) and `task_retry_started` when
    * `retry_count > 0`. Returns the claimed tasks in claim order.
+   *
+   * Fenced by the worker registry: a worker whose registry row exists with a status other than
+   * `active` (superseded or dead) claims nothing: the check is part of the claim transaction, so a
+   * concurrent {@link WorkerRegistryStore.supersedeWorkers} / `reapExpiredWorkers` /
+   * `markWorkerDead` either takes effect before the claim (which then claims nothing) or after it
+   * has committed (so recovery sees the claimed tasks). A worker without a registry row may claim
+   * (stores used without the registry).
    */
   claimTasks(request: ClaimRequest): Promise<Task[]>;
 

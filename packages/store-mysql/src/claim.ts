@@ -1,6 +1,6 @@
 import type { ClaimRequest, EventDraft, RawRow, Task } from '@taskmill/contracts';
 import { decodeTask, events } from '@taskmill/contracts';
-import { A, exec, insertEvents, rows, selectTasks, T } from './queries.js';
+import { A, exec, insertEvents, rows, selectTasks, T, W } from './queries.js';
 import type { Conn } from './transaction.js';
 
 /*
@@ -38,6 +38,13 @@ import type { Conn } from './transaction.js';
  * transaction.ts runs the claim again, so it never reaches the caller.
  *
  * `name_limits` are applied in code when choosing among the peeked candidates.
+ *
+ * A superseded or dead worker claims nothing: the transaction first reads the worker's registry
+ * row by primary key `LOCK IN SHARE MODE` (spelled so for MariaDB 10.6+ and MySQL 8 alike), so a
+ * concurrent supersede/reap of that row either committed before (the S lock waits for it and the
+ * locking read sees the new status even at READ COMMITTED) or waits for our COMMIT (and recovery
+ * then sees the claimed tasks); a reap's `FOR UPDATE SKIP LOCKED` passes over the row while a
+ * claim holds it and reaps it on its next round. No row (no registry in use) may claim.
  */
 
 const CLAIMABLE = ['pending', 'failed', 'timeout'];
@@ -101,6 +108,8 @@ async function pickCandidates(conn: Conn, request: ClaimRequest): Promise<RawRow
 
 /** Claim up to `request.limit` due tasks for `request.worker_id` (caller's transaction). */
 export async function claimTasks(conn: Conn, request: ClaimRequest): Promise<Task[]> {
+  const [worker] = await rows(conn, `SELECT status FROM ${W} WHERE worker_id = ? LOCK IN SHARE MODE`, [request.worker_id]);
+  if (worker && worker.status !== 'active') return [];
   const candidates = await pickCandidates(conn, request);
   if (candidates.length === 0) return [];
   const ids = candidates.map((r) => Number(r.id));

@@ -38,6 +38,12 @@ import { inTransaction } from './transaction.js';
  * in the same UPDATE (retry_count + 1, stage 0, result/context cleared) and get their
  * `task_retry_scheduled` event before the claim events.
  *
+ * A superseded or dead worker claims nothing: the transaction first reads the worker's registry
+ * row by primary key `FOR SHARE`, so a concurrent supersede/reap UPDATE of that row either
+ * committed before (the lock waits for it and we read the new status) or waits for our COMMIT
+ * (and recovery then sees the claimed tasks); a reap's `FOR UPDATE SKIP LOCKED` passes over the
+ * row while a claim holds it and reaps it on its next round. No row (no registry in use) may claim.
+ *
  * With per-name caps (`name_limits`) one ORDER BY … LIMIT cannot express the caps, so each
  * capped name is locked with its own `LIMIT cap … FOR UPDATE SKIP LOCKED`, the batch is chosen
  * in code and taken by the same UPDATE, still in one transaction. The few locked rows that were
@@ -65,6 +71,9 @@ export async function claimTasks(ctx: StoreContext, request: ClaimRequest): Prom
   const { t } = ctx;
 
   return inTransaction(ctx, 'claimTasks', async (tx) => {
+    const [worker] = await tx`SELECT status FROM ${t.workers} WHERE worker_id = ${workerId} FOR SHARE`;
+    if (worker && worker.status !== 'active') return [];
+
     const claimable = (scope: postgres.Fragment) => tx`
       SELECT id, priority, next_run_time FROM ${t.tasks}
       WHERE ${scope} AND status IN ('pending', 'failed', 'timeout') AND next_run_time <= ${now}

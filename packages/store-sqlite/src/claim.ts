@@ -14,6 +14,9 @@ import { openAttempt, readTask, writeEvent, writeEvents } from './task-writes.js
  * lock up front (rather than a deferred BEGIN that upgrades on the first UPDATE) also avoids
  * SQLITE_BUSY_SNAPSHOT in WAL mode, where a reader whose snapshot is stale cannot become a writer.
  * The attempt rows and the claim events are written in the same transaction.
+ * A superseded or dead worker claims nothing: its registry row is read (primary key) inside the
+ * same IMMEDIATE transaction, so a supersede/reap either committed before (we see it) or waits
+ * for our COMMIT (and recovery then sees the claimed tasks). No row (no registry in use) may claim.
  */
 
 const CANDIDATES = `
@@ -28,6 +31,7 @@ export function claimTasks(sql: Sql, request: ClaimRequest): Task[] {
   const caps = request.name_limits ?? {};
   const names = [...new Set(request.names)].filter((name) => !(name in caps) || caps[name] > 0);
   if (request.limit <= 0 || names.length === 0) return [];
+  if (!mayClaim(sql, request.worker_id)) return [];
 
   const taken = new Map<string, number>();
   const picked: Task[] = [];
@@ -60,6 +64,12 @@ export function claimTasks(sql: Sql, request: ClaimRequest): Task[] {
     claimed.push(readTask(sql, task.id)!);
   }
   return claimed;
+}
+
+/** False when the worker's registry row exists and is not `active` (superseded or dead). */
+function mayClaim(sql: Sql, workerId: string): boolean {
+  const row = sql.get('SELECT status FROM taskmill_workers WHERE worker_id = ?', String(workerId));
+  return !row || row.status === 'active';
 }
 
 /** A failed/timed-out task whose retry is due becomes `pending` again (SPEC B5.5 step 3). */

@@ -1,7 +1,11 @@
-import { events, type Task } from '@taskmill/contracts';
+import { events, type RegisterWorkerInput, type Task } from '@taskmill/contracts';
 import { expect } from 'vitest';
 import { claimOne, createOne, newTask, T0, taskInStatus } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';
+
+function registration(worker_id: string, overrides: Partial<RegisterWorkerInput> = {}): RegisterWorkerInput {
+  return { worker_id, pod_id: 'pod-a', host: 'host-1', pid: 42, meta: null, now: T0, ttl_ms: 30_000, ...overrides };
+}
 
 /** claimTasks (SPEC A4, B5.8, B8.2). */
 export function defineClaimingTests({ test, open, db }: SuiteContext): void {
@@ -157,5 +161,71 @@ export function defineClaimingTests({ test, open, db }: SuiteContext): void {
     expect(await db.snapshot(store)).toEqual(before);
     const statuses = await Promise.all(ids.map(async (id) => ((await db.task(store, id)) as Task).status));
     expect(statuses).toEqual(['paused', 'suspended', 'completed', 'permanently_failed', 'running']);
+  });
+
+  test('claimTasks claims nothing for a superseded worker', async () => {
+    const store = await open();
+    await store.registerWorker(registration('w-old', { now: T0 }));
+    await store.registerWorker(registration('w-new', { now: T0 + 10 }));
+    expect(await store.supersedeWorkers('pod-a', 'w-new', T0 + 10)).toEqual(['w-old']);
+    const id = await createOne(store);
+    const before = await db.snapshot(store);
+    expect(await store.claimTasks({ worker_id: 'w-old', now: T0 + 20, limit: 5, names: ['job'] })).toEqual([]);
+    expect(await db.snapshot(store)).toEqual(before);
+    const claimed = await claimOne(store, { worker: 'w-new', now: T0 + 30 });
+    expect(claimed).toMatchObject({ id, worker_id: 'w-new', attempt: 1 });
+  });
+
+  test('claimTasks claims nothing for a dead worker', async () => {
+    const store = await open();
+    await store.registerWorker(registration('w-marked'));
+    await store.registerWorker(registration('w-reaped', { pod_id: 'pod-b', ttl_ms: 1000 }));
+    await store.registerWorker(registration('w-live', { pod_id: 'pod-c', ttl_ms: 60_000 }));
+    expect(await store.markWorkerDead('w-marked', T0 + 5)).toBe(true);
+    expect(await store.reapExpiredWorkers(T0 + 1001, 10)).toEqual(['w-reaped']);
+    // a retry candidate too: a fenced claim must not promote it either
+    const retry = await taskInStatus(store, 'failed', T0);
+    const id = await createOne(store);
+    const before = await db.snapshot(store);
+    for (const worker of ['w-marked', 'w-reaped']) {
+      expect(await store.claimTasks({ worker_id: worker, now: T0 + 120_000, limit: 5, names: ['job', 'in-failed'] })).toEqual([]);
+      expect(
+        await store.claimTasks({ worker_id: worker, now: T0 + 120_000, limit: 5, names: ['job', 'in-failed'], name_limits: { job: 1 } }),
+      ).toEqual([]);
+    }
+    expect(await db.snapshot(store)).toEqual(before);
+    const claimed = await store.claimTasks({ worker_id: 'w-live', now: T0 + 120_000, limit: 5, names: ['job', 'in-failed'] });
+    expect(claimed.map((t) => t.id).sort((x, y) => x - y)).toEqual([retry.id, id].sort((x, y) => x - y));
+    expect(claimed.every((t) => t.worker_id === 'w-live')).toBe(true);
+  });
+
+  test('claimTasks works for a worker without a registry row and for an active one', async () => {
+    const store = await open();
+    const [a, b] = await store.createTasks([newTask(), newTask()], T0);
+    expect(await store.getWorker('loose')).toBeNull();
+    expect((await claimOne(store, { worker: 'loose', now: T0 + 1 })).id).toBe(a);
+    await store.registerWorker(registration('w-active'));
+    // other workers of other pods being superseded or dead does not matter
+    await store.registerWorker(registration('w-other', { pod_id: 'pod-b' }));
+    await store.markWorkerDead('w-other', T0 + 1);
+    expect((await claimOne(store, { worker: 'w-active', now: T0 + 2 })).id).toBe(b);
+    expect(await db.task(store, a)).toMatchObject({ status: 'running', worker_id: 'loose' });
+    expect(await db.task(store, b)).toMatchObject({ status: 'running', worker_id: 'w-active' });
+  });
+
+  test('claimTasks claims again once a superseded or dead worker registers again', async () => {
+    const store = await open();
+    await store.createTasks([newTask(), newTask()], T0);
+    await store.registerWorker(registration('w1'));
+    await store.registerWorker(registration('w2', { now: T0 + 1 }));
+    await store.supersedeWorkers('pod-a', 'w2', T0 + 1);
+    expect(await store.claimTasks({ worker_id: 'w1', now: T0 + 2, limit: 1, names: ['job'] })).toEqual([]);
+    expect(await store.registerWorker(registration('w1', { now: T0 + 3 }))).toMatchObject({ status: 'active' });
+    expect(await claimOne(store, { worker: 'w1', now: T0 + 4 })).toMatchObject({ worker_id: 'w1', attempt: 1 });
+    expect(await store.markWorkerDead('w1', T0 + 5)).toBe(true);
+    expect(await store.claimTasks({ worker_id: 'w1', now: T0 + 6, limit: 1, names: ['job'] })).toEqual([]);
+    await store.registerWorker(registration('w1', { now: T0 + 7 }));
+    expect(await claimOne(store, { worker: 'w1', now: T0 + 8 })).toMatchObject({ worker_id: 'w1', attempt: 1 });
+    expect(await db.tasks(store, { status: 'running' })).toHaveLength(2);
   });
 }
