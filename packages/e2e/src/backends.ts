@@ -100,9 +100,13 @@ const postgres: Backend = {
     const { createPostgresStore } = await import('@taskmill/store-postgres');
     const { default: pg } = await import('postgres');
     const schema = unique('e2e');
+    // connections carry the schema as application_name, so a test can find (and kill) exactly its own
+    const appUrl = new URL(PG_URL);
+    appUrl.searchParams.set('application_name', schema);
+    const url = appUrl.toString();
     const stores: Store[] = [];
     const make = () => {
-      const store = createPostgresStore({ url: PG_URL, schema }) as Store;
+      const store = createPostgresStore({ url, schema }) as Store;
       stores.push(store);
       return store;
     };
@@ -114,7 +118,7 @@ const postgres: Backend = {
         await store.setup();
         return store;
       },
-      processConnection: { kind: 'postgres', url: PG_URL, schema },
+      processConnection: { kind: 'postgres', url, schema },
       async cleanup() {
         await Promise.all(stores.map((s) => s.close().catch(() => undefined)));
         const sql = pg(PG_URL, { max: 1, onnotice: () => {} });

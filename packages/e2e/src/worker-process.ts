@@ -39,7 +39,12 @@ function withoutNotify<S extends object>(store: S): S {
     },
   });
 }
-const tm = new TaskManager({ dbConnection, ...args.options, onError: () => undefined });
+// every error the loops report goes to `<side effects>.errors`, so tests can assert on them
+const onError = (error: unknown, where: string) => {
+  const code = (error as { code?: string }).code ?? 'uncoded';
+  appendFileSync(`${args.sideEffects}.errors`, `${where}\t${code}\t${String((error as Error).message ?? error).replace(/\s+/g, ' ')}\n`);
+};
+const tm = new TaskManager({ dbConnection, ...args.options, onError });
 tm.use('count', async (task) => {
   if (args.work_ms > 0) await new Promise((r) => setTimeout(r, args.work_ms));
   appendFileSync(args.sideEffects, `${task.id}\n`);

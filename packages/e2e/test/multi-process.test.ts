@@ -54,7 +54,11 @@ describeBackends('multi-process', sharedBackends(), (env) => {
       expect(seen.size).toBe(plan.tasks);
       expect([...seen.values()].every((n) => n === 1)).toBe(true);
       expect(new Set(tasks.map((t) => t.worker_id)).size).toBe(plan.workers);
-      console.log(`[${env.backend.name}] side effects per worker process: ${perWorker.join(', ')}`);
+      // no deadlock (or other raw driver error) ever reached the user
+      const errors = [...Array(plan.workers).keys()].flatMap((i) => readLog(join(dir, `worker-${i}.log.errors`)));
+      expect(errors.filter((e) => /deadlock|ER_LOCK|1213|40P01/i.test(e))).toEqual([]);
+      expect(errors.filter((e) => !e.split('\t')[1].startsWith('TASKMILL_') && !e.startsWith('fenced write'))).toEqual([]);
+      console.log(`[${env.backend.name}] side effects per worker process: ${perWorker.join(', ')}; ${errors.length} typed error(s) reported`);
     } finally {
       await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
       rmSync(dir, { recursive: true, force: true });

@@ -3,14 +3,14 @@ import { StoreUnavailableError } from '@taskmill/core';
 import { MYSQL_URL, PG_URL, backends, type Backend } from '../src/backends.js';
 import { describeBackends, waitFor } from '../src/harness.js';
 
-/** Kill every server connection of this test's database, as an outage would. */
+/** Kill every server connection of this test's database (or schema), as an outage would. */
 async function killConnections(backend: Backend, dbName: string): Promise<number> {
   if (backend.name === 'postgres') {
     const { default: pg } = await import('postgres');
     const sql = pg(PG_URL, { max: 1, onnotice: () => {} });
     try {
       const rows = await sql`SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND datname = current_database() AND backend_type = 'client backend'`;
+        WHERE pid <> pg_backend_pid() AND application_name = ${dbName}`;
       return rows.length;
     } finally {
       await sql.end({ timeout: 1 });
@@ -41,7 +41,8 @@ describeBackends('database outage', backends().filter((b) => b.name === 'postgre
     await tm.start();
     await waitFor(() => runs.size >= 50, { what: 'the run to get going' });
     const processConn = env.db().processConnection;
-    const dbName = processConn.kind === 'string' ? new URL(processConn.url).pathname.slice(1) : '';
+    // MySQL: the test's own database; PostgreSQL: the test's schema, used as application_name
+    const dbName = processConn.kind === 'string' ? new URL(processConn.url).pathname.slice(1) : processConn.schema;
     let killed = 0;
     for (let round = 0; round < 5; round++) {
       killed += await killConnections(env.backend, dbName);
