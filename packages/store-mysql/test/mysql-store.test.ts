@@ -245,8 +245,20 @@ describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreac
     }));
     const spawned = await first.finishAttempt({ task_id: parentId, worker_id: 'p', attempt: parent.attempt }, { kind: 'spawned', children }, T0 + 1);
     expect(spawned.child_ids).toHaveLength(40);
-    const claims = await Promise.all(peers.map((s, i) => s.claimTasks({ worker_id: `w${i}`, now: T0 + 2, limit: 10, names: ['child'] })));
+    // SKIP LOCKED may hand a claimer fewer rows than it asked for while peers hold locks: each
+    // peer claims until nothing is left, as a worker loop would
+    const claims = await Promise.all(
+      peers.map(async (s, i) => {
+        const mine = [];
+        for (;;) {
+          const batch = await s.claimTasks({ worker_id: `w${i}`, now: T0 + 2, limit: 10, names: ['child'] });
+          if (batch.length === 0) return mine;
+          mine.push(...batch);
+        }
+      }),
+    );
     expect(claims.flat()).toHaveLength(40);
+    expect(new Set(claims.flat().map((c) => c.id)).size).toBe(40);
     await Promise.all(
       claims.flatMap((batch, i) =>
         batch.map((child, j) =>
