@@ -1,4 +1,4 @@
-import { TaskTimeoutError, type Fence, type Store, type Task } from '@taskmill/contracts';
+import { TaskTimeoutError, type Fence, type Store, type Task, type TaskNoteInput } from '@taskmill/contracts';
 import { checkpointNote, progressNote } from './notes.js';
 import { Suspension, type SuspensionOptions } from './suspension.js';
 import type { TaskContext } from './types.js';
@@ -30,7 +30,7 @@ export function buildTaskContext(task: Task, state: AttemptState, store: Store):
     return p;
   };
 
-  const writeNote = (note: ReturnType<typeof progressNote>) =>
+  const writeNote = (note: TaskNoteInput) =>
     track(async () => {
       const id = await store.recordTaskNote(task.id, state.fence, note, Date.now());
       if (note.progress) {
@@ -40,6 +40,19 @@ export function buildTaskContext(task: Task, state: AttemptState, store: Store):
       }
       return id;
     });
+
+  // validation errors reject the returned promise like write errors do, never throw synchronously
+  const noteWriter =
+    (build: (input: unknown, details?: unknown) => TaskNoteInput) =>
+    (input: unknown, details?: unknown): Promise<number> => {
+      let note: TaskNoteInput;
+      try {
+        note = build(input, details);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return writeNote(note);
+    };
 
   Object.defineProperties(ctx, {
     signal: { value: state.controller.signal, enumerable: false },
@@ -52,30 +65,8 @@ export function buildTaskContext(task: Task, state: AttemptState, store: Store):
         }
       },
     },
-    audit: {
-      enumerable: false,
-      value: (code: unknown, details?: unknown) => {
-        let note;
-        try {
-          note = checkpointNote(code, details);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        return writeNote(note);
-      },
-    },
-    progress: {
-      enumerable: false,
-      value: (text: unknown, details?: unknown) => {
-        let note;
-        try {
-          note = progressNote(text, details);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        return writeNote(note);
-      },
-    },
+    audit: { enumerable: false, value: noteWriter(checkpointNote) },
+    progress: { enumerable: false, value: noteWriter(progressNote) },
     setProgress: {
       enumerable: false,
       value: (percent: unknown) => (ctx.progress as (i: unknown) => Promise<number>)({ progress_percent: percent }),

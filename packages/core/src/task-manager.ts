@@ -443,17 +443,22 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     if (timedOut.length > 0) this.wakeSignal.wake();
   }
 
-  private async registerWorker(store: Store): Promise<void> {
-    const now = Date.now();
-    await store.registerWorker({
+  /** Insert or replace this worker's registry row with a fresh lease. */
+  private register(store: Store, now: number, meta: Record<string, unknown>) {
+    return store.registerWorker({
       worker_id: this.options.worker_id,
       pod_id: this.options.pod_id,
       host: hostname(),
       pid: process.pid,
-      meta: { pid: process.pid, started_at: now },
+      meta: { pid: process.pid, ...meta },
       now,
       ttl_ms: this.options.worker_heartbeat_timeout,
     });
+  }
+
+  private async registerWorker(store: Store): Promise<void> {
+    const now = Date.now();
+    await this.register(store, now, { started_at: now });
     const superseded = this.options.pod_id ? await store.supersedeWorkers(this.options.pod_id, this.options.worker_id, now) : [];
     const reaped = await store.reapExpiredWorkers(now, SWEEP_BATCH);
     await this.recover(store, [...superseded, ...reaped], now);
@@ -472,15 +477,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     const peers = this.options.pod_id ? await store.listWorkers({ pod_id: this.options.pod_id, status: 'active' }) : [];
     this.fenced = peers.some((w) => w.worker_id !== this.options.worker_id);
     if (!this.fenced) {
-      await store.registerWorker({
-        worker_id: this.options.worker_id,
-        pod_id: this.options.pod_id,
-        host: hostname(),
-        pid: process.pid,
-        meta: { pid: process.pid, recovered_at: now },
-        now,
-        ttl_ms: this.options.worker_heartbeat_timeout,
-      });
+      await this.register(store, now, { recovered_at: now });
       this.wakeSignal.wake();
     }
   }

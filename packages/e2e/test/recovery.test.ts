@@ -150,6 +150,22 @@ describeBackends('worker recovery', sharedBackends(), (env) => {
     expect((await restarted.getTask(more))!.worker_id).toBe(restarted.options.worker_id);
   });
 
+  env.test('a superseded worker claims nothing while its pod has a live worker, and revives once none remains', async () => {
+    const first = await env.isolated({ ...HB, pod_id: 'pod-b' });
+    first.use('job', (task) => task.worker_id);
+    await first.start();
+    const second = env.manager({ ...HB, pod_id: 'pod-b', dbConnection: await env.db().peerConnection() });
+    second.use('job', (task) => task.worker_id);
+    await second.start();
+    await waitFor(async () => (await first.getWorker(first.options.worker_id))?.status === 'superseded');
+    const whileSuperseded = await Promise.all([1, 2, 3, 4].map(() => first.async('job', {})));
+    for (const id of whileSuperseded) expect((await waitForStatus(first, id, 'completed')).result).toBe(second.options.worker_id);
+    await second.stop(); // the pod has no live worker left: the first one takes over again
+    await waitFor(async () => (await first.getWorker(first.options.worker_id))?.status === 'active', { what: 'the superseded worker to revive' });
+    const afterRevival = await first.async('job', {});
+    expect((await waitForStatus(first, afterRevival, 'completed')).result).toBe(first.options.worker_id);
+  });
+
   env.test('a running task without heartbeats and without a registry entry is timed out (heartbeat) and retried', async () => {
     const tm = await env.isolated({ task_heartbeat_interval: 100, task_heartbeat_timeout: 600 });
     tm.use('work', () => 'done by the live worker');
