@@ -37,6 +37,9 @@ import { deleteTasks, purgeExpiredTasks } from './deletion.js';
 import { toStoreError } from './errors.js';
 import { finishAttempt } from './finish.js';
 import { migrate } from './migrate.js';
+
+/** How long `setup()` keeps retrying while another process holds the database during its own setup. */
+const SETUP_RETRY_MS = 30_000;
 import * as queries from './queries.js';
 import { Sql } from './sql.js';
 import { sweepTimedOutTasks } from './sweep.js';
@@ -111,8 +114,22 @@ class SqliteStore implements Store {
     return this.#read(operation, (sql) => sql.immediate(() => fn(sql)));
   }
 
+  /**
+   * Apply migrations under `BEGIN EXCLUSIVE`. Several processes opening a fresh file at once can
+   * get SQLITE_BUSY without the busy handler being consulted (switching the file to WAL, WAL
+   * recovery), so a busy setup is retried with jittered backoff for up to {@link SETUP_RETRY_MS}.
+   */
   async setup(): Promise<void> {
-    return this.#read('setup', (sql) => migrate(sql.db));
+    const deadline = Date.now() + SETUP_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#read('setup', (sql) => migrate(sql.db));
+      } catch (error) {
+        const busy = error instanceof StoreUnavailableError && /locked|busy/i.test(error.message);
+        if (!busy || this.#closed || Date.now() >= deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** attempt, 500) * (0.5 + Math.random())));
+      }
+    }
   }
 
   async close(): Promise<void> {
