@@ -291,7 +291,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   private every(ms: number, fn: () => Promise<void>): void {
     let busy = false;
     const timer = setInterval(() => {
-      if (busy || this.lifecycle !== 'running') return;
+      // heartbeats go on while stop() waits for in-flight handlers, or peers would recover them
+      if (busy || (this.lifecycle !== 'running' && this.lifecycle !== 'stopping')) return;
       busy = true;
       fn()
         .catch((error) => this.options.onError(error, 'maintenance'))

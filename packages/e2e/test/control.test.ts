@@ -64,6 +64,24 @@ describeBackends('lifecycle and control', backends(), (env) => {
     if (reader) expect(await reader.getTask(id)).toMatchObject({ status: 'completed', result: 'saved' });
   });
 
+  env.test('while stop() waits for a handler, its heartbeats go on, so peers do not time it out', async () => {
+    if (env.backend.name === 'sqlite-memory') return; // needs a second manager on the same database
+    const fast = { task_heartbeat_interval: 100, task_heartbeat_timeout: 600 };
+    const tm = await env.isolated({ ...fast, shutdown_timeout: 10_000 });
+    tm.use('slow', async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return 'finished during stop';
+    });
+    const peer = env.manager({ ...fast, dbConnection: await env.db().peerConnection() });
+    peer.use('other', () => null); // sweeps timeouts, never runs 'slow'
+    const id = await tm.async('slow', {}, { max_retries: 1 });
+    await tm.start();
+    await peer.start();
+    await waitForStatus(peer, id, 'running');
+    await tm.stop();
+    expect(await peer.getTask(id)).toMatchObject({ status: 'completed', result: 'finished during stop' });
+  });
+
   env.test('stop() past shutdown_timeout interrupts handlers: task back to pending, attempt interrupted, no retry used', async () => {
     if (env.backend.name === 'sqlite-memory') return; // the database closes with the manager
     const tm = await env.isolated({ shutdown_timeout: 200 });
