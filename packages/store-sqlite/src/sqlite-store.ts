@@ -38,6 +38,14 @@ import { toStoreError } from './errors.js';
 import { finishAttempt } from './finish.js';
 import { migrate } from './migrate.js';
 
+/** Longest lock wait inside the synchronous driver call, in ms (see #write). */
+const BUSY_SLICE_MS = 20;
+
+/** SQLITE_BUSY (another connection holds the write lock), not any other failure. */
+function isBusy(error: unknown): boolean {
+  return typeof (error as { code?: unknown })?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_BUSY');
+}
+
 /** How long `setup()` keeps retrying while another process holds the database during its own setup. */
 const SETUP_RETRY_MS = 30_000;
 import * as queries from './queries.js';
@@ -94,7 +102,8 @@ class SqliteStore implements Store {
         if (this.#busyTimeoutMs !== undefined) this.#source.database.pragma(`busy_timeout = ${Math.floor(this.#busyTimeoutMs)}`);
         this.#sql = new Sql(this.#source.database);
       } else {
-        this.#sql = new Sql(openDatabase(this.#source.target, this.#busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS));
+        // short lock waits inside the driver: #write waits out the rest asynchronously
+        this.#sql = new Sql(openDatabase(this.#source.target, Math.min(BUSY_SLICE_MS, this.#busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS)));
       }
     }
     return this.#sql;
@@ -109,9 +118,24 @@ class SqliteStore implements Store {
     }
   }
 
-  /** Run a write in one `BEGIN IMMEDIATE` transaction (rolled back when `fn` throws). */
+  /**
+   * Run a write in one `BEGIN IMMEDIATE` transaction (rolled back when `fn` throws). better-sqlite3
+   * waits for a busy lock synchronously, freezing this process's event loop (and with it task and
+   * worker heartbeats) for as long as another process writes; so the driver waits at most
+   * {@link BUSY_SLICE_MS} at a time and the rest of `busy_timeout` is waited out here, between
+   * event-loop turns. A transaction that got SQLITE_BUSY was rolled back whole, so re-running is safe.
+   */
   async #write<T>(operation: string, fn: (sql: Sql) => T): Promise<T> {
-    return this.#read(operation, (sql) => sql.immediate(() => fn(sql)));
+    const deadline = Date.now() + (this.#busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const sql = this.#connection();
+        return sql.immediate(() => fn(sql));
+      } catch (error) {
+        if (!isBusy(error) || this.#closed || Date.now() >= deadline) throw toStoreError(error, operation);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20) * (0.5 + Math.random())));
+      }
+    }
   }
 
   /**
