@@ -4,34 +4,18 @@ import {
   type Store,
   StoreError,
   StoreUnavailableError,
-  type NewTask,
   type Task,
 } from '@taskmill/contracts';
 import mysql from 'mysql2/promise';
+import { T0, newTask } from '@taskmill/store-testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMysqlStore } from '../src/index.js';
 import { adminOptions, probe, TestDatabases, urlFor } from './mysql-harness.js';
 
-const T0 = 1_700_000_000_000;
 /** Migrations in drizzle/meta/_journal.json. */
 const MIGRATIONS = (JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] }).entries.length;
 
-function task(overrides: Partial<NewTask> = {}): NewTask {
-  return {
-    name: 'job',
-    type: 'async',
-    payload: null,
-    priority: 0,
-    tag: null,
-    next_run_time: T0,
-    timeout: 60,
-    max_retries: 3,
-    retry_interval: 0,
-    cron_expr: null,
-    cron_tz: null,
-    ...overrides,
-  };
-}
+const task = newTask;
 
 describe('createMysqlStore options (no server needed)', () => {
   it.each([

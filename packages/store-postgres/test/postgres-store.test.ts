@@ -1,31 +1,16 @@
 import { readFileSync } from 'node:fs';
-import { ConfigurationError, type NewTask, type Store, StoreUnavailableError, TaskmillError } from '@taskmill/contracts';
+import { ConfigurationError, type Store, StoreUnavailableError, TaskmillError } from '@taskmill/contracts';
 import postgres from 'postgres';
+import { T0, newTask } from '@taskmill/store-testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeUrl } from '../src/connection.js';
 import { createPostgresStore } from '../src/index.js';
 import { freshSchema, PG_URL, probeServer } from './pg-harness.js';
 
-const T0 = 1_700_000_000_000;
 /** Migrations in drizzle/meta/_journal.json. */
 const MIGRATIONS = (JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] }).entries.length;
 
-function task(overrides: Partial<NewTask> = {}): NewTask {
-  return {
-    name: 'job',
-    type: 'async',
-    payload: null,
-    priority: 0,
-    tag: null,
-    next_run_time: T0,
-    timeout: 60,
-    max_retries: 3,
-    retry_interval: 0,
-    cron_expr: null,
-    cron_tz: null,
-    ...overrides,
-  };
-}
+const task = newTask;
 
 describe('connection options', () => {
   it('accepts postgres://, postgresql:// and psql:// (rewritten to postgres://)', () => {
