@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { InvalidTransitionError, LifecycleError, TaskNotFoundError, ValidationError } from '@taskmill/core';
-import { backends } from '../src/backends.js';
+import { backends, sharedBackends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 
 function blocker() {
@@ -47,56 +47,6 @@ describeBackends('lifecycle and control', backends(), (env) => {
     tm.resume();
     await waitForStatus(tm, second, 'completed');
     expect(ran).toEqual([first, second]);
-  });
-
-  env.test('stop() waits for in-flight handlers and persists their outcomes', async () => {
-    const tm = await env.isolated();
-    tm.use('slowish', async () => {
-      await new Promise((r) => setTimeout(r, 300));
-      return 'saved';
-    });
-    const id = await tm.async('slowish', {});
-    await tm.start();
-    await waitForStatus(tm, id, 'running');
-    await tm.stop();
-    // read through a second manager: the first one is closed
-    const reader = env.backend.name === 'sqlite-memory' ? null : env.manager({ dbConnection: await env.db().peerConnection() });
-    if (reader) expect(await reader.getTask(id)).toMatchObject({ status: 'completed', result: 'saved' });
-  });
-
-  env.test('while stop() waits for a handler, its heartbeats go on, so peers do not time it out', async () => {
-    if (env.backend.name === 'sqlite-memory') return; // needs a second manager on the same database
-    const fast = { task_heartbeat_interval: 100, task_heartbeat_timeout: 600 };
-    const tm = await env.isolated({ ...fast, shutdown_timeout: 10_000 });
-    tm.use('slow', async () => {
-      await new Promise((r) => setTimeout(r, 1500));
-      return 'finished during stop';
-    });
-    const peer = env.manager({ ...fast, dbConnection: await env.db().peerConnection() });
-    peer.use('other', () => null); // sweeps timeouts, never runs 'slow'
-    const id = await tm.async('slow', {}, { max_retries: 1 });
-    await tm.start();
-    await peer.start();
-    await waitForStatus(peer, id, 'running');
-    await tm.stop();
-    expect(await peer.getTask(id)).toMatchObject({ status: 'completed', result: 'finished during stop' });
-  });
-
-  env.test('stop() past shutdown_timeout interrupts handlers: task back to pending, attempt interrupted, no retry used', async () => {
-    if (env.backend.name === 'sqlite-memory') return; // the database closes with the manager
-    const tm = await env.isolated({ shutdown_timeout: 200 });
-    let signalReason: unknown;
-    tm.use('stuck', (task) => new Promise((resolve) => task.signal.addEventListener('abort', () => { signalReason = task.signal.reason; setTimeout(resolve, 50); })));
-    const id = await tm.async('stuck', {});
-    await tm.start();
-    await waitForStatus(tm, id, 'running');
-    await tm.stop();
-    expect(signalReason).toBeInstanceOf(Error);
-    const reader = env.manager({ dbConnection: await env.db().peerConnection() });
-    const t = await reader.getTask(id);
-    expect(t).toMatchObject({ status: 'pending', retry_count: 0, stage: 0, worker_id: null });
-    expect((await reader.getTaskAttempts(id))[0]).toMatchObject({ outcome: 'interrupted' });
-    expect((await reader.getTaskEvents(id)).at(-1)).toMatchObject({ event_type: 'task_recovered', metadata: { recovery_reason: 'shutdown_timeout' } });
   });
 
   env.test('pauseTask on a running task aborts its signal, closes the attempt as paused and discards the late result; resumeTask reruns it at stage 0', async () => {
@@ -175,4 +125,58 @@ describeBackends('lifecycle and control', backends(), (env) => {
     expect(await tm.getTask(id)).toMatchObject({ status: 'permanently_failed', error: 'Task cancelled', result: null });
     expect((await tm.getTaskAttempts(id))[0].outcome).toBe('cancelled');
   });
+});
+
+// these need a second manager on the same database (a sqlite::memory: database closes with its manager)
+describeBackends('graceful stop', sharedBackends(), (env) => {
+  env.test('stop() waits for in-flight handlers and persists their outcomes', async () => {
+    const tm = await env.isolated();
+    tm.use('slowish', async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      return 'saved';
+    });
+    const id = await tm.async('slowish', {});
+    await tm.start();
+    await waitForStatus(tm, id, 'running');
+    await tm.stop();
+    // read through a second manager: the first one is closed
+    const reader = env.manager({ dbConnection: await env.db().peerConnection() });
+    expect(await reader.getTask(id)).toMatchObject({ status: 'completed', result: 'saved' });
+  });
+
+
+  env.test('while stop() waits for a handler, its heartbeats go on, so peers do not time it out', async () => {
+    const fast = { task_heartbeat_interval: 100, task_heartbeat_timeout: 600 };
+    const tm = await env.isolated({ ...fast, shutdown_timeout: 10_000 });
+    tm.use('slow', async () => {
+      await new Promise((r) => setTimeout(r, 1500));
+      return 'finished during stop';
+    });
+    const peer = env.manager({ ...fast, dbConnection: await env.db().peerConnection() });
+    peer.use('other', () => null); // sweeps timeouts, never runs 'slow'
+    const id = await tm.async('slow', {}, { max_retries: 1 });
+    await tm.start();
+    await peer.start();
+    await waitForStatus(peer, id, 'running');
+    await tm.stop();
+    expect(await peer.getTask(id)).toMatchObject({ status: 'completed', result: 'finished during stop' });
+  });
+
+
+  env.test('stop() past shutdown_timeout interrupts handlers: task back to pending, attempt interrupted, no retry used', async () => {
+    const tm = await env.isolated({ shutdown_timeout: 200 });
+    let signalReason: unknown;
+    tm.use('stuck', (task) => new Promise((resolve) => task.signal.addEventListener('abort', () => { signalReason = task.signal.reason; setTimeout(resolve, 50); })));
+    const id = await tm.async('stuck', {});
+    await tm.start();
+    await waitForStatus(tm, id, 'running');
+    await tm.stop();
+    expect(signalReason).toBeInstanceOf(Error);
+    const reader = env.manager({ dbConnection: await env.db().peerConnection() });
+    const t = await reader.getTask(id);
+    expect(t).toMatchObject({ status: 'pending', retry_count: 0, stage: 0, worker_id: null });
+    expect((await reader.getTaskAttempts(id))[0]).toMatchObject({ outcome: 'interrupted' });
+    expect((await reader.getTaskEvents(id)).at(-1)).toMatchObject({ event_type: 'task_recovered', metadata: { recovery_reason: 'shutdown_timeout' } });
+  });
+
 });
