@@ -1,20 +1,8 @@
-import type { EventDraft } from '@taskmill/contracts';
+import { EVENT_COLUMNS, type EventDraft } from '@taskmill/contracts';
 import type { Queryable, Tables } from './context.js';
 
-const EVENT_INSERT_COLUMNS = [
-  'task_id',
-  'root_id',
-  'parent_id',
-  'event_type',
-  'from_status',
-  'to_status',
-  'stage',
-  'worker_id',
-  'attempt',
-  'event_time',
-  'message',
-  'metadata',
-] as const;
+/** Every event column but the generated id. */
+const EVENT_INSERT_COLUMNS = EVENT_COLUMNS.filter((c) => c !== 'id');
 
 /**
  * Insert audit events (drafts from contracts' `events.*`) with one multi-row INSERT, in the
