@@ -88,6 +88,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   private readonly wakeSignal = new WakeSignal();
   private loopPromise: Promise<void> | undefined;
   private timers: NodeJS.Timeout[] = [];
+  /** Maintenance ticks under way. */
+  private readonly ticks = new Set<Promise<void>>();
   private unlisten: (() => Promise<void>) | undefined;
 
   constructor(options: TaskManagerOptions) {
@@ -280,6 +282,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     );
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await Promise.all(this.ticks); // a heartbeat or sweep under way finishes before the store closes
     await this.unlisten?.().catch((error) => this.options.onError(error, 'unlisten'));
     if (wasRunning && this.store) {
       await this.store.markWorkerDead(this.options.worker_id, Date.now()).catch((error) => this.options.onError(error, 'markWorkerDead'));
@@ -294,9 +297,13 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
       // heartbeats go on while stop() waits for in-flight handlers, or peers would recover them
       if (busy || (this.lifecycle !== 'running' && this.lifecycle !== 'stopping')) return;
       busy = true;
-      fn()
+      const tick: Promise<void> = fn()
         .catch((error) => this.options.onError(error, 'maintenance'))
-        .finally(() => (busy = false));
+        .finally(() => {
+          busy = false;
+          this.ticks.delete(tick);
+        });
+      this.ticks.add(tick);
     }, ms);
     timer.unref?.();
     this.timers.push(timer);

@@ -3,22 +3,8 @@ import { decodeTask, events } from '@taskmill/contracts';
 import { exec, insertEvents, T } from './queries.js';
 import type { Conn } from './transaction.js';
 
-/** Columns of a task row being inserted. */
-export interface TaskInsert {
-  name: string;
-  type: 'async' | 'cron';
-  payload: string | null;
-  priority: number;
-  tag: string | null;
-  next_run_time: number;
-  timeout: number;
-  max_retries: number;
-  retry_interval: number;
-  cron_expr: string | null;
-  cron_tz: string | null;
-  root_id: number | null;
-  parent_id: number | null;
-}
+/** Columns of a task row being inserted: a new task plus its place in a workflow. */
+export type TaskInsert = NewTask & { root_id: number | null; parent_id: number | null };
 
 /**
  * Insert one `pending` task and return its id. One row per INSERT on purpose: `insertId` is then

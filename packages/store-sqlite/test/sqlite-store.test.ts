@@ -12,11 +12,11 @@ import {
   type NewTask,
   type Store,
 } from '@taskmill/contracts';
+import { newTask, T0 } from '@taskmill/store-testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSqliteStore, parseSqliteConnection } from '../src/index.js';
 
 const run = promisify(execFile);
-const T0 = 1_700_000_000_000;
 const dirs: string[] = [];
 const stores: Store[] = [];
 
@@ -32,20 +32,7 @@ function track(store: Store): Store {
 }
 
 function task(overrides: Partial<NewTask> = {}): NewTask {
-  return {
-    name: 'job',
-    type: 'async',
-    payload: '{"n":1}',
-    priority: 0,
-    tag: null,
-    next_run_time: T0,
-    timeout: 60,
-    max_retries: 3,
-    retry_interval: 0,
-    cron_expr: null,
-    cron_tz: null,
-    ...overrides,
-  };
+  return newTask({ payload: '{"n":1}', ...overrides });
 }
 
 afterEach(async () => {
