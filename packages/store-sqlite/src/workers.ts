@@ -62,13 +62,7 @@ export function supersedeWorkers(sql: Sql, podId: string, exceptWorkerId: string
       exceptWorkerId,
     )
     .map((row) => String(row.worker_id));
-  sql.run(
-    `UPDATE taskmill_workers SET status = 'superseded', superseded_at = ?
-     WHERE status = 'active' AND worker_id IN (SELECT value FROM json_each(?))`,
-    now,
-    jsonList(ids),
-  );
-  return ids;
+  return retire(sql, ids, 'superseded', now);
 }
 
 /** Active workers whose lease ended before `now` → `dead`. */
@@ -81,9 +75,16 @@ export function reapExpiredWorkers(sql: Sql, now: number, limit: number): string
       Math.max(0, limit),
     )
     .map((row) => String(row.worker_id));
+  return retire(sql, ids, 'dead', now);
+}
+
+/** Move these still-active workers to `superseded` or `dead`, stamping the matching time column. */
+function retire(sql: Sql, ids: string[], status: 'superseded' | 'dead', now: number): string[] {
+  const column = status === 'dead' ? 'dead_at' : 'superseded_at';
   sql.run(
-    `UPDATE taskmill_workers SET status = 'dead', dead_at = ?
+    `UPDATE taskmill_workers SET status = ?, ${column} = ?
      WHERE status = 'active' AND worker_id IN (SELECT value FROM json_each(?))`,
+    status,
     now,
     jsonList(ids),
   );

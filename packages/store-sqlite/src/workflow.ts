@@ -1,4 +1,5 @@
 import { encodeChildResult, events, parseJson, type NewChildTask, type Task, type TaskId } from '@taskmill/contracts';
+import { insertTask } from './create-tasks.js';
 import { toBlob, type Sql } from './sql.js';
 import { closeAttempt, readTask, writeEvent, writeEvents } from './task-writes.js';
 
@@ -19,30 +20,13 @@ export function spawnChildren(
   now: number,
 ): TaskId[] {
   const rootId = parent.root_id ?? parent.id;
-  const childIds: TaskId[] = [];
-  for (const child of children) {
-    const info = sql.run(
-      `INSERT INTO taskmill_tasks
-         (name, type, priority, payload, created_at, tag, status, next_run_time, timeout, max_retries,
-          retry_interval, root_id, parent_id)
-       VALUES (?, 'async', ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)`,
-      child.name,
-      child.priority,
-      child.payload,
+  const childIds = children.map((child) =>
+    insertTask(
+      sql,
+      { ...child, type: 'async', next_run_time: now, cron_expr: null, cron_tz: null, root_id: rootId, parent_id: parent.id },
       now,
-      child.tag,
-      now,
-      child.timeout,
-      child.max_retries,
-      child.retry_interval,
-      rootId,
-      parent.id,
-    );
-    const id = Number(info.lastInsertRowid);
-    childIds.push(id);
-    const subject = { id, root_id: rootId, parent_id: parent.id, name: child.name, type: 'async' as const, tag: child.tag, stage: 0, worker_id: null };
-    writeEvent(sql, events.created(subject, 'pending', now));
-  }
+    ),
+  );
 
   const contextBlob = context ? toBlob(context) : null;
   sql.run(
