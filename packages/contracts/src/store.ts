@@ -115,7 +115,7 @@ export interface ClaimRequest {
  *   `task_status_changed` with `resume_reason: 'children_completed'`).
  * - `interrupted`: the worker gave up on the attempt without it failing (graceful stop deadline)
  *   → `pending`, stage 0, due now, no retry consumed; attempt `interrupted`; event `task_recovered`
- *   with `recovery_reason`.
+ *   with `recovery_reason` and `recovered_by_pod_id` = `by_pod_id`.
  */
 export type FinishOutcome =
   | { kind: 'completed'; result: string | null }
@@ -129,7 +129,7 @@ export type FinishOutcome =
     }
   | { kind: 'suspended'; reason: string; metadata?: Record<string, unknown> | null; context?: Uint8Array | null }
   | { kind: 'spawned'; children: NewChildTask[]; context?: Uint8Array | null }
-  | { kind: 'interrupted'; reason: string };
+  | { kind: 'interrupted'; reason: 'shutdown_timeout'; by_pod_id: string | null };
 
 /** Why an attempt timed out. */
 export type TimeoutType = 'total' | 'heartbeat' | 'check';
@@ -299,8 +299,12 @@ export interface TaskStore {
 export interface WorkerRegistryStore {
   /** Insert or replace this worker's row as `active` with a fresh lease. */
   registerWorker(input: RegisterWorkerInput): Promise<WorkerRecord>;
-  /** Extend the lease of an `active` worker; returns the row (any status) or null if absent. */
-  heartbeatWorker(workerId: string, now: number, ttlMs: number): Promise<WorkerRecord | null>;
+  /**
+   * Extend the lease of an `active` worker; returns the row (any status) or null if absent. When
+   * `meta` is given it replaces the row's `meta` (core reports handlers that outlived their
+   * attempt there).
+   */
+  heartbeatWorker(workerId: string, now: number, ttlMs: number, meta?: Record<string, unknown> | null): Promise<WorkerRecord | null>;
   /** Mark every other `active` worker of the pod `superseded`; returns their ids. */
   supersedeWorkers(podId: string, exceptWorkerId: string, now: number): Promise<string[]>;
   /** Mark `active` workers with `expires_at < now` as `dead`; returns their ids. */
