@@ -5,14 +5,9 @@ import {
   TaskmillError,
   ValidationError,
   canTransition,
-  decodeChildResults,
-  decodeTask,
-  encodeChildResult,
-  events,
   isTaskmillError,
-  makePage,
-  planFailure,
 } from '../src/index.js';
+import { decodeChildResults, decodeTask, encodeChildResult, events, makePage, normalizePaging, planFailure } from '../src/store-kit/index.js';
 
 describe('planFailure', () => {
   it('retries while retry_count + 1 < max_retries, then exhausts async to permanently_failed and cron to paused', () => {
@@ -53,8 +48,8 @@ describe('codec', () => {
   });
 
   it('pages follow SPEC B10', () => {
-    expect(makePage([1, 2], 5, 2, 0)).toEqual({ items: [1, 2], total: 5, limit: 2, offset: 0, has_more: true });
-    expect(makePage([1, 2], 2, undefined, 7)).toEqual({ items: [1, 2], total: 2, limit: null, offset: 0, has_more: false });
+    expect(makePage([1, 2], 5, normalizePaging({ limit: 2, offset: 0 }))).toEqual({ items: [1, 2], total: 5, limit: 2, offset: 0, has_more: true });
+    expect(makePage([1, 2], 2, normalizePaging({ offset: 7 }))).toEqual({ items: [1, 2], total: 2, limit: null, offset: 0, has_more: false });
   });
 });
 

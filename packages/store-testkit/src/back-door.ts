@@ -1,8 +1,5 @@
+import { decodeAttempt, decodeEvent, decodeTask, decodeWorker } from '@taskmill/contracts/store-kit';
 import {
-  decodeAttempt,
-  decodeEvent,
-  decodeTask,
-  decodeWorker,
   type Store,
   type Task,
   type TaskAttempt,

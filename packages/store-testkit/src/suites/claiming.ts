@@ -1,4 +1,5 @@
-import { events, type RegisterWorkerInput, type Task } from '@taskmill/contracts';
+import type { RegisterWorkerInput, Task } from '@taskmill/contracts';
+import { events } from '@taskmill/contracts/store-kit';
 import { expect } from 'vitest';
 import { claimOne, createOne, newTask, T0, taskInStatus } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';

@@ -1,4 +1,5 @@
-import { events, type Task } from '@taskmill/contracts';
+import type { Task } from '@taskmill/contracts';
+import { events } from '@taskmill/contracts/store-kit';
 import { expect } from 'vitest';
 import { newTask, SQL_INJECTION, T0 } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';

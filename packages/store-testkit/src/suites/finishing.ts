@@ -59,10 +59,15 @@ export function defineFinishTests({ test, open, db }: SuiteContext): void {
   test('finishAttempt interrupted returns the task to pending without consuming a retry', async () => {
     const store = await open();
     const { task, fence } = await createAndClaim(store, { max_retries: 2 });
-    const after = await expectApplied(store.finishAttempt(fence, { kind: 'interrupted', reason: 'shutdown_timeout' }, T0 + 30));
+    const after = await expectApplied(store.finishAttempt(fence, { kind: 'interrupted', reason: 'shutdown_timeout', by_pod_id: 'pod-a' }, T0 + 30));
     expect(after).toMatchObject({ status: 'pending', stage: 0, retry_count: 0, next_run_time: T0 + 30 });
     expect((await db.attempts(store, { task_id: task.id }))[0]).toMatchObject({ outcome: 'interrupted', ended_at: T0 + 30 });
-    expect((await db.events(store, { task_id: task.id })).pop()).toMatchObject({ event_type: 'task_recovered', from_status: 'running', to_status: 'pending' });
+    expect((await db.events(store, { task_id: task.id })).pop()).toMatchObject({
+      event_type: 'task_recovered',
+      from_status: 'running',
+      to_status: 'pending',
+      metadata: { recovery_reason: 'shutdown_timeout', recovered_from_worker_id: fence.worker_id, recovered_by_worker_id: fence.worker_id, recovered_by_pod_id: 'pod-a' },
+    });
     const again = await claimOne(store, { now: T0 + 30 });
     expect(again).toMatchObject({ attempt: 2, retry_count: 0 });
   });

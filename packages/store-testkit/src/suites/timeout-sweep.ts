@@ -1,4 +1,5 @@
-import { SWEEP_ERRORS, type TaskId } from '@taskmill/contracts';
+import type { TaskId } from '@taskmill/contracts';
+import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
 import { expect } from 'vitest';
 import { claimOne, createAndClaim, createOne, newChild, newTask, T0, taskInStatus } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';

@@ -1,6 +1,6 @@
-import type { EventType } from './events.js';
-import type { Task } from './rows.js';
-import type { TaskStatus } from './statuses.js';
+import type { EventType } from '../events.js';
+import type { Task } from '../rows.js';
+import type { TaskStatus } from '../statuses.js';
 
 /*
  * Builders for every audit event a store writes, so the three stores produce identical rows
@@ -243,10 +243,3 @@ export const events = {
     });
   },
 };
-
-/** Error text written by the maintenance sweeps and recovery (SPEC B5.5, B7.2). */
-export const SWEEP_ERRORS = {
-  total: 'Task exceeded total timeout limit',
-  heartbeat: 'Task heartbeat timed out',
-  recovered: 'Task ownership recovered after worker became unavailable',
-} as const;

@@ -1,6 +1,6 @@
-import type { EventType } from './events.js';
-import type { ChildResult, Task, TaskAttempt, TaskEvent, WorkerRecord } from './rows.js';
-import type { AttemptOutcome, TaskStatus, TaskType, WorkerStatus } from './statuses.js';
+import type { EventType } from '../events.js';
+import type { ChildResult, Task, TaskAttempt, TaskEvent, WorkerRecord } from '../rows.js';
+import type { AttemptOutcome, TaskStatus, TaskType, WorkerStatus } from '../statuses.js';
 
 /*
  * Shared row decoding, so that every store returns byte-for-byte the same objects whatever its
@@ -157,17 +157,4 @@ export function decodeWorker(row: RawRow): WorkerRecord {
     dead_at: numOrNull(row.dead_at),
     meta: meta && typeof meta === 'object' ? (meta as Record<string, unknown>) : null,
   };
-}
-
-/** Build a {@link Page} from a slice and the total (SPEC B10). */
-export function makePage<T>(items: T[], total: number, limit: number | undefined, offset: number | undefined): {
-  items: T[];
-  total: number;
-  limit: number | null;
-  offset: number;
-  has_more: boolean;
-} {
-  const lim = limit ?? null;
-  const off = lim === null ? 0 : (offset ?? 0);
-  return { items, total, limit: lim, offset: off, has_more: lim !== null && off + items.length < total };
 }

@@ -1,4 +1,4 @@
-import type { TaskType } from './statuses.js';
+import type { TaskType } from '../statuses.js';
 
 /** What happens after a failed or timed-out attempt (SPEC A5, B5.4). */
 export type FailurePlan =

@@ -1,0 +1,149 @@
+import { parseTaskId } from '../ids.js';
+import type { Page, Task, TaskAttempt, TaskEvent, TaskId } from '../rows.js';
+import type { Store } from '../store.js';
+import { decodeAttempt, decodeEvent, decodeTask, decodeWorker, type RawRow } from './codec.js';
+import type { PagedTable, StoreDriver, StoreReader } from './driver.js';
+import {
+  attemptConditions,
+  eventConditions,
+  taskConditions,
+  taskStatConditions,
+  workerConditions,
+  type Condition,
+} from './filters.js';
+import * as operations from './operations.js';
+import { makePage, normalizePaging } from './paging.js';
+
+/*
+ * One construction pattern for every store: a store package writes a {@link StoreDriver} (its
+ * SQL and its connection handling) and exports `createXStore(options) = assembleStore(driver)`.
+ * Validation, fencing, transitions and paging are this file's and operations.ts's, once.
+ */
+
+async function paged<T>(
+  reader: StoreReader,
+  table: PagedTable,
+  conditions: Condition[],
+  options: unknown,
+  decode: (row: RawRow) => T,
+): Promise<Page<T>> {
+  const paging = normalizePaging(options as never);
+  if (conditions.some((c) => c.kind === 'none')) return makePage<T>([], 0, paging);
+  const { rows, total } = await reader.selectPage(table, conditions, paging);
+  return makePage(rows.map(decode), total, paging);
+}
+
+/** Paged events or attempts of one task or one workflow; an invalid id finds nothing. */
+function scoped(id: unknown, make: (id: TaskId) => Condition): Condition {
+  const parsed = parseTaskId(id);
+  return parsed === null ? { kind: 'none' } : make(parsed);
+}
+
+/** Build the complete {@link Store} of a driver. */
+export function assembleStore(driver: StoreDriver): Store {
+  const write = driver.write.bind(driver);
+  const read = driver.read.bind(driver);
+  const store: Store = {
+    dialect: driver.dialect,
+    capabilities: driver.capabilities,
+    setup: () => driver.setup(),
+    close: () => driver.close(),
+
+    // ── tasks ──
+    createTasks: (tasks, now) =>
+      tasks.length === 0 ? Promise.resolve([]) : write('createTasks', (tx) => operations.createTasks(tx, tasks, now)),
+    claimTasks: (request) => write('claimTasks', (tx) => operations.claimTasks(tx, request)),
+    heartbeatTasks: (fences, now) =>
+      fences.length === 0 ? Promise.resolve([]) : write('heartbeatTasks', (tx) => operations.heartbeatTasks(tx, fences, now)),
+    finishAttempt: (fence, outcome, now) => write('finishAttempt', (tx) => operations.finishAttempt(tx, fence, outcome, now)),
+    recordTaskNote: (taskId, fence, note, now) => write('recordTaskNote', (tx) => operations.recordTaskNote(tx, taskId, fence, note, now)),
+    pauseTask: (taskId, now) => write('pauseTask', (tx) => operations.pauseTask(tx, taskId, now)),
+    resumeTask: (taskId, options, now) =>
+      write('resumeTask', (tx) => operations.resumeTask(tx, taskId, options?.resume_reason, now)),
+    cancelTask: (taskId, options, now) => write('cancelTask', (tx) => operations.cancelTask(tx, taskId, options?.reason, now)),
+    sweepTimedOutTasks: (input) => write('sweepTimedOutTasks', (tx) => operations.sweepTimedOutTasks(tx, input)),
+    async getTask(taskId): Promise<Task | null> {
+      const id = parseTaskId(taskId);
+      if (id === null) return null;
+      const row = await read('getTask', (reader) => reader.selectTask(id));
+      return row ? decodeTask(row) : null;
+    },
+    queryTasks: async (query) => {
+      const conditions = taskConditions(query);
+      return read('queryTasks', (reader) => paged(reader, 'tasks', conditions, query, decodeTask));
+    },
+    getTaskStatsByTag: async (tag, status) => {
+      const conditions = taskStatConditions({ tag, status });
+      return read('getTaskStatsByTag', (reader) => reader.selectTaskStats(conditions));
+    },
+    deleteTasks: async (filter) => {
+      const conditions = taskStatConditions(filter);
+      return write('deleteTasks', async (tx) => {
+        const ids = await tx.selectTaskIds(conditions);
+        return ids.length === 0 ? 0 : (await tx.deleteTasksWithAudit(ids)).tasks;
+      });
+    },
+
+    // ── worker registry ──
+    registerWorker: (input) =>
+      write('registerWorker', async (tx) => {
+        await tx.replaceWorker(input);
+        return decodeWorker((await tx.selectWorker(input.worker_id))!);
+      }),
+    heartbeatWorker: (workerId, now, ttlMs, meta) =>
+      write('heartbeatWorker', async (tx) => {
+        const metaText = meta === undefined ? undefined : meta === null ? null : JSON.stringify(meta);
+        await tx.extendWorkerLease(workerId, now, now + ttlMs, metaText);
+        const row = await tx.selectWorker(workerId);
+        return row ? decodeWorker(row) : null;
+      }),
+    supersedeWorkers: (podId, exceptWorkerId, now) =>
+      write('supersedeWorkers', async (tx) => {
+        const ids = await tx.selectPodWorkers(podId, exceptWorkerId);
+        if (ids.length > 0) await tx.retireWorkers(ids, 'superseded', now);
+        return ids;
+      }),
+    reapExpiredWorkers: (now, limit) =>
+      write('reapExpiredWorkers', async (tx) => {
+        const ids = limit > 0 ? await tx.selectExpiredWorkers(now, Math.floor(limit)) : [];
+        if (ids.length > 0) await tx.retireWorkers(ids, 'dead', now);
+        return ids;
+      }),
+    markWorkerDead: (workerId, now) => write('markWorkerDead', (tx) => tx.markWorkerDead(String(workerId), now)),
+    recoverWorkerTasks: (input) => write('recoverWorkerTasks', (tx) => operations.recoverWorkerTasks(tx, input)),
+    getWorker: async (workerId) => {
+      const row = await read('getWorker', (reader) => reader.selectWorker(String(workerId)));
+      return row ? decodeWorker(row) : null;
+    },
+    listWorkers: async (filter) => {
+      const conditions = workerConditions(filter);
+      return (await read('listWorkers', (reader) => reader.selectWorkers(conditions))).map(decodeWorker);
+    },
+
+    // ── audit reads ──
+    queryTaskEvents: async (taskId, query): Promise<Page<TaskEvent>> => {
+      const conditions = [...eventConditions(query), scoped(taskId, (id) => ({ kind: 'eq', column: 'task_id', value: id }))];
+      return read('queryTaskEvents', (reader) => paged(reader, 'events', conditions, query, decodeEvent));
+    },
+    queryWorkflowEvents: async (rootId, query): Promise<Page<TaskEvent>> => {
+      const conditions = [...eventConditions(query), scoped(rootId, (id) => ({ kind: 'eq', column: 'root_id', value: id }))];
+      return read('queryWorkflowEvents', (reader) => paged(reader, 'events', conditions, query, decodeEvent));
+    },
+    queryTaskAttempts: async (taskId, query): Promise<Page<TaskAttempt>> => {
+      const conditions = [...attemptConditions(query), scoped(taskId, (id) => ({ kind: 'eq', column: 'task_id', value: id }))];
+      return read('queryTaskAttempts', (reader) => paged(reader, 'attempts', conditions, query, decodeAttempt));
+    },
+    queryWorkflowAttempts: async (rootId, query): Promise<Page<TaskAttempt>> => {
+      const conditions = [...attemptConditions(query), scoped(rootId, (root) => ({ kind: 'task_in_workflow', root }))];
+      return read('queryWorkflowAttempts', (reader) => paged(reader, 'attempts', conditions, query, decodeAttempt));
+    },
+
+    // ── retention ──
+    purgeExpiredTasks: (input) => write('purgeExpiredTasks', (tx) => operations.purgeExpiredTasks(tx, input)),
+  };
+  if (driver.listen) {
+    const listen = driver.listen.bind(driver);
+    store.listen = (onWake) => listen(onWake);
+  }
+  return store;
+}

@@ -1,0 +1,324 @@
+import type { ChildResult, Task, TaskId } from '../rows.js';
+import type { NewChildTask, NewTask, TimeoutType } from '../store.js';
+import { encodeChildResult, parseJson } from './codec.js';
+import { events, type EventDraft } from './event-drafts.js';
+import { planFailure } from './failure-plan.js';
+import type { AttemptClose, AttemptOpen, TaskGuard, TaskInsert, TaskPatch } from './rows.js';
+import { SWEEP_ERRORS } from './timeouts.js';
+
+/*
+ * Every transition of a task (SPEC B5, B6, A5, A9), as data: the row patch, the attempt row to
+ * open or close, the audit events, and what follows (credit a parent, wake claimers). Pure
+ * functions of the row read inside the caller's transaction. Stores apply a change with
+ * `applyChanges`; they never decide what a transition writes.
+ *
+ * Two rules hold for every change, so no store can drift from them:
+ * - `suspend_reason` is set exactly while a task is `suspended`: a change to any other status
+ *   clears it.
+ * - An attempt closes by its number (`attempt = task.attempt`), never "every open attempt".
+ */
+
+/** One transition of one task row. */
+export interface TaskChange {
+  task_id: TaskId;
+  /** Columns to set (including `last_event_*` of the last event). */
+  patch: TaskPatch;
+  /** When set, the change applies only if the row still matches (compare-and-set); else nothing is written. */
+  guard: TaskGuard | null;
+  close_attempt: AttemptClose | null;
+  open_attempt: AttemptOpen | null;
+  /** Events to insert, in order. */
+  events: EventDraft[];
+  /** The task reached a final status as a child: credit this entry to its parent. */
+  credit: ChildResult | null;
+  /** The task is claimable now: wake claimers (stores with cross-process wake-ups). */
+  due: boolean;
+}
+
+function change(
+  task: Task,
+  patch: TaskPatch,
+  drafts: EventDraft[],
+  extra: Partial<Pick<TaskChange, 'guard' | 'close_attempt' | 'open_attempt' | 'credit' | 'due'>> = {},
+): TaskChange {
+  const full: TaskPatch = { ...patch };
+  if (full.status !== undefined && full.status !== 'suspended') full.suspend_reason = null;
+  const last = drafts[drafts.length - 1];
+  if (last) {
+    full.last_event_time = last.event_time;
+    full.last_event_type = last.event_type;
+  }
+  return {
+    task_id: task.id,
+    patch: full,
+    guard: extra.guard ?? null,
+    close_attempt: extra.close_attempt ?? null,
+    open_attempt: extra.open_attempt ?? null,
+    events: drafts,
+    credit: extra.credit ?? null,
+    due: extra.due ?? false,
+  };
+}
+
+function close(task: Task, outcome: AttemptClose['outcome'], now: number, error: string | null = null): AttemptClose {
+  return { task_id: task.id, attempt: task.attempt, ended_at: now, outcome, error, timeout_flag: outcome === 'timeout' };
+}
+
+/** The parent's entry for a child that reached a final status (null for a top-level task). */
+function creditOf(task: Task, entry: { result: string | null } | { error: string }): ChildResult | null {
+  if (task.parent_id === null) return null;
+  return 'error' in entry ? { task_id: task.id, error: entry.error } : { task_id: task.id, result: parseJson(entry.result) };
+}
+
+/** The same task with a patch applied, for building later events of one change. */
+function after(task: Task, patch: TaskPatch): Task {
+  return { ...task, ...(patch as Partial<Task>) };
+}
+
+/** The insert row of a new top-level task. */
+export function taskInsert(task: NewTask, now: number): TaskInsert {
+  return {
+    name: task.name,
+    type: task.type,
+    payload: task.payload,
+    priority: task.priority,
+    tag: task.tag,
+    status: 'pending',
+    created_at: now,
+    next_run_time: task.next_run_time,
+    timeout: task.timeout,
+    max_retries: task.max_retries,
+    retry_interval: task.retry_interval,
+    cron_expr: task.cron_expr,
+    cron_tz: task.cron_tz,
+    root_id: null,
+    parent_id: null,
+    last_event_time: now,
+    last_event_type: 'task_created',
+  };
+}
+
+/** The insert row of a child created by `next()`: async, due now, in the parent's workflow. */
+export function childInsert(parent: Task, child: NewChildTask, now: number): TaskInsert {
+  return {
+    ...taskInsert({ ...child, type: 'async', next_run_time: now, cron_expr: null, cron_tz: null }, now),
+    root_id: parent.root_id ?? parent.id,
+    parent_id: parent.id,
+  };
+}
+
+/** The `task_created` event of an inserted row. */
+export function createdEvent(id: TaskId, row: TaskInsert, now: number): EventDraft {
+  return events.created({ id, root_id: row.root_id, parent_id: row.parent_id, name: row.name, type: row.type, tag: row.tag, stage: 0, worker_id: null }, 'pending', now);
+}
+
+/**
+ * A due task taken by a worker: a retry candidate (`failed`/`timeout`) first goes back to
+ * `pending` (retry_count + 1, stage 0, result/context/children results cleared, event
+ * `task_retry_scheduled`); then `running` with a new attempt number, an open attempt row and the
+ * claim events.
+ */
+export function claim(task: Task, workerId: string, now: number): TaskChange {
+  const drafts: EventDraft[] = [];
+  let patch: TaskPatch = {};
+  let current = task;
+  if (task.status === 'failed' || task.status === 'timeout') {
+    const retryCount = task.retry_count + 1;
+    patch = { retry_count: retryCount, stage: 0, result: null, context: null, children_results: null };
+    drafts.push(events.retryScheduled(task, task.status, retryCount, now));
+    current = after(task, { ...patch, status: 'pending' });
+  }
+  const attempt = task.attempt + 1;
+  patch = { ...patch, status: 'running', worker_id: workerId, start_time: now, last_active_time: now, attempt };
+  drafts.push(...events.claimed(current, workerId, attempt, current.retry_count, now));
+  return change(task, patch, drafts, {
+    guard: { status: task.status },
+    open_attempt: { task_id: task.id, attempt, worker_id: workerId, started_at: now },
+  });
+}
+
+/** An async task's handler returned: `completed`; a child is credited to its parent. */
+export function complete(task: Task, result: string | null, now: number): TaskChange {
+  return change(task, { status: 'completed', result, last_active_time: now }, [events.completed(task, now)], {
+    close_attempt: close(task, 'completed', now),
+    credit: creditOf(task, { result }),
+  });
+}
+
+/** A cron task's handler returned: `pending` at its next run, stage 0, retries reset. */
+export function reschedule(task: Task, result: string | null, nextRunTime: number, now: number): TaskChange {
+  return change(
+    task,
+    { status: 'pending', result, next_run_time: nextRunTime, stage: 0, retry_count: 0, last_active_time: now },
+    [events.cronRescheduled(task, nextRunTime, now)],
+    { close_attempt: close(task, 'completed', now), due: nextRunTime <= now },
+  );
+}
+
+/**
+ * An attempt failed or timed out (SPEC A5): with attempts left the task waits in
+ * `failed`/`timeout` until `now + retry_interval`; exhausted it becomes `permanently_failed`
+ * (async; a child is credited) or `paused` (cron), with a second event.
+ */
+export function fail(task: Task, status: 'failed' | 'timeout', error: string, timeoutType: TimeoutType | undefined, now: number): TaskChange {
+  const plan = planFailure(task, now);
+  const attemptClose = close(task, status, now, error);
+  if (plan.kind === 'retry') {
+    const retry = { retry_count: task.retry_count, next_run_time: plan.next_run_time };
+    return change(
+      task,
+      { status, error, last_active_time: now, next_run_time: plan.next_run_time },
+      [events.failed(task, status, error, retry, timeoutType, now)],
+      { close_attempt: attemptClose, due: plan.next_run_time <= now },
+    );
+  }
+  const retry = { retry_count: task.retry_count, next_run_time: null };
+  return change(
+    task,
+    { status: plan.status, error, last_active_time: now },
+    [events.failed(task, status, error, retry, timeoutType, now), events.exhausted(task, status, plan.status, error, now)],
+    { close_attempt: attemptClose, credit: plan.status === 'permanently_failed' ? creditOf(task, { error }) : null },
+  );
+}
+
+/** The maintenance sweep found a running task past its timeout or heartbeat lease (SPEC B5.5). */
+export function timeOut(task: Task, timeoutType: 'total' | 'heartbeat', now: number): TaskChange {
+  const failed = fail(task, 'timeout', SWEEP_ERRORS[timeoutType], timeoutType, now);
+  return { ...failed, guard: { status: 'running', worker_id: task.worker_id ?? '', attempt: task.attempt } };
+}
+
+/** The handler suspended explicitly (`task.suspend()`): context replaced only when given. */
+export function suspend(
+  task: Task,
+  reason: string,
+  metadata: Record<string, unknown> | null,
+  context: Uint8Array | null | undefined,
+  now: number,
+): TaskChange {
+  const patch: TaskPatch = { status: 'suspended', suspend_reason: reason, children_results: '', last_active_time: now };
+  if (context) patch.context = context;
+  return change(task, patch, [events.suspended(task, reason, metadata, now)], { close_attempt: close(task, 'suspended', now) });
+}
+
+/**
+ * The parent returned `next(children)` and its children were inserted: it suspends awaiting them
+ * (SPEC A9, B4.1), or with no children resumes at once at stage + 1.
+ */
+export function spawn(
+  parent: Task,
+  childIds: TaskId[],
+  childNames: string[],
+  context: Uint8Array | null | undefined,
+  now: number,
+): TaskChange {
+  const patch: TaskPatch = {
+    status: 'suspended',
+    suspend_reason: 'awaiting_subtasks',
+    total_children: parent.total_children + childIds.length,
+    children_results: '',
+    last_active_time: now,
+  };
+  if (context) patch.context = context;
+  const drafts = events.spawned(parent, childIds, childNames, now);
+  if (childIds.length > 0) return change(parent, patch, drafts, { close_attempt: close(parent, 'suspended', now) });
+  const resumed = resumeParent(after(parent, patch), now);
+  return change(parent, { ...patch, ...resumed.patch }, [...drafts, ...resumed.events], {
+    close_attempt: close(parent, 'suspended', now),
+    due: true,
+  });
+}
+
+/** A parent's children all finished: `pending` at stage + 1, due now. */
+export function resumeParent(parent: Task, now: number): TaskChange {
+  const stage = parent.stage + 1;
+  return change(
+    parent,
+    { status: 'pending', stage, next_run_time: now, last_active_time: now },
+    [events.childrenCompleted(parent, stage, now)],
+    { guard: { status: 'suspended' }, due: true },
+  );
+}
+
+/** True when a parent whose children were just credited may resume. */
+export function parentReady(parent: Task): boolean {
+  return parent.status === 'suspended' && parent.suspend_reason === 'awaiting_subtasks' && parent.completed_children >= parent.total_children;
+}
+
+/** The line appended to a parent's children results for a credited child. */
+export function childResultLine(entry: ChildResult): string {
+  return encodeChildResult(entry);
+}
+
+/**
+ * A running task goes back to `pending` without consuming a retry: graceful-stop interruption
+ * (`shutdown_timeout`, by its own worker) or worker recovery (`worker_unavailable`).
+ */
+export function requeue(
+  task: Task,
+  recovery: { reason: 'shutdown_timeout' | 'worker_unavailable'; by_worker_id: string; by_pod_id: string | null },
+  now: number,
+): TaskChange {
+  const error = recovery.reason === 'worker_unavailable' ? SWEEP_ERRORS.recovered : null;
+  return change(
+    task,
+    { status: 'pending', stage: 0, next_run_time: now, last_active_time: now, worker_id: null, start_time: null, result: null },
+    [events.recovered(task, task.worker_id, recovery.by_worker_id, recovery.by_pod_id, recovery.reason, now)],
+    {
+      guard: { status: 'running', worker_id: task.worker_id ?? '', attempt: task.attempt },
+      close_attempt: { ...close(task, 'interrupted', now, error), timeout_flag: false },
+      due: true,
+    },
+  );
+}
+
+/** Manual pause (SPEC B2.5); a running attempt closes as `paused`. */
+export function pause(task: Task, now: number): TaskChange {
+  return change(task, { status: 'paused', last_active_time: now }, [events.paused(task, task.status, now)], {
+    close_attempt: task.status === 'running' ? close(task, 'paused', now) : null,
+  });
+}
+
+/** Manual resume: `pending` due now, retries reset; from `suspended` at stage + 1, else stage 0. */
+export function resume(task: Task, resumeReason: string, now: number): TaskChange {
+  const fromSuspended = task.status === 'suspended';
+  const stage = fromSuspended ? task.stage + 1 : 0;
+  const patch: TaskPatch = { status: 'pending', stage, next_run_time: now, retry_count: 0, last_active_time: now };
+  if (fromSuspended) patch.children_results = '';
+  return change(task, patch, [events.resumed(task, task.status, stage, resumeReason, now)], {
+    close_attempt: task.status === 'running' ? close(task, 'pending', now) : null,
+    due: true,
+  });
+}
+
+/** Manual cancel: `permanently_failed` with the reason as error; a child is credited. */
+export function cancel(task: Task, reason: string, now: number): TaskChange {
+  return change(task, { status: 'permanently_failed', error: reason, last_active_time: now }, [events.cancelled(task, task.status, reason, now)], {
+    close_attempt: task.status === 'running' ? close(task, 'cancelled', now, reason) : null,
+    credit: creditOf(task, { error: reason }),
+  });
+}
+
+/** A progress or checkpoint note (status unchanged); progress also updates the snapshot fields. */
+export function note(
+  task: Task,
+  input: {
+    event_type: 'task_progress' | 'task_checkpoint';
+    message: string;
+    metadata: Record<string, unknown>;
+    progress?: { current_stage_name?: string; progress_text?: string; progress_percent?: number };
+    stage?: number;
+  },
+  fence: { worker_id: string; attempt: number } | null,
+  now: number,
+): TaskChange {
+  const patch: TaskPatch = {};
+  if (input.event_type === 'task_progress') {
+    patch.last_active_time = now;
+    const progress = input.progress ?? {};
+    for (const key of ['current_stage_name', 'progress_text', 'progress_percent'] as const) {
+      if (progress[key] !== undefined) (patch as Record<string, unknown>)[key] = progress[key] ?? null;
+    }
+  }
+  const draft = events.note(task, input.event_type, input.message, input.metadata, fence?.attempt ?? null, fence?.worker_id ?? null, input.stage, now);
+  return change(task, patch, [draft]);
+}

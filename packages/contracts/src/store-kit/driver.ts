@@ -1,0 +1,119 @@
+import type { Dialect, RegisterWorkerInput, StoreCapabilities } from '../store.js';
+import type { RawRow } from './codec.js';
+import type { Task, TaskId, TagStat, WorkerRecord } from '../rows.js';
+import type { TaskStatus, WorkerStatus } from '../statuses.js';
+import type { TaskChange } from './changes.js';
+import type { ClaimPlan } from './claim-order.js';
+import type { Condition } from './filters.js';
+import type { Paging } from './paging.js';
+import type { TaskInsert } from './rows.js';
+
+/*
+ * What a store author writes: the SQL and the connection handling, nothing else. A store is a
+ * {@link StoreDriver}; `assembleStore(driver)` turns it into a complete `Store` whose every
+ * operation (validation, fencing, transitions, crediting, recovery…) is written once in this kit.
+ *
+ * Every method below runs one or a few statements inside the transaction it was handed; none
+ * decides anything a rule of the contract decides.
+ */
+
+/** A table a paged read runs over. */
+export type PagedTable = 'tasks' | 'events' | 'attempts';
+
+/** Order columns of each paged read (SPEC B10); the direction comes from {@link Paging}. */
+export const PAGE_ORDER: Readonly<Record<PagedTable, readonly string[]>> = {
+  tasks: ['created_at', 'id'],
+  events: ['event_time', 'id'],
+  attempts: ['attempt', 'id'],
+};
+
+/** Reads, on a connection or inside a transaction. */
+export interface StoreReader {
+  /** The task row, or null. */
+  selectTask(id: TaskId): Promise<RawRow | null>;
+  /** One page of rows of `table` matching every condition, ordered by PAGE_ORDER[table], and the total count. */
+  selectPage(table: PagedTable, conditions: readonly Condition[], paging: Paging): Promise<{ rows: RawRow[]; total: number }>;
+  /** Counts grouped by tag, name, status, ordered the same (NULL tags first). */
+  selectTaskStats(conditions: readonly Condition[]): Promise<TagStat[]>;
+  selectWorker(workerId: string): Promise<RawRow | null>;
+  /** Workers matching the conditions, ordered by `registered_at, worker_id`. */
+  selectWorkers(conditions: readonly Condition[]): Promise<RawRow[]>;
+}
+
+/** Writes, inside one transaction opened by {@link StoreDriver.write}. */
+export interface StoreWriter extends StoreReader {
+  /** The task row, locked for the rest of the transaction where the dialect has row locks. */
+  lockTask(id: TaskId): Promise<Task | null>;
+  /** Insert task rows; returns their ids in input order. */
+  insertTasks(rows: readonly TaskInsert[]): Promise<TaskId[]>;
+  /**
+   * Apply changes in order: for each, UPDATE the row with the patch (WHERE id and, with a guard,
+   * its status/worker/attempt); when no row changed under a guard, skip the rest of that change;
+   * else close the attempt row (`task_id`, `attempt`, `ended_at IS NULL`), insert the open
+   * attempt row, insert the events. Returns, per change, whether it was applied. Ids of inserted
+   * events are returned in draft order, flattened.
+   */
+  applyChanges(changes: readonly TaskChange[]): Promise<{ applied: boolean[]; event_ids: number[] }>;
+  /** Flip a child's `parent_credited` from 0 to 1; true when this call flipped it. */
+  markCredited(childId: TaskId): Promise<boolean>;
+  /** `completed_children + 1` and append `line` to `children_results` of the parent; the parent row after, locked. */
+  addChildResult(parentId: TaskId, line: string): Promise<Task | null>;
+  /** False when the worker's registry row exists and is not `active`; read so a concurrent retire is serialised with the claim. */
+  workerMayClaim(workerId: string): Promise<boolean>;
+  /**
+   * Due candidates of a claim, locked so no concurrent claim takes them (SKIP LOCKED where the
+   * dialect has it): `name IN plan.names`, status in CLAIMABLE_STATUSES, `next_run_time <= now`,
+   * in CLAIM_ORDER_SQL, enough to fill `plan.limit` under `plan.caps` (the kit picks the batch
+   * with `pickClaims`; extra locked rows are released at commit).
+   */
+  claimCandidates(plan: ClaimPlan): Promise<Task[]>;
+  /** Running tasks with `start_time + timeout*1000 <= now` or `last_active_time < heartbeat_cutoff`, locked, by id, at most `limit`. */
+  timedOutCandidates(now: number, heartbeatCutoff: number, limit: number): Promise<Task[]>;
+  /** Running tasks of these workers, locked, by id, at most `limit`. */
+  runningTasksOf(workerIds: readonly string[], limit: number): Promise<Task[]>;
+  /** Refresh `last_active_time` of the tasks still running under each fence; returns per fence whether it held. */
+  touchTasks(fences: ReadonlyArray<{ task_id: TaskId; worker_id: string; attempt: number }>, now: number): Promise<boolean[]>;
+  /** Ids of tasks matching every condition. */
+  selectTaskIds(conditions: readonly Condition[]): Promise<TaskId[]>;
+  /** Ids of tasks in `statuses` with `COALESCE(last_active_time, created_at) < before`, oldest first, at most `limit`. */
+  selectExpiredTaskIds(statuses: readonly TaskStatus[], before: number, limit: number): Promise<TaskId[]>;
+  /** Delete the tasks with their events and attempts; the counts deleted. */
+  deleteTasksWithAudit(ids: readonly TaskId[]): Promise<{ tasks: number; events: number; attempts: number }>;
+  /** Replace the worker's row with a fresh `active` one. */
+  replaceWorker(input: RegisterWorkerInput): Promise<void>;
+  /** Extend an `active` worker's lease (and replace `meta` when given). */
+  extendWorkerLease(workerId: string, now: number, expiresAt: number, meta: string | null | undefined): Promise<void>;
+  /** Ids of `active` workers of the pod other than `exceptWorkerId`, by `registered_at, worker_id`, locked. */
+  selectPodWorkers(podId: string, exceptWorkerId: string): Promise<string[]>;
+  /** Ids of `active` workers with `expires_at < now`, by `expires_at, worker_id`, at most `limit`, locked (skipping locked rows). */
+  selectExpiredWorkers(now: number, limit: number): Promise<string[]>;
+  /** Still-active workers among `ids` → `status` with `superseded_at`/`dead_at` = now. */
+  retireWorkers(ids: readonly string[], status: Extract<WorkerStatus, 'superseded' | 'dead'>, now: number): Promise<void>;
+  /** A worker → `dead` from any other status; true when a row changed. */
+  markWorkerDead(workerId: string, now: number): Promise<boolean>;
+  /** A task became claimable now: tell other processes after commit (a no-op without cross-process wake-ups). */
+  wake(): Promise<void>;
+}
+
+/** A store as its author writes it. */
+export interface StoreDriver {
+  readonly dialect: Dialect;
+  readonly capabilities: StoreCapabilities;
+  /** Create or migrate the schema under a cross-process lock. */
+  setup(): Promise<void>;
+  /** Close what the store opened. */
+  close(): Promise<void>;
+  /** Cross-process wake-ups (only with `capabilities.notify`). */
+  listen?(onWake: () => void): Promise<() => Promise<void>>;
+  /**
+   * Run `work` in ONE transaction: committed when it resolves, rolled back when it throws.
+   * Conflicts (deadlocks, busy locks, serialization failures) roll back and rerun `work`;
+   * driver errors become `StoreUnavailableError` / `StoreError`, taskmill errors pass through.
+   */
+  write<T>(operation: string, work: (tx: StoreWriter) => Promise<T>): Promise<T>;
+  /** Run reads (one statement each, or one read transaction); driver errors mapped as for `write`. */
+  read<T>(operation: string, work: (reader: StoreReader) => Promise<T>): Promise<T>;
+}
+
+/** Re-exported for store authors' convenience. */
+export type { RawRow, WorkerRecord };

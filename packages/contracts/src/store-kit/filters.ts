@@ -1,0 +1,186 @@
+import { ValidationError } from '../errors.js';
+import { isEventType } from '../events.js';
+import { parseTaskId } from '../ids.js';
+import type { AttemptQuery, DeleteTasksFilter, EventQuery, TaskQuery } from '../rows.js';
+import { isTaskStatus, isTaskType, type TaskStatus, type TaskType } from '../statuses.js';
+import type { WorkerStatus } from '../statuses.js';
+
+/*
+ * Query filters (SPEC B10, A14), decided once for every store: which given values filter, which
+ * are ignored, which are errors. The result is a list of dialect-neutral conditions over fixed
+ * column names; each store only renders them as SQL with bound parameters. Column names come from
+ * this file, never from the caller.
+ */
+
+/** A column a condition may name. */
+export type FilterColumn =
+  | 'id'
+  | 'task_id'
+  | 'name'
+  | 'type'
+  | 'tag'
+  | 'status'
+  | 'worker_id'
+  | 'pod_id'
+  | 'parent_id'
+  | 'root_id'
+  | 'suspend_reason'
+  | 'event_type'
+  | 'attempt'
+  | 'stage'
+  | 'event_time'
+  | 'outcome'
+  | 'started_at'
+  | 'ended_at';
+
+/** One ANDed condition of a query. */
+export type Condition =
+  /** `column = value` */
+  | { kind: 'eq'; column: FilterColumn; value: string | number }
+  /** `column IN (values)`; `values` is never empty. */
+  | { kind: 'in'; column: FilterColumn; values: readonly (string | number)[] }
+  /** `column >= value` / `column <= value` */
+  | { kind: 'cmp'; column: FilterColumn; op: '>=' | '<='; value: number }
+  /** `column IS NULL` */
+  | { kind: 'null'; column: FilterColumn }
+  /** A task of a workflow: `(id = root OR root_id = root)` on the tasks table. */
+  | { kind: 'in_workflow'; root: number }
+  /** An attempt of a workflow's task: `task_id IN (SELECT id FROM tasks WHERE id = root OR root_id = root)`. */
+  | { kind: 'task_in_workflow'; root: number }
+  /** Matches nothing (a filter given with a value no row can have, e.g. an invalid id). */
+  | { kind: 'none' };
+
+function given(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== '';
+}
+
+/** A status filter: absent when not given, else one of the eight statuses. */
+export function checkStatusFilter(value: unknown): TaskStatus | undefined {
+  if (!given(value)) return undefined;
+  if (!isTaskStatus(value)) throw new ValidationError(`Invalid status value: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** A type filter: absent when not given, else `async` or `cron`. */
+export function checkTypeFilter(value: unknown): TaskType | undefined {
+  if (!given(value)) return undefined;
+  if (!isTaskType(value)) throw new ValidationError(`Invalid task type: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Statuses of a retention batch: a list of valid statuses (may be empty). */
+export function checkStatusList(values: unknown): TaskStatus[] {
+  if (!Array.isArray(values)) throw new ValidationError('statuses must be an array of task statuses');
+  return values.map((value) => {
+    if (!isTaskStatus(value)) throw new ValidationError(`Invalid status value: ${JSON.stringify(value)}`);
+    return value;
+  });
+}
+
+class Conditions {
+  readonly list: Condition[] = [];
+
+  /** A text filter applies when it is a non-empty string; other values are ignored (SPEC A14). */
+  text(column: FilterColumn, value: unknown): void {
+    if (typeof value === 'string' && value !== '') this.list.push({ kind: 'eq', column, value });
+  }
+
+  /** An id filter: absent when null/undefined, matches nothing when not a valid id. */
+  id(column: FilterColumn, value: unknown): void {
+    if (value === undefined || value === null) return;
+    const id = parseTaskId(value);
+    this.list.push(id === null ? { kind: 'none' } : { kind: 'eq', column, value: id });
+  }
+
+  /** A numeric equality filter (0 included). */
+  number(column: FilterColumn, value: unknown): void {
+    if (typeof value === 'number' && Number.isFinite(value)) this.list.push({ kind: 'eq', column, value });
+  }
+
+  /** An inclusive time bound; 0 and non-numbers are ignored (SPEC B10). */
+  bound(column: FilterColumn, op: '>=' | '<=', value: unknown): void {
+    if (typeof value === 'number' && Number.isFinite(value) && value !== 0) this.list.push({ kind: 'cmp', column, op, value });
+  }
+
+  add(condition: Condition): void {
+    this.list.push(condition);
+  }
+}
+
+/** Conditions of `queryTasks` (SPEC B10). */
+export function taskConditions(query: TaskQuery | undefined | null): Condition[] {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const c = new Conditions();
+  const status = checkStatusFilter(q.status);
+  if (status) c.add({ kind: 'eq', column: 'status', value: status });
+  const type = checkTypeFilter(q.type);
+  if (type) c.add({ kind: 'eq', column: 'type', value: type });
+  c.text('tag', q.tag);
+  c.text('name', q.name);
+  c.text('worker_id', q.worker_id);
+  c.id('parent_id', q.parent_id);
+  c.id('root_id', q.root_id);
+  if (q.workflow_root_id !== undefined && q.workflow_root_id !== null) {
+    const root = parseTaskId(q.workflow_root_id);
+    c.add(root === null ? { kind: 'none' } : { kind: 'in_workflow', root });
+  }
+  if (typeof q.suspend_reason === 'string' && q.suspend_reason !== '') {
+    c.add({ kind: 'eq', column: 'status', value: 'suspended' });
+    c.add({ kind: 'eq', column: 'suspend_reason', value: q.suspend_reason });
+  }
+  return c.list;
+}
+
+/** Conditions of `getTaskStatsByTag` and `deleteTasks`: tag, name and status, each only when given. */
+export function taskStatConditions(filter: DeleteTasksFilter | undefined | null): Condition[] {
+  const f = (filter ?? {}) as Record<string, unknown>;
+  const c = new Conditions();
+  c.text('tag', f.tag);
+  c.text('name', f.name);
+  const status = checkStatusFilter(f.status);
+  if (status) c.add({ kind: 'eq', column: 'status', value: status });
+  return c.list;
+}
+
+/** Conditions of the event queries (SPEC B10), without the task/workflow scope. */
+export function eventConditions(query: EventQuery | undefined | null): Condition[] {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const c = new Conditions();
+  c.text('event_type', q.event_type);
+  if (Array.isArray(q.event_types) && q.event_types.length > 0) {
+    for (const type of q.event_types) {
+      if (!isEventType(type)) throw new ValidationError(`Invalid event type: ${JSON.stringify(type)}`);
+    }
+    c.add({ kind: 'in', column: 'event_type', values: [...new Set(q.event_types as string[])] });
+  }
+  c.text('worker_id', q.worker_id);
+  c.id('parent_id', q.parent_id);
+  c.number('attempt', q.attempt);
+  c.number('stage', q.stage);
+  c.bound('event_time', '>=', q.started_after);
+  c.bound('event_time', '<=', q.started_before);
+  return c.list;
+}
+
+/** Conditions of the attempt queries (SPEC B10), without the task/workflow scope. */
+export function attemptConditions(query: AttemptQuery | undefined | null): Condition[] {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const c = new Conditions();
+  c.text('worker_id', q.worker_id);
+  c.text('outcome', q.outcome);
+  c.bound('started_at', '>=', q.started_after);
+  c.bound('started_at', '<=', q.started_before);
+  c.bound('ended_at', '>=', q.ended_after);
+  c.bound('ended_at', '<=', q.ended_before);
+  if (q.open_only === true) c.add({ kind: 'null', column: 'ended_at' });
+  return c.list;
+}
+
+/** Conditions of `listWorkers`. */
+export function workerConditions(filter: { pod_id?: string; status?: WorkerStatus } | undefined | null): Condition[] {
+  const f = (filter ?? {}) as Record<string, unknown>;
+  const c = new Conditions();
+  if (typeof f.pod_id === 'string') c.add({ kind: 'eq', column: 'pod_id', value: f.pod_id });
+  if (typeof f.status === 'string') c.add({ kind: 'eq', column: 'status', value: f.status });
+  return c.list;
+}

@@ -1,0 +1,21 @@
+/*
+ * @taskmill/contracts/store-kit — for store authors only. The rules every store shares, once:
+ * row codecs, event and attempt row builders, transitions as data, fence checks, paging and filter
+ * validation, id parsing, timeout classification, claim order, and the operations of the Store
+ * contract over a driver's SQL. Application code never needs this entry point.
+ */
+export * from './codec.js';
+export * from './event-drafts.js';
+export * from './failure-plan.js';
+export * from './tables.js';
+export * from './fence.js';
+export * from './timeouts.js';
+export * from './paging.js';
+export * from './filters.js';
+export * from './claim-order.js';
+export * from './rows.js';
+export * as changes from './changes.js';
+export type { TaskChange } from './changes.js';
+export * from './driver.js';
+export * as operations from './operations.js';
+export { assembleStore } from './assemble.js';

@@ -1,0 +1,225 @@
+import { InvalidTransitionError, NotOwnerError, TaskNotFoundError } from '../errors.js';
+import { parseTaskId } from '../ids.js';
+import type { Task, TaskId } from '../rows.js';
+import type {
+  ClaimRequest,
+  Fence,
+  FinishOutcome,
+  FinishResult,
+  NewTask,
+  PurgeInput,
+  PurgeResult,
+  RecoveredTask,
+  RecoverTasksInput,
+  TaskNoteInput,
+  TimedOutTask,
+} from '../store.js';
+import type { TaskStatus } from '../statuses.js';
+import { canTransition } from '../transitions.js';
+import * as changes from './changes.js';
+import type { TaskChange } from './changes.js';
+import { pickClaims, planClaim } from './claim-order.js';
+import type { StoreWriter } from './driver.js';
+import { checkStatusList } from './filters.js';
+import { holdsFence } from './fence.js';
+import { classifyTimeout } from './timeouts.js';
+
+/*
+ * Every write operation of the Store contract, once, over a {@link StoreWriter} (one
+ * transaction). The row each decision rests on is read (and locked) inside that transaction, so a
+ * decision and the writes it leads to are atomic on every dialect.
+ */
+
+/**
+ * Apply changes and what follows from them: a change whose task reached a final status as a child
+ * credits its parent exactly once (guarded by the child's `parent_credited` flag), which resumes
+ * the parent when it was the last outstanding child; any change that made a task claimable wakes
+ * claimers. Returns whether each change applied.
+ */
+export async function apply(tx: StoreWriter, list: TaskChange[], now: number): Promise<{ applied: boolean[]; event_ids: number[] }> {
+  const result = await tx.applyChanges(list);
+  let due = false;
+  for (let i = 0; i < list.length; i++) {
+    if (!result.applied[i]) continue;
+    const c = list[i];
+    due ||= c.due;
+    if (c.credit) due = (await creditParent(tx, c.task_id, c.credit, now)) || due;
+  }
+  if (due) await tx.wake();
+  return result;
+}
+
+async function creditParent(tx: StoreWriter, childId: TaskId, entry: NonNullable<TaskChange['credit']>, now: number): Promise<boolean> {
+  const child = await tx.lockTask(childId);
+  if (!child || child.parent_id === null) return false;
+  if (!(await tx.markCredited(child.id))) return false;
+  const parent = await tx.addChildResult(child.parent_id, changes.childResultLine(entry));
+  if (!parent || !changes.parentReady(parent)) return false;
+  await apply(tx, [changes.resumeParent(parent, now)], now);
+  return true;
+}
+
+/** Insert top-level tasks with their `task_created` events; ids in input order. */
+export async function createTasks(tx: StoreWriter, tasks: NewTask[], now: number): Promise<TaskId[]> {
+  if (tasks.length === 0) return [];
+  const rows = tasks.map((task) => changes.taskInsert(task, now));
+  const ids = await tx.insertTasks(rows);
+  await tx.applyChanges(ids.map((id, i) => eventsOnly(id, [changes.createdEvent(id, rows[i], now)])));
+  if (rows.some((row) => row.next_run_time <= now)) await tx.wake();
+  return ids;
+}
+
+/** A change that only inserts events (the row already carries `last_event_*`). */
+function eventsOnly(id: TaskId, drafts: TaskChange['events']): TaskChange {
+  return { task_id: id, patch: {}, guard: null, close_attempt: null, open_attempt: null, events: drafts, credit: null, due: false };
+}
+
+/** Claim a batch (SPEC A4, B5.8); see `TaskStore.claimTasks`. */
+export async function claimTasks(tx: StoreWriter, request: ClaimRequest): Promise<Task[]> {
+  const plan = planClaim(request);
+  if (!plan) return [];
+  if (!(await tx.workerMayClaim(plan.worker_id))) return [];
+  const picked = pickClaims(await tx.claimCandidates(plan), plan);
+  if (picked.length === 0) return [];
+  const list = picked.map((task) => changes.claim(task, plan.worker_id, plan.now));
+  const { applied } = await tx.applyChanges(list);
+  const claimed: Task[] = [];
+  for (let i = 0; i < picked.length; i++) {
+    if (!applied[i]) continue;
+    const task = await tx.lockTask(picked[i].id);
+    if (task) claimed.push(task);
+  }
+  return claimed;
+}
+
+/** Apply how an attempt ended, fenced (see `FinishOutcome`). */
+export async function finishAttempt(tx: StoreWriter, fence: Fence, outcome: FinishOutcome, now: number): Promise<FinishResult> {
+  const id = parseTaskId(fence.task_id);
+  const task = id === null ? null : await tx.lockTask(id);
+  if (!task) return { applied: false, task: null, child_ids: [] };
+  if (!holdsFence(task, fence)) return { applied: false, task, child_ids: [] };
+
+  let childIds: TaskId[] = [];
+  switch (outcome.kind) {
+    case 'completed':
+      await apply(tx, [changes.complete(task, outcome.result, now)], now);
+      break;
+    case 'rescheduled':
+      await apply(tx, [changes.reschedule(task, outcome.result, outcome.next_run_time, now)], now);
+      break;
+    case 'failed':
+      await apply(tx, [changes.fail(task, outcome.status, outcome.error, outcome.timeout_type, now)], now);
+      break;
+    case 'suspended':
+      await apply(tx, [changes.suspend(task, outcome.reason, outcome.metadata ?? null, outcome.context, now)], now);
+      break;
+    case 'spawned': {
+      const rows = outcome.children.map((child) => changes.childInsert(task, child, now));
+      childIds = rows.length > 0 ? await tx.insertTasks(rows) : [];
+      await tx.applyChanges(childIds.map((childId, i) => eventsOnly(childId, [changes.createdEvent(childId, rows[i], now)])));
+      const names = outcome.children.map((child) => child.name);
+      await apply(tx, [changes.spawn(task, childIds, names, outcome.context, now)], now);
+      if (childIds.length > 0) await tx.wake();
+      break;
+    }
+    case 'interrupted':
+      await apply(tx, [
+        changes.requeue(task, { reason: 'shutdown_timeout', by_worker_id: fence.worker_id, by_pod_id: outcome.by_pod_id ?? null }, now),
+      ], now);
+      break;
+  }
+  return { applied: true, task: await tx.lockTask(task.id), child_ids: childIds };
+}
+
+/** Refresh the tasks these fences still hold; the ids of those that no longer hold. */
+export async function heartbeatTasks(tx: StoreWriter, fences: Fence[], now: number): Promise<TaskId[]> {
+  if (fences.length === 0) return [];
+  const valid = fences.filter((fence) => parseTaskId(fence.task_id) !== null);
+  const held = valid.length > 0 ? await tx.touchTasks(valid, now) : [];
+  const kept = new Set(valid.filter((_, i) => held[i]).map((fence) => fence));
+  const lost: TaskId[] = [];
+  for (const fence of fences) {
+    if (!kept.has(fence) && !lost.includes(fence.task_id)) lost.push(fence.task_id);
+  }
+  return lost;
+}
+
+/** Write a progress/checkpoint note; with a fence the task must still be held by it. */
+export async function recordTaskNote(tx: StoreWriter, taskId: unknown, fence: Fence | null, note: TaskNoteInput, now: number): Promise<number> {
+  const id = parseTaskId(taskId);
+  const task = id === null ? null : await tx.lockTask(id);
+  if (!task) throw new TaskNotFoundError(taskId);
+  if (fence && (fence.task_id !== task.id || !holdsFence(task, fence))) throw new NotOwnerError(task.id, fence.worker_id);
+  const { event_ids } = await tx.applyChanges([changes.note(task, note, fence, now)]);
+  return event_ids[0];
+}
+
+/** Read a task for a manual control and check the transition; throws before writing anything. */
+async function controlled(tx: StoreWriter, taskId: unknown, to: TaskStatus): Promise<Task> {
+  const id = parseTaskId(taskId);
+  const task = id === null ? null : await tx.lockTask(id);
+  if (!task) throw new TaskNotFoundError(taskId);
+  if (!canTransition(task.status, to)) throw new InvalidTransitionError(task.id, task.status, to, task.worker_id);
+  return task;
+}
+
+/** `pauseTask` (SPEC B2.5). */
+export async function pauseTask(tx: StoreWriter, taskId: unknown, now: number): Promise<Task> {
+  const task = await controlled(tx, taskId, 'paused');
+  await apply(tx, [changes.pause(task, now)], now);
+  return (await tx.lockTask(task.id))!;
+}
+
+/** `resumeTask` (SPEC B2.5). */
+export async function resumeTask(tx: StoreWriter, taskId: unknown, resumeReason: string | undefined, now: number): Promise<Task> {
+  const task = await controlled(tx, taskId, 'pending');
+  await apply(tx, [changes.resume(task, resumeReason ?? 'manual', now)], now);
+  return (await tx.lockTask(task.id))!;
+}
+
+/** `cancelTask` (SPEC B2.5, A6). */
+export async function cancelTask(tx: StoreWriter, taskId: unknown, reason: string | undefined, now: number): Promise<Task> {
+  const task = await controlled(tx, taskId, 'permanently_failed');
+  await apply(tx, [changes.cancel(task, reason ?? 'Task cancelled', now)], now);
+  return (await tx.lockTask(task.id))!;
+}
+
+/** The timeout sweep (SPEC A12, B5.5): safe when every worker runs it at once (guarded changes). */
+export async function sweepTimedOutTasks(
+  tx: StoreWriter,
+  input: { now: number; heartbeat_timeout_ms: number; limit: number },
+): Promise<TimedOutTask[]> {
+  if (!(input.limit > 0)) return [];
+  const candidates = await tx.timedOutCandidates(input.now, input.now - input.heartbeat_timeout_ms, Math.floor(input.limit));
+  const out: TimedOutTask[] = [];
+  for (const task of candidates) {
+    const type = classifyTimeout(task, input.now, input.heartbeat_timeout_ms);
+    if (!type) continue;
+    const { applied } = await apply(tx, [changes.timeOut(task, type, input.now)], input.now);
+    if (applied[0]) out.push({ task_id: task.id, worker_id: task.worker_id ?? '', attempt: task.attempt, timeout_type: type });
+  }
+  return out;
+}
+
+/** Worker recovery (SPEC B7): running tasks of dead/superseded workers back to `pending`. */
+export async function recoverWorkerTasks(tx: StoreWriter, input: RecoverTasksInput): Promise<RecoveredTask[]> {
+  if (input.worker_ids.length === 0 || !(input.limit > 0)) return [];
+  const tasks = await tx.runningTasksOf(input.worker_ids.map(String), Math.floor(input.limit));
+  const recovered: RecoveredTask[] = [];
+  for (const task of tasks) {
+    const recovery = { reason: 'worker_unavailable' as const, by_worker_id: input.by_worker_id, by_pod_id: input.by_pod_id };
+    const { applied } = await apply(tx, [changes.requeue(task, recovery, input.now)], input.now);
+    if (applied[0]) recovered.push({ task_id: task.id, worker_id: task.worker_id ?? '', attempt: task.attempt });
+  }
+  return recovered;
+}
+
+/** One retention batch (SPEC B9, A16). */
+export async function purgeExpiredTasks(tx: StoreWriter, input: PurgeInput): Promise<PurgeResult> {
+  const statuses = checkStatusList(input.statuses);
+  const limit = Math.floor(Number(input.limit));
+  if (statuses.length === 0 || !(limit > 0)) return { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, has_more: false };
+  const ids = await tx.selectExpiredTaskIds(statuses, input.before, limit);
+  const counts = ids.length > 0 ? await tx.deleteTasksWithAudit(ids) : { tasks: 0, events: 0, attempts: 0 };
+  return { tasks_deleted: counts.tasks, events_deleted: counts.events, attempts_deleted: counts.attempts, has_more: ids.length === limit };
+}

@@ -1,0 +1,160 @@
+import type { EventType } from '../events.js';
+import type { TaskId } from '../rows.js';
+import type { AttemptOutcome, TaskStatus, TaskType } from '../statuses.js';
+import type { EventDraft } from './event-drafts.js';
+
+/*
+ * The rows a store writes, as plain values: what to insert into the tasks table, what to change in
+ * a task row, how attempt rows open and close, and an event row ready for INSERT. Stores render
+ * them as SQL; they never decide their contents.
+ */
+
+/** A task row to insert (always `pending`). JSON columns are text, times ms. */
+export interface TaskInsert {
+  name: string;
+  type: TaskType;
+  payload: string | null;
+  priority: number;
+  tag: string | null;
+  status: 'pending';
+  created_at: number;
+  next_run_time: number;
+  timeout: number;
+  max_retries: number;
+  retry_interval: number;
+  cron_expr: string | null;
+  cron_tz: string | null;
+  root_id: TaskId | null;
+  parent_id: TaskId | null;
+  last_event_time: number;
+  last_event_type: EventType;
+}
+
+/** Columns of {@link TaskInsert}, in the order stores list them in their INSERT. */
+export const TASK_INSERT_COLUMNS = [
+  'name',
+  'type',
+  'payload',
+  'priority',
+  'tag',
+  'status',
+  'created_at',
+  'next_run_time',
+  'timeout',
+  'max_retries',
+  'retry_interval',
+  'cron_expr',
+  'cron_tz',
+  'root_id',
+  'parent_id',
+  'last_event_time',
+  'last_event_type',
+] as const satisfies readonly (keyof TaskInsert)[];
+
+/** New values for some columns of a task row. Absent keys are left alone. */
+export interface TaskPatch {
+  status?: TaskStatus;
+  worker_id?: string | null;
+  start_time?: number | null;
+  last_active_time?: number;
+  attempt?: number;
+  next_run_time?: number;
+  stage?: number;
+  retry_count?: number;
+  /** JSON text. */
+  result?: string | null;
+  error?: string | null;
+  context?: Uint8Array | null;
+  children_results?: string | null;
+  suspend_reason?: string | null;
+  total_children?: number;
+  current_stage_name?: string | null;
+  progress_text?: string | null;
+  progress_percent?: number | null;
+  last_event_time?: number;
+  last_event_type?: EventType;
+}
+
+/** Every column a {@link TaskPatch} may set, in a fixed order (stable statement text for caches). */
+export const TASK_PATCH_COLUMNS = [
+  'status',
+  'worker_id',
+  'start_time',
+  'last_active_time',
+  'attempt',
+  'next_run_time',
+  'stage',
+  'retry_count',
+  'result',
+  'error',
+  'context',
+  'children_results',
+  'suspend_reason',
+  'total_children',
+  'current_stage_name',
+  'progress_text',
+  'progress_percent',
+  'last_event_time',
+  'last_event_type',
+] as const satisfies readonly (keyof TaskPatch)[];
+
+/** The `[column, value]` pairs a patch sets, in {@link TASK_PATCH_COLUMNS} order. */
+export function patchEntries(patch: TaskPatch): Array<[keyof TaskPatch, TaskPatch[keyof TaskPatch]]> {
+  const out: Array<[keyof TaskPatch, TaskPatch[keyof TaskPatch]]> = [];
+  for (const column of TASK_PATCH_COLUMNS) {
+    if (patch[column] !== undefined) out.push([column, patch[column]]);
+  }
+  return out;
+}
+
+/** The row state a guarded update requires (compare-and-set): status, and worker + attempt when given. */
+export interface TaskGuard {
+  status: TaskStatus;
+  worker_id?: string;
+  attempt?: number;
+}
+
+/** An attempt row opened by a claim. */
+export interface AttemptOpen {
+  task_id: TaskId;
+  attempt: number;
+  worker_id: string;
+  started_at: number;
+}
+
+/**
+ * How an attempt row closes. Only the row of this `attempt` number is closed, and only while it is
+ * open: a stale writer can never close a newer attempt, and an older row left open stays as it is.
+ */
+export interface AttemptClose {
+  task_id: TaskId;
+  attempt: number;
+  ended_at: number;
+  outcome: AttemptOutcome;
+  error: string | null;
+  timeout_flag: boolean;
+}
+
+/** An event row ready for INSERT: the draft with `metadata` as JSON text. */
+export type EventRow = Omit<EventDraft, 'metadata'> & { metadata: string | null };
+
+/** Every event column but the generated id, in the order stores list them in their INSERT. */
+export const EVENT_INSERT_COLUMNS = [
+  'task_id',
+  'root_id',
+  'parent_id',
+  'event_type',
+  'from_status',
+  'to_status',
+  'stage',
+  'worker_id',
+  'attempt',
+  'event_time',
+  'message',
+  'metadata',
+] as const satisfies readonly (keyof EventRow)[];
+
+/** The row to insert for an event draft. */
+export function eventRow(draft: EventDraft): EventRow {
+  return { ...draft, metadata: draft.metadata === null ? null : JSON.stringify(draft.metadata) };
+}

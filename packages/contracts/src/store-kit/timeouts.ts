@@ -1,0 +1,25 @@
+import type { Task } from '../rows.js';
+
+/** Error text written by the maintenance sweep and by worker recovery (SPEC B5.5, B7.2). */
+export const SWEEP_ERRORS = {
+  total: 'Task exceeded total timeout limit',
+  heartbeat: 'Task heartbeat timed out',
+  recovered: 'Task ownership recovered after worker became unavailable',
+} as const;
+
+/**
+ * Why a running task is overdue at `now`, or null when it is not: `total` once
+ * `start_time + timeout` has passed (checked first), `heartbeat` when its last sign of life is
+ * older than `heartbeatTimeoutMs`. The stores' candidate queries select on the same two
+ * conditions; this decides the kind, once.
+ */
+export function classifyTimeout(
+  task: Pick<Task, 'status' | 'start_time' | 'timeout' | 'last_active_time'>,
+  now: number,
+  heartbeatTimeoutMs: number,
+): 'total' | 'heartbeat' | null {
+  if (task.status !== 'running') return null;
+  if (task.start_time !== null && task.start_time + task.timeout * 1000 <= now) return 'total';
+  if (task.last_active_time !== null && task.last_active_time < now - heartbeatTimeoutMs) return 'heartbeat';
+  return null;
+}
