@@ -40,7 +40,7 @@ export function defineRowRuleTests({ test, open, db }: SuiteContext): void {
       const { task } = await createAndClaim(store, { name, max_retries: 3 }, { worker, now: T0 });
       expect(task.attempt).toBe(1);
       // a stray open row of an older attempt (as a crashed writer might leave), which no write about attempt 1 may touch
-      await db.insert(store, 'taskmill_task_attempts', { task_id: task.id, attempt: 0, worker_id: 'ghost', started_at: T0 - 10, timeout_flag: 0 });
+      await db.insert(store, 'taskmill_task_attempts', { task_id: task.id, attempt: 0, worker_id: 'ghost', started_at: T0 - 10, timeout_flag: false });
       await close(store, task);
       const attempts = await db.attempts(store, { task_id: task.id });
       const byNumber = new Map(attempts.map((a) => [a.attempt, a]));
