@@ -39,6 +39,18 @@ export function defineWorkerRegistryTests({ test, open, db }: SuiteContext): voi
     expect(await db.workers(store)).toHaveLength(1);
   });
 
+  test('heartbeatWorker replaces meta when given and leaves it alone when not', async () => {
+    const store = await open();
+    await store.registerWorker(registration());
+    const overdue = { version: '1.0', overdue_handlers: [{ task_id: 7, attempt: 2, since: T0 + 5 }] };
+    expect(await store.heartbeatWorker('w1', T0 + 10, 30_000, overdue)).toMatchObject({ meta: overdue, last_seen_at: T0 + 10 });
+    expect(await store.heartbeatWorker('w1', T0 + 20, 30_000)).toMatchObject({ meta: overdue, last_seen_at: T0 + 20 });
+    expect((await db.workers(store, { worker_id: 'w1' }))[0].meta).toEqual(overdue);
+    expect(await store.heartbeatWorker('w1', T0 + 30, 30_000, null)).toMatchObject({ meta: null, expires_at: T0 + 30_030 });
+    await store.markWorkerDead('w1', T0 + 40);
+    expect(await store.heartbeatWorker('w1', T0 + 50, 30_000, { late: true })).toMatchObject({ status: 'dead', meta: null });
+  });
+
   test('heartbeatWorker extends only active leases', async () => {
     const store = await open();
     await store.registerWorker(registration({ worker_id: 'a' }));
