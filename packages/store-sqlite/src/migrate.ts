@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import type Database from 'better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
+import type { SqliteConnection } from './connection.js';
 
 /*
  * Schema migrations: the versioned SQL files drizzle-kit generated in ../drizzle (resolved from
@@ -18,7 +18,8 @@ const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
 const MIGRATIONS_TABLE = '__drizzle_migrations';
 
 /** Apply pending migrations under an exclusive database lock. Idempotent. */
-export function migrate(db: Database.Database): void {
+export function migrate(connection: SqliteConnection): void {
+  const db = connection.db;
   const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
   const latest = migrations.reduce((max, migration) => Math.max(max, migration.folderMillis), 0);
   if (lastApplied(db) >= latest) return;
@@ -43,7 +44,7 @@ export function migrate(db: Database.Database): void {
 }
 
 /** `created_at` (the migration's folder timestamp) of the last applied migration, 0 if none. */
-function lastApplied(db: Database.Database): number {
+function lastApplied(db: SqliteConnection['db']): number {
   const exists = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(MIGRATIONS_TABLE);
   if (!exists) return 0;
   const row = db.prepare(`SELECT created_at FROM "${MIGRATIONS_TABLE}" ORDER BY created_at DESC LIMIT 1`).get() as
