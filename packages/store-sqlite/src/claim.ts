@@ -18,15 +18,21 @@ import { jsonList, type SqliteConnection } from './connection.js';
  * same IMMEDIATE transaction, so a supersede/reap either committed before (we see it) or waits
  * for our COMMIT (and recovery then sees the claimed tasks). No row (no registry in use) may claim.
  *
- * The candidates are read in claim order with a LIMIT, never every due row. With per-name caps,
- * each capped name is read on its own with LIMIT cap and the uncapped names together with LIMIT
- * limit: the union always holds the batch the kit's `pickClaims` chooses.
+ * The candidates are read in claim order with a LIMIT, never every due row: the partial index
+ * `idx_task_scheduling (priority DESC, next_run_time, id) WHERE status IN (claimable)` hands them
+ * out in that order, so SQLite stops after the first `limit` matches. The query repeats the index's
+ * WHERE term word for word, which is how SQLite's planner proves a partial index usable, and names
+ * it with INDEXED BY: without ANALYZE statistics the planner prefers an index on `status` and sorts
+ * every due row in a temp B-tree (EXPLAIN QUERY PLAN shows it), and INDEXED BY fails loudly rather
+ * than silently if the index ever cannot serve the query. With per-name caps, each capped name is
+ * read on its own with LIMIT cap and the uncapped names together with LIMIT limit: the union
+ * always holds the batch the kit's `pickClaims` chooses.
  */
 
 const CLAIMABLE = `status IN (${CLAIMABLE_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 const CANDIDATES = `
-  SELECT * FROM taskmill_tasks
+  SELECT * FROM taskmill_tasks INDEXED BY idx_task_scheduling
   WHERE ${CLAIMABLE}
     AND next_run_time <= ?
     AND name IN (SELECT value FROM json_each(?))

@@ -107,7 +107,7 @@ describe('opening', () => {
     await Promise.all(many.map((store) => store.setup()));
     await Promise.all(many.map((store) => store.setup()));
     const db = new Database(file, { readonly: true });
-    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 1 });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 2 });
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'taskmill_%' ORDER BY name`).all();
     expect(tables.map((row) => (row as { name: string }).name)).toEqual([
       'taskmill_task_attempts',
@@ -159,7 +159,7 @@ describe('cross-process setup', () => {
     expect(outputs.filter((output) => !output.ok)).toEqual([]);
     expect(outputs.map((output) => output.id).sort()).toEqual([1, 2, 3, 4]);
     const db = new Database(file, { readonly: true });
-    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 1 });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 2 });
     db.close();
   }, 60_000);
 
