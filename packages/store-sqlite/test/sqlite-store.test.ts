@@ -107,9 +107,10 @@ describe('opening', () => {
     await Promise.all(many.map((store) => store.setup()));
     await Promise.all(many.map((store) => store.setup()));
     const db = new Database(file, { readonly: true });
-    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 2 });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM taskmill_migrations').get()).toEqual({ n: 2 });
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'taskmill_%' ORDER BY name`).all();
     expect(tables.map((row) => (row as { name: string }).name)).toEqual([
+      'taskmill_migrations',
       'taskmill_task_attempts',
       'taskmill_task_events',
       'taskmill_tasks',
@@ -159,7 +160,7 @@ describe('cross-process setup', () => {
     expect(outputs.filter((output) => !output.ok)).toEqual([]);
     expect(outputs.map((output) => output.id).sort()).toEqual([1, 2, 3, 4]);
     const db = new Database(file, { readonly: true });
-    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 2 });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM taskmill_migrations').get()).toEqual({ n: 2 });
     db.close();
   }, 60_000);
 
