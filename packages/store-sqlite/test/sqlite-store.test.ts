@@ -9,6 +9,7 @@ import {
   ConfigurationError,
   StoreError,
   StoreUnavailableError,
+  TaskNotFoundError,
   type NewTask,
   type Store,
 } from '@taskmill/contracts';
@@ -183,6 +184,26 @@ describe('cross-process setup', () => {
     expect(db.prepare(`SELECT COUNT(*) AS n FROM taskmill_task_events WHERE event_type = 'task_claimed'`).get()).toEqual({ n: 120 });
     db.close();
   }, 60_000);
+});
+
+describe('one connection, one operation at a time', () => {
+  it('runs overlapping calls on one store without mixing their transactions', async () => {
+    const store = track(createSqliteStore({ path: tempFile() }));
+    await store.setup();
+    const calls: Promise<unknown>[] = [];
+    const totals: Promise<number>[] = [];
+    for (let i = 0; i < 20; i++) {
+      calls.push(store.createTasks([task(), task()], T0));
+      calls.push(store.pauseTask(999_999, T0).then(() => 'paused', (error: unknown) => error));
+      totals.push(store.queryTasks({}).then((page) => page.total));
+    }
+    const results = await Promise.all(calls);
+    expect(results.filter((result) => Array.isArray(result))).toHaveLength(20);
+    expect(results.filter((result) => result instanceof TaskNotFoundError)).toHaveLength(20);
+    // a read never sees half of another call's batch: totals come in whole batches, in call order
+    expect(await Promise.all(totals)).toEqual(Array.from({ length: 20 }, (_, i) => 2 * (i + 1)));
+    expect((await store.queryTasks({})).total).toBe(40);
+  });
 });
 
 describe('errors', () => {
