@@ -1,6 +1,6 @@
-import { decodeTask, events, type ClaimRequest, type Task } from '@taskmill/contracts';
-import { jsonList, type Sql } from './sql.js';
-import { openAttempt, readTask, writeEvent, writeEvents } from './task-writes.js';
+import type { Task } from '@taskmill/contracts';
+import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, type ClaimPlan } from '@taskmill/contracts/store-kit';
+import { jsonList, type SqliteConnection } from './connection.js';
 
 /*
  * Claiming on SQLite (SPEC A4, B5.8).
@@ -17,75 +17,38 @@ import { openAttempt, readTask, writeEvent, writeEvents } from './task-writes.js
  * A superseded or dead worker claims nothing: its registry row is read (primary key) inside the
  * same IMMEDIATE transaction, so a supersede/reap either committed before (we see it) or waits
  * for our COMMIT (and recovery then sees the claimed tasks). No row (no registry in use) may claim.
+ *
+ * The candidates are read in claim order with a LIMIT, never every due row: the partial index
+ * `idx_task_scheduling (priority DESC, next_run_time, id) WHERE status IN (claimable)` hands them
+ * out in that order, so SQLite stops after the first `limit` matches. The query repeats the index's
+ * WHERE term word for word, which is how SQLite's planner proves a partial index usable, and names
+ * it with INDEXED BY: without ANALYZE statistics the planner prefers an index on `status` and sorts
+ * every due row in a temp B-tree (EXPLAIN QUERY PLAN shows it), and INDEXED BY fails loudly rather
+ * than silently if the index ever cannot serve the query. With per-name caps, each capped name is
+ * read on its own with LIMIT cap and the uncapped names together with LIMIT limit: the union
+ * always holds the batch the kit's `pickClaims` chooses.
  */
 
+const CLAIMABLE = `status IN (${CLAIMABLE_STATUSES.map((status) => `'${status}'`).join(', ')})`;
+
 const CANDIDATES = `
-  SELECT * FROM taskmill_tasks
-  WHERE status IN ('pending', 'failed', 'timeout')
+  SELECT * FROM taskmill_tasks INDEXED BY idx_task_scheduling
+  WHERE ${CLAIMABLE}
     AND next_run_time <= ?
     AND name IN (SELECT value FROM json_each(?))
-  ORDER BY priority DESC, next_run_time ASC, id ASC`;
-
-/** Claim up to `request.limit` due tasks; see `TaskStore.claimTasks`. Runs inside the caller's IMMEDIATE transaction. */
-export function claimTasks(sql: Sql, request: ClaimRequest): Task[] {
-  const caps = request.name_limits ?? {};
-  const names = [...new Set(request.names)].filter((name) => !(name in caps) || caps[name] > 0);
-  if (request.limit <= 0 || names.length === 0) return [];
-  if (!mayClaim(sql, request.worker_id)) return [];
-
-  const taken = new Map<string, number>();
-  const picked: Task[] = [];
-  for (const row of sql.all(CANDIDATES, request.now, jsonList(names))) {
-    if (picked.length >= request.limit) break;
-    const task = decodeTask(row);
-    const cap = caps[task.name];
-    const count = taken.get(task.name) ?? 0;
-    if (cap !== undefined && count >= cap) continue;
-    taken.set(task.name, count + 1);
-    picked.push(task);
-  }
-
-  const claimed: Task[] = [];
-  for (const candidate of picked) {
-    const task = candidate.status === 'pending' ? candidate : promoteRetry(sql, candidate, request.now);
-    const attempt = task.attempt + 1;
-    sql.run(
-      `UPDATE taskmill_tasks
-       SET status = 'running', worker_id = ?, start_time = ?, last_active_time = ?, attempt = ?
-       WHERE id = ? AND status = 'pending'`,
-      request.worker_id,
-      request.now,
-      request.now,
-      attempt,
-      task.id,
-    );
-    openAttempt(sql, task.id, attempt, request.worker_id, request.now);
-    writeEvents(sql, events.claimed(task, request.worker_id, attempt, task.retry_count, request.now));
-    claimed.push(readTask(sql, task.id)!);
-  }
-  return claimed;
-}
+  ORDER BY ${CLAIM_ORDER_SQL}
+  LIMIT ?`;
 
 /** False when the worker's registry row exists and is not `active` (superseded or dead). */
-function mayClaim(sql: Sql, workerId: string): boolean {
-  const row = sql.get('SELECT status FROM taskmill_workers WHERE worker_id = ?', String(workerId));
+export async function workerMayClaim(sql: SqliteConnection, workerId: string): Promise<boolean> {
+  const row = sql.get('SELECT status FROM taskmill_workers WHERE worker_id = ?', workerId);
   return !row || row.status === 'active';
 }
 
-/** A failed/timed-out task whose retry is due becomes `pending` again (SPEC B5.5 step 3). */
-function promoteRetry(sql: Sql, task: Task, now: number): Task {
-  const previous = task.status as 'failed' | 'timeout';
-  const retryCount = task.retry_count + 1;
-  sql.run(
-    `UPDATE taskmill_tasks
-     SET status = 'pending', retry_count = ?, stage = 0, result = NULL, context = NULL,
-         children_results = NULL, last_active_time = ?
-     WHERE id = ? AND status = ?`,
-    retryCount,
-    now,
-    task.id,
-    previous,
-  );
-  writeEvent(sql, events.retryScheduled(task, previous, retryCount, now));
-  return readTask(sql, task.id)!;
+/** Due candidates of a claim, in claim order: at most `plan.limit` uncapped, at most its cap per capped name. */
+export async function claimCandidates(sql: SqliteConnection, plan: ClaimPlan): Promise<Task[]> {
+  const uncapped = plan.names.filter((name) => plan.caps[name] === undefined);
+  const reads = Object.entries(plan.caps).map(([name, cap]) => ({ names: [name], limit: cap }));
+  if (uncapped.length > 0) reads.push({ names: uncapped, limit: plan.limit });
+  return reads.flatMap((read) => sql.all(CANDIDATES, plan.now, jsonList(read.names), read.limit).map(decodeTask));
 }

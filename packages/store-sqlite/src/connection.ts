@@ -1,11 +1,42 @@
 import Database from 'better-sqlite3';
-import { ConfigurationError } from '@taskmill/contracts';
+import { ConfigurationError, StoreUnavailableError } from '@taskmill/contracts';
+import type { RawRow } from '@taskmill/contracts/store-kit';
 
 /** Where a store's database lives: a file, or a private in-memory database. */
 export type SqliteTarget = { kind: 'file'; path: string } | { kind: 'memory' };
 
+/** Options of `createSqliteStore` for a database file the store opens itself. */
+export interface SqliteFileOptions {
+  /** Path of the database file, or `:memory:` for a private in-memory database. */
+  path: string;
+  /** How long a write waits for another connection's lock, in ms. (Default: 5000) */
+  busy_timeout_ms?: number;
+}
+
+/** Options of `createSqliteStore` for a better-sqlite3 database opened by the caller. */
+export interface SqliteDatabaseOptions {
+  /** An open better-sqlite3 database; the store never closes it. */
+  database: Database.Database;
+  /** When given, sets the connection's `busy_timeout` (ms). (Default: left as the caller set it) */
+  busy_timeout_ms?: number;
+}
+
+/** What `createSqliteStore` accepts: a `sqlite:` connection string or an options object. */
+export type SqliteStoreOptions = string | SqliteFileOptions | SqliteDatabaseOptions;
+
 /** Default `busy_timeout` in ms: how long a write waits for another connection's lock. */
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Longest lock wait inside one synchronous driver call, in ms, on a database the store opens.
+ * better-sqlite3 waits for a busy lock synchronously, freezing the event loop (and with it task and
+ * worker heartbeats) while another process writes; the rest of `busy_timeout` is waited out
+ * between event-loop turns (see transaction.ts).
+ */
+export const BUSY_SLICE_MS = 20;
+
+/** A value better-sqlite3 can bind. */
+export type Param = string | number | bigint | Buffer | null;
 
 /**
  * Parse `sqlite:<path>`, `sqlite::memory:`, `sqlite:file.db`, `sqlite:///abs/path.db` or
@@ -21,7 +52,7 @@ export function parseSqliteConnection(connection: string): SqliteTarget {
 }
 
 /** A target for a bare path (`:memory:` included). */
-export function targetForPath(path: string, original: string = path): SqliteTarget {
+function targetForPath(path: string, original: string = path): SqliteTarget {
   if (typeof path !== 'string' || path.trim() === '' || path.includes('\0')) {
     throw new ConfigurationError(`SQLite connection has no database path: ${String(original)}`);
   }
@@ -29,12 +60,31 @@ export function targetForPath(path: string, original: string = path): SqliteTarg
   return { kind: 'file', path };
 }
 
+type Source = { kind: 'target'; target: SqliteTarget } | { kind: 'database'; database: Database.Database };
+
+function checkBusyTimeout(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ConfigurationError('busy_timeout_ms must be a non-negative number');
+  }
+  return value;
+}
+
+function isDatabase(value: unknown): value is Database.Database {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Database.Database).prepare === 'function' &&
+    typeof (value as Database.Database).transaction === 'function'
+  );
+}
+
 /**
  * Open the database and set the store's PRAGMAs: WAL for files (readers never block the single
  * writer), a busy timeout so writers queue instead of failing at once, no foreign keys (no
  * cascades, SPEC A17) and `synchronous=NORMAL` (durable at checkpoints, safe with WAL).
  */
-export function openDatabase(target: SqliteTarget, busyTimeoutMs: number): Database.Database {
+function openDatabase(target: SqliteTarget, busyTimeoutMs: number): Database.Database {
   const db = new Database(target.kind === 'memory' ? ':memory:' : target.path);
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
@@ -46,4 +96,108 @@ export function openDatabase(target: SqliteTarget, busyTimeoutMs: number): Datab
     db.close();
     throw error;
   }
+}
+
+/**
+ * The store's one better-sqlite3 connection, opened on first use (a bad path fails at the first
+ * call, not at construction): cached prepared statements with bound parameters only. A caller's
+ * `{ database }` is used as it is and never closed.
+ */
+export class SqliteConnection {
+  /** How long a write may wait for another connection's lock in all, in ms. */
+  readonly busyTimeoutMs: number;
+  readonly #source: Source;
+  readonly #busyOption: number | undefined;
+  #db: Database.Database | null = null;
+  #closed = false;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(options: SqliteStoreOptions) {
+    if (typeof options === 'string') {
+      this.#source = { kind: 'target', target: parseSqliteConnection(options) };
+      this.#busyOption = undefined;
+    } else {
+      if (typeof options !== 'object' || options === null) {
+        throw new ConfigurationError('createSqliteStore needs a sqlite: connection string or an options object');
+      }
+      this.#busyOption = checkBusyTimeout(options.busy_timeout_ms);
+      if ('database' in options && options.database !== undefined) {
+        if (!isDatabase(options.database)) throw new ConfigurationError('database must be a better-sqlite3 Database');
+        this.#source = { kind: 'database', database: options.database };
+      } else {
+        const path = (options as SqliteFileOptions).path;
+        if (typeof path !== 'string') throw new ConfigurationError('createSqliteStore needs a path or a database');
+        this.#source = { kind: 'target', target: path.startsWith('sqlite:') ? parseSqliteConnection(path) : targetForPath(path) };
+      }
+    }
+    this.busyTimeoutMs = this.#busyOption ?? DEFAULT_BUSY_TIMEOUT_MS;
+  }
+
+  /** True once {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The open database; opens it on first use. */
+  get db(): Database.Database {
+    if (this.#closed) throw new StoreUnavailableError('SQLite store is closed');
+    if (!this.#db) {
+      if (this.#source.kind === 'database') {
+        if (this.#busyOption !== undefined) this.#source.database.pragma(`busy_timeout = ${Math.floor(this.#busyOption)}`);
+        this.#db = this.#source.database;
+      } else {
+        this.#db = openDatabase(this.#source.target, Math.min(BUSY_SLICE_MS, this.busyTimeoutMs));
+      }
+    }
+    return this.#db;
+  }
+
+  #prepare(text: string): Database.Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  /** First row of a query, or undefined. */
+  get(text: string, ...params: Param[]): RawRow | undefined {
+    return this.#prepare(text).get(...params) as RawRow | undefined;
+  }
+
+  /** Every row of a query. */
+  all(text: string, ...params: Param[]): RawRow[] {
+    return this.#prepare(text).all(...params) as RawRow[];
+  }
+
+  /** Run a statement; `changes` and `lastInsertRowid` tell what it did. */
+  run(text: string, ...params: Param[]): Database.RunResult {
+    return this.#prepare(text).run(...params);
+  }
+
+  /** Run statements without parameters (transaction control, migrations). */
+  exec(text: string): void {
+    this.db.exec(text);
+  }
+
+  /** Close the database if the store opened it; later calls fail with `StoreUnavailableError`. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const db = this.#db;
+    this.#db = null;
+    this.#statements.clear();
+    if (db && this.#source.kind === 'target' && db.open) db.close();
+  }
+}
+
+/** Bind a list as one JSON parameter, for `IN (SELECT value FROM json_each(?))`: one statement text for any length. */
+export function jsonList(values: readonly (string | number)[]): string {
+  return JSON.stringify(values);
+}
+
+/** Bytes as better-sqlite3 binds them. */
+export function toBlob(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -7,12 +7,21 @@ import { StoreError, StoreUnavailableError, TaskmillError } from '@taskmill/cont
 
 const UNAVAILABLE_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'SQLITE_NOTADB']);
 
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+/** SQLITE_BUSY (another connection holds the lock), not any other failure. */
+export function isBusy(error: unknown): boolean {
+  return codeOf(error).startsWith('SQLITE_BUSY');
+}
+
 /** Convert any error thrown while talking to SQLite into a taskmill error (typed ones pass through). */
 export function toStoreError(error: unknown, operation: string): TaskmillError {
   if (error instanceof TaskmillError) return error;
-  const code = typeof (error as { code?: unknown })?.code === 'string' ? String((error as { code: string }).code) : '';
   const message = error instanceof Error ? error.message : String(error);
-  const base = code.split('_').slice(0, 2).join('_');
+  const base = codeOf(error).split('_').slice(0, 2).join('_');
   if (UNAVAILABLE_CODES.has(base) || /database connection is not open|directory does not exist|unable to open/i.test(message)) {
     return new StoreUnavailableError(`SQLite store unavailable during ${operation}: ${message}`, { cause: error });
   }

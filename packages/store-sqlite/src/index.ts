@@ -1,4 +1,3 @@
-export { createSqliteStore } from './sqlite-store.js';
-export type { SqliteDatabaseOptions, SqliteFileOptions, SqliteStoreOptions } from './sqlite-store.js';
+export { createSqliteStore } from './store.js';
 export { parseSqliteConnection } from './connection.js';
-export type { SqliteTarget } from './connection.js';
+export type { SqliteDatabaseOptions, SqliteFileOptions, SqliteStoreOptions, SqliteTarget } from './connection.js';

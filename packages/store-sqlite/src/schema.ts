@@ -55,7 +55,12 @@ export const tasks = sqliteTable(
       'taskmill_tasks_status_check',
       sql`${t.status} IN ('pending', 'running', 'completed', 'failed', 'timeout', 'permanently_failed', 'paused', 'suspended')`,
     ),
-    index('idx_task_scheduling').on(t.status, t.next_run_time, t.priority),
+    // Claim order (SPEC B5.8) over every claimable status: failed/timeout rows wait for their
+    // retry in place (SPEC A5), so a claim walks one ordered partial index and stops at its LIMIT
+    // instead of sorting every due row.
+    index('idx_task_scheduling')
+      .on(sql`${t.priority} DESC`, t.next_run_time, t.id)
+      .where(sql`status IN ('pending', 'failed', 'timeout')`),
     index('idx_task_timeout').on(t.status, t.last_active_time).where(sql`status = 'running'`),
     index('idx_task_workflow').on(t.parent_id, t.status, t.completed_children),
     index('idx_task_stats').on(t.tag, t.name, t.status),

@@ -1,30 +1,27 @@
-import {
-  decodeTask,
-  decodeWorker,
-  events,
-  SWEEP_ERRORS,
-  type RecoveredTask,
-  type RecoverTasksInput,
-  type RegisterWorkerInput,
-  type WorkerRecord,
-  type WorkerStatus,
-} from '@taskmill/contracts';
-import { jsonList, type Param, type Sql } from './sql.js';
-import { closeAttempt, writeEvent } from './task-writes.js';
+import type { RegisterWorkerInput, WorkerStatus } from '@taskmill/contracts';
+import type { Condition, RawRow } from '@taskmill/contracts/store-kit';
+import { where } from './conditions.js';
+import { jsonList, type SqliteConnection } from './connection.js';
 
 /*
- * Worker registry and recovery (SPEC B7, A13). Writers run inside the caller's IMMEDIATE
- * transaction, so a read-then-update here is never interleaved with another worker's.
+ * The worker registry (SPEC B7, A13). Writers run inside the caller's IMMEDIATE transaction, so a
+ * read-then-update here is never interleaved with another worker's: SQLite needs no row locks for
+ * the "locked" reads the kit asks for.
  */
 
 /** The worker row, or null. */
-export function getWorker(sql: Sql, workerId: string): WorkerRecord | null {
-  const row = sql.get('SELECT * FROM taskmill_workers WHERE worker_id = ?', String(workerId));
-  return row ? decodeWorker(row) : null;
+export async function selectWorker(sql: SqliteConnection, workerId: string): Promise<RawRow | null> {
+  return sql.get('SELECT * FROM taskmill_workers WHERE worker_id = ?', workerId) ?? null;
 }
 
-/** Replace this worker's row with a fresh `active` lease. */
-export function registerWorker(sql: Sql, input: RegisterWorkerInput): WorkerRecord {
+/** Workers matching the conditions, by `registered_at, worker_id`. */
+export async function selectWorkers(sql: SqliteConnection, conditions: readonly Condition[]): Promise<RawRow[]> {
+  const filter = where(conditions);
+  return sql.all(`SELECT * FROM taskmill_workers ${filter.sql} ORDER BY registered_at, worker_id`, ...filter.params);
+}
+
+/** Replace the worker's row with a fresh `active` lease. */
+export async function replaceWorker(sql: SqliteConnection, input: RegisterWorkerInput): Promise<void> {
   sql.run('DELETE FROM taskmill_workers WHERE worker_id = ?', input.worker_id);
   sql.run(
     `INSERT INTO taskmill_workers (worker_id, pod_id, status, host, pid, registered_at, last_seen_at, expires_at, meta)
@@ -38,23 +35,30 @@ export function registerWorker(sql: Sql, input: RegisterWorkerInput): WorkerReco
     input.now + input.ttl_ms,
     input.meta === null || input.meta === undefined ? null : JSON.stringify(input.meta),
   );
-  return getWorker(sql, input.worker_id)!;
 }
 
-/** Extend an active worker's lease; the row as it is now, or null. */
-export function heartbeatWorker(sql: Sql, workerId: string, now: number, ttlMs: number): WorkerRecord | null {
+/** Extend an `active` worker's lease; `meta` replaced when given (undefined leaves it alone). */
+export async function extendWorkerLease(
+  sql: SqliteConnection,
+  workerId: string,
+  now: number,
+  expiresAt: number,
+  meta: string | null | undefined,
+): Promise<void> {
   sql.run(
-    `UPDATE taskmill_workers SET last_seen_at = ?, expires_at = ? WHERE worker_id = ? AND status = 'active'`,
+    `UPDATE taskmill_workers SET last_seen_at = ?, expires_at = ?, meta = CASE WHEN ? THEN ? ELSE meta END
+     WHERE worker_id = ? AND status = 'active'`,
     now,
-    now + ttlMs,
+    expiresAt,
+    meta === undefined ? 0 : 1,
+    meta ?? null,
     workerId,
   );
-  return getWorker(sql, workerId);
 }
 
-/** Every other active worker of the pod → `superseded`. */
-export function supersedeWorkers(sql: Sql, podId: string, exceptWorkerId: string, now: number): string[] {
-  const ids = sql
+/** Other `active` workers of the pod, by `registered_at, worker_id`. */
+export async function selectPodWorkers(sql: SqliteConnection, podId: string, exceptWorkerId: string): Promise<string[]> {
+  return sql
     .all(
       `SELECT worker_id FROM taskmill_workers WHERE pod_id = ? AND worker_id <> ? AND status = 'active'
        ORDER BY registered_at, worker_id`,
@@ -62,24 +66,27 @@ export function supersedeWorkers(sql: Sql, podId: string, exceptWorkerId: string
       exceptWorkerId,
     )
     .map((row) => String(row.worker_id));
-  return retire(sql, ids, 'superseded', now);
 }
 
-/** Active workers whose lease ended before `now` → `dead`. */
-export function reapExpiredWorkers(sql: Sql, now: number, limit: number): string[] {
-  const ids = sql
+/** `active` workers whose lease ended before `now`, by `expires_at, worker_id`, at most `limit`. */
+export async function selectExpiredWorkers(sql: SqliteConnection, now: number, limit: number): Promise<string[]> {
+  return sql
     .all(
       `SELECT worker_id FROM taskmill_workers WHERE status = 'active' AND expires_at < ?
        ORDER BY expires_at, worker_id LIMIT ?`,
       now,
-      Math.max(0, limit),
+      limit,
     )
     .map((row) => String(row.worker_id));
-  return retire(sql, ids, 'dead', now);
 }
 
-/** Move these still-active workers to `superseded` or `dead`, stamping the matching time column. */
-function retire(sql: Sql, ids: string[], status: 'superseded' | 'dead', now: number): string[] {
+/** Still-active workers among `ids` → `superseded` or `dead`, stamping the matching time column. */
+export async function retireWorkers(
+  sql: SqliteConnection,
+  ids: readonly string[],
+  status: Extract<WorkerStatus, 'superseded' | 'dead'>,
+  now: number,
+): Promise<void> {
   const column = status === 'dead' ? 'dead_at' : 'superseded_at';
   sql.run(
     `UPDATE taskmill_workers SET status = ?, ${column} = ?
@@ -88,62 +95,9 @@ function retire(sql: Sql, ids: string[], status: 'superseded' | 'dead', now: num
     now,
     jsonList(ids),
   );
-  return ids;
 }
 
-/** Mark a worker dead; false when absent or already dead. */
-export function markWorkerDead(sql: Sql, workerId: string, now: number): boolean {
-  return sql.run(`UPDATE taskmill_workers SET status = 'dead', dead_at = ? WHERE worker_id = ? AND status <> 'dead'`, now, workerId)
-    .changes > 0;
-}
-
-/** Ordered by `registered_at, worker_id`. */
-export function listWorkers(sql: Sql, filter: { pod_id?: string; status?: WorkerStatus } = {}): WorkerRecord[] {
-  const where: string[] = [];
-  const params: Param[] = [];
-  if (typeof filter.pod_id === 'string') {
-    where.push('pod_id = ?');
-    params.push(filter.pod_id);
-  }
-  if (typeof filter.status === 'string') {
-    where.push('status = ?');
-    params.push(filter.status);
-  }
-  const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
-  return sql.all(`SELECT * FROM taskmill_workers ${clause} ORDER BY registered_at, worker_id`, ...params).map(decodeWorker);
-}
-
-/**
- * Running tasks of dead/superseded workers go back to `pending` (no retry consumed). Each row is
- * changed by an UPDATE guarded on status, worker and attempt, so recovering twice is harmless.
- */
-export function recoverWorkerTasks(sql: Sql, input: RecoverTasksInput): RecoveredTask[] {
-  if (input.worker_ids.length === 0 || input.limit <= 0) return [];
-  const rows = sql.all(
-    `SELECT * FROM taskmill_tasks
-     WHERE status = 'running' AND worker_id IN (SELECT value FROM json_each(?))
-     ORDER BY id LIMIT ?`,
-    jsonList(input.worker_ids.map(String)),
-    input.limit,
-  );
-  const recovered: RecoveredTask[] = [];
-  for (const row of rows) {
-    const task = decodeTask(row);
-    const info = sql.run(
-      `UPDATE taskmill_tasks
-       SET status = 'pending', stage = 0, last_active_time = ?, next_run_time = ?, worker_id = NULL,
-           start_time = NULL, result = NULL
-       WHERE id = ? AND status = 'running' AND worker_id = ? AND attempt = ?`,
-      input.now,
-      input.now,
-      task.id,
-      task.worker_id,
-      task.attempt,
-    );
-    if (info.changes === 0) continue;
-    closeAttempt(sql, task.id, input.now, 'interrupted', SWEEP_ERRORS.recovered);
-    writeEvent(sql, events.recovered(task, task.worker_id, input.by_worker_id, input.by_pod_id, 'worker_unavailable', input.now));
-    recovered.push({ task_id: task.id, worker_id: task.worker_id!, attempt: task.attempt });
-  }
-  return recovered;
+/** A worker → `dead` from any other status; true when a row changed. */
+export async function markWorkerDead(sql: SqliteConnection, workerId: string, now: number): Promise<boolean> {
+  return sql.run(`UPDATE taskmill_workers SET status = 'dead', dead_at = ? WHERE worker_id = ? AND status <> 'dead'`, now, workerId).changes > 0;
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { ATTEMPT_COLUMNS, EVENT_COLUMNS, TASK_COLUMNS, WORKER_COLUMNS, type Store } from '@taskmill/contracts';
+import type { Store } from '@taskmill/contracts';
+import { ATTEMPT_COLUMNS, EVENT_COLUMNS, TASK_COLUMNS, WORKER_COLUMNS } from '@taskmill/contracts/store-kit';
 import type { ConformanceHarness, TableName } from '@taskmill/store-testkit';
 import { createSqliteStore } from '../src/index.js';
 
@@ -12,6 +13,20 @@ const COLUMNS: Record<TableName, { columns: readonly string[]; pk: string }> = {
   taskmill_task_attempts: { columns: ATTEMPT_COLUMNS, pk: 'id' },
   taskmill_workers: { columns: WORKER_COLUMNS, pk: 'worker_id' },
 };
+
+/** The keys of `values`, each checked to be a column of `table`. */
+function checkedColumns(table: TableName, values: Record<string, unknown>): string[] {
+  const spec = COLUMNS[table];
+  if (!spec) throw new Error(`unknown table ${table}`);
+  const keys = Object.keys(values);
+  for (const key of keys) if (!spec.columns.includes(key)) throw new Error(`unknown column ${table}.${key}`);
+  return keys;
+}
+
+/** Values as SQLite binds them: booleans as 0/1. */
+function bound(values: Record<string, unknown>, keys: string[]): unknown[] {
+  return keys.map((key) => (typeof values[key] === 'boolean' ? (values[key] ? 1 : 0) : values[key]));
+}
 
 /** A harness whose stores each live in a fresh temp file; peers open the same file. */
 export function createSqliteHarness(): ConformanceHarness & { pathOf(store: Store): string } {
@@ -43,17 +58,22 @@ export function createSqliteHarness(): ConformanceHarness & { pathOf(store: Stor
     },
     async rawRows(store, table, where = {}) {
       const spec = COLUMNS[table];
-      if (!spec) throw new Error(`unknown table ${table}`);
-      const keys = Object.keys(where);
-      for (const key of keys) if (!spec.columns.includes(key)) throw new Error(`unknown column ${table}.${key}`);
+      const keys = checkedColumns(table, where);
       const clause = keys.length ? `WHERE ${keys.map((key) => `"${key}" = ?`).join(' AND ')}` : '';
-      const params = keys.map((key) => {
-        const value = where[key];
-        return typeof value === 'boolean' ? (value ? 1 : 0) : value;
-      });
       const db = new Database(pathOf(store), { readonly: true, fileMustExist: true });
       try {
-        return db.prepare(`SELECT * FROM ${table} ${clause} ORDER BY "${spec.pk}"`).all(...params) as Record<string, unknown>[];
+        return db.prepare(`SELECT * FROM ${table} ${clause} ORDER BY "${spec.pk}"`).all(...bound(where, keys)) as Record<string, unknown>[];
+      } finally {
+        db.close();
+      }
+    },
+    async insertRaw(store, table, row) {
+      const keys = checkedColumns(table, row);
+      const db = new Database(pathOf(store), { fileMustExist: true });
+      try {
+        db.prepare(`INSERT INTO ${table} (${keys.map((key) => `"${key}"`).join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`).run(
+          ...bound(row, keys),
+        );
       } finally {
         db.close();
       }

@@ -9,6 +9,7 @@ import {
   ConfigurationError,
   StoreError,
   StoreUnavailableError,
+  TaskNotFoundError,
   type NewTask,
   type Store,
 } from '@taskmill/contracts';
@@ -107,9 +108,10 @@ describe('opening', () => {
     await Promise.all(many.map((store) => store.setup()));
     await Promise.all(many.map((store) => store.setup()));
     const db = new Database(file, { readonly: true });
-    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 1 });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM taskmill_migrations').get()).toEqual({ n: 2 });
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'taskmill_%' ORDER BY name`).all();
     expect(tables.map((row) => (row as { name: string }).name)).toEqual([
+      'taskmill_migrations',
       'taskmill_task_attempts',
       'taskmill_task_events',
       'taskmill_tasks',
@@ -159,7 +161,7 @@ describe('cross-process setup', () => {
     expect(outputs.filter((output) => !output.ok)).toEqual([]);
     expect(outputs.map((output) => output.id).sort()).toEqual([1, 2, 3, 4]);
     const db = new Database(file, { readonly: true });
-    expect(db.prepare('SELECT COUNT(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 1 });
+    expect(db.prepare('SELECT COUNT(*) AS n FROM taskmill_migrations').get()).toEqual({ n: 2 });
     db.close();
   }, 60_000);
 
@@ -182,6 +184,26 @@ describe('cross-process setup', () => {
     expect(db.prepare(`SELECT COUNT(*) AS n FROM taskmill_task_events WHERE event_type = 'task_claimed'`).get()).toEqual({ n: 120 });
     db.close();
   }, 60_000);
+});
+
+describe('one connection, one operation at a time', () => {
+  it('runs overlapping calls on one store without mixing their transactions', async () => {
+    const store = track(createSqliteStore({ path: tempFile() }));
+    await store.setup();
+    const calls: Promise<unknown>[] = [];
+    const totals: Promise<number>[] = [];
+    for (let i = 0; i < 20; i++) {
+      calls.push(store.createTasks([task(), task()], T0));
+      calls.push(store.pauseTask(999_999, T0).then(() => 'paused', (error: unknown) => error));
+      totals.push(store.queryTasks({}).then((page) => page.total));
+    }
+    const results = await Promise.all(calls);
+    expect(results.filter((result) => Array.isArray(result))).toHaveLength(20);
+    expect(results.filter((result) => result instanceof TaskNotFoundError)).toHaveLength(20);
+    // a read never sees half of another call's batch: totals come in whole batches, in call order
+    expect(await Promise.all(totals)).toEqual(Array.from({ length: 20 }, (_, i) => 2 * (i + 1)));
+    expect((await store.queryTasks({})).total).toBe(40);
+  });
 });
 
 describe('errors', () => {

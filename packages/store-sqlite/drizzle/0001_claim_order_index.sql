@@ -1,0 +1,2 @@
+DROP INDEX `idx_task_scheduling`;--> statement-breakpoint
+CREATE INDEX `idx_task_scheduling` ON `taskmill_tasks` ("priority" DESC,`next_run_time`,`id`) WHERE status IN ('pending', 'failed', 'timeout');

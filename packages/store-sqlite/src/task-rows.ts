@@ -1,0 +1,135 @@
+import type { Task, TaskId } from '@taskmill/contracts';
+import {
+  decodeTask,
+  eventRow,
+  EVENT_INSERT_COLUMNS,
+  patchEntries,
+  TASK_INSERT_COLUMNS,
+  type RawRow,
+  type TaskChange,
+  type TaskInsert,
+  type TaskPatch,
+} from '@taskmill/contracts/store-kit';
+import { toBlob, type Param, type SqliteConnection } from './connection.js';
+
+/*
+ * Task rows and what every transition writes with them: the patch, the attempt row it opens or
+ * closes, its events. Always inside a transaction opened by transaction.ts. SQLite has no row
+ * locks: a write transaction holds the database's write lock from `BEGIN IMMEDIATE` on, so a row
+ * read here cannot change before COMMIT. Statements run one row at a time: they are in-process
+ * calls on cached prepared statements, with no round trip to save by batching.
+ */
+
+const INSERT_TASK = `INSERT INTO taskmill_tasks (${TASK_INSERT_COLUMNS.join(', ')})
+  VALUES (${TASK_INSERT_COLUMNS.map(() => '?').join(', ')})`;
+
+const INSERT_EVENT = `INSERT INTO taskmill_task_events (${EVENT_INSERT_COLUMNS.join(', ')})
+  VALUES (${EVENT_INSERT_COLUMNS.map(() => '?').join(', ')})`;
+
+const CLOSE_ATTEMPT = `UPDATE taskmill_task_attempts SET ended_at = ?, outcome = ?, error = ?, timeout_flag = ?
+  WHERE task_id = ? AND attempt = ? AND ended_at IS NULL`;
+
+const OPEN_ATTEMPT = 'INSERT INTO taskmill_task_attempts (task_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)';
+
+/** A value as SQLite stores it: bytes as a Buffer, everything else unchanged. */
+function bind(value: TaskPatch[keyof TaskPatch]): Param {
+  if (value instanceof Uint8Array) return toBlob(value);
+  return value ?? null;
+}
+
+/** The task row, or null. */
+export async function selectTask(sql: SqliteConnection, id: TaskId): Promise<RawRow | null> {
+  return sql.get('SELECT * FROM taskmill_tasks WHERE id = ?', id) ?? null;
+}
+
+/** The decoded task, or null (the write transaction already holds the database's write lock). */
+export async function lockTask(sql: SqliteConnection, id: TaskId): Promise<Task | null> {
+  const row = await selectTask(sql, id);
+  return row ? decodeTask(row) : null;
+}
+
+/** Insert task rows; their ids in input order. */
+export async function insertTasks(sql: SqliteConnection, rows: readonly TaskInsert[]): Promise<TaskId[]> {
+  return rows.map((row) => Number(sql.run(INSERT_TASK, ...TASK_INSERT_COLUMNS.map((column) => row[column])).lastInsertRowid));
+}
+
+/** UPDATE one task row with a change's patch, under its guard; false when the guard did not match. */
+function patchRow(sql: SqliteConnection, change: TaskChange): boolean {
+  const entries = patchEntries(change.patch);
+  if (entries.length === 0 && change.guard === null) return true;
+  const sets = entries.length > 0 ? entries.map(([column]) => `${column} = ?`).join(', ') : 'id = id';
+  const params: Param[] = [...entries.map(([, value]) => bind(value)), change.task_id];
+  let guard = '';
+  if (change.guard) {
+    guard = ' AND status = ?';
+    params.push(change.guard.status);
+    if (change.guard.worker_id !== undefined) {
+      guard += ' AND worker_id = ?';
+      params.push(change.guard.worker_id);
+    }
+    if (change.guard.attempt !== undefined) {
+      guard += ' AND attempt = ?';
+      params.push(change.guard.attempt);
+    }
+  }
+  return sql.run(`UPDATE taskmill_tasks SET ${sets} WHERE id = ?${guard}`, ...params).changes > 0;
+}
+
+/** Apply changes in order (see `StoreWriter.applyChanges`). */
+export async function applyChanges(
+  sql: SqliteConnection,
+  changes: readonly TaskChange[],
+): Promise<{ applied: boolean[]; event_ids: number[] }> {
+  const applied: boolean[] = [];
+  const eventIds: number[] = [];
+  for (const change of changes) {
+    const ok = patchRow(sql, change);
+    applied.push(ok);
+    if (!ok) continue;
+    const close = change.close_attempt;
+    if (close) sql.run(CLOSE_ATTEMPT, close.ended_at, close.outcome, close.error, close.timeout_flag ? 1 : 0, close.task_id, close.attempt);
+    const open = change.open_attempt;
+    if (open) sql.run(OPEN_ATTEMPT, open.task_id, open.attempt, open.worker_id, open.started_at);
+    for (const draft of change.events) {
+      const row = eventRow(draft);
+      eventIds.push(Number(sql.run(INSERT_EVENT, ...EVENT_INSERT_COLUMNS.map((column) => row[column])).lastInsertRowid));
+    }
+  }
+  return { applied, event_ids: eventIds };
+}
+
+/** Flip a child's `parent_credited` from 0 to 1; true when this call flipped it. */
+export async function markCredited(sql: SqliteConnection, childId: TaskId): Promise<boolean> {
+  return sql.run('UPDATE taskmill_tasks SET parent_credited = 1 WHERE id = ? AND parent_credited = 0', childId).changes > 0;
+}
+
+/** Count a credited child and append its line to the parent's results; the parent after. */
+export async function addChildResult(sql: SqliteConnection, parentId: TaskId, line: string): Promise<Task | null> {
+  sql.run(
+    `UPDATE taskmill_tasks
+     SET completed_children = completed_children + 1, children_results = COALESCE(children_results, '') || ?
+     WHERE id = ?`,
+    line,
+    parentId,
+  );
+  return lockTask(sql, parentId);
+}
+
+/** Refresh `last_active_time` under each fence; per fence whether it held. */
+export async function touchTasks(
+  sql: SqliteConnection,
+  fences: ReadonlyArray<{ task_id: TaskId; worker_id: string; attempt: number }>,
+  now: number,
+): Promise<boolean[]> {
+  return fences.map(
+    (fence) =>
+      sql.run(
+        `UPDATE taskmill_tasks SET last_active_time = ?
+         WHERE id = ? AND status = 'running' AND worker_id = ? AND attempt = ?`,
+        now,
+        fence.task_id,
+        fence.worker_id,
+        fence.attempt,
+      ).changes > 0,
+  );
+}

@@ -1,0 +1,112 @@
+import { isBusy, toStoreError } from './errors.js';
+import type { SqliteConnection } from './connection.js';
+
+/*
+ * Transactions on the store's one connection.
+ *
+ * better-sqlite3 is synchronous and its `db.transaction()` cannot wrap async code, but the kit's
+ * operations are async. So a transaction is opened and closed by hand around `await work()`, and
+ * every operation of a store instance (reads too) runs alone on the connection, in call order:
+ * otherwise a read, or a second write, would run inside another operation's open transaction and
+ * see (or commit) its uncommitted rows.
+ *
+ * Writes start with `BEGIN IMMEDIATE`: the database's write lock is taken before the first read,
+ * so what the transaction reads cannot change under it (claims, sweeps and recoveries are
+ * serialised across every process sharing the file) and it can never fail halfway with
+ * SQLITE_BUSY_SNAPSHOT, which a deferred transaction gets in WAL mode when a reader whose
+ * snapshot went stale tries to become a writer.
+ *
+ * better-sqlite3 waits for a busy lock synchronously, freezing this process's event loop (and with
+ * it task and worker heartbeats) for as long as another process writes; so the driver waits at
+ * most BUSY_SLICE_MS at a time and the rest of `busy_timeout` is waited out here, between
+ * event-loop turns. A transaction that got SQLITE_BUSY (at BEGIN, or anywhere after) was rolled
+ * back whole, so running it again is safe.
+ */
+
+/** How long `setup()` keeps retrying while another process holds the database during its own setup. */
+const SETUP_RETRY_MS = 30_000;
+
+/** How long to keep retrying a busy database, and how the pause between tries grows. */
+interface RetryPolicy {
+  budgetMs: number;
+  firstPauseMs: number;
+  maxPauseMs: number;
+}
+
+/** Runs one operation at a time, in call order. */
+class Serial {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(fn);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** The store's transactions: every operation runs through here, one at a time. */
+export class Transactions {
+  readonly #connection: SqliteConnection;
+  readonly #serial = new Serial();
+  #closing: Promise<void> | null = null;
+
+  constructor(connection: SqliteConnection) {
+    this.#connection = connection;
+  }
+
+  /** Run `work` in one `BEGIN IMMEDIATE` transaction; rerun while the database is busy (see above). */
+  write<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return this.#serial.run(() => this.#retry(operation, this.#busyPolicy(), () => this.#transaction('BEGIN IMMEDIATE', work)));
+  }
+
+  /** Run reads in one deferred transaction: a paged read's count and rows come from one snapshot. */
+  read<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    return this.#serial.run(() => this.#retry(operation, this.#busyPolicy(), () => this.#transaction('BEGIN', work)));
+  }
+
+  /**
+   * Run the migrations. Several processes opening a fresh file at once can get SQLITE_BUSY without
+   * the busy handler being consulted (switching the file to WAL, WAL recovery), so a busy setup is
+   * retried with jittered backoff for up to {@link SETUP_RETRY_MS}.
+   */
+  setup(migrate: (connection: SqliteConnection) => void): Promise<void> {
+    const policy = { budgetMs: SETUP_RETRY_MS, firstPauseMs: 20, maxPauseMs: 500 };
+    return this.#serial.run(() => this.#retry('setup', policy, async () => migrate(this.#connection)));
+  }
+
+  /** Close after the operations already called have finished. */
+  close(): Promise<void> {
+    this.#closing ??= this.#serial.run(async () => this.#connection.close());
+    return this.#closing;
+  }
+
+  #busyPolicy(): RetryPolicy {
+    return { budgetMs: this.#connection.busyTimeoutMs, firstPauseMs: 1, maxPauseMs: 20 };
+  }
+
+  async #transaction<T>(begin: string, work: () => Promise<T>): Promise<T> {
+    const connection = this.#connection;
+    connection.exec(begin);
+    try {
+      const result = await work();
+      connection.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (!connection.closed && connection.db.inTransaction) connection.exec('ROLLBACK');
+      throw error;
+    }
+  }
+
+  async #retry<T>(operation: string, policy: RetryPolicy, once: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + policy.budgetMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await once();
+      } catch (error) {
+        if (!isBusy(error) || this.#connection.closed || Date.now() >= deadline) throw toStoreError(error, operation);
+        const pause = Math.min(policy.firstPauseMs * 2 ** attempt, policy.maxPauseMs) * (0.5 + Math.random());
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+}

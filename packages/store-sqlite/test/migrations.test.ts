@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSqliteStore } from '../src/index.js';
+
+const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
+const dirs: string[] = [];
+
+function tempFile(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'taskmill-sqlite-migrations-'));
+  dirs.push(dir);
+  return join(dir, 'taskmill.db');
+}
+
+afterAll(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/**
+ * A database exactly as the 0.1 store left it: its first migration applied and recorded in
+ * drizzle's `__drizzle_migrations` (the 0.1 migrate.ts), and one task in it.
+ */
+function legacyDatabase(file: string): { hash: string; taskId: number } {
+  const [first] = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+  const db = new Database(file);
+  db.exec('CREATE TABLE "__drizzle_migrations" (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+  for (const statement of first.sql) if (statement.trim() !== '') db.exec(statement);
+  db.prepare('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)').run(first.hash, first.folderMillis);
+  const info = db
+    .prepare(
+      `INSERT INTO taskmill_tasks (name, type, payload, priority, created_at, status, next_run_time, timeout, max_retries)
+       VALUES ('legacy', 'async', '{"kept":true}', 3, 1000, 'pending', 1000, 60, 2)`,
+    )
+    .run();
+  db.close();
+  return { hash: first.hash, taskId: Number(info.lastInsertRowid) };
+}
+
+function read<T>(file: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(file, { readonly: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+const tableNames = (db: Database.Database) =>
+  (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all() as { name: string }[]).map((row) => row.name);
+const bookkeeping = (db: Database.Database) => db.prepare('SELECT id, hash, created_at FROM taskmill_migrations ORDER BY id').all();
+const schema = (db: Database.Database) => db.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY type, name').all();
+
+describe('migrations bookkeeping', () => {
+  it('records migrations in taskmill_migrations on a fresh database', async () => {
+    const file = tempFile();
+    const store = createSqliteStore({ path: file });
+    await store.setup();
+    await store.close();
+    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+    read(file, (db) => {
+      expect(tableNames(db)).toContain('taskmill_migrations');
+      expect(tableNames(db)).not.toContain('__drizzle_migrations');
+      expect(bookkeeping(db)).toEqual(migrations.map((m, i) => ({ id: i + 1, hash: m.hash, created_at: m.folderMillis })));
+    });
+  });
+
+  it('upgrades a database created by the 0.1 store: bookkeeping moved, nothing re-run, data kept, old table gone', async () => {
+    const file = tempFile();
+    const { hash, taskId } = legacyDatabase(file);
+    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+
+    const store = createSqliteStore({ path: file });
+    await store.setup();
+    expect(await store.getTask(taskId)).toMatchObject({ id: taskId, name: 'legacy', payload: { kept: true }, priority: 3, status: 'pending' });
+    const [claimed] = await store.claimTasks({ worker_id: 'w1', now: 2000, limit: 1, names: ['legacy'] });
+    expect(claimed).toMatchObject({ id: taskId, status: 'running' });
+
+    const before = read(file, (db) => {
+      expect(tableNames(db)).not.toContain('__drizzle_migrations');
+      const rows = bookkeeping(db) as { hash: string; created_at: number }[];
+      expect(rows.map((row) => row.hash)).toEqual(migrations.map((m) => m.hash));
+      expect(rows[0]).toMatchObject({ hash, created_at: migrations[0].folderMillis });
+      return { rows, schema: schema(db) };
+    });
+
+    await store.setup();
+    const other = createSqliteStore({ path: file });
+    await other.setup();
+    await other.close();
+    await store.close();
+    read(file, (db) => {
+      expect(bookkeeping(db)).toEqual(before.rows);
+      expect(schema(db)).toEqual(before.schema);
+    });
+  });
+
+  it("leaves an application's own drizzle bookkeeping in a shared database alone", async () => {
+    const file = tempFile();
+    legacyDatabase(file);
+    const app = new Database(file);
+    app.prepare('INSERT INTO "__drizzle_migrations" ("hash", "created_at") VALUES (?, ?)').run('app-migration-hash', 42);
+    app.close();
+
+    const store = createSqliteStore({ path: file });
+    await store.setup();
+    await store.close();
+    read(file, (db) => {
+      expect(db.prepare('SELECT hash, created_at FROM "__drizzle_migrations"').all()).toEqual([{ hash: 'app-migration-hash', created_at: 42 }]);
+      expect((bookkeeping(db) as unknown[]).length).toBe(readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).length);
+    });
+  });
+});
