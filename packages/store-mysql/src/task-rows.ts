@@ -46,12 +46,38 @@ function columns(names: readonly string[]): string {
   return names.map((name) => `\`${name}\``).join(', ');
 }
 
-/** Multi-row INSERT; the generated ids in row order. */
+/**
+ * Rows per INSERT are bounded by count and by an estimate of their size, so a batch of large
+ * payloads stays well under `max_allowed_packet` (16 MiB by default on MariaDB, 64 MiB on MySQL 8).
+ */
+const INSERT_CHUNK_ROWS = 500;
+const INSERT_CHUNK_BYTES = 4 * 1024 * 1024;
+
+function sizeOf(values: unknown[]): number {
+  return values.reduce<number>((sum, value) => sum + (typeof value === 'string' || Buffer.isBuffer(value) ? value.length : 16), 0);
+}
+
+/** Multi-row INSERTs (chunked); the generated ids in row order. */
 async function insertRows(conn: Conn, table: string, names: readonly string[], values: unknown[][]): Promise<number[]> {
-  if (values.length === 0) return [];
-  const { insertId } = await exec(conn, `INSERT INTO ${table} (${columns(names)}) VALUES ?`, [values]);
-  const step = values.length > 1 ? await conn.idStep() : 1;
-  return values.map((_, i) => insertId + i * step);
+  const ids: number[] = [];
+  let chunk: unknown[][] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const { insertId } = await exec(conn, `INSERT INTO ${table} (${columns(names)}) VALUES ?`, [chunk]);
+    const step = chunk.length > 1 ? await conn.idStep() : 1;
+    ids.push(...chunk.map((_, i) => insertId + i * step));
+    chunk = [];
+    bytes = 0;
+  };
+  for (const row of values) {
+    const size = sizeOf(row);
+    if (chunk.length > 0 && (chunk.length >= INSERT_CHUNK_ROWS || bytes + size > INSERT_CHUNK_BYTES)) await flush();
+    chunk.push(row);
+    bytes += size;
+  }
+  await flush();
+  return ids;
 }
 
 /** The raw task row, or null. */

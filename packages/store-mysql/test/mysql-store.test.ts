@@ -150,6 +150,17 @@ describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreac
     }
   });
 
+  it('createTasks of a batch larger than max_allowed_packet is split into several INSERTs, ids in input order', async () => {
+    const store = track(await dbs.store());
+    const [row] = (await dbs.query('SELECT @@max_allowed_packet AS max')) as { max: number }[];
+    const each = 2 * 1024 * 1024;
+    const count = Math.floor(Number(row.max) / each) + 2;
+    const payload = (i: number) => JSON.stringify({ i, pad: 'x'.repeat(each) });
+    const ids = await store.createTasks(Array.from({ length: count }, (_, i) => task({ payload: payload(i) })), T0);
+    expect(ids).toHaveLength(count);
+    for (const [i, id] of ids.entries()) expect(((await store.getTask(id))?.payload as { i: number }).i).toBe(i);
+  });
+
   it('heartbeatWorker replaces meta when given and leaves it alone when not', async () => {
     const store = track(await dbs.store());
     await store.registerWorker({ worker_id: 'w', pod_id: null, host: 'h', pid: 1, meta: { a: 1 }, now: T0, ttl_ms: 1_000 });
