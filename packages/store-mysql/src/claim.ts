@@ -1,12 +1,12 @@
-import type { ClaimRequest, EventDraft, RawRow, Task } from '@taskmill/contracts';
-import { decodeTask, events } from '@taskmill/contracts';
-import { A, exec, insertEvents, rows, selectTasks, T, W } from './queries.js';
-import type { Conn } from './transaction.js';
+import type { Task } from '@taskmill/contracts';
+import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, TABLES, type ClaimPlan } from '@taskmill/contracts/store-kit';
+import { rows, type Conn } from './transaction.js';
 
 /*
  * Claiming (SPEC A4, B5.8, B8.2) — the hot statement of the MySQL store.
  *
- * MySQL and MariaDB have no `UPDATE … RETURNING`, so a claim is, in ONE transaction:
+ * MySQL and MariaDB have no `UPDATE … RETURNING`, so the candidates of a claim are taken, in the
+ * claim's ONE transaction, in two steps:
  *
  *   1. peek (plain, non-locking read) at the first due candidates in claim order:
  *        SELECT id, name … WHERE name IN (…) AND status IN ('pending','failed','timeout')
@@ -14,9 +14,9 @@ import type { Conn } from './transaction.js';
  *   2. lock the chosen ones by primary key, re-checking the same conditions:
  *        SELECT * … WHERE id IN (chosen) AND <same conditions> FOR UPDATE SKIP LOCKED
  *      (repeat 1–2, skipping ids already tried, while slots are free and candidates remain)
- *   3. UPDATE … WHERE id IN (locked) — promote retries and mark running in one statement
- *   4. multi-row INSERTs of the open attempt rows and the claim events
- *   5. SELECT the claimed rows back.
+ *
+ * The kit then picks the batch and applies the claim changes (task-rows.ts: one guarded UPDATE
+ * per task, then multi-row INSERTs of the open attempt rows and of the claim events).
  *
  * Why two steps instead of one `ORDER BY … LIMIT n FOR UPDATE SKIP LOCKED`: no index can
  * deliver `priority DESC, next_run_time ASC` for `name IN (…) AND status IN (…)` (and MariaDB
@@ -37,7 +37,8 @@ import type { Conn } from './transaction.js';
  * A residual deadlock (e.g. with a concurrent child credit) rolls the transaction back and
  * transaction.ts runs the claim again, so it never reaches the caller.
  *
- * `name_limits` are applied in code when choosing among the peeked candidates.
+ * Caps (`plan.caps`) are applied when choosing among the peeked candidates, and a name whose cap
+ * is filled leaves the peek of the next round, so each round reads at most `LIMIT k` index rows.
  *
  * A superseded or dead worker claims nothing: the transaction first reads the worker's registry
  * row by primary key `LOCK IN SHARE MODE` (spelled so for MariaDB 10.6+ and MySQL 8 alike), so a
@@ -47,36 +48,36 @@ import type { Conn } from './transaction.js';
  * claim holds it and reaps it on its next round. No row (no registry in use) may claim.
  */
 
-const CLAIMABLE = ['pending', 'failed', 'timeout'];
 /** Peek/lock rounds per claim before settling for what was taken. */
 const MAX_ROUNDS = 8;
 
-function claimOrder(a: RawRow, b: RawRow): number {
-  return (
-    Number(b.priority) - Number(a.priority) || Number(a.next_run_time) - Number(b.next_run_time) || Number(a.id) - Number(b.id)
-  );
+const T = TABLES.tasks;
+const CLAIMABLE = [...CLAIMABLE_STATUSES];
+
+/** False when the worker's registry row exists and is not `active` (share-locked: see above). */
+export async function workerMayClaim(conn: Conn, workerId: string): Promise<boolean> {
+  const [worker] = await rows(conn, `SELECT status FROM ${TABLES.workers} WHERE worker_id = ? LOCK IN SHARE MODE`, [workerId]);
+  return !worker || worker.status === 'active';
 }
 
-async function pickCandidates(conn: Conn, request: ClaimRequest): Promise<RawRow[]> {
-  const caps = request.name_limits ?? {};
+/** Due candidates of a claim, locked (two steps, see above), enough to fill `plan.limit` under `plan.caps`. */
+export async function claimCandidates(conn: Conn, plan: ClaimPlan): Promise<Task[]> {
   const taken = new Map<string, number>();
-  const remaining = (name: string) =>
-    (Object.prototype.hasOwnProperty.call(caps, name) ? Math.floor(caps[name]) : Infinity) - (taken.get(name) ?? 0);
-  const names = [...new Set(request.names)];
+  const remaining = (name: string) => (plan.caps[name] ?? Infinity) - (taken.get(name) ?? 0);
   const tried: number[] = [];
-  const picked: RawRow[] = [];
-  for (let round = 0; round < MAX_ROUNDS && picked.length < request.limit; round += 1) {
-    const active = names.filter((name) => remaining(name) > 0);
+  const locked: Task[] = [];
+  for (let round = 0; round < MAX_ROUNDS && locked.length < plan.limit; round += 1) {
+    const active = plan.names.filter((name) => remaining(name) > 0);
     if (active.length === 0) break;
-    const want = request.limit - picked.length;
+    const want = plan.limit - locked.length;
     const peekSize = want * 2 + 8;
     const peeked = await rows(
       conn,
       `SELECT id, name FROM ${T}
         WHERE name IN (?) AND status IN (?) AND next_run_time <= ?${tried.length ? ' AND id NOT IN (?)' : ''}
-        ORDER BY priority DESC, next_run_time ASC, id ASC
+        ORDER BY ${CLAIM_ORDER_SQL}
         LIMIT ?`,
-      tried.length ? [active, CLAIMABLE, request.now, tried, peekSize] : [active, CLAIMABLE, request.now, peekSize],
+      tried.length ? [active, CLAIMABLE, plan.now, tried, peekSize] : [active, CLAIMABLE, plan.now, peekSize],
     );
     if (peeked.length === 0) break;
     const chosen: number[] = [];
@@ -90,66 +91,18 @@ async function pickCandidates(conn: Conn, request: ClaimRequest): Promise<RawRow
       chosen.push(Number(row.id));
     }
     tried.push(...chosen);
-    const locked = await rows(
+    const found = await rows(
       conn,
       `SELECT * FROM ${T}
         WHERE id IN (?) AND name IN (?) AND status IN (?) AND next_run_time <= ?
         FOR UPDATE SKIP LOCKED`,
-      [chosen, active, CLAIMABLE, request.now],
+      [chosen, active, CLAIMABLE, plan.now],
     );
-    for (const row of locked) {
-      const name = String(row.name);
-      taken.set(name, (taken.get(name) ?? 0) + 1);
-      picked.push(row);
+    for (const row of found) {
+      const task = decodeTask(row);
+      taken.set(task.name, (taken.get(task.name) ?? 0) + 1);
+      locked.push(task);
     }
   }
-  return picked.sort(claimOrder);
-}
-
-/** Claim up to `request.limit` due tasks for `request.worker_id` (caller's transaction). */
-export async function claimTasks(conn: Conn, request: ClaimRequest): Promise<Task[]> {
-  const [worker] = await rows(conn, `SELECT status FROM ${W} WHERE worker_id = ? LOCK IN SHARE MODE`, [request.worker_id]);
-  if (worker && worker.status !== 'active') return [];
-  const candidates = await pickCandidates(conn, request);
-  if (candidates.length === 0) return [];
-  const ids = candidates.map((r) => Number(r.id));
-  const { now, worker_id } = request;
-  // SET is evaluated left to right in MySQL: every column derived from the old status comes
-  // before `status` itself (also correct under MariaDB's SIMULTANEOUS_ASSIGNMENT mode)
-  const retrying = `status IN ('failed', 'timeout')`;
-  const { affectedRows } = await exec(
-    conn,
-    `UPDATE ${T} SET
-        retry_count = IF(${retrying}, retry_count + 1, retry_count),
-        stage = IF(${retrying}, 0, stage),
-        result = IF(${retrying}, NULL, result),
-        context = IF(${retrying}, NULL, context),
-        children_results = IF(${retrying}, NULL, children_results),
-        attempt = attempt + 1,
-        worker_id = ?, start_time = ?, last_active_time = ?,
-        status = 'running'
-      WHERE id IN (?) AND status IN (?)`,
-    [worker_id, now, now, ids, CLAIMABLE],
-  );
-  if (affectedRows !== ids.length) {
-    // impossible while we hold the row locks; fail loudly rather than hand out a task twice
-    throw new Error(`claim updated ${affectedRows} of ${ids.length} locked rows`);
-  }
-  const drafts: EventDraft[] = [];
-  const attempts: unknown[][] = [];
-  for (const row of candidates) {
-    const before = decodeTask(row);
-    const attempt = before.attempt + 1;
-    let retryCount = before.retry_count;
-    if (before.status === 'failed' || before.status === 'timeout') {
-      retryCount += 1;
-      drafts.push(events.retryScheduled(before, before.status, retryCount, now));
-    }
-    const subject = { ...before, stage: retryCount !== before.retry_count ? 0 : before.stage };
-    drafts.push(...events.claimed(subject, worker_id, attempt, retryCount, now));
-    attempts.push([before.id, attempt, worker_id, now]);
-  }
-  await exec(conn, `INSERT INTO ${A} (task_id, attempt, worker_id, started_at) VALUES ?`, [attempts]);
-  await insertEvents(conn, drafts);
-  return selectTasks(conn, ids);
+  return locked;
 }

@@ -22,7 +22,7 @@ export interface MysqlStoreOptions {
 }
 
 /** Parsed, validated connection settings; the pool itself is only made on first use. */
-export interface ConnectionSource {
+export interface MysqlConnection {
   /** The pool, created at the first call (constructing a store never connects). */
   pool(): Pool;
   /** End the pool if the store created it. */
@@ -79,8 +79,8 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
-/** Validate options now; create the pool lazily. */
-export function connectionSource(options: string | MysqlStoreOptions): ConnectionSource {
+/** Validate options now and return the connection; the pool itself is created on first use (constructing never connects). */
+export function openConnection(options: string | MysqlStoreOptions): MysqlConnection {
   const opts: MysqlStoreOptions = typeof options === 'string' ? { url: options } : (options ?? {});
   if (typeof opts !== 'object') throw new ConfigurationError('createMysqlStore needs a mysql:// URL or an options object');
   const migrationLockTimeout = positiveInt(opts.migrationLockTimeout, 'migrationLockTimeout', 60);

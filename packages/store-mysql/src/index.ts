@@ -1,2 +1,2 @@
-export { createMysqlStore } from './mysql-store.js';
+export { createMysqlStore } from './store.js';
 export type { MysqlStoreOptions } from './connection.js';

@@ -2,9 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { StoreError } from '@taskmill/contracts';
 import { drizzle } from 'drizzle-orm/mysql2';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
-import type { ConnectionSource } from './connection.js';
-import { rows } from './queries.js';
-import { withDedicatedConnection } from './transaction.js';
+import type { MysqlConnection } from './connection.js';
+import { rows, withDedicatedConnection } from './transaction.js';
 
 /*
  * Schema setup: the drizzle-kit migrations in ../drizzle, applied by drizzle's migrator under a
@@ -16,18 +15,22 @@ import { withDedicatedConnection } from './transaction.js';
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
 
-/** Where drizzle records applied migrations (prefixed like every taskmill table). */
+/**
+ * Where drizzle records applied migrations, prefixed like every taskmill table so the store can
+ * share a database with the application (SPEC A17). The MySQL store has always used this name, so
+ * databases it created need no upgrade; the migrations create nothing else but `taskmill_` tables.
+ */
 export const MIGRATIONS_TABLE = 'taskmill_migrations';
 
 /** Create or migrate the schema (idempotent, safe to run from many processes at once). */
-export async function runMigrations(source: ConnectionSource): Promise<void> {
-  await withDedicatedConnection(source, async (conn) => {
+export async function runMigrations(connection: MysqlConnection): Promise<void> {
+  await withDedicatedConnection(connection, 'setup', async (conn) => {
     const [db] = await rows(conn, 'SELECT DATABASE() AS db');
     // lock names are limited to 64 characters
     const lockName = `taskmill_migrate:${String(db?.db ?? '')}`.slice(0, 64);
-    const [got] = await rows(conn, 'SELECT GET_LOCK(?, ?) AS got', [lockName, source.migrationLockTimeout]);
+    const [got] = await rows(conn, 'SELECT GET_LOCK(?, ?) AS got', [lockName, connection.migrationLockTimeout]);
     if (Number(got?.got) !== 1) {
-      throw new StoreError(`Timed out after ${source.migrationLockTimeout} s waiting for the migration lock ${lockName}`);
+      throw new StoreError(`Timed out after ${connection.migrationLockTimeout} s waiting for the migration lock ${lockName}`);
     }
     try {
       await migrate(drizzle({ client: conn }), { migrationsFolder: MIGRATIONS_FOLDER, migrationsTable: MIGRATIONS_TABLE });

@@ -1,7 +1,7 @@
-import type { DeleteTasksFilter, PurgeInput, PurgeResult } from '@taskmill/contracts';
-import { isTaskStatus, ValidationError } from '@taskmill/contracts';
-import { A, chunks, E, exec, rows, T } from './queries.js';
-import type { Conn } from './transaction.js';
+import type { TaskId, TaskStatus } from '@taskmill/contracts';
+import { TABLES, type Condition } from '@taskmill/contracts/store-kit';
+import { where } from './conditions.js';
+import { exec, rows, type Conn } from './transaction.js';
 
 /*
  * Deleting tasks with their audit rows (SPEC B9, A16, A17). Task-centric: a task goes only if it
@@ -10,56 +10,39 @@ import type { Conn } from './transaction.js';
  * concurrent sweepers split the work instead of waiting on (or double-counting) each other.
  */
 
-async function deleteByIds(conn: Conn, ids: number[]): Promise<PurgeResult> {
-  const result: PurgeResult = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, has_more: false };
-  for (const part of chunks(ids, 500)) {
-    result.events_deleted += (await exec(conn, `DELETE FROM ${E} WHERE task_id IN (?)`, [part])).affectedRows;
-    result.attempts_deleted += (await exec(conn, `DELETE FROM ${A} WHERE task_id IN (?)`, [part])).affectedRows;
-    result.tasks_deleted += (await exec(conn, `DELETE FROM ${T} WHERE id IN (?)`, [part])).affectedRows;
-  }
-  return result;
+const T = TABLES.tasks;
+
+/** Keeps `IN (…)` lists and packets bounded. */
+const DELETE_CHUNK = 500;
+
+/** Ids of tasks matching every condition, locked. */
+export async function selectTaskIds(conn: Conn, conditions: readonly Condition[]): Promise<TaskId[]> {
+  const filter = where(conditions);
+  const found = await rows(conn, `SELECT id FROM ${T}${filter.sql} ORDER BY id FOR UPDATE`, filter.params);
+  return found.map((row) => Number(row.id));
 }
 
-/** `purgeExpiredTasks`: one bounded batch, oldest first (caller's transaction). */
-export async function purgeExpiredTasks(conn: Conn, input: PurgeInput): Promise<PurgeResult> {
-  const statuses = (input.statuses ?? []).filter(isTaskStatus);
-  const limit = Math.floor(input.limit);
-  if (statuses.length === 0 || !(limit > 0)) return { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, has_more: false };
+/** Ids of tasks in `statuses` idle since before `before`, oldest first, at most `limit`, locked (skipping locked rows). */
+export async function selectExpiredTaskIds(conn: Conn, statuses: readonly TaskStatus[], before: number, limit: number): Promise<TaskId[]> {
   const found = await rows(
     conn,
     `SELECT id FROM ${T}
       WHERE status IN (?) AND COALESCE(last_active_time, created_at) < ?
       ORDER BY COALESCE(last_active_time, created_at), id
       LIMIT ? FOR UPDATE SKIP LOCKED`,
-    [statuses, input.before, limit],
+    [statuses, before, limit],
   );
-  const ids = found.map((r) => Number(r.id));
-  const result = await deleteByIds(conn, ids);
-  return { ...result, has_more: ids.length === limit };
+  return found.map((row) => Number(row.id));
 }
 
-/** `deleteTasks`: every task matching the filter with its events and attempts (caller's transaction). */
-export async function deleteTasks(conn: Conn, filter: DeleteTasksFilter = {}): Promise<number> {
-  if (filter.status !== undefined && filter.status !== null && !isTaskStatus(filter.status)) {
-    throw new ValidationError('Invalid status value');
+/** Delete the tasks with their events and attempts; the counts deleted. */
+export async function deleteTasksWithAudit(conn: Conn, ids: readonly TaskId[]): Promise<{ tasks: number; events: number; attempts: number }> {
+  const counts = { tasks: 0, events: 0, attempts: 0 };
+  for (let i = 0; i < ids.length; i += DELETE_CHUNK) {
+    const part = ids.slice(i, i + DELETE_CHUNK);
+    counts.events += (await exec(conn, `DELETE FROM ${TABLES.events} WHERE task_id IN (?)`, [part])).affectedRows;
+    counts.attempts += (await exec(conn, `DELETE FROM ${TABLES.attempts} WHERE task_id IN (?)`, [part])).affectedRows;
+    counts.tasks += (await exec(conn, `DELETE FROM ${T} WHERE id IN (?)`, [part])).affectedRows;
   }
-  const clauses: string[] = [];
-  const params: unknown[] = [];
-  for (const key of ['tag', 'status', 'name'] as const) {
-    const value = filter[key];
-    if (value !== undefined && value !== null) {
-      clauses.push(`${key} = ?`);
-      params.push(value);
-    }
-  }
-  const found = await rows(
-    conn,
-    `SELECT id FROM ${T}${clauses.length ? ` WHERE ${clauses.join(' AND ')}` : ''} ORDER BY id FOR UPDATE`,
-    params,
-  );
-  const result = await deleteByIds(
-    conn,
-    found.map((r) => Number(r.id)),
-  );
-  return result.tasks_deleted;
+  return counts;
 }

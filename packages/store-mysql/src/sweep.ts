@@ -1,38 +1,36 @@
-import type { TimedOutTask } from '@taskmill/contracts';
-import { decodeTask, SWEEP_ERRORS } from '@taskmill/contracts';
-import { applyFailure } from './finish.js';
-import { rows, T } from './queries.js';
-import type { Conn } from './transaction.js';
+import type { Task } from '@taskmill/contracts';
+import { decodeTask, TABLES } from '@taskmill/contracts/store-kit';
+import { rows, type Conn } from './transaction.js';
 
 /*
- * The timeout sweep (SPEC A6, A12, B5.5). Every worker may run it at the same moment: the
- * candidates are taken with FOR UPDATE SKIP LOCKED, so each running task is timed out by exactly
- * one sweeper (the others skip it, or no longer find it running), and a task a worker is
- * finishing right now (row locked by its finishAttempt) is left for the next sweep.
+ * Candidates of the timeout sweep (SPEC A6, A12, B5.5) and of worker recovery (SPEC B7). Every
+ * worker may run both at the same moment: the rows are taken with FOR UPDATE SKIP LOCKED, so each
+ * running task is handled by exactly one sweeper (the others skip it, or no longer find it
+ * running), and a task a worker is finishing right now (row locked by its finishAttempt) is left
+ * for the next round.
  */
 
-/** `sweepTimedOutTasks` (caller's transaction). */
-export async function sweepTimedOutTasks(
-  conn: Conn,
-  input: { now: number; heartbeat_timeout_ms: number; limit: number },
-): Promise<TimedOutTask[]> {
-  const { now, heartbeat_timeout_ms, limit } = input;
-  if (!(limit > 0)) return [];
-  const heartbeatBefore = now - heartbeat_timeout_ms;
+const T = TABLES.tasks;
+
+/** Running tasks past their total timeout or heartbeat lease, locked, by id, at most `limit`. */
+export async function timedOutCandidates(conn: Conn, now: number, heartbeatCutoff: number, limit: number): Promise<Task[]> {
   const found = await rows(
     conn,
     `SELECT * FROM ${T}
-      WHERE status = 'running'
-        AND (COALESCE(start_time, 0) + timeout * 1000 <= ? OR last_active_time < ?)
+      WHERE status = 'running' AND (start_time + timeout * 1000 <= ? OR last_active_time < ?)
       ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-    [now, heartbeatBefore, Math.floor(limit)],
+    [now, heartbeatCutoff, limit],
   );
-  const out: TimedOutTask[] = [];
-  for (const row of found) {
-    const task = decodeTask(row);
-    const timeoutType = (task.start_time ?? 0) + task.timeout * 1000 <= now ? 'total' : 'heartbeat';
-    await applyFailure(conn, task, 'timeout', SWEEP_ERRORS[timeoutType], timeoutType, now);
-    out.push({ task_id: task.id, worker_id: task.worker_id ?? '', attempt: task.attempt, timeout_type: timeoutType });
-  }
-  return out;
+  return found.map(decodeTask);
 }
+
+/** Running tasks of these workers, locked, by id, at most `limit`. */
+export async function runningTasksOf(conn: Conn, workerIds: readonly string[], limit: number): Promise<Task[]> {
+  const found = await rows(
+    conn,
+    `SELECT * FROM ${T} WHERE worker_id IN (?) AND status = 'running' ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
+    [[...new Set(workerIds)], limit],
+  );
+  return found.map(decodeTask);
+}
+

@@ -1,9 +1,10 @@
-import type { Pool, PoolConnection } from 'mysql2/promise';
-import type { ConnectionSource } from './connection.js';
+import type { RawRow } from '@taskmill/contracts/store-kit';
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { MysqlConnection } from './connection.js';
 import { isConnectionError, isLockConflict, toStoreError } from './errors.js';
 
 /*
- * How every store method talks to MySQL.
+ * How every store operation talks to MySQL.
  *
  * - Transactions run at READ COMMITTED, set per transaction (`SET TRANSACTION ISOLATION LEVEL`
  *   applies to the next transaction only, so a pool passed in by the caller keeps its own
@@ -17,12 +18,53 @@ import { isConnectionError, isLockConflict, toStoreError } from './errors.js';
  *   COMMIT was sent, nothing was committed, so the work is run once more on a fresh connection.
  *   A failure during COMMIT is never retried (the outcome is unknown) and surfaces as
  *   StoreUnavailableError.
+ *
+ * Every value reaches the server as a bound parameter: mysql2 escapes `?` placeholders
+ * client-side, and `IN (?)` expands an array.
  */
 
-/** What store code gets: a connection it may only query. */
-export type Conn = Pick<PoolConnection, 'query'>;
+/** A connection that may only be queried. */
+export type Queryable = Pick<PoolConnection, 'query'>;
+
+/** The handle the SQL files get: a connection they may only query, inside or outside a transaction. */
+export interface Conn extends Queryable {
+  /**
+   * `@@auto_increment_increment`, the distance between the ids of one multi-row INSERT (1 unless
+   * the server is set up for multi-primary replication); read once per store.
+   */
+  idStep(): Promise<number>;
+}
 
 const STALE_CONNECTION_RETRIES = 2;
+
+const idSteps = new WeakMap<MysqlConnection, Promise<number>>();
+
+function handle(connection: MysqlConnection, conn: Queryable): Conn {
+  return {
+    query: conn.query.bind(conn) as Queryable['query'],
+    idStep() {
+      let step = idSteps.get(connection);
+      if (!step) {
+        step = rows(conn, 'SELECT @@auto_increment_increment AS step').then(([row]) => Number(row?.step ?? 1) || 1);
+        step.catch(() => idSteps.delete(connection));
+        idSteps.set(connection, step);
+      }
+      return step;
+    },
+  };
+}
+
+/** Rows of a SELECT. */
+export async function rows(conn: Queryable, sql: string, params: unknown[] = []): Promise<RawRow[]> {
+  const [result] = await conn.query<RowDataPacket[]>(sql, params);
+  return result as RawRow[];
+}
+
+/** Run a write; returns the rows it matched and the first generated id. */
+export async function exec(conn: Queryable, sql: string, params: unknown[] = []): Promise<{ affectedRows: number; insertId: number }> {
+  const [result] = await conn.query<ResultSetHeader>(sql, params);
+  return { affectedRows: Number(result.affectedRows), insertId: Number(result.insertId) };
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -32,20 +74,25 @@ function backoff(attempt: number): number {
   return Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random());
 }
 
-async function acquire(source: ConnectionSource): Promise<PoolConnection> {
+function failure(operation: string): string {
+  return `MySQL store ${operation} failed`;
+}
+
+async function acquire(connection: MysqlConnection, operation: string): Promise<PoolConnection> {
   let pool: Pool;
   try {
-    pool = source.pool();
+    pool = connection.pool();
   } catch (error) {
-    throw toStoreError(error);
+    throw toStoreError(error, failure(operation));
   }
   try {
     return await pool.getConnection();
   } catch (error) {
-    throw toStoreError(error, 'Could not get a MySQL connection');
+    throw toStoreError(error, `Could not get a MySQL connection for ${operation}`);
   }
 }
 
+/** Give a connection back, or drop it when the error says it is dead. */
 function discard(conn: PoolConnection, error: unknown): void {
   if (isConnectionError(error)) {
     conn.destroy();
@@ -54,17 +101,17 @@ function discard(conn: PoolConnection, error: unknown): void {
   }
 }
 
-/** Run `work` in one READ COMMITTED transaction, retried on deadlock; errors mapped. */
-export async function inTransaction<T>(source: ConnectionSource, work: (conn: Conn) => Promise<T>): Promise<T> {
+/** Run `work` in one READ COMMITTED transaction, rerun after a deadlock or a stale connection; errors mapped. */
+export async function inTransaction<T>(connection: MysqlConnection, operation: string, work: (conn: Conn) => Promise<T>): Promise<T> {
   let lockRetries = 0;
   let staleRetries = 0;
   for (;;) {
-    const conn = await acquire(source);
+    const conn = await acquire(connection, operation);
     let committing = false;
     try {
       await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       await conn.query('START TRANSACTION');
-      const out = await work(conn);
+      const out = await work(handle(connection, conn));
       committing = true;
       await conn.query('COMMIT');
       conn.release();
@@ -80,7 +127,7 @@ export async function inTransaction<T>(source: ConnectionSource, work: (conn: Co
           conn.destroy();
         }
       }
-      if (!committing && isLockConflict(error) && lockRetries < source.deadlockRetries) {
+      if (!committing && isLockConflict(error) && lockRetries < connection.deadlockRetries) {
         lockRetries += 1;
         await sleep(backoff(lockRetries));
         continue;
@@ -89,18 +136,18 @@ export async function inTransaction<T>(source: ConnectionSource, work: (conn: Co
         staleRetries += 1;
         continue;
       }
-      throw toStoreError(error);
+      throw toStoreError(error, failure(operation));
     }
   }
 }
 
-/** Run read-only or single-statement `work` on a pooled connection (autocommit); errors mapped. */
-export async function withConnection<T>(source: ConnectionSource, work: (conn: Conn) => Promise<T>): Promise<T> {
+/** Run reads on a pooled connection (autocommit, one statement at a time); errors mapped. */
+export async function withConnection<T>(connection: MysqlConnection, operation: string, work: (conn: Conn) => Promise<T>): Promise<T> {
   let staleRetries = 0;
   for (;;) {
-    const conn = await acquire(source);
+    const conn = await acquire(connection, operation);
     try {
-      const out = await work(conn);
+      const out = await work(handle(connection, conn));
       conn.release();
       return out;
     } catch (error) {
@@ -109,20 +156,24 @@ export async function withConnection<T>(source: ConnectionSource, work: (conn: C
         staleRetries += 1;
         continue;
       }
-      throw toStoreError(error);
+      throw toStoreError(error, failure(operation));
     }
   }
 }
 
 /** Run `work` on one connection held for its whole duration (for session-scoped locks such as GET_LOCK). */
-export async function withDedicatedConnection<T>(source: ConnectionSource, work: (conn: PoolConnection) => Promise<T>): Promise<T> {
-  const conn = await acquire(source);
+export async function withDedicatedConnection<T>(
+  connection: MysqlConnection,
+  operation: string,
+  work: (conn: PoolConnection) => Promise<T>,
+): Promise<T> {
+  const conn = await acquire(connection, operation);
   try {
     const out = await work(conn);
     conn.release();
     return out;
   } catch (error) {
     discard(conn, error);
-    throw toStoreError(error);
+    throw toStoreError(error, failure(operation));
   }
 }

@@ -100,6 +100,15 @@ export class TestDatabases {
     return rows as Record<string, unknown>[];
   }
 
+  /** Insert one raw row, bypassing the store (mysql2 binds booleans as TRUE/FALSE, i.e. 1/0). */
+  async insertRaw(store: Store, table: TableName, row: Record<string, unknown>): Promise<void> {
+    const keys = Object.keys(row);
+    await (await this.conn()).query(
+      `INSERT INTO ${mysql.escapeId(this.database(store))}.${mysql.escapeId(table)} (${keys.map((k) => mysql.escapeId(k)).join(', ')}) VALUES (?)`,
+      [keys.map((k) => row[k])],
+    );
+  }
+
   /** Run raw SQL on the admin connection. */
   async query(sql: string, params: unknown[] = []): Promise<unknown> {
     const [rows] = await (await this.conn()).query(sql, params);
@@ -120,6 +129,7 @@ export class TestDatabases {
       createStore: () => this.store(),
       createPeer: (store) => this.peer(store),
       rawRows: (store, table, where) => this.rawRows(store, table, where),
+      insertRaw: (store, table, row) => this.insertRaw(store, table, row),
       cleanup: () => this.cleanup(),
     };
   }

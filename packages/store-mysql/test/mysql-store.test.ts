@@ -87,12 +87,21 @@ describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreac
     const db = await dbs.create();
     const four = [0, 1, 2, 3].map(() => track(createMysqlStore(urlFor(db))));
     await Promise.all(four.map((s) => s.setup()));
-    await four[0].setup();
-    const applied = (await dbs.query(`SELECT COUNT(*) AS n FROM \`${db}\`.taskmill_migrations`)) as { n: number }[];
+    const migrations = async () => dbs.query(`SELECT * FROM \`${db}\`.taskmill_migrations ORDER BY id`);
+    const recorded = await migrations();
     // each migration of the journal applied exactly once
-    expect(Number(applied[0].n)).toBe(MIGRATIONS);
+    expect(recorded).toHaveLength(MIGRATIONS);
+    const [id] = await four[0].createTasks([task({ payload: '{"kept":true}' })], T0);
+    const taskRows = () => dbs.query(`SELECT * FROM \`${db}\`.taskmill_tasks ORDER BY id`);
+    const before = await taskRows();
+    await four[0].setup();
+    await four[1].setup();
+    expect(await migrations()).toEqual(recorded);
+    expect(await taskRows()).toEqual(before);
+    expect((await four[0].getTask(id))?.payload).toEqual({ kept: true });
+    // every table in the database is ours and carries the prefix (the database is shared with the application, A17)
     const tables = (await dbs.query(
-      `SELECT table_name AS t, engine AS e, table_collation AS c FROM information_schema.TABLES WHERE table_schema = ? AND table_name LIKE 'taskmill\\_%' ORDER BY table_name`,
+      `SELECT table_name AS t, engine AS e, table_collation AS c FROM information_schema.TABLES WHERE table_schema = ? ORDER BY table_name`,
       [db],
     )) as { t: string; e: string; c: string }[];
     expect(tables.map((t) => t.t).sort()).toEqual(['taskmill_migrations', 'taskmill_task_attempts', 'taskmill_task_events', 'taskmill_tasks', 'taskmill_workers'].sort());
@@ -100,10 +109,67 @@ describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreac
       expect(t.e).toBe('InnoDB');
       expect(t.c).toBe('utf8mb4_bin');
     }
+    const others = (await dbs.query(
+      `SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE table_schema = ?) + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE routine_schema = ?) + (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE trigger_schema = ?) AS n`,
+      [db, db, db],
+    )) as { n: number }[];
+    expect(Number(others[0].n)).toBe(0);
     const fks = (await dbs.query('SELECT COUNT(*) AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE constraint_schema = ?', [db])) as {
       n: number;
     }[];
     expect(Number(fks[0].n)).toBe(0);
+  });
+
+  it('ids of multi-row inserts are exact when the server hands out ids in steps (auto_increment_increment)', async () => {
+    const db = await dbs.create();
+    const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 2 });
+    // as on a multi-primary cluster: every session of this pool hands out ids 2 apart
+    pool.on('connection', (conn) => {
+      conn.query('SET SESSION auto_increment_increment = 2');
+    });
+    try {
+      const store = createMysqlStore({ pool });
+      await store.setup();
+      await store.createTasks([task()], T0);
+      const ids = await store.createTasks([task({ tag: 'a' }), task({ tag: 'b' }), task({ tag: 'c' })], T0);
+      const [rows] = await pool.query('SELECT id, tag FROM taskmill_tasks WHERE tag IS NOT NULL ORDER BY id');
+      expect((rows as { id: number; tag: string }[]).map((r) => [Number(r.id), r.tag])).toEqual([
+        [ids[0], 'a'],
+        [ids[1], 'b'],
+        [ids[2], 'c'],
+      ]);
+      expect(ids[1] - ids[0]).toBe(2);
+      const [claimed] = await store.claimTasks({ worker_id: 'w', now: T0, limit: 1, names: ['job'] });
+      const fence = { task_id: claimed.id, worker_id: 'w', attempt: claimed.attempt };
+      const eventId = await store.recordTaskNote(claimed.id, fence, { event_type: 'task_checkpoint', message: 'c', metadata: { code: 'c' } }, T0 + 1);
+      const [events] = await pool.query('SELECT id, event_type FROM taskmill_task_events WHERE id = ?', [eventId]);
+      expect(events).toEqual([{ id: eventId, event_type: 'task_checkpoint' }]);
+      await store.close();
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('createTasks of a batch larger than max_allowed_packet is split into several INSERTs, ids in input order', async () => {
+    const store = track(await dbs.store());
+    const [row] = (await dbs.query('SELECT @@max_allowed_packet AS max')) as { max: number }[];
+    const each = 2 * 1024 * 1024;
+    const count = Math.floor(Number(row.max) / each) + 2;
+    const payload = (i: number) => JSON.stringify({ i, pad: 'x'.repeat(each) });
+    const ids = await store.createTasks(Array.from({ length: count }, (_, i) => task({ payload: payload(i) })), T0);
+    expect(ids).toHaveLength(count);
+    for (const [i, id] of ids.entries()) expect(((await store.getTask(id))?.payload as { i: number }).i).toBe(i);
+  });
+
+  it('heartbeatWorker replaces meta when given and leaves it alone when not', async () => {
+    const store = track(await dbs.store());
+    await store.registerWorker({ worker_id: 'w', pod_id: null, host: 'h', pid: 1, meta: { a: 1 }, now: T0, ttl_ms: 1_000 });
+    expect((await store.heartbeatWorker('w', T0 + 1, 1_000))?.meta).toEqual({ a: 1 });
+    expect((await store.heartbeatWorker('w', T0 + 2, 1_000, { outlived: [7] }))?.meta).toEqual({ outlived: [7] });
+    expect((await store.heartbeatWorker('w', T0 + 3, 1_000))?.meta).toEqual({ outlived: [7] });
+    const cleared = await store.heartbeatWorker('w', T0 + 4, 1_000, null);
+    expect(cleared?.meta).toBeNull();
+    expect(cleared?.expires_at).toBe(T0 + 1_004);
   });
 
   it('a pool passed in is used and left open by close()', async () => {

@@ -1,7 +1,7 @@
 import { StoreError, StoreUnavailableError, TaskNotFoundError } from '@taskmill/contracts';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
-import type { ConnectionSource } from '../src/connection.js';
+import type { MysqlConnection } from '../src/connection.js';
 import { inTransaction, withConnection } from '../src/transaction.js';
 
 /*
@@ -20,7 +20,7 @@ interface FakeConn {
 }
 
 /** A source whose connections log statements and fail `COMMIT`/work as scripted. */
-function fakeSource(failCommitWith?: Error): { source: ConnectionSource; conns: FakeConn[] } {
+function fakeSource(failCommitWith?: Error): { source: MysqlConnection; conns: FakeConn[] } {
   const conns: FakeConn[] = [];
   const pool = {
     async getConnection() {
@@ -50,7 +50,7 @@ function fakeSource(failCommitWith?: Error): { source: ConnectionSource; conns: 
 describe('inTransaction', () => {
   it('runs at READ COMMITTED and commits', async () => {
     const { source, conns } = fakeSource();
-    expect(await inTransaction(source, async () => 42)).toBe(42);
+    expect(await inTransaction(source, 'test', async () => 42)).toBe(42);
     expect(conns[0].statements).toEqual(['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', 'START TRANSACTION', 'COMMIT']);
     expect(conns[0].released).toBe(true);
   });
@@ -58,7 +58,7 @@ describe('inTransaction', () => {
   it('runs the work again after a deadlock or lock wait timeout', async () => {
     const { source, conns } = fakeSource();
     let calls = 0;
-    const out = await inTransaction(source, async () => {
+    const out = await inTransaction(source, 'test', async () => {
       calls += 1;
       if (calls === 1) throw driverError('ER_LOCK_DEADLOCK', 1213);
       if (calls === 2) throw driverError('ER_LOCK_WAIT_TIMEOUT', 1205);
@@ -72,7 +72,7 @@ describe('inTransaction', () => {
   it('gives up after the configured number of deadlock retries with a StoreError', async () => {
     const { source } = fakeSource();
     let calls = 0;
-    const error = await inTransaction(source, async () => {
+    const error = await inTransaction(source, 'test', async () => {
       calls += 1;
       throw driverError('ER_LOCK_DEADLOCK', 1213);
     }).catch((e: unknown) => e);
@@ -84,14 +84,14 @@ describe('inTransaction', () => {
   it('passes taskmill errors through untouched, after rolling back', async () => {
     const { source, conns } = fakeSource();
     const thrown = new TaskNotFoundError(7);
-    await expect(inTransaction(source, async () => Promise.reject(thrown))).rejects.toBe(thrown);
+    await expect(inTransaction(source, 'test', async () => Promise.reject(thrown))).rejects.toBe(thrown);
     expect(conns[0].statements.at(-1)).toBe('ROLLBACK');
   });
 
   it('retries a lost connection before COMMIT on a fresh connection, discarding the dead one', async () => {
     const { source, conns } = fakeSource();
     let calls = 0;
-    await inTransaction(source, async () => {
+    await inTransaction(source, 'test', async () => {
       calls += 1;
       if (calls === 1) throw driverError('PROTOCOL_CONNECTION_LOST', 0, 'Connection lost: The server closed the connection.');
     });
@@ -103,7 +103,7 @@ describe('inTransaction', () => {
   it('never retries a connection lost during COMMIT (outcome unknown): StoreUnavailableError', async () => {
     const { source } = fakeSource(driverError('ER_CONNECTION_KILLED', 1927, 'Connection was killed'));
     let calls = 0;
-    const error = await inTransaction(source, async () => {
+    const error = await inTransaction(source, 'test', async () => {
       calls += 1;
     }).catch((e: unknown) => e);
     expect(calls).toBe(1);
@@ -114,8 +114,8 @@ describe('inTransaction', () => {
 describe('withConnection', () => {
   it('maps a refused connection to StoreUnavailableError', async () => {
     const pool = { getConnection: () => Promise.reject(driverError('ECONNREFUSED', -111)) } as unknown as Pool;
-    const source: ConnectionSource = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5 };
-    const error = await withConnection(source, async () => 1).catch((e: unknown) => e);
+    const source: MysqlConnection = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5 };
+    const error = await withConnection(source, 'test', async () => 1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect((error as StoreUnavailableError).cause).toMatchObject({ code: 'ECONNREFUSED' });
   });

@@ -1,0 +1,218 @@
+import type { Task, TaskId, TaskStatus } from '@taskmill/contracts';
+import {
+  decodeTask,
+  EVENT_INSERT_COLUMNS,
+  eventRow,
+  holdsFence,
+  patchEntries,
+  TABLES,
+  TASK_INSERT_COLUMNS,
+  type AttemptClose,
+  type AttemptOpen,
+  type EventRow,
+  type RawRow,
+  type TaskChange,
+  type TaskInsert,
+} from '@taskmill/contracts/store-kit';
+import { exec, rows, type Conn } from './transaction.js';
+
+/*
+ * Task rows and what is written with them: inserts, the changes the kit decides (patch, guard,
+ * attempt rows, events), child crediting and task heartbeats.
+ *
+ * MySQL has no `INSERT … RETURNING`. A multi-row `INSERT … VALUES` is a "simple insert": InnoDB
+ * allocates all its ids at once, consecutive in steps of `auto_increment_increment`, in every
+ * `innodb_autoinc_lock_mode` (only INSERT … SELECT and LOAD DATA may leave gaps), and `insertId`
+ * is the first. So the ids of a batch are `insertId + i * step`, without a read back.
+ *
+ * Crediting a child runs inside the child's final transaction, whose child row is already locked:
+ * the child's `parent_credited` flips 0 → 1 with a guarded UPDATE (only the first final transition
+ * of a child gets past it), then the parent row is updated (an exclusive lock): concurrent
+ * siblings queue on the parent row, so each counts on top of the count its predecessor committed
+ * and exactly one sees the last child in. Locks are always taken child first, then parent, so
+ * siblings cannot deadlock one another.
+ */
+
+const T = TABLES.tasks;
+const A = TABLES.attempts;
+const E = TABLES.events;
+
+/** mysql2 only escapes real Buffers as binary; a plain Uint8Array must be wrapped. */
+function toBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+function columns(names: readonly string[]): string {
+  return names.map((name) => `\`${name}\``).join(', ');
+}
+
+/**
+ * Rows per INSERT are bounded by count and by an estimate of their size, so a batch of large
+ * payloads stays well under `max_allowed_packet` (16 MiB by default on MariaDB, 64 MiB on MySQL 8).
+ */
+const INSERT_CHUNK_ROWS = 500;
+const INSERT_CHUNK_BYTES = 4 * 1024 * 1024;
+
+function sizeOf(values: unknown[]): number {
+  return values.reduce<number>((sum, value) => sum + (typeof value === 'string' || Buffer.isBuffer(value) ? value.length : 16), 0);
+}
+
+/** Multi-row INSERTs (chunked); the generated ids in row order. */
+async function insertRows(conn: Conn, table: string, names: readonly string[], values: unknown[][]): Promise<number[]> {
+  const ids: number[] = [];
+  let chunk: unknown[][] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const { insertId } = await exec(conn, `INSERT INTO ${table} (${columns(names)}) VALUES ?`, [chunk]);
+    const step = chunk.length > 1 ? await conn.idStep() : 1;
+    ids.push(...chunk.map((_, i) => insertId + i * step));
+    chunk = [];
+    bytes = 0;
+  };
+  for (const row of values) {
+    const size = sizeOf(row);
+    if (chunk.length > 0 && (chunk.length >= INSERT_CHUNK_ROWS || bytes + size > INSERT_CHUNK_BYTES)) await flush();
+    chunk.push(row);
+    bytes += size;
+  }
+  await flush();
+  return ids;
+}
+
+/** The raw task row, or null. */
+export async function selectTask(conn: Conn, id: TaskId): Promise<RawRow | null> {
+  const [row] = await rows(conn, `SELECT * FROM ${T} WHERE id = ?`, [id]);
+  return row ?? null;
+}
+
+/** The task, exclusively locked until the transaction ends, or null. */
+export async function lockTask(conn: Conn, id: TaskId): Promise<Task | null> {
+  const [row] = await rows(conn, `SELECT * FROM ${T} WHERE id = ? FOR UPDATE`, [id]);
+  return row ? decodeTask(row) : null;
+}
+
+/** Insert task rows (one statement); their ids in input order. */
+export function insertTasks(conn: Conn, list: readonly TaskInsert[]): Promise<TaskId[]> {
+  return insertRows(
+    conn,
+    T,
+    TASK_INSERT_COLUMNS,
+    list.map((row) => TASK_INSERT_COLUMNS.map((name) => row[name])),
+  );
+}
+
+/** UPDATE the row with the change's patch under its guard; false when the guard no longer held. */
+async function patchTask(conn: Conn, change: TaskChange): Promise<boolean> {
+  const guard: string[] = [];
+  const guardParams: unknown[] = [];
+  if (change.guard) {
+    guard.push('status = ?');
+    guardParams.push(change.guard.status);
+    if (change.guard.worker_id !== undefined) {
+      guard.push('worker_id = ?');
+      guardParams.push(change.guard.worker_id);
+    }
+    if (change.guard.attempt !== undefined) {
+      guard.push('attempt = ?');
+      guardParams.push(change.guard.attempt);
+    }
+  }
+  const condition = ['id = ?', ...guard].join(' AND ');
+  const entries = patchEntries(change.patch);
+  if (entries.length === 0) {
+    if (!change.guard) return true;
+    const found = await rows(conn, `SELECT id FROM ${T} WHERE ${condition} FOR UPDATE`, [change.task_id, ...guardParams]);
+    return found.length > 0;
+  }
+  // every value is a constant, so MySQL's left-to-right SET (each assignment sees the ones before) changes nothing
+  const set = entries.map(([name]) => `\`${name}\` = ?`).join(', ');
+  const values = entries.map(([, value]) => (value instanceof Uint8Array ? toBuffer(value) : value));
+  const { affectedRows } = await exec(conn, `UPDATE ${T} SET ${set} WHERE ${condition}`, [...values, change.task_id, ...guardParams]);
+  // a guarded patch always changes the status, so affectedRows counts the row with or without CLIENT_FOUND_ROWS
+  return !change.guard || affectedRows > 0;
+}
+
+async function closeAttempt(conn: Conn, close: AttemptClose): Promise<void> {
+  await exec(
+    conn,
+    `UPDATE ${A} SET ended_at = ?, outcome = ?, error = ?, timeout_flag = ? WHERE task_id = ? AND attempt = ? AND ended_at IS NULL`,
+    [close.ended_at, close.outcome, close.error, close.timeout_flag, close.task_id, close.attempt],
+  );
+}
+
+async function openAttempts(conn: Conn, list: AttemptOpen[]): Promise<void> {
+  const names = ['task_id', 'attempt', 'worker_id', 'started_at'] as const;
+  await insertRows(conn, A, names, list.map((open) => names.map((name) => open[name])));
+}
+
+/**
+ * Apply the kit's changes in order. Attempt rows opened and events are collected and written with
+ * one multi-row INSERT each (a claim of n tasks is n UPDATEs and two INSERTs); opened attempts are
+ * written before any later close so the order of the list holds.
+ */
+export async function applyChanges(conn: Conn, list: readonly TaskChange[]): Promise<{ applied: boolean[]; event_ids: number[] }> {
+  const applied: boolean[] = [];
+  let opened: AttemptOpen[] = [];
+  const events: EventRow[] = [];
+  for (const change of list) {
+    const ok = await patchTask(conn, change);
+    applied.push(ok);
+    if (!ok) continue;
+    if (change.close_attempt) {
+      await openAttempts(conn, opened);
+      opened = [];
+      await closeAttempt(conn, change.close_attempt);
+    }
+    if (change.open_attempt) opened.push(change.open_attempt);
+    events.push(...change.events.map(eventRow));
+  }
+  await openAttempts(conn, opened);
+  const eventIds = await insertRows(
+    conn,
+    E,
+    EVENT_INSERT_COLUMNS,
+    events.map((event) => EVENT_INSERT_COLUMNS.map((name) => event[name])),
+  );
+  return { applied, event_ids: eventIds };
+}
+
+/** Flip a child's `parent_credited` from 0 to 1; true when this call flipped it. */
+export async function markCredited(conn: Conn, childId: TaskId): Promise<boolean> {
+  const { affectedRows } = await exec(conn, `UPDATE ${T} SET parent_credited = TRUE WHERE id = ? AND parent_credited = FALSE`, [childId]);
+  return affectedRows > 0;
+}
+
+/** Count a credited child on its parent and append its line to the results; the parent after, locked. */
+export async function addChildResult(conn: Conn, parentId: TaskId, line: string): Promise<Task | null> {
+  await exec(
+    conn,
+    `UPDATE ${T} SET completed_children = completed_children + 1, children_results = CONCAT(COALESCE(children_results, ''), ?) WHERE id = ?`,
+    [line, parentId],
+  );
+  return lockTask(conn, parentId);
+}
+
+/**
+ * Task heartbeats: one fenced UPDATE (a row changes only while running under the fence's worker
+ * and attempt), then one read of the rows to tell which fences still hold.
+ */
+export async function touchTasks(
+  conn: Conn,
+  fences: ReadonlyArray<{ task_id: TaskId; worker_id: string; attempt: number }>,
+  now: number,
+): Promise<boolean[]> {
+  const ids = [...new Set(fences.map((fence) => fence.task_id))];
+  const held = fences.map(() => '(id = ? AND worker_id = ? AND attempt = ?)').join(' OR ');
+  await exec(conn, `UPDATE ${T} SET last_active_time = ? WHERE id IN (?) AND status = 'running' AND (${held})`, [
+    now,
+    ids,
+    ...fences.flatMap((fence) => [fence.task_id, fence.worker_id, fence.attempt]),
+  ]);
+  const current = await rows(conn, `SELECT id, status, worker_id, attempt FROM ${T} WHERE id IN (?)`, [ids]);
+  const byId = new Map(current.map((row) => [Number(row.id), row]));
+  return fences.map((fence) => {
+    const row = byId.get(fence.task_id);
+    return row !== undefined && holdsFence({ status: row.status as TaskStatus, worker_id: row.worker_id as string | null, attempt: Number(row.attempt) }, fence);
+  });
+}
