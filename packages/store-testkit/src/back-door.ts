@@ -61,6 +61,11 @@ export class BackDoor {
     return (await this.harness.rawRows(store, 'taskmill_workers', where)).map(decodeWorker);
   }
 
+  /** Insert a raw row, bypassing the store. */
+  async insert(store: Store, table: 'taskmill_tasks' | 'taskmill_task_events' | 'taskmill_task_attempts' | 'taskmill_workers', row: Record<string, unknown>): Promise<void> {
+    await this.harness.insertRaw(store, table, row);
+  }
+
   /** Every row of every table, raw: compare two snapshots to prove that nothing was written. */
   async snapshot(store: Store): Promise<RawSnapshot> {
     return {

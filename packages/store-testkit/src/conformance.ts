@@ -12,6 +12,7 @@ import { defineNoteAndHeartbeatTests } from './suites/notes-and-heartbeats.js';
 import { defineQueryTests } from './suites/queries.js';
 import { defineRetentionTests } from './suites/retention.js';
 import { defineRetryTests } from './suites/retries.js';
+import { defineRowRuleTests } from './suites/row-rules.js';
 import { defineTimeoutSweepTests } from './suites/timeout-sweep.js';
 import { defineWorkerRegistryTests } from './suites/worker-registry.js';
 import { defineWorkflowTests } from './suites/workflows.js';
@@ -49,5 +50,6 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineQueryTests(ctx);
     defineAuditQueryTests(ctx);
     defineRetentionTests(ctx);
+    defineRowRuleTests(ctx);
   });
 }

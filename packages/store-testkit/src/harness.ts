@@ -18,6 +18,12 @@ export interface ConformanceHarness {
    * equality on the given columns, ordered by the table's primary key.
    */
   rawRows(store: Store, table: TableName, where?: Record<string, unknown>): Promise<Record<string, unknown>[]>;
+  /**
+   * Insert one raw row into `table` of `store`'s database, bypassing the store (for states the
+   * store's own operations never produce, such as a stray open attempt row). Values are bound as
+   * given; booleans as 0/1 where the dialect needs it.
+   */
+  insertRaw(store: Store, table: TableName, row: Record<string, unknown>): Promise<void>;
   /** Drop whatever the harness created (called once, after all tests). */
   cleanup?(): Promise<void>;
   /** Test names to skip on this store, each with the reason (a named capability gap). */

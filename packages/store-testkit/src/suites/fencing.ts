@@ -10,7 +10,7 @@ const OUTCOMES: Record<FinishOutcome['kind'], FinishOutcome> = {
   failed: { kind: 'failed', status: 'failed', error: 'late failure' },
   suspended: { kind: 'suspended', reason: 'late', context: Buffer.from('late') },
   spawned: { kind: 'spawned', children: [newChild()], context: Buffer.from('late') },
-  interrupted: { kind: 'interrupted', reason: 'shutdown_timeout' },
+  interrupted: { kind: 'interrupted', reason: 'shutdown_timeout', by_pod_id: null },
 };
 
 /** Ownership fencing (SPEC A13, B7.5; ARCHITECTURE invariant 3). */

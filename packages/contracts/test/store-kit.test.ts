@@ -1,0 +1,144 @@
+import { describe, expect, it } from 'vitest';
+import { ValidationError, type Task } from '../src/index.js';
+import {
+  changes,
+  CLAIM_ORDER_SQL,
+  classifyTimeout,
+  compareClaimOrder,
+  eventConditions,
+  holdsFence,
+  normalizePaging,
+  patchEntries,
+  pickClaims,
+  planClaim,
+  taskConditions,
+  TASK_PATCH_COLUMNS,
+} from '../src/store-kit/index.js';
+
+const T0 = 1_700_000_000_000;
+
+function task(overrides: Partial<Task> = {}): Task {
+  return {
+    id: 1, name: 'job', type: 'async', priority: 0, payload: {}, created_at: T0, tag: null, status: 'running',
+    next_run_time: T0, last_active_time: T0, last_event_time: T0, last_event_type: 'task_started', result: null,
+    error: null, current_stage_name: null, progress_text: null, progress_percent: null, stage: 0, timeout: 60,
+    retry_count: 0, max_retries: 3, retry_interval: 0, cron_expr: null, cron_tz: null, root_id: null, parent_id: null,
+    total_children: 0, completed_children: 0, worker_id: 'w1', start_time: T0, context: null, attempt: 2,
+    suspend_reason: null, ...overrides,
+  };
+}
+
+describe('claim order', () => {
+  it('orders by priority desc, next_run_time asc, id asc in SQL and in memory alike', () => {
+    expect(CLAIM_ORDER_SQL).toBe('priority DESC, next_run_time ASC, id ASC');
+    const rows = [
+      { id: 3, priority: 0, next_run_time: 5, name: 'a' },
+      { id: 1, priority: 5, next_run_time: 9, name: 'a' },
+      { id: 2, priority: 0, next_run_time: 5, name: 'a' },
+      { id: 4, priority: 0, next_run_time: 1, name: 'a' },
+    ];
+    expect([...rows].sort(compareClaimOrder).map((r) => r.id)).toEqual([1, 4, 2, 3]);
+  });
+
+  it('plans a claim: no slots or no names claim nothing; caps below the limit are kept, others dropped', () => {
+    expect(planClaim({ worker_id: 'w', now: T0, limit: 0, names: ['a'] })).toBeNull();
+    expect(planClaim({ worker_id: 'w', now: T0, limit: 3, names: [] })).toBeNull();
+    expect(planClaim({ worker_id: 'w', now: T0, limit: 3, names: ['a'], name_limits: { a: 0 } })).toBeNull();
+    expect(planClaim({ worker_id: 'w', now: T0, limit: 3, names: ['a', 'b', 'a', 'c'], name_limits: { a: 1, b: 7 } })).toEqual({
+      worker_id: 'w', now: T0, limit: 3, names: ['a', 'b', 'c'], caps: { a: 1 },
+    });
+  });
+
+  it('picks the batch in claim order under per-name caps', () => {
+    const plan = planClaim({ worker_id: 'w', now: T0, limit: 3, names: ['a', 'b'], name_limits: { a: 1 } })!;
+    const candidates = [
+      { id: 1, priority: 9, next_run_time: 0, name: 'a' },
+      { id: 2, priority: 8, next_run_time: 0, name: 'a' },
+      { id: 3, priority: 1, next_run_time: 0, name: 'b' },
+      { id: 4, priority: 0, next_run_time: 0, name: 'b' },
+      { id: 5, priority: 0, next_run_time: 1, name: 'b' },
+    ];
+    expect(pickClaims(candidates, plan).map((c) => c.id)).toEqual([1, 3, 4]);
+  });
+});
+
+describe('filters and paging', () => {
+  it('rejects bad paging with one message per mistake and reads order case-insensitively', () => {
+    expect(() => normalizePaging({ limit: 0 })).toThrow(new ValidationError('limit must be a positive integer'));
+    expect(() => normalizePaging({ limit: 1.5 })).toThrow('limit must be a positive integer');
+    expect(() => normalizePaging({ limit: 5, offset: -1 })).toThrow('offset must be a non-negative integer');
+    expect(normalizePaging({ order: 'DESC' as 'desc' })).toEqual({ limit: null, offset: 0, direction: 'DESC' });
+    expect(normalizePaging({ limit: 2, offset: 4 })).toEqual({ limit: 2, offset: 4, direction: 'ASC' });
+  });
+
+  it('validates status and type filters and turns invalid ids into a condition that matches nothing', () => {
+    expect(() => taskConditions({ status: 'done' as never })).toThrow('Invalid status value: "done"');
+    expect(() => taskConditions({ type: 'weekly' as never })).toThrow('Invalid task type: "weekly"');
+    expect(taskConditions({ parent_id: '1 OR 1=1' as never })).toEqual([{ kind: 'none' }]);
+    expect(taskConditions({ tag: '', name: 'x', root_id: 7 })).toEqual([
+      { kind: 'eq', column: 'name', value: 'x' },
+      { kind: 'eq', column: 'root_id', value: 7 },
+    ]);
+    expect(() => eventConditions({ event_types: ['task_nope' as never] })).toThrow('Invalid event type: "task_nope"');
+    expect(eventConditions({ started_after: 0, attempt: 0 })).toEqual([{ kind: 'eq', column: 'attempt', value: 0 }]);
+  });
+});
+
+describe('transitions as data', () => {
+  it('closes the attempt by its number and stamps the last event on the row', () => {
+    const c = changes.complete(task({ parent_id: 9, root_id: 9 }), '{"ok":true}', T0 + 5);
+    expect(c.close_attempt).toEqual({ task_id: 1, attempt: 2, ended_at: T0 + 5, outcome: 'completed', error: null, timeout_flag: false });
+    expect(c.patch).toMatchObject({ status: 'completed', result: '{"ok":true}', last_event_time: T0 + 5, last_event_type: 'task_completed', suspend_reason: null });
+    expect(c.credit).toEqual({ task_id: 1, result: { ok: true } });
+  });
+
+  it('keeps suspend_reason only on a change to suspended', () => {
+    expect(changes.suspend(task(), 'review', null, undefined, T0).patch.suspend_reason).toBe('review');
+    expect(changes.cancel(task({ status: 'suspended', suspend_reason: 'review' }), 'stop', T0).patch.suspend_reason).toBeNull();
+    expect(changes.note(task(), { event_type: 'task_checkpoint', message: 'm', metadata: {} }, null, T0).patch).not.toHaveProperty('suspend_reason');
+  });
+
+  it('retries a failure while attempts are left, then exhausts and credits the parent', () => {
+    const retry = changes.fail(task({ retry_count: 0, retry_interval: 2 }), 'failed', 'Error: x', undefined, T0);
+    expect(retry.patch).toMatchObject({ status: 'failed', next_run_time: T0 + 2000 });
+    expect(retry.events.map((e) => e.event_type)).toEqual(['task_failed']);
+    const last = changes.fail(task({ retry_count: 2, parent_id: 4, root_id: 4 }), 'timeout', 'late', 'total', T0);
+    expect(last.patch.status).toBe('permanently_failed');
+    expect(last.events.map((e) => e.event_type)).toEqual(['task_timed_out', 'task_permanently_failed']);
+    expect(last.close_attempt).toMatchObject({ outcome: 'timeout', timeout_flag: true, attempt: 2 });
+    expect(last.credit).toEqual({ task_id: 1, error: 'late' });
+  });
+
+  it('a claim of a retry candidate promotes it and opens attempt n + 1, guarded on the status read', () => {
+    const c = changes.claim(task({ status: 'failed', retry_count: 1, attempt: 2, stage: 3 }), 'w9', T0);
+    expect(c.guard).toEqual({ status: 'failed' });
+    expect(c.patch).toMatchObject({ status: 'running', retry_count: 2, stage: 0, attempt: 3, worker_id: 'w9' });
+    expect(c.open_attempt).toEqual({ task_id: 1, attempt: 3, worker_id: 'w9', started_at: T0 });
+    expect(c.events.map((e) => e.event_type)).toEqual(['task_retry_scheduled', 'task_claimed', 'task_started', 'task_retry_started']);
+  });
+
+  it('a requeue at the stop deadline names the pod that recovered it', () => {
+    const c = changes.requeue(task(), { reason: 'shutdown_timeout', by_worker_id: 'w1', by_pod_id: 'pod-a' }, T0);
+    expect(c.events[0].metadata).toMatchObject({ recovery_reason: 'shutdown_timeout', recovered_by_pod_id: 'pod-a' });
+    expect(c.guard).toEqual({ status: 'running', worker_id: 'w1', attempt: 2 });
+  });
+
+  it('lists patch columns in one fixed order', () => {
+    expect(patchEntries({ error: 'e', status: 'failed' }).map(([k]) => k)).toEqual(['status', 'error']);
+    expect(new Set(TASK_PATCH_COLUMNS).size).toBe(TASK_PATCH_COLUMNS.length);
+  });
+});
+
+describe('fences and timeouts', () => {
+  it('a fence holds only for the same worker and attempt of a running task', () => {
+    expect(holdsFence(task(), { task_id: 1, worker_id: 'w1', attempt: 2 })).toBe(true);
+    expect(holdsFence(task(), { task_id: 1, worker_id: 'w1', attempt: 1 })).toBe(false);
+    expect(holdsFence(task({ status: 'paused' }), { task_id: 1, worker_id: 'w1', attempt: 2 })).toBe(false);
+  });
+
+  it('classifies total before heartbeat timeouts', () => {
+    expect(classifyTimeout(task({ start_time: T0, timeout: 1, last_active_time: T0 }), T0 + 1000, 60_000)).toBe('total');
+    expect(classifyTimeout(task({ start_time: T0, timeout: 60, last_active_time: T0 }), T0 + 31_000, 30_000)).toBe('heartbeat');
+    expect(classifyTimeout(task({ start_time: T0, timeout: 60, last_active_time: T0 }), T0 + 1000, 30_000)).toBeNull();
+  });
+});
