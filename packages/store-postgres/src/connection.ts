@@ -1,5 +1,26 @@
 import { ConfigurationError } from '@taskmill/contracts';
+import { TABLES } from '@taskmill/contracts/store-kit';
 import postgres from 'postgres';
+
+/*
+ * The one file that imports the driver: every other file takes the types it needs from here, so
+ * swapping the driver package (for a vendored, fixed copy) touches one import.
+ */
+
+/** A postgres-js client (a pool). */
+export type Sql = postgres.Sql;
+/** The handle of one transaction. */
+export type TransactionSql = postgres.TransactionSql;
+/** One connection taken out of the pool (`sql.reserve()`). */
+export type ReservedSql = postgres.ReservedSql;
+/** Anything that runs a tagged-template query: the pool, a transaction or a reserved connection. */
+export type Queryable = postgres.ISql;
+/** A piece of SQL with its bound parameters, for interpolation into a tagged template. */
+export type Fragment = postgres.Fragment;
+/** Options of `sql.unsafe()`. */
+export type UnsafeQueryOptions = postgres.UnsafeQueryOptions;
+/** A query not yet awaited. */
+export type PendingRows = postgres.PendingQuery<postgres.Row[]>;
 
 /** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -9,7 +30,7 @@ export interface PostgresStoreOptions {
    * An existing postgres-js client to use instead of opening one. The store never ends it:
    * `close()` leaves it to its owner.
    */
-  client?: postgres.Sql;
+  client?: Sql;
   /** Schema holding the tables; created by `setup()`. (Default: `public`) */
   schema?: string;
   /** Pool size of a client the store opens. (Default: 10) */
@@ -20,12 +41,25 @@ export interface PostgresStoreOptions {
   connect_timeout?: number;
 }
 
-/** The resolved connection of a store: its client, whether it owns it, and its schema. */
+/** Schema-qualified table identifiers, for interpolation into tagged templates. */
+export interface Tables {
+  tasks: Fragment;
+  events: Fragment;
+  attempts: Fragment;
+  workers: Fragment;
+}
+
+/** The resolved connection of a store: its client, whether it owns it, its schema and tables. */
 export interface Connection {
-  sql: postgres.Sql;
+  sql: Sql;
   /** False for a caller's client: `close()` must leave it open. */
   owned: boolean;
   schema: string;
+  t: Tables;
+  /** LISTEN/NOTIFY channel of this schema (SPEC A11). */
+  channel: string;
+  /** Unsubscribe functions of the live `listen()` calls, ended by `close()`. */
+  listeners: Set<() => Promise<void>>;
 }
 
 const SCHEMES = ['postgres:', 'postgresql:', 'psql:'];
@@ -69,6 +103,20 @@ function positive(value: unknown, name: string, fallback: number): number {
   return value;
 }
 
+function connection(sql: Sql, owned: boolean, schema: string): Connection {
+  // postgres-js escapes each dot-separated part as its own identifier: "schema"."table". The
+  // schema name was validated, so no quoting issue arises.
+  const table = (name: string) => sql(`${schema}.${name}`) as unknown as Fragment;
+  return {
+    sql,
+    owned,
+    schema,
+    t: { tasks: table(TABLES.tasks), events: table(TABLES.events), attempts: table(TABLES.attempts), workers: table(TABLES.workers) },
+    channel: `taskmill_${schema}`,
+    listeners: new Set(),
+  };
+}
+
 /**
  * Resolve the factory's options to a {@link Connection}. postgres-js connects lazily, so this
  * never touches the network.
@@ -84,7 +132,7 @@ export function openConnection(options: string | PostgresStoreOptions): Connecti
     if (typeof opts.client !== 'function' || typeof opts.client.begin !== 'function') {
       throw new ConfigurationError('PostgreSQL store option client must be a postgres-js Sql client');
     }
-    return { sql: opts.client, owned: false, schema };
+    return connection(opts.client, false, schema);
   }
   const url = normalizeUrl(opts.url);
   const sql = postgres(url, {
@@ -93,5 +141,13 @@ export function openConnection(options: string | PostgresStoreOptions): Connecti
     connect_timeout: positive(opts.connect_timeout, 'connect_timeout', 10),
     onnotice: () => {},
   });
-  return { sql, owned: true, schema };
+  return connection(sql, true, schema);
+}
+
+/** End the live listeners, then the client when the store opened it. */
+export async function closeConnection(connection: Connection): Promise<void> {
+  await Promise.all([...connection.listeners].map((unsubscribe) => unsubscribe().catch(() => {})));
+  // Nothing of ours is in flight when close() is called, so the grace period is short: after a
+  // server-side kill postgres-js can wait on a dead connection until the timeout forces it.
+  if (connection.owned) await connection.sql.end({ timeout: 1 });
 }

@@ -1,2 +1,2 @@
-export { createPostgresStore } from './postgres-store.js';
+export { createPostgresStore } from './store.js';
 export type { PostgresStoreOptions } from './connection.js';

@@ -1,41 +1,45 @@
-import type { Queryable, StoreContext } from './context.js';
+import type { Connection } from './connection.js';
 import { toStoreError } from './errors.js';
+import type { Db } from './transaction.js';
 
 /*
- * Cross-process wake-ups (SPEC A11). Every transaction that makes a task due now sends one
- * NOTIFY on the schema's channel; PostgreSQL delivers it only when that transaction commits,
- * so a woken worker always finds the task. Payloads are empty: a wake-up only says "claim now".
+ * Cross-process wake-ups (SPEC A11). A transaction that makes a task due now sends one NOTIFY on
+ * the schema's channel; PostgreSQL delivers it only when that transaction commits (and drops it
+ * on rollback), so a woken worker always finds the task. Several NOTIFYs with the same payload in
+ * one transaction are delivered once. Payloads are empty: a wake-up only says "claim now".
  */
 
-/** Queue a wake-up in the current transaction (delivered at commit, deduplicated by PostgreSQL). */
-export async function notifyDue(tx: Queryable, ctx: StoreContext): Promise<void> {
-  await tx`SELECT pg_notify(${ctx.channel}, '')`;
+/** Queue a wake-up in the current transaction: delivered at commit. */
+export async function wake(db: Db): Promise<void> {
+  await db.sql`SELECT pg_notify(${db.channel}, '')`;
 }
 
 /**
  * LISTEN on the schema's channel with a dedicated connection (postgres-js keeps it apart from
- * the pool and re-listens after a reconnect). Resolves once listening; returns the unsubscribe.
+ * the pool and re-listens after a reconnect). Resolves once listening; returns the unsubscribe,
+ * which the store's `close()` also calls.
  */
-export async function listenForWakeups(ctx: StoreContext, onWake: () => void): Promise<() => Promise<void>> {
+export async function listen(connection: Connection, onWake: () => void): Promise<() => Promise<void>> {
+  let meta: { unlisten(): Promise<void> };
   try {
-    const meta = await ctx.sql.listen(ctx.channel, () => {
+    meta = await connection.sql.listen(connection.channel, () => {
       try {
         onWake();
       } catch {
         // a throwing callback must not break the listener connection
       }
     });
-    let active = true;
-    return async () => {
-      if (!active) return;
-      active = false;
-      try {
-        await meta.unlisten();
-      } catch (error) {
-        throw toStoreError(error, 'unlisten');
-      }
-    };
   } catch (error) {
     throw toStoreError(error, 'listen');
   }
+  const unsubscribe = async (): Promise<void> => {
+    if (!connection.listeners.delete(unsubscribe)) return;
+    try {
+      await meta.unlisten();
+    } catch (error) {
+      throw toStoreError(error, 'unlisten');
+    }
+  };
+  connection.listeners.add(unsubscribe);
+  return unsubscribe;
 }

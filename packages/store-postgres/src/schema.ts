@@ -73,8 +73,17 @@ export const tasks = pgTable(
   (t) => [
     // Claim order (SPEC B5.8) over every claimable status: failed/timeout rows wait for their
     // retry in place (SPEC A5), so the claim scans one ordered partial index instead of sorting.
+    // The index order must be exactly the kit's CLAIM_ORDER_SQL (`priority DESC` sorts NULLs
+    // first): with `DESC NULLS LAST` the planner cannot use it for that ORDER BY and sorts every
+    // due row, although the column is NOT NULL.
     index('idx_task_scheduling')
-      .on(t.priority.desc(), t.next_run_time, t.id)
+      .on(t.priority.desc().nullsFirst(), t.next_run_time, t.id)
+      .where(sql`status IN ('pending', 'failed', 'timeout')`),
+    // One capped name's candidates (a claim with `name_limits` runs one LIMIT query per capped
+    // name): by the claim-order index alone a rare name among many due tasks would be found
+    // only by walking the whole queue.
+    index('idx_task_claim_name')
+      .on(t.name, t.priority.desc().nullsFirst(), t.next_run_time, t.id)
       .where(sql`status IN ('pending', 'failed', 'timeout')`),
     index('idx_task_timeout').on(t.last_active_time).where(sql`status = 'running'`),
     index('idx_task_workflow').on(t.parent_id, t.status).where(sql`parent_id IS NOT NULL`),

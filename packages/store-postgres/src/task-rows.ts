@@ -1,32 +1,150 @@
-import type { AttemptOutcome, Fence } from '@taskmill/contracts';
-import type { Queryable, RawRow, Tables } from './context.js';
+import type { Task, TaskId } from '@taskmill/contracts';
+import {
+  decodeTask,
+  EVENT_INSERT_COLUMNS,
+  eventRow,
+  patchEntries,
+  type RawRow,
+  TASK_INSERT_COLUMNS,
+  type TaskChange,
+  type TaskInsert,
+} from '@taskmill/contracts/store-kit';
+import type { Db } from './transaction.js';
 
-/** Lock one task row for the rest of the transaction; undefined when it does not exist. */
-export async function lockTask(tx: Queryable, t: Tables, id: number): Promise<RawRow | undefined> {
-  const rows = await tx`SELECT * FROM ${t.tasks} WHERE id = ${id} FOR UPDATE`;
-  return rows[0];
+/*
+ * Writes to task rows and their attempt and event rows, inside the caller's transaction.
+ *
+ * Statements that do not wait for each other's results are issued together: postgres-js
+ * pipelines them on the transaction's connection, so a batch costs one round trip while the
+ * server still runs them one after the other, in the order sent.
+ */
+
+/** Rows per multi-row INSERT: keeps a statement well under PostgreSQL's 65,535 bound parameters. */
+const INSERT_BATCH = 1000;
+
+function batches<T>(rows: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += INSERT_BATCH) out.push(rows.slice(i, i + INSERT_BATCH));
+  return out;
 }
 
-/** True when the (locked) row is still running under this fence's worker and attempt. */
-export function holdsFence(row: RawRow, fence: Fence): boolean {
-  return row.status === 'running' && row.worker_id === fence.worker_id && Number(row.attempt) === fence.attempt;
+/** The task row, or null. */
+export async function selectTask(db: Db, id: TaskId): Promise<RawRow | null> {
+  const [row] = await db.sql`SELECT * FROM ${db.t.tasks} WHERE id = ${id}`;
+  return row ?? null;
+}
+
+/** The task row, locked (`FOR UPDATE`) until the transaction ends. */
+export async function lockTask(db: Db, id: TaskId): Promise<Task | null> {
+  const [row] = await db.sql`SELECT * FROM ${db.t.tasks} WHERE id = ${id} FOR UPDATE`;
+  return row ? decodeTask(row) : null;
+}
+
+/** Insert task rows with multi-row INSERTs; ids in input order. */
+export async function insertTasks(db: Db, rows: readonly TaskInsert[]): Promise<TaskId[]> {
+  const { sql } = db;
+  const ids: TaskId[] = [];
+  for (const batch of batches(rows)) {
+    const inserted = await sql`INSERT INTO ${db.t.tasks} ${sql(batch, ...TASK_INSERT_COLUMNS)} RETURNING id`;
+    // Sequence values are drawn in VALUES order: ascending ids are the input order.
+    ids.push(...inserted.map((r) => Number(r.id)).sort((a, b) => a - b));
+  }
+  return ids;
+}
+
+/** UPDATE one task row with a change's patch under its guard; true when the change applies. */
+async function updateTask(db: Db, change: TaskChange): Promise<boolean> {
+  const { sql } = db;
+  const entries = patchEntries(change.patch);
+  const guard = change.guard;
+  if (!guard && entries.length === 0) return true;
+  const guarded = guard
+    ? sql`AND status = ${guard.status}
+          ${guard.worker_id !== undefined ? sql`AND worker_id = ${guard.worker_id}` : sql``}
+          ${guard.attempt !== undefined ? sql`AND attempt = ${guard.attempt}` : sql``}`
+    : sql``;
+  if (entries.length === 0) {
+    const rows = await sql`SELECT id FROM ${db.t.tasks} WHERE id = ${change.task_id} ${guarded}`;
+    return rows.length > 0;
+  }
+  const patch = Object.fromEntries(entries);
+  const result = await sql`
+    UPDATE ${db.t.tasks} SET ${sql(patch, ...entries.map(([column]) => column))}
+    WHERE id = ${change.task_id} ${guarded}`;
+  return !guard || result.count > 0;
 }
 
 /**
- * Close the open attempt of a task. With `attempt` only that attempt row is closed, so a
- * stale fence can never close a newer attempt.
+ * Apply changes in order: every task UPDATE first (pipelined; the server runs them in order, so a
+ * later guard sees an earlier change of the same row), then, for the changes that applied, the
+ * attempt closes (by number, only while open), the opened attempts and the events in multi-row
+ * INSERTs.
  */
-export async function closeAttempt(
-  tx: Queryable,
-  t: Tables,
-  taskId: number,
-  attempt: number | null,
-  close: { outcome: AttemptOutcome; error?: string | null; timeout_flag?: boolean; now: number },
-): Promise<void> {
-  const byAttempt = attempt === null ? tx`` : tx`AND attempt = ${attempt}`;
-  await tx`
-    UPDATE ${t.attempts}
-    SET ended_at = ${close.now}, outcome = ${close.outcome}, error = ${close.error ?? null},
-        timeout_flag = ${close.timeout_flag ?? false}
-    WHERE task_id = ${taskId} AND ended_at IS NULL ${byAttempt}`;
+export async function applyChanges(db: Db, changes: readonly TaskChange[]): Promise<{ applied: boolean[]; event_ids: number[] }> {
+  const { sql, t } = db;
+  const applied = await Promise.all(changes.map((change) => updateTask(db, change)));
+  const done = changes.filter((_, i) => applied[i]);
+  const closes = done.flatMap((c) => (c.close_attempt ? [c.close_attempt] : []));
+  const opens = done.flatMap((c) => (c.open_attempt ? [c.open_attempt] : []));
+  const events = done.flatMap((c) => c.events.map(eventRow));
+  const [, , eventIds] = await Promise.all([
+    Promise.all(
+      closes.map(
+        (close) => sql`
+          UPDATE ${t.attempts}
+          SET ended_at = ${close.ended_at}, outcome = ${close.outcome}, error = ${close.error}, timeout_flag = ${close.timeout_flag}
+          WHERE task_id = ${close.task_id} AND attempt = ${close.attempt} AND ended_at IS NULL`,
+      ),
+    ),
+    Promise.all(batches(opens).map((batch) => sql`INSERT INTO ${t.attempts} ${sql(batch)}`)),
+    Promise.all(
+      batches(events).map(async (batch) => {
+        const inserted = await sql`INSERT INTO ${t.events} ${sql(batch, ...EVENT_INSERT_COLUMNS)} RETURNING id`;
+        // Sequence values are drawn in VALUES order: ascending ids are the drafts' order.
+        return inserted.map((r) => Number(r.id)).sort((a, b) => a - b);
+      }),
+    ),
+  ]);
+  return { applied, event_ids: eventIds.flat() };
+}
+
+/**
+ * Flip a child's `parent_credited` flag; true when this call flipped it. The guarded UPDATE takes
+ * the child's row lock, so of two transactions crediting the same child exactly one sees the flag
+ * still FALSE (the other re-checks the committed TRUE at READ COMMITTED and changes nothing).
+ */
+export async function markCredited(db: Db, childId: TaskId): Promise<boolean> {
+  const result = await db.sql`
+    UPDATE ${db.t.tasks} SET parent_credited = TRUE WHERE id = ${childId} AND parent_credited = FALSE`;
+  return result.count > 0;
+}
+
+/**
+ * Count a credited child on its parent and append its result line, returning the parent row.
+ * The atomic `completed_children + 1 … RETURNING` serialises concurrent siblings on the parent's
+ * row lock: exactly one of them sees the last count and resumes the parent.
+ */
+export async function addChildResult(db: Db, parentId: TaskId, line: string): Promise<Task | null> {
+  const [row] = await db.sql`
+    UPDATE ${db.t.tasks}
+    SET completed_children = completed_children + 1, children_results = COALESCE(children_results, '') || ${line}
+    WHERE id = ${parentId}
+    RETURNING *`;
+  return row ? decodeTask(row) : null;
+}
+
+/** Refresh `last_active_time` of the tasks still running under each fence, in one statement. */
+export async function touchTasks(
+  db: Db,
+  fences: ReadonlyArray<{ task_id: TaskId; worker_id: string; attempt: number }>,
+  now: number,
+): Promise<boolean[]> {
+  const rows = await db.sql`
+    UPDATE ${db.t.tasks} AS task SET last_active_time = ${now}
+    FROM unnest(${fences.map((f) => f.task_id)}::int8[], ${fences.map((f) => f.worker_id)}::text[],
+                ${fences.map((f) => f.attempt)}::int4[]) AS f(id, worker_id, attempt)
+    WHERE task.id = f.id AND task.status = 'running' AND task.worker_id = f.worker_id AND task.attempt = f.attempt
+    RETURNING task.id, task.worker_id, task.attempt`;
+  const held = new Set(rows.map((r) => `${r.id}|${r.worker_id}|${r.attempt}`));
+  return fences.map((f) => held.has(`${f.task_id}|${f.worker_id}|${f.attempt}`));
 }

@@ -1,23 +1,31 @@
-import type postgres from 'postgres';
-import type { StoreContext } from './context.js';
+import type { Connection, Queryable, Tables } from './connection.js';
 import { isRetryableTransactionError, toStoreError } from './errors.js';
+
+/** What every SQL function of the store runs on: a transaction (or the pool, for reads) and the tables. */
+export interface Db {
+  sql: Queryable;
+  t: Tables;
+  /** LISTEN/NOTIFY channel of the store's schema. */
+  channel: string;
+}
 
 /** Attempts of a transaction that keeps hitting serialization failures or deadlocks. */
 const MAX_ATTEMPTS = 5;
 
 /**
- * Run `fn` in one READ COMMITTED transaction. Serialization failures and deadlocks (40001,
- * 40P01) roll back and rerun the whole transaction a bounded number of times; every other
- * error is mapped by {@link toStoreError} (typed errors thrown by `fn` pass through unchanged).
+ * Run `work` in one READ COMMITTED transaction (named explicitly: a database or role default of
+ * REPEATABLE READ would turn the claim's re-check of a locked row into serialization failures).
+ * At READ COMMITTED a `FOR UPDATE` re-reads the newest version of a row it waited for, so every
+ * row the kit decides on is current. Serialization failures and deadlocks (40001, 40P01) roll
+ * back and rerun the whole transaction a bounded number of times; every other error is mapped by
+ * {@link toStoreError} (taskmill errors thrown by `work` pass through unchanged).
  */
-export async function inTransaction<T>(
-  ctx: StoreContext,
-  operation: string,
-  fn: (tx: postgres.TransactionSql) => Promise<T>,
-): Promise<T> {
+export async function write<T>(connection: Connection, operation: string, work: (db: Db) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return (await ctx.sql.begin((tx) => fn(tx))) as T;
+      return (await connection.sql.begin('isolation level read committed', (tx) =>
+        work({ sql: tx, t: connection.t, channel: connection.channel }),
+      )) as T;
     } catch (error) {
       if (attempt < MAX_ATTEMPTS && isRetryableTransactionError(error)) {
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
@@ -28,10 +36,13 @@ export async function inTransaction<T>(
   }
 }
 
-/** Run one statement (or a few independent ones) outside a transaction, mapping errors. */
-export async function run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Run reads on the pool, outside a transaction: each statement sees the latest committed state,
+ * and independent statements (a page and its count) run side by side on two connections.
+ */
+export async function read<T>(connection: Connection, operation: string, work: (db: Db) => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    return await work({ sql: connection.sql, t: connection.t, channel: connection.channel });
   } catch (error) {
     throw toStoreError(error, operation);
   }

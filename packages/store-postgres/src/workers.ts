@@ -1,119 +1,110 @@
-import { decodeWorker, type RegisterWorkerInput, type WorkerRecord, type WorkerStatus } from '@taskmill/contracts';
-import type { StoreContext } from './context.js';
-import { run } from './transaction.js';
+import type { RegisterWorkerInput, WorkerStatus } from '@taskmill/contracts';
+import type { Condition, RawRow } from '@taskmill/contracts/store-kit';
+import { where } from './conditions.js';
+import type { Db } from './transaction.js';
 
 /*
- * The worker registry (SPEC B7, A13). Every change is a single guarded UPDATE/UPSERT, so
- * registries heartbeating, superseding and reaping at once never lose or revive a row wrongly.
+ * The worker registry (SPEC B7, A13). Every change is a guarded UPDATE/UPSERT, and the rows a
+ * change is decided on are locked in the same transaction, so registries heartbeating,
+ * superseding and reaping at once never lose or revive a row wrongly. Worker ids sort with
+ * COLLATE "C" (byte-wise), as on the other stores.
  */
 
-/** Insert or replace a worker's row as `active` with a fresh lease. */
-export async function registerWorker(ctx: StoreContext, input: RegisterWorkerInput): Promise<WorkerRecord> {
-  const now = input.now;
+/** One worker's row, or null. */
+export async function selectWorker(db: Db, workerId: string): Promise<RawRow | null> {
+  const [row] = await db.sql`SELECT * FROM ${db.t.workers} WHERE worker_id = ${workerId}`;
+  return row ?? null;
+}
+
+/** Workers matching the conditions, by `registered_at, worker_id`. */
+export async function selectWorkers(db: Db, conditions: readonly Condition[]): Promise<RawRow[]> {
+  return db.sql`
+    SELECT * FROM ${db.t.workers} WHERE ${where(db, conditions)}
+    ORDER BY registered_at, worker_id COLLATE "C"`;
+}
+
+/** Insert or replace the worker's row as `active` with a fresh lease. */
+export async function replaceWorker(db: Db, input: RegisterWorkerInput): Promise<void> {
   const row = {
     worker_id: input.worker_id,
     pod_id: input.pod_id ?? null,
     status: 'active',
     host: input.host ?? null,
     pid: input.pid ?? null,
-    registered_at: now,
-    last_seen_at: now,
-    expires_at: now + input.ttl_ms,
+    registered_at: input.now,
+    last_seen_at: input.now,
+    expires_at: input.now + input.ttl_ms,
     superseded_at: null,
     dead_at: null,
     meta: input.meta == null ? null : JSON.stringify(input.meta),
   };
-  const [stored] = await run('registerWorker', () => ctx.sql`
-    INSERT INTO ${ctx.t.workers} ${ctx.sql(row)}
+  await db.sql`
+    INSERT INTO ${db.t.workers} ${db.sql(row)}
     ON CONFLICT (worker_id) DO UPDATE SET
       pod_id = EXCLUDED.pod_id, status = EXCLUDED.status, host = EXCLUDED.host, pid = EXCLUDED.pid,
       registered_at = EXCLUDED.registered_at, last_seen_at = EXCLUDED.last_seen_at,
-      expires_at = EXCLUDED.expires_at, superseded_at = NULL, dead_at = NULL, meta = EXCLUDED.meta
-    RETURNING *`);
-  return decodeWorker(stored);
+      expires_at = EXCLUDED.expires_at, superseded_at = NULL, dead_at = NULL, meta = EXCLUDED.meta`;
 }
 
-/** Extend the lease of an `active` worker; returns its row (any status) or null. */
-export async function heartbeatWorker(
-  ctx: StoreContext,
+/** Extend an `active` worker's lease; `meta` (JSON text or null) replaces the stored one unless undefined. */
+export async function extendWorkerLease(
+  db: Db,
   workerId: string,
   now: number,
-  ttlMs: number,
-): Promise<WorkerRecord | null> {
-  const { t } = ctx;
-  const rows = await run('heartbeatWorker', () => ctx.sql`
-    WITH renewed AS (
-      UPDATE ${t.workers} SET last_seen_at = ${now}, expires_at = ${now + ttlMs}
-      WHERE worker_id = ${workerId} AND status = 'active'
-      RETURNING *)
-    SELECT * FROM renewed
-    UNION ALL
-    SELECT * FROM ${t.workers} WHERE worker_id = ${workerId} AND NOT EXISTS (SELECT 1 FROM renewed)`);
-  return rows[0] ? decodeWorker(rows[0]) : null;
+  expiresAt: number,
+  meta: string | null | undefined,
+): Promise<void> {
+  const setMeta = meta === undefined ? db.sql`` : db.sql`, meta = ${meta}`;
+  await db.sql`
+    UPDATE ${db.t.workers} SET last_seen_at = ${now}, expires_at = ${expiresAt} ${setMeta}
+    WHERE worker_id = ${workerId} AND status = 'active'`;
 }
 
-/** Mark every other `active` worker of the pod `superseded`; returns their ids. */
-export async function supersedeWorkers(
-  ctx: StoreContext,
-  podId: string,
-  exceptWorkerId: string,
-  now: number,
-): Promise<string[]> {
-  const rows = await run('supersedeWorkers', () => ctx.sql`
-    UPDATE ${ctx.t.workers} SET status = 'superseded', superseded_at = ${now}
+/**
+ * Ids of the other `active` workers of the pod, locked. `FOR UPDATE` without SKIP LOCKED: a claim
+ * holding a worker's row `FOR SHARE` (see claim.ts) finishes first, so recovery sees its tasks.
+ */
+export async function selectPodWorkers(db: Db, podId: string, exceptWorkerId: string): Promise<string[]> {
+  const rows = await db.sql`
+    SELECT worker_id FROM ${db.t.workers}
     WHERE pod_id = ${podId} AND worker_id <> ${exceptWorkerId} AND status = 'active'
-    RETURNING worker_id`);
-  return rows.map((r) => String(r.worker_id)).sort();
+    ORDER BY registered_at, worker_id COLLATE "C"
+    FOR UPDATE`;
+  return rows.map((r) => String(r.worker_id));
 }
 
-/** Mark `active` workers whose lease ended (`expires_at < now`) `dead`; bounded; returns their ids. */
-export async function reapExpiredWorkers(ctx: StoreContext, now: number, limit: number): Promise<string[]> {
-  const max = Math.max(0, Math.floor(Number(limit) || 0));
-  if (max === 0) return [];
-  const { t } = ctx;
-  // A materialized CTE, not `WHERE worker_id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`: the
-  // planner may rescan such a subquery once per outer row, and each rescan can return new rows,
-  // so the UPDATE would take more than `limit` (observed in the conformance suite).
-  const rows = await run('reapExpiredWorkers', () => ctx.sql`
-    WITH expired AS MATERIALIZED (
-      SELECT worker_id FROM ${t.workers}
-      WHERE status = 'active' AND expires_at < ${now}
-      ORDER BY expires_at, worker_id COLLATE "C"
-      LIMIT ${max}
-      FOR UPDATE SKIP LOCKED)
-    UPDATE ${t.workers} AS w SET status = 'dead', dead_at = ${now}
-    FROM expired
-    WHERE w.worker_id = expired.worker_id AND w.status = 'active'
-    RETURNING w.worker_id`);
-  return rows.map((r) => String(r.worker_id)).sort();
+/**
+ * Ids of `active` workers whose lease ended, oldest first, at most `limit`, locked. SKIP LOCKED:
+ * concurrent reapers split the rows, and a worker in the middle of a claim is reaped next round.
+ */
+export async function selectExpiredWorkers(db: Db, now: number, limit: number): Promise<string[]> {
+  const rows = await db.sql`
+    SELECT worker_id FROM ${db.t.workers}
+    WHERE status = 'active' AND expires_at < ${now}
+    ORDER BY expires_at, worker_id COLLATE "C"
+    LIMIT ${limit}
+    FOR UPDATE SKIP LOCKED`;
+  return rows.map((r) => String(r.worker_id));
 }
 
-/** Mark a worker `dead` from any other status; false if absent or already dead. */
-export async function markWorkerDead(ctx: StoreContext, workerId: string, now: number): Promise<boolean> {
-  const rows = await run('markWorkerDead', () => ctx.sql`
-    UPDATE ${ctx.t.workers} SET status = 'dead', dead_at = ${now}
-    WHERE worker_id = ${workerId} AND status <> 'dead'
-    RETURNING worker_id`);
-  return rows.length > 0;
+/** Still-active workers among `ids` → `superseded` (with `superseded_at`) or `dead` (with `dead_at`). */
+export async function retireWorkers(
+  db: Db,
+  ids: readonly string[],
+  status: Extract<WorkerStatus, 'superseded' | 'dead'>,
+  now: number,
+): Promise<void> {
+  const { sql } = db;
+  const stamp = status === 'superseded' ? sql`superseded_at = ${now}` : sql`dead_at = ${now}`;
+  await sql`
+    UPDATE ${db.t.workers} SET status = ${status}, ${stamp}
+    WHERE worker_id = ANY(${ids as string[]}::text[]) AND status = 'active'`;
 }
 
-/** One worker's row or null. */
-export async function getWorker(ctx: StoreContext, workerId: string): Promise<WorkerRecord | null> {
-  if (typeof workerId !== 'string') return null;
-  const rows = await run('getWorker', () => ctx.sql`SELECT * FROM ${ctx.t.workers} WHERE worker_id = ${workerId}`);
-  return rows[0] ? decodeWorker(rows[0]) : null;
-}
-
-/** Workers ordered by `registered_at, worker_id`, optionally filtered. */
-export async function listWorkers(
-  ctx: StoreContext,
-  filter: { pod_id?: string; status?: WorkerStatus } = {},
-): Promise<WorkerRecord[]> {
-  const sql = ctx.sql;
-  const pod = typeof filter?.pod_id === 'string' ? sql`AND pod_id = ${filter.pod_id}` : sql``;
-  const status = typeof filter?.status === 'string' ? sql`AND status = ${filter.status}` : sql``;
-  const rows = await run('listWorkers', () => sql`
-    SELECT * FROM ${ctx.t.workers} WHERE TRUE ${pod} ${status}
-    ORDER BY registered_at, worker_id COLLATE "C"`);
-  return rows.map(decodeWorker);
+/** A worker → `dead` from any other status; true when a row changed. */
+export async function markWorkerDead(db: Db, workerId: string, now: number): Promise<boolean> {
+  const result = await db.sql`
+    UPDATE ${db.t.workers} SET status = 'dead', dead_at = ${now}
+    WHERE worker_id = ${workerId} AND status <> 'dead'`;
+  return result.count > 0;
 }

@@ -1,8 +1,8 @@
 import { NotOwnerError, StoreError, StoreUnavailableError } from '@taskmill/contracts';
 import { describe, expect, it } from 'vitest';
-import type { StoreContext } from '../src/context.js';
+import type { Connection } from '../src/connection.js';
 import { toStoreError } from '../src/errors.js';
-import { inTransaction } from '../src/transaction.js';
+import { write } from '../src/transaction.js';
 
 const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
 
@@ -27,34 +27,37 @@ describe('error mapping', () => {
 });
 
 describe('transaction retry', () => {
-  function fakeContext(failures: string[]): { ctx: StoreContext; calls: () => number } {
+  function fakeConnection(failures: string[]): { connection: Connection; calls: () => number; modes: string[] } {
     let calls = 0;
+    const modes: string[] = [];
     const sql = {
-      begin: async (fn: (tx: unknown) => Promise<unknown>) => {
+      begin: async (mode: string, fn: (tx: unknown) => Promise<unknown>) => {
         calls++;
+        modes.push(mode);
         const code = failures.shift();
         if (code) throw pgError(code);
         return fn({});
       },
     };
-    return { ctx: { sql } as unknown as StoreContext, calls: () => calls };
+    return { connection: { sql } as unknown as Connection, calls: () => calls, modes };
   }
 
   it('reruns a transaction after deadlocks and serialization failures', async () => {
-    const { ctx, calls } = fakeContext(['40P01', '40001']);
-    await expect(inTransaction(ctx, 'op', async () => 'done')).resolves.toBe('done');
+    const { connection, calls, modes } = fakeConnection(['40P01', '40001']);
+    await expect(write(connection, 'op', async () => 'done')).resolves.toBe('done');
     expect(calls()).toBe(3);
+    expect(modes).toEqual(Array(3).fill('isolation level read committed'));
   });
 
   it('gives up after a bounded number of attempts with a StoreError', async () => {
-    const { ctx, calls } = fakeContext(Array(10).fill('40P01'));
-    await expect(inTransaction(ctx, 'op', async () => 'done')).rejects.toBeInstanceOf(StoreError);
+    const { connection, calls } = fakeConnection(Array(10).fill('40P01'));
+    await expect(write(connection, 'op', async () => 'done')).rejects.toBeInstanceOf(StoreError);
     expect(calls()).toBe(5);
   });
 
   it('does not rerun on other errors', async () => {
-    const { ctx, calls } = fakeContext(['23505']);
-    await expect(inTransaction(ctx, 'op', async () => 'done')).rejects.toBeInstanceOf(StoreError);
+    const { connection, calls } = fakeConnection(['23505']);
+    await expect(write(connection, 'op', async () => 'done')).rejects.toBeInstanceOf(StoreError);
     expect(calls()).toBe(1);
   });
 });

@@ -75,6 +75,12 @@ export function createPgHarness(): ConformanceHarness {
       const rows = await sql`SELECT * FROM ${sql(`${schema}.${table}`)} WHERE ${filter} ORDER BY ${sql(PRIMARY_KEYS[table])}`;
       return rows.map((r) => ({ ...r }));
     },
+    async insertRaw(store, table, row) {
+      const schema = schemaOf.get(store);
+      if (!schema) throw new Error('insertRaw: unknown store');
+      const sql = rawClient();
+      await sql`INSERT INTO ${sql(`${schema}.${table}`)} ${sql(row as Record<string, postgres.SerializableParameter>)}`;
+    },
     async cleanup() {
       const sql = rawClient();
       for (const schema of schemas) await sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`;

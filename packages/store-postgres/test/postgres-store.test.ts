@@ -82,19 +82,111 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
     const tables = await admin`
       SELECT table_name FROM information_schema.tables WHERE table_schema = ${name} ORDER BY table_name`;
     expect(tables.map((r) => r.table_name)).toEqual([
-      '__drizzle_migrations',
+      'taskmill_migrations',
       'taskmill_task_attempts',
       'taskmill_task_events',
       'taskmill_tasks',
       'taskmill_workers',
     ]);
-    const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${admin(`${name}.__drizzle_migrations`)}`;
+    const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${admin(`${name}.taskmill_migrations`)}`;
     // each migration of the journal applied exactly once
     expect(n).toBe(MIGRATIONS);
     const indexes = await admin`SELECT indexname FROM pg_indexes WHERE schemaname = ${name}`;
     expect(indexes.map((r) => r.indexname)).toEqual(
       expect.arrayContaining(['idx_task_scheduling', 'idx_task_attempts_task_open', 'idx_task_workers_pod_status']),
     );
+  });
+
+  /** Table names of a schema, sorted. */
+  async function tablesOf(name: string): Promise<string[]> {
+    const rows = await admin`SELECT table_name FROM information_schema.tables WHERE table_schema = ${name} ORDER BY table_name`;
+    return rows.map((r) => String(r.table_name));
+  }
+
+  /** The bookkeeping rows of a table, without their serial ids. */
+  async function bookkeeping(name: string, table: string): Promise<Array<{ hash: string; created_at: string }>> {
+    const rows = await admin`SELECT hash, created_at FROM ${admin(`${name}.${table}`)} ORDER BY created_at`;
+    return rows.map((r) => ({ hash: String(r.hash), created_at: String(r.created_at) }));
+  }
+
+  /** Put the bookkeeping back where earlier versions of this store kept it. */
+  async function toLegacyLayout(name: string): Promise<void> {
+    await admin`ALTER TABLE ${admin(`${name}.taskmill_migrations`)} RENAME TO __drizzle_migrations`;
+    await admin`ALTER SEQUENCE ${admin(`${name}.taskmill_migrations_id_seq`)} RENAME TO __drizzle_migrations_id_seq`;
+  }
+
+  it('setup() moves the bookkeeping of an earlier database to taskmill_migrations: nothing re-run or lost, old table gone', async () => {
+    const name = schema();
+    await withStores(1, name, async ([store]) => {
+      await store.setup();
+      const applied = await bookkeeping(name, 'taskmill_migrations');
+      expect(applied).toHaveLength(MIGRATIONS);
+      await toLegacyLayout(name);
+      expect(await tablesOf(name)).toContain('__drizzle_migrations');
+      const [id] = await store.createTasks([task({ payload: '{"keep":true}', tag: 'before-upgrade' })], T0);
+      const before = await store.getTask(id);
+
+      await store.setup();
+
+      expect(await store.getTask(id)).toEqual(before);
+      const tables = await tablesOf(name);
+      expect(tables).toContain('taskmill_migrations');
+      expect(tables).not.toContain('__drizzle_migrations');
+      expect(await bookkeeping(name, 'taskmill_migrations')).toEqual(applied);
+
+      // a second setup() is a no-op
+      await store.setup();
+      expect(await bookkeeping(name, 'taskmill_migrations')).toEqual(applied);
+      expect(await tablesOf(name)).toEqual(tables);
+      expect(await store.getTask(id)).toEqual(before);
+    });
+  });
+
+  it('setup() leaves rows that are not ours in __drizzle_migrations (an application sharing the schema)', async () => {
+    const name = schema();
+    await withStores(1, name, async ([store]) => {
+      await store.setup();
+      const applied = await bookkeeping(name, 'taskmill_migrations');
+      await toLegacyLayout(name);
+      await admin`INSERT INTO ${admin(`${name}.__drizzle_migrations`)} (hash, created_at) VALUES ('app-migration', 1)`;
+
+      await store.setup();
+
+      expect(await bookkeeping(name, 'taskmill_migrations')).toEqual(applied);
+      expect(await bookkeeping(name, '__drizzle_migrations')).toEqual([{ hash: 'app-migration', created_at: '1' }]);
+    });
+  });
+
+  it('each claim query reads a claim-order index and stops after LIMIT rows: no sort of the due queue', async () => {
+    const name = schema();
+    const statements: Array<{ query: string; params: unknown[] }> = [];
+    const client = postgres(PG_URL, {
+      max: 2,
+      onnotice: () => {},
+      debug: (_connection, query, params) => statements.push({ query, params: [...params] }),
+    });
+    try {
+      const store = createPostgresStore({ client, schema: name });
+      await store.setup();
+      await admin`
+        INSERT INTO ${admin(`${name}.taskmill_tasks`)} (name, type, priority, created_at, status, next_run_time, timeout, max_retries)
+        SELECT CASE WHEN g % 500 = 0 THEN 'rare' ELSE 'job' END, 'async', g % 7, ${T0}::int8, 'pending', ${T0}::int8 - g, 60, 3
+        FROM generate_series(1, 20000) AS g`;
+      await admin`ANALYZE ${admin(`${name}.taskmill_tasks`)}`;
+      statements.length = 0;
+      const claimed = await store.claimTasks({ worker_id: 'w', now: T0, limit: 10, names: ['job', 'rare'], name_limits: { rare: 2 } });
+      expect(claimed).toHaveLength(10);
+      const candidates = statements.filter((s) => s.query.includes('SKIP LOCKED') && s.query.includes('ORDER BY priority'));
+      expect(candidates).toHaveLength(2);
+      for (const { query, params } of candidates) {
+        const plan = (await admin.unsafe(`EXPLAIN ${query}`, params as never[])).map((r) => String(r['QUERY PLAN'])).join('\n');
+        expect(plan).toMatch(/Index Scan using idx_task_(scheduling|claim_name)/);
+        expect(plan).not.toMatch(/Sort|Seq Scan/);
+      }
+      await store.close();
+    } finally {
+      await client.end({ timeout: 5 });
+    }
   });
 
   it('a client passed in is used and not ended by close()', async () => {

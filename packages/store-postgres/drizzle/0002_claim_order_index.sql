@@ -1,0 +1,3 @@
+DROP INDEX "idx_task_scheduling";--> statement-breakpoint
+CREATE INDEX "idx_task_claim_name" ON "taskmill_tasks" USING btree ("name","priority" DESC NULLS FIRST,"next_run_time","id") WHERE status IN ('pending', 'failed', 'timeout');--> statement-breakpoint
+CREATE INDEX "idx_task_scheduling" ON "taskmill_tasks" USING btree ("priority" DESC NULLS FIRST,"next_run_time","id") WHERE status IN ('pending', 'failed', 'timeout');

@@ -1,0 +1,45 @@
+import { type Condition, PAGE_ORDER, type PagedTable, type Paging } from '@taskmill/contracts/store-kit';
+import type { Fragment } from './connection.js';
+import type { Db } from './transaction.js';
+
+/*
+ * The kit's dialect-neutral conditions as SQL. Column names come from the kit's fixed list and
+ * are quoted as identifiers; every value is a bound parameter.
+ */
+
+function render(db: Db, c: Condition): Fragment {
+  const { sql, t } = db;
+  switch (c.kind) {
+    case 'eq':
+      return sql`${sql(c.column)} = ${c.value}`;
+    case 'in':
+      return sql`${sql(c.column)} IN ${sql(c.values as (string | number)[])}`;
+    case 'cmp':
+      return c.op === '>=' ? sql`${sql(c.column)} >= ${c.value}` : sql`${sql(c.column)} <= ${c.value}`;
+    case 'null':
+      return sql`${sql(c.column)} IS NULL`;
+    case 'in_workflow':
+      return sql`(id = ${c.root} OR root_id = ${c.root})`;
+    case 'task_in_workflow':
+      return sql`task_id IN (SELECT id FROM ${t.tasks} WHERE id = ${c.root} OR root_id = ${c.root})`;
+    case 'none':
+      return sql`FALSE`;
+  }
+}
+
+/** The conditions ANDed (TRUE when there are none). */
+export function where(db: Db, conditions: readonly Condition[]): Fragment {
+  if (conditions.length === 0) return db.sql`TRUE`;
+  return conditions.map((c) => render(db, c)).reduce((all, c) => db.sql`${all} AND ${c}`);
+}
+
+/** `ORDER BY` the table's page order in the requested direction (every column numeric). */
+export function pageOrder(db: Db, table: PagedTable, paging: Paging): Fragment {
+  const direction = paging.direction === 'DESC' ? db.sql`DESC` : db.sql`ASC`;
+  return PAGE_ORDER[table].map((column) => db.sql`${db.sql(column)} ${direction}`).reduce((all, c) => db.sql`${all}, ${c}`);
+}
+
+/** `LIMIT … OFFSET …` of a page, or nothing when every row is wanted. */
+export function pageSlice(db: Db, paging: Paging): Fragment {
+  return paging.limit === null ? db.sql`` : db.sql`LIMIT ${paging.limit} OFFSET ${paging.offset}`;
+}
