@@ -117,3 +117,60 @@ export interface StoreDriver {
 
 /** Re-exported for store authors' convenience. */
 export type { RawRow, WorkerRecord };
+
+/** A store's SQL for one kit interface: each method as a function taking the connection or transaction handle first. */
+export type SqlOf<I, H> = { [K in keyof I]: I[K] extends (...args: infer A) => infer R ? (handle: H, ...args: A) => R : never };
+
+/** Method names of {@link StoreReader}, for binding. */
+export const READER_METHODS = ['selectTask', 'selectPage', 'selectTaskStats', 'selectWorker', 'selectWorkers'] as const satisfies readonly (keyof StoreReader)[];
+
+/** Method names of {@link StoreWriter}, for binding. */
+export const WRITER_METHODS = [
+  ...READER_METHODS,
+  'lockTask',
+  'insertTasks',
+  'applyChanges',
+  'markCredited',
+  'addChildResult',
+  'workerMayClaim',
+  'claimCandidates',
+  'timedOutCandidates',
+  'runningTasksOf',
+  'touchTasks',
+  'selectTaskIds',
+  'selectExpiredTaskIds',
+  'deleteTasksWithAudit',
+  'replaceWorker',
+  'extendWorkerLease',
+  'selectPodWorkers',
+  'selectExpiredWorkers',
+  'retireWorkers',
+  'markWorkerDead',
+  'wake',
+] as const satisfies readonly (keyof StoreWriter)[];
+
+// Compile-time check that the lists name every method (a missing name is a type error here).
+type Missing<I, L extends readonly PropertyKey[]> = Exclude<keyof I, L[number]>;
+const everyReaderMethod: [Missing<StoreReader, typeof READER_METHODS>] extends [never] ? true : never = true;
+const everyWriterMethod: [Missing<StoreWriter, typeof WRITER_METHODS>] extends [never] ? true : never = true;
+void everyReaderMethod;
+void everyWriterMethod;
+
+function bind<T>(handle: unknown, sql: Record<string, (...args: never[]) => unknown>, names: readonly string[]): T {
+  const bound: Record<string, unknown> = {};
+  for (const name of names) bound[name] = (...args: never[]) => sql[name](handle as never, ...args);
+  return bound as T;
+}
+
+/**
+ * The {@link StoreReader} over one handle, from a store's SQL functions (`{ ...queries, ...workers, … }`:
+ * extra exports of those modules are ignored).
+ */
+export function bindReader<H>(handle: H, sql: SqlOf<StoreReader, H>): StoreReader {
+  return bind(handle, sql as never, READER_METHODS);
+}
+
+/** The {@link StoreWriter} over one transaction handle, from a store's SQL functions. */
+export function bindWriter<H>(handle: H, sql: SqlOf<StoreWriter, H>): StoreWriter {
+  return bind(handle, sql as never, WRITER_METHODS);
+}

@@ -1,5 +1,5 @@
 import type { EventType } from '../events.js';
-import type { Task } from '../rows.js';
+import type { Task, TaskEvent } from '../rows.js';
 import type { TaskStatus } from '../statuses.js';
 
 /*
@@ -9,20 +9,7 @@ import type { TaskStatus } from '../statuses.js';
  */
 
 /** An event row before insertion (`metadata` is serialised by the store with JSON.stringify). */
-export interface EventDraft {
-  task_id: number;
-  root_id: number | null;
-  parent_id: number | null;
-  event_type: EventType;
-  from_status: TaskStatus | null;
-  to_status: TaskStatus | null;
-  stage: number | null;
-  worker_id: string | null;
-  attempt: number | null;
-  event_time: number;
-  message: string | null;
-  metadata: Record<string, unknown> | null;
-}
+export type EventDraft = Omit<TaskEvent, 'id'>;
 
 /** The part of a task row the builders need. */
 export type EventSubject = Pick<Task, 'id' | 'root_id' | 'parent_id' | 'name' | 'type' | 'tag' | 'stage' | 'worker_id'>;

@@ -1,6 +1,8 @@
 import type { EventType } from '../events.js';
 import type { TaskId } from '../rows.js';
-import type { AttemptOutcome, TaskStatus, TaskType } from '../statuses.js';
+import type { AttemptOutcome, TaskStatus } from '../statuses.js';
+import type { NewTask } from '../store.js';
+import { EVENT_COLUMNS } from './tables.js';
 import type { EventDraft } from './event-drafts.js';
 
 /*
@@ -9,26 +11,15 @@ import type { EventDraft } from './event-drafts.js';
  * them as SQL; they never decide their contents.
  */
 
-/** A task row to insert (always `pending`). JSON columns are text, times ms. */
-export interface TaskInsert {
-  name: string;
-  type: TaskType;
-  payload: string | null;
-  priority: number;
-  tag: string | null;
+/** A task row to insert (always `pending`): a new task with its place in a workflow and its first event stamped. */
+export type TaskInsert = NewTask & {
   status: 'pending';
   created_at: number;
-  next_run_time: number;
-  timeout: number;
-  max_retries: number;
-  retry_interval: number;
-  cron_expr: string | null;
-  cron_tz: string | null;
   root_id: TaskId | null;
   parent_id: TaskId | null;
   last_event_time: number;
   last_event_type: EventType;
-}
+};
 
 /** Columns of {@link TaskInsert}, in the order stores list them in their INSERT. */
 export const TASK_INSERT_COLUMNS = [
@@ -139,20 +130,7 @@ export interface AttemptClose {
 export type EventRow = Omit<EventDraft, 'metadata'> & { metadata: string | null };
 
 /** Every event column but the generated id, in the order stores list them in their INSERT. */
-export const EVENT_INSERT_COLUMNS = [
-  'task_id',
-  'root_id',
-  'parent_id',
-  'event_type',
-  'from_status',
-  'to_status',
-  'stage',
-  'worker_id',
-  'attempt',
-  'event_time',
-  'message',
-  'metadata',
-] as const satisfies readonly (keyof EventRow)[];
+export const EVENT_INSERT_COLUMNS = EVENT_COLUMNS.filter((column): column is Exclude<(typeof EVENT_COLUMNS)[number], 'id'> => column !== 'id');
 
 /** The row to insert for an event draft. */
 export function eventRow(draft: EventDraft): EventRow {
