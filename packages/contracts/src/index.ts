@@ -8,3 +8,5 @@ export * from './retry.js';
 export * from './codec.js';
 export * from './schema-doc.js';
 export * from './event-drafts.js';
+export * from './limits.js';
+export * from './ids.js';
