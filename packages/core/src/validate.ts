@@ -25,12 +25,18 @@ function inRange(value: unknown, what: string, r: Range, Err: ErrorClass): numbe
     (!r.integer || Number.isSafeInteger(value)) &&
     (r.above ? value > r.min : value >= r.min) &&
     value <= r.max;
-  if (!ok) {
-    const kind = r.integer ? 'an integer' : `a number${r.unit ? ` of ${r.unit}` : ''}`;
-    const low = r.above ? `greater than ${r.min} and at most` : `from ${r.min} to`;
-    throw new Err(`${what} must be ${kind} ${low} ${r.max}, got ${describe(value)}`);
-  }
+  if (!ok) throw new Err(`${what} must be ${rangeText(r)}, got ${describe(value)}`);
   return value as number;
+}
+
+/** `a non-negative number of seconds, at most 31622400`, `an integer from -2147483648 to 2147483647`… */
+function rangeText(r: Range): string {
+  const kind = r.integer ? 'integer' : `number${r.unit ? ` of ${r.unit}` : ''}`;
+  const atMost = r.max === Number.MAX_SAFE_INTEGER ? '' : `, at most ${r.max}`;
+  if (r.min === 0 && r.above) return `a positive ${kind}${atMost}`;
+  if (r.min === 0) return `a non-negative ${kind}${atMost}`;
+  if (r.min === 1 && r.integer) return `a positive integer${atMost}`;
+  return `${r.integer ? 'an' : 'a'} ${kind} from ${r.min} to ${r.max}`;
 }
 
 /** A priority: a 32-bit integer (LIMITS.priority), negative allowed; higher runs first. */
