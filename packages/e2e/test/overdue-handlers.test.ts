@@ -2,12 +2,6 @@ import { expect } from 'vitest';
 import { backends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 
-function blocker() {
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  return { gate, release };
-}
-
 describeBackends('handlers that outlive their attempt', backends(), (env) => {
   env.test('a handler that ignores its aborted signal keeps its slot until it returns and is reported once via onError', async () => {
     const reports: string[] = [];
@@ -15,12 +9,13 @@ describeBackends('handlers that outlive their attempt', backends(), (env) => {
       max_concurrent_tasks: 1,
       onError: (error, where) => reports.push(`${where}: ${error instanceof Error ? error.message : String(error)}`),
     });
-    const gate = blocker();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
     let stubbornRunning = false;
     let overlapped: boolean | undefined;
     tm.use('stubborn', async () => {
       stubbornRunning = true;
-      await gate.gate; // ignores task.signal
+      await gate; // ignores task.signal
       stubbornRunning = false;
       return 'late';
     });
@@ -36,7 +31,7 @@ describeBackends('handlers that outlive their attempt', backends(), (env) => {
     const mine = () => reports.filter((r) => r.includes(`task ${s}`) && r.includes('attempt 1'));
     await waitFor(() => mine().length > 0, { what: 'the overdue handler to be reported' });
     expect((await tm.getTask(q))!.status).toBe('pending'); // the slot is still taken
-    gate.release();
+    release();
     await waitForStatus(tm, q, 'completed');
     expect(overlapped).toBe(false);
     expect(mine()).toHaveLength(1);
@@ -45,9 +40,10 @@ describeBackends('handlers that outlive their attempt', backends(), (env) => {
 
   env.test("a handler outliving its attempt is listed in the worker's registry row until it returns", async () => {
     const tm = await env.isolated({ onError: () => undefined });
-    const gate = blocker();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
     tm.use('stubborn', async () => {
-      await gate.gate;
+      await gate;
       return 'late';
     });
     const s = await tm.async('stubborn', {}, { timeout: 0.3, max_retries: 1 });
@@ -62,7 +58,7 @@ describeBackends('handlers that outlive their attempt', backends(), (env) => {
       { what: 'overdue_handlers in the worker row' },
     );
     expect(listed).toMatchObject({ task_id: s, attempt: 1, since: expect.any(Number) });
-    gate.release();
+    release();
     const meta = await waitFor(
       async () => {
         const m = (await tm.getWorker(tm.options.worker_id))?.meta;
