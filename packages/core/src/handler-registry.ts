@@ -1,7 +1,7 @@
 import { HandlerNotFoundError, InvalidHandlerError, ValidationError } from '@taskmill/contracts';
 import type { ResolvedOptions } from './options.js';
 import type { TaskHandler } from './types.js';
-import { integer, isPlainObject, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber, taskName } from './validate.js';
+import { isPlainObject, maxRetries, positiveInteger, priority, retryIntervalSeconds, taskName, timeoutSeconds } from './validate.js';
 
 /** A registered handler with its defaults, frozen at registration (SPEC B2.2). */
 export interface HandlerDefinition {
@@ -55,11 +55,11 @@ export class HandlerRegistry {
     return {
       name,
       handler: value.handler as TaskHandler,
-      timeout: value.timeout === undefined ? this.defaults.timeout : positiveNumber(value.timeout, `timeout of ${name}`),
-      max_retries: value.max_retries === undefined ? this.defaults.max_retries : nonNegativeInteger(value.max_retries, `max_retries of ${name}`),
+      timeout: value.timeout === undefined ? this.defaults.timeout : timeoutSeconds(value.timeout, `timeout of ${name}`),
+      max_retries: value.max_retries === undefined ? this.defaults.max_retries : maxRetries(value.max_retries, `max_retries of ${name}`),
       retry_interval:
-        value.retry_interval === undefined ? this.defaults.retry_interval : nonNegativeNumber(value.retry_interval, `retry_interval of ${name}`),
-      priority: value.priority === undefined ? undefined : integer(value.priority, `priority of ${name}`),
+        value.retry_interval === undefined ? this.defaults.retry_interval : retryIntervalSeconds(value.retry_interval, `retry_interval of ${name}`),
+      priority: value.priority === undefined ? undefined : priority(value.priority, `priority of ${name}`),
       max_concurrent_tasks:
         value.max_concurrent_tasks === undefined ? undefined : positiveInteger(value.max_concurrent_tasks, `max_concurrent_tasks of ${name}`),
       description: (value.description as string | undefined) ?? '',
@@ -83,8 +83,12 @@ export class HandlerRegistry {
     return def;
   }
 
-  /** Names this process may claim now, and per-name caps for types with free per-type slots. */
-  claimable(): { names: string[]; name_limits: Record<string, number> } {
+  /**
+   * What this process may claim now: the names, per-name caps for types with free per-type slots,
+   * and the definitions as they are at this moment. A claimed task runs with the definition taken
+   * here, so a handler unregistered while the claim is under way still runs what it claimed.
+   */
+  claimable(): { names: string[]; name_limits: Record<string, number>; defs: ReadonlyMap<string, HandlerDefinition> } {
     const names: string[] = [];
     const name_limits: Record<string, number> = {};
     for (const def of this.defs.values()) {
@@ -98,7 +102,7 @@ export class HandlerRegistry {
         name_limits[def.name] = free;
       }
     }
-    return { names, name_limits };
+    return { names, name_limits, defs: new Map(this.defs) };
   }
 
   /** Count a handler run of this type starting (+1) or ending (-1). */
@@ -106,10 +110,5 @@ export class HandlerRegistry {
     const next = (this.running.get(name) ?? 0) + delta;
     if (next <= 0) this.running.delete(name);
     else this.running.set(name, next);
-  }
-
-  /** Registered names. */
-  names(): string[] {
-    return [...this.defs.keys()];
   }
 }

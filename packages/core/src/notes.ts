@@ -29,17 +29,19 @@ function stageOf(input: Record<string, unknown>): number | undefined {
   return input.stage;
 }
 
+/** The string form `fn(text, details)` is `fn({[key]: text, ...details})`; the object form is taken as is. */
+function inputOf(first: unknown, details: unknown, key: string, label: string, wrongType: string): Record<string, unknown> {
+  if (typeof first === 'string') {
+    if (details !== undefined && !isPlainObject(details)) throw new ValidationError(`${label} details must be an object`);
+    return { ...(details ?? {}), [key]: first };
+  }
+  if (isPlainObject(first)) return first;
+  throw new ValidationError(wrongType);
+}
+
 /** `audit(code, details)` / `audit({code, message?, metadata?})` → a checkpoint note. */
 export function checkpointNote(codeOrInput: unknown, details?: unknown): TaskNoteInput {
-  let input: Record<string, unknown>;
-  if (typeof codeOrInput === 'string') {
-    if (details !== undefined && !isPlainObject(details)) throw new ValidationError('Checkpoint details must be an object');
-    input = { ...(details ?? {}), code: codeOrInput };
-  } else if (isPlainObject(codeOrInput)) {
-    input = codeOrInput;
-  } else {
-    throw new ValidationError('Task checkpoint must be a code string or checkpoint object');
-  }
+  const input = inputOf(codeOrInput, details, 'code', 'Checkpoint', 'Task checkpoint must be a code string or checkpoint object');
   if (input.code === undefined) throw new ValidationError('Checkpoint code is required');
   const code = trimmed(input.code, 'Checkpoint code must be a string', 'Checkpoint code must not be empty');
   const message = Object.hasOwn(input, 'message')
@@ -51,15 +53,7 @@ export function checkpointNote(codeOrInput: unknown, details?: unknown): TaskNot
 
 /** `progress(text, details)` / `progress({stage_name?, progress_text?, progress_percent?, message?, metadata?})`. */
 export function progressNote(textOrInput: unknown, details?: unknown): TaskNoteInput {
-  let input: Record<string, unknown>;
-  if (typeof textOrInput === 'string') {
-    if (details !== undefined && !isPlainObject(details)) throw new ValidationError('Progress details must be an object');
-    input = { ...(details ?? {}), progress_text: textOrInput };
-  } else if (isPlainObject(textOrInput)) {
-    input = textOrInput;
-  } else {
-    throw new ValidationError('Task progress must be a text string or progress object');
-  }
+  const input = inputOf(textOrInput, details, 'progress_text', 'Progress', 'Task progress must be a text string or progress object');
   const progress: NonNullable<TaskNoteInput['progress']> = {};
   if (input.stage_name !== undefined) {
     progress.current_stage_name = trimmed(input.stage_name, 'Progress stage_name must be a string', 'Progress stage_name must not be empty');

@@ -1,9 +1,19 @@
-import { ConfigurationError, ValidationError } from '@taskmill/contracts';
+import { ConfigurationError, type Store } from '@taskmill/contracts';
 import { nanoid } from 'nanoid';
-import type { Store } from '@taskmill/contracts';
-import { describe, isPlainObject } from './validate.js';
+import {
+  intervalMs,
+  isPlainObject,
+  maxRetries,
+  positiveInteger,
+  retryIntervalSeconds,
+  timeoutSeconds,
+  type ErrorClass,
+} from './validate.js';
 
-/** Options of `new TaskManager(options)` (SPEC B2.1, A2, A7). */
+/**
+ * Options of `new TaskManager(options)` (SPEC B2.1, A2, A7). Millisecond options are at most
+ * `LIMITS.max_interval_ms`; a value out of range throws ConfigurationError.
+ */
 export interface TaskManagerOptions {
   /**
    * Required. `sqlite:<path>`, `sqlite::memory:`, `postgres://…`, `postgresql://…`, `psql://…`,
@@ -12,13 +22,13 @@ export interface TaskManagerOptions {
   dbConnection: string | Store;
   /** Optional; only checked for consistency with `dbConnection` (`sqlite`, `mysql`, `postgres`, `psql`). */
   dbType?: string;
-  /** Idle wait of the claim loop in ms. (Default: 1000) */
+  /** Idle wait of the claim loop in ms, at most `LIMITS.max_interval_ms`. (Default: 1000) */
   poll_interval?: number;
-  /** Default total attempts, the first included. (Default: 3) */
+  /** Default total attempts, the first included, at most `LIMITS.max_retries`. (Default: 3) */
   max_retries?: number;
-  /** Default seconds between a failure and its retry. (Default: 0) */
+  /** Default seconds between a failure and its retry, at most `LIMITS.max_duration_seconds`. (Default: 0) */
   retry_interval?: number;
-  /** Default per-attempt timeout in seconds. (Default: 60) */
+  /** Default per-attempt timeout in seconds, at most `LIMITS.max_duration_seconds`. (Default: 60) */
   timeout?: number;
   /** This process instance's id. (Default: `worker-` + nanoid) */
   worker_id?: string;
@@ -38,7 +48,13 @@ export interface TaskManagerOptions {
   recover_running_jobs?: boolean;
   /** How long `stop()` waits for in-flight handlers, in ms. (Default: 30000) */
   shutdown_timeout?: number;
-  /** Called with errors of the background loops (claim, heartbeats, sweeps). (Default: console.warn) */
+  /**
+   * Called with errors of the background loops (claim, heartbeats, sweeps), and once per handler that
+   * outlives its attempt (timed out, paused, cancelled, recovered, interrupted by `stop()`) by a
+   * second or more, at the next maintenance tick (`where` = `'overdue handler'`). Such a handler
+   * keeps its slot until it returns, and is listed in this worker's registry row
+   * (`meta.overdue_handlers`). (Default: console.warn)
+   */
   onError?: (error: unknown, where: string) => void;
 }
 
@@ -79,22 +95,7 @@ const KNOWN = [
   'onError',
 ] as const;
 
-function opt(
-  options: Record<string, unknown>,
-  key: string,
-  fallback: number,
-  check: (v: number) => boolean,
-  rule: string,
-): number {
-  const value = options[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) {
-    throw new ConfigurationError(`Option ${key} must be ${rule}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** Validate the constructor options and apply defaults. */
+/** Validate the constructor options and apply defaults. Every number is bounded (LIMITS). */
 export function resolveOptions(options: unknown): ResolvedOptions {
   if (!isPlainObject(options) || !Object.hasOwn(options, 'dbConnection') || options.dbConnection == null) {
     throw new ConfigurationError('TaskManager requires an explicit dbConnection');
@@ -104,8 +105,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       throw new ConfigurationError(`Unknown TaskManager option "${key}"`);
     }
   }
-  const positive = (v: number) => v > 0;
-  const nonNegative = (v: number) => v >= 0;
   const workerId = options.worker_id ?? `worker-${nanoid(12)}`;
   if (typeof workerId !== 'string' || workerId.trim() === '' || workerId.length > 255) {
     throw new ConfigurationError('Option worker_id must be a non-empty string of at most 255 characters');
@@ -118,32 +117,27 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (typeof recover !== 'boolean') throw new ConfigurationError('Option recover_running_jobs must be a boolean');
   const onError = options.onError ?? defaultOnError;
   if (typeof onError !== 'function') throw new ConfigurationError('Option onError must be a function');
-  const maxConcurrent = opt(options, 'max_concurrent_tasks', 10, (v) => Number.isInteger(v) && v > 0, 'a positive integer');
+  const option = <T>(key: string, fallback: T, check: (value: unknown, what: string, Err: ErrorClass) => T): T =>
+    options[key] === undefined ? fallback : check(options[key], `Option ${key}`, ConfigurationError);
+  const ms = (allowZero: boolean) => (value: unknown, what: string, Err: ErrorClass) => intervalMs(value, what, allowZero, Err);
   return {
-    poll_interval: opt(options, 'poll_interval', 1000, positive, 'a positive number of ms'),
-    max_retries: opt(options, 'max_retries', 3, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer'),
-    retry_interval: opt(options, 'retry_interval', 0, nonNegative, 'a non-negative number of seconds'),
-    timeout: opt(options, 'timeout', 60, positive, 'a positive number of seconds'),
+    poll_interval: option('poll_interval', 1000, ms(false)),
+    max_retries: option('max_retries', 3, maxRetries),
+    retry_interval: option('retry_interval', 0, retryIntervalSeconds),
+    timeout: option('timeout', 60, timeoutSeconds),
     worker_id: workerId,
     pod_id: podId as string | null,
-    max_concurrent_tasks: maxConcurrent,
-    task_heartbeat_interval: opt(options, 'task_heartbeat_interval', 5000, positive, 'a positive number of ms'),
-    task_heartbeat_timeout: opt(options, 'task_heartbeat_timeout', 30000, positive, 'a positive number of ms'),
-    worker_heartbeat_interval: opt(options, 'worker_heartbeat_interval', 5000, positive, 'a positive number of ms'),
-    worker_heartbeat_timeout: opt(options, 'worker_heartbeat_timeout', 30000, positive, 'a positive number of ms'),
+    max_concurrent_tasks: option('max_concurrent_tasks', 10, positiveInteger),
+    task_heartbeat_interval: option('task_heartbeat_interval', 5000, ms(false)),
+    task_heartbeat_timeout: option('task_heartbeat_timeout', 30000, ms(false)),
+    worker_heartbeat_interval: option('worker_heartbeat_interval', 5000, ms(false)),
+    worker_heartbeat_timeout: option('worker_heartbeat_timeout', 30000, ms(false)),
     recover_running_jobs: recover,
-    shutdown_timeout: opt(options, 'shutdown_timeout', 30000, nonNegative, 'a non-negative number of ms'),
+    shutdown_timeout: option('shutdown_timeout', 30000, ms(true)),
     onError: onError as ResolvedOptions['onError'],
   };
 }
 
 function defaultOnError(error: unknown, where: string): void {
   console.warn(`[taskmill] ${where}:`, error instanceof Error ? error.message : error);
-}
-
-/** Guard used where a ValidationError is expected for an option object given to a method. */
-export function optionsObject(value: unknown, what: string): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (!isPlainObject(value)) throw new ValidationError(`${what} must be an object`);
-  return value;
 }

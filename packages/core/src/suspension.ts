@@ -40,9 +40,13 @@ export class Suspension {
   }
 }
 
-/** A child definition passed to `next()` (SPEC B4.1). */
+/**
+ * A child definition passed to `next()` (SPEC B4.1). Options default to the child handler's, and
+ * `priority` then to the parent's; bounds as for `async()` (`LIMITS`).
+ */
 export interface ChildTaskDefinition<Name extends string = string, Payload = unknown> {
   name: Name;
+  /** Stored as given (SPEC B4.1 passes it through): none is `null`. */
   payload?: Payload;
   priority?: number;
   timeout?: number;

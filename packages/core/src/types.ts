@@ -76,13 +76,13 @@ export type TaskHandler<M extends TaskMap = UntypedTaskMap, K extends keyof M = 
 /** Object form of a handler registration (SPEC B2.2). */
 export interface HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends keyof M = string> {
   handler: TaskHandler<M, K>;
-  /** Seconds. (Default: the manager's `timeout`) */
+  /** Seconds, above 0, at most `LIMITS.max_duration_seconds`. (Default: the manager's `timeout`) */
   timeout?: number;
-  /** (Default: the manager's `max_retries`) */
+  /** At most `LIMITS.max_retries`. (Default: the manager's `max_retries`) */
   max_retries?: number;
-  /** Seconds. (Default: the manager's `retry_interval`) */
+  /** Seconds, at most `LIMITS.max_duration_seconds`. (Default: the manager's `retry_interval`) */
   retry_interval?: number;
-  /** Default priority of tasks of this type. (Default: 0) */
+  /** Default priority of tasks of this type, within `LIMITS.priority`. (Default: 0; for children, the parent's) */
   priority?: number;
   /** Per-process cap for this type. (Default: none) */
   max_concurrent_tasks?: number;
@@ -91,15 +91,15 @@ export interface HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends key
 
 /** Options of `async()` (SPEC B2.3). */
 export interface AsyncOptions {
-  /** Seconds before the task becomes due. (Default: 0) */
+  /** Seconds before the task becomes due, at most `LIMITS.max_delay_seconds` (10 years). (Default: 0) */
   delay?: number;
-  /** Integer; higher runs first; negative allowed. (Default: the handler's, else 0) */
+  /** 32-bit integer (`LIMITS.priority`); higher runs first; negative allowed. (Default: the handler's, else 0) */
   priority?: number;
-  /** Per-attempt timeout in seconds. */
+  /** Per-attempt timeout in seconds, at most `LIMITS.max_duration_seconds` (366 days). (Default: the handler's) */
   timeout?: number;
-  /** Total attempts, the first included. */
+  /** Total attempts, the first included, at most `LIMITS.max_retries`. (Default: the handler's) */
   max_retries?: number;
-  /** Seconds between a failure and its retry. */
+  /** Seconds between a failure and its retry, at most `LIMITS.max_duration_seconds`. (Default: the handler's) */
   retry_interval?: number;
   tag?: string;
 }

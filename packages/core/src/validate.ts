@@ -1,48 +1,77 @@
-import { ValidationError, isTaskStatus, type TaskId, type TaskStatus } from '@taskmill/contracts';
+import { LIMITS, ValidationError, type TaskmillError } from '@taskmill/contracts';
 
 /*
- * Argument checks shared by the public methods. Each throws a ValidationError naming the
- * argument, before anything is written.
+ * Argument checks shared by the public methods. Each throws a typed error naming the argument,
+ * before anything is written. Every number a caller passes has a documented upper bound
+ * (LIMITS, from contracts), the same on every store.
  */
 
-/** A finite number >= 0 (seconds or ms). */
-export function nonNegativeNumber(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new ValidationError(`${what} must be a non-negative finite number, got ${describe(value)}`);
-  }
-  return value;
+/** The error a check throws: ValidationError for method arguments, ConfigurationError for constructor options. */
+export type ErrorClass = new (message: string) => TaskmillError;
+
+interface Range {
+  /** Inclusive lower bound; with `above` the bound itself is excluded. */
+  min: number;
+  max: number;
+  above?: boolean;
+  integer?: boolean;
+  unit?: string;
 }
 
-/** A finite number > 0. */
-export function positiveNumber(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ValidationError(`${what} must be a positive finite number, got ${describe(value)}`);
-  }
-  return value;
+function inRange(value: unknown, what: string, r: Range, Err: ErrorClass): number {
+  const ok =
+    typeof value === 'number' &&
+    Number.isFinite(value) &&
+    (!r.integer || Number.isSafeInteger(value)) &&
+    (r.above ? value > r.min : value >= r.min) &&
+    value <= r.max;
+  if (!ok) throw new Err(`${what} must be ${rangeText(r)}, got ${describe(value)}`);
+  return value as number;
 }
 
-/** An integer >= 0. */
-export function nonNegativeInteger(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new ValidationError(`${what} must be a non-negative integer, got ${describe(value)}`);
-  }
-  return value;
+/** `a non-negative number of seconds, at most 31622400`, `an integer from -2147483648 to 2147483647`… */
+function rangeText(r: Range): string {
+  const kind = r.integer ? 'integer' : `number${r.unit ? ` of ${r.unit}` : ''}`;
+  const atMost = r.max === Number.MAX_SAFE_INTEGER ? '' : `, at most ${r.max}`;
+  if (r.min === 0 && r.above) return `a positive ${kind}${atMost}`;
+  if (r.min === 0) return `a non-negative ${kind}${atMost}`;
+  if (r.min === 1 && r.integer) return `a positive integer${atMost}`;
+  return `${r.integer ? 'an' : 'a'} ${kind} from ${r.min} to ${r.max}`;
+}
+
+/** A priority: a 32-bit integer (LIMITS.priority), negative allowed; higher runs first. */
+export function priority(value: unknown, what = 'priority', Err: ErrorClass = ValidationError): number {
+  return inRange(value, what, { ...LIMITS.priority, integer: true }, Err);
+}
+
+/** Total attempts, the first included: 0 to LIMITS.max_retries. */
+export function maxRetries(value: unknown, what = 'max_retries', Err: ErrorClass = ValidationError): number {
+  return inRange(value, what, { min: 0, max: LIMITS.max_retries, integer: true }, Err);
+}
+
+/** A per-attempt timeout in seconds: above 0, at most LIMITS.max_duration_seconds. */
+export function timeoutSeconds(value: unknown, what = 'timeout', Err: ErrorClass = ValidationError): number {
+  return inRange(value, what, { min: 0, above: true, max: LIMITS.max_duration_seconds, unit: 'seconds' }, Err);
+}
+
+/** Seconds between a failure and its retry: 0 to LIMITS.max_duration_seconds. */
+export function retryIntervalSeconds(value: unknown, what = 'retry_interval', Err: ErrorClass = ValidationError): number {
+  return inRange(value, what, { min: 0, max: LIMITS.max_duration_seconds, unit: 'seconds' }, Err);
+}
+
+/** Seconds before a task becomes due: 0 to LIMITS.max_delay_seconds. */
+export function delaySeconds(value: unknown, what = 'delay'): number {
+  return inRange(value, what, { min: 0, max: LIMITS.max_delay_seconds, unit: 'seconds' }, ValidationError);
+}
+
+/** A millisecond interval of the manager: at most LIMITS.max_interval_ms (what setTimeout can hold). */
+export function intervalMs(value: unknown, what: string, allowZero: boolean, Err: ErrorClass): number {
+  return inRange(value, what, { min: 0, above: !allowZero, max: LIMITS.max_interval_ms, unit: 'ms' }, Err);
 }
 
 /** An integer >= 1. */
-export function positiveInteger(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new ValidationError(`${what} must be a positive integer, got ${describe(value)}`);
-  }
-  return value;
-}
-
-/** Any safe integer (priorities may be negative: higher runs first). */
-export function integer(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new ValidationError(`${what} must be an integer, got ${describe(value)}`);
-  }
-  return value;
+export function positiveInteger(value: unknown, what: string, Err: ErrorClass = ValidationError): number {
+  return inRange(value, what, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }, Err);
 }
 
 /** A string that is not empty after trimming. */
@@ -68,25 +97,6 @@ export function optionalTag(value: unknown): string | null {
   return value;
 }
 
-/** A status filter: must be one of the eight statuses. */
-export function status(value: unknown): TaskStatus {
-  if (!isTaskStatus(value)) throw new ValidationError(`Invalid status value: ${describe(value)}`);
-  return value;
-}
-
-/**
- * A task id from a caller: a safe positive integer, or a string of digits. Anything else
- * (`'1 OR 1=1'`, NaN, objects) yields null, which finds nothing.
- */
-export function parseTaskId(value: unknown): TaskId | null {
-  if (typeof value === 'number') return Number.isSafeInteger(value) && value > 0 ? value : null;
-  if (typeof value === 'string' && /^[1-9][0-9]{0,15}$/.test(value)) {
-    const n = Number(value);
-    return Number.isSafeInteger(n) ? n : null;
-  }
-  return null;
-}
-
 /** Reject keys a caller may have meant as options but that do not exist (e.g. `retries`). */
 export function knownKeys(obj: object, allowed: readonly string[], what: string): void {
   for (const key of Object.keys(obj)) {
@@ -94,6 +104,13 @@ export function knownKeys(obj: object, allowed: readonly string[], what: string)
       throw new ValidationError(`Unknown ${what} option "${key}"; expected one of: ${allowed.join(', ')}`);
     }
   }
+}
+
+/** An options argument: undefined/null mean none; anything but a plain object is a ValidationError. */
+export function optionsObject(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (!isPlainObject(value)) throw new ValidationError(`${what} must be an object`);
+  return value;
 }
 
 /** A plain object (not null, not an array). */

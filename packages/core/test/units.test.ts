@@ -3,7 +3,7 @@ import { ConfigurationError, InvalidCronError, SerializationError, StoreNotInsta
 import { openStore, targetFor } from '../src/connection.js';
 import { nextCronTime } from '../src/cron.js';
 import { toJsonText } from '../src/serialize.js';
-import { parseTaskId } from '../src/validate.js';
+import { parseTaskId } from '@taskmill/contracts';
 import { WakeSignal } from '../src/wake-signal.js';
 
 describe('toJsonText', () => {

@@ -1,0 +1,243 @@
+import { StoreUnavailableError, TaskTimeoutError, SWEEP_ERRORS, type Fence, type FinishOutcome, type Store, type Task, type TaskId } from '@taskmill/contracts';
+import type { HandlerDefinition, HandlerRegistry } from './handler-registry.js';
+import type { ResolvedOptions } from './options.js';
+import { failureOutcome, outcomeOf } from './outcome.js';
+import { SubTasks } from './suspension.js';
+import { buildTaskContext, type AttemptState } from './task-context.js';
+import type { NextFn, UntypedTaskMap } from './types.js';
+import type { WakeSignal } from './wake-signal.js';
+
+/** Largest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A handler still running this long after its attempt ended is reported as overdue. */
+export const OVERDUE_GRACE_MS = 1000;
+
+/** A handler this process runs: it holds a slot from its claim until the handler really returns. */
+interface Flight {
+  readonly task: Task;
+  readonly def: HandlerDefinition;
+  readonly state: AttemptState;
+  timer: NodeJS.Timeout | undefined;
+  /** The handler has returned (or thrown). */
+  returned: boolean;
+  /** When the attempt ended (outcome written or given up); later results of the handler are discarded. */
+  endedAt: number | undefined;
+  /** Why the attempt ended before the handler returned. */
+  endReason: string;
+  /** Reported once via onError as outliving its attempt. */
+  reported: boolean;
+}
+
+/** A handler that outlived its attempt, as listed in the worker's registry row. */
+export interface OverdueHandler {
+  task_id: TaskId;
+  attempt: number;
+  /** When its attempt ended (ms). */
+  since: number;
+}
+
+/**
+ * The claim loop and attempt runner: claims as many due tasks as there are free slots (globally
+ * and per type), runs their handlers with `task.signal`, arms each attempt's timeout, and writes
+ * each attempt's outcome exactly once (SPEC A4, A6, A10, B3.1, B5.9).
+ *
+ * A slot is counted until the handler returns, even after its attempt ended (timed out, paused,
+ * cancelled, recovered, interrupted at stop): a handler that ignores its signal still bounds what
+ * the process runs, and is reported (see {@link reportOverdue}).
+ */
+export class ClaimLoop {
+  private readonly flights = new Set<Flight>();
+  /** Outcome writes under way (a timeout's write may outlast its handler's slot). */
+  private readonly writes = new Set<Promise<void>>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly registry: HandlerRegistry,
+    private readonly options: ResolvedOptions,
+    private readonly wake: WakeSignal,
+  ) {}
+
+  /** Start claiming while `mayClaim()` holds (not paused, not fenced). */
+  start(mayClaim: () => boolean): void {
+    this.running = true;
+    this.loop = this.run(mayClaim);
+  }
+
+  /**
+   * Stop claiming; wait up to `shutdownMs` for running handlers and persist their outcomes; hand
+   * back the attempts still running at the deadline (`interrupted`, `task_recovered` naming this
+   * pod) and report handlers that have not returned.
+   */
+  async stop(shutdownMs: number): Promise<void> {
+    this.running = false;
+    this.wake.dispose();
+    await this.loop;
+    await this.settle(Date.now() + shutdownMs);
+    const interrupted: FinishOutcome = { kind: 'interrupted', reason: 'shutdown_timeout', by_pod_id: this.options.pod_id };
+    const abort = new Error('TaskManager stopped before the handler finished');
+    await Promise.all(this.attempts().map((f) => this.finish(f, interrupted, abort, 'interrupted by stop()')));
+    await this.settle(Date.now() + OVERDUE_GRACE_MS);
+    this.reportOverdue(Date.now(), 0);
+    await Promise.all(this.writes);
+  }
+
+  /** Wait until every handler has returned, or the deadline. */
+  private async settle(deadline: number): Promise<void> {
+    while (this.flights.size > 0 && Date.now() < deadline) await sleep(Math.min(10, deadline - Date.now()));
+  }
+
+  /** Fences of the attempts under way (for task heartbeats). */
+  fences(): Fence[] {
+    return this.attempts().map((f) => f.state.fence);
+  }
+
+  /** Give up an attempt another party ended (paused, cancelled, timed out, recovered): abort its handler. */
+  abandon(taskId: TaskId, reason: Error, attempt?: number): void {
+    const flight = this.attempts().find((f) => f.task.id === taskId && (attempt === undefined || f.state.fence.attempt === attempt));
+    if (flight) this.end(flight, reason, reason.message);
+  }
+
+  /** Report, once each via onError, handlers still running `graceMs` after their attempt ended. */
+  reportOverdue(now: number, graceMs = OVERDUE_GRACE_MS): void {
+    for (const f of this.flights) {
+      if (f.returned || f.reported || f.endedAt === undefined || now - f.endedAt < graceMs) continue;
+      f.reported = true;
+      const { id, name } = f.task;
+      const seconds = ((now - f.endedAt) / 1000).toFixed(1);
+      this.options.onError(
+        new Error(
+          `Handler of task ${id} (${name}) attempt ${f.state.fence.attempt} is still running ${seconds} s after its attempt ended ` +
+            `(${f.endReason}); it ignores task.signal, and its slot stays taken until it returns`,
+        ),
+        'overdue handler',
+      );
+    }
+  }
+
+  /** Reported handlers that have not returned yet. */
+  overdue(): OverdueHandler[] {
+    return [...this.flights]
+      .filter((f) => f.reported && !f.returned)
+      .map((f) => ({ task_id: f.task.id, attempt: f.state.fence.attempt, since: f.endedAt! }));
+  }
+
+  private attempts(): Flight[] {
+    return [...this.flights].filter((f) => f.endedAt === undefined);
+  }
+
+  private async run(mayClaim: () => boolean): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      const free = this.options.max_concurrent_tasks - this.flights.size;
+      const { names, name_limits, defs } = this.registry.claimable();
+      if (!mayClaim() || free <= 0 || names.length === 0) {
+        await this.wake.wait(this.options.poll_interval);
+        continue;
+      }
+      let claimed: Task[];
+      try {
+        claimed = await this.store.claimTasks({ worker_id: this.options.worker_id, now: Date.now(), limit: free, names, name_limits });
+        failures = 0;
+      } catch (error) {
+        failures++;
+        this.options.onError(error, 'claim');
+        await this.wake.wait(Math.min(this.options.poll_interval * 2 ** Math.min(failures, 6), 30_000));
+        continue;
+      }
+      for (const task of claimed) this.launch(task, defs.get(task.name)!);
+      if (claimed.length === 0) await this.wake.wait(this.options.poll_interval);
+    }
+  }
+
+  private launch(task: Task, def: HandlerDefinition): void {
+    const fence: Fence = { task_id: task.id, worker_id: this.options.worker_id, attempt: task.attempt };
+    const state: AttemptState = { fence, startedAt: Date.now(), controller: new AbortController(), checkTimedOut: false, notes: new Set() };
+    const flight: Flight = { task, def, state, timer: undefined, returned: false, endedAt: undefined, endReason: '', reported: false };
+    this.flights.add(flight);
+    this.registry.track(task.name, 1);
+    const deadline = Date.now() + task.timeout * 1000;
+    const arm = () => {
+      // setTimeout fires at once for delays above 2^31-1 ms (~24.8 days): re-arm in steps instead
+      flight.timer = setTimeout(() => {
+        if (Date.now() < deadline) return arm();
+        const outcome: FinishOutcome = { kind: 'failed', status: 'timeout', error: SWEEP_ERRORS.total, timeout_type: 'total' };
+        void this.finish(flight, outcome, new TaskTimeoutError(SWEEP_ERRORS.total), 'timed out');
+      }, Math.min(deadline - Date.now(), MAX_TIMER_MS));
+    };
+    arm();
+    void this.execute(flight).finally(() => this.release(flight));
+  }
+
+  private async execute(flight: Flight): Promise<void> {
+    const { task, def, state } = flight;
+    const next: NextFn<UntypedTaskMap> = (children, context) => new SubTasks(children, context);
+    let outcome: FinishOutcome;
+    try {
+      const value = await def.handler(buildTaskContext(task, state, this.store) as never, next as never);
+      outcome = state.checkTimedOut ? failureOutcome(new TaskTimeoutError(), true) : outcomeOf(value, task, this.registry, Date.now());
+    } catch (error) {
+      outcome = failureOutcome(error, state.checkTimedOut);
+    }
+    flight.returned = true;
+    if (flight.endedAt !== undefined) return; // the attempt ended meanwhile: the result is discarded
+    await Promise.allSettled([...state.notes]);
+    await this.finish(flight, outcome);
+  }
+
+  /** End the attempt without writing (someone else wrote its end); the handler keeps its slot until it returns. */
+  private end(flight: Flight, abortReason: unknown, why: string): boolean {
+    if (flight.endedAt !== undefined) return false;
+    flight.endedAt = Date.now();
+    flight.endReason = why;
+    clearTimeout(flight.timer);
+    if (abortReason !== undefined) flight.state.controller.abort(abortReason);
+    this.wake.wake();
+    return true;
+  }
+
+  /**
+   * Write an attempt's outcome once (the first of: handler result, local timeout, stop deadline),
+   * retrying while the database is unreachable so a committed claim is never left dangling.
+   */
+  private async finish(flight: Flight, outcome: FinishOutcome, abortReason?: unknown, why = 'finished'): Promise<void> {
+    if (!this.end(flight, abortReason, why)) return;
+    const write = this.write(flight, outcome);
+    this.writes.add(write);
+    await write.finally(() => this.writes.delete(write));
+  }
+
+  private async write(flight: Flight, outcome: FinishOutcome): Promise<void> {
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const result = await this.store.finishAttempt(flight.state.fence, outcome, Date.now());
+          if (!result.applied) {
+            const { worker_id, attempt: n } = flight.state.fence;
+            this.options.onError(new Error(`Discarded the outcome of task ${flight.task.id}: worker ${worker_id} no longer owns attempt ${n}`), 'fenced write');
+          } else if (result.task && (result.task.status === 'failed' || result.task.status === 'timeout')) {
+            this.wake.wakeAt(result.task.next_run_time);
+          }
+          return;
+        } catch (error) {
+          if (!(error instanceof StoreUnavailableError) || attempt >= 20) throw error;
+          await sleep(Math.min(100 * 2 ** attempt, 2000));
+        }
+      }
+    } catch (error) {
+      this.options.onError(error, 'finishAttempt');
+    }
+  }
+
+  /** The handler returned and its outcome (if it was the one to end the attempt) is written: free the slot. */
+  private release(flight: Flight): void {
+    this.flights.delete(flight);
+    this.registry.track(flight.task.name, -1);
+    this.wake.wake();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+}

@@ -1,0 +1,67 @@
+import { LifecycleError, isStore, type Store } from '@taskmill/contracts';
+import { openStore, targetFor } from './connection.js';
+
+/**
+ * The manager's store: given as an object, or opened on first use from a connection string (SPEC
+ * A2), with the schema set up once (retried after a failure). Constructing never connects.
+ */
+export class StoreHandle {
+  private store: Store | undefined;
+  private opening: Promise<Store> | undefined;
+  private settingUp: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly dbConnection: string | Store,
+    dbType: string | undefined,
+    private readonly target = targetFor(dbConnection, dbType),
+  ) {
+    if (isStore(dbConnection)) this.store = dbConnection;
+  }
+
+  /** The store, with the schema set up. Throws LifecycleError once closed. */
+  async ready(): Promise<Store> {
+    const store = await this.open();
+    this.settingUp ??= store.setup().catch((error) => {
+      this.settingUp = undefined;
+      throw error;
+    });
+    await this.settingUp;
+    return store;
+  }
+
+  private async open(): Promise<Store> {
+    if (this.closed) throw new LifecycleError('TaskManager is stopped');
+    if (this.store) return this.store;
+    this.opening ??= openStore(this.dbConnection as string, this.target!).then((store) => (this.store = store));
+    try {
+      return await this.opening;
+    } catch (error) {
+      this.opening = undefined;
+      throw error;
+    }
+  }
+
+  /** Close for good: the connections this handle opened close; a store passed in stays open. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.drop();
+  }
+
+  /**
+   * Close the connections this handle opened, to be opened again on next use. A store passed in is
+   * left alone, and so is `sqlite::memory:`, whose database lives in its one connection.
+   */
+  async release(): Promise<void> {
+    if (this.dbConnection !== 'sqlite::memory:') await this.drop();
+  }
+
+  private async drop(): Promise<void> {
+    const store = this.store;
+    if (typeof this.dbConnection !== 'string' || !store) return;
+    this.store = undefined;
+    this.opening = undefined;
+    this.settingUp = undefined;
+    await store.close();
+  }
+}

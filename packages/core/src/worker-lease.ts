@@ -1,0 +1,143 @@
+import { hostname } from 'node:os';
+import { TaskTimeoutError, SWEEP_ERRORS, type Store } from '@taskmill/contracts';
+import type { ClaimLoop } from './claim-loop.js';
+import type { ResolvedOptions } from './options.js';
+import type { WakeSignal } from './wake-signal.js';
+
+const SWEEP_BATCH = 100;
+
+/**
+ * This worker's lease in the registry and the maintenance every worker runs (SPEC A12, A13, B5.5,
+ * B7.3): register (superseding older workers of the pod, reaping expired ones and recovering their
+ * tasks), heartbeat the lease and the running tasks, sweep timed-out tasks, and fence this worker
+ * while a newer one of its pod is alive.
+ */
+export class WorkerLease {
+  /** Superseded by a live worker of the same pod: do not claim. */
+  fenced = false;
+  private timers: NodeJS.Timeout[] = [];
+  /** Ticks under way: the store must not close under them. */
+  private readonly ticks = new Set<Promise<void>>();
+  /** What this worker says about itself in its registry row, besides handlers that outlived their attempt. */
+  private meta: Record<string, unknown> = {};
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: ResolvedOptions,
+    private readonly attempts: ClaimLoop,
+    private readonly wake: WakeSignal,
+  ) {}
+
+  /** Register this worker, supersede older workers of its pod, reap expired ones and recover their tasks. */
+  async register(): Promise<void> {
+    const now = Date.now();
+    await this.insert(now, { started_at: now });
+    const superseded = this.options.pod_id ? await this.store.supersedeWorkers(this.options.pod_id, this.options.worker_id, now) : [];
+    const reaped = await this.store.reapExpiredWorkers(now, SWEEP_BATCH);
+    await this.recover([...superseded, ...reaped], now);
+  }
+
+  /** Start the maintenance and lease timers; they go on while `stop()` drains, or peers would recover live tasks. */
+  startTimers(): void {
+    this.every(this.options.task_heartbeat_interval, () => this.maintain());
+    this.every(this.options.worker_heartbeat_interval, () => this.renew());
+  }
+
+  /** Stop the timers, let a tick under way finish, and mark this worker dead. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await Promise.all(this.ticks);
+    await this.store.markWorkerDead(this.options.worker_id, Date.now()).catch((error) => this.options.onError(error, 'markWorkerDead'));
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      const tick: Promise<void> = fn()
+        .catch((error) => this.options.onError(error, 'maintenance'))
+        .finally(() => {
+          busy = false;
+          this.ticks.delete(tick);
+        });
+      this.ticks.add(tick);
+    }, ms);
+    timer.unref?.();
+    this.timers.push(timer);
+  }
+
+  /** Task heartbeats, the timeout sweep (SPEC B5.5, A6), and reports of handlers that outlived their attempt. */
+  private async maintain(): Promise<void> {
+    const now = Date.now();
+    this.attempts.reportOverdue(now);
+    const fences = this.attempts.fences();
+    if (fences.length > 0) {
+      const lost = await this.store.heartbeatTasks(fences, now);
+      for (const id of lost) this.attempts.abandon(id, new Error(`Task ${id} is no longer owned by this worker`));
+    }
+    const timedOut = await this.store.sweepTimedOutTasks({ now, heartbeat_timeout_ms: this.options.task_heartbeat_timeout, limit: SWEEP_BATCH });
+    for (const t of timedOut) {
+      if (t.worker_id !== this.options.worker_id) continue;
+      this.attempts.abandon(t.task_id, new TaskTimeoutError(t.timeout_type === 'total' ? SWEEP_ERRORS.total : SWEEP_ERRORS.heartbeat), t.attempt);
+    }
+    if (timedOut.length > 0) this.wake.wake();
+  }
+
+  /** Lease heartbeat (with the handlers that outlived their attempt), reaping, recovery, supersede fencing (SPEC B7.3). */
+  private async renew(): Promise<void> {
+    const now = Date.now();
+    const { worker_id: workerId, worker_heartbeat_timeout: ttl, pod_id: podId } = this.options;
+    const me = await this.store.heartbeatWorker(workerId, now, ttl, this.currentMeta());
+    const reaped = await this.store.reapExpiredWorkers(now, SWEEP_BATCH);
+    await this.recover(reaped, now);
+    if (me?.status === 'active' && !reaped.includes(workerId)) {
+      this.fenced = false;
+      return;
+    }
+    const peers = podId ? await this.store.listWorkers({ pod_id: podId, status: 'active' }) : [];
+    this.fenced = peers.some((w) => w.worker_id !== workerId);
+    if (!this.fenced) {
+      await this.insert(now, { started_at: this.meta.started_at, recovered_at: now });
+      this.wake.wake();
+    }
+  }
+
+  private currentMeta(): Record<string, unknown> {
+    const overdue = this.attempts.overdue();
+    return overdue.length > 0 ? { ...this.meta, overdue_handlers: overdue } : this.meta;
+  }
+
+  /** Insert or replace this worker's registry row with a fresh lease. */
+  private async insert(now: number, meta: Record<string, unknown>): Promise<void> {
+    this.meta = { pid: process.pid, ...meta };
+    await this.store.registerWorker({
+      worker_id: this.options.worker_id,
+      pod_id: this.options.pod_id,
+      host: hostname(),
+      pid: process.pid,
+      meta: this.currentMeta(),
+      now,
+      ttl_ms: this.options.worker_heartbeat_timeout,
+    });
+  }
+
+  private async recover(workerIds: string[], now: number): Promise<void> {
+    if (!this.options.recover_running_jobs || workerIds.length === 0) return;
+    for (;;) {
+      const recovered = await this.store.recoverWorkerTasks({
+        worker_ids: workerIds,
+        by_worker_id: this.options.worker_id,
+        by_pod_id: this.options.pod_id,
+        now,
+        limit: SWEEP_BATCH,
+      });
+      for (const r of recovered) {
+        if (r.worker_id === this.options.worker_id) this.attempts.abandon(r.task_id, new Error(`Task ${r.task_id} was recovered`), r.attempt);
+      }
+      if (recovered.length > 0) this.wake.wake();
+      if (recovered.length < SWEEP_BATCH) return;
+    }
+  }
+}
