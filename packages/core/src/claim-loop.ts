@@ -1,4 +1,5 @@
-import { StoreUnavailableError, TaskTimeoutError, SWEEP_ERRORS, type Fence, type FinishOutcome, type Store, type Task, type TaskId } from '@taskmill/contracts';
+import { StoreUnavailableError, TaskTimeoutError, type Fence, type FinishOutcome, type Store, type Task, type TaskId } from '@taskmill/contracts';
+import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
 import type { HandlerDefinition, HandlerRegistry } from './handler-registry.js';
 import type { ResolvedOptions } from './options.js';
 import { failureOutcome, outcomeOf } from './outcome.js';

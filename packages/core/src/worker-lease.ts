@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { TaskTimeoutError, SWEEP_ERRORS, type Store } from '@taskmill/contracts';
+import { TaskTimeoutError, type Store } from '@taskmill/contracts';
+import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
 import type { ClaimLoop } from './claim-loop.js';
 import type { ResolvedOptions } from './options.js';
 import type { WakeSignal } from './wake-signal.js';
