@@ -732,4 +732,6 @@ declare namespace postgres {
   }
 }
 
-export = postgres;
+// taskmill: `export default` instead of upstream's `export =`, so this file can be an ES module
+// declaration (the package is "type": "module") matching src/index.js's `export default`.
+export default postgres;
