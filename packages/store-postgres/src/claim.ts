@@ -1,5 +1,5 @@
 import { type ClaimRequest, decodeTask, events, type EventDraft, type Task } from '@taskmill/contracts';
-import type postgres from 'postgres';
+import type postgres from '#postgres';
 import type { StoreContext } from './context.js';
 import { writeEvents } from './event-log.js';
 import { inTransaction } from './transaction.js';

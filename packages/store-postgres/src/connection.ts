@@ -1,5 +1,5 @@
 import { ConfigurationError } from '@taskmill/contracts';
-import postgres from 'postgres';
+import postgres from '#postgres';
 
 /** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -7,9 +7,10 @@ export interface PostgresStoreOptions {
   url?: string;
   /**
    * An existing postgres-js client to use instead of opening one. The store never ends it:
-   * `close()` leaves it to its owner.
+   * `close()` leaves it to its owner. It runs on the caller's copy of postgres-js, not the
+   * store's vendored one, so it carries whatever fixes that copy has.
    */
-  client?: postgres.Sql;
+  client?: PostgresClient;
   /** Schema holding the tables; created by `setup()`. (Default: `public`) */
   schema?: string;
   /** Pool size of a client the store opens. (Default: 10) */
@@ -18,6 +19,19 @@ export interface PostgresStoreOptions {
   idle_timeout?: number;
   /** Seconds to wait for a new connection before failing with StoreUnavailableError. (Default: 10) */
   connect_timeout?: number;
+}
+
+/**
+ * A postgres-js `Sql` client, typed by shape: the application's client comes from its own
+ * `postgres` package, whose types are not the store's vendored ones.
+ */
+export interface PostgresClient {
+  (...args: never[]): unknown;
+  begin(...args: never[]): unknown;
+  reserve(...args: never[]): unknown;
+  unsafe(...args: never[]): unknown;
+  listen(...args: never[]): unknown;
+  end(...args: never[]): unknown;
 }
 
 /** The resolved connection of a store: its client, whether it owns it, and its schema. */
@@ -84,7 +98,7 @@ export function openConnection(options: string | PostgresStoreOptions): Connecti
     if (typeof opts.client !== 'function' || typeof opts.client.begin !== 'function') {
       throw new ConfigurationError('PostgreSQL store option client must be a postgres-js Sql client');
     }
-    return { sql: opts.client, owned: false, schema };
+    return { sql: opts.client as unknown as postgres.Sql, owned: false, schema };
   }
   const url = normalizeUrl(opts.url);
   const sql = postgres(url, {

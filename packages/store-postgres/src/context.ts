@@ -1,5 +1,5 @@
 import { TABLES } from '@taskmill/contracts';
-import type postgres from 'postgres';
+import type postgres from '#postgres';
 
 /** Anything that runs a tagged-template query: the pool or a transaction. */
 export type Queryable = postgres.ISql;

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { drizzle } from 'drizzle-orm/postgres-js';
-import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
-import type postgres from 'postgres';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { PostgresJsSession } from 'drizzle-orm/postgres-js/session';
+import type postgres from '#postgres';
 import type { StoreContext } from './context.js';
 import { toStoreError } from './errors.js';
 
@@ -27,8 +28,17 @@ export async function migrate(ctx: StoreContext): Promise<void> {
     await reserved`SELECT pg_advisory_lock(hashtext(${lockKey}))`;
     try {
       await reserved`SET search_path TO ${reserved(ctx.schema)}`;
-      const db = drizzle({ client: migrationClient(reserved) as unknown as postgres.Sql });
-      await drizzleMigrate(db, { migrationsFolder: MIGRATIONS_FOLDER, migrationsSchema: ctx.schema });
+      // What drizzle-orm/postgres-js/migrator does, without drizzle-orm/postgres-js's driver
+      // module: that one imports the `postgres` package, which applications no longer install
+      // (the store uses its vendored copy, see vendor/postgres/README.md).
+      const config = { migrationsFolder: MIGRATIONS_FOLDER, migrationsSchema: ctx.schema };
+      const dialect = new PgDialect();
+      const session = new PostgresJsSession<never, Record<string, never>, Record<string, never>>(
+        migrationClient(reserved) as never,
+        dialect,
+        undefined,
+      );
+      await dialect.migrate(readMigrationFiles(config), session, config);
     } finally {
       await reserved`RESET search_path`.catch(() => {});
       await reserved`SELECT pg_advisory_unlock(hashtext(${lockKey}))`.catch(() => {});

@@ -19,7 +19,7 @@ import {
   type TaskStatus,
   ValidationError,
 } from '@taskmill/contracts';
-import type postgres from 'postgres';
+import type postgres from '#postgres';
 import { isValidId, type StoreContext } from './context.js';
 import { run } from './transaction.js';
 

@@ -11,7 +11,7 @@ import {
   type TaskNoteInput,
   type TaskStatus,
 } from '@taskmill/contracts';
-import type postgres from 'postgres';
+import type postgres from '#postgres';
 import { isValidId, type RawRow, type StoreContext } from './context.js';
 import { writeEvents } from './event-log.js';
 import { notifyDue } from './notify.js';

@@ -1,4 +1,4 @@
-import type postgres from 'postgres';
+import type postgres from '#postgres';
 import type { StoreContext } from './context.js';
 import { isRetryableTransactionError, toStoreError } from './errors.js';
 
