@@ -570,7 +570,10 @@ function Connection(options, queues = {}, { onopen = noop, onend = noop, onclose
 
       if (needsTypes) {
         initial.reserve && (initial = null)
-        return fetchArrayTypes()
+        // taskmill patch (porsager/postgres#1192, #1205, #1223): when the connection dies during
+        // the type fetch, the error already reached the waiting query; the dropped promise must
+        // not also crash the process as an unhandled rejection
+        return fetchArrayTypes().catch(noop)
       }
 
       initial && !initial.reserve && execute(initial)
