@@ -68,7 +68,15 @@ describeBackends('packed packages', backends().filter((b) => b.name === 'postgre
       }
       expect(killed).toBeGreaterThan(0);
 
-      await waitFor(async () => (alive(), (await completed()) === TASKS), { timeout: 90_000, interval: 100, what: `all ${TASKS} tasks completed` });
+      await waitFor(async () => (alive(), (await completed()) === TASKS), { timeout: 90_000, interval: 100, what: `all ${TASKS} tasks completed` }).catch(
+        async (error) => {
+          const byStatus = await admin`SELECT status, count(*)::int AS n FROM ${admin(`${schema}.${TABLES.tasks}`)} GROUP BY status`;
+          const sessions = await admin`SELECT state, left(query, 60) AS query FROM pg_stat_activity WHERE application_name = ${schema}`;
+          throw new Error(
+            `${(error as Error).message}\ntasks by status: ${JSON.stringify(byStatus)}\nworker sessions: ${JSON.stringify(sessions)}\nworker output:\n${worker.output()}`,
+          );
+        },
+      );
       alive();
       const code = await worker.stop();
       const output = worker.output();
