@@ -1,10 +1,12 @@
 import { ConfigurationError } from '@taskmill/contracts';
 import { TABLES } from '@taskmill/contracts/store-kit';
-import postgres from 'postgres';
+import postgres from '#postgres';
 
 /*
- * The one file that imports the driver: every other file takes the types it needs from here, so
- * swapping the driver package (for a vendored, fixed copy) touches one import.
+ * The one file that imports the driver: every other file takes the types it needs from here. The
+ * driver is postgres-js 3.4.9 with fixes, shipped inside this package (`#postgres`, see
+ * vendor/postgres/README.md), because the registry release can crash a process when a connection
+ * dies (porsager/postgres#1154, #1208, #1223).
  */
 
 /** A postgres-js client (a pool). */
@@ -22,15 +24,29 @@ export type UnsafeQueryOptions = postgres.UnsafeQueryOptions;
 /** A query not yet awaited. */
 export type PendingRows = postgres.PendingQuery<postgres.Row[]>;
 
+/**
+ * A postgres-js `Sql` client, typed by shape: the application's client comes from its own
+ * `postgres` package, whose types are not the store's vendored ones.
+ */
+export interface PostgresClient {
+  (...args: never[]): unknown;
+  begin(...args: never[]): unknown;
+  reserve(...args: never[]): unknown;
+  unsafe(...args: never[]): unknown;
+  listen(...args: never[]): unknown;
+  end(...args: never[]): unknown;
+}
+
 /** Options of {@link createPostgresStore}. */
 export interface PostgresStoreOptions {
   /** `postgres://`, `postgresql://` or `psql://` (alias of `postgres://`) URL. Required unless `client` is given. */
   url?: string;
   /**
    * An existing postgres-js client to use instead of opening one. The store never ends it:
-   * `close()` leaves it to its owner.
+   * `close()` leaves it to its owner. It runs on the caller's copy of postgres-js, not the
+   * store's vendored one, so it carries whatever fixes that copy has.
    */
-  client?: Sql;
+  client?: PostgresClient;
   /** Schema holding the tables; created by `setup()`. (Default: `public`) */
   schema?: string;
   /** Pool size of a client the store opens. (Default: 10) */
@@ -132,7 +148,7 @@ export function openConnection(options: string | PostgresStoreOptions): Connecti
     if (typeof opts.client !== 'function' || typeof opts.client.begin !== 'function') {
       throw new ConfigurationError('PostgreSQL store option client must be a postgres-js Sql client');
     }
-    return connection(opts.client, false, schema);
+    return connection(opts.client as unknown as Sql, false, schema);
   }
   const url = normalizeUrl(opts.url);
   const sql = postgres(url, {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import { drizzle } from 'drizzle-orm/postgres-js';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { PostgresJsSession } from 'drizzle-orm/postgres-js/session';
 import type { Connection, PendingRows, ReservedSql, UnsafeQueryOptions } from './connection.js';
 import { toStoreError } from './errors.js';
 
@@ -37,8 +37,13 @@ export async function migrate(connection: Connection): Promise<void> {
     try {
       await moveLegacyBookkeeping(reserved, schema);
       await reserved`SET search_path TO ${reserved(schema)}`;
-      const db = drizzle({ client: migrationClient(reserved) as never });
-      await drizzleMigrate(db, { migrationsFolder: MIGRATIONS_FOLDER, migrationsSchema: schema, migrationsTable: MIGRATIONS_TABLE });
+      // What drizzle-orm/postgres-js/migrator does, without drizzle-orm/postgres-js's driver
+      // module: that one imports the `postgres` package, which applications do not install (the
+      // store runs on its vendored copy, see vendor/postgres/README.md).
+      const config = { migrationsFolder: MIGRATIONS_FOLDER, migrationsSchema: schema, migrationsTable: MIGRATIONS_TABLE };
+      const dialect = new PgDialect();
+      const session = new PostgresJsSession<never, Record<string, never>, Record<string, never>>(migrationClient(reserved) as never, dialect, undefined);
+      await dialect.migrate(readMigrationFiles(config), session, config);
     } finally {
       await reserved`RESET search_path`.catch(() => {});
       await reserved`SELECT pg_advisory_unlock(hashtext(${lockKey}))`.catch(() => {});

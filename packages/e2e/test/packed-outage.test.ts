@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, expect } from 'vitest';
+import { TABLES } from '@taskmill/contracts';
+import { PG_URL, backends } from '../src/backends.js';
+import { describeBackends, waitFor } from '../src/harness.js';
+import { createPackedApp, startPackedWorker, type PackedApp } from '../src/packed-app.js';
+
+/*
+ * postgres-js 3.4.9 can crash a process with an uncaught TypeError in nextWrite when a connection
+ * dies with a small write queued (porsager/postgres#1154, #1208). @taskmill/store-postgres ships
+ * a fixed copy of the driver (packages/store-postgres/vendor/postgres). These tests check the fix
+ * as users get it: the packed packages installed with npm into an app outside the workspace, a
+ * worker process of that app on PostgreSQL, its server connections killed several times.
+ */
+
+const TASKS = 400;
+
+describeBackends('packed packages', backends().filter((b) => b.name === 'postgres'), (env) => {
+  let app: Promise<PackedApp> | undefined;
+  const packedApp = () => (app ??= createPackedApp());
+  afterAll(async () => {
+    (await app?.catch(() => undefined))?.cleanup();
+  });
+
+  env.test('the packed store-postgres installs and imports in an app without a postgres package', async () => {
+    const { dir } = await packedApp();
+    expect(existsSync(join(dir, 'node_modules/@taskmill/store-postgres/vendor/postgres/src/connection.js'))).toBe(true);
+    // the store runs on its vendored driver: the app has no `postgres` package to fall back on
+    expect(existsSync(join(dir, 'node_modules/postgres'))).toBe(false);
+  }, 300_000);
+
+  env.test(`a worker of the packed app survives its connections being killed while it runs ${TASKS} tasks`, async () => {
+    const { dir } = await packedApp();
+    const tm = await env.isolated<{ work: { payload: { i: number }; result: number } }>();
+    // this manager only enqueues and reads; the app's worker process runs the tasks
+    tm.use('work', () => {
+      throw new Error('the test process must not run tasks');
+    });
+    const ids = await tm.asyncMany(Array.from({ length: TASKS }, (_, i) => ({ name: 'work' as const, payload: { i } })));
+    const connection = env.db().processConnection;
+    if (connection.kind !== 'postgres') throw new Error('expected a PostgreSQL schema');
+    const { schema } = connection;
+
+    const { default: pg } = await import('postgres');
+    // its own application_name: the kills below spare it
+    const admin = pg(PG_URL, { max: 1, onnotice: () => {}, connection: { application_name: `${schema}_admin` } });
+    const worker = await startPackedWorker({ dir, cleanup: () => {} }, connection);
+    try {
+      const completed = async () => {
+        const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${admin(`${schema}.${TABLES.tasks}`)} WHERE status = 'completed'`;
+        return n as number;
+      };
+      const alive = () => {
+        if (worker.exit() !== null) throw new Error(`the packed worker died (exit ${worker.exit()}):\n${worker.output()}`);
+      };
+      await waitFor(async () => (alive(), (await completed()) >= 40), { timeout: 60_000, interval: 50, what: 'the worker to get going' });
+
+      // kill every connection of the worker (and of this test's manager) several times mid-run
+      let killed = 0;
+      let rounds = 0;
+      for (; rounds < 8 && (await completed()) < TASKS; rounds++) {
+        alive();
+        const rows = await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE pid <> pg_backend_pid() AND application_name = ${schema}`;
+        killed += rows.length;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(killed).toBeGreaterThan(0);
+
+      await waitFor(async () => (alive(), (await completed()) === TASKS), { timeout: 90_000, interval: 100, what: `all ${TASKS} tasks completed` }).catch(
+        async (error) => {
+          const byStatus = await admin`SELECT status, count(*)::int AS n FROM ${admin(`${schema}.${TABLES.tasks}`)} GROUP BY status`;
+          const sessions = await admin`SELECT state, left(query, 60) AS query FROM pg_stat_activity WHERE application_name = ${schema}`;
+          throw new Error(
+            `${(error as Error).message}\ntasks by status: ${JSON.stringify(byStatus)}\nworker sessions: ${JSON.stringify(sessions)}\nworker output:\n${worker.output()}`,
+          );
+        },
+      );
+      alive();
+      const code = await worker.stop();
+      const output = worker.output();
+      expect(code, output).toBe(0);
+      // the driver's crash, or any error that escaped to the process, would have been printed
+      expect(output).not.toMatch(/TypeError|unhandled|uncaught/i);
+
+      const tasks = await waitFor(() => tm.getTasks(), { timeout: 30_000, what: 'the tasks to read back' });
+      expect(tasks).toHaveLength(TASKS);
+      expect(tasks.every((t) => t.status === 'completed' && t.result === (t.payload as { i: number }).i)).toBe(true);
+      expect(new Set(tasks.map((t) => t.id))).toEqual(new Set(ids));
+      console.log(`[packed] ${killed} connections killed in ${rounds} rounds; the worker completed all ${TASKS} tasks`);
+    } finally {
+      if (worker.exit() === null) worker.child.kill('SIGKILL');
+      await admin.end({ timeout: 1 });
+    }
+  }, 300_000);
+});
