@@ -112,11 +112,19 @@ export interface WorkerRecord {
 /** A page of a paged query (SPEC B10). */
 export interface Page<T> {
   items: T[];
+  /** Rows matching the filters, on every page (a cursor does not narrow it). */
   total: number;
   /** `null` when no limit was requested. */
   limit: number | null;
-  offset: number;
+  /** Rows skipped before this page; `null` on a page read by `cursor`, whose position is not counted. */
+  offset: number | null;
   has_more: boolean;
+  /**
+   * Opaque keyset cursor of the row after this page's last one, or null when there is no more. Pass
+   * it as `cursor` (with the same filters) to read the next page: a cursor page costs the same
+   * wherever it is in the log, unlike a deep `offset`.
+   */
+  next_cursor: string | null;
 }
 
 /** Pagination options shared by every paged query. */
@@ -127,6 +135,11 @@ export interface PageOptions {
   offset?: number;
   /** `'desc'` (case-insensitive) for descending, anything else ascending. */
   order?: 'asc' | 'desc';
+  /**
+   * A page's `next_cursor`: continue after that page (keyset paging). Needs `limit`; not with
+   * `offset`; the order is the cursor's own (an `order` given with it must agree).
+   */
+  cursor?: string;
 }
 
 /** Filters of `queryTasks` (SPEC B10). Every given field is ANDed. */

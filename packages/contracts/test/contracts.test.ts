@@ -48,8 +48,9 @@ describe('codec', () => {
   });
 
   it('pages follow SPEC B10', () => {
-    expect(makePage([1, 2], 5, normalizePaging({ limit: 2, offset: 0 }))).toEqual({ items: [1, 2], total: 5, limit: 2, offset: 0, has_more: true });
-    expect(makePage([1, 2], 2, normalizePaging({ offset: 7 }))).toEqual({ items: [1, 2], total: 2, limit: null, offset: 0, has_more: false });
+    const rows = [{ id: 1, event_time: 10 }, { id: 2, event_time: 11 }];
+    expect(makePage(rows, 5, normalizePaging({ limit: 2, offset: 0 }))).toEqual({ items: rows, total: 5, limit: 2, offset: 0, next_cursor: expect.any(String), has_more: true });
+    expect(makePage([1, 2], 2, normalizePaging({ offset: 7 }))).toEqual({ items: [1, 2], total: 2, limit: null, offset: 0, next_cursor: null, has_more: false });
   });
 });
 

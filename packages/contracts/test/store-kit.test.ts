@@ -8,6 +8,8 @@ import {
   eventConditions,
   holdsFence,
   normalizePaging,
+  readPaging,
+  makePage,
   patchEntries,
   pickClaims,
   planClaim,
@@ -67,8 +69,36 @@ describe('filters and paging', () => {
     expect(() => normalizePaging({ limit: 0 })).toThrow(new ValidationError('limit must be a positive integer'));
     expect(() => normalizePaging({ limit: 1.5 })).toThrow('limit must be a positive integer');
     expect(() => normalizePaging({ limit: 5, offset: -1 })).toThrow('offset must be a non-negative integer');
-    expect(normalizePaging({ order: 'DESC' as 'desc' })).toEqual({ limit: null, offset: 0, direction: 'DESC' });
-    expect(normalizePaging({ limit: 2, offset: 4 })).toEqual({ limit: 2, offset: 4, direction: 'ASC' });
+    expect(normalizePaging({ order: 'DESC' as 'desc' })).toEqual({ limit: null, offset: 0, direction: 'DESC', after: null });
+    expect(normalizePaging({ limit: 2, offset: 4 })).toEqual({ limit: 2, offset: 4, direction: 'ASC', after: null });
+  });
+
+  it('hands out a keyset cursor after a full page and reads it back as an `after` condition in its own order', () => {
+    const rows = [{ id: 7, event_time: 100 }, { id: 9, event_time: 100 }, { id: 3, event_time: 101 }];
+    const first = makePage(rows.slice(0, 2), 3, normalizePaging({ limit: 2 }, 'events'), 'events');
+    expect(first).toMatchObject({ total: 3, limit: 2, offset: 0, has_more: true });
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const next = normalizePaging({ limit: 2, cursor: first.next_cursor! }, 'events');
+    expect(next).toEqual({ limit: 2, offset: 0, direction: 'ASC', after: { kind: 'after', columns: ['event_time', 'id'], op: '>', values: [100, 9] } });
+    // the store reads one row beyond the limit; only that row tells whether more follow
+    expect(readPaging(next).limit).toBe(3);
+    expect(makePage(rows.slice(2), 3, next, 'events')).toEqual({ items: [rows[2]], total: 3, limit: 2, offset: null, has_more: false, next_cursor: null });
+    const desc = makePage([rows[2], rows[1]], 3, normalizePaging({ limit: 2, order: 'desc' }, 'events'), 'events');
+    expect(normalizePaging({ limit: 5, cursor: desc.next_cursor! }, 'events').after).toMatchObject({ op: '<', values: [100, 9] });
+    expect(makePage(rows, 3, normalizePaging({}, 'events'), 'events').next_cursor).toBeNull();
+  });
+
+  it('rejects cursors that are not a next_cursor of the same query, or misused, with one message each', () => {
+    const cursor = makePage([{ id: 1, event_time: 5 }], 2, normalizePaging({ limit: 1 }, 'events'), 'events').next_cursor!;
+    const foreign = 'cursor must be a next_cursor returned by this query';
+    for (const bad of ['', 'x', '1 OR 1=1', Buffer.from('[1,"events","ASC",1.5,2]').toString('base64url'), Buffer.from('{"a":1}').toString('base64url'), 42, {}, 'a'.repeat(500)]) {
+      expect(() => normalizePaging({ limit: 1, cursor: bad as never }, 'events'), String(bad)).toThrow(new ValidationError(foreign));
+    }
+    expect(() => normalizePaging({ limit: 1, cursor }, 'attempts')).toThrow(foreign);
+    expect(() => normalizePaging({ cursor }, 'events')).toThrow(new ValidationError('cursor needs a limit'));
+    expect(() => normalizePaging({ limit: 1, offset: 3, cursor }, 'events')).toThrow(new ValidationError('cursor and offset cannot be combined'));
+    expect(() => normalizePaging({ limit: 1, order: 'desc', cursor }, 'events')).toThrow(new ValidationError('cursor was made for order asc'));
+    expect(normalizePaging({ limit: 1, order: 'asc', cursor }, 'events').direction).toBe('ASC');
   });
 
   it('validates status and type filters and turns invalid ids into a condition that matches nothing', () => {

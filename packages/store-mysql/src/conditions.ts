@@ -34,6 +34,12 @@ function render(condition: Condition, params: unknown[]): string {
     case 'task_in_workflow':
       params.push(condition.root, condition.root);
       return `task_id IN (SELECT id FROM ${TABLES.tasks} WHERE id = ? OR root_id = ?)`;
+    case 'after': {
+      const [first, second] = condition.columns.map(column);
+      const [v1, v2] = condition.values;
+      params.push(v1, v1, v2);
+      return `${first} ${condition.op}= ? AND (${first} ${condition.op} ? OR ${second} ${condition.op} ?)`;
+    }
     case 'none':
       return 'FALSE';
   }

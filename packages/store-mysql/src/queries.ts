@@ -19,9 +19,10 @@ export async function selectPage(
 ): Promise<{ rows: RawRow[]; total: number }> {
   const filter = where(conditions);
   const [count] = await rows(conn, `SELECT COUNT(*) AS total FROM ${PAGED[table]}${filter.sql}`, filter.params);
+  const scoped = paging.after ? where([...conditions, paging.after]) : filter;
   const slice = pageSlice(paging);
-  const found = await rows(conn, `SELECT * FROM ${PAGED[table]}${filter.sql}${pageOrder(table, paging)}${slice.sql}`, [
-    ...filter.params,
+  const found = await rows(conn, `SELECT * FROM ${PAGED[table]}${scoped.sql}${pageOrder(table, paging)}${slice.sql}`, [
+    ...scoped.params,
     ...slice.params,
   ]);
   return { rows: found, total: Number(count?.total ?? 0) };

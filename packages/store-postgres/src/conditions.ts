@@ -22,6 +22,13 @@ function render(db: Db, c: Condition): Fragment {
       return sql`(id = ${c.root} OR root_id = ${c.root})`;
     case 'task_in_workflow':
       return sql`task_id IN (SELECT id FROM ${t.tasks} WHERE id = ${c.root} OR root_id = ${c.root})`;
+    case 'after': {
+      const [first, second] = c.columns.map((name) => sql(name));
+      const [v1, v2] = c.values;
+      return c.op === '>'
+        ? sql`${first} >= ${v1} AND (${first} > ${v1} OR ${second} > ${v2})`
+        : sql`${first} <= ${v1} AND (${first} < ${v1} OR ${second} < ${v2})`;
+    }
     case 'none':
       return sql`FALSE`;
   }

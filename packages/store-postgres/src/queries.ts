@@ -18,8 +18,9 @@ export async function selectPage(
   const { sql } = db;
   const from = db.t[table];
   const filter = where(db, conditions);
+  const scoped = paging.after ? where(db, [...conditions, paging.after]) : filter;
   const [rows, [count]] = await Promise.all([
-    sql`SELECT * FROM ${from} WHERE ${filter} ORDER BY ${pageOrder(db, table, paging)} ${pageSlice(db, paging)}`,
+    sql`SELECT * FROM ${from} WHERE ${scoped} ORDER BY ${pageOrder(db, table, paging)} ${pageSlice(db, paging)}`,
     sql`SELECT count(*)::int AS n FROM ${from} WHERE ${filter}`,
   ]);
   return { rows, total: Number(count.n) };

@@ -32,6 +32,12 @@ function render(condition: Condition, params: Param[]): string {
     case 'task_in_workflow':
       params.push(condition.root, condition.root);
       return 'task_id IN (SELECT id FROM taskmill_tasks WHERE id = ? OR root_id = ?)';
+    case 'after': {
+      const [first, second] = condition.columns;
+      const [v1, v2] = condition.values;
+      params.push(v1, v1, v2);
+      return `${first} ${condition.op}= ? AND (${first} ${condition.op} ? OR ${second} ${condition.op} ?)`;
+    }
     case 'none':
       return '0';
   }

@@ -23,9 +23,10 @@ export async function selectPage(
 ): Promise<{ rows: RawRow[]; total: number }> {
   const from = PAGED_TABLES[table];
   const filter = where(conditions);
+  const scoped = paging.after ? where([...conditions, paging.after]) : filter;
   const slice = pageSlice(table, paging);
   const total = Number(sql.get(`SELECT COUNT(*) AS n FROM ${from} ${filter.sql}`, ...filter.params)!.n);
-  const rows = sql.all(`SELECT * FROM ${from} ${filter.sql} ${slice.sql}`, ...filter.params, ...slice.params);
+  const rows = sql.all(`SELECT * FROM ${from} ${scoped.sql} ${slice.sql}`, ...scoped.params, ...slice.params);
   return { rows, total };
 }
 

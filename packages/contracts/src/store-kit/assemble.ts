@@ -12,7 +12,7 @@ import {
   type Condition,
 } from './filters.js';
 import * as operations from './operations.js';
-import { makePage, normalizePaging } from './paging.js';
+import { makePage, normalizePaging, readPaging } from './paging.js';
 
 /*
  * One construction pattern for every store: a store package writes a {@link StoreDriver} (its
@@ -27,10 +27,10 @@ async function paged<T>(
   options: unknown,
   decode: (row: RawRow) => T,
 ): Promise<Page<T>> {
-  const paging = normalizePaging(options as never);
-  if (conditions.some((c) => c.kind === 'none')) return makePage<T>([], 0, paging);
-  const { rows, total } = await reader.selectPage(table, conditions, paging);
-  return makePage(rows.map(decode), total, paging);
+  const paging = normalizePaging(options as never, table);
+  if (conditions.some((c) => c.kind === 'none')) return makePage<T>([], 0, paging, table);
+  const { rows, total } = await reader.selectPage(table, conditions, readPaging(paging));
+  return makePage(rows.map(decode), total, paging, table);
 }
 
 /** Paged events or attempts of one task or one workflow; an invalid id finds nothing. */

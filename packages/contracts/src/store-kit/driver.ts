@@ -4,7 +4,7 @@ import type { Task, TaskId, TagStat, WorkerRecord } from '../rows.js';
 import type { TaskStatus, WorkerStatus } from '../statuses.js';
 import type { TaskChange } from './changes.js';
 import type { ClaimPlan } from './claim-order.js';
-import type { Condition } from './filters.js';
+import type { Condition, FilterColumn } from './filters.js';
 import type { Paging } from './paging.js';
 import type { TaskInsert } from './rows.js';
 
@@ -21,7 +21,7 @@ import type { TaskInsert } from './rows.js';
 export type PagedTable = 'tasks' | 'events' | 'attempts';
 
 /** Order columns of each paged read (SPEC B10); the direction comes from {@link Paging}. */
-export const PAGE_ORDER: Readonly<Record<PagedTable, readonly string[]>> = {
+export const PAGE_ORDER: Readonly<Record<PagedTable, readonly [FilterColumn, FilterColumn]>> = {
   tasks: ['created_at', 'id'],
   events: ['event_time', 'id'],
   attempts: ['attempt', 'id'],
@@ -31,7 +31,11 @@ export const PAGE_ORDER: Readonly<Record<PagedTable, readonly string[]>> = {
 export interface StoreReader {
   /** The task row, or null. */
   selectTask(id: TaskId): Promise<RawRow | null>;
-  /** One page of rows of `table` matching every condition, ordered by PAGE_ORDER[table], and the total count. */
+  /**
+   * One page of rows of `table` matching every condition and `paging.after` (a cursor page's keyset
+   * position), ordered by PAGE_ORDER[table], and the total count of rows matching the conditions
+   * alone (without `paging.after`).
+   */
   selectPage(table: PagedTable, conditions: readonly Condition[], paging: Paging): Promise<{ rows: RawRow[]; total: number }>;
   /** Counts grouped by tag, name, status, ordered the same (NULL tags first). */
   selectTaskStats(conditions: readonly Condition[]): Promise<TagStat[]>;

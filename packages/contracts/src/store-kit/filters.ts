@@ -31,7 +31,8 @@ export type FilterColumn =
   | 'event_time'
   | 'outcome'
   | 'started_at'
-  | 'ended_at';
+  | 'ended_at'
+  | 'created_at';
 
 /** One ANDed condition of a query. */
 export type Condition =
@@ -47,6 +48,13 @@ export type Condition =
   | { kind: 'in_workflow'; root: number }
   /** An attempt of a workflow's task: `task_id IN (SELECT id FROM tasks WHERE id = root OR root_id = root)`. */
   | { kind: 'task_in_workflow'; root: number }
+  /**
+   * Keyset position of a cursor page: rows after `(first, second) = values` in the page order,
+   * `op` `'>'` ascending, `'<'` descending. Stores render it as
+   * `first op= v1 AND (first op v1 OR second op v2)`, whose leading range an index on
+   * `(scope, first)` serves directly.
+   */
+  | { kind: 'after'; columns: readonly [FilterColumn, FilterColumn]; op: '>' | '<'; values: readonly [number, number] }
   /** Matches nothing (a filter given with a value no row can have, e.g. an invalid id). */
   | { kind: 'none' };
 

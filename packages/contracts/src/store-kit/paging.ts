@@ -1,20 +1,58 @@
 import { ValidationError } from '../errors.js';
 import type { Page, PageOptions } from '../rows.js';
+import { PAGE_ORDER, type PagedTable } from './driver.js';
+import type { Condition } from './filters.js';
 
 /** Paging options after validation. `limit` null means every row. */
 export interface Paging {
   limit: number | null;
-  /** 0 unless a limit is given (SPEC B10: offset applies only with a limit). */
+  /** 0 unless a limit is given (SPEC B10: offset applies only with a limit); 0 on a cursor page. */
   offset: number;
   direction: 'ASC' | 'DESC';
+  /**
+   * A cursor page's keyset condition: it narrows the rows read, never the total count. Null on an
+   * offset page.
+   */
+  after: Condition | null;
+}
+
+/** A cursor's content: the table it pages, its direction and the page-order key of the last row read. */
+interface CursorKey {
+  table: PagedTable;
+  direction: Paging['direction'];
+  values: [number, number];
+}
+
+const CURSOR_VERSION = 1;
+
+function encodeCursor(key: CursorKey): string {
+  return Buffer.from(JSON.stringify([CURSOR_VERSION, key.table, key.direction, ...key.values])).toString('base64url');
+}
+
+function decodeCursor(cursor: unknown, table: PagedTable): CursorKey {
+  const invalid = () => new ValidationError('cursor must be a next_cursor returned by this query');
+  if (typeof cursor !== 'string' || cursor === '' || cursor.length > 200) throw invalid();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 5) throw invalid();
+  const [version, forTable, direction, first, second] = parsed as unknown[];
+  if (version !== CURSOR_VERSION || forTable !== table || (direction !== 'ASC' && direction !== 'DESC')) throw invalid();
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second)) throw invalid();
+  return { table, direction, values: [first as number, second as number] };
 }
 
 /**
- * Validate paging options (SPEC B10): `limit` a positive integer, `offset` a non-negative
- * integer, `order` `'desc'` in any case for descending. Throws ValidationError, one message per mistake.
+ * Validate paging options (SPEC B10) for a read of `table`: `limit` a positive integer, `offset` a
+ * non-negative integer, `order` `'desc'` in any case for descending; `cursor` a `next_cursor` of
+ * the same table, with a limit, without an offset, in its own order. Throws ValidationError, one
+ * message per mistake.
  */
-export function normalizePaging(options: PageOptions | undefined | null): Paging {
-  const { limit, offset, order } = (options ?? {}) as { limit?: unknown; offset?: unknown; order?: unknown };
+export function normalizePaging(options: PageOptions | undefined | null, table: PagedTable = 'events'): Paging {
+  const { limit, offset, order, cursor } = (options ?? {}) as { limit?: unknown; offset?: unknown; order?: unknown; cursor?: unknown };
   if (limit !== undefined && limit !== null && !(typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0)) {
     throw new ValidationError('limit must be a positive integer');
   }
@@ -24,16 +62,37 @@ export function normalizePaging(options: PageOptions | undefined | null): Paging
   // SPEC B10: 'desc' in any case sorts descending, anything else ascending
   const direction: Paging['direction'] = typeof order === 'string' && order.toLowerCase() === 'desc' ? 'DESC' : 'ASC';
   const lim = typeof limit === 'number' ? limit : null;
-  return { limit: lim, offset: lim === null ? 0 : typeof offset === 'number' ? offset : 0, direction };
+  if (cursor === undefined || cursor === null) {
+    return { limit: lim, offset: lim === null ? 0 : typeof offset === 'number' ? offset : 0, direction, after: null };
+  }
+  const key = decodeCursor(cursor, table);
+  if (lim === null) throw new ValidationError('cursor needs a limit');
+  if (typeof offset === 'number' && offset > 0) throw new ValidationError('cursor and offset cannot be combined');
+  if (order !== undefined && order !== null && direction !== key.direction) {
+    throw new ValidationError(`cursor was made for order ${key.direction.toLowerCase()}`);
+  }
+  const after: Condition = { kind: 'after', columns: PAGE_ORDER[table], op: key.direction === 'ASC' ? '>' : '<', values: key.values };
+  return { limit: lim, offset: 0, direction: key.direction, after };
 }
 
-/** Build a {@link Page} from a slice and the total count. */
-export function makePage<T>(items: T[], total: number, paging: Paging): Page<T> {
-  return {
-    items,
-    total,
-    limit: paging.limit,
-    offset: paging.offset,
-    has_more: paging.limit !== null && paging.offset + items.length < total,
-  };
+/** The paging a store reads for a cursor page: one row beyond the limit, so that `has_more` needs no count. */
+export function readPaging(paging: Paging): Paging {
+  return paging.after === null || paging.limit === null ? paging : { ...paging, limit: paging.limit + 1 };
+}
+
+/**
+ * Build a {@link Page} from the rows a store read with {@link readPaging} and the total count;
+ * `next_cursor` is the last item's page-order key when more rows follow.
+ */
+export function makePage<T>(items: T[], total: number, paging: Paging, table: PagedTable = 'events'): Page<T> {
+  const byCursor = paging.after !== null;
+  const page = byCursor && paging.limit !== null ? items.slice(0, paging.limit) : items;
+  const has_more =
+    paging.limit !== null && (byCursor ? items.length > paging.limit : paging.offset + items.length < total);
+  const last = page[page.length - 1] as Record<string, unknown> | undefined;
+  const next_cursor =
+    has_more && last !== undefined
+      ? encodeCursor({ table, direction: paging.direction, values: PAGE_ORDER[table].map((column) => Number(last[column])) as [number, number] })
+      : null;
+  return { items: page, total, limit: paging.limit, offset: byCursor ? null : paging.offset, has_more, next_cursor };
 }

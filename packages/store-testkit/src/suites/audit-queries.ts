@@ -145,4 +145,54 @@ export function defineAuditQueryTests({ test, open, db }: SuiteContext): void {
     expect((await store.queryWorkflowAttempts(root.id, { worker_id: 'wc' })).items.map((a) => a.task_id)).toEqual([c1.id]);
     expect((await store.queryWorkflowAttempts(child_ids[1], {})).total).toBe(0);
   });
+
+  test('cursor pages walk a whole log in order, ties of event_time included, ascending and descending, for events, attempts and tasks', async () => {
+    const store = await open();
+    const id = await history(store);
+    await createOne(store, { name: 'later' }, T0 + 80);
+    const all = idsOf((await store.queryTaskEvents(id, {})).items);
+    const walk = async <T extends { id: number }>(read: (query: { limit: number; cursor?: string; order?: 'desc' }) => Promise<{ items: T[]; next_cursor: string | null; has_more: boolean; total: number; offset: number | null }>, order?: 'desc') => {
+      const seen: number[] = [];
+      let page = await read({ limit: 4, order });
+      let pages = 1;
+      seen.push(...idsOf(page.items));
+      while (page.next_cursor !== null) {
+        expect(page.has_more).toBe(true);
+        page = await read({ limit: 4, cursor: page.next_cursor });
+        expect(page.offset).toBeNull();
+        seen.push(...idsOf(page.items));
+        pages += 1;
+        expect(pages).toBeLessThan(100);
+      }
+      expect(page.has_more).toBe(false);
+      return { seen, total: page.total, pages };
+    };
+    const up = await walk((q) => store.queryTaskEvents(id, q));
+    expect(up).toEqual({ seen: all, total: all.length, pages: Math.ceil(all.length / 4) });
+    const down = await walk((q) => store.queryTaskEvents(id, q), 'desc');
+    expect(down.seen).toEqual([...all].reverse());
+    // a filter narrows both the walk and the total
+    const started = await walk((q) => store.queryTaskEvents(id, { ...q, event_type: 'task_started' }));
+    expect(started.total).toBe(3);
+    expect(started.seen).toHaveLength(3);
+
+    const attempts = idsOf((await store.queryTaskAttempts(id, {})).items);
+    const byOne = await walk((q) => store.queryTaskAttempts(id, { ...q, limit: 1 }));
+    expect(byOne.seen).toEqual(attempts);
+    const tasks = idsOf((await store.queryTasks({})).items);
+    expect((await walk((q) => store.queryTasks({ ...q, limit: 1 }))).seen).toEqual(tasks);
+
+    // a cursor is a position, not a snapshot: rows appended after it was handed out are read in turn
+    const first = await store.queryTaskEvents(id, { limit: all.length });
+    expect(first.next_cursor).toBeNull();
+    const partial = await store.queryTaskEvents(id, { limit: all.length - 1 });
+    await store.recordTaskNote(id, null, { event_type: 'task_checkpoint', message: 'late', metadata: { code: 'late' } }, T0 + 90);
+    const rest = await store.queryTaskEvents(id, { limit: 10, cursor: partial.next_cursor! });
+    expect(rest.items.map((e) => e.message)).toEqual([expect.anything(), 'late']);
+    expect(rest.total).toBe(all.length + 1);
+    // cursors of another query, or misused ones, are typed errors
+    await expect(store.queryTaskAttempts(id, { limit: 1, cursor: partial.next_cursor! })).rejects.toMatchObject({ code: 'TASKMILL_VALIDATION' });
+    await expect(store.queryTaskEvents(id, { limit: 1, offset: 2, cursor: partial.next_cursor! })).rejects.toThrow('cursor and offset cannot be combined');
+    await expect(store.queryTaskEvents(id, { limit: 1, cursor: "x' OR 1=1 --" })).rejects.toThrow('cursor must be a next_cursor returned by this query');
+  });
 }
