@@ -133,7 +133,7 @@ export interface PageOptions {
   limit?: number;
   /** Non-negative integer; only applied together with `limit`. */
   offset?: number;
-  /** `'desc'` (case-insensitive) for descending, anything else ascending. */
+  /** `'asc'` or `'desc'`, in any case; another value is a ValidationError. (Default: `'asc'`) */
   order?: 'asc' | 'desc';
   /**
    * A page's `next_cursor`: continue after that page (keyset paging). Needs `limit`; not with

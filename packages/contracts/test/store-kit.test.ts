@@ -69,6 +69,10 @@ describe('filters and paging', () => {
     expect(() => normalizePaging({ limit: 0 })).toThrow(new ValidationError('limit must be a positive integer'));
     expect(() => normalizePaging({ limit: 1.5 })).toThrow('limit must be a positive integer');
     expect(() => normalizePaging({ limit: 5, offset: -1 })).toThrow('offset must be a non-negative integer');
+    for (const order of ['descending', 'up', '', 1, {}]) {
+      expect(() => normalizePaging({ order: order as never }), String(order)).toThrow(new ValidationError(`order must be 'asc' or 'desc', got ${JSON.stringify(order)}`));
+    }
+    expect(normalizePaging({ order: 'Asc' as 'asc' }).direction).toBe('ASC');
     expect(normalizePaging({ order: 'DESC' as 'desc' })).toEqual({ limit: null, offset: 0, direction: 'DESC', after: null });
     expect(normalizePaging({ limit: 2, offset: 4 })).toEqual({ limit: 2, offset: 4, direction: 'ASC', after: null });
   });

@@ -2,6 +2,18 @@ export { TaskManager, type ManagerState } from './task-manager.js';
 export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
 export type { TaskManagerOptions, ResolvedOptions } from './options.js';
 export type {
+  TaskAudit,
+  WorkflowAudit,
+  WorkflowAuditSummary,
+  WorkflowTotals,
+  WorkflowTiming,
+  StageTiming,
+  FailedTask,
+  CriticalPath,
+  CriticalPathNode,
+  TimedAttempt,
+} from '@taskmill/audit';
+export type {
   TaskMap,
   UntypedTaskMap,
   PayloadOf,

@@ -1,4 +1,4 @@
-import { ValidationError, parseTaskId, type DeleteTasksFilter, type TaskQuery, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
+import { ValidationError, type DeleteTasksFilter, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
 import { knownKeys, optionsObject } from './validate.js';
 
 /*
@@ -7,9 +7,6 @@ import { knownKeys, optionsObject } from './validate.js';
  * per mistake), so they are passed through here unchecked.
  */
 
-const TASK_FILTER_KEYS = ['tag', 'status', 'name', 'worker_id', 'parent_id', 'root_id', 'type', 'workflow_root_id', 'suspend_reason'] as const;
-const ID_FILTER_KEYS = ['parent_id', 'root_id', 'workflow_root_id'] as const;
-
 /** Odd tag/name/worker filter values (not a non-empty string) are ignored, as in the reference (SPEC A14). */
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
@@ -17,27 +14,6 @@ function text(value: unknown): string | undefined {
 
 function defined<T extends object>(obj: T): T {
   return Object.fromEntries(Object.entries(obj).filter(([, value]) => value !== undefined)) as T;
-}
-
-/** The `getTasks()` filters as a store query, or null when an id filter names a task that cannot exist. */
-export function taskQuery(filters: unknown): TaskQuery | null {
-  const f = optionsObject(filters, 'filters');
-  knownKeys(f, TASK_FILTER_KEYS, 'task filter');
-  const q: TaskQuery = defined({
-    status: f.status as TaskStatus | undefined,
-    type: f.type as TaskQuery['type'],
-    tag: text(f.tag),
-    name: text(f.name),
-    worker_id: text(f.worker_id),
-    suspend_reason: text(f.suspend_reason),
-  });
-  for (const key of ID_FILTER_KEYS) {
-    if (f[key] === undefined) continue;
-    const id = parseTaskId(f[key]);
-    if (id === null) return null;
-    q[key] = id;
-  }
-  return q;
 }
 
 /** `getTasksByStatus(status, {suspend_reason?})` as `getTasks()` filters. */

@@ -1,5 +1,22 @@
 import { LifecycleError, TaskNotFoundError, ValidationError, parseTaskId } from '@taskmill/contracts';
-import type { DeleteTasksFilter, NewTask, TagStat, Task, TaskAttempt, TaskEvent, TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
+import type {
+  AttemptQuery,
+  DeleteTasksFilter,
+  EventQuery,
+  NewTask,
+  Page,
+  TagStat,
+  Task,
+  TaskAttempt,
+  TaskEvent,
+  TaskId,
+  TaskQuery,
+  TaskStatus,
+  WorkerRecord,
+  WorkerStatus,
+} from '@taskmill/contracts';
+import * as audit from '@taskmill/audit';
+import type { TaskAudit, WorkflowAudit, WorkflowAuditSummary } from '@taskmill/audit';
 import { ClaimLoop } from './claim-loop.js';
 import { HandlerRegistry } from './handler-registry.js';
 import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from './options.js';
@@ -213,11 +230,9 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     return taskId === null ? null : store.getTask(taskId);
   }
 
-  /** Tasks matching every given filter, ordered by creation. Unknown status or type throws. */
-  async getTasks(taskFilters: Omit<TaskQuery, 'limit' | 'offset' | 'order'> = {}): Promise<Task[]> {
-    const query = filters.taskQuery(taskFilters);
-    const store = await this.db.ready();
-    return query === null ? [] : (await store.queryTasks(query)).items;
+  /** Tasks matching every given filter (SPEC B10), ordered by creation. Unknown status or type throws. */
+  async getTasks(taskFilters: TaskQuery = {}): Promise<Task[]> {
+    return (await this.queryTasks(taskFilters)).items;
   }
 
   /** Tasks with this name. */
@@ -254,17 +269,64 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     return (await this.db.ready()).deleteTasks(filter);
   }
 
-  /** Every audit event of a task, oldest first. */
-  async getTaskEvents(id: TaskId): Promise<TaskEvent[]> {
-    const taskId = parseTaskId(id);
-    return taskId === null ? [] : (await (await this.db.ready()).queryTaskEvents(taskId, {})).items;
+  // ---------------------------------------------------------------- audit (delegated to @taskmill/audit)
+
+  /** A page of tasks matching every filter, ordered by `created_at, id` (SPEC B10). */
+  async queryTasks(query: TaskQuery = {}): Promise<Page<Task>> {
+    return audit.queryTasks(await this.db.ready(), query);
+  }
+
+  /** A page of a task's events, ordered by `event_time, id`; `cursor` walks a long log page by page. */
+  async queryTaskEvents(id: TaskId, query: EventQuery = {}): Promise<Page<TaskEvent>> {
+    return audit.queryTaskEvents(await this.db.ready(), id, query);
+  }
+
+  /** A page of a workflow's events (the root's and every descendant's). */
+  async queryWorkflowEvents(rootId: TaskId, query: EventQuery = {}): Promise<Page<TaskEvent>> {
+    return audit.queryWorkflowEvents(await this.db.ready(), rootId, query);
+  }
+
+  /** A page of a task's attempts, ordered by `attempt, id`. */
+  async queryTaskAttempts(id: TaskId, query: AttemptQuery = {}): Promise<Page<TaskAttempt>> {
+    return audit.queryTaskAttempts(await this.db.ready(), id, query);
+  }
+
+  /** A page of the attempts of a workflow's tasks. */
+  async queryWorkflowAttempts(rootId: TaskId, query: AttemptQuery = {}): Promise<Page<TaskAttempt>> {
+    return audit.queryWorkflowAttempts(await this.db.ready(), rootId, query);
+  }
+
+  /** A task's audit events matching the filters, oldest first (the items of {@link queryTaskEvents}). */
+  async getTaskEvents(id: TaskId, eventFilters: EventQuery = {}): Promise<TaskEvent[]> {
+    return (await this.queryTaskEvents(id, eventFilters)).items;
+  }
+
+  /** A workflow's audit events matching the filters, oldest first. */
+  async getWorkflowEvents(rootId: TaskId, eventFilters: EventQuery = {}): Promise<TaskEvent[]> {
+    return (await this.queryWorkflowEvents(rootId, eventFilters)).items;
   }
 
   /** Every attempt of a task, by attempt number. */
-  async getTaskAttempts(id: TaskId): Promise<TaskAttempt[]> {
-    const taskId = parseTaskId(id);
-    return taskId === null ? [] : (await (await this.db.ready()).queryTaskAttempts(taskId, {})).items;
+  async getTaskAttempts(id: TaskId, attemptFilters: AttemptQuery = {}): Promise<TaskAttempt[]> {
+    return (await this.queryTaskAttempts(id, attemptFilters)).items;
   }
+
+  /** `{task, events, attempts}` of one task, each page with its own filters. */
+  async getTaskAudit(id: TaskId, query?: { events?: EventQuery; attempts?: AttemptQuery }): Promise<TaskAudit> {
+    return audit.getTaskAudit(await this.db.ready(), id, query);
+  }
+
+  /** `{root_task, tasks, events}` of a workflow. */
+  async getWorkflowAudit(rootId: TaskId, query?: { tasks?: TaskQuery; events?: EventQuery }): Promise<WorkflowAudit> {
+    return audit.getWorkflowAudit(await this.db.ready(), rootId, query);
+  }
+
+  /** Totals, statuses, timings, critical path and slowest attempts of a workflow (SPEC B11). */
+  async getWorkflowAuditSummary(rootId: TaskId): Promise<WorkflowAuditSummary> {
+    return audit.getWorkflowAuditSummary(await this.db.ready(), rootId);
+  }
+
+  // ---------------------------------------------------------------- workers
 
   /** Registered workers, ordered by registration. */
   async listWorkers(filter: { pod_id?: string; status?: WorkerStatus } = {}): Promise<WorkerRecord[]> {

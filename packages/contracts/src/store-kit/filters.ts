@@ -3,7 +3,7 @@ import { isEventType } from '../events.js';
 import { parseTaskId } from '../ids.js';
 import type { AttemptQuery, DeleteTasksFilter, EventQuery, TaskQuery } from '../rows.js';
 import { isTaskStatus, isTaskType, type TaskStatus, type TaskType } from '../statuses.js';
-import type { WorkerStatus } from '../statuses.js';
+import { ATTEMPT_OUTCOMES, type AttemptOutcome, type WorkerStatus } from '../statuses.js';
 
 /*
  * Query filters (SPEC B10, A14), decided once for every store: which given values filter, which
@@ -85,6 +85,43 @@ export function checkStatusList(values: unknown): TaskStatus[] {
   });
 }
 
+const PAGE_KEYS = ['limit', 'offset', 'order', 'cursor'] as const;
+const QUERY_KEYS = {
+  task: ['tag', 'status', 'name', 'worker_id', 'parent_id', 'root_id', 'type', 'workflow_root_id', 'suspend_reason', ...PAGE_KEYS],
+  event: ['event_type', 'event_types', 'worker_id', 'parent_id', 'attempt', 'stage', 'started_after', 'started_before', ...PAGE_KEYS],
+  attempt: ['worker_id', 'outcome', 'started_after', 'started_before', 'ended_after', 'ended_before', 'open_only', ...PAGE_KEYS],
+} as const satisfies Record<string, readonly (keyof TaskQuery | keyof EventQuery | keyof AttemptQuery)[]>;
+
+/**
+ * A query argument: none (undefined/null) or a plain object of known keys, so that a typo such as
+ * `{stauts: 'failed'}` is an error instead of a filter silently not applied.
+ */
+function queryObject(value: unknown, kind: keyof typeof QUERY_KEYS): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(`${kind} filter must be an object`);
+  const allowed: readonly string[] = QUERY_KEYS[kind];
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new ValidationError(`Unknown ${kind} filter option "${key}"; expected one of: ${allowed.join(', ')}`);
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An event type filter: absent when not given, else one of the catalogue's (SPEC B6.2). */
+function checkEventType(value: unknown): string | undefined {
+  if (!given(value)) return undefined;
+  if (!isEventType(value)) throw new ValidationError(`Invalid event type: ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** An attempt outcome filter: absent when not given, else one of ATTEMPT_OUTCOMES. */
+function checkOutcome(value: unknown): AttemptOutcome | undefined {
+  if (!given(value)) return undefined;
+  if (!(ATTEMPT_OUTCOMES as readonly unknown[]).includes(value)) throw new ValidationError(`Invalid attempt outcome: ${JSON.stringify(value)}`);
+  return value as AttemptOutcome;
+}
+
 class Conditions {
   readonly list: Condition[] = [];
 
@@ -117,7 +154,7 @@ class Conditions {
 
 /** Conditions of `queryTasks` (SPEC B10). */
 export function taskConditions(query: TaskQuery | undefined | null): Condition[] {
-  const q = (query ?? {}) as Record<string, unknown>;
+  const q = queryObject(query, 'task');
   const c = new Conditions();
   const status = checkStatusFilter(q.status);
   if (status) c.add({ kind: 'eq', column: 'status', value: status });
@@ -152,9 +189,9 @@ export function taskStatConditions(filter: DeleteTasksFilter | undefined | null)
 
 /** Conditions of the event queries (SPEC B10), without the task/workflow scope. */
 export function eventConditions(query: EventQuery | undefined | null): Condition[] {
-  const q = (query ?? {}) as Record<string, unknown>;
+  const q = queryObject(query, 'event');
   const c = new Conditions();
-  c.text('event_type', q.event_type);
+  c.text('event_type', checkEventType(q.event_type));
   if (Array.isArray(q.event_types) && q.event_types.length > 0) {
     for (const type of q.event_types) {
       if (!isEventType(type)) throw new ValidationError(`Invalid event type: ${JSON.stringify(type)}`);
@@ -172,10 +209,10 @@ export function eventConditions(query: EventQuery | undefined | null): Condition
 
 /** Conditions of the attempt queries (SPEC B10), without the task/workflow scope. */
 export function attemptConditions(query: AttemptQuery | undefined | null): Condition[] {
-  const q = (query ?? {}) as Record<string, unknown>;
+  const q = queryObject(query, 'attempt');
   const c = new Conditions();
   c.text('worker_id', q.worker_id);
-  c.text('outcome', q.outcome);
+  c.text('outcome', checkOutcome(q.outcome));
   c.bound('started_at', '>=', q.started_after);
   c.bound('started_at', '<=', q.started_before);
   c.bound('ended_at', '>=', q.ended_after);

@@ -47,7 +47,7 @@ function decodeCursor(cursor: unknown, table: PagedTable): CursorKey {
 
 /**
  * Validate paging options (SPEC B10) for a read of `table`: `limit` a positive integer, `offset` a
- * non-negative integer, `order` `'desc'` in any case for descending; `cursor` a `next_cursor` of
+ * non-negative integer, `order` `'asc'` or `'desc'` in any case; `cursor` a `next_cursor` of
  * the same table, with a limit, without an offset, in its own order. Throws ValidationError, one
  * message per mistake.
  */
@@ -59,8 +59,12 @@ export function normalizePaging(options: PageOptions | undefined | null, table: 
   if (offset !== undefined && offset !== null && !(typeof offset === 'number' && Number.isSafeInteger(offset) && offset >= 0)) {
     throw new ValidationError('offset must be a non-negative integer');
   }
-  // SPEC B10: 'desc' in any case sorts descending, anything else ascending
-  const direction: Paging['direction'] = typeof order === 'string' && order.toLowerCase() === 'desc' ? 'DESC' : 'ASC';
+  // 'asc' or 'desc' in any case (SPEC B10); anything else is a mistake to report, not to read as ascending
+  const given = order !== undefined && order !== null;
+  if (given && !(typeof order === 'string' && ['asc', 'desc'].includes(order.toLowerCase()))) {
+    throw new ValidationError(`order must be 'asc' or 'desc', got ${JSON.stringify(order)}`);
+  }
+  const direction: Paging['direction'] = given && (order as string).toLowerCase() === 'desc' ? 'DESC' : 'ASC';
   const lim = typeof limit === 'number' ? limit : null;
   if (cursor === undefined || cursor === null) {
     return { limit: lim, offset: lim === null ? 0 : typeof offset === 'number' ? offset : 0, direction, after: null };
@@ -68,7 +72,7 @@ export function normalizePaging(options: PageOptions | undefined | null, table: 
   const key = decodeCursor(cursor, table);
   if (lim === null) throw new ValidationError('cursor needs a limit');
   if (typeof offset === 'number' && offset > 0) throw new ValidationError('cursor and offset cannot be combined');
-  if (order !== undefined && order !== null && direction !== key.direction) {
+  if (given && direction !== key.direction) {
     throw new ValidationError(`cursor was made for order ${key.direction.toLowerCase()}`);
   }
   const after: Condition = { kind: 'after', columns: PAGE_ORDER[table], op: key.direction === 'ASC' ? '>' : '<', values: key.values };

@@ -1,0 +1,30 @@
+/*
+ * @taskmill/audit — the read side of the audit trail, on any taskmill store: paged queries, the
+ * task and workflow views, and the workflow summary. Needs no running TaskManager.
+ */
+export {
+  queryTasks,
+  queryTaskEvents,
+  queryWorkflowEvents,
+  queryTaskAttempts,
+  queryWorkflowAttempts,
+  getTaskAudit,
+  getWorkflowAudit,
+  getWorkflowAuditSummary,
+  type AuditStore,
+  type TaskAudit,
+  type WorkflowAudit,
+} from './queries.js';
+export {
+  summarizeWorkflow,
+  type WorkflowRows,
+  type WorkflowAuditSummary,
+  type WorkflowTotals,
+  type WorkflowTiming,
+  type StageTiming,
+  type FailedTask,
+  type FailedTaskStatus,
+  type CriticalPath,
+  type CriticalPathNode,
+  type TimedAttempt,
+} from './summary.js';
