@@ -26,27 +26,27 @@ export function requireTaskId(id: unknown, message = 'Task ID is required'): Tas
 const ROOT_REQUIRED = 'Root task ID is required';
 
 /** Tasks matching every filter, ordered by `created_at, id` (SPEC B10). */
-export function queryTasks(store: AuditStore, query: TaskQuery = {}): Promise<Page<Task>> {
+export async function queryTasks(store: AuditStore, query: TaskQuery = {}): Promise<Page<Task>> {
   return store.queryTasks(query);
 }
 
 /** Events of one task, ordered by `event_time, id`. */
-export function queryTaskEvents(store: AuditStore, taskId: TaskId, query: EventQuery = {}): Promise<Page<TaskEvent>> {
+export async function queryTaskEvents(store: AuditStore, taskId: TaskId, query: EventQuery = {}): Promise<Page<TaskEvent>> {
   return store.queryTaskEvents(requireTaskId(taskId), query);
 }
 
 /** Events of a workflow: the root's and every descendant's (`root_id = root`), ordered by `event_time, id`. */
-export function queryWorkflowEvents(store: AuditStore, rootId: TaskId, query: EventQuery = {}): Promise<Page<TaskEvent>> {
+export async function queryWorkflowEvents(store: AuditStore, rootId: TaskId, query: EventQuery = {}): Promise<Page<TaskEvent>> {
   return store.queryWorkflowEvents(requireTaskId(rootId, ROOT_REQUIRED), query);
 }
 
 /** Attempts of one task, ordered by `attempt, id`. */
-export function queryTaskAttempts(store: AuditStore, taskId: TaskId, query: AttemptQuery = {}): Promise<Page<TaskAttempt>> {
+export async function queryTaskAttempts(store: AuditStore, taskId: TaskId, query: AttemptQuery = {}): Promise<Page<TaskAttempt>> {
   return store.queryTaskAttempts(requireTaskId(taskId), query);
 }
 
 /** Attempts of a workflow's tasks (`id = root OR root_id = root`), ordered by `attempt, id`. */
-export function queryWorkflowAttempts(store: AuditStore, rootId: TaskId, query: AttemptQuery = {}): Promise<Page<TaskAttempt>> {
+export async function queryWorkflowAttempts(store: AuditStore, rootId: TaskId, query: AttemptQuery = {}): Promise<Page<TaskAttempt>> {
   return store.queryWorkflowAttempts(requireTaskId(rootId, ROOT_REQUIRED), query);
 }
 
