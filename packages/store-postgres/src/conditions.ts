@@ -21,7 +21,10 @@ function render(db: Db, c: Condition): Fragment {
     case 'in_workflow':
       return sql`(id = ${c.root} OR root_id = ${c.root})`;
     case 'task_in_workflow':
-      return sql`task_id IN (SELECT id FROM ${t.tasks} WHERE id = ${c.root} OR root_id = ${c.root})`;
+      // ARRAY(subquery) is evaluated once, before the outer scan is planned, so the attempts are
+      // read through their task_id index; as a plain IN (subquery) the planner hash-joins a
+      // sequential scan of the whole attempts table once a workflow is a few percent of it
+      return sql`task_id = ANY(ARRAY(SELECT id FROM ${t.tasks} WHERE id = ${c.root} OR root_id = ${c.root}))`;
     case 'after': {
       const [first, second] = c.columns.map((name) => sql(name));
       const [v1, v2] = c.values;
