@@ -111,12 +111,18 @@ for (const e of await tm.getTaskEvents(report)) {
   log(`  ${e.event_type.padEnd(22)} ${String(e.from_status).padEnd(9)} → ${String(e.to_status).padEnd(9)} stage=${e.stage}${e.message ? `  ${e.message}` : ''}`);
 }
 
+const summary = await tm.getWorkflowAuditSummary(report);
+log(`\nAudit summary of the workflow #${report}:`);
+log(`  ${summary.totals.tasks} tasks, ${summary.totals.attempts} attempts, ${summary.totals.events} events, statuses ${JSON.stringify(summary.statuses)}`);
+log(`  critical path ${summary.critical_path.nodes.map((n) => `${n.name}#${n.task_id} (${n.duration_seconds}s)`).join(' → ')} = ${summary.critical_path.total_duration_seconds}s`);
+
 await tm.stop();
 
 // exit non-zero if the sample did not show what it claims
-const ok = order.join() === 'high priority,normal priority,low priority' && flakyCalls === 2;
+const ok =
+  order.join() === 'high priority,normal priority,low priority' && flakyCalls === 2 && summary.totals.tasks === 4 && summary.critical_path.nodes.length === 2;
 if (!ok) {
-  console.error('sample: unexpected outcome', { order, flakyCalls });
+  console.error('sample: unexpected outcome', { order, flakyCalls, totals: summary.totals, path: summary.critical_path });
   process.exit(1);
 }
 log('\nsample finished cleanly');
