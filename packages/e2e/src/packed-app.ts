@@ -2,7 +2,7 @@
  * An application outside the workspace that uses taskmill as users get it: the built packages
  * are packed with `pnpm pack` (workspace:* ranges become versions, only `files` ship) and
  * installed from the tarballs with npm in a fresh temp directory, everything else (drizzle-orm,
- * cron-parser, …) from the npm registry. Used by test/packed-outage.test.ts.
+ * cron-parser, …) from the npm registry. Used by test/packed-app.test.ts.
  */
 import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const WORKSPACE = fileURLToPath(new URL('../../..', import.meta.url));
 const WORKER_SCRIPT = fileURLToPath(new URL('./packed-app-worker.mjs', import.meta.url));
 /** The packages the app installs from tarballs, dependencies first. */
-const PACKED = ['contracts', 'core', 'store-postgres'] as const;
+const PACKED = ['contracts', 'audit', 'core', 'store-postgres'] as const;
 
 /** An installed app in a temp directory. */
 export interface PackedApp {
@@ -46,7 +46,7 @@ function appEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * Pack the built @taskmill/contracts, core and store-postgres, and install the tarballs with npm
+ * Pack the built @taskmill/contracts, audit, core and store-postgres, and install the tarballs with npm
  * into a fresh app in the OS temp directory. `overrides` make every @taskmill/* dependency (also
  * core's and store-postgres's own dependency on contracts) resolve to a tarball, never the registry.
  */
@@ -82,6 +82,17 @@ export async function createPackedApp(): Promise<PackedApp> {
   } catch (error) {
     cleanup();
     throw error;
+  }
+}
+
+/** Run an ESM script in the app (its own node_modules only); resolves to what it printed on stdout. */
+export async function runInApp(app: PackedApp, script: string, args: string[] = []): Promise<string> {
+  const file = join(app.dir, `script-${process.pid}-${Date.now()}.mjs`);
+  writeFileSync(file, script);
+  try {
+    return await run(process.execPath, [file, ...args], { cwd: app.dir, env: appEnv(), timeout: 60_000 });
+  } finally {
+    rmSync(file, { force: true });
   }
 }
 

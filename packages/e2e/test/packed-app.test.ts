@@ -3,15 +3,16 @@ import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
 import { TABLES } from '@taskmill/contracts/store-kit';
 import { PG_URL, backends } from '../src/backends.js';
-import { describeBackends, waitFor } from '../src/harness.js';
-import { createPackedApp, startPackedWorker, type PackedApp } from '../src/packed-app.js';
+import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
+import { createPackedApp, runInApp, startPackedWorker, type PackedApp } from '../src/packed-app.js';
 
 /*
  * postgres-js 3.4.9 can crash a process with an uncaught TypeError in nextWrite when a connection
  * dies with a small write queued (porsager/postgres#1154, #1208). @taskmill/store-postgres ships
  * a fixed copy of the driver (packages/store-postgres/vendor/postgres). These tests check the fix
  * as users get it: the packed packages installed with npm into an app outside the workspace, a
- * worker process of that app on PostgreSQL, its server connections killed several times.
+ * worker process of that app on PostgreSQL, its server connections killed several times. The
+ * same app also reads the audit trail with @taskmill/audit alone, as a reporting job would.
  */
 
 const TASKS = 400;
@@ -93,5 +94,43 @@ describeBackends('packed packages', backends().filter((b) => b.name === 'postgre
       if (worker.exit() === null) worker.child.kill('SIGKILL');
       await admin.end({ timeout: 1 });
     }
+  }, 300_000);
+
+  env.test('the packed @taskmill/audit reads a workflow from a store in the app, with no TaskManager there', async () => {
+    const app = await packedApp();
+    const tm = await env.isolated();
+    tm.use('leaf', () => 'done');
+    tm.use('root', (task, next) => (task.stage === 0 ? next([{ name: 'leaf', payload: {} }, { name: 'leaf', payload: {} }]) : 'ok'));
+    const root = await tm.async('root', {});
+    await tm.start();
+    await waitForStatus(tm, root, 'completed');
+    const expected = await tm.getWorkflowAuditSummary(root);
+    await tm.stop();
+    const connection = env.db().processConnection;
+    if (connection.kind !== 'postgres') throw new Error('expected a PostgreSQL schema');
+    const printed = await runInApp(
+      app,
+      `import { getWorkflowAuditSummary, queryWorkflowEvents } from '@taskmill/audit';
+       import { createPostgresStore } from '@taskmill/store-postgres';
+       const [url, schema, root] = process.argv.slice(2);
+       const store = createPostgresStore({ url, schema });
+       const summary = await getWorkflowAuditSummary(store, Number(root));
+       const page = await queryWorkflowEvents(store, Number(root), { limit: 2 });
+       const next = await queryWorkflowEvents(store, Number(root), { limit: 2, cursor: page.next_cursor });
+       console.log(JSON.stringify({ summary, first: page.items.map((e) => e.id), next: next.items.map((e) => e.id) }));
+       await store.close();`,
+      [connection.url, connection.schema, String(root)],
+    );
+    const { summary, first, next } = JSON.parse(printed);
+    expect(summary).toEqual(JSON.parse(JSON.stringify(expected)));
+    expect(summary.critical_path.nodes).toHaveLength(2);
+    const events = await env.db().openPeerStore().then(async (store) => {
+      try {
+        return (await store.queryWorkflowEvents(root, { limit: 4 })).items.map((e) => e.id);
+      } finally {
+        await store.close();
+      }
+    });
+    expect([...first, ...next]).toEqual(events);
   }, 300_000);
 });
