@@ -1,4 +1,4 @@
-import { LifecycleError, TaskNotFoundError, ValidationError, parseTaskId } from '@taskmill/contracts';
+import { LifecycleError, ValidationError, parseTaskId } from '@taskmill/contracts';
 import type {
   AttemptQuery,
   DeleteTasksFilter,
@@ -25,7 +25,7 @@ import { StoreHandle } from './store-handle.js';
 import { Suspension } from './suspension.js';
 import { asyncTask, cronTask } from './task-options.js';
 import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler, TaskMap, UntypedTaskMap } from './types.js';
-import { isPlainObject, knownKeys, nonEmptyString, optionsObject } from './validate.js';
+import { isPlainObject, knownKeys, reasonOption, requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
 import { WorkerLease } from './worker-lease.js';
 
@@ -342,18 +342,4 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   /** The `Suspension` class, also exported from the package root. */
   static readonly Suspension = Suspension;
-}
-
-/** A task id for a control method: one that cannot exist is a TaskNotFoundError. */
-function requireId(id: unknown): TaskId {
-  const taskId = parseTaskId(id);
-  if (taskId === null) throw new TaskNotFoundError(id);
-  return taskId;
-}
-
-/** The optional trimmed reason of `resumeTask`/`cancelTask`. */
-function reasonOption(options: unknown, key: string, method: string): string | undefined {
-  const opts = optionsObject(options, `${method} options`);
-  knownKeys(opts, [key], method);
-  return opts[key] === undefined ? undefined : nonEmptyString(opts[key], key).trim();
 }

@@ -1,4 +1,4 @@
-import { LIMITS, ValidationError, type TaskmillError } from '@taskmill/contracts';
+import { LIMITS, TaskNotFoundError, ValidationError, parseTaskId, type TaskId, type TaskmillError } from '@taskmill/contracts';
 
 /*
  * Argument checks shared by the public methods. Each throws a typed error naming the argument,
@@ -129,4 +129,18 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';
   return String(value);
+}
+
+/** A task id for a control method: one that cannot exist is a TaskNotFoundError. */
+export function requireId(id: unknown): TaskId {
+  const taskId = parseTaskId(id);
+  if (taskId === null) throw new TaskNotFoundError(id);
+  return taskId;
+}
+
+/** The optional trimmed reason of `resumeTask`/`cancelTask`. */
+export function reasonOption(options: unknown, key: string, method: string): string | undefined {
+  const opts = optionsObject(options, `${method} options`);
+  knownKeys(opts, [key], method);
+  return opts[key] === undefined ? undefined : nonEmptyString(opts[key], key).trim();
 }
