@@ -149,6 +149,10 @@ export class ClaimLoop {
       }
       for (const task of claimed) this.launch(task, defs.get(task.name)!);
       if (claimed.length === 0) await this.wake.wait(this.options.poll_interval);
+      // With a synchronous driver (better-sqlite3) and synchronous handlers, claiming, running and
+      // finishing settle as microtasks only: without a turn of the event loop per claim, timers
+      // (heartbeats, attempt timeouts) and I/O wait until the whole queue is drained.
+      else await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
