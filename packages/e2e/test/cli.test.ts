@@ -183,6 +183,7 @@ describeBackends('taskmill CLI', sharedBackends(), (env) => {
     expectOneLineError(await cli(['tasks', '--order', 'sideways', '--db', url]), 2, /--order/);
     expectOneLineError(await cli(['tasks', '--root', '1 OR 1=1', '--db', url]), 2, /--root/);
     expectOneLineError(await cli(['tasks', '--cursor', 'garbage', '--limit', '2', '--db', url]), 2, /cursor/i);
+    expectOneLineError(await cli(['tasks', '--cursor', first.next_cursor, '--offset', '1', '--limit', '3', '--db', url]), 2, /offset/i);
     expectOneLineError(await cli(['tasks', '--bogus', '--db', url]), 2, /unknown option '--bogus'/);
     expect(await snapshot(tm)).toEqual(before);
   });

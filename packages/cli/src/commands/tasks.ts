@@ -33,7 +33,7 @@ export async function tasks(store: Store, options: TasksOptions): Promise<string
     parent_id: options.parent,
     worker_id: options.worker,
     limit: options.limit ?? DEFAULT_LIMIT,
-    offset: options.cursor === undefined ? options.offset : undefined,
+    offset: options.offset,
     cursor: options.cursor,
     order: options.order,
   };
