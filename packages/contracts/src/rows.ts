@@ -155,6 +155,11 @@ export interface TaskQuery extends PageOptions {
   workflow_root_id?: TaskId;
   /** Only suspended tasks with this `suspend_reason` (e.g. `awaiting_subtasks`). */
   suspend_reason?: string;
+  /**
+   * Inclusive upper bound on `next_run_time` (ms): with `status` `pending`, `failed` or `timeout`,
+   * the tasks a claim at that time may take (0 and non-numbers are ignored, as for the event bounds).
+   */
+  next_run_before?: number;
 }
 
 /** Filters of the event queries (SPEC B10). */

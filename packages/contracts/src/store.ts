@@ -273,6 +273,16 @@ export interface TaskStore {
   cancelTask(taskId: TaskId, options: { reason?: string }, now: number): Promise<Task>;
 
   /**
+   * `retryTask` (the operator's "run it again"): → `pending` due now, stage 0, result, context and
+   * children results cleared, from `failed`/`timeout` (retry_count + 1: the retry it was waiting
+   * for, brought forward) or `permanently_failed` (retry_count 0: it starts over). Event
+   * `task_retry_scheduled` (`{retry_count, previous_status, manual: true}`). A permanently failed
+   * workflow child is refused (it was already credited to its parent; see `canRetry`). Throws
+   * `TaskNotFoundError` / `InvalidTransitionError` and changes nothing then.
+   */
+  retryTask(taskId: TaskId, now: number): Promise<Task>;
+
+  /**
    * Maintenance: time out running tasks past `start_time + timeout*1000 <= now` (`total`) or with
    * `last_active_time < now - heartbeat_timeout_ms` (`heartbeat`), at most `limit`, each by a guarded
    * compare-and-set (safe when every worker sweeps at once). Each gets event `task_timed_out`

@@ -23,3 +23,18 @@ export const ALLOWED_TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatu
 export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
   return ALLOWED_TRANSITIONS[to].includes(from);
 }
+
+/**
+ * Statuses a manual `retryTask` (the operator's "run it again") accepts. `failed`/`timeout` tasks
+ * are waiting for an automatic retry, which `retryTask` brings forward to now; a
+ * `permanently_failed` task starts over with its retry count reset. A `permanently_failed` workflow
+ * child is refused: it was already credited to its parent (exactly once, SPEC A9), so running it
+ * again could never reach the parent.
+ */
+export const RETRYABLE_STATUSES: readonly TaskStatus[] = ['failed', 'timeout', 'permanently_failed'];
+
+/** True when `retryTask` may move this task back to `pending`. */
+export function canRetry(task: { status: TaskStatus; parent_id: number | null }): boolean {
+  if (!RETRYABLE_STATUSES.includes(task.status)) return false;
+  return task.status !== 'permanently_failed' || task.parent_id === null;
+}

@@ -69,3 +69,18 @@ export async function openStore(dbConnection: string, target: StoreTarget): Prom
   }
   return (factory as (conn: string) => Store)(dbConnection);
 }
+
+/**
+ * Build the store a connection string names, exactly as a TaskManager would for that
+ * `dbConnection` (SPEC A2): `sqlite:<path>`, `postgres://`/`postgresql://`/`psql://` (a
+ * `?schema=name` parameter picks the PostgreSQL schema) or `mysql://`. Loads the store package on
+ * demand and never connects; call `setup()` to create or migrate the schema. For tools that work on
+ * a store without running tasks (the `taskmill` command line, reporting jobs).
+ *
+ * @throws ConfigurationError for an unknown scheme or a malformed URL; StoreNotInstalledError when
+ * the store package is missing.
+ */
+export async function openStoreForConnection(dbConnection: string): Promise<Store> {
+  if (typeof dbConnection !== 'string') throw new ConfigurationError('A connection string is required');
+  return openStore(dbConnection, targetFor(dbConnection, undefined)!);
+}

@@ -1,4 +1,5 @@
 export { TaskManager, type ManagerState } from './task-manager.js';
+export { openStoreForConnection } from './connection.js';
 export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
 export type { TaskManagerOptions, ResolvedOptions } from './options.js';
 export type {
@@ -59,6 +60,8 @@ export {
   isEventType,
   LIMITS,
   parseTaskId,
+  RETRYABLE_STATUSES,
+  canRetry,
 } from '@taskmill/contracts';
 export type {
   ErrorCode,

@@ -221,6 +221,18 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     this.wake.wake();
   }
 
+  /**
+   * Run a failed, timed-out or permanently failed task again now: a failed/timed-out task's pending
+   * retry is brought forward; a permanently failed one starts over with its retry count reset
+   * (event `task_retry_scheduled`, `manual: true`). A permanently failed workflow child is refused
+   * (its parent already counted it).
+   */
+  async retryTask(id: TaskId): Promise<void> {
+    const taskId = requireId(id);
+    await (await this.db.ready()).retryTask(taskId, Date.now());
+    this.wake.wake();
+  }
+
   // ---------------------------------------------------------------- queries
 
   /** One task, or null (also for ids that cannot exist, such as `'1 OR 1=1'`). */

@@ -107,6 +107,24 @@ export function normalizeUrl(url: unknown): string {
   return parsed.protocol === 'psql:' ? `postgres:${text.slice('psql:'.length)}` : text;
 }
 
+/**
+ * A `schema` query parameter of the URL (`postgres://…/db?schema=app`) names the schema, so that a
+ * connection string alone (a `dbConnection`, an operator's `--db`) can reach any schema. It is taken
+ * out of the URL: postgres-js would send it to the server as a run-time parameter, which fails.
+ */
+function withUrlSchema(opts: PostgresStoreOptions): PostgresStoreOptions {
+  if (typeof opts.url !== 'string') return opts;
+  const url = normalizeUrl(opts.url);
+  const parsed = new URL(url);
+  if (!parsed.searchParams.has('schema')) return opts;
+  const fromUrl = parsed.searchParams.get('schema') ?? '';
+  if (opts.schema !== undefined && opts.schema !== fromUrl) {
+    throw new ConfigurationError(`PostgreSQL schema given twice: ${String(opts.schema)} (option) and ${fromUrl} (URL)`);
+  }
+  parsed.searchParams.delete('schema');
+  return { ...opts, url: parsed.toString(), schema: fromUrl };
+}
+
 function redact(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
@@ -138,8 +156,9 @@ function connection(sql: Sql, owned: boolean, schema: string): Connection {
  * never touches the network.
  */
 export function openConnection(options: string | PostgresStoreOptions): Connection {
-  const opts: PostgresStoreOptions = typeof options === 'string' ? { url: options } : (options ?? {});
-  if (typeof opts !== 'object') throw new ConfigurationError('PostgreSQL store options must be a URL or an object');
+  const given: PostgresStoreOptions = typeof options === 'string' ? { url: options } : (options ?? {});
+  if (typeof given !== 'object') throw new ConfigurationError('PostgreSQL store options must be a URL or an object');
+  const opts = given.client ? given : withUrlSchema(given);
   const schema = opts.schema ?? 'public';
   if (typeof schema !== 'string' || !SCHEMA_NAME.test(schema)) {
     throw new ConfigurationError(`Invalid PostgreSQL schema name: ${String(schema)}`);

@@ -33,6 +33,9 @@ describe('connection options', () => {
     expect(() => createPostgresStore({ url: PG_URL, schema: 'bad-name; DROP' })).toThrow(ConfigurationError);
     expect(() => createPostgresStore({ url: PG_URL, max: 0 })).toThrow(ConfigurationError);
     expect(() => createPostgresStore({ client: {} as never })).toThrow(ConfigurationError);
+    expect(() => createPostgresStore(`${PG_URL}?schema=bad-name;DROP`)).toThrow(ConfigurationError);
+    expect(() => createPostgresStore(`${PG_URL}?schema=`)).toThrow(ConfigurationError);
+    expect(() => createPostgresStore({ url: `${PG_URL}?schema=a`, schema: 'b' })).toThrow(/schema given twice/);
   });
 
   it('never connects while constructing; the first call fails with StoreUnavailableError', async () => {
@@ -95,6 +98,29 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
     expect(indexes.map((r) => r.indexname)).toEqual(
       expect.arrayContaining(['idx_task_scheduling', 'idx_task_attempts_task_open', 'idx_task_workers_pod_status']),
     );
+  });
+
+  it('a schema query parameter of the URL picks the schema (and is not sent to the server)', async () => {
+    const name = schema();
+    const url = new URL(PG_URL);
+    url.searchParams.set('schema', name);
+    const store = createPostgresStore(url.toString().replace(/^postgres:/, 'psql:'));
+    try {
+      await store.setup();
+      const [id] = await store.createTasks([task()], T0);
+      expect((await store.getTask(id))?.id).toBe(id);
+    } finally {
+      await store.close();
+    }
+    const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${admin(`${name}.taskmill_tasks`)}`;
+    expect(n).toBe(1);
+    // the same schema given both ways is fine
+    const same = createPostgresStore({ url: url.toString(), schema: name });
+    try {
+      expect(await same.queryTasks({})).toMatchObject({ total: 1 });
+    } finally {
+      await same.close();
+    }
   });
 
   /** Table names of a schema, sorted. */

@@ -8,6 +8,7 @@ import { defineCreateTests } from './suites/create.js';
 import { defineFencingTests } from './suites/fencing.js';
 import { defineFinishTests } from './suites/finishing.js';
 import { defineManualControlTests } from './suites/manual-control.js';
+import { defineManualRetryTests } from './suites/manual-retry.js';
 import { defineNoteAndHeartbeatTests } from './suites/notes-and-heartbeats.js';
 import { defineQueryTests } from './suites/queries.js';
 import { defineRetentionTests } from './suites/retention.js';
@@ -43,6 +44,7 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineFencingTests(ctx);
     defineNoteAndHeartbeatTests(ctx);
     defineManualControlTests(ctx);
+    defineManualRetryTests(ctx);
     defineWorkflowTests(ctx);
     defineConcurrencyTests(ctx);
     defineTimeoutSweepTests(ctx);

@@ -60,6 +60,7 @@ export function assembleStore(driver: StoreDriver): Store {
     pauseTask: (taskId, now) => write('pauseTask', (tx) => operations.pauseTask(tx, taskId, now)),
     resumeTask: (taskId, options, now) =>
       write('resumeTask', (tx) => operations.resumeTask(tx, taskId, options?.resume_reason, now)),
+    retryTask: (taskId, now) => write('retryTask', (tx) => operations.retryTask(tx, taskId, now)),
     cancelTask: (taskId, options, now) => write('cancelTask', (tx) => operations.cancelTask(tx, taskId, options?.reason, now)),
     sweepTimedOutTasks: (input) => write('sweepTimedOutTasks', (tx) => operations.sweepTimedOutTasks(tx, input)),
     async getTask(taskId): Promise<Task | null> {

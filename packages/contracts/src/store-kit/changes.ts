@@ -290,6 +290,28 @@ export function resume(task: Task, resumeReason: string, now: number): TaskChang
   });
 }
 
+/**
+ * Manual retry (`retryTask`): `pending`, due now, stage 0, result/context/children results cleared
+ * as for an automatic retry. From `failed`/`timeout` the retry the task was waiting for happens now
+ * (retry_count + 1, as the claim would count it); from `permanently_failed` the task starts over
+ * (retry_count 0). The error of the last failure stays until the next attempt ends.
+ */
+export function retry(task: Task, now: number): TaskChange {
+  const previous = task.status as 'failed' | 'timeout' | 'permanently_failed';
+  const retryCount = previous === 'permanently_failed' ? 0 : task.retry_count + 1;
+  const patch: TaskPatch = {
+    status: 'pending',
+    stage: 0,
+    retry_count: retryCount,
+    next_run_time: now,
+    last_active_time: now,
+    result: null,
+    context: null,
+    children_results: null,
+  };
+  return change(task, patch, [events.retriedManually(task, previous, retryCount, now)], { guard: { status: task.status }, due: true });
+}
+
 /** Manual cancel: `permanently_failed` with the reason as error; a child is credited. */
 export function cancel(task: Task, reason: string, now: number): TaskChange {
   return change(task, { status: 'permanently_failed', error: reason, last_active_time: now }, [events.cancelled(task, task.status, reason, now)], {

@@ -90,6 +90,18 @@ export const events = {
     });
   },
 
+  /**
+   * An operator's `retryTask`: the same event as an automatic retry, marked `manual`. From
+   * `permanently_failed` the retry count starts again at 0.
+   */
+  retriedManually(task: EventSubject, previous: 'failed' | 'timeout' | 'permanently_failed', retryCount: number, now: number): EventDraft {
+    return draft(task, 'task_retry_scheduled', previous, 'pending', now, {
+      stage: 0,
+      message: `Task ${task.id} retry ${retryCount} scheduled manually`,
+      metadata: { retry_count: retryCount, previous_status: previous, manual: true },
+    });
+  },
+
   completed(task: EventSubject, now: number): EventDraft {
     return draft(task, 'task_completed', 'running', 'completed', now, {
       message: `Task ${task.id} status changed from running to completed`,

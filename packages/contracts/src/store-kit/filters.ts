@@ -32,7 +32,8 @@ export type FilterColumn =
   | 'outcome'
   | 'started_at'
   | 'ended_at'
-  | 'created_at';
+  | 'created_at'
+  | 'next_run_time';
 
 /** One ANDed condition of a query. */
 export type Condition =
@@ -87,7 +88,7 @@ export function checkStatusList(values: unknown): TaskStatus[] {
 
 const PAGE_KEYS = ['limit', 'offset', 'order', 'cursor'] as const;
 const QUERY_KEYS = {
-  task: ['tag', 'status', 'name', 'worker_id', 'parent_id', 'root_id', 'type', 'workflow_root_id', 'suspend_reason', ...PAGE_KEYS],
+  task: ['tag', 'status', 'name', 'worker_id', 'parent_id', 'root_id', 'type', 'workflow_root_id', 'suspend_reason', 'next_run_before', ...PAGE_KEYS],
   event: ['event_type', 'event_types', 'worker_id', 'parent_id', 'attempt', 'stage', 'started_after', 'started_before', ...PAGE_KEYS],
   attempt: ['worker_id', 'outcome', 'started_after', 'started_before', 'ended_after', 'ended_before', 'open_only', ...PAGE_KEYS],
 } as const satisfies Record<string, readonly (keyof TaskQuery | keyof EventQuery | keyof AttemptQuery)[]>;
@@ -173,6 +174,7 @@ export function taskConditions(query: TaskQuery | undefined | null): Condition[]
     c.add({ kind: 'eq', column: 'status', value: 'suspended' });
     c.add({ kind: 'eq', column: 'suspend_reason', value: q.suspend_reason });
   }
+  c.bound('next_run_time', '<=', q.next_run_before);
   return c.list;
 }
 

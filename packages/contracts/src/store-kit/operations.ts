@@ -15,7 +15,7 @@ import type {
   TimedOutTask,
 } from '../store.js';
 import type { TaskStatus } from '../statuses.js';
-import { canTransition } from '../transitions.js';
+import { canRetry, canTransition } from '../transitions.js';
 import * as changes from './changes.js';
 import type { TaskChange } from './changes.js';
 import { pickClaims, planClaim } from './claim-order.js';
@@ -181,6 +181,16 @@ export async function resumeTask(tx: StoreWriter, taskId: unknown, resumeReason:
 export async function cancelTask(tx: StoreWriter, taskId: unknown, reason: string | undefined, now: number): Promise<Task> {
   const task = await controlled(tx, taskId, 'permanently_failed');
   await apply(tx, [changes.cancel(task, reason ?? 'Task cancelled', now)], now);
+  return (await tx.lockTask(task.id))!;
+}
+
+/** `retryTask`: a failed, timed-out or permanently failed task runs again now (see changes.retry). */
+export async function retryTask(tx: StoreWriter, taskId: unknown, now: number): Promise<Task> {
+  const id = parseTaskId(taskId);
+  const task = id === null ? null : await tx.lockTask(id);
+  if (!task) throw new TaskNotFoundError(taskId);
+  if (!canRetry(task)) throw new InvalidTransitionError(task.id, task.status, 'pending', task.worker_id);
+  await apply(tx, [changes.retry(task, now)], now);
   return (await tx.lockTask(task.id))!;
 }
 

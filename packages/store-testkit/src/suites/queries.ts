@@ -49,6 +49,25 @@ export function defineQueryTests({ test, open, db }: SuiteContext): void {
     expect((await store.queryTasks({})).total).toBe(7);
   });
 
+  test('queryTasks next_run_before keeps tasks due at or before that time (status filters combine)', async () => {
+    const store = await open();
+    const [early, atBound, late] = await store.createTasks(
+      [newTask({ name: 'd1', next_run_time: T0 }), newTask({ name: 'd2', next_run_time: T0 + 500 }), newTask({ name: 'd3', next_run_time: T0 + 501 })],
+      T0,
+    );
+    const { task: failing, fence } = await createAndClaim(store, { name: 'f', retry_interval: 60 }, { now: T0 });
+    await expectApplied(store.finishAttempt(fence, { kind: 'failed', status: 'failed', error: 'e' }, T0 + 1)); // retry due at T0 + 60001
+    expect(await ids(store, { next_run_before: T0 + 500 })).toEqual([early, atBound]);
+    expect(await ids(store, { next_run_before: T0 + 500, status: 'pending' })).toEqual([early, atBound]);
+    expect(await ids(store, { next_run_before: T0 + 500, status: 'failed' })).toEqual([]);
+    expect(await ids(store, { next_run_before: T0 + 60_001, status: 'failed' })).toEqual([failing.id]);
+    expect((await store.queryTasks({ next_run_before: T0 + 500, limit: 1 })).total).toBe(2);
+    // 0 and non-numbers are ignored, like the event time bounds
+    expect(await ids(store, { next_run_before: 0 })).toHaveLength(4);
+    expect(await ids(store, { next_run_before: '1 OR 1=1' as never })).toHaveLength(4);
+    expect(late).toBeGreaterThan(atBound);
+  });
+
   test('queryTasks pages with limit, offset and order', async () => {
     const store = await open();
     const created: TaskId[] = [];

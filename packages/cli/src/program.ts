@@ -1,0 +1,134 @@
+import { Command, CommanderError, Option } from 'commander';
+import { TASK_STATUSES, TASK_TYPES, WORKER_STATUSES, type Store } from '@taskmill/contracts';
+import { nonNegativeInteger, positiveInteger, taskIdArgument } from './arguments.js';
+import { control, type Action } from './commands/control.js';
+import { inspect } from './commands/inspect.js';
+import { migrate } from './commands/migrate.js';
+import { status } from './commands/status.js';
+import { DEFAULT_LIMIT, tasks, type TasksOptions } from './commands/tasks.js';
+import { workers } from './commands/workers.js';
+import { DB_ENV, openCommandStore, type ConnectionOptions } from './connection.js';
+import { EXIT_CODES, errorLine, exitCodeFor, type ExitCode } from './exit-codes.js';
+import { processOutput, type Output } from './output.js';
+
+type CommonOptions = ConnectionOptions & { json?: boolean };
+
+const EXIT_HELP = `
+Exit codes:
+  0  ok
+  1  refused: the task's status does not allow the action (or an unexpected error)
+  2  usage: unknown command or option, malformed id, option value or --db URL
+  3  database unavailable: unreachable server, store package missing, schema not migrated
+  4  not found: no task has that id
+
+Connection: --db <url> or ${DB_ENV}: sqlite:<path>, postgres://…[?schema=name], postgresql://…,
+psql://…, mysql://…`;
+
+function common(command: Command): Command {
+  return command
+    .option('--db <url>', `database connection (default: $${DB_ENV})`)
+    .option('--schema <name>', 'PostgreSQL schema (same as ?schema=name in the URL; default: public)')
+    .option('--json', 'print stable JSON on stdout instead of tables');
+}
+
+/**
+ * Build the `taskmill` program. Every action opens the store, runs, prints, and closes the store;
+ * `run` turns what happened into an exit code.
+ */
+function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
+  const program = new Command('taskmill')
+    .description('Operate a taskmill database: migrate, look at tasks, workflows and workers, and steer tasks.')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => output.out(text),
+      writeErr: (text) => output.err(text),
+      outputError: (text, write) => write(`taskmill: ${text.replace(/^error: /, '').trim()}\n`),
+    })
+    .addHelpText('after', EXIT_HELP)
+    .showSuggestionAfterError(true);
+
+  const action =
+    <A extends unknown[]>(create: boolean, work: (store: Store, ...args: A) => Promise<string>) =>
+    async (...args: A) => {
+      const command = args[args.length - 1] as Command;
+      const store = await openCommandStore(command.opts<CommonOptions>(), { create });
+      try {
+        output.out(await work(store, ...args));
+      } finally {
+        await store.close().catch(() => undefined);
+      }
+      done(EXIT_CODES.OK);
+    };
+
+  common(program.command('migrate'))
+    .description('create or migrate the schema (safe to run from several processes at once)')
+    .action(action(true, (store, opts: CommonOptions) => migrate(store, opts)));
+
+  common(program.command('status'))
+    .description('task counts by name and status, tasks due now, the oldest pending task, workers by status')
+    .action(action(false, (store, opts: CommonOptions) => status(store, opts)));
+
+  common(program.command('tasks'))
+    .description('list tasks (paged, oldest first)')
+    .addOption(new Option('--status <status>', 'only tasks in this status').choices(TASK_STATUSES))
+    .option('--name <name>', 'only tasks with this name')
+    .option('--tag <tag>', 'only tasks with this tag')
+    .addOption(new Option('--type <type>', 'only tasks of this type').choices(TASK_TYPES))
+    .option('--root <id>', 'only this workflow: the root and every task under it', positiveInteger)
+    .option('--parent <id>', 'only children of this task', positiveInteger)
+    .option('--worker <id>', 'only tasks claimed by this worker')
+    .option('--limit <n>', `page size (default: ${DEFAULT_LIMIT})`, positiveInteger)
+    .option('--offset <n>', 'skip this many tasks', nonNegativeInteger)
+    .option('--cursor <cursor>', "continue after a page (the previous page's next cursor)")
+    .addOption(new Option('--order <order>', 'by creation time').choices(['asc', 'desc']))
+    .action(action(false, (store, opts: TasksOptions & CommonOptions) => tasks(store, opts)));
+
+  common(program.command('inspect'))
+    .description("a task's details, event timeline and attempts; for a workflow root also its tree and critical path")
+    .argument('<id>', 'task id')
+    .action(action(false, (store, id: string, opts: CommonOptions) => inspect(store, taskIdArgument(id), opts)));
+
+  const actions: { name: Action; description: string; reason?: string }[] = [
+    { name: 'pause', description: 'pause a pending, running, failed or timed-out task' },
+    { name: 'resume', description: 'resume a paused, suspended, failed, timed-out or running task (due now, retries reset)', reason: 'resume reason recorded on the event (default: manual)' },
+    { name: 'cancel', description: 'cancel an unfinished task (it becomes permanently_failed)', reason: 'error recorded on the task (default: Task cancelled)' },
+    { name: 'retry', description: 'run a failed or timed-out task now, or a permanently failed one again with its retries reset' },
+  ];
+  for (const { name, description, reason } of actions) {
+    const command = common(program.command(name)).description(description).argument('<id>', 'task id');
+    if (reason) command.option('--reason <text>', reason);
+    command.action(action(false, (store, id: string, opts: CommonOptions & { reason?: string }) => control(store, name, taskIdArgument(id), opts)));
+  }
+
+  common(program.command('workers'))
+    .description('the worker registry: status, heartbeat, lease and running tasks of each worker')
+    .addOption(new Option('--status <status>', 'only workers in this status').choices(WORKER_STATUSES))
+    .option('--pod <id>', 'only workers of this pod')
+    .action(action(false, (store, opts: CommonOptions & { status?: (typeof WORKER_STATUSES)[number]; pod?: string }) => workers(store, opts)));
+
+  return program;
+}
+
+/**
+ * Run the command line `argv` (without the node and script paths) and resolve to its exit code.
+ * Results go to `output.out`; an error is one line on `output.err`: `taskmill: <message>`.
+ */
+export async function run(argv: readonly string[], output: Output = processOutput): Promise<ExitCode> {
+  let code: ExitCode = EXIT_CODES.OK;
+  const program = buildProgram(output, (c) => (code = c));
+  try {
+    if (argv.length === 0) {
+      program.outputHelp({ error: true });
+      return EXIT_CODES.USAGE;
+    }
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // help and version were printed by commander; its own errors were printed as one line
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' ? EXIT_CODES.OK : EXIT_CODES.USAGE;
+    }
+    output.err(`taskmill: ${errorLine(error)}\n`);
+    return exitCodeFor(error);
+  }
+}

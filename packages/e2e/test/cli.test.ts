@@ -1,0 +1,408 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import type { TaskManager } from '@taskmill/core';
+import { sharedBackends, type BackendDb } from '../src/backends.js';
+import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
+
+/*
+ * The `taskmill` command line, run as its real built bin in a child process against every store.
+ * State is set up with a TaskManager, the CLI runs, and the database is checked through a
+ * TaskManager again: output, exit code, and (for refused or malformed input) that nothing changed.
+ */
+
+const BIN = fileURLToPath(new URL('../node_modules/@taskmill/cli/dist/bin.js', import.meta.url));
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const childEnv = { ...process.env, ...env };
+  if (!('TASKMILL_DB' in env)) delete childEnv.TASKMILL_DB;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: childEnv, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A failed command: the given exit code, nothing on stdout, exactly one `taskmill: …` line on stderr. */
+function expectOneLineError(result: CliResult, code: number, message: RegExp): void {
+  expect(result.code, result.stderr).toBe(code);
+  expect(result.stdout).toBe('');
+  const lines = result.stderr.trimEnd().split('\n');
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^taskmill: /);
+  expect(lines[0]).toMatch(message);
+  expect(lines[0]).not.toMatch(/\bat .*\.(js|ts):\d+/); // no stack frame
+}
+
+/** The connection string a process uses for this database (PostgreSQL: the test's schema as ?schema=). */
+function dbUrl(db: BackendDb): string {
+  const conn = db.processConnection;
+  if (conn.kind === 'string') return conn.url;
+  const url = new URL(conn.url);
+  url.searchParams.set('schema', conn.schema);
+  return url.toString();
+}
+
+/** Every task row and every event, to prove a command changed nothing. */
+async function snapshot(tm: TaskManager<any>): Promise<unknown> {
+  const tasks = (await tm.queryTasks({})).items;
+  const events = [];
+  for (const task of tasks) events.push(await tm.getTaskEvents(task.id, {}));
+  return { tasks, events };
+}
+
+/** Register do-nothing handlers (enqueueing needs a handler; these managers never start). */
+function handlers<M extends TaskManager<any>>(tm: M, ...names: string[]): M {
+  for (const name of names) tm.use(name, () => null);
+  return tm;
+}
+
+function json<T = any>(result: CliResult): T {
+  expect(result.code, result.stderr).toBe(0);
+  expect(result.stderr).toBe('');
+  return JSON.parse(result.stdout) as T;
+}
+
+describeBackends('taskmill CLI', sharedBackends(), (env) => {
+  /** A fresh database with the schema set up by the CLI itself; returns its URL and a reading manager. */
+  async function migrated(): Promise<{ url: string; tm: TaskManager<any> }> {
+    const tm = await env.isolated();
+    const url = dbUrl(env.db());
+    const first = await cli(['migrate', '--db', url]);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).toMatch(/^Schema is up to date \((sqlite|postgres|mysql)\)\.\n$/);
+    return { url, tm };
+  }
+
+  /** Run tasks to a final state with a started manager, then stop it; returns a fresh manager for reads. */
+  async function runToEnd(tm: TaskManager<any>, until: () => Promise<unknown>): Promise<TaskManager<any>> {
+    await tm.start();
+    await until();
+    await tm.stop();
+    return env.manager();
+  }
+
+  env.test('migrate creates the schema (TASKMILL_DB works as --db), is idempotent, and --json reports it', async () => {
+    const tm = await env.isolated();
+    const url = dbUrl(env.db());
+    // before: no schema (SQLite: no file), so a read fails with one line and creates nothing
+    const early = await cli(['tasks', '--db', url]);
+    expect([2, 3]).toContain(early.code);
+    expectOneLineError(early, early.code, /not found|not exist|doesn't exist|unavailable|failed/i);
+    expect(await cli(['migrate'], { TASKMILL_DB: url })).toMatchObject({ code: 0, stderr: '' });
+    expect(json(await cli(['tasks', '--json', '--db', url]))).toMatchObject({ total: 0, items: [] });
+    expect(json(await cli(['migrate', '--json', '--db', url]))).toEqual({ migrated: true, dialect: expect.stringMatching(/sqlite|postgres|mysql/) });
+    // the schema the CLI made is the one a TaskManager uses
+    const id = await handlers(tm, 'job').async('job', {});
+    expect((await tm.getTask(id))?.status).toBe('pending');
+  });
+
+  env.test('status: counts by name and status, due now, oldest pending, workers by status', async () => {
+    const { url, tm } = await migrated();
+    tm.use('boom', () => {
+      throw new Error('boom');
+    });
+    tm.use('ok', () => 'fine');
+    const failed = await tm.async('boom', {}, { max_retries: 1 });
+    const done = await tm.async('ok', {});
+    const reader = await runToEnd(tm, async () => {
+      await waitForStatus(tm, failed, 'permanently_failed');
+      await waitForStatus(tm, done, 'completed');
+    });
+    const oldest = await handlers(reader, 'later').async('later', {});
+    await reader.async('later', {});
+    await reader.async('later', {}, { delay: 3600 });
+
+    const report = json(await cli(['status', '--json', '--db', url]));
+    expect(report.tasks).toEqual([
+      { name: 'boom', status: 'permanently_failed', count: 1 },
+      { name: 'later', status: 'pending', count: 3 },
+      { name: 'ok', status: 'completed', count: 1 },
+    ]);
+    expect(report.by_status).toMatchObject({ pending: 3, completed: 1, permanently_failed: 1, running: 0 });
+    expect(report.due_now).toBe(2);
+    expect(report.oldest_pending).toMatchObject({ task_id: oldest, name: 'later' });
+    expect(report.oldest_pending.age_seconds).toBeGreaterThanOrEqual(0);
+    expect(report.workers).toEqual({ active: 0, superseded: 0, dead: 1 });
+
+    const human = await cli(['status', '--db', url]);
+    expect(human).toMatchObject({ code: 0, stderr: '' });
+    expect(human.stdout).toContain('Tasks: 5  pending 3  completed 1  permanently_failed 1');
+    expect(human.stdout).toContain('Due now: 2');
+    expect(human.stdout).toContain(`Oldest pending: task ${oldest} (later)`);
+    expect(human.stdout).toContain('Workers: active 0  superseded 0  dead 1');
+    expect(human.stdout).toMatch(/^NAME\s+STATUS\s+COUNT$/m);
+    expect(human.stdout).toMatch(/^later\s+pending\s+3$/m);
+  });
+
+  env.test('tasks: filters, limit/offset/cursor/order paging through the audit queries, and bad options refused', async () => {
+    const { url, tm } = await migrated();
+    const ids: number[] = [];
+    handlers(tm, 'even', 'odd');
+    for (let i = 0; i < 5; i++) ids.push(await tm.async(i % 2 === 0 ? 'even' : 'odd', { i }, { tag: i < 2 ? 'first' : 'rest' }));
+    await tm.pauseTask(ids[4]);
+
+    expect(json(await cli(['tasks', '--json', '--db', url])).items.map((t: any) => t.id)).toEqual(ids);
+    expect(json(await cli(['tasks', '--json', '--name', 'even', '--db', url])).items.map((t: any) => t.id)).toEqual([ids[0], ids[2], ids[4]]);
+    expect(json(await cli(['tasks', '--json', '--tag', 'first', '--db', url])).items.map((t: any) => t.id)).toEqual([ids[0], ids[1]]);
+    expect(json(await cli(['tasks', '--json', '--status', 'paused', '--db', url])).items.map((t: any) => t.id)).toEqual([ids[4]]);
+    expect(json(await cli(['tasks', '--json', '--type', 'cron', '--db', url])).total).toBe(0);
+    const desc = json(await cli(['tasks', '--json', '--order', 'desc', '--limit', '2', '--offset', '1', '--db', url]));
+    expect(desc).toMatchObject({ total: 5, limit: 2, offset: 1, has_more: true });
+    expect(desc.items.map((t: any) => t.id)).toEqual([ids[3], ids[2]]);
+
+    // keyset paging: the printed next cursor continues the listing
+    const first = json(await cli(['tasks', '--json', '--limit', '3', '--db', url]));
+    expect(first.items.map((t: any) => t.id)).toEqual(ids.slice(0, 3));
+    expect(typeof first.next_cursor).toBe('string');
+    const second = json(await cli(['tasks', '--json', '--limit', '3', '--cursor', first.next_cursor, '--db', url]));
+    expect(second.items.map((t: any) => t.id)).toEqual(ids.slice(3));
+    expect(second.next_cursor).toBeNull();
+
+    const human = await cli(['tasks', '--limit', '3', '--db', url]);
+    expect(human).toMatchObject({ code: 0, stderr: '' });
+    expect(human.stdout).toMatch(/^ID\s+NAME\s+TYPE\s+STATUS\s+TAG/m);
+    expect(human.stdout).toMatch(new RegExp(`^${ids[1]}\\s+odd\\s+async\\s+pending\\s+first\\s`, 'm'));
+    expect(human.stdout).toContain(`1-3 of 5; next page: --cursor ${first.next_cursor}`);
+
+    const before = await snapshot(tm);
+    expectOneLineError(await cli(['tasks', '--limit', '-5', '--db', url]), 2, /--limit.*'-5' is invalid/);
+    expectOneLineError(await cli(['tasks', '--limit', '0', '--db', url]), 2, /--limit/);
+    expectOneLineError(await cli(['tasks', '--offset', 'x', '--db', url]), 2, /--offset/);
+    expectOneLineError(await cli(['tasks', '--status', 'bogus', '--db', url]), 2, /'bogus' is invalid\. Allowed choices are pending/);
+    expectOneLineError(await cli(['tasks', '--order', 'sideways', '--db', url]), 2, /--order/);
+    expectOneLineError(await cli(['tasks', '--root', '1 OR 1=1', '--db', url]), 2, /--root/);
+    expectOneLineError(await cli(['tasks', '--cursor', 'garbage', '--limit', '2', '--db', url]), 2, /cursor/i);
+    expectOneLineError(await cli(['tasks', '--cursor', first.next_cursor, '--offset', '1', '--limit', '3', '--db', url]), 2, /offset/i);
+    expectOneLineError(await cli(['tasks', '--bogus', '--db', url]), 2, /unknown option '--bogus'/);
+    expect(await snapshot(tm)).toEqual(before);
+  });
+
+  env.test('inspect: a task with its timeline and attempts; a workflow root with its tree and critical path', async () => {
+    const { url, tm } = await migrated();
+    tm.use('root', (task, next) => {
+      if (task.stage === 0) return next([{ name: 'leaf', payload: { ms: 150 } }, { name: 'leaf', payload: { ms: 5 } }]);
+      return 'all done';
+    });
+    tm.use('leaf', async (task) => {
+      await new Promise((r) => setTimeout(r, (task.payload as { ms: number }).ms));
+      return 'leaf done';
+    });
+    tm.use('flaky', () => {
+      throw new Error('flaky\nsecond line \u001b[31mred');
+    });
+    const root = await tm.async('root', {});
+    const flaky = await tm.async('flaky', {}, { max_retries: 2, retry_interval: 0 });
+    const reader = await runToEnd(tm, async () => {
+      await waitForStatus(tm, root, 'completed');
+      await waitForStatus(tm, flaky, 'permanently_failed');
+    });
+    const leaves = (await reader.queryTasks({ parent_id: root })).items.map((t) => t.id);
+    expect(leaves).toHaveLength(2);
+
+    const view = json(await cli(['inspect', String(root), '--json', '--db', url]));
+    expect(view.task).toMatchObject({ id: root, status: 'completed', stage: 1 });
+    expect(view.events.map((e: any) => e.event_type)).toEqual((await reader.getTaskEvents(root, {})).map((e) => e.event_type));
+    expect(view.attempts.map((a: any) => a.outcome)).toEqual(['suspended', 'completed']);
+    expect(view.workflow.tasks.map((t: any) => t.id)).toEqual([root, ...leaves]);
+    expect(view.workflow.summary.critical_path.nodes.map((n: any) => n.task_id)).toEqual([root, leaves[0]]);
+
+    const human = await cli(['inspect', String(root), '--db', url]);
+    expect(human).toMatchObject({ code: 0, stderr: '' });
+    expect(human.stdout).toMatch(new RegExp(`^Task ${root}  root  async  completed$`, 'm'));
+    expect(human.stdout).toMatch(/^Timeline$/m);
+    expect(human.stdout).toMatch(/^\s+\S+Z\s+\+0s\s+task_created\s+-> pending/m);
+    expect(human.stdout).toMatch(/task_subtasks_created/);
+    expect(human.stdout).toMatch(/^Attempts$/m);
+    expect(human.stdout).toMatch(/^\s+1\s+\S+\s+\S+Z\s+\S+Z\s+[\d.]+s\s+suspended$/m);
+    expect(human.stdout).toContain(`Workflow\n  ${root} root [completed]\n  ├─ ${leaves[0]} leaf [completed]\n  └─ ${leaves[1]} leaf [completed]\n`);
+    expect(human.stdout).toMatch(/^Critical path \([\d.]+s; workflow [\d.]+s\)$/m);
+    expect(human.stdout).toMatch(new RegExp(`^\\s+${leaves[0]}\\s+leaf\\s+completed\\s+1\\s+[\\d.]+s\\s`, 'm'));
+
+    // a plain task: no workflow part; a multi-line hostile error stays on one line, escapes escaped
+    const plain = await cli(['inspect', String(flaky), '--db', url]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).not.toMatch(/^Workflow$/m);
+    // the stored error is the stack: the header shows it line by line, the attempts table its first line
+    expect(plain.stdout).toContain('  error Error: flaky\n        second line \\u001b[31mred\n        at ');
+    expect(plain.stdout).not.toContain('\u001b');
+    expect(plain.stdout).toMatch(/^\s+2\s+\S+\s+\S+Z\s+\S+Z\s+[\d.]+s\s+failed\s+Error: flaky$/m);
+
+    expectOneLineError(await cli(['inspect', '987654321', '--db', url]), 4, /^taskmill: Task 987654321 not found$/);
+    expectOneLineError(await cli(['inspect', '1 OR 1=1', '--db', url]), 2, /invalid task id "1 OR 1=1"/);
+    expectOneLineError(await cli(['inspect', '--db', url]), 2, /missing required argument 'id'/);
+  });
+
+  env.test('pause, resume and cancel act through the store; refused and malformed ones change nothing', async () => {
+    const { url, tm } = await migrated();
+    const id = await handlers(tm, 'job').async('job', {});
+    const other = await tm.async('job', {});
+
+    const paused = await cli(['pause', String(id), '--db', url]);
+    expect(paused).toMatchObject({ code: 0, stderr: '', stdout: `Task ${id} (job) paused: now paused.\n` });
+    expect((await tm.getTask(id))?.status).toBe('paused');
+    expect((await tm.getTaskEvents(id, {})).pop()?.event_type).toBe('task_paused');
+
+    let before = await snapshot(tm);
+    expectOneLineError(await cli(['pause', String(id), '--db', url]), 1, /Current status: paused.*cannot move from paused to paused/);
+    expectOneLineError(await cli(['pause', '987654321', '--db', url]), 4, /Task 987654321 not found/);
+    expectOneLineError(await cli(['pause', '1 OR 1=1', '--db', url]), 2, /invalid task id/);
+    expectOneLineError(await cli(['pause', '-1', '--db', url]), 2, /unknown option '-1'|invalid task id/);
+    expectOneLineError(await cli(['pause', String(id), '--db', 'nosuch://x']), 2, /Unsupported dbConnection/);
+    expect(await snapshot(tm)).toEqual(before);
+
+    const resumed = json(await cli(['resume', String(id), '--json', '--reason', 'ops', '--db', url]));
+    expect(resumed).toMatchObject({ id, status: 'pending', retry_count: 0 });
+    expect(await tm.getTask(id)).toEqual(resumed);
+
+    const cancelled = await cli(['cancel', String(id), '--reason', 'not needed', '--db', url]);
+    expect(cancelled).toMatchObject({ code: 0, stdout: `Task ${id} (job) cancelled: now permanently_failed.\n` });
+    expect(await tm.getTask(id)).toMatchObject({ status: 'permanently_failed', error: 'not needed' });
+    expect((await tm.getTaskEvents(id, {})).pop()).toMatchObject({ event_type: 'task_permanently_failed', metadata: { cancelled: true, error: 'not needed' } });
+
+    before = await snapshot(tm);
+    expectOneLineError(await cli(['resume', String(id), '--db', url]), 1, /cannot move from permanently_failed to pending/);
+    expectOneLineError(await cli(['cancel', String(id), '--db', url]), 1, /cannot move from permanently_failed to permanently_failed/);
+    expect(await snapshot(tm)).toEqual(before);
+    expect((await tm.getTask(other))?.status).toBe('pending');
+  });
+
+  env.test('retry: a failed task runs now, a permanently failed one starts over; others are refused', async () => {
+    const { url, tm } = await migrated();
+    tm.use('boom', () => {
+      throw new Error('boom');
+    });
+    const exhausted = await tm.async('boom', {}, { max_retries: 1 });
+    const waiting = await tm.async('boom', {}, { max_retries: 3, retry_interval: 3600 });
+    const reader = await runToEnd(tm, async () => {
+      await waitForStatus(tm, exhausted, 'permanently_failed');
+      await waitForStatus(tm, waiting, 'failed');
+    });
+    const pending = await handlers(reader, 'job').async('job', {});
+
+    const waitingBefore = (await reader.getTask(waiting))!;
+    expect(waitingBefore.next_run_time).toBeGreaterThan(Date.now() + 3_000_000);
+    const r1 = json(await cli(['retry', String(waiting), '--json', '--db', url]));
+    expect(r1).toMatchObject({ id: waiting, status: 'pending', retry_count: 1 });
+    expect(r1.next_run_time).toBeLessThanOrEqual(Date.now());
+    expect(await reader.getTask(waiting)).toEqual(r1);
+
+    const r2 = await cli(['retry', String(exhausted), '--db', url]);
+    expect(r2).toMatchObject({ code: 0, stderr: '', stdout: `Task ${exhausted} (boom) retried: now pending.\n` });
+    expect(await reader.getTask(exhausted)).toMatchObject({ status: 'pending', retry_count: 0, stage: 0 });
+    expect((await reader.getTaskEvents(exhausted, {})).pop()).toMatchObject({
+      event_type: 'task_retry_scheduled',
+      from_status: 'permanently_failed',
+      to_status: 'pending',
+      metadata: { manual: true, retry_count: 0, previous_status: 'permanently_failed' },
+    });
+
+    const before = await snapshot(reader);
+    expectOneLineError(await cli(['retry', String(pending), '--db', url]), 1, /cannot move from pending to pending/);
+    expectOneLineError(await cli(['retry', '987654321', '--db', url]), 4, /Task 987654321 not found/);
+    expectOneLineError(await cli(['retry', "1'; DROP TABLE taskmill_tasks; --", '--db', url]), 2, /invalid task id/);
+    expect(await snapshot(reader)).toEqual(before);
+
+    // the retried tasks really run again
+    const runner = env.manager();
+    let runs = 0;
+    runner.use('boom', () => {
+      runs++;
+      return 'ok now';
+    });
+    runner.use('job', () => 1);
+    await runner.start();
+    await waitForStatus(runner, exhausted, 'completed');
+    await waitForStatus(runner, waiting, 'completed');
+    expect(runs).toBe(2);
+  });
+
+  env.test('workers: the registry with each worker’s running tasks', async () => {
+    const { url, tm } = await migrated();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    tm.use('hold', () => gate);
+    const held = await tm.async('hold', {});
+    await tm.start();
+    await waitForStatus(tm, held, 'running');
+    const workerId = (await tm.getTask(held))!.worker_id!;
+    try {
+      const list = json(await cli(['workers', '--json', '--db', url]));
+      expect(list).toEqual([expect.objectContaining({ worker_id: workerId, status: 'active', running_tasks: 1, pid: process.pid })]);
+      expect(json(await cli(['workers', '--json', '--status', 'dead', '--db', url]))).toEqual([]);
+      const human = await cli(['workers', '--db', url]);
+      expect(human).toMatchObject({ code: 0, stderr: '' });
+      expect(human.stdout).toMatch(/^WORKER\s+POD\s+STATUS\s+HOST\s+PID\s+RUNNING/m);
+      expect(human.stdout).toMatch(new RegExp(`^${workerId}\\s+active\\s+\\S+\\s+${process.pid}\\s+1\\s`, 'm'));
+      expectOneLineError(await cli(['workers', '--status', 'zombie', '--db', url]), 2, /'zombie' is invalid/);
+    } finally {
+      release();
+    }
+    await waitForStatus(tm, held, 'completed');
+    await tm.stop();
+    await waitFor(async () => (await cli(['workers', '--json', '--status', 'dead', '--db', url])).stdout.includes(workerId), { what: 'worker marked dead' });
+  });
+});
+
+describeBackends('taskmill CLI on PostgreSQL schemas', sharedBackends().filter((b) => b.name === 'postgres'), (env) => {
+  env.test('--schema picks the schema like ?schema= does; contradicting them is refused', async () => {
+    const tm = handlers(await env.isolated(), 'job');
+    const conn = env.db().processConnection;
+    if (conn.kind !== 'postgres') throw new Error('expected a PostgreSQL connection');
+    expect(await cli(['migrate', '--db', conn.url, '--schema', conn.schema])).toMatchObject({ code: 0 });
+    const id = await tm.async('job', {});
+    expect(json(await cli(['tasks', '--json', '--db', conn.url, '--schema', conn.schema])).items.map((t: any) => t.id)).toEqual([id]);
+    expectOneLineError(await cli(['tasks', '--db', `${conn.url}&schema=other`, '--schema', conn.schema]), 2, /contradicts/);
+    expectOneLineError(await cli(['tasks', '--db', conn.url, '--schema', 'bad-name;drop']), 2, /Invalid PostgreSQL schema name/);
+  });
+});
+
+describe('taskmill CLI without a reachable database', () => {
+  it('an unreachable server, a bad URL or no URL: one clear line, a non-zero exit', async () => {
+    expectOneLineError(await cli(['status', '--db', 'postgres://postgres@127.0.0.1:1/x']), 3, /PostgreSQL is unavailable/);
+    expectOneLineError(await cli(['pause', '1', '--db', 'mysql://root@127.0.0.1:1/x']), 3, /MySQL is unavailable/);
+    expectOneLineError(await cli(['tasks', '--db', 'postgres://']), 2, /PostgreSQL/);
+    expectOneLineError(await cli(['tasks', '--db', 'redis://127.0.0.1']), 2, /Unsupported dbConnection/);
+    expectOneLineError(await cli(['tasks', '--db', 'sqlite::memory:']), 2, /database file/);
+    expectOneLineError(await cli(['tasks', '--schema', 'x', '--db', 'mysql://root@127.0.0.1:1/x']), 2, /PostgreSQL connections only/);
+    expectOneLineError(await cli(['status']), 2, /no database: pass --db <url> or set TASKMILL_DB/);
+    expectOneLineError(await cli(['dashboard']), 2, /unknown command 'dashboard'/);
+  });
+
+  it('a missing SQLite file is reported, not created (only migrate creates it)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'taskmill-cli-'));
+    try {
+      const file = join(dir, 'typo.db');
+      expectOneLineError(await cli(['status', '--db', `sqlite:${file}`]), 2, /SQLite database file not found/);
+      expect(existsSync(file)).toBe(false);
+      expect((await cli(['migrate', '--db', `sqlite:${file}`])).code).toBe(0);
+      expect(existsSync(file)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--help on every command and the exit codes in the main help', async () => {
+    const main = await cli(['--help']);
+    expect(main.code).toBe(0);
+    expect(main.stdout).toContain('Exit codes:');
+    for (const command of ['migrate', 'status', 'tasks', 'inspect', 'pause', 'resume', 'cancel', 'retry', 'workers']) {
+      const help = await cli([command, '--help']);
+      expect(help.code, command).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^Usage: taskmill ${command} `, 'm'));
+      expect(help.stdout).toContain('--db <url>');
+      expect(help.stdout).toContain('--json');
+    }
+    expect((await cli([])).code).toBe(2);
+  });
+});
