@@ -108,6 +108,23 @@ describeBackends('lifecycle and control', backends(), (env) => {
     await expect(tm.cancelTask(later, { reason: '   ' })).rejects.toBeInstanceOf(ValidationError);
   });
 
+  env.test('retryTask runs a permanently failed task again with all its attempts, wakes the claim loop, and refuses what it cannot retry', async () => {
+    const tm = await env.isolated();
+    let calls = 0;
+    tm.use('flaky', { handler: () => (++calls === 1 ? Promise.reject(new Error('first run fails')) : 'second run'), max_retries: 1 });
+    const id = await tm.async('flaky', {});
+    await tm.start();
+    await waitForStatus(tm, id, 'permanently_failed');
+    await tm.retryTask(id);
+    const done = await waitForStatus(tm, id, 'completed');
+    expect(done).toMatchObject({ result: 'second run', retry_count: 0 });
+    expect(calls).toBe(2);
+    expect((await tm.getTaskEvents(id, { event_type: 'task_retry_scheduled' })).map((e) => e.metadata?.manual)).toEqual([true]);
+    await expect(tm.retryTask(id)).rejects.toBeInstanceOf(InvalidTransitionError);
+    await expect(tm.retryTask('1 OR 1=1' as never)).rejects.toBeInstanceOf(TaskNotFoundError);
+    expect(await tm.getTask(id)).toMatchObject({ status: 'completed', result: 'second run' });
+  });
+
   env.test('cancelTask on a running task aborts the handler and its result is discarded', async () => {
     const tm = await env.isolated();
     let finished = false;
