@@ -1,6 +1,7 @@
 export { TaskManager, type ManagerState } from './task-manager.js';
 export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
 export type { TaskManagerOptions, ResolvedOptions } from './options.js';
+export type { RetentionPolicy, RetentionRule, NormalizedRetentionRule, RetentionResult } from '@taskmill/retention';
 export type {
   TaskMap,
   UntypedTaskMap,
@@ -51,6 +52,7 @@ export {
 export type {
   ErrorCode,
   TaskStatus,
+  RetentionStatus,
   TaskType,
   AttemptOutcome,
   WorkerStatus,

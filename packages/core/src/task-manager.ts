@@ -1,5 +1,6 @@
 import { LifecycleError, TaskNotFoundError, ValidationError, parseTaskId } from '@taskmill/contracts';
 import type { DeleteTasksFilter, NewTask, TagStat, Task, TaskAttempt, TaskEvent, TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
+import { mergeRetentionPolicy, runRetention, type RetentionPolicy, type RetentionResult } from '@taskmill/retention';
 import { ClaimLoop } from './claim-loop.js';
 import { HandlerRegistry } from './handler-registry.js';
 import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from './options.js';
@@ -47,6 +48,11 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   /** True while `pause()` holds the claim gate closed. */
   get isPaused(): boolean {
     return this.paused;
+  }
+
+  /** When the next automatic retention sweep is due (ms since the epoch); null when not running or retention is off. */
+  get nextRetentionSweepAt(): number | null {
+    return this.engine?.lease.nextRetentionSweepAt ?? null;
   }
 
   /** Create or migrate the schema (also done by `start()` and on first use). */
@@ -252,6 +258,20 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   async deleteTasks(deleteFilters: DeleteTasksFilter = {}): Promise<number> {
     const filter = filters.deleteFilter(deleteFilters);
     return (await this.db.ready()).deleteTasks(filter);
+  }
+
+  /**
+   * Delete expired tasks with their events and attempts now, batch after batch until none is left
+   * (SPEC B9), and push the next automatic sweep a full `retention_interval` away. No policy: the
+   * configured one; a number: that expire_time with the default statuses; an array: those rules; an
+   * object: merged over each configured rule (e.g. `{ now }`). A policy that deletes nothing
+   * returns zeros. An invalid policy throws a ValidationError and deletes nothing.
+   */
+  async runRetention(policy?: RetentionPolicy): Promise<RetentionResult> {
+    const rules = mergeRetentionPolicy(this.options.retention, policy);
+    const result = await runRetention(await this.db.ready(), rules);
+    this.engine?.lease.retentionRan();
+    return result;
   }
 
   /** Every audit event of a task, oldest first. */
