@@ -1,9 +1,8 @@
-import { ConfigurationError, ValidationError, type Store } from '@taskmill/contracts';
+import { ConfigurationError, ValidationError, isPlainObject, type Store } from '@taskmill/contracts';
 import { checkExpireTime, normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from '@taskmill/retention';
 import { nanoid } from 'nanoid';
 import {
   intervalMs,
-  isPlainObject,
   maxRetries,
   positiveInteger,
   retryIntervalSeconds,

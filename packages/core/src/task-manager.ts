@@ -1,4 +1,4 @@
-import { LifecycleError, TaskNotFoundError, ValidationError, parseTaskId } from '@taskmill/contracts';
+import { LifecycleError, TaskNotFoundError, ValidationError, isPlainObject, parseTaskId } from '@taskmill/contracts';
 import type { DeleteTasksFilter, NewTask, TagStat, Task, TaskAttempt, TaskEvent, TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
 import { mergeRetentionPolicy, runRetention, type RetentionPolicy, type RetentionResult } from '@taskmill/retention';
 import { ClaimLoop } from './claim-loop.js';
@@ -9,7 +9,7 @@ import { StoreHandle } from './store-handle.js';
 import { Suspension } from './suspension.js';
 import { asyncTask, cronTask } from './task-options.js';
 import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler, TaskMap, UntypedTaskMap } from './types.js';
-import { isPlainObject, knownKeys, nonEmptyString, optionsObject } from './validate.js';
+import { knownKeys, nonEmptyString, optionsObject } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
 import { WorkerLease } from './worker-lease.js';
 

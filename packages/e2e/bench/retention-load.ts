@@ -238,8 +238,9 @@ async function bench(name: string): Promise<void> {
     });
     const after = await throughput(raw, () => sleep(PHASE_MS));
 
-    await Promise.all(workers.splice(0).map((w) => w.stop()));
+    // the feeder stops first: a worker on SQLite with a never-empty queue can take minutes to act on `stop`
     const created = await feed.stop();
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
 
     const leftExpired = await raw.count(`SELECT count(*) AS n FROM taskmill_tasks WHERE name = 'expired'`);
     const liveTasks = await raw.count(`SELECT count(*) AS n FROM taskmill_tasks WHERE name = 'count'`);
@@ -254,10 +255,11 @@ async function bench(name: string): Promise<void> {
     const orphanAttempts = await raw.count(`SELECT count(*) AS n FROM taskmill_task_attempts a WHERE NOT EXISTS (SELECT 1 FROM taskmill_tasks t WHERE t.id = a.task_id)`);
 
     const drop = ((before.rate - during.rate) / before.rate) * 100;
+    const dropAfter = ((after.rate - during.rate) / after.rate) * 100;
     console.log(`[${name}] throughput before drain: ${before.rate.toFixed(1)} tasks/s (${before.ms} ms)`);
     console.log(`[${name}] throughput during drain: ${during.rate.toFixed(1)} tasks/s (drain took ${during.ms} ms, ${((deleted.tasks_deleted * 1000) / during.ms).toFixed(0)} expired tasks deleted/s)`);
     console.log(`[${name}] throughput after drain:  ${after.rate.toFixed(1)} tasks/s (${after.ms} ms)`);
-    console.log(`[${name}] throughput drop during drain vs before: ${drop.toFixed(1)}%`);
+    console.log(`[${name}] throughput drop during drain: ${drop.toFixed(1)}% vs before, ${dropAfter.toFixed(1)}% vs after`);
     console.log(`[${name}] deleted: ${deleted.tasks_deleted} tasks, ${deleted.events_deleted} events, ${deleted.attempts_deleted} attempts`);
     console.log(`[${name}] expired tasks left: ${leftExpired}; live count tasks kept: ${liveTasks}/${created}; sentinels kept: ${sentinelRows.join(', ')}; sentinel events kept: ${sentinelEventsKept}/${sentinelEvents}`);
     console.log(`[${name}] orphaned events: ${orphanEvents}, orphaned attempts: ${orphanAttempts}`);

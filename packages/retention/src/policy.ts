@@ -1,5 +1,4 @@
-import { LIMITS, RETENTION_STATUSES, ValidationError, isRetentionStatus, type RetentionStatus } from '@taskmill/contracts';
-import { isPlainObject } from './checks.js';
+import { LIMITS, RETENTION_STATUSES, ValidationError, isPlainObject, isRetentionStatus, type RetentionStatus } from '@taskmill/contracts';
 
 /*
  * Retention policies (SPEC B9, A16): what may be deleted, and after how long. Validated once,
