@@ -1,6 +1,6 @@
 import { ValidationError, type RetentionStore } from '@taskmill/contracts';
 import { positiveMs } from './checks.js';
-import { normalizeRetentionPolicy, type NormalizedRetentionRule } from './policy.js';
+import { normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from './policy.js';
 
 /** Tasks per batch (SPEC B9): small enough that one batch's transaction never holds workers up for long. */
 export const DEFAULT_BATCH_SIZE = 100;
@@ -41,7 +41,7 @@ export interface RetentionSweepOptions extends RetentionRunOptions {
  * own transaction, and return the totals. Validates the whole policy first: an invalid one throws
  * a ValidationError and deletes nothing. Needs only a store: usable from an ops script.
  */
-export async function runRetention(store: RetentionStore, policy: unknown, options: RetentionRunOptions = {}): Promise<RetentionResult> {
+export async function runRetention(store: RetentionStore, policy: RetentionPolicy, options: RetentionRunOptions = {}): Promise<RetentionResult> {
   const rules = normalizeRetentionPolicy(policy);
   const { tasks_deleted, events_deleted, attempts_deleted } = await drain(store, rules, batchSize(options.batch_size), () => false);
   return { tasks_deleted, events_deleted, attempts_deleted };
@@ -51,7 +51,7 @@ export async function runRetention(store: RetentionStore, policy: unknown, optio
  * Like {@link runRetention}, but bounded in time: starts no batch once `time_budget_ms` have
  * passed or `signal` aborted, so a periodic sweep never runs on. What is left goes next time.
  */
-export async function sweepRetention(store: RetentionStore, policy: unknown, options: RetentionSweepOptions = {}): Promise<RetentionSweepResult> {
+export async function sweepRetention(store: RetentionStore, policy: RetentionPolicy, options: RetentionSweepOptions = {}): Promise<RetentionSweepResult> {
   const rules = normalizeRetentionPolicy(policy);
   const limit = batchSize(options.batch_size);
   const budget = positiveMs(options.time_budget_ms, 'time_budget_ms') ?? DEFAULT_TIME_BUDGET_MS;

@@ -1,6 +1,6 @@
 import type { RetentionStore } from '@taskmill/contracts';
 import { positiveMs } from './checks.js';
-import { normalizeRetentionPolicy, type NormalizedRetentionRule } from './policy.js';
+import { normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from './policy.js';
 import { DEFAULT_TIME_BUDGET_MS, sweepRetention, type RetentionSweepResult } from './run-retention.js';
 
 /** Time between automatic sweeps (SPEC A16). */
@@ -38,7 +38,7 @@ export class RetentionSweeper {
 
   constructor(
     private readonly store: RetentionStore,
-    policy: unknown,
+    policy: RetentionPolicy,
     private readonly options: RetentionSweeperOptions = {},
   ) {
     this.rules = normalizeRetentionPolicy(policy);

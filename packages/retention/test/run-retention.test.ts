@@ -61,7 +61,7 @@ describe('runRetention with a store double', () => {
   it('deletes nothing and touches no store when the policy is invalid or disabled', async () => {
     const { store, calls } = fakeStore({ completed: 5 });
     await expect(runRetention(store, { expire_time: 0 })).rejects.toThrow(ValidationError);
-    await expect(runRetention(store, [{ expire_time: 1, statuses: ['completed'] }, { expire_time: 1, statuses: ['running'] }])).rejects.toThrow(
+    await expect(runRetention(store, [{ expire_time: 1, statuses: ['completed'] }, { expire_time: 1, statuses: ['running'] }] as never)).rejects.toThrow(
       'Unsupported retention status: running',
     );
     await expect(runRetention(store, 1, { batch_size: 0 })).rejects.toThrow('retention batch_size must be a positive integer');
