@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, TaskManager, ValidationError, type TaskId } from '@taskmill/core';
+import { ConfigurationError, TaskManager, ValidationError, type Store, type TaskId } from '@taskmill/core';
 import { backends, sharedBackends } from '../src/backends.js';
-import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
+import { FAST, describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 
 /*
  * Retention through the TaskManager (SPEC B9, A16, A12): which tasks go, with their events and
@@ -290,6 +290,40 @@ describeBackends('retention', backends(), (env) => {
 });
 
 describeBackends('retention across workers', sharedBackends(), (env) => {
+  env.test('a failing sweep goes to onError, and the next sweep still runs', async () => {
+    await env.isolated(); // only for its database
+    const real = await env.db().openPeerStore();
+    let failures = 1;
+    // the real store, except that its first purge fails as a lost connection would
+    const store = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'purgeExpiredTasks') {
+          return async (input: Parameters<Store['purgeExpiredTasks']>[0]) => {
+            if (failures-- > 0) throw new Error('purge failed');
+            return target.purgeExpiredTasks(input);
+          };
+        }
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const errors: [unknown, string][] = [];
+    const tm = new TaskManager({ dbConnection: store, ...FAST, expire_time: 0.05, retention_interval: 400, onError: (e, where) => errors.push([e, where]) });
+    tm.use('ok', () => 1);
+    const id = await tm.async('ok', {});
+    try {
+      await tm.start();
+      await waitForStatus(tm, id, 'completed');
+      await waitFor(async () => (await tm.getTask(id)) === null, { interval: 10, what: 'a sweep after the failed one' });
+      expect(errors.filter(([, where]) => where === 'retention').map(([e]) => (e as Error).message)).toEqual(['purge failed']);
+      expect(failures).toBeLessThan(0);
+      expect(tm.state).toBe('running');
+    } finally {
+      await tm.stop();
+      await real.close();
+    }
+  });
+
   env.test('workers running retention at once delete each task once and count it once', async () => {
     const tm = await env.isolated({ expire_time: 1, max_concurrent_tasks: 50 });
     tm.use('ok', () => 1);
