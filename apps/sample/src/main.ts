@@ -1,7 +1,8 @@
 /*
  * taskmill sample: one-off tasks with priorities, a task that fails once and then succeeds, a
  * cron task, and a small workflow (a parent that fans out to children and resumes with their
- * results). Prints what happened — statuses, attempts, events — and exits.
+ * results). Prints what happened — statuses, attempts, events — then shows what a retention
+ * policy that keeps failures longer than successes deletes, and exits.
  *
  *   pnpm sample                         # embedded SQLite file under ./.tmp
  *   TASKMILL_DB=postgres://… pnpm sample  # any other store
@@ -13,6 +14,7 @@ type Tasks = {
   greet: { payload: { name: string }; result: string };
   flaky: { payload: { failTimes: number }; result: { attempts: number } };
   heartbeat: { payload: Record<string, never>; result: number };
+  doomed: { payload: Record<string, never> };
   report: { payload: { pages: number }; result: { total_words: number } };
   count_words: { payload: { page: number }; result: number };
 };
@@ -33,6 +35,12 @@ const tm = new TaskManager<Tasks>({
   poll_interval: 100,
   max_concurrent_tasks: 1, // one at a time, so the priority order is visible
   task_heartbeat_interval: 500,
+  // successes go after an hour, failures are kept for a week; paused cron tasks are never deleted
+  // unless a rule names `paused`. Every worker sweeps every retention_interval ms (default 5 min).
+  retention: [
+    { expire_time: 3600, statuses: ['completed'] },
+    { expire_time: 7 * 86400, statuses: ['permanently_failed'] },
+  ],
 });
 
 const order: string[] = [];
@@ -54,6 +62,12 @@ tm.use({
     retry_interval: 0.2,
   },
   heartbeat: () => ++heartbeats,
+  doomed: {
+    handler: () => {
+      throw new Error('this one always fails');
+    },
+    max_retries: 1,
+  },
   count_words: async (task) => {
     await task.progress({ stage_name: 'counting', progress_percent: 50 });
     return 100 * task.payload.page;
@@ -74,13 +88,15 @@ const high = await tm.async('greet', { name: 'high priority' }, { priority: 10 }
 const flaky = await tm.async('flaky', { failTimes: 1 });
 const cron = await tm.cron('heartbeat', '* * * * * *', {}); // every second (6-field expression)
 const report = await tm.async('report', { pages: 3 });
+const doomed = await tm.async('doomed', {});
 
 await tm.start();
 const deadline = Date.now() + 30_000;
 for (;;) {
   const ids = [low, normal, high, flaky, report];
   const tasks = await Promise.all(ids.map((id) => tm.getTask(id)));
-  if (tasks.every((t) => t?.status === 'completed') && heartbeats >= 2) break;
+  const failed = await tm.getTask(doomed);
+  if (tasks.every((t) => t?.status === 'completed') && failed?.status === 'permanently_failed' && heartbeats >= 2) break;
   if (Date.now() > deadline) {
     console.error('sample did not finish within 30 s:', tasks.map((t) => `${t?.id}:${t?.status}`).join(' '));
     process.exit(1);
@@ -93,7 +109,7 @@ log('\nRun order of one-off tasks (one slot, higher priority first):');
 log('  ' + order.join(' → '));
 
 log('\nTasks:');
-for (const id of [low, normal, high, flaky, cron, report]) {
+for (const id of [low, normal, high, flaky, cron, report, doomed]) {
   const t = (await tm.getTask(id))!;
   log(`  #${t.id} ${t.name.padEnd(10)} ${t.type.padEnd(5)} ${t.status.padEnd(9)} attempts=${t.attempt} stage=${t.stage} result=${JSON.stringify(t.result)}`);
 }
@@ -116,13 +132,25 @@ log(`\nAudit summary of the workflow #${report}:`);
 log(`  ${summary.totals.tasks} tasks, ${summary.totals.attempts} attempts, ${summary.totals.events} events, statuses ${JSON.stringify(summary.statuses)}`);
 log(`  critical path ${summary.critical_path.nodes.map((n) => `${n.name}#${n.task_id} (${n.duration_seconds}s)`).join(' → ')} = ${summary.critical_path.total_duration_seconds}s`);
 
+// what the configured policy will delete two hours from now (`now` moves its clock forward)
+const twoHoursOn = Date.now() + 2 * 3600 * 1000;
+const deleted = await tm.runRetention({ now: twoHoursOn });
+const left = await tm.getTasks();
+log(`\nRetention two hours on (successes kept 1 h, failures 7 days): deleted ${deleted.tasks_deleted} completed tasks with ${deleted.events_deleted} events and ${deleted.attempts_deleted} attempts;`);
+log(`  kept: ${left.map((t) => `#${t.id} ${t.name} (${t.status})`).join(', ')}`);
+
 await tm.stop();
 
 // exit non-zero if the sample did not show what it claims
 const ok =
-  order.join() === 'high priority,normal priority,low priority' && flakyCalls === 2 && summary.totals.tasks === 4 && summary.critical_path.nodes.length === 2;
+  order.join() === 'high priority,normal priority,low priority' &&
+  flakyCalls === 2 &&
+  summary.totals.tasks === 4 &&
+  summary.critical_path.nodes.length === 2 &&
+  deleted.tasks_deleted === 5 + 3 && // five one-off tasks and the report's three children
+  left.map((t) => t.id).join() === [cron, doomed].join();
 if (!ok) {
-  console.error('sample: unexpected outcome', { order, flakyCalls, totals: summary.totals, path: summary.critical_path });
+  console.error('sample: unexpected outcome', { order, flakyCalls, totals: summary.totals, path: summary.critical_path, deleted, left: left.map((t) => t.id) });
   process.exit(1);
 }
 log('\nsample finished cleanly');

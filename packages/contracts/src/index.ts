@@ -6,3 +6,4 @@ export * from './rows.js';
 export * from './store.js';
 export * from './limits.js';
 export * from './ids.js';
+export * from './objects.js';

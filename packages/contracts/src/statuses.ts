@@ -25,7 +25,14 @@ export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_
 export const CHILD_FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_failed'];
 
 /** Statuses retention may delete (SPEC B9); `paused` is opt-in. */
-export const RETENTION_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_failed', 'paused'];
+export const RETENTION_STATUSES = ['completed', 'permanently_failed', 'paused'] as const satisfies readonly TaskStatus[];
+/** A status retention may delete. */
+export type RetentionStatus = (typeof RETENTION_STATUSES)[number];
+
+/** True when `value` is one of {@link RETENTION_STATUSES}. */
+export function isRetentionStatus(value: unknown): value is RetentionStatus {
+  return typeof value === 'string' && (RETENTION_STATUSES as readonly string[]).includes(value);
+}
 
 /** Outcomes an attempt row can close with (SPEC B10). */
 export const ATTEMPT_OUTCOMES = [

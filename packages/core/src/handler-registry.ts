@@ -1,7 +1,7 @@
-import { HandlerNotFoundError, InvalidHandlerError, ValidationError } from '@taskmill/contracts';
+import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObject } from '@taskmill/contracts';
 import type { ResolvedOptions } from './options.js';
 import type { TaskHandler } from './types.js';
-import { isPlainObject, maxRetries, positiveInteger, priority, retryIntervalSeconds, taskName, timeoutSeconds } from './validate.js';
+import { maxRetries, positiveInteger, priority, retryIntervalSeconds, taskName, timeoutSeconds } from './validate.js';
 
 /** A registered handler with its defaults, frozen at registration (SPEC B2.2). */
 export interface HandlerDefinition {

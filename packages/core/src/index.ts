@@ -2,6 +2,7 @@ export { TaskManager, type ManagerState } from './task-manager.js';
 export { openStoreForConnection } from './connection.js';
 export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
 export type { TaskManagerOptions, ResolvedOptions } from './options.js';
+export type { RetentionPolicy, RetentionRule, NormalizedRetentionRule, RetentionResult } from '@taskmill/retention';
 export type {
   TaskAudit,
   WorkflowAudit,
@@ -66,6 +67,7 @@ export {
 export type {
   ErrorCode,
   TaskStatus,
+  RetentionStatus,
   TaskType,
   AttemptOutcome,
   WorkerStatus,

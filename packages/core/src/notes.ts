@@ -1,6 +1,5 @@
-import { ValidationError, type TaskNoteInput } from '@taskmill/contracts';
+import { ValidationError, isPlainObject, type TaskNoteInput } from '@taskmill/contracts';
 import { toJsonText } from './serialize.js';
-import { isPlainObject } from './validate.js';
 
 /*
  * Validation of `task.audit()` and `task.progress()` input (SPEC B6.3), turning it into the

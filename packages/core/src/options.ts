@@ -1,8 +1,8 @@
-import { ConfigurationError, type Store } from '@taskmill/contracts';
+import { ConfigurationError, ValidationError, isPlainObject, type Store } from '@taskmill/contracts';
+import { checkExpireTime, normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from '@taskmill/retention';
 import { nanoid } from 'nanoid';
 import {
   intervalMs,
-  isPlainObject,
   maxRetries,
   positiveInteger,
   retryIntervalSeconds,
@@ -49,6 +49,28 @@ export interface TaskManagerOptions {
   /** How long `stop()` waits for in-flight handlers, in ms. (Default: 30000) */
   shutdown_timeout?: number;
   /**
+   * Seconds after its last activity when a finished task may be deleted, for `retention` rules that
+   * give none (SPEC B2.1, B9); `null` or `false` turns retention off. (Default: 3600 for
+   * `sqlite::memory:`, else 86400)
+   */
+  expire_time?: number | null | false;
+  /**
+   * What automatic sweeps and `runRetention()` delete, with the tasks' events and attempts (SPEC B9):
+   * a rule `{ expire_time?, statuses? }` (statuses ⊆ `completed`, `permanently_failed`, `paused`),
+   * a number (the expire_time), an array of rules, one per group of statuses, to keep some longer
+   * (e.g. `[{ expire_time: 86400, statuses: ['completed'] }, { expire_time: 2592000, statuses:
+   * ['permanently_failed'] }]` keeps failures 30 days and successes one), or `false` to turn it
+   * off. Pending, running, suspended, failed and timeout tasks are never deleted.
+   * (Default: `{ expire_time, statuses: ['completed', 'permanently_failed'] }`)
+   */
+  retention?: RetentionPolicy;
+  /**
+   * Ms between automatic retention sweeps, at most `LIMITS.max_interval_ms`. The first sweep comes a
+   * full interval after `start()`; each one stops starting batches after min(5 s, half the interval).
+   * Every worker sweeps; that is safe, as each deletion happens once. (Default: 300000)
+   */
+  retention_interval?: number;
+  /**
    * Called with errors of the background loops (claim, heartbeats, sweeps), and once per handler that
    * outlives its attempt (timed out, paused, cancelled, recovered, interrupted by `stop()`) by a
    * second or more, at the next maintenance tick (`where` = `'overdue handler'`). Such a handler
@@ -73,6 +95,11 @@ export interface ResolvedOptions {
   worker_heartbeat_timeout: number;
   recover_running_jobs: boolean;
   shutdown_timeout: number;
+  /** The shortest expire_time of the retention rules; null when retention is off. */
+  expire_time: number | null;
+  /** The validated retention rules; empty when retention is off. */
+  retention: NormalizedRetentionRule[];
+  retention_interval: number;
   onError: (error: unknown, where: string) => void;
 }
 
@@ -92,6 +119,9 @@ const KNOWN = [
   'worker_heartbeat_timeout',
   'recover_running_jobs',
   'shutdown_timeout',
+  'expire_time',
+  'retention',
+  'retention_interval',
   'onError',
 ] as const;
 
@@ -120,6 +150,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const option = <T>(key: string, fallback: T, check: (value: unknown, what: string, Err: ErrorClass) => T): T =>
     options[key] === undefined ? fallback : check(options[key], `Option ${key}`, ConfigurationError);
   const ms = (allowZero: boolean) => (value: unknown, what: string, Err: ErrorClass) => intervalMs(value, what, allowZero, Err);
+  const retention = resolveRetention(options);
   return {
     poll_interval: option('poll_interval', 1000, ms(false)),
     max_retries: option('max_retries', 3, maxRetries),
@@ -134,8 +165,27 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     worker_heartbeat_timeout: option('worker_heartbeat_timeout', 30000, ms(false)),
     recover_running_jobs: recover,
     shutdown_timeout: option('shutdown_timeout', 30000, ms(true)),
+    expire_time: retention.length > 0 ? Math.min(...retention.map((rule) => rule.expire_time)) : null,
+    retention,
+    retention_interval: option('retention_interval', 300000, ms(false)),
     onError: onError as ResolvedOptions['onError'],
   };
+}
+
+/**
+ * The retention rules (SPEC B2.1): `retention` rules without an expire_time take the
+ * `expire_time` option, or its default. Checked now, so a bad policy fails at construction
+ * rather than at the first sweep minutes later.
+ */
+function resolveRetention(options: Record<string, unknown>): NormalizedRetentionRule[] {
+  try {
+    const expireTime =
+      options.expire_time === undefined ? (options.dbConnection === 'sqlite::memory:' ? 3600 : 86400) : checkExpireTime(options.expire_time, 'Option expire_time');
+    return normalizeRetentionPolicy(options.retention ?? {}, { expire_time: expireTime });
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ConfigurationError(error.message, { cause: error });
+    throw error;
+  }
 }
 
 function defaultOnError(error: unknown, where: string): void {

@@ -1,5 +1,4 @@
-import { ValidationError } from '@taskmill/contracts';
-import { isPlainObject } from './validate.js';
+import { ValidationError, isPlainObject } from '@taskmill/contracts';
 
 /** Options of an explicit suspension (SPEC B4.4). */
 export interface SuspensionOptions {

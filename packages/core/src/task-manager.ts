@@ -1,4 +1,4 @@
-import { LifecycleError, ValidationError, parseTaskId } from '@taskmill/contracts';
+import { LifecycleError, ValidationError, isPlainObject, parseTaskId } from '@taskmill/contracts';
 import type {
   AttemptQuery,
   DeleteTasksFilter,
@@ -17,6 +17,7 @@ import type {
 } from '@taskmill/contracts';
 import * as audit from '@taskmill/audit';
 import type { TaskAudit, WorkflowAudit, WorkflowAuditSummary } from '@taskmill/audit';
+import { mergeRetentionPolicy, runRetention, type RetentionPolicy, type RetentionResult } from '@taskmill/retention';
 import { ClaimLoop } from './claim-loop.js';
 import { HandlerRegistry } from './handler-registry.js';
 import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from './options.js';
@@ -25,7 +26,7 @@ import { StoreHandle } from './store-handle.js';
 import { Suspension } from './suspension.js';
 import { asyncTask, cronTask } from './task-options.js';
 import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler, TaskMap, UntypedTaskMap } from './types.js';
-import { isPlainObject, knownKeys, reasonOption, requireId } from './validate.js';
+import { knownKeys, reasonOption, requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
 import { WorkerLease } from './worker-lease.js';
 
@@ -64,6 +65,11 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   /** True while `pause()` holds the claim gate closed. */
   get isPaused(): boolean {
     return this.paused;
+  }
+
+  /** When the next automatic retention sweep is due (ms since the epoch); null when not running or retention is off. */
+  get nextRetentionSweepAt(): number | null {
+    return this.engine?.lease.nextRetentionSweepAt ?? null;
   }
 
   /** Create or migrate the schema (also done by `start()` and on first use). */
@@ -279,6 +285,22 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   async deleteTasks(deleteFilters: DeleteTasksFilter = {}): Promise<number> {
     const filter = filters.deleteFilter(deleteFilters);
     return (await this.db.ready()).deleteTasks(filter);
+  }
+
+  // ---------------------------------------------------------------- retention (delegated to @taskmill/retention)
+
+  /**
+   * Delete expired tasks with their events and attempts now, batch after batch until none is left
+   * (SPEC B9), and push the next automatic sweep a full `retention_interval` away. No policy: the
+   * configured one; a number: that expire_time with the default statuses; an array: those rules; an
+   * object: merged over each configured rule (e.g. `{ now }`). A policy that deletes nothing
+   * returns zeros. An invalid policy throws a ValidationError and deletes nothing.
+   */
+  async runRetention(policy?: RetentionPolicy): Promise<RetentionResult> {
+    const rules = mergeRetentionPolicy(this.options.retention, policy);
+    const result = await runRetention(await this.db.ready(), rules);
+    this.engine?.lease.retentionRan();
+    return result;
   }
 
   // ---------------------------------------------------------------- audit (delegated to @taskmill/audit)

@@ -1,4 +1,4 @@
-import { ValidationError, type NewChildTask, type NewTask, type Task } from '@taskmill/contracts';
+import { ValidationError, isPlainObject, type NewChildTask, type NewTask, type Task } from '@taskmill/contracts';
 import { DEFAULT_CRON_TZ, nextCronTime } from './cron.js';
 import type { HandlerDefinition, HandlerRegistry } from './handler-registry.js';
 import { toJsonText } from './serialize.js';
@@ -66,7 +66,7 @@ export function cronTask(registry: HandlerRegistry, name: unknown, cronExpr: str
  * B2.2, B4.1). Its payload is passed through as given; other fields of the definition are ignored.
  */
 export function childTask(registry: HandlerRegistry, def: unknown, parent: Task): NewChildTask {
-  if (!v.isPlainObject(def)) throw new ValidationError('Child task definition must be an object');
+  if (!isPlainObject(def)) throw new ValidationError('Child task definition must be an object');
   if (def.name === undefined || def.name === null || def.name === '') {
     throw new ValidationError('Child task missing required name property');
   }

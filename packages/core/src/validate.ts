@@ -1,4 +1,4 @@
-import { LIMITS, TaskNotFoundError, ValidationError, parseTaskId, type TaskId, type TaskmillError } from '@taskmill/contracts';
+import { LIMITS, TaskNotFoundError, ValidationError, isPlainObject, parseTaskId, type TaskId, type TaskmillError } from '@taskmill/contracts';
 
 /*
  * Argument checks shared by the public methods. Each throws a typed error naming the argument,
@@ -113,12 +113,6 @@ export function optionsObject(value: unknown, what: string): Record<string, unkn
   return value;
 }
 
-/** A plain object (not null, not an array). */
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 /** Short description of a value for error messages. */
 export function describe(value: unknown): string {

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { TaskTimeoutError, type Store } from '@taskmill/contracts';
 import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
+import { RetentionSweeper } from '@taskmill/retention';
 import type { ClaimLoop } from './claim-loop.js';
 import type { ResolvedOptions } from './options.js';
 import type { WakeSignal } from './wake-signal.js';
@@ -10,8 +11,10 @@ const SWEEP_BATCH = 100;
 /**
  * This worker's lease in the registry and the maintenance every worker runs (SPEC A12, A13, B5.5,
  * B7.3): register (superseding older workers of the pod, reaping expired ones and recovering their
- * tasks), heartbeat the lease and the running tasks, sweep timed-out tasks, and fence this worker
- * while a newer one of its pod is alive.
+ * tasks), heartbeat the lease and the running tasks, sweep timed-out tasks, fence this worker
+ * while a newer one of its pod is alive, and sweep expired tasks (SPEC A16). Retention sweeps have
+ * a timer of their own: a sweep may take its whole time slice, and task heartbeats must not wait
+ * behind it.
  */
 export class WorkerLease {
   /** Superseded by a live worker of the same pod: do not claim. */
@@ -21,13 +24,30 @@ export class WorkerLease {
   private readonly ticks = new Set<Promise<void>>();
   /** What this worker says about itself in its registry row, besides handlers that outlived their attempt. */
   private meta: Record<string, unknown> = {};
+  /** Automatic retention; absent when retention is off. */
+  private readonly retention: RetentionSweeper | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly options: ResolvedOptions,
     private readonly attempts: ClaimLoop,
     private readonly wake: WakeSignal,
-  ) {}
+  ) {
+    this.retention =
+      options.retention.length > 0
+        ? new RetentionSweeper(store, options.retention, { interval_ms: options.retention_interval, onError: options.onError })
+        : undefined;
+  }
+
+  /** When the next automatic retention sweep is due (ms since the epoch), or null. */
+  get nextRetentionSweepAt(): number | null {
+    return this.retention?.nextSweepAt ?? null;
+  }
+
+  /** A manual retention run just drained what was due: the next sweep can wait a full interval. */
+  retentionRan(): void {
+    this.retention?.postpone();
+  }
 
   /** Register this worker, supersede older workers of its pod, reap expired ones and recover their tasks. */
   async register(): Promise<void> {
@@ -42,12 +62,14 @@ export class WorkerLease {
   startTimers(): void {
     this.every(this.options.task_heartbeat_interval, () => this.maintain());
     this.every(this.options.worker_heartbeat_interval, () => this.renew());
+    this.retention?.start();
   }
 
   /** Stop the timers, let a tick under way finish, and mark this worker dead. */
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.retention?.stop();
     await Promise.all(this.ticks);
     await this.store.markWorkerDead(this.options.worker_id, Date.now()).catch((error) => this.options.onError(error, 'markWorkerDead'));
   }

@@ -1,0 +1,29 @@
+/*
+ * @taskmill/retention — delete expired tasks with their events and attempts (SPEC B9, A16):
+ * policy validation, bounded-batch runs, time-bounded sweeps and the periodic sweeper. Needs
+ * only a store, so an ops job can run it without a TaskManager.
+ */
+export {
+  DEFAULT_RETENTION_STATUSES,
+  MAX_EXPIRE_TIME_SECONDS,
+  normalizeRetentionPolicy,
+  mergeRetentionPolicy,
+  checkExpireTime,
+  type RetentionRule,
+  type RetentionPolicy,
+  type NormalizedRetentionRule,
+  type RetentionDefaults,
+} from './policy.js';
+export {
+  DEFAULT_BATCH_SIZE,
+  MAX_BATCH_SIZE,
+  DEFAULT_TIME_BUDGET_MS,
+  runRetention,
+  sweepRetention,
+  type RetentionResult,
+  type RetentionSweepResult,
+  type RetentionRunOptions,
+  type RetentionSweepOptions,
+} from './run-retention.js';
+export { DEFAULT_RETENTION_INTERVAL_MS, RetentionSweeper, type RetentionSweeperOptions } from './sweeper.js';
+export { RETENTION_STATUSES, type RetentionStatus } from '@taskmill/contracts';

@@ -1,0 +1,94 @@
+import { ValidationError, type RetentionStore } from '@taskmill/contracts';
+import { positiveMs } from './checks.js';
+import { normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from './policy.js';
+
+/** Tasks per batch (SPEC B9): small enough that one batch's transaction never holds workers up for long. */
+export const DEFAULT_BATCH_SIZE = 100;
+/** Largest batch accepted: bigger transactions would hold locks (SQLite: the whole file) for too long. */
+export const MAX_BATCH_SIZE = 10_000;
+/** Time slice of one sweep when none is given. */
+export const DEFAULT_TIME_BUDGET_MS = 5000;
+
+/** Rows one run deleted, counting only what this call deleted (a concurrent run's rows are not counted twice). */
+export interface RetentionResult {
+  tasks_deleted: number;
+  events_deleted: number;
+  attempts_deleted: number;
+}
+
+/** The result of a time-bounded sweep. */
+export interface RetentionSweepResult extends RetentionResult {
+  /** No rule had expired tasks left when the sweep ended; false when the time slice or `signal` cut it short. */
+  finished: boolean;
+}
+
+/** Options of {@link runRetention}. */
+export interface RetentionRunOptions {
+  /** Tasks per batch; each batch is its own transaction. (Default: 100) */
+  batch_size?: number;
+}
+
+/** Options of {@link sweepRetention}. */
+export interface RetentionSweepOptions extends RetentionRunOptions {
+  /** Start no batch after this many ms; a batch under way finishes. (Default: 5000) */
+  time_budget_ms?: number;
+  /** Start no batch once aborted (e.g. the manager stops). (Default: none) */
+  signal?: AbortSignal;
+}
+
+/**
+ * Delete every task the policy expires, with its events and attempts, in bounded batches, each its
+ * own transaction, and return the totals. Validates the whole policy first: an invalid one throws
+ * a ValidationError and deletes nothing. Needs only a store: usable from an ops script.
+ */
+export async function runRetention(store: RetentionStore, policy: RetentionPolicy, options: RetentionRunOptions = {}): Promise<RetentionResult> {
+  const rules = normalizeRetentionPolicy(policy);
+  const { tasks_deleted, events_deleted, attempts_deleted } = await drain(store, rules, batchSize(options.batch_size), () => false);
+  return { tasks_deleted, events_deleted, attempts_deleted };
+}
+
+/**
+ * Like {@link runRetention}, but bounded in time: starts no batch once `time_budget_ms` have
+ * passed or `signal` aborted, so a periodic sweep never runs on. What is left goes next time.
+ */
+export async function sweepRetention(store: RetentionStore, policy: RetentionPolicy, options: RetentionSweepOptions = {}): Promise<RetentionSweepResult> {
+  const rules = normalizeRetentionPolicy(policy);
+  const limit = batchSize(options.batch_size);
+  const budget = positiveMs(options.time_budget_ms, 'time_budget_ms') ?? DEFAULT_TIME_BUDGET_MS;
+  const deadline = Date.now() + budget;
+  const { signal } = options;
+  return drain(store, rules, limit, () => signal?.aborted === true || Date.now() >= deadline);
+}
+
+/**
+ * Round-robin over the rules, one batch each in turn, so that a large backlog of one rule (say,
+ * a million completed tasks) does not starve the others across time-bounded sweeps.
+ */
+async function drain(store: RetentionStore, rules: NormalizedRetentionRule[], limit: number, stop: () => boolean): Promise<RetentionSweepResult> {
+  const result = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, finished: true };
+  const startedAt = Date.now();
+  // `before` is fixed for the whole run, so tasks that expire while it runs wait for the next run
+  // instead of keeping an untimed run going
+  let pending = rules.map((rule) => ({ statuses: rule.statuses, before: Math.floor((rule.now ?? startedAt) - rule.expire_time * 1000) }));
+  while (pending.length > 0) {
+    const again: typeof pending = [];
+    for (const rule of pending) {
+      if (stop()) return { ...result, finished: false };
+      const batch = await store.purgeExpiredTasks({ statuses: rule.statuses, before: rule.before, limit });
+      result.tasks_deleted += batch.tasks_deleted;
+      result.events_deleted += batch.events_deleted;
+      result.attempts_deleted += batch.attempts_deleted;
+      if (batch.has_more) again.push(rule);
+    }
+    pending = again;
+  }
+  return result;
+}
+
+function batchSize(value: unknown): number {
+  if (value === undefined) return DEFAULT_BATCH_SIZE;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1 || value > MAX_BATCH_SIZE) {
+    throw new ValidationError(`retention batch_size must be a positive integer, at most ${MAX_BATCH_SIZE}`);
+  }
+  return value;
+}
