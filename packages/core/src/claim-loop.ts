@@ -6,6 +6,7 @@ import { failureOutcome, outcomeOf } from './outcome.js';
 import { SubTasks } from './suspension.js';
 import { buildTaskContext, type AttemptState } from './task-context.js';
 import type { NextFn, UntypedTaskMap } from './types.js';
+import { settlesWithin } from './settle.js';
 import type { WakeSignal } from './wake-signal.js';
 
 /** Largest delay setTimeout honours. */
@@ -74,14 +75,21 @@ export class ClaimLoop {
   async stop(shutdownMs: number): Promise<void> {
     this.running = false;
     this.wake.dispose();
-    await this.loop;
+    // a claim whose store call never settles must not hang stop(): give it the shutdown time
+    if (this.loop && !(await settlesWithin(this.loop, shutdownMs))) {
+      this.options.onError(new Error(`The claim under way had not finished ${shutdownMs} ms into stop(); stopping without it`), 'claim');
+    }
     await this.settle(Date.now() + shutdownMs);
     const interrupted: FinishOutcome = { kind: 'interrupted', reason: 'shutdown_timeout', by_pod_id: this.options.pod_id };
     const abort = new Error('TaskManager stopped before the handler finished');
     await Promise.all(this.attempts().map((f) => this.finish(f, interrupted, abort, 'interrupted by stop()')));
     await this.settle(Date.now() + OVERDUE_GRACE_MS);
     this.reportOverdue(Date.now(), 0);
-    await Promise.all(this.writes);
+    // writes retry through an outage for up to ~35 s; only a write that never settles is given up on
+    const writesMs = Math.max(shutdownMs, 60_000);
+    if (!(await settlesWithin(Promise.all(this.writes), writesMs))) {
+      this.options.onError(new Error(`Outcome writes had not finished ${writesMs} ms after the handlers; stopping without them`), 'finishAttempt');
+    }
   }
 
   /** Wait until every handler has returned, or the deadline. */

@@ -4,6 +4,7 @@ import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
 import { RetentionSweeper } from '@taskmill/retention';
 import type { ClaimLoop } from './claim-loop.js';
 import type { ResolvedOptions } from './options.js';
+import { settlesWithin } from './settle.js';
 import type { WakeSignal } from './wake-signal.js';
 
 const SWEEP_BATCH = 100;
@@ -65,24 +66,50 @@ export class WorkerLease {
     this.retention?.start();
   }
 
-  /** Stop the timers, let a tick under way finish, and mark this worker dead. */
+  /**
+   * Stop the timers, let a tick under way finish, and mark this worker dead. Each wait is bounded by
+   * the lease length: a store call that never settles (a driver stranding a query on a connection
+   * the server killed) must not hang `stop()`; the lease then simply expires.
+   */
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    const bound = this.options.worker_heartbeat_timeout;
     await this.retention?.stop();
-    await Promise.all(this.ticks);
-    await this.store.markWorkerDead(this.options.worker_id, Date.now()).catch((error) => this.options.onError(error, 'markWorkerDead'));
+    if (!(await settlesWithin(Promise.all(this.ticks), bound))) {
+      this.options.onError(new Error(`A maintenance tick had not finished ${bound} ms into stop(); stopping without it`), 'maintenance');
+    }
+    const dead = this.store.markWorkerDead(this.options.worker_id, Date.now()).catch((error) => this.options.onError(error, 'markWorkerDead'));
+    if (!(await settlesWithin(dead, bound))) {
+      this.options.onError(new Error(`markWorkerDead had not finished after ${bound} ms; the lease will expire instead`), 'markWorkerDead');
+    }
   }
 
+  /**
+   * Run `fn` every `ms`, one tick at a time. A tick still running after a whole lease
+   * (`worker_heartbeat_timeout`) is reported once and no longer waited for: its store call has not
+   * settled and may never, and a worker that stopped heartbeating over it would lose its lease for
+   * good (reaped by peers, never re-registering). Its late end is harmless: every change a tick
+   * makes is a guarded compare-and-set (SPEC A12).
+   */
   private every(ms: number, fn: () => Promise<void>): void {
-    let busy = false;
+    let current: { started: number; reported: boolean } | undefined;
+    const stuckAfter = Math.max(this.options.worker_heartbeat_timeout, 2 * ms);
     const timer = setInterval(() => {
-      if (busy) return;
-      busy = true;
+      if (current) {
+        const age = Date.now() - current.started;
+        if (age < stuckAfter) return;
+        if (!current.reported) {
+          current.reported = true;
+          this.options.onError(new Error(`A maintenance tick has not finished after ${age} ms (a store call has not settled); starting the next one`), 'maintenance');
+        }
+      }
+      const mine = { started: Date.now(), reported: false };
+      current = mine;
       const tick: Promise<void> = fn()
         .catch((error) => this.options.onError(error, 'maintenance'))
         .finally(() => {
-          busy = false;
+          if (current === mine) current = undefined;
           this.ticks.delete(tick);
         });
       this.ticks.add(tick);
@@ -164,3 +191,4 @@ export class WorkerLease {
     }
   }
 }
+
