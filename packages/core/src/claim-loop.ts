@@ -6,7 +6,7 @@ import { failureOutcome, outcomeOf } from './outcome.js';
 import { SubTasks } from './suspension.js';
 import { buildTaskContext, type AttemptState } from './task-context.js';
 import type { NextFn, UntypedTaskMap } from './types.js';
-import { settlesWithin } from './settle.js';
+import { settlesWithin, withinDeadline } from './settle.js';
 import type { WakeSignal } from './wake-signal.js';
 
 /** Largest delay setTimeout honours. */
@@ -147,7 +147,8 @@ export class ClaimLoop {
       }
       let claimed: Task[];
       try {
-        claimed = await this.store.claimTasks({ worker_id: this.options.worker_id, now: Date.now(), limit: free, names, name_limits });
+        const claim = this.store.claimTasks({ worker_id: this.options.worker_id, now: Date.now(), limit: free, names, name_limits });
+        claimed = await withinDeadline(claim, this.options.worker_heartbeat_timeout, 'claimTasks');
         failures = 0;
       } catch (error) {
         failures++;
@@ -225,7 +226,8 @@ export class ClaimLoop {
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          const result = await this.store.finishAttempt(flight.state.fence, outcome, Date.now());
+          const write = this.store.finishAttempt(flight.state.fence, outcome, Date.now());
+          const result = await withinDeadline(write, this.options.worker_heartbeat_timeout, 'finishAttempt');
           if (!result.applied) {
             const { worker_id, attempt: n } = flight.state.fence;
             this.options.onError(new Error(`Discarded the outcome of task ${flight.task.id}: worker ${worker_id} no longer owns attempt ${n}`), 'fenced write');
