@@ -18,6 +18,8 @@ export async function enqueueAll(producer: Producer, n: number, chunk: number, p
 export interface Drain {
   /** Tasks per second from the first worker's start to the last handler start. */
   rate: number;
+  /** ms from the first worker's start to the first handler start (start-up, first claim). */
+  startupMs: number;
   results: ChildResult[];
 }
 
@@ -56,7 +58,7 @@ export async function drain(
   const results = await Promise.all(workers.map((w) => w.stop()));
   const start = Math.min(...results.map((r) => r.startAt));
   const end = options.markAt ? Math.max(...results.map((r) => r.markedAt)) : Math.max(...results.map((r) => r.lastAt));
-  return { rate: n / ((end - start) / 1000), results };
+  return { rate: n / ((end - start) / 1000), startupMs: Math.min(...results.map((r) => r.firstAt)) - start, results };
 }
 
 /**

@@ -20,9 +20,9 @@ export async function w1(ctx: BenchContext): Promise<WorkloadReport> {
       } finally {
         await producer.close();
       }
-      const { rate, results } = await drain(ctx, system, place, n);
+      const { rate, startupMs, results } = await drain(ctx, system, place, n);
       const once = await checkExactlyOnce(ctx, 'W1', system, place, n, results);
-      return { rate: once ? rate : NaN, enqueue };
+      return { rate: once ? rate : NaN, enqueue, startupMs };
     }),
   );
   const peers = systems.filter((s) => s.family === 'peer');
