@@ -14,10 +14,15 @@ export interface ChildArgs {
   system: string;
   place: Place;
   concurrency: number;
-  /** Record when the handler count reaches this (W5). */
+  /**
+   * Record when the handler count reaches this, and stop the worker right there (W5): a message
+   * from the parent may not arrive in time, because a taskmill worker on SQLite keeps its event
+   * loop busy while tasks are due (its store is synchronous, so the claim loop never yields to
+   * timers or I/O) and would drain the whole table first.
+   */
   markAt?: number;
-  /** Sample RSS every this many ms (W6). */
-  rssEveryMs?: number;
+  /** Sample RSS every this many handler runs (W6); counted in the handler for the same reason. */
+  rssEveryTasks?: number;
   /** Count SQL statements (W7). */
   countStatements?: boolean;
 }
@@ -66,30 +71,31 @@ function onJob(payload: Payload): void {
   lastAt = now;
   if (typeof payload?.i === 'number') ids.push(payload.i);
   if (typeof payload?.t === 'number') latencies.push(now - payload.t);
-  if (count === args.markAt) markedAt = now;
+  if (args.rssEveryTasks && count % args.rssEveryTasks === 0) sample();
+  if (count === args.markAt) {
+    markedAt = now;
+    stopping ??= worker?.stop();
+  }
 }
 
 let worker: { stop(): Promise<void> } | undefined;
+let stopping: Promise<void> | undefined;
 let startAt = 0;
 let timers: NodeJS.Timeout[] = [];
 
 process.on('message', async (msg: { type: string }) => {
   try {
     if (msg.type === 'go') {
-      if (args.rssEveryMs) sample();
+      if (args.rssEveryTasks) sample();
       startAt = Date.now();
       worker = await system.worker(args.place, { concurrency: args.concurrency, onJob, countStatements: args.countStatements });
-      if (args.rssEveryMs) {
-        sample();
-        timers.push(setInterval(sample, args.rssEveryMs));
-      }
       timers.push(setInterval(() => process.send?.({ type: 'progress', count }), 100));
       process.send?.({ type: 'started', at: Date.now() });
     } else if (msg.type === 'stop') {
       for (const t of timers) clearInterval(t);
       timers = [];
-      if (args.rssEveryMs) sample();
-      await worker?.stop();
+      await (stopping ??= worker?.stop());
+      if (args.rssEveryTasks) sample();
       const result: ChildResult = {
         type: 'result',
         count,

@@ -33,7 +33,7 @@ export async function drain(
   system: JobSystem,
   place: Place,
   n: number,
-  options: { processes?: number; rssEveryMs?: number; countStatements?: boolean; markAt?: number } = {},
+  options: { processes?: number; rssEveryTasks?: number; countStatements?: boolean; markAt?: number } = {},
 ): Promise<Drain> {
   const workers = await Promise.all(
     Array.from({ length: options.processes ?? 1 }, () =>
@@ -41,7 +41,7 @@ export async function drain(
         system: system.name,
         place,
         concurrency: ctx.config.concurrency,
-        rssEveryMs: options.rssEveryMs,
+        rssEveryTasks: options.rssEveryTasks,
         countStatements: options.countStatements,
         markAt: options.markAt,
       }),

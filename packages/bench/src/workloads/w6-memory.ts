@@ -5,7 +5,7 @@ import { checkExactlyOnce, drain, enqueueAll, withPlace } from './drain.js';
 import { eachRun } from './runs.js';
 
 /**
- * W6 memory: a worker process's RSS, sampled every 500 ms while it drains N tasks: at its start,
+ * W6 memory: a worker process's RSS, sampled every N/200 tasks while it drains N tasks: at its start,
  * after warm-up (the first sample at or past 10% of N), at the end, and the highest. One run.
  */
 export async function w6(ctx: BenchContext): Promise<WorkloadReport> {
@@ -23,11 +23,11 @@ export async function w6(ctx: BenchContext): Promise<WorkloadReport> {
         } finally {
           await producer.close();
         }
-        const { rate, results } = await drain(ctx, system, place, w6N, { rssEveryMs: 500 });
+        const { rate, results } = await drain(ctx, system, place, w6N, { rssEveryTasks: Math.max(1, Math.round(w6N / 200)) });
         await checkExactlyOnce(ctx, 'W6', system, place, w6N, results);
         const samples = results[0].rss;
         const warm = samples.find((s) => s.count >= w6N / 10) ?? samples[0];
-        const end = samples.at(-1)!;
+        const end = samples.find((s) => s.count >= w6N) ?? samples.at(-1)!;
         return {
           rate,
           start: samples[0].rss,
@@ -48,7 +48,7 @@ export async function w6(ctx: BenchContext): Promise<WorkloadReport> {
   return {
     id: 'W6',
     title: `W6 memory: worker RSS across ${w6N.toLocaleString('en-US')} tasks, MB (one run)`,
-    method: `${w6N.toLocaleString('en-US')} no-op tasks enqueued with the batch API, drained by one worker process at concurrency ${ctx.config.concurrency}; RSS and V8 heap sampled every 500 ms. "after warm-up" is the first sample at or past 10% of the tasks. Systems: ${systems.map((s) => s.name).join(', ')}.`,
+    method: `${w6N.toLocaleString('en-US')} no-op tasks enqueued with the batch API, drained by one worker process at concurrency ${ctx.config.concurrency}; RSS and V8 heap sampled every ${Math.max(1, Math.round(w6N / 200)).toLocaleString('en-US')} tasks (in the handler), at the start and after the stop. "after warm-up" is the first sample at or past 10% of the tasks. Systems: ${systems.map((s) => s.name).join(', ')}.`,
     table: markdownTable(['system', 'RSS at start', 'after warm-up', 'at end', 'max', 'end − warm-up', 'heap used warm-up → end', 'tasks/s'], rows),
   };
 }
