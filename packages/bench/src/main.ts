@@ -15,10 +15,13 @@ import mysql from 'mysql2/promise';
 import postgres from 'postgres';
 import { Redis } from 'ioredis';
 import { loadConfig } from './config.js';
+import { targetsTable } from './targets.js';
 import { allSystems } from './systems/index.js';
 import type { BenchContext, WorkloadReport } from './workloads/context.js';
 import { w1 } from './workloads/w1-burn-down.js';
 import { w2 } from './workloads/w2-latency.js';
+import { w2Local } from './workloads/w2-local-latency.js';
+import { w2IdleCost } from './workloads/w2-idle-cost.js';
 import { w3 } from './workloads/w3-two-processes.js';
 import { w4 } from './workloads/w4-single-enqueue.js';
 import { w5 } from './workloads/w5-scale.js';
@@ -84,30 +87,36 @@ try {
     reports.push(r);
     console.log(`## ${r.title}\n\n${r.method}\n\n${r.table}\n${(r.notes ?? []).map((n) => `\n${n}`).join('')}`);
   };
-  let w1Rates: Map<string, number[]> | undefined;
+  let w1Report: WorkloadReport | undefined;
   for (const id of ['W4', 'W2', 'W1', 'W3', 'W7', 'W5', 'W6']) {
     if (!config.workloads.includes(id)) continue;
     log(`${id} starting`);
     if (id === 'W1') {
       const report = await w1(ctx);
-      w1Rates = report.rates;
+      w1Report = report;
       print(report);
-    } else if (id === 'W2') print(await w2(ctx));
-    else if (id === 'W3') print(await w3(ctx, w1Rates));
+    } else if (id === 'W2') {
+      print(await w2(ctx));
+      print(await w2Local(ctx));
+      print(await w2IdleCost(ctx));
+    }
+    else if (id === 'W3') print(await w3(ctx, w1Report));
     else if (id === 'W4') print(await w4(ctx));
     else if (id === 'W5') print(await w5(ctx));
     else if (id === 'W6') print(await w6(ctx));
     else if (id === 'W7') print(await w7(ctx));
   }
   const minutes = ((Date.now() - started.getTime()) / 60_000).toFixed(1);
+  const targets = `## Issue 11's targets, checked against this run\n\n${targetsTable(reports)}\n`;
+  console.log(targets);
   const footer = ctx.failures.length
     ? `\n**FAILURES (${ctx.failures.length})**\n\n${ctx.failures.map((f) => `- ${f.split('\n')[0]}`).join('\n')}\n`
-    : `\nNo failures: every task of W1, W3, W6 and W7 ran exactly once and was completed in its store. Whole run: ${minutes} min.\n`;
+    : `\nNo failures: every task of the drains (${['W1', 'W3', 'W6', 'W7'].filter((w) => config.workloads.includes(w)).join(', ') || 'none run'}) ran exactly once and was completed in its store. Whole run: ${minutes} min.\n`;
   console.log(footer);
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   writeFileSync(
     new URL('../results/latest.md', import.meta.url),
-    [header, ...reports.map((r) => `## ${r.title}\n\n${r.method}\n\n${r.table}\n${(r.notes ?? []).map((n) => `\n${n}`).join('')}`), footer].join('\n\n'),
+    [header, ...reports.map((r) => `## ${r.title}\n\n${r.method}\n\n${r.table}\n${(r.notes ?? []).map((n) => `\n${n}`).join('')}`), targets, footer].join('\n\n'),
   );
   if (ctx.failures.length) exitCode = 1;
 } catch (error) {

@@ -89,7 +89,7 @@ process.on('message', async (msg: { type: string }) => {
       if (args.rssEveryTasks) sample();
       startAt = Date.now();
       worker = await system.worker(args.place, { concurrency: args.concurrency, onJob, countStatements: args.countStatements });
-      timers.push(setInterval(() => process.send?.({ type: 'progress', count }), 100));
+      timers.push(setInterval(() => process.send?.({ type: 'progress', count, statements: statementCounter.count }), 100));
       process.send?.({ type: 'started', at: Date.now() });
     } else if (msg.type === 'stop') {
       for (const t of timers) clearInterval(t);

@@ -8,6 +8,8 @@ const SCRIPT = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
 export interface WorkerProcess {
   /** Handlers run so far, as last reported (every 100 ms). */
   readonly count: number;
+  /** Statements counted so far (with `countStatements`), as last reported. */
+  readonly statements: number;
   /** Start the worker; resolves once it is running. */
   go(): Promise<void>;
   /** Stop it gracefully and collect what it saw; the process exits. */
@@ -21,10 +23,14 @@ export function spawnWorker(args: ChildArgs): Promise<WorkerProcess> {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let count = 0;
+  let statements = 0;
   let exited: Error | null = null;
   const waiters = new Map<string, (msg: any) => void>();
-  child.on('message', (msg: { type: string; count?: number }) => {
-    if (msg.type === 'progress') count = msg.count ?? count;
+  child.on('message', (msg: { type: string; count?: number; statements?: number }) => {
+    if (msg.type === 'progress') {
+      count = msg.count ?? count;
+      statements = msg.statements ?? statements;
+    }
     if (msg.type === 'result') count = (msg as ChildResult).count;
     waiters.get(msg.type)?.(msg);
   });
@@ -45,6 +51,9 @@ export function spawnWorker(args: ChildArgs): Promise<WorkerProcess> {
   return next('ready', 60_000).then(() => ({
     get count() {
       return count;
+    },
+    get statements() {
+      return statements;
     },
     async go() {
       const started = next('started', 60_000);

@@ -1,4 +1,5 @@
 import { Queue, Worker } from 'bullmq';
+import { countRedisCommands } from './driver-counters.js';
 import type { JobSystem, Payload } from './types.js';
 
 /*
@@ -45,6 +46,7 @@ export function bullmqSystem(redisUrl: string): JobSystem {
     },
 
     async worker(place, options) {
+      if (options.countStatements) countRedisCommands();
       const worker = new Worker(
         place.queue,
         async (job) => {

@@ -9,6 +9,7 @@ import { TaskManager } from '@taskmill/core';
 import { createMysqlStore } from '@taskmill/store-mysql';
 import { createPostgresStore } from '@taskmill/store-postgres';
 import { createSqliteStore } from '@taskmill/store-sqlite';
+import { countMysqlStatements } from './driver-counters.js';
 import { statementCounter, type JobSystem, type Payload, type Place, type Producer } from './types.js';
 
 /*
@@ -24,7 +25,10 @@ const TASK = 'noop';
 /** The store a place describes. With `count`, PostgreSQL statements are counted (W7). */
 function openStore(place: Place, count = false): Store {
   if (place.kind === 'sqlite') return createSqliteStore(place.url) as Store;
-  if (place.kind === 'mysql') return createMysqlStore(place.url) as Store;
+  if (place.kind === 'mysql') {
+    if (count) countMysqlStatements();
+    return createMysqlStore(place.url) as Store;
+  }
   if (!count) return createPostgresStore({ url: place.url, schema: place.schema }) as Store;
   // the store's own client options (connection.ts), plus postgres-js's per-statement `debug` hook;
   // the registry's postgres-js is the release the store vendors, so the statements are the same
@@ -233,4 +237,46 @@ export async function fillPending(system: JobSystem, place: Place, count: number
       await conn.end();
     }
   }
+}
+
+/**
+ * W2 in one process: one started TaskManager enqueues its own tasks one at a time (`async()`,
+ * awaited, every `gapMs`) and runs them; enqueue→handler-start latencies in ms, from
+ * `performance.now()` (sub-millisecond). One untimed task first, then 1.5 s of idling.
+ */
+export async function localLatencies(place: Place, tasks: number, gapMs: number, concurrency: number): Promise<number[]> {
+  const store = openStore(place);
+  const tm = manager(store, { max_concurrent_tasks: concurrency });
+  const latencies: number[] = [];
+  let count = 0;
+  tm.use(TASK, (task) => {
+    const t = (task.payload as Payload).t;
+    if (typeof t === 'number') latencies.push(performance.now() - t);
+    count++;
+    return null;
+  });
+  const until = async (n: number) => {
+    const deadline = Date.now() + 60_000;
+    while (count < n) {
+      if (Date.now() > deadline) throw new Error(`in-process worker ran ${count} of ${n} tasks in 60 s`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  await tm.start();
+  try {
+    await tm.async(TASK, { i: -1 });
+    await until(1);
+    await new Promise((r) => setTimeout(r, 1500));
+    const t0 = performance.now();
+    for (let k = 0; k < tasks; k++) {
+      const wait = t0 + k * gapMs - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      await tm.async(TASK, { i: k, t: performance.now() });
+    }
+    await until(tasks + 1);
+  } finally {
+    await tm.stop();
+    await store.close();
+  }
+  return latencies;
 }

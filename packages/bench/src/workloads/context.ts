@@ -21,6 +21,6 @@ export interface WorkloadReport {
   method: string;
   table: string;
   notes?: string[];
-  /** The primary figure's runs per system (W3 compares itself with W1's). */
-  rates?: Map<string, number[]>;
+  /** The measured runs, by system and metric (W3 compares itself with W1; targets.ts reads them). */
+  metrics: Record<string, Record<string, number[]>>;
 }

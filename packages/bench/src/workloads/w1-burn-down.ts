@@ -35,7 +35,7 @@ export async function w1(ctx: BenchContext): Promise<WorkloadReport> {
   ]);
   return {
     id: 'W1',
-    rates: new Map(systems.map((s) => [s.name, drainOf(s.name)])),
+    metrics: Object.fromEntries(systems.map((s) => [s.name, { rate: drainOf(s.name) }])),
     title: `W1 burn-down: drain tasks/s, N = ${n.toLocaleString('en-US')}, one worker process at concurrency ${concurrency}`,
     method: `${n.toLocaleString('en-US')} no-op tasks enqueued with the batch API (${chunk.toLocaleString('en-US')} per call), then one worker process drains them; tasks/s from the worker's start to its N-th handler start. Exactly once checked on every run.`,
     table: markdownTable(

@@ -54,6 +54,7 @@ export async function w2(ctx: BenchContext): Promise<WorkloadReport> {
   ]);
   return {
     id: 'W2',
+    metrics: Object.fromEntries(systems.map((s) => [s.name, { p50: of('p50')(s.name), p95: of('p95')(s.name), p99: of('p99')(s.name) }])),
     title: `W2 enqueue→handler-start latency across processes, ms: ${w2Tasks} tasks at ${w2Rate}/s into an idle worker`,
     method: `An idle worker process (concurrency ${concurrency}); this process enqueues ${w2Tasks} tasks one at a time, awaited, every ${fmt(gap)} ms; the handler records Date.now() minus the enqueue time in the payload. Percentiles per run (nearest rank), then median and min–max over runs. Ratio columns compare p50 (lower is better).`,
     table: markdownTable(

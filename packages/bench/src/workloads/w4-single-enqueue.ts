@@ -24,6 +24,7 @@ export async function w4(ctx: BenchContext): Promise<WorkloadReport> {
   const of = (name: string) => runs.get(name)!;
   return {
     id: 'W4',
+    metrics: Object.fromEntries(systems.map((s) => [s.name, { rate: of(s.name) }])),
     title: `W4 one-by-one enqueue: ${w4N.toLocaleString('en-US')} awaited single enqueues, enqueues/s`,
     method: `${w4N.toLocaleString('en-US')} awaited single enqueues (taskmill \`async()\`, graphile-worker \`addJob\`, pg-boss \`send\`, BullMQ \`add\`) from one process, no worker running, after one untimed enqueue that opens the connection.`,
     table: markdownTable(

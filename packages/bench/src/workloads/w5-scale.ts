@@ -55,6 +55,7 @@ export async function w5(ctx: BenchContext): Promise<WorkloadReport> {
   const k = (x: number) => x.toLocaleString('en-US');
   return {
     id: 'W5',
+    metrics: Object.fromEntries(systems.map((s) => [s.name, { small: small.get(s.name) ?? [], large: large.get(s.name) ?? [] }])),
     title: `W5 scale: claim throughput with ${k(w5Large)} pending tasks vs with ${k(w5Small)} (tasks/s of the first ${k(m)})`,
     method: `Pending no-op tasks written straight into the tasks table (one enqueued through \`async()\`, copied by the database), then one worker process at concurrency ${ctx.config.concurrency} runs ${k(m)} of them; tasks/s to the ${k(m)}-th handler start. The ${k(w5Small)}-task table is made fresh for each run; the ${k(w5Large)}-task table once per store, each run taking ${k(m)} off it. taskmill's stores only (peers not measured in W5).`,
     table: markdownTable(

@@ -47,6 +47,7 @@ export async function w6(ctx: BenchContext): Promise<WorkloadReport> {
   });
   return {
     id: 'W6',
+    metrics: Object.fromEntries(systems.map((s) => [s.name, { warm: runs.get(s.name)!.map((r) => r.warm), end: runs.get(s.name)!.map((r) => r.end) }])),
     title: `W6 memory: worker RSS across ${w6N.toLocaleString('en-US')} tasks, MB (one run)`,
     method: `${w6N.toLocaleString('en-US')} no-op tasks enqueued with the batch API, drained by one worker process at concurrency ${ctx.config.concurrency}; RSS and V8 heap sampled every ${Math.max(1, Math.round(w6N / 200)).toLocaleString('en-US')} tasks (in the handler), at the start and after the stop. "after warm-up" is the first sample at or past 10% of the tasks. Systems: ${systems.map((s) => s.name).join(', ')}.`,
     table: markdownTable(['system', 'RSS at start', 'after warm-up', 'at end', 'max', 'end − warm-up', 'heap used warm-up → end', 'tasks/s'], rows),

@@ -54,6 +54,7 @@ export async function w7(ctx: BenchContext): Promise<WorkloadReport> {
     const of = (key: 'wal' | 'statements' | 'xacts') => (name: string) => runs.get(name)!.map((r) => r[key]);
     return {
       id: 'W7',
+      metrics: Object.fromEntries(systems.map((s) => [s.name, { wal: of('wal')(s.name) }])),
       title: `W7 write cost per completed task on PostgreSQL (N = ${w7N.toLocaleString('en-US')}: batch enqueue + drain)`,
       method: `${w7N.toLocaleString('en-US')} tasks enqueued with the batch API and drained by one worker process; WAL bytes from pg_current_wal_lsn() before the enqueue and after the drain, ÷ N; statements counted at the driver in producer and worker (polling and heartbeats included) ÷ N; transactions from pg_stat_database.xact_commit of the bench's own database ÷ N. pg-boss's later archiving of completed jobs (maintenance) and graphile-worker's deletes are as they fall inside the window. Ratio columns compare WAL bytes (lower is better).`,
       table: markdownTable(
