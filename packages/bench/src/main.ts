@@ -83,9 +83,15 @@ try {
     ...systems.map((s) => `- **${s.name}**: ${s.settings}`),
   ].join('\n');
   console.log(header + '\n');
+  const section = (r: WorkloadReport) => `## ${r.title}\n\n${r.method}\n\n${r.table}\n${(r.notes ?? []).map((n) => `\n${n}`).join('')}`;
+  const save = (tail: string[]) => {
+    mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
+    writeFileSync(new URL('../results/latest.md', import.meta.url), [header, ...reports.map(section), ...tail].join('\n\n'));
+  };
   const print = (r: WorkloadReport) => {
     reports.push(r);
-    console.log(`## ${r.title}\n\n${r.method}\n\n${r.table}\n${(r.notes ?? []).map((n) => `\n${n}`).join('')}`);
+    console.log(section(r));
+    save(['(run in progress)']); // an interrupted run keeps the workloads it finished
   };
   let w1Report: WorkloadReport | undefined;
   for (const id of ['W4', 'W2', 'W1', 'W3', 'W7', 'W5', 'W6']) {
@@ -113,11 +119,7 @@ try {
     ? `\n**FAILURES (${ctx.failures.length})**\n\n${ctx.failures.map((f) => `- ${f.split('\n')[0]}`).join('\n')}\n`
     : `\nNo failures: every task of the drains (${['W1', 'W3', 'W6', 'W7'].filter((w) => config.workloads.includes(w)).join(', ') || 'none run'}) ran exactly once and was completed in its store. Whole run: ${minutes} min.\n`;
   console.log(footer);
-  mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
-  writeFileSync(
-    new URL('../results/latest.md', import.meta.url),
-    [header, ...reports.map((r) => `## ${r.title}\n\n${r.method}\n\n${r.table}\n${(r.notes ?? []).map((n) => `\n${n}`).join('')}`), targets, footer].join('\n\n'),
-  );
+  save([targets, footer]);
   if (ctx.failures.length) exitCode = 1;
 } catch (error) {
   log(`bench aborted: ${(error as Error).stack ?? error}`);
