@@ -1,0 +1,25 @@
+import type { BenchConfig } from '../config.js';
+import { bullmqSystem } from './bullmq.js';
+import { graphileSystem } from './graphile-worker.js';
+import { pgBossSystem } from './pg-boss.js';
+import { taskmillSystem } from './taskmill.js';
+import type { JobSystem } from './types.js';
+
+/** Every system, in table order: taskmill's three stores, then the peers. */
+export function allSystems(config: Pick<BenchConfig, 'pgUrl' | 'mysqlUrl' | 'redisUrl'>): JobSystem[] {
+  return [
+    taskmillSystem('sqlite', config),
+    taskmillSystem('postgres', config),
+    taskmillSystem('mysql', config),
+    graphileSystem('defaults', config.pgUrl),
+    graphileSystem('batched', config.pgUrl),
+    pgBossSystem(config.pgUrl),
+    bullmqSystem(config.redisUrl),
+  ];
+}
+
+export function systemNamed(name: string, config: Pick<BenchConfig, 'pgUrl' | 'mysqlUrl' | 'redisUrl'>): JobSystem {
+  const system = allSystems(config).find((s) => s.name === name);
+  if (!system) throw new Error(`Unknown system ${name}`);
+  return system;
+}

@@ -1,0 +1,65 @@
+import { fmt, median } from './stats.js';
+import { markdownTable } from './table.js';
+import type { WorkloadReport } from './workloads/context.js';
+
+/*
+ * The issue's targets, each checked against the medians of this run (never a stored figure).
+ * "RSS flat after warm-up" is read as: RSS at the end at most 10% above RSS after warm-up.
+ */
+
+type Check = { target: string; measured: string; met: boolean | null };
+
+export function targetsTable(reports: WorkloadReport[]): string {
+  const byId = new Map(reports.map((r) => [r.id, r]));
+  const m = (id: string, system: string, metric: string): number => {
+    const runs = byId.get(id)?.metrics[system]?.[metric] ?? [];
+    return runs.length ? median(runs) : NaN;
+  };
+  const checks: Check[] = [];
+  const atLeast = (target: string, a: number, b: number, factor: number) => {
+    const r = a / b;
+    checks.push({ target, measured: Number.isFinite(r) ? `${fmt(a, 0)} ÷ ${fmt(b, 0)} = ${r.toFixed(2)}×` : 'not measured', met: Number.isFinite(r) ? r >= factor : null });
+  };
+  const atMost = (target: string, value: number, limit: number, unit: string) =>
+    checks.push({ target, measured: Number.isFinite(value) ? `${fmt(value, 2)} ${unit}` : 'not measured', met: Number.isFinite(value) ? value <= limit : null });
+
+  atLeast('W1 PostgreSQL ≥ 2× graphile-worker defaults', m('W1', 'taskmill-postgres', 'rate'), m('W1', 'graphile-worker', 'rate'), 2);
+  atLeast('W1 PostgreSQL ≥ 1× graphile-worker batched', m('W1', 'taskmill-postgres', 'rate'), m('W1', 'graphile-worker-batched', 'rate'), 1);
+  atLeast('W1 SQLite ≥ 1× BullMQ', m('W1', 'taskmill-sqlite', 'rate'), m('W1', 'bullmq', 'rate'), 1);
+  atLeast('W1 MariaDB ≥ 1× graphile-worker defaults', m('W1', 'taskmill-mysql', 'rate'), m('W1', 'graphile-worker', 'rate'), 1);
+  atLeast('W3 (two processes) ≥ 1.5× W1 on PostgreSQL', m('W3', 'taskmill-postgres', 'rate'), m('W1', 'taskmill-postgres', 'rate'), 1.5);
+  atLeast('W3 (two processes) ≥ 1.5× W1 on MariaDB', m('W3', 'taskmill-mysql', 'rate'), m('W1', 'taskmill-mysql', 'rate'), 1.5);
+  const pg = m('W2', 'taskmill-postgres', 'p50');
+  const gw = m('W2', 'graphile-worker', 'p50');
+  checks.push({
+    target: "W2 PostgreSQL p50 ≤ graphile-worker's",
+    measured: Number.isFinite(pg) && Number.isFinite(gw) ? `${fmt(pg)} ms vs ${fmt(gw)} ms` : 'not measured',
+    met: Number.isFinite(pg) && Number.isFinite(gw) ? pg <= gw : null,
+  });
+  atMost('W2 SQLite p50 ≤ 10 ms across processes', m('W2', 'taskmill-sqlite', 'p50'), 10, 'ms');
+  atMost('W2 SQLite p50 ≤ 1 ms in one process', m('W2b', 'taskmill-sqlite', 'p50'), 1, 'ms');
+  const idle = m('W2c', 'taskmill-mysql', 'perSecond');
+  atMost(
+    `W2 MariaDB p50 ≤ 50 ms at default settings (idle cost: ${Number.isFinite(idle) ? `${fmt(idle, 1)} statements/s` : 'not measured'})`,
+    m('W2', 'taskmill-mysql', 'p50'),
+    50,
+    'ms',
+  );
+  for (const store of ['sqlite', 'postgres', 'mysql']) {
+    atLeast(`W5 large ÷ small ≥ 0.8, taskmill-${store}`, m('W5', `taskmill-${store}`, 'large'), m('W5', `taskmill-${store}`, 'small'), 0.8);
+  }
+  for (const store of ['sqlite', 'postgres', 'mysql']) {
+    const warm = m('W6', `taskmill-${store}`, 'warm');
+    const end = m('W6', `taskmill-${store}`, 'end');
+    const growth = (end - warm) / warm;
+    checks.push({
+      target: `W6 RSS flat after warm-up (end ≤ 1.1 × warm-up), taskmill-${store}`,
+      measured: Number.isFinite(growth) ? `${(warm / 2 ** 20).toFixed(1)} → ${(end / 2 ** 20).toFixed(1)} MB (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(0)}%)` : 'not measured',
+      met: Number.isFinite(growth) ? growth <= 0.1 : null,
+    });
+  }
+  return markdownTable(
+    ['target', 'measured (medians of this run)', 'met'],
+    checks.map((c) => [c.target, c.measured, c.met === null ? 'not measured' : c.met ? 'yes' : '**no**']),
+  );
+}
