@@ -148,7 +148,7 @@ export class ClaimLoop {
       let claimed: Task[];
       try {
         const claim = this.store.claimTasks({ worker_id: this.options.worker_id, now: Date.now(), limit: free, names, name_limits });
-        claimed = await withinDeadline(claim, this.options.worker_heartbeat_timeout, 'claimTasks');
+        claimed = await withinDeadline(claim, this.storeCallBound(), 'claimTasks');
         failures = 0;
       } catch (error) {
         failures++;
@@ -227,7 +227,7 @@ export class ClaimLoop {
       for (let attempt = 0; ; attempt++) {
         try {
           const write = this.store.finishAttempt(flight.state.fence, outcome, Date.now());
-          const result = await withinDeadline(write, this.options.worker_heartbeat_timeout, 'finishAttempt');
+          const result = await withinDeadline(write, this.storeCallBound(), 'finishAttempt');
           if (!result.applied) {
             const { worker_id, attempt: n } = flight.state.fence;
             this.options.onError(new Error(`Discarded the outcome of task ${flight.task.id}: worker ${worker_id} no longer owns attempt ${n}`), 'fenced write');
@@ -243,6 +243,15 @@ export class ClaimLoop {
     } catch (error) {
       this.options.onError(error, 'finishAttempt');
     }
+  }
+
+  /**
+   * How long a claim or an outcome write may take before it is taken for stranded and retried:
+   * far beyond any lock wait (a claim abandoned while it still commits leaves its tasks unrun until
+   * the heartbeat sweep times them out), yet bounded, so one stranded query cannot stop the loop.
+   */
+  private storeCallBound(): number {
+    return Math.max(60_000, 2 * this.options.worker_heartbeat_timeout);
   }
 
   /** The handler returned and its outcome (if it was the one to end the attempt) is written: free the slot. */

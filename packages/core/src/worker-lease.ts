@@ -8,6 +8,8 @@ import { settlesWithin } from './settle.js';
 import type { WakeSignal } from './wake-signal.js';
 
 const SWEEP_BATCH = 100;
+/** A maintenance tick is taken for stuck only after this long, whatever the lease. */
+export const STUCK_TICK_FLOOR_MS = 10_000;
 
 /**
  * This worker's lease in the registry and the maintenance every worker runs (SPEC A12, A13, B5.5,
@@ -68,13 +70,13 @@ export class WorkerLease {
 
   /**
    * Stop the timers, let a tick under way finish, and mark this worker dead. Each wait is bounded by
-   * the lease length: a store call that never settles (a driver stranding a query on a connection
+   * `shutdown_timeout`: a store call that never settles (a driver stranding a query on a connection
    * the server killed) must not hang `stop()`; the lease then simply expires.
    */
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    const bound = this.options.worker_heartbeat_timeout;
+    const bound = this.options.shutdown_timeout;
     await this.retention?.stop();
     if (!(await settlesWithin(Promise.all(this.ticks), bound))) {
       this.options.onError(new Error(`A maintenance tick had not finished ${bound} ms into stop(); stopping without it`), 'maintenance');
@@ -87,14 +89,15 @@ export class WorkerLease {
 
   /**
    * Run `fn` every `ms`, one tick at a time. A tick still running after a whole lease
-   * (`worker_heartbeat_timeout`) is reported once and no longer waited for: its store call has not
-   * settled and may never, and a worker that stopped heartbeating over it would lose its lease for
-   * good (reaped by peers, never re-registering). Its late end is harmless: every change a tick
-   * makes is a guarded compare-and-set (SPEC A12).
+   * (`worker_heartbeat_timeout`, and at least 10 s, so that an ordinary lock wait is not mistaken
+   * for it) is reported once and no longer waited for: its store call has not settled and may
+   * never, and a worker that stopped heartbeating over it would lose its lease for good (reaped by
+   * peers, never re-registering). Its late end is harmless: every change a tick makes is a guarded
+   * compare-and-set (SPEC A12).
    */
   private every(ms: number, fn: () => Promise<void>): void {
     let current: { started: number; reported: boolean } | undefined;
-    const stuckAfter = Math.max(this.options.worker_heartbeat_timeout, 2 * ms);
+    const stuckAfter = Math.max(this.options.worker_heartbeat_timeout, 2 * ms, STUCK_TICK_FLOOR_MS);
     const timer = setInterval(() => {
       if (current) {
         const age = Date.now() - current.started;
