@@ -1,5 +1,5 @@
 import { Logger, makeWorkerUtils, run, type WorkerUtils } from 'graphile-worker';
-import pg from 'pg';
+import { dropPgSchema, withPgClient } from './pg-client.js';
 import { countPgStatements } from './pg-counter.js';
 import type { JobSystem, Payload } from './types.js';
 
@@ -41,15 +41,7 @@ export function graphileSystem(variant: 'defaults' | 'batched', pgUrl: string): 
       return place;
     },
 
-    async destroy(place) {
-      const client = new pg.Client({ connectionString: place.url });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS "${place.schema}" CASCADE`);
-      } finally {
-        await client.end();
-      }
-    },
+    destroy: dropPgSchema,
 
     async producer(place, options) {
       if (options?.countStatements) countPgStatements();
@@ -85,14 +77,8 @@ export function graphileSystem(variant: 'defaults' | 'batched', pgUrl: string): 
 
     async unfinished(place) {
       // completed jobs are deleted; anything left in the jobs table did not complete
-      const client = new pg.Client({ connectionString: place.url });
-      await client.connect();
-      try {
-        const { rows } = await client.query(`SELECT COUNT(*)::int AS n FROM "${place.schema}"._private_jobs`);
-        return rows[0].n as number;
-      } finally {
-        await client.end();
-      }
+      const { rows } = await withPgClient(place.url, (client) => client.query(`SELECT COUNT(*)::int AS n FROM "${place.schema}"._private_jobs`));
+      return rows[0].n as number;
     },
   };
 }

@@ -1,5 +1,5 @@
 import PgBoss from 'pg-boss';
-import pg from 'pg';
+import { dropPgSchema, withPgClient } from './pg-client.js';
 import { countPgStatements } from './pg-counter.js';
 import type { JobSystem, Payload } from './types.js';
 
@@ -45,15 +45,7 @@ export function pgBossSystem(pgUrl: string): JobSystem {
       return place;
     },
 
-    async destroy(place) {
-      const client = new pg.Client({ connectionString: place.url });
-      await client.connect();
-      try {
-        await client.query(`DROP SCHEMA IF EXISTS "${place.schema}" CASCADE`);
-      } finally {
-        await client.end();
-      }
-    },
+    destroy: dropPgSchema,
 
     async producer(place, options) {
       if (options?.countStatements) countPgStatements();
@@ -81,17 +73,10 @@ export function pgBossSystem(pgUrl: string): JobSystem {
     },
 
     async unfinished(place) {
-      const client = new pg.Client({ connectionString: place.url });
-      await client.connect();
-      try {
-        const { rows } = await client.query(
-          `SELECT COUNT(*)::int AS n FROM "${place.schema}".job WHERE name = $1 AND state <> 'completed'`,
-          [TASK],
-        );
-        return rows[0].n as number;
-      } finally {
-        await client.end();
-      }
+      const { rows } = await withPgClient(place.url, (client) =>
+        client.query(`SELECT COUNT(*)::int AS n FROM "${place.schema}".job WHERE name = $1 AND state <> 'completed'`, [TASK]),
+      );
+      return rows[0].n as number;
     },
   };
 }
