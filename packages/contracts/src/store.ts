@@ -134,6 +134,12 @@ export type FinishOutcome =
 /** Why an attempt timed out. */
 export type TimeoutType = 'total' | 'heartbeat' | 'check';
 
+/** One attempt's outcome in a grouped finish ({@link TaskStore.finishAttempts}). */
+export interface FinishItem {
+  fence: Fence;
+  outcome: FinishOutcome;
+}
+
 /** Result of {@link TaskStore.finishAttempt}. */
 export interface FinishResult {
   /** False when the fence no longer held: nothing was changed. */
@@ -241,6 +247,14 @@ export interface TaskStore {
 
   /** Apply the outcome of an attempt, fenced. See {@link FinishOutcome}. */
   finishAttempt(fence: Fence, outcome: FinishOutcome, now: number): Promise<FinishResult>;
+
+  /**
+   * Apply several attempts' outcomes in ONE transaction (a group commit): each exactly as
+   * {@link finishAttempt} would, fenced on its own; results in input order. All or nothing: when
+   * it throws, none was written. Tasks are visited in id order, so two groups that touch the
+   * same rows (a shared parent) lock them in the same order.
+   */
+  finishAttempts(items: FinishItem[], now: number): Promise<FinishResult[]>;
 
   /**
    * Write a `task_progress`/`task_checkpoint` event (attempt = the fence's attempt) and, for

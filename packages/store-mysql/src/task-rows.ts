@@ -92,6 +92,12 @@ export async function lockTask(conn: Conn, id: TaskId): Promise<Task | null> {
   return row ? decodeTask(row) : null;
 }
 
+/** The tasks of these ids, by id, exclusively locked until the transaction ends (one statement). */
+export async function lockTasks(conn: Conn, ids: readonly TaskId[]): Promise<Task[]> {
+  if (ids.length === 0) return [];
+  return (await rows(conn, `SELECT * FROM ${T} WHERE id IN (?) ORDER BY id FOR UPDATE`, [ids])).map(decodeTask);
+}
+
 /** Insert task rows (one statement); their ids in input order. */
 export function insertTasks(conn: Conn, list: readonly TaskInsert[]): Promise<TaskId[]> {
   return insertRows(

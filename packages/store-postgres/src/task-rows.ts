@@ -40,6 +40,13 @@ export async function lockTask(db: Db, id: TaskId): Promise<Task | null> {
   return row ? decodeTask(row) : null;
 }
 
+/** The tasks of these ids, by id, locked (`FOR UPDATE`) until the transaction ends (one statement). */
+export async function lockTasks(db: Db, ids: readonly TaskId[]): Promise<Task[]> {
+  if (ids.length === 0) return [];
+  const found = await db.sql`SELECT * FROM ${db.t.tasks} WHERE id = ANY(${ids as TaskId[]}::int8[]) ORDER BY id FOR UPDATE`;
+  return found.map(decodeTask);
+}
+
 /** Insert task rows with multi-row INSERTs; ids in input order. */
 export async function insertTasks(db: Db, rows: readonly TaskInsert[]): Promise<TaskId[]> {
   const { sql } = db;

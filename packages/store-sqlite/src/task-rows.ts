@@ -10,7 +10,7 @@ import {
   type TaskInsert,
   type TaskPatch,
 } from '@taskmill/contracts/store-kit';
-import { toBlob, type Param, type SqliteConnection } from './connection.js';
+import { jsonList, toBlob, type Param, type SqliteConnection } from './connection.js';
 
 /*
  * Task rows and what every transition writes with them: the patch, the attempt row it opens or
@@ -46,6 +46,12 @@ export async function selectTask(sql: SqliteConnection, id: TaskId): Promise<Raw
 export async function lockTask(sql: SqliteConnection, id: TaskId): Promise<Task | null> {
   const row = await selectTask(sql, id);
   return row ? decodeTask(row) : null;
+}
+
+/** The decoded tasks of these ids, by id (one statement). */
+export async function lockTasks(sql: SqliteConnection, ids: readonly TaskId[]): Promise<Task[]> {
+  if (ids.length === 0) return [];
+  return sql.all('SELECT * FROM taskmill_tasks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id', jsonList(ids)).map(decodeTask);
 }
 
 /** Insert task rows; their ids in input order. */

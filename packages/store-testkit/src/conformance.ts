@@ -7,6 +7,7 @@ import { defineConcurrencyTests } from './suites/concurrency.js';
 import { defineCreateTests } from './suites/create.js';
 import { defineFencingTests } from './suites/fencing.js';
 import { defineFinishTests } from './suites/finishing.js';
+import { defineGroupedFinishTests } from './suites/grouped-finish.js';
 import { defineManualControlTests } from './suites/manual-control.js';
 import { defineManualRetryTests } from './suites/manual-retry.js';
 import { defineNoteAndHeartbeatTests } from './suites/notes-and-heartbeats.js';
@@ -41,6 +42,7 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineClaimingTests(ctx);
     defineRetryTests(ctx);
     defineFinishTests(ctx);
+    defineGroupedFinishTests(ctx);
     defineFencingTests(ctx);
     defineNoteAndHeartbeatTests(ctx);
     defineManualControlTests(ctx);

@@ -56,6 +56,8 @@ export function assembleStore(driver: StoreDriver): Store {
     heartbeatTasks: (fences, now) =>
       fences.length === 0 ? Promise.resolve([]) : write('heartbeatTasks', (tx) => operations.heartbeatTasks(tx, fences, now)),
     finishAttempt: (fence, outcome, now) => write('finishAttempt', (tx) => operations.finishAttempt(tx, fence, outcome, now)),
+    finishAttempts: (items, now) =>
+      items.length === 0 ? Promise.resolve([]) : write('finishAttempts', (tx) => operations.finishAttempts(tx, items, now)),
     recordTaskNote: (taskId, fence, note, now) => write('recordTaskNote', (tx) => operations.recordTaskNote(tx, taskId, fence, note, now)),
     pauseTask: (taskId, now) => write('pauseTask', (tx) => operations.pauseTask(tx, taskId, now)),
     resumeTask: (taskId, options, now) =>

@@ -48,6 +48,8 @@ export interface StoreReader {
 export interface StoreWriter extends StoreReader {
   /** The task row, locked for the rest of the transaction where the dialect has row locks. */
   lockTask(id: TaskId): Promise<Task | null>;
+  /** The task rows of these ids (distinct), by id, locked as {@link lockTask} locks; unknown ids are left out. */
+  lockTasks(ids: readonly TaskId[]): Promise<Task[]>;
   /** Insert task rows; returns their ids in input order. */
   insertTasks(rows: readonly TaskInsert[]): Promise<TaskId[]>;
   /**
@@ -132,6 +134,7 @@ export const READER_METHODS = ['selectTask', 'selectPage', 'selectTaskStats', 's
 export const WRITER_METHODS = [
   ...READER_METHODS,
   'lockTask',
+  'lockTasks',
   'insertTasks',
   'applyChanges',
   'markCredited',

@@ -4,6 +4,7 @@ import type { Task, TaskId } from '../rows.js';
 import type {
   ClaimRequest,
   Fence,
+  FinishItem,
   FinishOutcome,
   FinishResult,
   NewTask,
@@ -83,13 +84,9 @@ export async function claimTasks(tx: StoreWriter, request: ClaimRequest): Promis
   if (picked.length === 0) return [];
   const list = picked.map((task) => changes.claim(task, plan.worker_id, plan.now));
   const { applied } = await tx.applyChanges(list);
-  const claimed: Task[] = [];
-  for (let i = 0; i < picked.length; i++) {
-    if (!applied[i]) continue;
-    const task = await tx.lockTask(picked[i].id);
-    if (task) claimed.push(task);
-  }
-  return claimed;
+  const ids = picked.filter((_, i) => applied[i]).map((task) => task.id);
+  const byId = new Map((await tx.lockTasks(ids)).map((task) => [task.id, task]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
 /** Apply how an attempt ended, fenced (see `FinishOutcome`). */
@@ -100,38 +97,72 @@ export async function finishAttempt(tx: StoreWriter, fence: Fence, outcome: Fini
   if (!holdsFence(task, fence)) return { applied: false, task, child_ids: [] };
 
   let childIds: TaskId[] = [];
-  switch (outcome.kind) {
-    case 'completed':
-      await apply(tx, [changes.complete(task, outcome.result, now)], now);
-      break;
-    case 'rescheduled':
-      await apply(tx, [changes.reschedule(task, outcome.result, outcome.next_run_time, now)], now);
-      break;
-    case 'failed':
-      await apply(tx, [changes.fail(task, outcome.status, outcome.error, outcome.timeout_type, now)], now);
-      break;
-    case 'suspended':
-      await apply(tx, [changes.suspend(task, outcome.reason, outcome.metadata ?? null, outcome.context, now)], now);
-      break;
-    case 'spawned': {
-      const rows = outcome.children.map((child) => changes.childInsert(task, child, now));
-      childIds = rows.length > 0 ? await tx.insertTasks(rows) : [];
-      await tx.applyChanges(childIds.map((childId, i) => eventsOnly(childId, [changes.createdEvent(childId, rows[i], now)])));
-      const names = outcome.children.map((child) => child.name);
-      await apply(tx, [changes.spawn(task, childIds, names, outcome.context, now)], now);
-      if (childIds.length > 0) await tx.wake();
-      break;
-    }
-    case 'interrupted':
-      await apply(tx, [
-        changes.requeue(task, { reason: 'shutdown_timeout', by_worker_id: fence.worker_id, by_pod_id: outcome.by_pod_id ?? null }, now),
-      ], now);
-      break;
+  if (outcome.kind === 'spawned') {
+    const rows = outcome.children.map((child) => changes.childInsert(task, child, now));
+    childIds = rows.length > 0 ? await tx.insertTasks(rows) : [];
+    await tx.applyChanges(childIds.map((childId, i) => eventsOnly(childId, [changes.createdEvent(childId, rows[i], now)])));
+    const names = outcome.children.map((child) => child.name);
+    await apply(tx, [changes.spawn(task, childIds, names, outcome.context, now)], now);
+    if (childIds.length > 0) await tx.wake();
+  } else {
+    await apply(tx, [outcomeChange(task, fence, outcome, now)], now);
   }
   return { applied: true, task: await tx.lockTask(task.id), child_ids: childIds };
 }
 
 /** Refresh the tasks these fences still hold; the ids of those that no longer hold. */
+/** The one change an outcome other than `spawned` makes to the task it finishes. */
+function outcomeChange(task: Task, fence: Fence, outcome: Exclude<FinishOutcome, { kind: 'spawned' }>, now: number): TaskChange {
+  switch (outcome.kind) {
+    case 'completed':
+      return changes.complete(task, outcome.result, now);
+    case 'rescheduled':
+      return changes.reschedule(task, outcome.result, outcome.next_run_time, now);
+    case 'failed':
+      return changes.fail(task, outcome.status, outcome.error, outcome.timeout_type, now);
+    case 'suspended':
+      return changes.suspend(task, outcome.reason, outcome.metadata ?? null, outcome.context, now);
+    case 'interrupted':
+      return changes.requeue(task, { reason: 'shutdown_timeout', by_worker_id: fence.worker_id, by_pod_id: outcome.by_pod_id ?? null }, now);
+  }
+}
+
+/**
+ * Several outcomes in the caller's one transaction; results in input order. Each task's rows end
+ * up exactly as {@link finishAttempt} one by one in task id order leaves them; only the global
+ * order of event ids across tasks may differ. The tasks are locked in one statement (by id), the
+ * changes applied together (multi-row inserts of their events), and read back in one statement;
+ * `spawned` outcomes, which insert children, then go one by one. A group naming one task twice
+ * is written one by one.
+ */
+export async function finishAttempts(tx: StoreWriter, items: FinishItem[], now: number): Promise<FinishResult[]> {
+  const order = items.map((_, i) => i).sort((a, b) => Number(items[a].fence.task_id) - Number(items[b].fence.task_id) || a - b);
+  const results: FinishResult[] = new Array(items.length);
+  const ids = items.map((item) => parseTaskId(item.fence.task_id));
+  if (new Set(ids).size < ids.length) {
+    for (const i of order) results[i] = await finishAttempt(tx, items[i].fence, items[i].outcome, now);
+    return results;
+  }
+  const locked = new Map((await tx.lockTasks(ids.filter((id): id is TaskId => id !== null))).map((task) => [task.id, task]));
+  const batch: number[] = [];
+  const spawns: number[] = [];
+  for (const i of order) {
+    const task = ids[i] === null ? undefined : locked.get(ids[i]!);
+    if (!task) results[i] = { applied: false, task: null, child_ids: [] };
+    else if (!holdsFence(task, items[i].fence)) results[i] = { applied: false, task, child_ids: [] };
+    else if (items[i].outcome.kind === 'spawned') spawns.push(i);
+    else batch.push(i);
+  }
+  if (batch.length > 0) {
+    const list = batch.map((i) => outcomeChange(locked.get(ids[i]!)!, items[i].fence, items[i].outcome as Exclude<FinishOutcome, { kind: 'spawned' }>, now));
+    await apply(tx, list, now);
+    const after = new Map((await tx.lockTasks(batch.map((i) => ids[i]!))).map((task) => [task.id, task]));
+    for (const i of batch) results[i] = { applied: true, task: after.get(ids[i]!) ?? null, child_ids: [] };
+  }
+  for (const i of spawns) results[i] = await finishAttempt(tx, items[i].fence, items[i].outcome, now);
+  return results;
+}
+
 export async function heartbeatTasks(tx: StoreWriter, fences: Fence[], now: number): Promise<TaskId[]> {
   if (fences.length === 0) return [];
   const valid = fences.filter((fence) => parseTaskId(fence.task_id) !== null);
