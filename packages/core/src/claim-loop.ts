@@ -2,6 +2,7 @@ import { StoreUnavailableError, TaskTimeoutError, type Fence, type FinishOutcome
 import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
 import type { HandlerDefinition, HandlerRegistry } from './handler-registry.js';
 import type { ResolvedOptions } from './options.js';
+import { FinishGroups } from './finish-group.js';
 import { failureOutcome, outcomeOf } from './outcome.js';
 import { SubTasks } from './suspension.js';
 import { buildTaskContext, type AttemptState } from './task-context.js';
@@ -45,7 +46,11 @@ export interface OverdueHandler {
  *
  * A slot is counted until the handler returns, even after its attempt ended (timed out, paused,
  * cancelled, recovered, interrupted at stop): a handler that ignores its signal still bounds what
- * the process runs, and is reported (see {@link reportOverdue}).
+ * the process runs, and is reported (see {@link reportOverdue}). A handler that returned frees its
+ * slot as soon as its outcome is queued for the next group commit (finish-group.ts), so the next
+ * claim runs while that group commits instead of after it; claiming pauses while
+ * 2 × `max_concurrent_tasks` outcomes wait to be written, which bounds the attempts a worker
+ * holds at three times its concurrency.
  */
 export class ClaimLoop {
   private readonly flights = new Set<Flight>();
@@ -53,13 +58,16 @@ export class ClaimLoop {
   private readonly writes = new Set<Promise<void>>();
   private running = false;
   private loop: Promise<void> | undefined;
+  private readonly groups: FinishGroups;
 
   constructor(
     private readonly store: Store,
     private readonly registry: HandlerRegistry,
     private readonly options: ResolvedOptions,
     private readonly wake: WakeSignal,
-  ) {}
+  ) {
+    this.groups = new FinishGroups(store, () => this.storeCallBound());
+  }
 
   /** Start claiming while `mayClaim()` holds (not paused, not fenced). */
   start(mayClaim: () => boolean): void {
@@ -139,10 +147,13 @@ export class ClaimLoop {
   private async run(mayClaim: () => boolean): Promise<void> {
     let failures = 0;
     while (this.running) {
-      const free = this.options.max_concurrent_tasks - this.flights.size;
+      const free = this.writes.size >= 2 * this.options.max_concurrent_tasks ? 0 : this.options.max_concurrent_tasks - this.flights.size;
       const { names, name_limits, defs } = this.registry.claimable();
       if (!mayClaim() || free <= 0 || names.length === 0) {
         await this.wake.wait(this.options.poll_interval);
+        // slots free in groups (one commit finishes many attempts): let the whole group's
+        // releases land before claiming, so one claim refills them all
+        if (free <= 0) await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
       let claimed: Task[];
@@ -197,7 +208,8 @@ export class ClaimLoop {
     flight.returned = true;
     if (flight.endedAt !== undefined) return; // the attempt ended meanwhile: the result is discarded
     await Promise.allSettled([...state.notes]);
-    await this.finish(flight, outcome);
+    // queued for the next group commit; the slot is freed now (see the class comment)
+    void this.finish(flight, outcome);
   }
 
   /** End the attempt without writing (someone else wrote its end); the handler keeps its slot until it returns. */
@@ -219,15 +231,17 @@ export class ClaimLoop {
     if (!this.end(flight, abortReason, why)) return;
     const write = this.write(flight, outcome);
     this.writes.add(write);
-    await write.finally(() => this.writes.delete(write));
+    await write.finally(() => {
+      this.writes.delete(write);
+      this.wake.wake(); // claiming may have paused for outstanding writes
+    });
   }
 
   private async write(flight: Flight, outcome: FinishOutcome): Promise<void> {
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          const write = this.store.finishAttempt(flight.state.fence, outcome, Date.now());
-          const result = await withinDeadline(write, this.storeCallBound(), 'finishAttempt');
+          const result = await this.groups.finish(flight.state.fence, outcome);
           if (!result.applied) {
             const { worker_id, attempt: n } = flight.state.fence;
             this.options.onError(new Error(`Discarded the outcome of task ${flight.task.id}: worker ${worker_id} no longer owns attempt ${n}`), 'fenced write');
