@@ -188,6 +188,61 @@ describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreac
     }
   });
 
+  it('the claim reads each claimable status along idx_task_claim_order: no row sorted but the merged LIMITs, with 65,536 due tasks', async () => {
+    const db = await dbs.create();
+    const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 2 });
+    const statements: { sql: string; values: unknown }[] = [];
+    // record what the store sends: each connection it takes from the pool logs its queries
+    const recording = new Proxy(pool, {
+      get(target, key) {
+        if (key !== 'getConnection') return Reflect.get(target, key, target);
+        return async () => {
+          const conn = await target.getConnection();
+          return new Proxy(conn, {
+            get(c, k) {
+              const value = Reflect.get(c, k, c);
+              if (k !== 'query' || typeof value !== 'function') return typeof value === 'function' ? value.bind(c) : value;
+              return (sql: unknown, values: unknown) => {
+                if (typeof sql === 'string') statements.push({ sql, values });
+                return value.call(c, sql, values);
+              };
+            },
+          });
+        };
+      },
+    });
+    try {
+      const store = createMysqlStore({ pool: recording });
+      await store.setup();
+      await store.createTasks([task({ name: 'job' })], T0);
+      for (let i = 0; i < 16; i++) {
+        await pool.query(
+          `INSERT INTO taskmill_tasks (name, type, payload, priority, next_run_time, timeout, max_retries, retry_interval, status, created_at)
+           SELECT name, type, payload, (id % 5) - 2, next_run_time - (id % 7), timeout, max_retries, retry_interval, status, created_at FROM taskmill_tasks`,
+        );
+      }
+      await pool.query('ANALYZE TABLE taskmill_tasks');
+      statements.length = 0;
+      const claimed = await store.claimTasks({ worker_id: 'w', now: T0, limit: 10, names: ['job'] });
+      expect(claimed).toHaveLength(10);
+      expect(claimed.every((t) => t.priority === 2)).toBe(true);
+      const peeks = statements.filter((s) => s.sql.includes('UNION ALL'));
+      expect(peeks.length).toBeGreaterThan(0);
+      const [plan] = (await pool.query(`EXPLAIN ${peeks[0].sql}`, peeks[0].values as never[])) as unknown as [Record<string, unknown>[]];
+      const branches = plan.filter((row) => row.table === 'taskmill_tasks');
+      expect(branches).toHaveLength(3);
+      for (const row of branches) {
+        expect(row.key).toBe('idx_task_claim_order');
+        expect(String(row.Extra)).toContain('Using index');
+        expect(String(row.Extra)).not.toContain('filesort');
+        expect(row.type).not.toBe('ALL');
+      }
+      await store.close();
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('stores large contexts (LONGBLOB) and payloads beyond 64 KiB', async () => {
     const store = track(await dbs.store());
     const big = JSON.stringify({ text: 'x'.repeat(200_000) });

@@ -1,0 +1,1 @@
+CREATE INDEX `idx_task_claim_order` ON `taskmill_tasks` (`status`,`priority` DESC,`next_run_time`,`id`,`name`);
