@@ -19,6 +19,11 @@ export interface MysqlStoreOptions {
   migrationLockTimeout?: number;
   /** How many times a transaction that hit a deadlock or lock wait timeout is run again. (Default: 5) */
   deadlockRetries?: number;
+  /**
+   * How often, in ms, an idle worker's wake-up probe asks whether anything happened (notify.ts):
+   * one primary-key read per probe. 0 turns wake-ups off (workers then only poll). (Default: 50)
+   */
+  wakeProbeInterval?: number;
 }
 
 /** Parsed, validated connection settings; the pool itself is only made on first use. */
@@ -31,6 +36,8 @@ export interface MysqlConnection {
   readonly ownsPool: boolean;
   readonly migrationLockTimeout: number;
   readonly deadlockRetries: number;
+  /** ms between wake-up probes; 0 for none. */
+  readonly wakeProbeInterval: number;
 }
 
 function positiveInt(value: unknown, name: string, fallback: number): number {
@@ -85,12 +92,13 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
   if (typeof opts !== 'object') throw new ConfigurationError('createMysqlStore needs a mysql:// URL or an options object');
   const migrationLockTimeout = positiveInt(opts.migrationLockTimeout, 'migrationLockTimeout', 60);
   const deadlockRetries = positiveInt(opts.deadlockRetries, 'deadlockRetries', 5);
+  const wakeProbeInterval = opts.wakeProbeInterval === 0 ? 0 : positiveInt(opts.wakeProbeInterval, 'wakeProbeInterval', 50);
   if (opts.pool) {
     const pool = opts.pool;
     if (typeof pool.getConnection !== 'function' || typeof pool.query !== 'function') {
       throw new ConfigurationError('options.pool must be a mysql2 promise pool (mysql2/promise createPool())');
     }
-    return { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout, deadlockRetries };
+    return { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout, deadlockRetries, wakeProbeInterval };
   }
   if (typeof opts.url !== 'string' || opts.url.trim() === '') {
     throw new ConfigurationError('createMysqlStore needs a mysql:// URL or an existing mysql2 pool');
@@ -128,5 +136,6 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
     ownsPool: true,
     migrationLockTimeout,
     deadlockRetries,
+    wakeProbeInterval,
   };
 }

@@ -27,14 +27,31 @@ const SQL = { ...claim, ...notify, ...queries, ...retention, ...sweep, ...taskRo
 export function createMysqlStore(options: string | MysqlStoreOptions): Store {
   const connection = openConnection(options);
   let closed = false;
+  const probes = new Set<() => Promise<void>>();
   const driver: StoreDriver = {
     dialect: 'mysql',
-    capabilities: { notify: false, skipLocked: true },
+    capabilities: { notify: connection.wakeProbeInterval > 0, skipLocked: true },
     setup: () => runMigrations(connection),
     async close() {
       if (closed) return;
       closed = true;
+      await Promise.all([...probes].map((stop) => stop()));
       await connection.close();
+    },
+    async listen(onWake) {
+      const stop = await notify.listen(connection, () => {
+        try {
+          onWake();
+        } catch {
+          // a throwing callback must not stop the probe
+        }
+      });
+      const unsubscribe = async () => {
+        probes.delete(unsubscribe);
+        await stop();
+      };
+      probes.add(unsubscribe);
+      return unsubscribe;
     },
     write: (operation, work) => inTransaction(connection, operation, (conn) => work(bindWriter(conn, SQL))),
     read: (operation, work) => withConnection(connection, operation, (conn) => work(bindReader(conn, SQL))),

@@ -38,7 +38,10 @@ describe('createMysqlStore options (no server needed)', () => {
     // nothing listens on port 1: constructing must still succeed, the first call fails cleanly
     const store = createMysqlStore('mariadb://someone:secret@127.0.0.1:1/nowhere');
     expect(store.dialect).toBe('mysql');
-    expect(store.capabilities).toEqual({ notify: false, skipLocked: true });
+    expect(store.capabilities).toEqual({ notify: true, skipLocked: true });
+    expect(createMysqlStore({ url: 'mysql://root@127.0.0.1:1/x', wakeProbeInterval: 0 }).capabilities.notify).toBe(false);
+    expect(() => createMysqlStore({ url: 'mysql://root@127.0.0.1:1/x', wakeProbeInterval: -5 })).toThrow(ConfigurationError);
+    expect(() => createMysqlStore({ url: 'mysql://root@127.0.0.1:1/x', wakeProbeInterval: 1.5 })).toThrow(ConfigurationError);
     const error = await store.getTask(1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect((error as StoreUnavailableError).cause).toBeDefined();
@@ -241,6 +244,28 @@ describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreac
     } finally {
       await pool.end();
     }
+  });
+
+  it('the wake-up probe wakes a listener in another store when a task is committed there, and not before', async () => {
+    const db = await dbs.create();
+    const listener = track(createMysqlStore({ url: urlFor(db), wakeProbeInterval: 20 }));
+    const producer = track(createMysqlStore(urlFor(db)));
+    await listener.setup();
+    let wakes = 0;
+    const stop = await listener.listen!(() => wakes++);
+    // idle: nothing happened, so no wake-up however many probes ran
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(wakes).toBe(0);
+    const started = Date.now();
+    await producer.createTasks([task()], T0);
+    while (wakes === 0 && Date.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(wakes).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await stop();
+    const after = wakes;
+    await producer.createTasks([task()], T0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(wakes).toBe(after);
   });
 
   it('stores large contexts (LONGBLOB) and payloads beyond 64 KiB', async () => {

@@ -43,7 +43,7 @@ function fakeSource(failCommitWith?: Error): { source: MysqlConnection; conns: F
   } as unknown as Pool;
   return {
     conns,
-    source: { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5 },
+    source: { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5, wakeProbeInterval: 0 },
   };
 }
 
@@ -114,7 +114,7 @@ describe('inTransaction', () => {
 describe('withConnection', () => {
   it('maps a refused connection to StoreUnavailableError', async () => {
     const pool = { getConnection: () => Promise.reject(driverError('ECONNREFUSED', -111)) } as unknown as Pool;
-    const source: MysqlConnection = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5 };
+    const source: MysqlConnection = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5, wakeProbeInterval: 0 };
     const error = await withConnection(source, 'test', async () => 1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect((error as StoreUnavailableError).cause).toMatchObject({ code: 'ECONNREFUSED' });

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { resolve as resolvePath } from 'node:path';
 import { ConfigurationError, StoreUnavailableError } from '@taskmill/contracts';
 import type { RawRow } from '@taskmill/contracts/store-kit';
 
@@ -131,6 +132,15 @@ export class SqliteConnection {
       }
     }
     this.busyTimeoutMs = this.#busyOption ?? DEFAULT_BUSY_TIMEOUT_MS;
+  }
+
+  /** The database file's absolute path, or null for an in-memory database (known without opening it). */
+  get filePath(): string | null {
+    if (this.#source.kind === 'database') {
+      const { memory, name } = this.#source.database;
+      return memory || !name || name === ':memory:' ? null : resolvePath(name);
+    }
+    return this.#source.target.kind === 'file' ? resolvePath(this.#source.target.path) : null;
   }
 
   /** True once {@link close} was called. */

@@ -29,7 +29,8 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const writer = bindWriter(connection, SQL);
   const driver: StoreDriver = {
     dialect: 'sqlite',
-    capabilities: { notify: false, skipLocked: false },
+    capabilities: { notify: connection.filePath !== null, skipLocked: false },
+    listen: (onWake) => notify.listen(connection, onWake),
     setup: () => transactions.setup(migrate),
     close: () => transactions.close(),
     write: (operation, work) => transactions.write(operation, () => work(writer)),

@@ -258,3 +258,40 @@ describe('smoke', () => {
     ]);
   });
 });
+
+describe('wake-ups across connections (the WAL file watch)', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('a commit by another store on the file wakes a listener, an idle file does not, and an unsubscribed one stays asleep', async () => {
+    const file = tempFile();
+    const listener = createSqliteStore(`sqlite:${file}`);
+    const producer = createSqliteStore(`sqlite:${file}`);
+    try {
+      expect(listener.capabilities.notify).toBe(true);
+      await listener.setup();
+      await producer.setup();
+      await sleep(50);
+      let wakes = 0;
+      const stop = await listener.listen!(() => wakes++);
+      await sleep(200);
+      expect(wakes).toBe(0);
+      const started = Date.now();
+      await producer.createTasks([newTask()], T0);
+      while (wakes === 0 && Date.now() - started < 5_000) await sleep(2);
+      expect(wakes).toBeGreaterThan(0);
+      expect(Date.now() - started).toBeLessThan(500);
+      await stop();
+      const after = wakes;
+      await producer.createTasks([newTask()], T0);
+      await sleep(100);
+      expect(wakes).toBe(after);
+    } finally {
+      await producer.close();
+      await listener.close();
+    }
+  });
+
+  it('an in-memory database has no cross-process wake-ups to offer', () => {
+    expect(createSqliteStore('sqlite::memory:').capabilities.notify).toBe(false);
+  });
+});
