@@ -1,5 +1,7 @@
 import type { Task, TaskId } from '@taskmill/contracts';
+import { getTableConfig } from 'drizzle-orm/pg-core';
 import {
+  type AttemptClose,
   decodeTask,
   EVENT_INSERT_COLUMNS,
   eventRow,
@@ -9,6 +11,7 @@ import {
   type TaskChange,
   type TaskInsert,
 } from '@taskmill/contracts/store-kit';
+import { taskAttempts, tasks } from './schema.js';
 import type { Db } from './transaction.js';
 
 /*
@@ -81,28 +84,113 @@ async function updateTask(db: Db, change: TaskChange): Promise<boolean> {
   return !guard || result.count > 0;
 }
 
+/** SQL types of the tasks and attempts columns, for the casts of multi-row UPDATEs. */
+const TASK_TYPES = columnTypes(tasks);
+const ATTEMPT_TYPES = columnTypes(taskAttempts);
+
+function columnTypes(table: typeof tasks | typeof taskAttempts): Record<string, string> {
+  const types: Record<string, string> = {};
+  for (const column of getTableConfig(table).columns) types[column.name] = column.getSQLType().replace('bigserial', 'bigint');
+  return types;
+}
+
+/** `(v1::type1, v2::type2, …), (…)` of rows of values, for a `FROM (VALUES …)` list. */
+function valuesList(db: Db, rows: unknown[][], types: string[]): Fragment {
+  const { sql } = db;
+  const join = (parts: Fragment[]): Fragment => parts.reduce((acc, part) => sql`${acc}, ${part}` as Fragment);
+  return join(rows.map((values) => sql`(${join(values.map((value, i) => sql`${value as never}::${sql.unsafe(types[i])}` as Fragment))})` as Fragment));
+}
+
+type Fragment = ReturnType<Db['sql']['unsafe']>;
+
+/** The shape of a change's UPDATE: its patch columns and guard terms. Changes of one shape share a statement. */
+function shapeOf(change: TaskChange): string {
+  const g = change.guard;
+  const guard = g ? `s${g.worker_id !== undefined ? 'w' : ''}${g.attempt !== undefined ? 'a' : ''}` : '-';
+  return `${patchEntries(change.patch).map(([column]) => column).join(',')}|${guard}`;
+}
+
 /**
- * Apply changes in order: every task UPDATE first (pipelined; the server runs them in order, so a
- * later guard sees an earlier change of the same row), then, for the changes that applied, the
- * attempt closes (by number, only while open), the opened attempts and the events in multi-row
- * INSERTs.
+ * UPDATE the rows of changes of one shape (distinct tasks) in one statement:
+ * `UPDATE tasks SET c = v.c … FROM (VALUES …) AS v(id, c…, guard…) WHERE id = v.id AND <guards>`.
+ */
+async function updateTasksTogether(db: Db, group: readonly TaskChange[]): Promise<boolean[]> {
+  const { sql, t } = db;
+  const first = group[0];
+  const columns = patchEntries(first.patch).map(([column]) => column as string);
+  const guard = first.guard;
+  if (!guard && columns.length === 0) return group.map(() => true);
+  const guardColumns = guard ? (['status', ...(guard.worker_id !== undefined ? ['worker_id'] : []), ...(guard.attempt !== undefined ? ['attempt'] : [])] as const) : [];
+  const names = ['id', ...columns, ...guardColumns.map((c) => `g_${c}`)];
+  const types = ['bigint', ...columns.map((c) => TASK_TYPES[c]), ...guardColumns.map((c) => TASK_TYPES[c])];
+  const rows = group.map((change) => {
+    const patch = change.patch as Record<string, unknown>;
+    const g = change.guard as Record<string, unknown> | null;
+    return [change.task_id, ...columns.map((c) => patch[c] ?? null), ...guardColumns.map((c) => g?.[c] ?? null)];
+  });
+  const set = columns.length > 0 ? columns.map((c) => `"${c}" = v."${c}"`).join(', ') : '"id" = task."id"';
+  const where = guardColumns.map((c) => `AND task."${c}" = v."g_${c}"`).join(' ');
+  const updated = await sql`
+    UPDATE ${t.tasks} AS task SET ${sql.unsafe(set)}
+    FROM (VALUES ${valuesList(db, rows, types)}) AS v(${sql.unsafe(names.map((n) => `"${n}"`).join(', '))})
+    WHERE task.id = v.id ${sql.unsafe(where)}
+    RETURNING task.id`;
+  const hit = new Set(updated.map((r) => Number(r.id)));
+  return group.map((change) => !guard || hit.has(change.task_id));
+}
+
+/**
+ * The task UPDATEs of a list of changes. Changes of distinct tasks are grouped by shape, one
+ * statement per shape (a claim of 10 or a group of 10 completions is one UPDATE); when one task
+ * has several changes, each is its own statement, pipelined in order, so a later guard sees an
+ * earlier change of the same row.
+ */
+async function updateTasks(db: Db, changes: readonly TaskChange[]): Promise<boolean[]> {
+  if (changes.length === 1 || new Set(changes.map((c) => c.task_id)).size < changes.length) {
+    return Promise.all(changes.map((change) => updateTask(db, change)));
+  }
+  const shapes = new Map<string, number[]>();
+  changes.forEach((change, i) => {
+    const key = shapeOf(change);
+    shapes.set(key, [...(shapes.get(key) ?? []), i]);
+  });
+  const applied: boolean[] = new Array(changes.length);
+  await Promise.all(
+    [...shapes.values()].map(async (indexes) => {
+      const result = indexes.length === 1 ? [await updateTask(db, changes[indexes[0]])] : await updateTasksTogether(db, indexes.map((i) => changes[i]));
+      indexes.forEach((i, k) => (applied[i] = result[k]));
+    }),
+  );
+  return applied;
+}
+
+/** Close attempt rows (by number, only while open): one statement for all of them. */
+async function closeAttempts(db: Db, closes: readonly AttemptClose[]): Promise<void> {
+  if (closes.length === 0) return;
+  const { sql, t } = db;
+  const names = ['task_id', 'attempt', 'ended_at', 'outcome', 'error', 'timeout_flag'] as const;
+  const rows = closes.map((close) => names.map((name) => close[name]));
+  await sql`
+    UPDATE ${t.attempts} AS a
+    SET ended_at = v.ended_at, outcome = v.outcome, error = v.error, timeout_flag = v.timeout_flag
+    FROM (VALUES ${valuesList(db, rows, names.map((n) => ATTEMPT_TYPES[n]))}) AS v(task_id, attempt, ended_at, outcome, error, timeout_flag)
+    WHERE a.task_id = v.task_id AND a.attempt = v.attempt AND a.ended_at IS NULL`;
+}
+
+/**
+ * Apply changes in order: the task UPDATEs first (see {@link updateTasks}), then, for the changes
+ * that applied, the attempt closes, the opened attempts and the events, each one multi-row
+ * statement, pipelined.
  */
 export async function applyChanges(db: Db, changes: readonly TaskChange[]): Promise<{ applied: boolean[]; event_ids: number[] }> {
   const { sql, t } = db;
-  const applied = await Promise.all(changes.map((change) => updateTask(db, change)));
+  const applied = await updateTasks(db, changes);
   const done = changes.filter((_, i) => applied[i]);
   const closes = done.flatMap((c) => (c.close_attempt ? [c.close_attempt] : []));
   const opens = done.flatMap((c) => (c.open_attempt ? [c.open_attempt] : []));
   const events = done.flatMap((c) => c.events.map(eventRow));
   const [, , eventIds] = await Promise.all([
-    Promise.all(
-      closes.map(
-        (close) => sql`
-          UPDATE ${t.attempts}
-          SET ended_at = ${close.ended_at}, outcome = ${close.outcome}, error = ${close.error}, timeout_flag = ${close.timeout_flag}
-          WHERE task_id = ${close.task_id} AND attempt = ${close.attempt} AND ended_at IS NULL`,
-      ),
-    ),
+    closeAttempts(db, closes),
     Promise.all(batches(opens).map((batch) => sql`INSERT INTO ${t.attempts} ${sql(batch)}`)),
     Promise.all(
       batches(events).map(async (batch) => {
