@@ -57,10 +57,10 @@ export function taskmillSystem(kind: TaskmillStore, urls: { pgUrl: string; mysql
     name: `taskmill-${kind}`,
     settings:
       kind === 'sqlite'
-        ? 'a database file in the temp dir, default options (poll_interval 1000 ms)'
+        ? 'a database file in the temp dir, default options (WAL file-watch wake-ups, poll_interval 1000 ms)'
         : kind === 'postgres'
           ? 'default options (LISTEN/NOTIFY wake-ups, poll_interval 1000 ms), pool 10'
-          : 'MariaDB, default options (poll_interval 1000 ms), pool 10',
+          : 'MariaDB, default options (wake-up probe every 50 ms, poll_interval 1000 ms), pool 10',
     family: 'taskmill',
     postgres: kind === 'postgres',
 
