@@ -22,6 +22,15 @@ export function positiveInteger(value: string): number {
   return Number(value);
 }
 
+/** A commander parser for a positive number of seconds, fractions allowed (`--expire-time`). */
+export function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(value) || !(n > 0) || !Number.isFinite(n)) {
+    throw new InvalidArgumentError('expected a positive number of seconds.');
+  }
+  return n;
+}
+
 /** A commander parser for a non-negative integer option (`--offset`). */
 export function nonNegativeInteger(value: string): number {
   if (!/^(0|[1-9][0-9]{0,15})$/.test(value) || !Number.isSafeInteger(Number(value))) {

@@ -54,8 +54,12 @@ export class UsageError extends Error {
 export function errorLine(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const known = error instanceof UsageError || isTaskmillError(error);
-  return oneLine(known ? message : `unexpected error: ${message}`);
+  const hint = known && NOT_MIGRATED.test(message) ? ' (the schema is not migrated here: run taskmill migrate)' : '';
+  return oneLine(known ? message + hint : `unexpected error: ${message}`);
 }
+
+/** A store's error for a missing taskmill table: PostgreSQL, MySQL/MariaDB and SQLite wording. */
+const NOT_MIGRATED = /relation "[^"]*taskmill_\w+" does not exist|Table '[^']*taskmill_\w+' doesn't exist|no such table: taskmill_\w+/;
 
 /** Fold a text to one printable line: newlines become spaces, other control characters are escaped. */
 export function oneLine(text: string): string {

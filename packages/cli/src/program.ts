@@ -1,9 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
-import { TASK_STATUSES, TASK_TYPES, WORKER_STATUSES, type Store } from '@taskmill/contracts';
-import { nonNegativeInteger, positiveInteger, taskIdArgument } from './arguments.js';
+import { RETENTION_STATUSES, TASK_STATUSES, TASK_TYPES, WORKER_STATUSES, type Store } from '@taskmill/contracts';
+import { MAX_BATCH_SIZE } from '@taskmill/retention';
+import { nonNegativeInteger, positiveInteger, positiveSeconds, taskIdArgument } from './arguments.js';
 import { control, type Action } from './commands/control.js';
 import { inspect } from './commands/inspect.js';
 import { migrate } from './commands/migrate.js';
+import { DEFAULT_EXPIRE_TIME, retentionRun, type RetentionOptions } from './commands/retention.js';
 import { status } from './commands/status.js';
 import { DEFAULT_LIMIT, tasks, type TasksOptions } from './commands/tasks.js';
 import { workers } from './commands/workers.js';
@@ -105,6 +107,14 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .addOption(new Option('--status <status>', 'only workers in this status').choices(WORKER_STATUSES))
     .option('--pod <id>', 'only workers of this pod')
     .action(action(false, (store, opts: CommonOptions & { status?: (typeof WORKER_STATUSES)[number]; pod?: string }) => workers(store, opts)));
+
+  const retention = program.command('retention').description('delete expired tasks with their events and attempts');
+  common(retention.command('run'))
+    .description(`delete finished tasks idle for longer than --expire-time, in batches (each its own transaction); a progress line on a terminal`)
+    .option('--expire-time <seconds>', `delete tasks whose last activity is older than this (default: ${DEFAULT_EXPIRE_TIME}, one day)`, positiveSeconds)
+    .addOption(new Option('--status <status...>', 'statuses to delete (default: completed permanently_failed)').choices(RETENTION_STATUSES))
+    .option('--batch-size <n>', `tasks per batch, at most ${MAX_BATCH_SIZE} (default: 100)`, positiveInteger)
+    .action(action(false, (store, opts: RetentionOptions & CommonOptions) => retentionRun(store, opts, output)));
 
   return program;
 }

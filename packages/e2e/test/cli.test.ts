@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -143,6 +143,99 @@ describeBackends('taskmill CLI', sharedBackends(), (env) => {
     expect(human.stdout).toContain('Workers: active 0  superseded 0  dead 1');
     expect(human.stdout).toMatch(/^NAME\s+STATUS\s+COUNT$/m);
     expect(human.stdout).toMatch(/^later\s+pending\s+3$/m);
+  });
+
+  env.test('retention run deletes expired finished tasks with their events and attempts, and only those', async () => {
+    const { url, tm } = await migrated();
+    tm.use('ok', () => 'fine');
+    tm.use('boom', () => {
+      throw new Error('boom');
+    });
+    const done = [await tm.async('ok', {}), await tm.async('ok', {})];
+    const failed = await tm.async('boom', {}, { max_retries: 1 });
+    const reader = await runToEnd(tm, async () => {
+      for (const id of done) await waitForStatus(tm, id, 'completed');
+      await waitForStatus(tm, failed, 'permanently_failed');
+    });
+    const pending = await handlers(reader, 'later').async('later', {});
+    // nothing is a day old: the default expire time deletes nothing
+    const before = await snapshot(reader);
+    expect(json(await cli(['retention', 'run', '--json', '--db', url]))).toEqual({
+      tasks_deleted: 0,
+      events_deleted: 0,
+      attempts_deleted: 0,
+      expire_time: 86_400,
+      statuses: ['completed', 'permanently_failed'],
+    });
+    expect(await snapshot(reader)).toEqual(before);
+
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const events = (await reader.getTaskEvents(done[0], {})).length + (await reader.getTaskEvents(done[1], {})).length;
+    const human = await cli(['retention', 'run', '--db', url, '--expire-time', '0.01', '--status', 'completed', '--batch-size', '1']);
+    expect(human).toMatchObject({ code: 0, stderr: '' });
+    expect(human.stdout).toBe(`Deleted 2 tasks (completed, idle for more than 0.01 s) with ${events} events and 2 attempts.\n`);
+    for (const id of done) expect(await reader.getTask(id)).toBeNull();
+    expect(await reader.getTaskEvents(done[0], {})).toEqual([]);
+    expect((await reader.getTask(failed))?.status).toBe('permanently_failed');
+    expect((await reader.getTask(pending))?.status).toBe('pending');
+  });
+
+  env.test('retention run refuses bad input with one line and exit 2, deleting nothing', async () => {
+    const { url, tm } = await migrated();
+    tm.use('ok', () => 'fine');
+    const id = await tm.async('ok', {});
+    const reader = await runToEnd(tm, () => waitForStatus(tm, id, 'completed'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const before = await snapshot(reader);
+    for (const [args, message] of [
+      [['--expire-time', '-1'], /--expire-time.*positive number of seconds/],
+      [['--expire-time', '0'], /--expire-time.*positive number of seconds/],
+      [['--expire-time', '1e9999'], /--expire-time.*positive number of seconds/],
+      [['--expire-time', '0.01', '--status', 'running'], /--status.*running.*invalid|Allowed choices/],
+      [['--expire-time', '0.01', '--batch-size', '20000'], /batch_size must be a positive integer, at most 10000/],
+      [['--expire-time', '0.01', '--batch-size', '0'], /--batch-size.*positive integer/],
+    ] as const) {
+      expectOneLineError(await cli(['retention', 'run', '--db', url, ...args]), 2, message);
+    }
+    expect(await snapshot(reader)).toEqual(before);
+  });
+
+  env.test('retention run on a terminal redraws a progress line per batch on stderr and ends it', async () => {
+    const { url, tm } = await migrated();
+    tm.use('ok', () => 'fine');
+    const ids = await tm.asyncMany([{ name: 'ok', payload: {} }, { name: 'ok', payload: {} }, { name: 'ok', payload: {} }]);
+    const reader = await runToEnd(tm, async () => {
+      for (const id of ids) await waitForStatus(tm, id, 'completed');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const { run } = await import('@taskmill/cli');
+    const out: string[] = [];
+    const lines: { line: string; done: boolean }[] = [];
+    const code = await run(['retention', 'run', '--db', url, '--expire-time', '0.01', '--batch-size', '1'], {
+      out: (text) => out.push(text),
+      err: (text) => out.push(`ERR ${text}`),
+      progress: (line, done = false) => lines.push({ line, done }),
+    });
+    expect(code).toBe(0);
+    expect(out.join('')).toMatch(/^Deleted 3 tasks /);
+    // a batch of 1 per task, then the empty batch that finds nothing left, then the closing line
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    expect(lines.slice(0, -1).every((l) => !l.done && /^\[[ #]{24}\] \d+ tasks, \d+ events, \d+ attempts deleted \(\d+ batches/.test(l.line))).toBe(true);
+    expect(lines.map((l) => Number(/ (\d+) tasks/.exec(l.line)?.[1]))).toEqual([...lines.map((l) => Number(/ (\d+) tasks/.exec(l.line)?.[1]))].sort((a, b) => a - b));
+    expect(lines[lines.length - 1]).toMatchObject({ done: true, line: expect.stringMatching(/^done: 3 tasks, /) });
+    for (const id of ids) expect(await reader.getTask(id)).toBeNull();
+  });
+
+  env.test('a command on a database that was never migrated says to run taskmill migrate (exit 3) and creates nothing', async () => {
+    await env.isolated();
+    const url = dbUrl(env.db());
+    // SQLite: an existing, empty database file (a missing one is refused before opening, see below)
+    if (url.startsWith('sqlite:')) writeFileSync(url.slice('sqlite:'.length), '');
+    for (const command of ['status', 'tasks', 'workers']) {
+      expectOneLineError(await cli([command, '--db', url]), 3, /(taskmill_tasks|taskmill_workers).*\(the schema is not migrated here: run taskmill migrate\)$/);
+    }
+    // still not migrated: none of them created the schema
+    expectOneLineError(await cli(['status', '--db', url]), 3, /run taskmill migrate\)$/);
   });
 
   env.test('tasks: filters, limit/offset/cursor/order paging through the audit queries, and bad options refused', async () => {

@@ -21,6 +21,7 @@ export {
   runRetention,
   sweepRetention,
   type RetentionResult,
+  type RetentionProgress,
   type RetentionSweepResult,
   type RetentionRunOptions,
   type RetentionSweepOptions,

@@ -22,10 +22,18 @@ export interface RetentionSweepResult extends RetentionResult {
   finished: boolean;
 }
 
+/** Totals so far, after each batch (for a progress display). */
+export interface RetentionProgress extends RetentionResult {
+  /** Batches run so far. */
+  batches: number;
+}
+
 /** Options of {@link runRetention}. */
 export interface RetentionRunOptions {
   /** Tasks per batch; each batch is its own transaction. (Default: 100) */
   batch_size?: number;
+  /** Called after each batch has committed, with the totals so far. (Default: none) */
+  onBatch?: (progress: RetentionProgress) => void;
 }
 
 /** Options of {@link sweepRetention}. */
@@ -43,7 +51,7 @@ export interface RetentionSweepOptions extends RetentionRunOptions {
  */
 export async function runRetention(store: RetentionStore, policy: RetentionPolicy, options: RetentionRunOptions = {}): Promise<RetentionResult> {
   const rules = normalizeRetentionPolicy(policy);
-  const { tasks_deleted, events_deleted, attempts_deleted } = await drain(store, rules, batchSize(options.batch_size), () => false);
+  const { tasks_deleted, events_deleted, attempts_deleted } = await drain(store, rules, batchSize(options.batch_size), () => false, progressCallback(options.onBatch));
   return { tasks_deleted, events_deleted, attempts_deleted };
 }
 
@@ -57,14 +65,21 @@ export async function sweepRetention(store: RetentionStore, policy: RetentionPol
   const budget = positiveMs(options.time_budget_ms, 'time_budget_ms') ?? DEFAULT_TIME_BUDGET_MS;
   const deadline = Date.now() + budget;
   const { signal } = options;
-  return drain(store, rules, limit, () => signal?.aborted === true || Date.now() >= deadline);
+  return drain(store, rules, limit, () => signal?.aborted === true || Date.now() >= deadline, progressCallback(options.onBatch));
 }
 
 /**
  * Round-robin over the rules, one batch each in turn, so that a large backlog of one rule (say,
  * a million completed tasks) does not starve the others across time-bounded sweeps.
  */
-async function drain(store: RetentionStore, rules: NormalizedRetentionRule[], limit: number, stop: () => boolean): Promise<RetentionSweepResult> {
+async function drain(
+  store: RetentionStore,
+  rules: NormalizedRetentionRule[],
+  limit: number,
+  stop: () => boolean,
+  onBatch: RetentionRunOptions['onBatch'],
+): Promise<RetentionSweepResult> {
+  let batches = 0;
   const result = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, finished: true };
   const startedAt = Date.now();
   // `before` is fixed for the whole run, so tasks that expire while it runs wait for the next run
@@ -78,11 +93,19 @@ async function drain(store: RetentionStore, rules: NormalizedRetentionRule[], li
       result.tasks_deleted += batch.tasks_deleted;
       result.events_deleted += batch.events_deleted;
       result.attempts_deleted += batch.attempts_deleted;
+      batches += 1;
+      onBatch?.({ tasks_deleted: result.tasks_deleted, events_deleted: result.events_deleted, attempts_deleted: result.attempts_deleted, batches });
       if (batch.has_more) again.push(rule);
     }
     pending = again;
   }
   return result;
+}
+
+function progressCallback(value: unknown): RetentionRunOptions['onBatch'] {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw new ValidationError('retention onBatch must be a function');
+  return value as RetentionRunOptions['onBatch'];
 }
 
 function batchSize(value: unknown): number {
