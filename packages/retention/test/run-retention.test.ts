@@ -52,6 +52,17 @@ describe('runRetention with a store double', () => {
     ]);
   });
 
+  it('reports the running totals after each committed batch through onBatch', async () => {
+    const { store, calls } = fakeStore({ completed: 25 });
+    const seen: unknown[] = [];
+    await runRetention(store, { expire_time: 1, now: 10_000 }, { batch_size: 10, onBatch: (p) => seen.push({ ...p, calls: calls.length }) });
+    expect(seen).toEqual([
+      { tasks_deleted: 10, events_deleted: 30, attempts_deleted: 10, batches: 1, calls: 1 },
+      { tasks_deleted: 20, events_deleted: 60, attempts_deleted: 20, batches: 2, calls: 2 },
+      { tasks_deleted: 25, events_deleted: 75, attempts_deleted: 25, batches: 3, calls: 3 },
+    ]);
+  });
+
   it('calls the store with a whole-millisecond cutoff fixed at the start of the run', async () => {
     const { store, calls } = fakeStore({ completed: 20 });
     await runRetention(store, { expire_time: 0.0015, now: 1000 }, { batch_size: 10 });
@@ -65,6 +76,7 @@ describe('runRetention with a store double', () => {
       'Unsupported retention status: running',
     );
     await expect(runRetention(store, 1, { batch_size: 0 })).rejects.toThrow('retention batch_size must be a positive integer');
+    await expect(runRetention(store, 1, { onBatch: 'log' as never })).rejects.toThrow('retention onBatch must be a function');
     expect(await runRetention(store, { expire_time: null })).toEqual({ tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0 });
     expect(calls).toHaveLength(0);
   });
