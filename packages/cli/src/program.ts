@@ -9,7 +9,11 @@ import { DEFAULT_EXPIRE_TIME, retentionRun, type RetentionOptions } from './comm
 import { status } from './commands/status.js';
 import { DEFAULT_LIMIT, tasks, type TasksOptions } from './commands/tasks.js';
 import { workers } from './commands/workers.js';
+import { serveDashboard } from '@taskmill/dashboard';
 import { DB_ENV, openCommandStore, type ConnectionOptions } from './connection.js';
+
+/** The environment variable read when `--actions-token` is not given. */
+export const DASHBOARD_TOKEN_ENV = 'TASKMILL_DASHBOARD_TOKEN';
 import { EXIT_CODES, errorLine, exitCodeFor, type ExitCode } from './exit-codes.js';
 import { processOutput, type Output } from './output.js';
 
@@ -115,6 +119,28 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .addOption(new Option('--status <status...>', 'statuses to delete (default: completed permanently_failed)').choices(RETENTION_STATUSES))
     .option('--batch-size <n>', `tasks per batch, at most ${MAX_BATCH_SIZE} (default: 100)`, positiveInteger)
     .action(action(false, (store, opts: RetentionOptions & CommonOptions) => retentionRun(store, opts, output)));
+
+  common(program.command('dashboard'))
+    .description('serve the web dashboard (read-only unless an actions token is given) until interrupted')
+    .option('--host <host>', 'interface to listen on (default: 127.0.0.1, this machine only)')
+    .option('--port <port>', 'port (default: 8080; 0 picks a free one)', nonNegativeInteger)
+    .option('--actions-token <token>', `enable pause/resume/cancel/retry, each confirmed with this token (default: $${DASHBOARD_TOKEN_ENV})`)
+    .action(async (opts: CommonOptions & { host?: string; port?: number; actionsToken?: string }) => {
+      const store = await openCommandStore(opts, { create: false });
+      try {
+        const actionsToken = opts.actionsToken ?? (process.env[DASHBOARD_TOKEN_ENV] || undefined);
+        const running = await serveDashboard({ store, host: opts.host, port: opts.port ?? 8080, actionsToken });
+        output.out(`taskmill dashboard on ${running.url} (${actionsToken ? 'actions enabled' : 'read-only'}); Ctrl-C stops it\n`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await running.close();
+      } finally {
+        await store.close().catch(() => undefined);
+      }
+      done(EXIT_CODES.OK);
+    });
 
   return program;
 }

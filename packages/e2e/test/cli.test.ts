@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -224,6 +224,30 @@ describeBackends('taskmill CLI', sharedBackends(), (env) => {
     expect(lines.map((l) => Number(/ (\d+) tasks/.exec(l.line)?.[1]))).toEqual([...lines.map((l) => Number(/ (\d+) tasks/.exec(l.line)?.[1]))].sort((a, b) => a - b));
     expect(lines[lines.length - 1]).toMatchObject({ done: true, line: expect.stringMatching(/^done: 3 tasks, /) });
     for (const id of ids) expect(await reader.getTask(id)).toBeNull();
+  });
+
+  env.test('dashboard serves the web dashboard on 127.0.0.1 until interrupted; a short actions token is refused', async () => {
+    const { url, tm } = await migrated();
+    const id = await handlers(tm, 'job').async('job', {}, { tag: 'from-cli' });
+    const child = spawn(process.execPath, [BIN, 'dashboard', '--db', url, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stdout = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      const address = await waitFor(() => /on (http:\/\/127\.0\.0\.1:\d+\/) \(read-only\)/.exec(stdout)?.[1], { timeout: 30_000, what: 'the dashboard URL' });
+      const overview = await fetch(address);
+      expect(overview.status).toBe(200);
+      expect(await overview.text()).toContain('<h1>Overview</h1>');
+      const task = await (await fetch(`${address}tasks/${id}`)).text();
+      expect(task).toContain('from-cli');
+      expect(task).toContain('Read-only dashboard: no actions.');
+      expect((await fetch(`${address}tasks/${id}/pause`, { method: 'POST', body: 'token=x' })).status).toBe(403);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+    }
+    expect((await tm.getTask(id))?.status).toBe('pending');
+    expectOneLineError(await cli(['dashboard', '--db', url, '--port', '0', '--actions-token', 'short']), 2, /actionsToken must be a string of at least 8 characters/);
   });
 
   env.test('a command on a database that was never migrated says to run taskmill migrate (exit 3) and creates nothing', async () => {

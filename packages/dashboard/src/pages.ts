@@ -1,0 +1,215 @@
+import { getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
+import { parseTaskId, TASK_STATUSES, type Store, type Task, type TaskStatus } from '@taskmill/contracts';
+import { html, page, type Html } from './html.js';
+
+/** What a page needs: the store, the mount path, and whether actions are enabled. */
+export interface PageContext {
+  store: Store;
+  base: string;
+  actions: boolean;
+}
+
+const PAGE_SIZE = 50;
+
+function time(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '' : new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+}
+
+function taskLink(ctx: PageContext, id: number, label?: unknown): Html {
+  return html`<a href="${ctx.base}/tasks/${id}">${label ?? `#${id}`}</a>`;
+}
+
+/** Overview: counts by name and status, throughput of the latest completions per minute, workers. */
+export async function overview(ctx: PageContext): Promise<string> {
+  const [stats, workers, recent] = await Promise.all([
+    ctx.store.getTaskStatsByTag(),
+    ctx.store.listWorkers(),
+    queryTasks(ctx.store, { status: 'completed', order: 'desc', limit: 500 }),
+  ]);
+  const byName = new Map<string, Partial<Record<TaskStatus, number>>>();
+  const byStatus: Partial<Record<TaskStatus, number>> = {};
+  for (const s of stats) {
+    const row = byName.get(s.name) ?? {};
+    row[s.status] = (row[s.status] ?? 0) + s.count;
+    byName.set(s.name, row);
+    byStatus[s.status] = (byStatus[s.status] ?? 0) + s.count;
+  }
+  const perMinute = new Map<number, number>();
+  for (const task of recent.items) {
+    const minute = Math.floor((task.last_active_time ?? task.created_at) / 60_000);
+    perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
+  }
+  const minutes = [...perMinute].sort((a, b) => a[0] - b[0]).slice(-30);
+  const peak = Math.max(1, ...minutes.map(([, n]) => n));
+  const chart = html`<svg width="${minutes.length * 22 + 10}" height="110" role="img" aria-label="completions per minute">${minutes.map(
+    ([minute, n], i) => html`<rect class="bar" x="${5 + i * 22}" y="${100 - (n / peak) * 90}" width="18" height="${(n / peak) * 90}"><title>${time(minute * 60_000)}: ${n}</title></rect>`,
+  )}</svg>`;
+  const active = workers.filter((w) => w.status === 'active').length;
+  return page(
+    ctx.base,
+    'Overview',
+    html`<table id="by-status"><tr>${TASK_STATUSES.map((s) => html`<th>${s}</th>`)}</tr>
+<tr>${TASK_STATUSES.map((s) => html`<td><a href="${ctx.base}/tasks?status=${s}">${byStatus[s] ?? 0}</a></td>`)}</tr></table>
+<h2>By name</h2><table id="by-name"><tr><th>name</th>${TASK_STATUSES.map((s) => html`<th>${s}</th>`)}</tr>
+${[...byName].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, row]) => html`<tr><td><a href="${ctx.base}/tasks?name=${encodeURIComponent(name)}">${name}</a></td>${TASK_STATUSES.map((s) => html`<td>${row[s] ?? ''}</td>`)}</tr>`)}</table>
+<h2>Throughput</h2><p>Completions per minute among the latest ${recent.items.length} completed tasks.</p>${chart}
+<h2>Workers</h2><p id="workers-summary">${active} active of ${workers.length} registered. <a href="${ctx.base}/workers">Workers</a></p>`,
+    ctx.actions ? undefined : 'Read-only: start the dashboard with an actions token to pause, resume, cancel or retry tasks.',
+  );
+}
+
+function taskRows(ctx: PageContext, tasks: Task[]): Html {
+  return html`<table id="tasks"><tr><th>id</th><th>name</th><th>status</th><th>tag</th><th>priority</th><th>created</th><th>attempt</th><th>progress</th></tr>
+${tasks.map((t) => html`<tr><td>${taskLink(ctx, t.id)}</td><td>${t.name}</td><td class="status">${t.status}</td><td>${t.tag}</td><td>${t.priority}</td><td>${time(t.created_at)}</td><td>${t.attempt}</td><td>${t.progress_text}</td></tr>`)}</table>`;
+}
+
+/** Task list: filters by status, name and tag; search by id, name or tag; cursor paging. */
+export async function taskList(ctx: PageContext, params: URLSearchParams): Promise<string | { redirect: string }> {
+  const q = (params.get('q') ?? '').trim();
+  const byId = q === '' ? null : parseTaskId(q.replace(/^#/, ''));
+  if (byId !== null) return { redirect: `${ctx.base}/tasks/${byId}` };
+  const status = params.get('status') || undefined;
+  const filter: Record<string, unknown> = {};
+  if (status) filter.status = status;
+  if (params.get('name')) filter.name = params.get('name');
+  if (params.get('tag')) filter.tag = params.get('tag');
+  const cursor = params.get('cursor') || undefined;
+  let items: Task[];
+  let total: number;
+  let next: string | null = null;
+  if (q !== '') {
+    // free text: tasks with that name, then tasks with that tag
+    const [named, tagged] = await Promise.all([
+      queryTasks(ctx.store, { ...filter, name: q, order: 'desc', limit: PAGE_SIZE }),
+      queryTasks(ctx.store, { ...filter, tag: q, order: 'desc', limit: PAGE_SIZE }),
+    ]);
+    const seen = new Set<number>();
+    items = [...named.items, ...tagged.items].filter((t) => !seen.has(t.id) && seen.add(t.id));
+    total = items.length;
+  } else {
+    const result = await queryTasks(ctx.store, { ...filter, order: 'desc', limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } as never);
+    items = result.items;
+    total = result.total;
+    next = result.next_cursor ?? null;
+  }
+  const keep = new URLSearchParams();
+  for (const key of ['status', 'name', 'tag']) if (params.get(key)) keep.set(key, params.get(key)!);
+  if (next) keep.set('cursor', next);
+  return page(
+    ctx.base,
+    'Tasks',
+    html`<form method="get" action="${ctx.base}/tasks" id="filters">
+<label>status <select name="status"><option value="">any</option>${TASK_STATUSES.map((s) => html`<option${s === status ? html` selected` : ''}>${s}</option>`)}</select></label>
+<label>name <input name="name" value="${params.get('name') ?? ''}"></label>
+<label>tag <input name="tag" value="${params.get('tag') ?? ''}"></label><button>Filter</button></form>
+<p id="count">${total} task(s)${q ? html` matching ${q}` : ''}</p>${taskRows(ctx, items)}
+${next ? html`<p><a id="next" href="${ctx.base}/tasks?${keep.toString()}">Next page</a></p>` : ''}`,
+  );
+}
+
+/** Actions a task's status allows (the store refuses others anyway). */
+function allowedActions(task: Task): string[] {
+  const out: string[] = [];
+  if (['pending', 'running', 'failed', 'timeout'].includes(task.status)) out.push('pause');
+  if (['paused', 'suspended', 'failed', 'timeout', 'running'].includes(task.status)) out.push('resume');
+  if (!['completed', 'permanently_failed'].includes(task.status)) out.push('cancel');
+  if (['failed', 'timeout', 'permanently_failed'].includes(task.status)) out.push('retry');
+  return out;
+}
+
+/** A task: its fields, actions, event timeline and attempts. */
+export async function taskPage(ctx: PageContext, id: number): Promise<string | null> {
+  const audit = await getTaskAudit(ctx.store, id, { events: { limit: 500 }, attempts: { limit: 200 } });
+  const t = audit.task;
+  if (!t) return null;
+  const actions = ctx.actions
+    ? html`<p class="actions" id="actions">${allowedActions(t).map((a) => html`<a href="${ctx.base}/tasks/${t.id}/${a}">${a[0].toUpperCase() + a.slice(1)}</a>`)}</p>`
+    : html`<p class="actions" id="actions">Read-only dashboard: no actions.</p>`;
+  const root = t.root_id ?? (t.total_children > 0 ? t.id : null);
+  return page(
+    ctx.base,
+    `Task #${t.id} ${t.name}`,
+    html`<dl id="task">
+<dt>status</dt><dd class="status" id="status">${t.status}</dd><dt>name</dt><dd>${t.name}</dd><dt>type</dt><dd>${t.type}</dd>
+<dt>tag</dt><dd id="tag">${t.tag}</dd><dt>priority</dt><dd>${t.priority}</dd><dt>stage</dt><dd>${t.stage}${t.current_stage_name ? html` (${t.current_stage_name})` : ''}</dd>
+<dt>progress</dt><dd id="progress">${t.progress_percent !== null ? `${t.progress_percent}% ` : ''}${t.progress_text}</dd>
+<dt>attempt</dt><dd>${t.attempt} (retries ${t.retry_count} of max ${t.max_retries})</dd><dt>worker</dt><dd>${t.worker_id}</dd>
+<dt>created</dt><dd>${time(t.created_at)}</dd><dt>next run</dt><dd>${time(t.next_run_time)}</dd>
+<dt>payload</dt><dd><pre id="payload">${text(t.payload)}</pre></dd><dt>result</dt><dd><pre id="result">${text(t.result)}</pre></dd>
+<dt>error</dt><dd><pre id="error">${t.error}</pre></dd>
+${t.parent_id ? html`<dt>parent</dt><dd>${taskLink(ctx, t.parent_id)}</dd>` : ''}
+${root ? html`<dt>workflow</dt><dd><a id="workflow-link" href="${ctx.base}/workflows/${root}">workflow of #${root}</a></dd>` : ''}</dl>
+${actions}
+<h2>Events (${audit.events.total})</h2><table id="events"><tr><th>time</th><th>event</th><th>from → to</th><th>stage</th><th>attempt</th><th>worker</th><th>message</th></tr>
+${audit.events.items.map((e) => html`<tr><td>${time(e.event_time)}</td><td>${e.event_type}</td><td>${e.from_status ?? ''} → ${e.to_status ?? ''}</td><td>${e.stage}</td><td>${e.attempt}</td><td>${e.worker_id}</td><td><pre>${e.message}${e.metadata ? `\n${text(e.metadata)}` : ''}</pre></td></tr>`)}</table>
+<h2>Attempts (${audit.attempts.total})</h2><table id="attempts"><tr><th>attempt</th><th>worker</th><th>started</th><th>ended</th><th>outcome</th><th>error</th></tr>
+${audit.attempts.items.map((a) => html`<tr><td>${a.attempt}</td><td>${a.worker_id}</td><td>${time(a.started_at)}</td><td>${time(a.ended_at)}</td><td>${a.outcome}</td><td><pre>${a.error}</pre></td></tr>`)}</table>`,
+  );
+}
+
+/** A workflow: the tree, the root's stage timings, and the critical path drawn as a timeline. */
+export async function workflowPage(ctx: PageContext, rootId: number): Promise<string | null> {
+  const summary = await getWorkflowAuditSummary(ctx.store, rootId);
+  if (!summary.root_task) return null;
+  const tasks = await queryTasks(ctx.store, { root_id: rootId, limit: 1000 });
+  const all = [summary.root_task, ...tasks.items.filter((t) => t.id !== rootId)];
+  const children = new Map<number, Task[]>();
+  for (const t of all) if (t.parent_id !== null) children.set(t.parent_id, [...(children.get(t.parent_id) ?? []), t]);
+  const tree = (t: Task): Html =>
+    html`<li>${taskLink(ctx, t.id)} ${t.name} <span class="status">${t.status}</span>${children.get(t.id) ? html`<ul>${children.get(t.id)!.map(tree)}</ul>` : ''}</li>`;
+  const nodes = summary.critical_path.nodes;
+  const starts = nodes.map((n) => n.started_at).filter((v): v is number => v !== null);
+  const ends = nodes.map((n) => n.ended_at).filter((v): v is number => v !== null);
+  const t0 = Math.min(...starts, summary.timing.created_at ?? Infinity);
+  const t1 = Math.max(...ends, t0 + 1);
+  const width = 600;
+  const x = (ms: number) => 120 + ((ms - t0) / (t1 - t0)) * width;
+  const timeline = html`<svg id="critical-path-timeline" width="${width + 140}" height="${nodes.length * 24 + 10}" role="img" aria-label="critical path timeline">${nodes.map((n, i) => {
+    const start = n.started_at ?? t0;
+    const end = n.ended_at ?? start;
+    return html`<text x="4" y="${i * 24 + 20}">${n.name} #${n.task_id}</text><rect class="bar cp" x="${x(start)}" y="${i * 24 + 8}" width="${Math.max(2, x(end) - x(start))}" height="16"><title>${n.name} #${n.task_id}: ${n.duration_seconds ?? 'open'} s</title></rect>`;
+  })}</svg>`;
+  const events = await queryWorkflowEvents(ctx.store, rootId, { limit: 1 });
+  return page(
+    ctx.base,
+    `Workflow of #${rootId} ${summary.root_task.name}`,
+    html`<p id="totals">${all.length} tasks, ${events.total} events; duration ${summary.timing.workflow_duration_seconds ?? 'unfinished'} s</p>
+<h2>Tree</h2><ul id="tree">${tree(summary.root_task)}</ul>
+<h2>Stages of the root</h2><table id="stages"><tr><th>stage</th><th>attempt</th><th>started</th><th>duration (s)</th><th>outcome</th><th>worker</th></tr>
+${summary.stage_timings.map((s) => html`<tr><td>${s.stage}</td><td>${s.attempt}</td><td>${time(s.started_at)}</td><td>${s.duration_seconds}</td><td>${s.outcome}</td><td>${s.worker_id}</td></tr>`)}</table>
+<h2>Critical path: ${summary.critical_path.total_duration_seconds} s</h2>
+<ol id="critical-path">${nodes.map((n) => html`<li>${taskLink(ctx, n.task_id, `${n.name} #${n.task_id}`)}: ${n.duration_seconds ?? 'open'} s</li>`)}</ol>${timeline}
+${summary.failed_tasks.length ? html`<h2>Failed tasks</h2><ul id="failed">${summary.failed_tasks.map((f) => html`<li>${taskLink(ctx, f.task_id)} ${f.name} ${f.status}</li>`)}</ul>` : ''}`,
+  );
+}
+
+/** Workers: registry rows with heartbeats and the tasks each holds. */
+export async function workersPage(ctx: PageContext): Promise<string> {
+  const workers = await ctx.store.listWorkers();
+  const held = await Promise.all(workers.map((w) => queryTasks(ctx.store, { status: 'running', worker_id: w.worker_id, limit: 20 })));
+  return page(
+    ctx.base,
+    'Workers',
+    html`<table id="workers"><tr><th>worker</th><th>pod</th><th>status</th><th>host / pid</th><th>last heartbeat</th><th>lease until</th><th>running tasks</th></tr>
+${workers.map((w, i) => html`<tr><td>${w.worker_id}</td><td>${w.pod_id}</td><td class="status">${w.status}</td><td>${w.host} ${w.pid}</td><td>${time(w.last_seen_at)}</td><td>${time(w.expires_at)}</td><td>${held[i].total} ${held[i].items.map((t) => html` ${taskLink(ctx, t.id)}`)}</td></tr>`)}</table>`,
+  );
+}
+
+/** The confirmation step of an action: a POST form that asks for the actions token. */
+export async function confirmPage(ctx: PageContext, id: number, action: string): Promise<string | null> {
+  const task = await ctx.store.getTask(id);
+  if (!task) return null;
+  return page(
+    ctx.base,
+    `${action[0].toUpperCase() + action.slice(1)} task #${task.id} ${task.name}?`,
+    html`<p>It is <span class="status">${task.status}</span> now.</p>
+<form method="post" action="${ctx.base}/tasks/${task.id}/${action}" id="confirm">
+<label>Actions token <input type="password" name="token" autocomplete="off" required></label>
+<button type="submit" id="confirm-button">${action[0].toUpperCase() + action.slice(1)}</button> <a href="${ctx.base}/tasks/${task.id}">Back</a></form>`,
+  );
+}

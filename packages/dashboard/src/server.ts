@@ -1,0 +1,199 @@
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ConfigurationError, isStore, isTaskmillError, parseTaskId, type Store } from '@taskmill/contracts';
+import { openStoreForConnection } from '@taskmill/core';
+import { html, page, STYLE } from './html.js';
+import { confirmPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
+
+/** Options of {@link createDashboard}. */
+export interface DashboardOptions {
+  /** The store to read and act on (any taskmill store). */
+  store: Store;
+  /**
+   * Enables pause, resume, cancel and retry: each is a POST that must carry this token (typed on
+   * the confirmation page) and come from the dashboard's own origin. Without it the dashboard is
+   * read-only. At least 8 characters.
+   */
+  actionsToken?: string;
+  /** Path the dashboard is mounted at in a larger server, e.g. `/taskmill`. (Default: '') */
+  basePath?: string;
+}
+
+const ACTIONS = ['pause', 'resume', 'cancel', 'retry'] as const;
+type Action = (typeof ACTIONS)[number];
+
+/** Every response: no script may run, no framing, no sniffing, no referrer to other sites (same-origin keeps the Origin header of our own form posts, which the cross-site check reads). */
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+};
+
+function send(res: ServerResponse, status: number, body: string, type = 'text/html; charset=utf-8', headers: Record<string, string> = {}): void {
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, ...headers });
+  res.end(body);
+}
+
+function sameToken(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** A request from another site: the browser says so (Sec-Fetch-Site), or its Origin is not this host. */
+function crossSite(req: IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
+  }
+}
+
+async function readForm(req: IncomingMessage, max = 4096): Promise<URLSearchParams> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new RangeError('request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+async function act(store: Store, action: Action, id: number): Promise<void> {
+  const now = Date.now();
+  if (action === 'pause') await store.pauseTask(id, now);
+  else if (action === 'resume') await store.resumeTask(id, { resume_reason: 'dashboard' }, now);
+  else if (action === 'cancel') await store.cancelTask(id, { reason: 'Cancelled from the dashboard' }, now);
+  else await store.retryTask(id, now);
+}
+
+/**
+ * The dashboard as a request handler, mountable in any Node HTTP server: requests outside
+ * `basePath` get a 404. Server-rendered pages with every value escaped and no scripts.
+ */
+export function createDashboard(options: DashboardOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  if (!options || !isStore(options.store)) throw new ConfigurationError('createDashboard needs a taskmill store as options.store');
+  const token = options.actionsToken;
+  if (token !== undefined && (typeof token !== 'string' || token.length < 8)) {
+    throw new ConfigurationError('actionsToken must be a string of at least 8 characters');
+  }
+  const base = (options.basePath ?? '').replace(/\/+$/, '');
+  if (base !== '' && !/^\/[A-Za-z0-9/_-]*$/.test(base)) throw new ConfigurationError('basePath must be a path such as /taskmill');
+  const ctx: PageContext = { store: options.store, base, actions: token !== undefined };
+
+  return async (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    if (base !== '' && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return send(res, 404, simple(base, 'Not found', 'No such page.'));
+    const path = url.pathname.slice(base.length) || '/';
+    try {
+      if (req.method === 'POST') {
+        const m = /^\/tasks\/([^/]+)\/(pause|resume|cancel|retry)$/.exec(path);
+        if (!m) return send(res, 404, simple(base, 'Not found', 'No such action.'));
+        if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
+        if (crossSite(req)) return send(res, 403, simple(base, 'Refused', 'Cross-site request refused.'));
+        const form = await readForm(req);
+        if (!sameToken(form.get('token') ?? '', token)) return send(res, 403, simple(base, 'Refused', 'Wrong or missing actions token.'));
+        const id = parseTaskId(m[1]);
+        if (id === null) return send(res, 404, simple(base, 'Not found', 'No such task.'));
+        await act(options.store, m[2] as Action, id);
+        return send(res, 303, '', 'text/plain', { Location: `${base}/tasks/${id}` });
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, simple(base, 'Method not allowed', ''), undefined, { Allow: 'GET, HEAD, POST' });
+      if (path === '/style.css') return send(res, 200, STYLE, 'text/css; charset=utf-8');
+      if (path === '/') return send(res, 200, await overview(ctx));
+      if (path === '/tasks') {
+        const result = await taskList(ctx, url.searchParams);
+        return typeof result === 'string' ? send(res, 200, result) : send(res, 303, '', 'text/plain', { Location: result.redirect });
+      }
+      if (path === '/workers') return send(res, 200, await workersPage(ctx));
+      let m = /^\/tasks\/([^/]+)$/.exec(path);
+      if (m) {
+        const id = parseTaskId(m[1]);
+        const body = id === null ? null : await taskPage(ctx, id);
+        return body ? send(res, 200, body) : send(res, 404, simple(base, 'Not found', `No task ${m[1]}.`));
+      }
+      m = /^\/tasks\/([^/]+)\/(pause|resume|cancel|retry)$/.exec(path);
+      if (m) {
+        if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
+        const id = parseTaskId(m[1]);
+        const body = id === null ? null : await confirmPage(ctx, id, m[2]);
+        return body ? send(res, 200, body) : send(res, 404, simple(base, 'Not found', `No task ${m[1]}.`));
+      }
+      m = /^\/workflows\/([^/]+)$/.exec(path);
+      if (m) {
+        const id = parseTaskId(m[1]);
+        const body = id === null ? null : await workflowPage(ctx, id);
+        return body ? send(res, 200, body) : send(res, 404, simple(base, 'Not found', `No workflow ${m[1]}.`));
+      }
+      return send(res, 404, simple(base, 'Not found', 'No such page.'));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (isTaskmillError(error)) {
+        const status = error.code === 'TASKMILL_TASK_NOT_FOUND' ? 404 : error.code === 'TASKMILL_STORE_UNAVAILABLE' ? 503 : 409;
+        return send(res, status, simple(base, status === 409 ? 'Refused' : 'Error', message));
+      }
+      if (error instanceof RangeError) return send(res, 413, simple(base, 'Too large', message));
+      return send(res, 500, simple(base, 'Error', message));
+    }
+  };
+}
+
+function simple(base: string, title: string, message: string): string {
+  return page(base, title, html`<p id="message">${message}</p>`);
+}
+
+/** Options of {@link serveDashboard}. */
+export interface ServeOptions extends Omit<DashboardOptions, 'store'> {
+  /** A store, or a connection string opened as a TaskManager's `dbConnection` is. */
+  store: Store | string;
+  /** (Default: 127.0.0.1: reachable from this machine only) */
+  host?: string;
+  /** (Default: 0, any free port) */
+  port?: number;
+}
+
+/** A running dashboard server. */
+export interface RunningDashboard {
+  url: string;
+  server: Server;
+  /** Stop listening and close the store if this call opened it. */
+  close(): Promise<void>;
+}
+
+/** Serve the dashboard on its own HTTP server, bound to 127.0.0.1 unless `host` says otherwise. */
+export async function serveDashboard(options: ServeOptions): Promise<RunningDashboard> {
+  const opened = typeof options.store === 'string' ? await openStoreForConnection(options.store) : null;
+  const store = opened ?? (options.store as Store);
+  try {
+    if (opened) await opened.setup();
+    const handler = createDashboard({ ...options, store });
+    const server = createServer((req, res) => void handler(req, res));
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => resolve());
+    });
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : options.port;
+    const shown = host.includes(':') ? `[${host}]` : host;
+    return {
+      url: `http://${shown}:${port}${(options.basePath ?? '').replace(/\/+$/, '')}/`,
+      server,
+      async close() {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await opened?.close();
+      },
+    };
+  } catch (error) {
+    await opened?.close();
+    throw error;
+  }
+}

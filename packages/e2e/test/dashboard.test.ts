@@ -1,0 +1,185 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Store } from '@taskmill/contracts';
+import type { TaskManager } from '@taskmill/core';
+import { serveDashboard, type RunningDashboard } from '@taskmill/dashboard';
+import { sharedBackends } from '../src/backends.js';
+import { describeBackends, waitForStatus } from '../src/harness.js';
+
+/*
+ * The web dashboard driven by a real headless Chromium (Debian's chromium through playwright-core)
+ * on every store: the overview, a task page, a workflow page with its critical path, a paused →
+ * resumed task through the UI with the actions token, refused actions (no token, wrong token,
+ * cross-site), and hostile text rendered as text. Screenshots of each page go to
+ * packages/e2e/screenshots/<store>-<page>.png.
+ */
+
+const CHROMIUM = process.env.TASKMILL_CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));
+const TOKEN = 'correct horse battery staple';
+const HOSTILE_TAG = '<script>alert(1)</script>';
+const HOSTILE_TEXT = '"><img src=x onerror=alert(1)>';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  // under CI a missing browser fails the suite; locally too: the dashboard's tests need it
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set TASKMILL_CHROMIUM)`);
+  mkdirSync(SHOTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A page that records every dialog (an alert() of injected script would open one) and every script error. */
+async function openPage(): Promise<{ page: Page; dialogs: string[] }> {
+  const page = await browser!.newPage();
+  const dialogs: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  return { page, dialogs };
+}
+
+/** root → fast (10 ms), slow (spawns leaf: 150 ms); the critical path is root → slow → leaf. */
+async function workflow(tm: TaskManager<any>): Promise<number> {
+  tm.use('fast', async () => {
+    await sleep(10);
+    return 'fast';
+  });
+  tm.use('slow', async (task, next) => (task.stage === 0 ? next([{ name: 'leaf', payload: {} }]) : 'slow'));
+  tm.use('leaf', async () => {
+    await sleep(150);
+    return 'leaf';
+  });
+  tm.use('root', (task, next) => (task.stage === 0 ? next([{ name: 'fast', payload: {} }, { name: 'slow', payload: {} }]) : 'done'));
+  return tm.async('root', {});
+}
+
+describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
+  env.test(
+    'overview, task and workflow pages, actions with the token, refused actions, hostile text as text',
+    async () => {
+      const tm = await env.isolated();
+      const store: Store = await env.db().openPeerStore();
+      const name = env.backend.name.replace(/[^a-z0-9]+/gi, '-');
+      tm.use('hostile', () => {
+        throw new Error(`boom ${HOSTILE_TEXT}`);
+      });
+      tm.use('later', () => null);
+      const root = await workflow(tm);
+      const hostile = await tm.async('hostile', { note: HOSTILE_TEXT }, { tag: HOSTILE_TAG, max_retries: 1 });
+      const later = await tm.async('later', {}, { delay: 3600 });
+      await tm.start();
+      await waitForStatus(tm, root, 'completed', 30_000);
+      await waitForStatus(tm, hostile, 'permanently_failed');
+      // stopped, so a resumed task stays pending for the checks below (the worker stays in the registry)
+      await tm.stop();
+
+      const dashboard: RunningDashboard = await serveDashboard({ store, actionsToken: TOKEN });
+      const readOnly: RunningDashboard = await serveDashboard({ store });
+      const { page, dialogs } = await openPage();
+      try {
+        expect(dashboard.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+
+        // overview
+        await page.goto(dashboard.url);
+        expect(await page.title()).toBe('Overview · taskmill');
+        const byStatus = await page.locator('#by-status').innerText();
+        expect(byStatus).toMatch(/completed/);
+        expect(await page.locator('#by-name').innerText()).toMatch(/root/);
+        await page.screenshot({ path: `${SHOTS}${name}-overview.png`, fullPage: true });
+
+        // a task page with hostile text: rendered literally, nothing injected, nothing ran
+        await page.goto(`${dashboard.url}tasks/${hostile}`);
+        expect(await page.locator('#status').innerText()).toBe('permanently_failed');
+        expect(await page.locator('#tag').innerText()).toBe(HOSTILE_TAG);
+        expect(await page.locator('#payload').innerText()).toContain(HOSTILE_TEXT.replace(/"/g, '\\"'));
+        expect(await page.locator('#error').innerText()).toContain(`boom ${HOSTILE_TEXT}`);
+        expect(await page.locator('img').count()).toBe(0);
+        expect(await page.locator('script').count()).toBe(0);
+        expect(await page.locator('#events tr').count()).toBeGreaterThan(2);
+        expect(await page.locator('#attempts').innerText()).toMatch(/failed/);
+        await page.screenshot({ path: `${SHOTS}${name}-task.png`, fullPage: true });
+
+        // the task list, searched by the hostile tag, and by id
+        await page.goto(`${dashboard.url}tasks?q=${encodeURIComponent(HOSTILE_TAG)}`);
+        expect(await page.locator('#tasks').innerText()).toContain(HOSTILE_TAG);
+        expect(await page.locator('#tasks a').first().innerText()).toBe(`#${hostile}`);
+        await page.screenshot({ path: `${SHOTS}${name}-tasks.png`, fullPage: true });
+        await page.goto(`${dashboard.url}tasks?q=${root}`);
+        expect(page.url()).toBe(`${dashboard.url}tasks/${root}`);
+
+        // the workflow page: tree and critical path root → slow → leaf
+        await page.click('#workflow-link');
+        expect(page.url()).toBe(`${dashboard.url}workflows/${root}`);
+        expect(await page.locator('#tree li').count()).toBe(4);
+        const path = await page.locator('#critical-path li').allInnerTexts();
+        expect(path.map((line) => line.split(' #')[0])).toEqual(['root', 'slow', 'leaf']);
+        expect(await page.locator('#critical-path-timeline rect').count()).toBe(3);
+        await page.screenshot({ path: `${SHOTS}${name}-workflow.png`, fullPage: true });
+
+        // pause → resume through the UI, confirmed with the token
+        await page.goto(`${dashboard.url}tasks/${later}`);
+        await page.click('#actions >> text=Pause');
+        await page.fill('input[name=token]', TOKEN);
+        await Promise.all([page.waitForURL(`${dashboard.url}tasks/${later}`, { timeout: 10_000 }), page.click('#confirm-button')]);
+        expect(await page.locator('#status').innerText()).toBe('paused');
+        expect((await store.getTask(later))?.status).toBe('paused');
+        await page.screenshot({ path: `${SHOTS}${name}-paused.png`, fullPage: true });
+        await page.click('#actions >> text=Resume');
+        await page.fill('input[name=token]', TOKEN);
+        await Promise.all([page.waitForURL(`${dashboard.url}tasks/${later}`, { timeout: 10_000 }), page.click('#confirm-button')]);
+        expect(await page.locator('#status').innerText()).toBe('pending');
+        expect((await store.getTask(later))?.status).toBe('pending');
+
+        // refused: a wrong token, a cross-site form post, and any action on the read-only dashboard
+        await page.goto(`${dashboard.url}tasks/${later}/pause`);
+        await page.fill('input[name=token]', 'not the token');
+        await Promise.all([page.waitForLoadState('load'), page.click('#confirm-button')]);
+        await page.locator('#message').waitFor();
+        expect(await page.locator('#message').innerText()).toBe('Wrong or missing actions token.');
+        const crossSite = await page.request.post(`${dashboard.url}tasks/${later}/pause`, {
+          form: { token: TOKEN },
+          headers: { Origin: 'http://evil.example' },
+          maxRedirects: 0,
+        });
+        expect(crossSite.status()).toBe(403);
+        expect(await crossSite.text()).toContain('Cross-site request refused.');
+        const noToken = await page.request.post(`${readOnly.url}tasks/${later}/pause`, { form: { token: TOKEN }, maxRedirects: 0 });
+        expect(noToken.status()).toBe(403);
+        await page.goto(`${readOnly.url}tasks/${later}`);
+        expect(await page.locator('#actions').innerText()).toBe('Read-only dashboard: no actions.');
+        await page.screenshot({ path: `${SHOTS}${name}-read-only.png`, fullPage: true });
+        expect((await store.getTask(later))?.status).toBe('pending');
+
+        // security headers on every page
+        const response = await page.request.get(dashboard.url);
+        expect(response.headers()['content-security-policy']).toContain("default-src 'none'");
+        expect(response.headers()['x-frame-options']).toBe('DENY');
+
+        // workers page
+        await page.goto(`${dashboard.url}workers`);
+        expect(await page.locator('#workers').innerText()).toContain(tm.options.worker_id);
+        await page.screenshot({ path: `${SHOTS}${name}-workers.png`, fullPage: true });
+
+        expect(dialogs).toEqual([]);
+      } finally {
+        await page.close();
+        await dashboard.close();
+        await readOnly.close();
+        await store.close();
+      }
+    },
+    120_000,
+  );
+});
