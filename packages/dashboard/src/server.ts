@@ -17,6 +17,25 @@ export interface DashboardOptions {
   actionsToken?: string;
   /** Path the dashboard is mounted at in a larger server, e.g. `/taskmill`. (Default: '') */
   basePath?: string;
+  /**
+   * Host names (without port) the dashboard answers to; other `Host` headers get a 421. Guards
+   * against DNS rebinding, where a hostile site's name resolves to this machine and its pages read
+   * the dashboard. (Default: any host; `serveDashboard` on a loopback address: 127.0.0.1,
+   * localhost and ::1)
+   */
+  allowedHosts?: readonly string[];
+}
+
+const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'];
+
+/** The host name of a Host header (`[::1]:8080` → `::1`), lower-cased. */
+function hostName(header: string | undefined): string {
+  if (!header) return '';
+  try {
+    return new URL(`http://${header}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return '';
+  }
 }
 
 const ACTIONS = ['pause', 'resume', 'cancel', 'retry'] as const;
@@ -87,8 +106,10 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   if (base !== '' && !/^\/[A-Za-z0-9/_-]*$/.test(base)) throw new ConfigurationError('basePath must be a path such as /taskmill');
   const ctx: PageContext = { store: options.store, base, actions: token !== undefined };
+  const hosts = options.allowedHosts ? new Set(options.allowedHosts.map((h) => h.replace(/^\[|\]$/g, '').toLowerCase())) : null;
 
   return async (req, res) => {
+    if (hosts && !hosts.has(hostName(req.headers.host))) return send(res, 421, simple(base, 'Refused', 'Unknown host name.'));
     const url = new URL(req.url ?? '/', 'http://dashboard');
     if (base !== '' && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return send(res, 404, simple(base, 'Not found', 'No such page.'));
     const path = url.pathname.slice(base.length) || '/';
@@ -173,9 +194,10 @@ export async function serveDashboard(options: ServeOptions): Promise<RunningDash
   const store = opened ?? (options.store as Store);
   try {
     if (opened) await opened.setup();
-    const handler = createDashboard({ ...options, store });
-    const server = createServer((req, res) => void handler(req, res));
     const host = options.host ?? '127.0.0.1';
+    const loopback = LOOPBACK_HOSTS.includes(host.replace(/^\[|\]$/g, ''));
+    const handler = createDashboard({ ...options, store, allowedHosts: options.allowedHosts ?? (loopback ? LOOPBACK_HOSTS : undefined) });
+    const server = createServer((req, res) => void handler(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port ?? 0, host, () => resolve());

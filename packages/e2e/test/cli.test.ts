@@ -493,7 +493,8 @@ describe('taskmill CLI without a reachable database', () => {
     expectOneLineError(await cli(['tasks', '--db', 'sqlite::memory:']), 2, /database file/);
     expectOneLineError(await cli(['tasks', '--schema', 'x', '--db', 'mysql://root@127.0.0.1:1/x']), 2, /PostgreSQL connections only/);
     expectOneLineError(await cli(['status']), 2, /no database: pass --db <url> or set TASKMILL_DB/);
-    expectOneLineError(await cli(['dashboard']), 2, /unknown command 'dashboard'/);
+    expectOneLineError(await cli(['dashboard']), 2, /no database: pass --db <url> or set TASKMILL_DB/);
+    expectOneLineError(await cli(['frobnicate']), 2, /unknown command 'frobnicate'/);
   });
 
   it('a missing SQLite file is reported, not created (only migrate creates it)', async () => {

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -161,6 +162,20 @@ describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
         expect(await page.locator('#actions').innerText()).toBe('Read-only dashboard: no actions.');
         await page.screenshot({ path: `${SHOTS}${name}-read-only.png`, fullPage: true });
         expect((await store.getTask(later))?.status).toBe('pending');
+
+        // DNS rebinding: a request naming another host is refused, even for reading
+        const rebound = await new Promise<number>((resolve, reject) => {
+          const target = new URL(dashboard.url);
+          request({ host: target.hostname, port: target.port, path: `/tasks/${hostile}`, headers: { Host: `evil.example:${target.port}` } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          })
+            .on('error', reject)
+            .end();
+        });
+        expect(rebound).toBe(421);
+        await page.goto(dashboard.url.replace('127.0.0.1', 'localhost'));
+        expect(await page.title()).toBe('Overview · taskmill');
 
         // security headers on every page
         const response = await page.request.get(dashboard.url);
