@@ -1,5 +1,5 @@
 import { getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
-import { parseTaskId, TASK_STATUSES, type Store, type Task, type TaskStatus } from '@taskmill/contracts';
+import { canRetry, canTransition, parseTaskId, TASK_STATUSES, type Store, type Task, type TaskStatus } from '@taskmill/contracts';
 import { html, page, type Html } from './html.js';
 
 /** What a page needs: the store, the mount path, and whether actions are enabled. */
@@ -112,13 +112,13 @@ ${next ? html`<p><a id="next" href="${ctx.base}/tasks?${keep.toString()}">Next p
   );
 }
 
-/** Actions a task's status allows (the store refuses others anyway). */
+/** Actions the transition table allows for the task (the store refuses others anyway). */
 function allowedActions(task: Task): string[] {
   const out: string[] = [];
-  if (['pending', 'running', 'failed', 'timeout'].includes(task.status)) out.push('pause');
-  if (['paused', 'suspended', 'failed', 'timeout', 'running'].includes(task.status)) out.push('resume');
-  if (!['completed', 'permanently_failed'].includes(task.status)) out.push('cancel');
-  if (['failed', 'timeout', 'permanently_failed'].includes(task.status)) out.push('retry');
+  if (canTransition(task.status, 'paused')) out.push('pause');
+  if (canTransition(task.status, 'pending')) out.push('resume');
+  if (canTransition(task.status, 'permanently_failed')) out.push('cancel');
+  if (canRetry(task)) out.push('retry');
   return out;
 }
 

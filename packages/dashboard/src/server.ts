@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ConfigurationError, isStore, isTaskmillError, parseTaskId, type Store } from '@taskmill/contracts';
+import { ConfigurationError, ERROR_CODES, isStore, isTaskmillError, parseTaskId, type Store } from '@taskmill/contracts';
 import { openStoreForConnection } from '@taskmill/core';
 import { html, page, STYLE } from './html.js';
 import { confirmPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
@@ -157,7 +157,7 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (isTaskmillError(error)) {
-        const status = error.code === 'TASKMILL_TASK_NOT_FOUND' ? 404 : error.code === 'TASKMILL_STORE_UNAVAILABLE' ? 503 : 409;
+        const status = error.code === ERROR_CODES.TASK_NOT_FOUND ? 404 : error.code === ERROR_CODES.STORE_UNAVAILABLE ? 503 : 409;
         return send(res, status, simple(base, status === 409 ? 'Refused' : 'Error', message));
       }
       if (error instanceof RangeError) return send(res, 413, simple(base, 'Too large', message));
