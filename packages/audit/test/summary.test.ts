@@ -54,6 +54,13 @@ function task(id: number, overrides: Partial<Task> = {}): Task {
     context: null,
     attempt: 0,
     suspend_reason: null,
+    retry_backoff: 'fixed',
+    retry_max_interval: null,
+    retry_jitter: 0,
+    unique_key: null,
+    unique_scope: null,
+    unique_until: null,
+    trace_context: null,
     ...overrides,
   };
 }

@@ -62,7 +62,30 @@ export interface Task {
   attempt: number;
   /** Why the task is suspended (`awaiting_subtasks` or the handler's reason); null otherwise. */
   suspend_reason: string | null;
+  /** How the wait before a retry grows: `fixed` (`retry_interval` each time) or `exponential`. */
+  retry_backoff: RetryBackoff;
+  /** Longest wait before a retry in seconds (caps `exponential`); null: no cap. */
+  retry_max_interval: number | null;
+  /** Fraction (0..1) of each retry wait that is randomised (0: none). */
+  retry_jitter: number;
+  /** Deduplication key given at enqueue; kept after the task left its scope. */
+  unique_key: string | null;
+  /** While the key keeps duplicates out: `pending`, `unfinished` or `period`; null without a key. */
+  unique_scope: UniqueScope | null;
+  /** End (ms) of a `period` scope; null otherwise. */
+  unique_until: number | null;
+  /** W3C trace context of the span that enqueued the task (JSON text), or null. */
+  trace_context: string | null;
 }
+
+/** How the wait before a retry grows (SPEC A5 for `fixed`). */
+export type RetryBackoff = 'fixed' | 'exponential';
+
+/**
+ * How long a `unique_key` keeps duplicates (of the same task name) out: while the task waits to
+ * run (`pending`), until it has finished (`unfinished`), or for a number of seconds (`period`).
+ */
+export type UniqueScope = 'pending' | 'unfinished' | 'period';
 
 /** An execution round of a task (SPEC B10). Times in ms. */
 export interface TaskAttempt {

@@ -3,12 +3,14 @@ import type {
   DeleteTasksFilter,
   EventQuery,
   Page,
+  RetryBackoff,
   TagStat,
   Task,
   TaskAttempt,
   TaskEvent,
   TaskId,
   TaskQuery,
+  UniqueScope,
   WorkerRecord,
 } from './rows.js';
 import type { TaskStatus, TaskType, WorkerStatus } from './statuses.js';
@@ -65,9 +67,21 @@ export interface NewTask {
   retry_interval: number;
   cron_expr: string | null;
   cron_tz: string | null;
+  retry_backoff: RetryBackoff;
+  /** seconds, or null (no cap) */
+  retry_max_interval: number | null;
+  /** 0..1 */
+  retry_jitter: number;
+  /** At most one unfinished/pending/in-period task of this name holds this key (see `UniqueScope`). */
+  unique_key: string | null;
+  unique_scope: UniqueScope | null;
+  /** ms; end of a `period` scope. */
+  unique_until: number | null;
+  /** W3C trace context (JSON text) of the enqueuing span, or null. */
+  trace_context: string | null;
 }
 
-/** A child created by `next()`; always `async`, `pending`, due at once. */
+/** A child created by `next()`; always `async`, `pending`, due at once, never unique. */
 export interface NewChildTask {
   name: string;
   payload: string | null;
@@ -76,6 +90,10 @@ export interface NewChildTask {
   timeout: number;
   max_retries: number;
   retry_interval: number;
+  retry_backoff: RetryBackoff;
+  retry_max_interval: number | null;
+  retry_jitter: number;
+  trace_context: string | null;
 }
 
 /** Input of {@link TaskStore.claimTasks}. */

@@ -28,8 +28,14 @@ function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, 
     timeout: opts.timeout !== undefined ? v.timeoutSeconds(opts.timeout) : def.timeout,
     max_retries: opts.max_retries !== undefined ? v.maxRetries(opts.max_retries) : def.max_retries,
     retry_interval: opts.retry_interval !== undefined ? v.retryIntervalSeconds(opts.retry_interval) : def.retry_interval,
+    retry_backoff: 'fixed',
+    retry_max_interval: null,
+    retry_jitter: 0,
+    trace_context: null,
   };
 }
+
+const NOT_UNIQUE = { unique_key: null, unique_scope: null, unique_until: null } as const;
 
 /** `async(name)` without a payload stores `{}`, as fib-flow does (SPEC A18). */
 function topLevelPayload(payload: unknown): unknown {
@@ -48,6 +54,7 @@ export function asyncTask(registry: HandlerRegistry, name: unknown, payload: unk
     next_run_time: now + Math.round(delay * 1000),
     cron_expr: null,
     cron_tz: null,
+    ...NOT_UNIQUE,
   };
 }
 
@@ -58,7 +65,7 @@ export function cronTask(registry: HandlerRegistry, name: unknown, cronExpr: str
   v.knownKeys(opts, CRON_KEYS, 'cron');
   const tz = opts.tz === undefined ? DEFAULT_CRON_TZ : v.nonEmptyString(opts.tz, 'tz');
   const nextRun = nextCronTime(cronExpr, tz, now);
-  return { ...resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), type: 'cron', next_run_time: nextRun, cron_expr: cronExpr, cron_tz: tz };
+  return { ...resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), type: 'cron', next_run_time: nextRun, cron_expr: cronExpr, cron_tz: tz, ...NOT_UNIQUE };
 }
 
 /**

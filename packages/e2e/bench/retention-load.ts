@@ -163,6 +163,13 @@ const countTask = (): NewTask => ({
   retry_interval: 0,
   cron_expr: null,
   cron_tz: null,
+  retry_backoff: 'fixed',
+  retry_max_interval: null,
+  retry_jitter: 0,
+  unique_key: null,
+  unique_scope: null,
+  unique_until: null,
+  trace_context: null,
 });
 
 /** Keep BACKLOG `count` tasks pending until stopped; returns how many it created. */

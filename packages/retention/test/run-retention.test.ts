@@ -140,6 +140,13 @@ describe('runRetention on a store alone (SQLite, no TaskManager)', () => {
     retry_interval: 0,
     cron_expr: null,
     cron_tz: null,
+    retry_backoff: 'fixed' as const,
+    retry_max_interval: null,
+    retry_jitter: 0,
+    unique_key: null,
+    unique_scope: null,
+    unique_until: null,
+    trace_context: null,
   });
 
   /** Create `n` tasks of `name` at `at` and run each to `outcome` at `at`. */

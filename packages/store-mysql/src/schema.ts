@@ -1,4 +1,4 @@
-import { bigint, boolean, customType, double, index, int, longtext, mysqlTable, text, varchar } from 'drizzle-orm/mysql-core';
+import { bigint, boolean, customType, double, index, int, longtext, mysqlTable, text, uniqueIndex, varchar } from 'drizzle-orm/mysql-core';
 import { sql } from 'drizzle-orm';
 
 /*
@@ -67,6 +67,14 @@ export const tasks = mysqlTable(
     suspend_reason: text('suspend_reason'),
     children_results: longtext('children_results'),
     parent_credited: boolean('parent_credited').notNull().default(false),
+    retry_backoff: varchar('retry_backoff', { length: 16 }).notNull().default('fixed'),
+    retry_max_interval: double('retry_max_interval'),
+    retry_jitter: double('retry_jitter').notNull().default(0),
+    unique_key: varchar('unique_key', { length: 255 }),
+    unique_scope: varchar('unique_scope', { length: 16 }),
+    unique_until: ms('unique_until'),
+    unique_slot: varchar('unique_slot', { length: 255 }),
+    trace_context: varchar('trace_context', { length: 1024 }),
   },
   (t) => [
     index('idx_task_scheduling').on(t.status, t.next_run_time, t.priority),
@@ -85,6 +93,9 @@ export const tasks = mysqlTable(
     index('idx_task_running_start').on(t.status, t.start_time),
     index('idx_task_created').on(t.created_at),
     index('idx_task_retention').on(t.status, t.last_active_time, t.created_at),
+    // unique tasks: at most one task of a name holds a key while its scope lasts (released by
+    // setting the slot NULL; NULLs never collide in a UNIQUE index)
+    uniqueIndex('idx_task_unique').on(t.name, t.unique_slot),
   ],
 );
 

@@ -7,7 +7,7 @@ import {
   type Task,
 } from '@taskmill/contracts';
 import mysql from 'mysql2/promise';
-import { T0, newTask } from '@taskmill/store-testkit';
+import { T0, newChild, newTask } from '@taskmill/store-testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMysqlStore } from '../src/index.js';
 import { adminOptions, probe, TestDatabases, urlFor } from './mysql-harness.js';
@@ -364,15 +364,7 @@ describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreac
     const peers = [first, ...(await Promise.all([0, 1, 2].map(() => dbs.peer(first).then(track))))];
     const [parentId] = await first.createTasks([task({ name: 'parent' })], T0);
     const [parent] = await first.claimTasks({ worker_id: 'p', now: T0, limit: 1, names: ['parent'] });
-    const children = Array.from({ length: 40 }, (_, i) => ({
-      name: 'child',
-      payload: JSON.stringify({ i }),
-      priority: 0,
-      tag: null,
-      timeout: 60,
-      max_retries: 1,
-      retry_interval: 0,
-    }));
+    const children = Array.from({ length: 40 }, (_, i) => newChild({ payload: JSON.stringify({ i }), max_retries: 1 }));
     const spawned = await first.finishAttempt({ task_id: parentId, worker_id: 'p', attempt: parent.attempt }, { kind: 'spawned', children }, T0 + 1);
     expect(spawned.child_ids).toHaveLength(40);
     // SKIP LOCKED may hand a claimer fewer rows than it asked for while peers hold locks: each

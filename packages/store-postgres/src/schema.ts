@@ -6,6 +6,7 @@ import {
   customType,
   doublePrecision,
   index,
+  uniqueIndex,
   integer,
   pgTable,
   text,
@@ -69,6 +70,14 @@ export const tasks = pgTable(
     suspend_reason: varchar('suspend_reason', { length: 255 }),
     children_results: text('children_results'),
     parent_credited: boolean('parent_credited').notNull().default(false),
+    retry_backoff: varchar('retry_backoff', { length: 16 }).notNull().default('fixed'),
+    retry_max_interval: doublePrecision('retry_max_interval'),
+    retry_jitter: doublePrecision('retry_jitter').notNull().default(0),
+    unique_key: varchar('unique_key', { length: 255 }),
+    unique_scope: varchar('unique_scope', { length: 16 }),
+    unique_until: ms('unique_until'),
+    unique_slot: varchar('unique_slot', { length: 255 }),
+    trace_context: varchar('trace_context', { length: 1024 }),
   },
   (t) => [
     // Claim order (SPEC B5.8) over every claimable status: failed/timeout rows wait for their
@@ -92,6 +101,9 @@ export const tasks = pgTable(
     index('idx_task_root_created').on(t.root_id, t.created_at).where(sql`root_id IS NOT NULL`),
     // Worker recovery looks up the running tasks of given workers.
     index('idx_task_running_worker').on(t.worker_id).where(sql`status = 'running'`),
+    // Unique tasks: at most one task of a name holds a key while its scope lasts (released by
+    // setting the slot NULL); partial, so tasks without a key cost no index entry.
+    uniqueIndex('idx_task_unique').on(t.name, t.unique_slot).where(sql`unique_slot IS NOT NULL`),
   ],
 );
 

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { blob, check, index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { blob, check, index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /*
  * The drizzle schema of the SQLite store: the four tables of SPEC A17/B8.1 with the names of
@@ -48,6 +48,14 @@ export const tasks = sqliteTable(
     suspend_reason: text('suspend_reason'),
     children_results: text('children_results'),
     parent_credited: integer('parent_credited').notNull().default(0),
+    retry_backoff: text('retry_backoff').notNull().default('fixed'),
+    retry_max_interval: real('retry_max_interval'),
+    retry_jitter: real('retry_jitter').notNull().default(0),
+    unique_key: text('unique_key'),
+    unique_scope: text('unique_scope'),
+    unique_until: integer('unique_until'),
+    unique_slot: text('unique_slot'),
+    trace_context: text('trace_context'),
   },
   (t) => [
     check('taskmill_tasks_type_check', sql`${t.type} IN ('async', 'cron')`),
@@ -70,6 +78,9 @@ export const tasks = sqliteTable(
     index('idx_task_worker_status').on(t.worker_id, t.status),
     // retention scans by status and age
     index('idx_task_status_active').on(t.status, t.last_active_time),
+    // unique tasks: at most one task of a name holds a key while its scope lasts (a slot is
+    // released by setting it NULL); partial, so tasks without a key cost no index entry
+    uniqueIndex('idx_task_unique').on(t.name, t.unique_slot).where(sql`unique_slot IS NOT NULL`),
   ],
 );
 

@@ -29,6 +29,13 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
     retry_interval: 0,
     cron_expr: null,
     cron_tz: null,
+    retry_backoff: 'fixed',
+    retry_max_interval: null,
+    retry_jitter: 0,
+    unique_key: null,
+    unique_scope: null,
+    unique_until: null,
+    trace_context: null,
     ...overrides,
   };
 }
@@ -43,6 +50,10 @@ export function newChild(overrides: Partial<NewChildTask> = {}): NewChildTask {
     timeout: 60,
     max_retries: 3,
     retry_interval: 0,
+    retry_backoff: 'fixed',
+    retry_max_interval: null,
+    retry_jitter: 0,
+    trace_context: null,
     ...overrides,
   };
 }

@@ -95,13 +95,22 @@ export function taskInsert(task: NewTask, now: number): TaskInsert {
     parent_id: null,
     last_event_time: now,
     last_event_type: 'task_created',
+    // defaults for fields a caller of an older shape of NewTask leaves out
+    retry_backoff: task.retry_backoff ?? 'fixed',
+    retry_max_interval: task.retry_max_interval ?? null,
+    retry_jitter: task.retry_jitter ?? 0,
+    unique_key: task.unique_key ?? null,
+    unique_scope: task.unique_key ? (task.unique_scope ?? 'unfinished') : null,
+    unique_until: task.unique_key ? (task.unique_until ?? null) : null,
+    unique_slot: task.unique_key ?? null,
+    trace_context: task.trace_context ?? null,
   };
 }
 
 /** The insert row of a child created by `next()`: async, due now, in the parent's workflow. */
 export function childInsert(parent: Task, child: NewChildTask, now: number): TaskInsert {
   return {
-    ...taskInsert({ ...child, type: 'async', next_run_time: now, cron_expr: null, cron_tz: null }, now),
+    ...taskInsert({ ...child, type: 'async', next_run_time: now, cron_expr: null, cron_tz: null, unique_key: null, unique_scope: null, unique_until: null }, now),
     root_id: parent.root_id ?? parent.id,
     parent_id: parent.id,
   };

@@ -103,6 +103,13 @@ export function decodeTask(row: RawRow): Task {
     context: bytesOrNull(row.context),
     attempt: num(row.attempt ?? 0),
     suspend_reason: strOrNull(row.suspend_reason),
+    retry_backoff: row.retry_backoff === 'exponential' ? 'exponential' : 'fixed',
+    retry_max_interval: numOrNull(row.retry_max_interval),
+    retry_jitter: num(row.retry_jitter ?? 0),
+    unique_key: strOrNull(row.unique_key),
+    unique_scope: strOrNull(row.unique_scope) as Task['unique_scope'],
+    unique_until: numOrNull(row.unique_until),
+    trace_context: strOrNull(row.trace_context),
   };
 }
 

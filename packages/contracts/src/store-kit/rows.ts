@@ -14,6 +14,8 @@ import type { EventDraft } from './event-drafts.js';
 /** A task row to insert (always `pending`): a new task with its place in a workflow and its first event stamped. */
 export type TaskInsert = NewTask & {
   status: 'pending';
+  /** `unique_key` while the key's scope holds (a UNIQUE index over `name, unique_slot`), else null. */
+  unique_slot: string | null;
   created_at: number;
   root_id: TaskId | null;
   parent_id: TaskId | null;
@@ -40,6 +42,14 @@ export const TASK_INSERT_COLUMNS = [
   'parent_id',
   'last_event_time',
   'last_event_type',
+  'retry_backoff',
+  'retry_max_interval',
+  'retry_jitter',
+  'unique_key',
+  'unique_scope',
+  'unique_until',
+  'unique_slot',
+  'trace_context',
 ] as const satisfies readonly (keyof TaskInsert)[];
 
 /** New values for some columns of a task row. Absent keys are left alone. */
@@ -64,6 +74,8 @@ export interface TaskPatch {
   progress_percent?: number | null;
   last_event_time?: number;
   last_event_type?: EventType;
+  /** null releases the task's unique key. */
+  unique_slot?: null;
 }
 
 /** Every column a {@link TaskPatch} may set, in a fixed order (stable statement text for caches). */
@@ -87,6 +99,7 @@ export const TASK_PATCH_COLUMNS = [
   'progress_percent',
   'last_event_time',
   'last_event_type',
+  'unique_slot',
 ] as const satisfies readonly (keyof TaskPatch)[];
 
 /** The `[column, value]` pairs a patch sets, in {@link TASK_PATCH_COLUMNS} order. */

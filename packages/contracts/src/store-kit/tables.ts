@@ -14,7 +14,10 @@ export const TABLES = {
 /**
  * Columns of `taskmill_tasks`. Beyond SPEC B8.1: `cron_tz`; `attempt` (claims so far, the fencing
  * token); `suspend_reason`; `children_results` (JSON lines of the current batch's child outcomes);
- * `parent_credited` (0/1: this child was already counted by its parent).
+ * `parent_credited` (0/1: this child was already counted by its parent); the retry backoff
+ * (`retry_backoff`, `retry_max_interval`, `retry_jitter`); unique tasks (`unique_key`,
+ * `unique_scope`, `unique_until`, and `unique_slot`: the key while its scope holds, under a UNIQUE
+ * index with `name`); `trace_context` (W3C context of the enqueuing span).
  */
 export const TASK_COLUMNS = [
   'id',
@@ -52,6 +55,14 @@ export const TASK_COLUMNS = [
   'suspend_reason',
   'children_results',
   'parent_credited',
+  'retry_backoff',
+  'retry_max_interval',
+  'retry_jitter',
+  'unique_key',
+  'unique_scope',
+  'unique_until',
+  'unique_slot',
+  'trace_context',
 ] as const;
 
 /** Columns of `taskmill_task_events`. */

@@ -85,6 +85,13 @@ export function defineCreateTests({ test, open, peer, db }: SuiteContext): void 
       context: null,
       attempt: 0,
       suspend_reason: null,
+      retry_backoff: 'fixed',
+      retry_max_interval: null,
+      retry_jitter: 0,
+      unique_key: null,
+      unique_scope: null,
+      unique_until: null,
+      trace_context: null,
     };
     const expected: Task[] = [
       base,
