@@ -117,7 +117,8 @@ export interface ClaimRequest {
  *   `result` stored; attempt `completed`; event `task_status_changed` (metadata.next_run_time).
  * - `failed`: the handler threw or timed out. The store reads the locked row and applies
  *   {@link planFailure}: with attempts left the task stays `failed`/`timeout` with
- *   `next_run_time = now + retry_interval*1000` (event `task_failed`/`task_timed_out`); when
+ *   `next_run_time = now + retryDelayMs(task)` (`retry_interval` for the fixed backoff; event
+ *   `task_failed`/`task_timed_out` with `retry_delay` in seconds); when
  *   exhausted it moves on to `permanently_failed` (async; parent credited) or `paused` (cron) with a
  *   second event (`task_permanently_failed`/`task_paused`, `retry_exhausted: true`). Attempt closes
  *   with outcome `failed`/`timeout`, `error`, `timeout_flag`.

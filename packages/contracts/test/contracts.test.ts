@@ -12,11 +12,11 @@ import { decodeChildResults, decodeTask, encodeChildResult, events, makePage, no
 describe('planFailure', () => {
   it('retries while retry_count + 1 < max_retries, then exhausts async to permanently_failed and cron to paused', () => {
     const now = 1_000_000;
-    expect(planFailure({ type: 'async', retry_count: 0, max_retries: 3, retry_interval: 2 }, now)).toEqual({ kind: 'retry', next_run_time: now + 2000 });
+    expect(planFailure({ type: 'async', retry_count: 0, max_retries: 3, retry_interval: 2 }, now)).toEqual({ kind: 'retry', next_run_time: now + 2000, delay_ms: 2000 });
     expect(planFailure({ type: 'async', retry_count: 2, max_retries: 3, retry_interval: 2 }, now)).toEqual({ kind: 'exhausted', status: 'permanently_failed' });
     expect(planFailure({ type: 'cron', retry_count: 0, max_retries: 1, retry_interval: 0 }, now)).toEqual({ kind: 'exhausted', status: 'paused' });
     expect(planFailure({ type: 'async', retry_count: 0, max_retries: 0, retry_interval: 0 }, now).kind).toBe('exhausted');
-    expect(planFailure({ type: 'async', retry_count: 0, max_retries: 2, retry_interval: 0.3333 }, now)).toEqual({ kind: 'retry', next_run_time: now + 333 });
+    expect(planFailure({ type: 'async', retry_count: 0, max_retries: 2, retry_interval: 0.3333 }, now)).toEqual({ kind: 'retry', next_run_time: now + 333, delay_ms: 333 });
   });
 });
 

@@ -1,7 +1,18 @@
 import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObject } from '@taskmill/contracts';
 import type { ResolvedOptions } from './options.js';
+import type { RetryBackoff } from '@taskmill/contracts';
 import type { TaskHandler } from './types.js';
-import { maxRetries, positiveInteger, priority, retryIntervalSeconds, taskName, timeoutSeconds } from './validate.js';
+import {
+  maxRetries,
+  positiveInteger,
+  priority,
+  retryBackoff,
+  retryIntervalSeconds,
+  retryJitter,
+  retryMaxInterval,
+  taskName,
+  timeoutSeconds,
+} from './validate.js';
 
 /** A registered handler with its defaults, frozen at registration (SPEC B2.2). */
 export interface HandlerDefinition {
@@ -10,13 +21,32 @@ export interface HandlerDefinition {
   timeout: number;
   max_retries: number;
   retry_interval: number;
+  retry_backoff: RetryBackoff;
+  retry_max_interval: number | null;
+  retry_jitter: number;
   /** Undefined when the registration gave none (children then inherit the parent's). */
   priority: number | undefined;
   max_concurrent_tasks: number | undefined;
+  /** Running tasks of this name allowed across every worker sharing the database; undefined: no limit. */
+  cluster_max_concurrent_tasks: number | undefined;
   description: string;
 }
 
-const CONFIG_KEYS = ['handler', 'timeout', 'max_retries', 'retry_interval', 'priority', 'max_concurrent_tasks', 'description'];
+type Defaults = Pick<ResolvedOptions, 'timeout' | 'max_retries' | 'retry_interval' | 'retry_backoff' | 'retry_max_interval' | 'retry_jitter'>;
+
+const CONFIG_KEYS = [
+  'handler',
+  'timeout',
+  'max_retries',
+  'retry_interval',
+  'retry_backoff',
+  'retry_max_interval',
+  'retry_jitter',
+  'priority',
+  'max_concurrent_tasks',
+  'cluster_max_concurrent_tasks',
+  'description',
+];
 
 /**
  * Handler registry with hot reload: re-registering replaces the definition for future claims;
@@ -26,7 +56,12 @@ export class HandlerRegistry {
   private readonly defs = new Map<string, HandlerDefinition>();
   private readonly running = new Map<string, number>();
 
-  constructor(private readonly defaults: Pick<ResolvedOptions, 'timeout' | 'max_retries' | 'retry_interval'>) {}
+  private readonly defaults: Defaults;
+
+  constructor(options: Defaults) {
+    const { timeout, max_retries, retry_interval, retry_backoff, retry_max_interval, retry_jitter } = options;
+    this.defaults = { timeout, max_retries, retry_interval, retry_backoff, retry_max_interval, retry_jitter };
+  }
 
   /** Register or replace a handler. */
   set(name: unknown, handlerOrConfig: unknown): void {
@@ -36,7 +71,15 @@ export class HandlerRegistry {
 
   private define(name: string, value: unknown): HandlerDefinition {
     if (typeof value === 'function') {
-      return { name, handler: value as TaskHandler, ...this.defaults, priority: undefined, max_concurrent_tasks: undefined, description: '' };
+      return {
+        name,
+        handler: value as TaskHandler,
+        ...this.defaults,
+        priority: undefined,
+        max_concurrent_tasks: undefined,
+        cluster_max_concurrent_tasks: undefined,
+        description: '',
+      };
     }
     if (!isPlainObject(value) || typeof value.handler !== 'function') {
       throw new InvalidHandlerError(`Handler must be a function or an object with handler property (task: ${name})`);
@@ -59,9 +102,19 @@ export class HandlerRegistry {
       max_retries: value.max_retries === undefined ? this.defaults.max_retries : maxRetries(value.max_retries, `max_retries of ${name}`),
       retry_interval:
         value.retry_interval === undefined ? this.defaults.retry_interval : retryIntervalSeconds(value.retry_interval, `retry_interval of ${name}`),
+      retry_backoff: value.retry_backoff === undefined ? this.defaults.retry_backoff : retryBackoff(value.retry_backoff, `retry_backoff of ${name}`),
+      retry_max_interval:
+        value.retry_max_interval === undefined
+          ? this.defaults.retry_max_interval
+          : retryMaxInterval(value.retry_max_interval, `retry_max_interval of ${name}`),
+      retry_jitter: value.retry_jitter === undefined ? this.defaults.retry_jitter : retryJitter(value.retry_jitter, `retry_jitter of ${name}`),
       priority: value.priority === undefined ? undefined : priority(value.priority, `priority of ${name}`),
       max_concurrent_tasks:
         value.max_concurrent_tasks === undefined ? undefined : positiveInteger(value.max_concurrent_tasks, `max_concurrent_tasks of ${name}`),
+      cluster_max_concurrent_tasks:
+        value.cluster_max_concurrent_tasks === undefined
+          ? undefined
+          : positiveInteger(value.cluster_max_concurrent_tasks, `cluster_max_concurrent_tasks of ${name}`),
       description: (value.description as string | undefined) ?? '',
     };
   }

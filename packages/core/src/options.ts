@@ -1,11 +1,14 @@
-import { ConfigurationError, ValidationError, isPlainObject, type Store } from '@taskmill/contracts';
+import { ConfigurationError, ValidationError, isPlainObject, type RetryBackoff, type Store } from '@taskmill/contracts';
 import { checkExpireTime, normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from '@taskmill/retention';
 import { nanoid } from 'nanoid';
 import {
   intervalMs,
   maxRetries,
   positiveInteger,
+  retryBackoff,
   retryIntervalSeconds,
+  retryJitter,
+  retryMaxInterval,
   timeoutSeconds,
   type ErrorClass,
 } from './validate.js';
@@ -28,6 +31,12 @@ export interface TaskManagerOptions {
   max_retries?: number;
   /** Default seconds between a failure and its retry, at most `LIMITS.max_duration_seconds`. (Default: 0) */
   retry_interval?: number;
+  /** Default growth of the wait between retries: `fixed` or `exponential` (doubling from `retry_interval`). (Default: `fixed`) */
+  retry_backoff?: RetryBackoff;
+  /** Default cap in seconds of the wait between retries, or null for none (then at most `LIMITS.max_duration_seconds`). (Default: null) */
+  retry_max_interval?: number | null;
+  /** Default fraction (0..1) of each retry wait that is randomised, shortening it by up to that much. (Default: 0) */
+  retry_jitter?: number;
   /** Default per-attempt timeout in seconds, at most `LIMITS.max_duration_seconds`. (Default: 60) */
   timeout?: number;
   /** This process instance's id. (Default: `worker-` + nanoid) */
@@ -85,6 +94,9 @@ export interface ResolvedOptions {
   poll_interval: number;
   max_retries: number;
   retry_interval: number;
+  retry_backoff: RetryBackoff;
+  retry_max_interval: number | null;
+  retry_jitter: number;
   timeout: number;
   worker_id: string;
   pod_id: string | null;
@@ -109,6 +121,9 @@ const KNOWN = [
   'poll_interval',
   'max_retries',
   'retry_interval',
+  'retry_backoff',
+  'retry_max_interval',
+  'retry_jitter',
   'timeout',
   'worker_id',
   'pod_id',
@@ -155,6 +170,9 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     poll_interval: option('poll_interval', 1000, ms(false)),
     max_retries: option('max_retries', 3, maxRetries),
     retry_interval: option('retry_interval', 0, retryIntervalSeconds),
+    retry_backoff: option<RetryBackoff>('retry_backoff', 'fixed', retryBackoff),
+    retry_max_interval: option<number | null>('retry_max_interval', null, retryMaxInterval),
+    retry_jitter: option('retry_jitter', 0, retryJitter),
     timeout: option('timeout', 60, timeoutSeconds),
     worker_id: workerId,
     pod_id: podId as string | null,

@@ -51,6 +51,9 @@ export interface ChildTaskDefinition<Name extends string = string, Payload = unk
   timeout?: number;
   max_retries?: number;
   retry_interval?: number;
+  retry_backoff?: 'fixed' | 'exponential';
+  retry_max_interval?: number | null;
+  retry_jitter?: number;
   tag?: string;
 }
 

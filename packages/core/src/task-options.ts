@@ -15,7 +15,7 @@ import * as v from './validate.js';
 /** Priority of a top-level task whose handler gives none. */
 export const DEFAULT_PRIORITY = 0;
 
-const COMMON_KEYS = ['priority', 'timeout', 'max_retries', 'retry_interval', 'tag'] as const;
+const COMMON_KEYS = ['priority', 'timeout', 'max_retries', 'retry_interval', 'retry_backoff', 'retry_max_interval', 'retry_jitter', 'tag'] as const;
 const ASYNC_KEYS = [...COMMON_KEYS, 'delay'] as const;
 const CRON_KEYS = [...COMMON_KEYS, 'tz'] as const;
 
@@ -28,9 +28,9 @@ function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, 
     timeout: opts.timeout !== undefined ? v.timeoutSeconds(opts.timeout) : def.timeout,
     max_retries: opts.max_retries !== undefined ? v.maxRetries(opts.max_retries) : def.max_retries,
     retry_interval: opts.retry_interval !== undefined ? v.retryIntervalSeconds(opts.retry_interval) : def.retry_interval,
-    retry_backoff: 'fixed',
-    retry_max_interval: null,
-    retry_jitter: 0,
+    retry_backoff: opts.retry_backoff !== undefined ? v.retryBackoff(opts.retry_backoff) : def.retry_backoff,
+    retry_max_interval: opts.retry_max_interval !== undefined ? v.retryMaxInterval(opts.retry_max_interval) : def.retry_max_interval,
+    retry_jitter: opts.retry_jitter !== undefined ? v.retryJitter(opts.retry_jitter) : def.retry_jitter,
     trace_context: null,
   };
 }

@@ -1,4 +1,4 @@
-import type { Task } from '@taskmill/contracts';
+import type { RetryBackoff, Task } from '@taskmill/contracts';
 import type { ChildTaskDefinition, SubTasks, Suspension, SuspensionOptions } from './suspension.js';
 
 /**
@@ -82,10 +82,22 @@ export interface HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends key
   max_retries?: number;
   /** Seconds, at most `LIMITS.max_duration_seconds`. (Default: the manager's `retry_interval`) */
   retry_interval?: number;
+  /** `fixed` or `exponential` (each wait doubles, from `retry_interval`). (Default: the manager's `retry_backoff`) */
+  retry_backoff?: RetryBackoff;
+  /** Cap in seconds of the wait between retries, or null. (Default: the manager's `retry_max_interval`) */
+  retry_max_interval?: number | null;
+  /** Fraction 0..1 of each retry wait that is randomised. (Default: the manager's `retry_jitter`) */
+  retry_jitter?: number;
   /** Default priority of tasks of this type, within `LIMITS.priority`. (Default: 0; for children, the parent's) */
   priority?: number;
   /** Per-process cap for this type. (Default: none) */
   max_concurrent_tasks?: number;
+  /**
+   * Running tasks of this type allowed at once across every worker and process sharing the
+   * database, enforced inside the claim transaction. Every worker should register the same value:
+   * each one enforces the limit it was given. (Default: none)
+   */
+  cluster_max_concurrent_tasks?: number;
   description?: string;
 }
 
@@ -101,6 +113,12 @@ export interface AsyncOptions {
   max_retries?: number;
   /** Seconds between a failure and its retry, at most `LIMITS.max_duration_seconds`. (Default: the handler's) */
   retry_interval?: number;
+  /** `fixed` or `exponential`. (Default: the handler's) */
+  retry_backoff?: RetryBackoff;
+  /** Cap in seconds of the wait between retries, or null. (Default: the handler's) */
+  retry_max_interval?: number | null;
+  /** Fraction 0..1 of each retry wait that is randomised. (Default: the handler's) */
+  retry_jitter?: number;
   tag?: string;
 }
 

@@ -1,4 +1,13 @@
-import { LIMITS, TaskNotFoundError, ValidationError, isPlainObject, parseTaskId, type TaskId, type TaskmillError } from '@taskmill/contracts';
+import {
+  LIMITS,
+  TaskNotFoundError,
+  ValidationError,
+  isPlainObject,
+  parseTaskId,
+  type RetryBackoff,
+  type TaskId,
+  type TaskmillError,
+} from '@taskmill/contracts';
 
 /*
  * Argument checks shared by the public methods. Each throws a typed error naming the argument,
@@ -57,6 +66,23 @@ export function timeoutSeconds(value: unknown, what = 'timeout', Err: ErrorClass
 /** Seconds between a failure and its retry: 0 to LIMITS.max_duration_seconds. */
 export function retryIntervalSeconds(value: unknown, what = 'retry_interval', Err: ErrorClass = ValidationError): number {
   return inRange(value, what, { min: 0, max: LIMITS.max_duration_seconds, unit: 'seconds' }, Err);
+}
+
+/** A retry backoff strategy: `fixed` or `exponential`. */
+export function retryBackoff(value: unknown, what = 'retry_backoff', Err: ErrorClass = ValidationError): RetryBackoff {
+  if (value !== 'fixed' && value !== 'exponential') throw new Err(`${what} must be "fixed" or "exponential", got ${describe(value)}`);
+  return value;
+}
+
+/** The longest wait before a retry, in seconds (above 0, at most LIMITS.max_duration_seconds), or null for none. */
+export function retryMaxInterval(value: unknown, what = 'retry_max_interval', Err: ErrorClass = ValidationError): number | null {
+  if (value === null) return null;
+  return inRange(value, what, { min: 0, above: true, max: LIMITS.max_duration_seconds, unit: 'seconds' }, Err);
+}
+
+/** The randomised fraction of a retry wait: 0 to 1. */
+export function retryJitter(value: unknown, what = 'retry_jitter', Err: ErrorClass = ValidationError): number {
+  return inRange(value, what, { min: 0, max: 1 }, Err);
 }
 
 /** Seconds before a task becomes due: 0 to LIMITS.max_delay_seconds. */

@@ -4,7 +4,7 @@ import { HandlerRegistry } from '../src/handler-registry.js';
 import { resolveOptions } from '../src/options.js';
 import { asyncTask, childTask, cronTask } from '../src/task-options.js';
 
-const defaults = { timeout: 60, max_retries: 3, retry_interval: 0 };
+const defaults = { timeout: 60, max_retries: 3, retry_interval: 0, retry_backoff: 'fixed' as const, retry_max_interval: null, retry_jitter: 0 };
 const NOW = Date.UTC(2026, 0, 1);
 
 function registry() {

@@ -166,14 +166,14 @@ export function reschedule(task: Task, result: string | null, nextRunTime: numbe
 
 /**
  * An attempt failed or timed out (SPEC A5): with attempts left the task waits in
- * `failed`/`timeout` until `now + retry_interval`; exhausted it becomes `permanently_failed`
+ * `failed`/`timeout` for its backoff's delay (`retryDelayMs`: `retry_interval` when fixed); exhausted it becomes `permanently_failed`
  * (async; a child is credited) or `paused` (cron), with a second event.
  */
 export function fail(task: Task, status: 'failed' | 'timeout', error: string, timeoutType: TimeoutType | undefined, now: number): TaskChange {
   const plan = planFailure(task, now);
   const attemptClose = close(task, status, now, error);
   if (plan.kind === 'retry') {
-    const retry = { retry_count: task.retry_count, next_run_time: plan.next_run_time };
+    const retry = { retry_count: task.retry_count, next_run_time: plan.next_run_time, delay_ms: plan.delay_ms, backoff: task.retry_backoff };
     return change(
       task,
       { status, error, last_active_time: now, next_run_time: plan.next_run_time },

@@ -122,13 +122,19 @@ export const events = {
     task: EventSubject,
     status: 'failed' | 'timeout',
     error: string,
-    retry: { retry_count: number; next_run_time: number | null },
+    retry: { retry_count: number; next_run_time: number | null; delay_ms?: number; backoff?: string },
     timeoutType: string | undefined,
     now: number,
   ): EventDraft {
+    // with a retry planned: how long it waits (seconds) and by which backoff strategy
+    const planned = retry.delay_ms === undefined ? {} : { retry_delay: retry.delay_ms / 1000, retry_backoff: retry.backoff ?? 'fixed' };
     return draft(task, status === 'timeout' ? 'task_timed_out' : 'task_failed', 'running', status, now, {
       message: `Task ${task.id} status changed from running to ${status}`,
-      metadata: { ...generic({ error, ...retry }), ...(timeoutType ? { timeout_type: timeoutType } : {}) },
+      metadata: {
+        ...generic({ error, retry_count: retry.retry_count, next_run_time: retry.next_run_time }),
+        ...planned,
+        ...(timeoutType ? { timeout_type: timeoutType } : {}),
+      },
     });
   },
 

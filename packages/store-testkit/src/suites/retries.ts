@@ -113,4 +113,53 @@ export function defineRetryTests({ test, open, db }: SuiteContext): void {
     expect(final.status).toBe('permanently_failed');
     expect((await db.eventTypes(store, task.id)).slice(-2)).toEqual(['task_timed_out', 'task_permanently_failed']);
   });
+  test('an exponential backoff doubles each wait from retry_interval up to retry_max_interval, persisted and shown in events', async () => {
+    const store = await open();
+    const { task, fence } = await createAndClaim(store, { max_retries: 5, retry_interval: 10, retry_backoff: 'exponential', retry_max_interval: 25 });
+    expect(task).toMatchObject({ retry_backoff: 'exponential', retry_max_interval: 25, retry_jitter: 0 });
+    expect(await db.task(store, task.id)).toMatchObject({ retry_backoff: 'exponential', retry_max_interval: 25, retry_jitter: 0 });
+    let now = T0 + 100;
+    let current = fence;
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const failed = await expectApplied(store.finishAttempt(current, { kind: 'failed', status: 'failed', error: `e${i}` }, now));
+      waits.push(failed.next_run_time - now);
+      const event = (await db.events(store, { task_id: task.id })).pop()!;
+      expect(event).toMatchObject({ event_type: 'task_failed', metadata: { next_run_time: failed.next_run_time, retry_delay: waits[i] / 1000, retry_backoff: 'exponential', retry_count: i } });
+      // not a millisecond early (SPEC A5), then claimable
+      expect(await store.claimTasks({ worker_id: 'w1', now: failed.next_run_time - 1, limit: 5, names: ['job'] })).toEqual([]);
+      now = failed.next_run_time;
+      current = fenceOf(await claimOne(store, { now }));
+      now += 5;
+    }
+    expect(waits).toEqual([10_000, 20_000, 25_000]);
+  });
+
+  test('a fixed backoff with retry_jitter waits a random part of retry_interval, never longer', async () => {
+    const store = await open();
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const { fence } = await createAndClaim(store, { name: `j${i}`, max_retries: 2, retry_interval: 100, retry_jitter: 0.5 });
+      const failed = await expectApplied(store.finishAttempt(fence, { kind: 'failed', status: 'failed', error: 'e' }, T0 + 1));
+      waits.push(failed.next_run_time - (T0 + 1));
+      const event = (await db.events(store, { task_id: fence.task_id })).pop()!;
+      expect(event.metadata).toMatchObject({ retry_delay: waits[i] / 1000, retry_backoff: 'fixed' });
+    }
+    for (const wait of waits) {
+      expect(wait).toBeGreaterThanOrEqual(50_000);
+      expect(wait).toBeLessThanOrEqual(100_000);
+    }
+    // randomised: eight draws are not all the same
+    expect(new Set(waits).size).toBeGreaterThan(1);
+  });
+
+  test('the timeout sweep schedules its retry with the task\'s backoff too', async () => {
+    const store = await open();
+    const { task, fence } = await createAndClaim(store, { timeout: 1, max_retries: 4, retry_interval: 3, retry_backoff: 'exponential' });
+    await expectApplied(store.finishAttempt(fence, { kind: 'failed', status: 'timeout', error: 'slow', timeout_type: 'check' }, T0 + 10));
+    const second = await claimOne(store, { now: T0 + 10 + 3_000 });
+    const swept = await store.sweepTimedOutTasks({ now: second.start_time! + 1_000, heartbeat_timeout_ms: 3_600_000, limit: 10 });
+    expect(swept.map((t) => t.task_id)).toEqual([task.id]);
+    expect(await db.task(store, task.id)).toMatchObject({ status: 'timeout', next_run_time: second.start_time! + 1_000 + 6_000 });
+  });
 }
