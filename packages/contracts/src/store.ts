@@ -106,6 +106,11 @@ export interface ClaimRequest {
   names: string[];
   /** Per-name caps for this claim (free per-type slots); names absent here are only bound by `limit`. */
   name_limits?: Record<string, number>;
+  /**
+   * Cluster-wide caps: at most this many tasks of the name `running` at once across every worker
+   * on the database, counted (and claimers of the name serialised) inside the claim transaction.
+   */
+  cluster_limits?: Record<string, number>;
 }
 
 /**
@@ -241,7 +246,9 @@ export interface TaskStore {
    * Claim up to `limit` due tasks in one transaction (SPEC A4, B5.8, B8.2). Candidates: `name` in
    * `names`, `next_run_time <= now`, and status `pending`, or `failed`/`timeout` (a task in those
    * statuses is always waiting for its retry). Order: `priority DESC, next_run_time ASC, id ASC`;
-   * at most `name_limits[name]` per capped name. A retry candidate first moves to `pending`
+   * at most `name_limits[name]` per capped name, and for a name in `cluster_limits` at most the
+   * limit minus the tasks of that name already `running` (claimers of limited names are serialised
+   * per name, so concurrent claims never exceed it). A retry candidate first moves to `pending`
    * (`retry_count + 1`, stage 0, result/context cleared, event `task_retry_scheduled` with
    * `{retry_count, previous_status}`). Then each becomes `running` (`worker_id`, `start_time` and
    * `last_active_time` = now, `attempt + 1`), gets an open attempt row, and events `task_claimed`

@@ -148,7 +148,7 @@ export class ClaimLoop {
     let failures = 0;
     while (this.running) {
       const free = this.writes.size >= 2 * this.options.max_concurrent_tasks ? 0 : this.options.max_concurrent_tasks - this.flights.size;
-      const { names, name_limits, defs } = this.registry.claimable();
+      const { names, name_limits, cluster_limits, defs } = this.registry.claimable();
       if (!mayClaim() || free <= 0 || names.length === 0) {
         await this.wake.wait(this.options.poll_interval);
         // slots free in groups (one commit finishes many attempts): let the whole group's
@@ -158,7 +158,7 @@ export class ClaimLoop {
       }
       let claimed: Task[];
       try {
-        const claim = this.store.claimTasks({ worker_id: this.options.worker_id, now: Date.now(), limit: free, names, name_limits });
+        const claim = this.store.claimTasks({ worker_id: this.options.worker_id, now: Date.now(), limit: free, names, name_limits, cluster_limits });
         claimed = await withinDeadline(claim, this.storeCallBound(), 'claimTasks');
         failures = 0;
       } catch (error) {

@@ -138,13 +138,20 @@ export class HandlerRegistry {
 
   /**
    * What this process may claim now: the names, per-name caps for types with free per-type slots,
-   * and the definitions as they are at this moment. A claimed task runs with the definition taken
+   * the cluster-wide limits of the types that have one (undefined when none has), and the definitions as they are at this moment. A claimed task runs with the definition taken
    * here, so a handler unregistered while the claim is under way still runs what it claimed.
    */
-  claimable(): { names: string[]; name_limits: Record<string, number>; defs: ReadonlyMap<string, HandlerDefinition> } {
+  claimable(): {
+    names: string[];
+    name_limits: Record<string, number>;
+    cluster_limits: Record<string, number> | undefined;
+    defs: ReadonlyMap<string, HandlerDefinition>;
+  } {
     const names: string[] = [];
     const name_limits: Record<string, number> = {};
+    let cluster_limits: Record<string, number> | undefined;
     for (const def of this.defs.values()) {
+      if (def.cluster_max_concurrent_tasks !== undefined) (cluster_limits ??= {})[def.name] = def.cluster_max_concurrent_tasks;
       if (def.max_concurrent_tasks === undefined) {
         names.push(def.name);
         continue;
@@ -155,7 +162,7 @@ export class HandlerRegistry {
         name_limits[def.name] = free;
       }
     }
-    return { names, name_limits, defs: new Map(this.defs) };
+    return { names, name_limits, cluster_limits, defs: new Map(this.defs) };
   }
 
   /** Count a handler run of this type starting (+1) or ending (-1). */

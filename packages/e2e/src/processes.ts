@@ -20,10 +20,11 @@ export function spawnWorker(options: {
   managerOptions?: Record<string, unknown>;
   work_ms?: number;
   disableNotify?: boolean;
+  clusterLimit?: number;
 }): Promise<WorkerProcess> {
   const child = fork(
     SCRIPT,
-    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false })],
+    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit })],
     { execArgv: ['--conditions=@taskmill/source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
   );
   return new Promise((resolve, reject) => {

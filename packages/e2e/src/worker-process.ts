@@ -15,6 +15,8 @@ interface WorkerArgs {
   work_ms: number;
   /** Hide the store's LISTEN/NOTIFY so the worker falls back to polling (benchmarks). */
   disable_notify?: boolean;
+  /** Register `limited` with this `cluster_max_concurrent_tasks`; it logs `start|end <id> <ms>` to `<side effects>.spans`. */
+  cluster_limit?: number;
 }
 
 const args = JSON.parse(process.argv[2]) as WorkerArgs;
@@ -57,6 +59,17 @@ tm.use('fanout', (task, next) => {
   appendFileSync(args.sideEffects, `parent:${task.id}\n`);
   return { results: (task.result as unknown[]).length };
 });
+if (args.cluster_limit !== undefined) {
+  tm.use('limited', {
+    handler: async (task) => {
+      appendFileSync(`${args.sideEffects}.spans`, `start ${task.id} ${Date.now()}\n`);
+      await new Promise((r) => setTimeout(r, args.work_ms));
+      appendFileSync(`${args.sideEffects}.spans`, `end ${task.id} ${Date.now()}\n`);
+      return null;
+    },
+    cluster_max_concurrent_tasks: args.cluster_limit,
+  });
+}
 await tm.start();
 process.send?.({ type: 'ready', worker_id: tm.options.worker_id, pid: process.pid });
 process.on('message', async (msg: { type: string }) => {

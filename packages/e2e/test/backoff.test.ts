@@ -28,11 +28,11 @@ describeBackends('retry backoff', backends(), (env) => {
     await waitForStatus(tm, id, 'completed');
     const events = await tm.getTaskEvents(id);
     const failures = events.filter((e) => e.event_type === 'task_failed');
-    expect(failures.map((e) => e.metadata.retry_delay)).toEqual([0.1, 0.2, 0.3]);
-    expect(failures.map((e) => (e.metadata.next_run_time as number) - e.event_time)).toEqual([100, 200, 300]);
+    expect(failures.map((e) => e.metadata!.retry_delay)).toEqual([0.1, 0.2, 0.3]);
+    expect(failures.map((e) => (e.metadata!.next_run_time as number) - e.event_time)).toEqual([100, 200, 300]);
     const retryStarts = events.filter((e) => e.event_type === 'task_retry_started');
     expect(retryStarts).toHaveLength(3);
-    for (let i = 0; i < 3; i++) expect(retryStarts[i].event_time).toBeGreaterThanOrEqual(failures[i].metadata.next_run_time as number);
+    for (let i = 0; i < 3; i++) expect(retryStarts[i].event_time).toBeGreaterThanOrEqual(failures[i].metadata!.next_run_time as number);
     for (let i = 1; i < 4; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual([0, 100, 200, 300][i] - 5);
   });
 

@@ -1,6 +1,6 @@
 import type { Task } from '@taskmill/contracts';
 import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, TABLES, type ClaimPlan } from '@taskmill/contracts/store-kit';
-import { rows, type Conn } from './transaction.js';
+import { exec, rows, type Conn } from './transaction.js';
 
 /*
  * Claiming (SPEC A4, B5.8, B8.2) — the hot statement of the MySQL store.
@@ -117,4 +117,30 @@ export async function claimCandidates(conn: Conn, plan: ClaimPlan): Promise<Task
     }
   }
   return locked;
+}
+
+/** The lock rows of cluster-limited names (schema.ts `claimLocks`). */
+const CLAIM_LOCKS = 'taskmill_claim_locks';
+
+/**
+ * Cluster-wide limits: an exclusive row lock per limited name, held until COMMIT. `INSERT … ON
+ * DUPLICATE KEY UPDATE` creates a name's row on first use and otherwise X-locks the existing one
+ * in the same statement (a plain `INSERT IGNORE` would take only a shared lock, and two claimers
+ * upgrading shared locks deadlock); the rows are listed in the kit's sorted order, so claimers
+ * lock them in one order. The running count read next is a fresh READ COMMITTED read taken after
+ * the lock was granted: it includes every claim the previous holder committed.
+ */
+export async function lockClaimNames(conn: Conn, names: readonly string[]): Promise<void> {
+  if (names.length === 0) return;
+  await exec(conn, `INSERT INTO ${CLAIM_LOCKS} (name) VALUES ${names.map(() => '(?)').join(', ')} ON DUPLICATE KEY UPDATE name = name`, [...names]);
+}
+
+/** Running tasks per name. */
+export async function countRunning(conn: Conn, names: readonly string[]): Promise<Record<string, number>> {
+  const found = await rows(
+    conn,
+    `SELECT name, COUNT(*) AS n FROM ${T} WHERE status = 'running' AND name IN (${names.map(() => '?').join(', ')}) GROUP BY name`,
+    [...names],
+  );
+  return Object.fromEntries(found.map((row) => [String(row.name), Number(row.n)]));
 }

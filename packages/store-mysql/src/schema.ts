@@ -172,3 +172,12 @@ export const workers = mysqlTable(
     index('idx_task_workers_pod_status').on(t.pod_id, t.status),
   ],
 );
+
+/**
+ * `taskmill_claim_locks`: one row per task name with a cluster-wide concurrency limit, whose row
+ * lock serialises the claimers of that name (MySQL has no transaction-scoped advisory lock; see
+ * claim.ts `lockClaimNames`). Holds nothing else.
+ */
+export const claimLocks = mysqlTable('taskmill_claim_locks', {
+  name: varchar('name', { length: 255 }).primaryKey(),
+});

@@ -82,3 +82,27 @@ export async function claimCandidates(db: Db, plan: ClaimPlan): Promise<Task[]> 
   );
   return found.flat().map(decodeTask);
 }
+
+/**
+ * Cluster-wide limits: a transaction-scoped advisory lock per limited name (keyed by the schema's
+ * channel and the name, taken in the kit's sorted order so two claimers never wait on each other
+ * in a cycle), held until COMMIT. The running count read next is a new READ COMMITTED snapshot
+ * taken after the lock was granted, so it includes every claim the previous holder committed, and
+ * no other claimer of the name can commit in between. Finishes take no such lock: a count that is
+ * briefly too high only makes a claim take less. Two names whose keys collide in the 64-bit hash
+ * merely share a lock.
+ */
+export async function lockClaimNames(db: Db, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    await db.sql`SELECT pg_advisory_xact_lock(hashtextextended(${`${db.channel}:${name}`}, 0))`;
+  }
+}
+
+/** Running tasks per name (through the partial index of running rows). */
+export async function countRunning(db: Db, names: readonly string[]): Promise<Record<string, number>> {
+  const rows = await db.sql`
+    SELECT name, COUNT(*)::int AS n FROM ${db.t.tasks}
+    WHERE status = 'running' AND name = ANY(${names as string[]}::text[])
+    GROUP BY name`;
+  return Object.fromEntries(rows.map((row) => [String(row.name), Number(row.n)]));
+}

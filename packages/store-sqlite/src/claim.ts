@@ -52,3 +52,20 @@ export async function claimCandidates(sql: SqliteConnection, plan: ClaimPlan): P
   if (uncapped.length > 0) reads.push({ names: uncapped, limit: plan.limit });
   return reads.flatMap((read) => sql.all(CANDIDATES, plan.now, jsonList(read.names), read.limit).map(decodeTask));
 }
+
+/**
+ * Cluster-wide limits need no lock of their own here: the claim's `BEGIN IMMEDIATE` already
+ * excludes every other writer of the file until COMMIT, so the count read next cannot change
+ * before this claim's rows are committed.
+ */
+export async function lockClaimNames(_sql: SqliteConnection, _names: readonly string[]): Promise<void> {}
+
+/** Running tasks per name (the partial `idx_task_timeout` index holds exactly the running rows). */
+export async function countRunning(sql: SqliteConnection, names: readonly string[]): Promise<Record<string, number>> {
+  const rows = sql.all(
+    `SELECT name, COUNT(*) AS n FROM taskmill_tasks
+     WHERE status = 'running' AND name IN (SELECT value FROM json_each(?)) GROUP BY name`,
+    jsonList(names),
+  );
+  return Object.fromEntries(rows.map((row) => [String(row.name), Number(row.n)]));
+}

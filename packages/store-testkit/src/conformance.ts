@@ -3,6 +3,7 @@ import type { ConformanceHarness } from './harness.js';
 import { createSuiteContext } from './suite-context.js';
 import { defineAuditQueryTests } from './suites/audit-queries.js';
 import { defineClaimingTests } from './suites/claiming.js';
+import { defineClusterLimitTests } from './suites/cluster-limits.js';
 import { defineConcurrencyTests } from './suites/concurrency.js';
 import { defineCreateTests } from './suites/create.js';
 import { defineFencingTests } from './suites/fencing.js';
@@ -49,6 +50,7 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineManualRetryTests(ctx);
     defineWorkflowTests(ctx);
     defineConcurrencyTests(ctx);
+    defineClusterLimitTests(ctx);
     defineTimeoutSweepTests(ctx);
     defineWorkerRegistryTests(ctx);
     defineQueryTests(ctx);

@@ -54,6 +54,33 @@ export function planClaim(request: ClaimRequest): ClaimPlan | null {
   return { worker_id: String(request.worker_id), now: request.now, limit, names, caps };
 }
 
+/** Names of the plan that have a cluster-wide limit (sorted: the order claimers lock them in). */
+export function clusterLimitedNames(plan: ClaimPlan, limits: Record<string, number> | undefined): string[] {
+  if (!limits) return [];
+  return plan.names.filter((name) => Object.prototype.hasOwnProperty.call(limits, name)).sort();
+}
+
+/**
+ * The plan with each cluster-limited name capped at its room left (`limit - running`): a name
+ * without room is dropped; null when no name is left. A cap below the per-process one replaces it.
+ */
+export function narrowPlan(plan: ClaimPlan, limits: Record<string, number>, running: Record<string, number>): ClaimPlan | null {
+  const caps = { ...plan.caps };
+  const names: string[] = [];
+  for (const name of plan.names) {
+    if (!Object.prototype.hasOwnProperty.call(limits, name)) {
+      names.push(name);
+      continue;
+    }
+    const room = Math.floor(Number(limits[name])) - (running[name] ?? 0);
+    if (!(room > 0)) continue;
+    if (room < plan.limit) caps[name] = Math.min(caps[name] ?? Infinity, room);
+    names.push(name);
+  }
+  for (const name of Object.keys(caps)) if (!names.includes(name)) delete caps[name];
+  return names.length === 0 ? null : { ...plan, names, caps };
+}
+
 /**
  * Choose the batch among candidates (any order, possibly more than needed): claim order, at most
  * `plan.limit`, at most `plan.caps[name]` per capped name.

@@ -73,6 +73,14 @@ export interface StoreWriter extends StoreReader {
    * with `pickClaims`; extra locked rows are released at commit).
    */
   claimCandidates(plan: ClaimPlan): Promise<Task[]>;
+  /**
+   * Serialise claims of these (sorted, distinct) names with every other transaction that locks
+   * one of them, until this transaction ends: a row lock, an advisory lock, or nothing where the
+   * write transaction already excludes every other writer.
+   */
+  lockClaimNames(names: readonly string[]): Promise<void>;
+  /** How many tasks of each name are `running` (names with none may be left out). */
+  countRunning(names: readonly string[]): Promise<Record<string, number>>;
   /** Running tasks with `start_time + timeout*1000 <= now` or `last_active_time < heartbeat_cutoff`, locked, by id, at most `limit`. */
   timedOutCandidates(now: number, heartbeatCutoff: number, limit: number): Promise<Task[]>;
   /** Running tasks of these workers, locked, by id, at most `limit`. */
@@ -141,6 +149,8 @@ export const WRITER_METHODS = [
   'addChildResult',
   'workerMayClaim',
   'claimCandidates',
+  'lockClaimNames',
+  'countRunning',
   'timedOutCandidates',
   'runningTasksOf',
   'touchTasks',

@@ -19,7 +19,7 @@ import type { TaskStatus } from '../statuses.js';
 import { canRetry, canTransition } from '../transitions.js';
 import * as changes from './changes.js';
 import type { TaskChange } from './changes.js';
-import { pickClaims, planClaim } from './claim-order.js';
+import { clusterLimitedNames, narrowPlan, pickClaims, planClaim, type ClaimPlan } from './claim-order.js';
 import type { StoreWriter } from './driver.js';
 import { checkStatusList } from './filters.js';
 import { holdsFence } from './fence.js';
@@ -77,9 +77,11 @@ function eventsOnly(id: TaskId, drafts: TaskChange['events']): TaskChange {
 
 /** Claim a batch (SPEC A4, B5.8); see `TaskStore.claimTasks`. */
 export async function claimTasks(tx: StoreWriter, request: ClaimRequest): Promise<Task[]> {
-  const plan = planClaim(request);
+  const planned = planClaim(request);
+  if (!planned) return [];
+  if (!(await tx.workerMayClaim(planned.worker_id))) return [];
+  const plan = await withClusterLimits(tx, planned, request.cluster_limits);
   if (!plan) return [];
-  if (!(await tx.workerMayClaim(plan.worker_id))) return [];
   const picked = pickClaims(await tx.claimCandidates(plan), plan);
   if (picked.length === 0) return [];
   const list = picked.map((task) => changes.claim(task, plan.worker_id, plan.now));
@@ -87,6 +89,18 @@ export async function claimTasks(tx: StoreWriter, request: ClaimRequest): Promis
   const ids = picked.filter((_, i) => applied[i]).map((task) => task.id);
   const byId = new Map((await tx.lockTasks(ids)).map((task) => [task.id, task]));
   return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
+/**
+ * Cluster-wide limits: lock the limited names (so claimers of one name run one after another
+ * until commit), then count what already runs and cap the plan by the room left. The count is
+ * read after the lock, so it includes every claim committed by an earlier holder.
+ */
+async function withClusterLimits(tx: StoreWriter, plan: ClaimPlan, limits: Record<string, number> | undefined): Promise<ClaimPlan | null> {
+  const limited = clusterLimitedNames(plan, limits);
+  if (limited.length === 0) return plan;
+  await tx.lockClaimNames(limited);
+  return narrowPlan(plan, limits!, await tx.countRunning(limited));
 }
 
 /** Apply how an attempt ended, fenced (see `FinishOutcome`). */
