@@ -60,6 +60,7 @@ tm.use({
     },
     max_retries: 3,
     retry_interval: 0.2,
+    retry_backoff: 'exponential', // waits 0.2 s, then 0.4 s
   },
   heartbeat: () => ++heartbeats,
   doomed: {
@@ -85,7 +86,7 @@ tm.use({
 const low = await tm.async('greet', { name: 'low priority' }, { priority: -1 });
 const normal = await tm.async('greet', { name: 'normal priority' });
 const high = await tm.async('greet', { name: 'high priority' }, { priority: 10 });
-const flaky = await tm.async('flaky', { failTimes: 1 });
+const flaky = await tm.async('flaky', { failTimes: 2 });
 const cron = await tm.cron('heartbeat', '* * * * * *', {}); // every second (6-field expression)
 const report = await tm.async('report', { pages: 3 });
 const doomed = await tm.async('doomed', {});
@@ -122,6 +123,9 @@ for (const a of await tm.getTaskAttempts(flaky)) {
   log(`  attempt ${a.attempt}: ${a.outcome}${a.error ? ` (${a.error.split('\n')[0]})` : ''} in ${(a.ended_at! - a.started_at) / 1000}s`);
 }
 
+const waits = (await tm.getTaskEvents(flaky)).filter((e) => e.event_type === 'task_failed').map((e) => e.metadata?.retry_delay);
+log(`  retry waits (exponential backoff): ${waits.map((w) => `${w}s`).join(', ')}`);
+
 log(`\nEvents of the workflow parent #${report}:`);
 for (const e of await tm.getTaskEvents(report)) {
   log(`  ${e.event_type.padEnd(22)} ${String(e.from_status).padEnd(9)} → ${String(e.to_status).padEnd(9)} stage=${e.stage}${e.message ? `  ${e.message}` : ''}`);
@@ -144,13 +148,14 @@ await tm.stop();
 // exit non-zero if the sample did not show what it claims
 const ok =
   order.join() === 'high priority,normal priority,low priority' &&
-  flakyCalls === 2 &&
+  flakyCalls === 3 &&
+  waits.join() === '0.2,0.4' &&
   summary.totals.tasks === 4 &&
   summary.critical_path.nodes.length === 2 &&
   deleted.tasks_deleted === 5 + 3 && // five one-off tasks and the report's three children
   left.map((t) => t.id).join() === [cron, doomed].join();
 if (!ok) {
-  console.error('sample: unexpected outcome', { order, flakyCalls, totals: summary.totals, path: summary.critical_path, deleted, left: left.map((t) => t.id) });
+  console.error('sample: unexpected outcome', { order, flakyCalls, waits, totals: summary.totals, path: summary.critical_path, deleted, left: left.map((t) => t.id) });
   process.exit(1);
 }
 log('\nsample finished cleanly');
