@@ -8,6 +8,7 @@ import { SubTasks } from './suspension.js';
 import { buildTaskContext, type AttemptState } from './task-context.js';
 import type { NextFn, UntypedTaskMap } from './types.js';
 import { settlesWithin, withinDeadline } from './settle.js';
+import type { AttemptTelemetry, Telemetry } from './telemetry.js';
 import type { WakeSignal } from './wake-signal.js';
 
 /** Largest delay setTimeout honours. */
@@ -20,6 +21,8 @@ interface Flight {
   readonly task: Task;
   readonly def: HandlerDefinition;
   readonly state: AttemptState;
+  /** The attempt's span and metrics. */
+  readonly telemetry: AttemptTelemetry;
   timer: NodeJS.Timeout | undefined;
   /** The handler has returned (or thrown). */
   returned: boolean;
@@ -65,6 +68,7 @@ export class ClaimLoop {
     private readonly registry: HandlerRegistry,
     private readonly options: ResolvedOptions,
     private readonly wake: WakeSignal,
+    private readonly telemetry: Telemetry,
   ) {
     this.groups = new FinishGroups(store, () => this.storeCallBound());
   }
@@ -113,7 +117,7 @@ export class ClaimLoop {
   /** Give up an attempt another party ended (paused, cancelled, timed out, recovered): abort its handler. */
   abandon(taskId: TaskId, reason: Error, attempt?: number): void {
     const flight = this.attempts().find((f) => f.task.id === taskId && (attempt === undefined || f.state.fence.attempt === attempt));
-    if (flight) this.end(flight, reason, reason.message);
+    if (flight && this.end(flight, reason, reason.message)) flight.telemetry.abandoned(reason.message);
   }
 
   /** Report, once each via onError, handlers still running `graceMs` after their attempt ended. */
@@ -179,7 +183,8 @@ export class ClaimLoop {
   private launch(task: Task, def: HandlerDefinition): void {
     const fence: Fence = { task_id: task.id, worker_id: this.options.worker_id, attempt: task.attempt };
     const state: AttemptState = { fence, startedAt: Date.now(), controller: new AbortController(), checkTimedOut: false, notes: new Set() };
-    const flight: Flight = { task, def, state, timer: undefined, returned: false, endedAt: undefined, endReason: '', reported: false };
+    const telemetry = this.telemetry.attempt(task, state.startedAt);
+    const flight: Flight = { task, def, state, telemetry, timer: undefined, returned: false, endedAt: undefined, endReason: '', reported: false };
     this.flights.add(flight);
     this.registry.track(task.name, 1);
     const deadline = Date.now() + task.timeout * 1000;
@@ -200,7 +205,7 @@ export class ClaimLoop {
     const next: NextFn<UntypedTaskMap> = (children, context) => new SubTasks(children, context);
     let outcome: FinishOutcome;
     try {
-      const value = await def.handler(buildTaskContext(task, state, this.store) as never, next as never);
+      const value = await flight.telemetry.run(() => def.handler(buildTaskContext(task, state, this.store) as never, next as never));
       outcome = state.checkTimedOut ? failureOutcome(new TaskTimeoutError(), true) : outcomeOf(value, task, this.registry, Date.now());
     } catch (error) {
       outcome = failureOutcome(error, state.checkTimedOut);
@@ -238,10 +243,12 @@ export class ClaimLoop {
   }
 
   private async write(flight: Flight, outcome: FinishOutcome): Promise<void> {
+    const sent = flight.telemetry.outgoing(outcome);
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          const result = await this.groups.finish(flight.state.fence, outcome);
+          const result = await this.groups.finish(flight.state.fence, sent);
+          flight.telemetry.finished(sent, result, flight.endedAt ?? Date.now());
           if (!result.applied) {
             const { worker_id, attempt: n } = flight.state.fence;
             this.options.onError(new Error(`Discarded the outcome of task ${flight.task.id}: worker ${worker_id} no longer owns attempt ${n}`), 'fenced write');
@@ -255,6 +262,7 @@ export class ClaimLoop {
         }
       }
     } catch (error) {
+      flight.telemetry.writeFailed(sent, error);
       this.options.onError(error, 'finishAttempt');
     }
   }

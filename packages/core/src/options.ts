@@ -12,6 +12,7 @@ import {
   timeoutSeconds,
   type ErrorClass,
 } from './validate.js';
+import { resolveTelemetryOptions, type ResolvedTelemetryOptions, type TelemetryOptions } from './telemetry.js';
 
 /**
  * Options of `new TaskManager(options)` (SPEC B2.1, A2, A7). Millisecond options are at most
@@ -87,6 +88,12 @@ export interface TaskManagerOptions {
    * (`meta.overdue_handlers`). (Default: console.warn)
    */
   onError?: (error: unknown, where: string) => void;
+  /**
+   * OpenTelemetry metrics and spans through `@opentelemetry/api` (no-ops until an SDK is
+   * registered): `false` turns them off, an object picks providers and the database gauges'
+   * cache (see {@link TelemetryOptions} and the README). (Default: true, the global providers)
+   */
+  telemetry?: boolean | TelemetryOptions;
 }
 
 /** Options after defaults. */
@@ -113,6 +120,7 @@ export interface ResolvedOptions {
   retention: NormalizedRetentionRule[];
   retention_interval: number;
   onError: (error: unknown, where: string) => void;
+  telemetry: ResolvedTelemetryOptions;
 }
 
 const KNOWN = [
@@ -138,6 +146,7 @@ const KNOWN = [
   'retention',
   'retention_interval',
   'onError',
+  'telemetry',
 ] as const;
 
 /** Validate the constructor options and apply defaults. Every number is bounded (LIMITS). */
@@ -187,6 +196,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     retention,
     retention_interval: option('retention_interval', 300000, ms(false)),
     onError: onError as ResolvedOptions['onError'],
+    telemetry: resolveTelemetryOptions(options.telemetry),
   };
 }
 

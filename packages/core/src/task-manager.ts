@@ -25,6 +25,7 @@ import * as filters from './query-filters.js';
 import { StoreHandle } from './store-handle.js';
 import { Suspension } from './suspension.js';
 import { asyncTask, cronTask } from './task-options.js';
+import { Telemetry } from './telemetry.js';
 import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler, TaskMap, UntypedTaskMap } from './types.js';
 import { knownKeys, reasonOption, requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
@@ -45,9 +46,10 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   private readonly db: StoreHandle;
   private readonly registry: HandlerRegistry;
   private readonly wake = new WakeSignal();
+  private readonly telemetry: Telemetry;
   private lifecycle: ManagerState = 'init';
   private paused = false;
-  private engine: { loop: ClaimLoop; lease: WorkerLease; unlisten?: () => Promise<void> } | undefined;
+  private engine: { loop: ClaimLoop; lease: WorkerLease; unlisten?: () => Promise<void>; unobserve: () => void } | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -55,6 +57,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     this.options = resolveOptions(options);
     this.db = new StoreHandle(options.dbConnection, options.dbType);
     this.registry = new HandlerRegistry(this.options);
+    this.telemetry = new Telemetry(this.options.telemetry, this.options.worker_id, this.options.onError);
   }
 
   /** `'init' | 'running' | 'stopping' | 'stopped'`. */
@@ -136,7 +139,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   }
 
   private async insert(tasks: NewTask[]): Promise<TaskId[]> {
-    const ids = await (await this.db.ready()).createTasks(tasks, Date.now());
+    const store = await this.db.ready();
+    const ids = await this.telemetry.enqueue(tasks, (stamped) => store.createTasks(stamped, Date.now()));
     for (const task of tasks) this.wake.wakeAt(task.next_run_time);
     return ids;
   }
@@ -153,11 +157,11 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   private async launch(): Promise<void> {
     const store = await this.db.ready();
-    const loop = new ClaimLoop(store, this.registry, this.options, this.wake);
+    const loop = new ClaimLoop(store, this.registry, this.options, this.wake, this.telemetry);
     const lease = new WorkerLease(store, this.options, loop, this.wake);
     await lease.register();
     const unlisten = store.capabilities.notify && store.listen ? await store.listen(() => this.wake.wake()) : undefined;
-    this.engine = { loop, lease, unlisten };
+    this.engine = { loop, lease, unlisten, unobserve: this.telemetry.observe(store) };
     this.lifecycle = 'running';
     lease.startTimers();
     loop.start(() => !this.paused && !lease.fenced);
@@ -189,7 +193,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   private async shutdown(): Promise<void> {
     this.lifecycle = 'stopping';
-    const { loop, lease, unlisten } = this.engine!;
+    const { loop, lease, unlisten, unobserve } = this.engine!;
+    unobserve();
     try {
       await loop.stop(this.options.shutdown_timeout);
       await lease.stop();

@@ -1,0 +1,495 @@
+import { createRequire } from 'node:module';
+import {
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  createNoopMeter,
+  isSpanContextValid,
+  metrics,
+  propagation,
+  trace,
+  type Attributes,
+  type BatchObservableResult,
+  type Context,
+  type Counter,
+  type Histogram,
+  type Meter,
+  type MeterProvider,
+  type ObservableGauge,
+  type Span,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
+import { ConfigurationError, isPlainObject, type FinishOutcome, type FinishResult, type NewTask, type Store, type Task, type TaskId } from '@taskmill/contracts';
+import { intervalMs } from './validate.js';
+
+/*
+ * OpenTelemetry metrics and traces of a TaskManager, through `@opentelemetry/api` only: with no SDK
+ * registered every instrument and span is the API's no-op, and the only work left per task is a
+ * few empty calls. Nothing here reads the database per task; the two gauges that need the
+ * database (queue depth, active workers) read it only when a metric reader collects, and at most
+ * once per `gauge_cache_ms`.
+ *
+ * Traces: enqueueing (`async`, `asyncMany`, `cron`, and the children of `next()`) is a PRODUCER
+ * span, child of the caller's active span; its context is persisted on each task row as
+ * `trace_context` (what the registered propagator injects, normally W3C `traceparent` and
+ * `tracestate`, as JSON text; null without a propagator or an active span). Each attempt is a
+ * CONSUMER span linked to that context and, for async tasks and children, parented by it, so a
+ * task's attempts, its children and their attempts form one trace even across processes. A cron
+ * run is linked only: parenting every run of a cron task by its registration would make one trace
+ * that never ends.
+ */
+
+/** Name (and version) of the Meter and Tracer. */
+export const INSTRUMENTATION_SCOPE = '@taskmill/core';
+const VERSION = packageVersion();
+
+/** Metric names (OpenTelemetry semantic-convention style). */
+export const METRICS = {
+  enqueued: 'taskmill.tasks.enqueued',
+  claimed: 'taskmill.tasks.claimed',
+  completed: 'taskmill.tasks.completed',
+  failed: 'taskmill.tasks.failed',
+  retried: 'taskmill.tasks.retried',
+  run_duration: 'taskmill.task.run.duration',
+  wait_duration: 'taskmill.task.wait.duration',
+  queue_depth: 'taskmill.queue.depth',
+  workers_active: 'taskmill.workers.active',
+} as const;
+
+/** Attribute names of metrics and spans. */
+export const ATTRS = {
+  name: 'taskmill.task.name',
+  type: 'taskmill.task.type',
+  status: 'taskmill.task.status',
+  outcome: 'taskmill.task.outcome',
+  id: 'taskmill.task.id',
+  attempt: 'taskmill.task.attempt',
+  retry_count: 'taskmill.task.retry_count',
+  parent_id: 'taskmill.task.parent_id',
+  stage: 'taskmill.task.stage',
+  worker_id: 'taskmill.worker.id',
+  child_count: 'taskmill.task.child_count',
+  applied: 'taskmill.outcome.applied',
+} as const;
+
+/** Most characters a task's `trace_context` may hold (the column's width). */
+export const MAX_TRACE_CONTEXT = 1024;
+
+/** Seconds: from a millisecond task up to an hour-long one (the SDK's default buckets are for ms). */
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/** The `telemetry` option of `new TaskManager()`. */
+export interface TelemetryOptions {
+  /** Where metrics go. (Default: the global one, `metrics.getMeterProvider()` when the manager is constructed) */
+  meterProvider?: MeterProvider;
+  /** Where spans go. (Default: the global one, also when registered after the manager is constructed) */
+  tracerProvider?: TracerProvider;
+  /**
+   * Report `taskmill.queue.depth` and `taskmill.workers.active`, which a running manager reads from
+   * the database when a metric reader collects. Every running manager reports them for the whole
+   * database: aggregate them with max (or keep one worker's), not sum. (Default: true)
+   */
+  gauges?: boolean;
+  /**
+   * How long (ms) a reading of those two gauges is reused: collections within this time answer from
+   * it, so a frequent scrape does not add queries. 0 reads at every collection. (Default: 15000)
+   */
+  gauge_cache_ms?: number;
+}
+
+/** The `telemetry` option after defaults. */
+export interface ResolvedTelemetryOptions {
+  enabled: boolean;
+  meterProvider: MeterProvider | undefined;
+  tracerProvider: TracerProvider | undefined;
+  gauges: boolean;
+  gauge_cache_ms: number;
+}
+
+const TELEMETRY_KEYS = ['meterProvider', 'tracerProvider', 'gauges', 'gauge_cache_ms'];
+
+/** Validate the `telemetry` option: `true`/absent (on, global providers), `false` (off), or {@link TelemetryOptions}. */
+export function resolveTelemetryOptions(value: unknown): ResolvedTelemetryOptions {
+  const resolved: ResolvedTelemetryOptions = { enabled: true, meterProvider: undefined, tracerProvider: undefined, gauges: true, gauge_cache_ms: 15_000 };
+  if (value === undefined || value === true) return resolved;
+  if (value === false) return { ...resolved, enabled: false, gauges: false };
+  if (!isPlainObject(value)) throw new ConfigurationError('Option telemetry must be a boolean or an object {meterProvider, tracerProvider, gauges, gauge_cache_ms}');
+  for (const key of Object.keys(value)) {
+    if (!TELEMETRY_KEYS.includes(key)) throw new ConfigurationError(`Unknown telemetry option "${key}"`);
+  }
+  const { meterProvider, tracerProvider, gauges, gauge_cache_ms } = value;
+  if (meterProvider !== undefined && typeof (meterProvider as MeterProvider | null)?.getMeter !== 'function') {
+    throw new ConfigurationError('Option telemetry.meterProvider must be a MeterProvider (an object with getMeter())');
+  }
+  if (tracerProvider !== undefined && typeof (tracerProvider as TracerProvider | null)?.getTracer !== 'function') {
+    throw new ConfigurationError('Option telemetry.tracerProvider must be a TracerProvider (an object with getTracer())');
+  }
+  if (gauges !== undefined && typeof gauges !== 'boolean') throw new ConfigurationError('Option telemetry.gauges must be a boolean');
+  return {
+    enabled: true,
+    meterProvider: meterProvider as MeterProvider | undefined,
+    tracerProvider: tracerProvider as TracerProvider | undefined,
+    gauges: gauges ?? true,
+    gauge_cache_ms: gauge_cache_ms === undefined ? resolved.gauge_cache_ms : intervalMs(gauge_cache_ms, 'Option telemetry.gauge_cache_ms', true, ConfigurationError),
+  };
+}
+
+/** A reading of the database gauges. */
+interface GaugeReading {
+  at: number;
+  depth: Map<string, { name: string; status: string; count: number }>;
+  workers: number;
+}
+
+/** A task row as telemetry reads it: `trace_context` is the enqueuing span's context. */
+type TracedTask = Task & { trace_context?: string | null };
+
+/** The instruments and tracer of one TaskManager. */
+export class Telemetry {
+  readonly enabled: boolean;
+  private readonly tracer: Tracer;
+  private readonly meter: Meter;
+  private readonly enqueued: Counter;
+  private readonly claimed: Counter;
+  private readonly completed: Counter;
+  private readonly failed: Counter;
+  private readonly retried: Counter;
+  private readonly runDuration: Histogram;
+  private readonly waitDuration: Histogram;
+  private readonly queueDepth: ObservableGauge;
+  private readonly workersActive: ObservableGauge;
+  private reading: GaugeReading | undefined;
+  private pending: Promise<GaugeReading | undefined> | undefined;
+  /** Every (name, status) ever reported: one that empties is reported as 0 instead of vanishing. */
+  private readonly seen = new Map<string, { name: string; status: string }>();
+
+  constructor(
+    private readonly options: ResolvedTelemetryOptions,
+    private readonly workerId: string,
+    private readonly onError: (error: unknown, where: string) => void,
+  ) {
+    this.enabled = options.enabled;
+    // a tracer of the global ProxyTracerProvider follows an SDK registered later; the meter cannot
+    this.meter = !options.enabled ? createNoopMeter() : (options.meterProvider ?? metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE, VERSION);
+    this.tracer = (!options.enabled ? new ProxyTracerProvider() : (options.tracerProvider ?? trace.getTracerProvider())).getTracer(INSTRUMENTATION_SCOPE, VERSION);
+    const m = this.meter;
+    this.enqueued = m.createCounter(METRICS.enqueued, { description: 'Tasks created (async, asyncMany, cron, and children of next())', unit: '{task}' });
+    this.claimed = m.createCounter(METRICS.claimed, { description: 'Attempts started: tasks claimed by this worker', unit: '{task}' });
+    this.completed = m.createCounter(METRICS.completed, { description: 'Attempts that succeeded (a cron run included)', unit: '{task}' });
+    this.failed = m.createCounter(METRICS.failed, { description: 'Attempts that failed or timed out', unit: '{task}' });
+    this.retried = m.createCounter(METRICS.retried, { description: 'Failed attempts that scheduled a retry', unit: '{task}' });
+    const advice = { explicitBucketBoundaries: SECONDS_BUCKETS };
+    this.runDuration = m.createHistogram(METRICS.run_duration, { description: 'Duration of an attempt, from its claim to its outcome', unit: 's', advice });
+    this.waitDuration = m.createHistogram(METRICS.wait_duration, {
+      description: 'Time a task waited from when it was due (next_run_time, or created_at) to its claim',
+      unit: 's',
+      advice,
+    });
+    this.queueDepth = m.createObservableGauge(METRICS.queue_depth, { description: 'Tasks in the database by name and status', unit: '{task}' });
+    this.workersActive = m.createObservableGauge(METRICS.workers_active, { description: 'Workers registered as active', unit: '{worker}' });
+  }
+
+  // ---------------------------------------------------------------- enqueue
+
+  /**
+   * Create tasks inside a PRODUCER span (child of the active span) whose context each task carries
+   * as `trace_context`; count them once created.
+   */
+  async enqueue(tasks: NewTask[], create: (tasks: NewTask[]) => Promise<TaskId[]>): Promise<TaskId[]> {
+    if (!this.enabled) return create(tasks);
+    const span = this.tracer.startSpan(spanName('enqueue', tasks), { kind: SpanKind.PRODUCER, attributes: enqueueAttributes(tasks) });
+    const traceContext = injectContext(trace.setSpan(context.active(), span));
+    const stamped = traceContext === null ? tasks : tasks.map((task) => ({ ...task, trace_context: traceContext }));
+    try {
+      // store calls run in the span: a database driver's own instrumentation nests under it
+      const ids = await context.with(trace.setSpan(context.active(), span), () => create(stamped));
+      if (ids.length === 1 && span.isRecording()) span.setAttributes({ [ATTRS.id]: ids[0], 'messaging.message.id': String(ids[0]) });
+      this.countEnqueued(tasks);
+      return ids;
+    } catch (error) {
+      failSpan(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+
+  private countEnqueued(tasks: readonly { name: string; type?: string }[]): void {
+    if (tasks.length === 1) {
+      this.enqueued.add(1, { [ATTRS.name]: tasks[0].name, [ATTRS.type]: tasks[0].type ?? 'async' });
+      return;
+    }
+    const counts = new Map<string, { name: string; type: string; n: number }>();
+    for (const { name, type = 'async' } of tasks) {
+      const key = `${type}\0${name}`;
+      const entry = counts.get(key);
+      if (entry) entry.n++;
+      else counts.set(key, { name, type, n: 1 });
+    }
+    for (const { name, type, n } of counts.values()) this.enqueued.add(n, { [ATTRS.name]: name, [ATTRS.type]: type });
+  }
+
+  // ---------------------------------------------------------------- attempts
+
+  /** An attempt this worker claimed: counts the claim and its wait, and starts its CONSUMER span. */
+  attempt(task: Task, startedAt: number): AttemptTelemetry {
+    const nameAttr = { [ATTRS.name]: task.name };
+    this.claimed.add(1, nameAttr);
+    const claimedAt = task.start_time ?? startedAt;
+    this.waitDuration.record(Math.max(0, claimedAt - Math.max(task.next_run_time, task.created_at)) / 1000, nameAttr);
+    if (!this.enabled) return new AttemptTelemetry(this, task, startedAt, undefined, ROOT_CONTEXT);
+    const origin = extractContext((task as TracedTask).trace_context);
+    const enqueuedBy = trace.getSpanContext(origin);
+    const linked = enqueuedBy !== undefined && isSpanContextValid(enqueuedBy);
+    const span = this.tracer.startSpan(
+      `process ${task.name}`,
+      {
+        kind: SpanKind.CONSUMER,
+        startTime: startedAt,
+        links: linked ? [{ context: enqueuedBy }] : undefined,
+        attributes: {
+          'messaging.system': 'taskmill',
+          'messaging.operation.type': 'process',
+          'messaging.operation.name': 'process',
+          'messaging.destination.name': task.name,
+          'messaging.message.id': String(task.id),
+          [ATTRS.id]: task.id,
+          [ATTRS.name]: task.name,
+          [ATTRS.type]: task.type,
+          [ATTRS.attempt]: task.attempt,
+          [ATTRS.retry_count]: task.retry_count,
+          [ATTRS.stage]: task.stage,
+          [ATTRS.worker_id]: this.workerId,
+          ...(task.parent_id !== null ? { [ATTRS.parent_id]: task.parent_id } : {}),
+        },
+      },
+      // a cron task's runs are linked to its registration only (see the top of this file)
+      task.type === 'cron' ? ROOT_CONTEXT : origin,
+    );
+    // the handler runs in the attempt span, with the baggage the enqueuer propagated (if any)
+    return new AttemptTelemetry(this, task, startedAt, span, trace.setSpan(origin, span));
+  }
+
+  /** @internal Metrics of an attempt whose outcome was written. */
+  countOutcome(task: Task, outcome: FinishOutcome, result: FinishResult, seconds: number): void {
+    const nameAttr = { [ATTRS.name]: task.name };
+    this.runDuration.record(seconds, { ...nameAttr, [ATTRS.outcome]: outcomeLabel(outcome) });
+    if (!result.applied) return;
+    switch (outcome.kind) {
+      case 'completed':
+      case 'rescheduled':
+        this.completed.add(1, nameAttr);
+        break;
+      case 'failed': {
+        this.failed.add(1, { ...nameAttr, [ATTRS.status]: outcome.status });
+        const status = result.task?.status;
+        if (status === 'failed' || status === 'timeout') this.retried.add(1, nameAttr);
+        break;
+      }
+      case 'spawned':
+        if (outcome.children.length > 0) this.countEnqueued(outcome.children);
+        break;
+    }
+  }
+
+  /** @internal The PRODUCER span of the children a `next()` creates, child of the attempt span. */
+  startSpawn(parent: Context, outcome: FinishOutcome & { kind: 'spawned' }): { span: Span; traceContext: string | null } {
+    const span = this.tracer.startSpan(spanName('enqueue', outcome.children), { kind: SpanKind.PRODUCER, attributes: enqueueAttributes(outcome.children) }, parent);
+    return { span, traceContext: injectContext(trace.setSpan(parent, span)) };
+  }
+
+  // ---------------------------------------------------------------- gauges read from the database
+
+  /**
+   * Report the database gauges from this store while the manager runs; returns the function that
+   * stops it. A reading is reused for `gauge_cache_ms`, and collections that arrive while one is
+   * under way share it.
+   */
+  observe(store: Store): () => void {
+    if (!this.enabled || !this.options.gauges) return () => undefined;
+    let observing = true;
+    const callback = async (result: BatchObservableResult) => {
+      const reading = await this.read(store, () => observing);
+      if (!reading || !observing) return;
+      for (const [key, { name, status }] of this.seen) {
+        result.observe(this.queueDepth, reading.depth.get(key)?.count ?? 0, { [ATTRS.name]: name, [ATTRS.status]: status });
+      }
+      result.observe(this.workersActive, reading.workers);
+    };
+    this.meter.addBatchObservableCallback(callback, [this.queueDepth, this.workersActive]);
+    return () => {
+      observing = false;
+      this.meter.removeBatchObservableCallback(callback, [this.queueDepth, this.workersActive]);
+    };
+  }
+
+  private async read(store: Store, observing: () => boolean): Promise<GaugeReading | undefined> {
+    const now = Date.now();
+    if (this.reading && now - this.reading.at < this.options.gauge_cache_ms) return this.reading;
+    this.pending ??= (async () => {
+      try {
+        const [stats, workers] = await Promise.all([store.getTaskStatsByTag(), store.listWorkers({ status: 'active' })]);
+        const depth: GaugeReading['depth'] = new Map();
+        for (const { name, status, count } of stats) {
+          const key = `${name}\0${status}`;
+          const entry = depth.get(key);
+          if (entry) entry.count += count;
+          else depth.set(key, { name, status, count });
+          if (!this.seen.has(key)) this.seen.set(key, { name, status });
+        }
+        this.reading = { at: Date.now(), depth, workers: workers.length };
+      } catch (error) {
+        // a collection racing stop() finds the store closing: not worth a report
+        if (observing()) this.onError(error, 'telemetry gauges');
+      }
+      return this.reading;
+    })().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+}
+
+/** The telemetry of one attempt: its span, and the metrics written when it ends. */
+export class AttemptTelemetry {
+  private spawn: Span | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly telemetry: Telemetry,
+    private readonly task: Task,
+    private readonly startedAt: number,
+    private readonly span: Span | undefined,
+    /** The context the handler runs in. */
+    private readonly ctx: Context,
+  ) {}
+
+  /** Run the handler inside the attempt span (a no-op without a context manager). */
+  run<T>(fn: () => T): T {
+    return this.span === undefined ? fn() : context.with(this.ctx, fn);
+  }
+
+  /** The outcome to write: children of `next()` get a PRODUCER span and carry its context. */
+  outgoing(outcome: FinishOutcome): FinishOutcome {
+    if (this.span === undefined || outcome.kind !== 'spawned' || outcome.children.length === 0) return outcome;
+    const { span, traceContext } = this.telemetry.startSpawn(this.ctx, outcome);
+    this.spawn = span;
+    return traceContext === null ? outcome : { ...outcome, children: outcome.children.map((child) => ({ ...child, trace_context: traceContext })) };
+  }
+
+  /** The outcome was written (applied or refused by the fence). */
+  finished(outcome: FinishOutcome, result: FinishResult, endedAt: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.telemetry.countOutcome(this.task, outcome, result, Math.max(0, endedAt - this.startedAt) / 1000);
+    if (this.spawn) {
+      if (result.applied) this.spawn.setAttribute(ATTRS.child_count, result.child_ids.length);
+      this.spawn.end();
+    }
+    const span = this.span;
+    if (span === undefined) return;
+    span.setAttributes({ [ATTRS.outcome]: outcomeLabel(outcome), [ATTRS.applied]: result.applied });
+    if (outcome.kind === 'failed') {
+      const message = firstLine(outcome.error);
+      span.recordException({ name: outcome.status === 'timeout' ? 'TaskTimeoutError' : 'Error', message, stack: outcome.error });
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
+    } else if (outcome.kind !== 'interrupted') {
+      span.setStatus({ code: SpanStatusCode.OK });
+    }
+    span.end(endedAt);
+  }
+
+  /** The outcome could not be written (the store stayed unreachable). */
+  writeFailed(outcome: FinishOutcome, error: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.spawn?.end();
+    if (this.span === undefined) return;
+    this.span.setAttribute(ATTRS.outcome, outcomeLabel(outcome));
+    failSpan(this.span, error, 'outcome not written: ');
+    this.span.end();
+  }
+
+  /** Someone else ended the attempt (paused, cancelled, resumed, timed out or recovered elsewhere). */
+  abandoned(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.span === undefined) return;
+    this.span.setAttributes({ [ATTRS.outcome]: 'abandoned', 'taskmill.abandon.reason': reason });
+    this.span.end();
+  }
+}
+
+/** `completed` (also a cron run), `failed`, `timeout`, `suspended`, `spawned` or `interrupted`. */
+function outcomeLabel(outcome: FinishOutcome): string {
+  if (outcome.kind === 'rescheduled') return 'completed';
+  if (outcome.kind === 'failed') return outcome.status;
+  return outcome.kind;
+}
+
+function spanName(operation: string, tasks: readonly { name: string }[]): string {
+  const name = tasks[0]?.name;
+  return name !== undefined && tasks.every((t) => t.name === name) ? `${operation} ${name}` : operation;
+}
+
+function enqueueAttributes(tasks: readonly { name: string; type?: string }[]): Attributes {
+  const attributes: Attributes = { 'messaging.system': 'taskmill', 'messaging.operation.type': 'send', 'messaging.operation.name': 'enqueue' };
+  const name = tasks[0]?.name;
+  if (name !== undefined && tasks.every((t) => t.name === name)) {
+    attributes['messaging.destination.name'] = name;
+    attributes[ATTRS.name] = name;
+  }
+  attributes[ATTRS.type] = tasks[0]?.type ?? 'async';
+  if (tasks.length !== 1) attributes['messaging.batch.message_count'] = tasks.length;
+  return attributes;
+}
+
+/**
+ * The context to persist with a task: what the registered propagator writes (W3C `traceparent` and
+ * `tracestate` with the SDK's default), as JSON text; null when it writes nothing (no propagator,
+ * no valid span). Longer than the column allows, only `traceparent` and `tracestate` are kept.
+ */
+export function injectContext(ctx: Context): string | null {
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  if (Object.keys(carrier).length === 0) return null;
+  const text = JSON.stringify(carrier);
+  if (text.length <= MAX_TRACE_CONTEXT) return text;
+  const { traceparent, tracestate } = carrier;
+  if (traceparent === undefined) return null;
+  const short = JSON.stringify(tracestate === undefined ? { traceparent } : { traceparent, tracestate });
+  return short.length <= MAX_TRACE_CONTEXT ? short : JSON.stringify({ traceparent });
+}
+
+/** The context persisted by {@link injectContext}, extracted by the registered propagator (ROOT_CONTEXT when none). */
+export function extractContext(text: string | null | undefined): Context {
+  if (!text) return ROOT_CONTEXT;
+  try {
+    const carrier: unknown = JSON.parse(text);
+    if (isPlainObject(carrier)) return propagation.extract(ROOT_CONTEXT, carrier);
+  } catch {
+    // not JSON: ignore it, as a propagator ignores a malformed header
+  }
+  return ROOT_CONTEXT;
+}
+
+function failSpan(span: Span, error: unknown, prefix = ''): void {
+  const message = prefix + (error instanceof Error ? error.message : String(error));
+  if (error instanceof Error) span.recordException(error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+}
+
+function firstLine(text: string): string {
+  const end = text.indexOf('\n');
+  return end === -1 ? text : text.slice(0, end);
+}
+
+function packageVersion(): string | undefined {
+  try {
+    // src/telemetry.ts and dist/telemetry.js both sit one level below the package root
+    return (createRequire(import.meta.url)('../package.json') as { version?: string }).version;
+  } catch {
+    return undefined;
+  }
+}
