@@ -117,7 +117,7 @@ export class ClaimLoop {
   /** Give up an attempt another party ended (paused, cancelled, timed out, recovered): abort its handler. */
   abandon(taskId: TaskId, reason: Error, attempt?: number): void {
     const flight = this.attempts().find((f) => f.task.id === taskId && (attempt === undefined || f.state.fence.attempt === attempt));
-    if (flight && this.end(flight, reason, reason.message)) flight.telemetry.abandoned(reason.message);
+    if (flight && this.end(flight, reason, reason.message)) flight.telemetry.abandoned(reason, flight.endedAt!);
   }
 
   /** Report, once each via onError, handlers still running `graceMs` after their attempt ended. */

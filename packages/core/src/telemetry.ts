@@ -22,7 +22,8 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { ConfigurationError, isPlainObject, type FinishOutcome, type FinishResult, type NewTask, type Store, type Task, type TaskId } from '@taskmill/contracts';
+import { planFailure } from '@taskmill/contracts/store-kit';
+import { ConfigurationError, TaskTimeoutError, isPlainObject, type FinishOutcome, type FinishResult, type NewTask, type Store, type Task, type TaskId } from '@taskmill/contracts';
 import { intervalMs } from './validate.js';
 
 /*
@@ -144,9 +145,6 @@ interface GaugeReading {
   workers: number;
 }
 
-/** A task row as telemetry reads it: `trace_context` is the enqueuing span's context. */
-type TracedTask = Task & { trace_context?: string | null };
-
 /** The instruments and tracer of one TaskManager. */
 export class Telemetry {
   readonly enabled: boolean;
@@ -241,7 +239,7 @@ export class Telemetry {
     const claimedAt = task.start_time ?? startedAt;
     this.waitDuration.record(Math.max(0, claimedAt - Math.max(task.next_run_time, task.created_at)) / 1000, nameAttr);
     if (!this.enabled) return new AttemptTelemetry(this, task, startedAt, undefined, ROOT_CONTEXT);
-    const origin = extractContext((task as TracedTask).trace_context);
+    const origin = extractContext(task.trace_context);
     const enqueuedBy = trace.getSpanContext(origin);
     const linked = enqueuedBy !== undefined && isSpanContextValid(enqueuedBy);
     const span = this.tracer.startSpan(
@@ -293,6 +291,17 @@ export class Telemetry {
         if (outcome.children.length > 0) this.countEnqueued(outcome.children);
         break;
     }
+  }
+
+  /**
+   * @internal Metrics of an attempt of this worker that the timeout sweep ended (it wrote the
+   * outcome, with the same failure plan as a written `failed` outcome).
+   */
+  countSweptTimeout(task: Task, seconds: number, now: number): void {
+    const nameAttr = { [ATTRS.name]: task.name };
+    this.runDuration.record(seconds, { ...nameAttr, [ATTRS.outcome]: 'timeout' });
+    this.failed.add(1, { ...nameAttr, [ATTRS.status]: 'timeout' });
+    if (planFailure(task, now).kind === 'retry') this.retried.add(1, nameAttr);
   }
 
   /** @internal The PRODUCER span of the children a `next()` creates, child of the attempt span. */
@@ -411,13 +420,23 @@ export class AttemptTelemetry {
     this.span.end();
   }
 
-  /** Someone else ended the attempt (paused, cancelled, resumed, timed out or recovered elsewhere). */
-  abandoned(reason: string): void {
+  /**
+   * Someone else ended the attempt: the timeout sweep (a `timeout`, counted as a failed attempt),
+   * or a pause, cancel, resume or recovery (`abandoned`).
+   */
+  abandoned(reason: Error, endedAt: number): void {
     if (this.ended) return;
     this.ended = true;
-    if (this.span === undefined) return;
-    this.span.setAttributes({ [ATTRS.outcome]: 'abandoned', 'taskmill.abandon.reason': reason });
-    this.span.end();
+    const timedOut = reason instanceof TaskTimeoutError;
+    if (timedOut) this.telemetry.countSweptTimeout(this.task, Math.max(0, endedAt - this.startedAt) / 1000, endedAt);
+    const span = this.span;
+    if (span === undefined) return;
+    span.setAttributes({ [ATTRS.outcome]: timedOut ? 'timeout' : 'abandoned', 'taskmill.abandon.reason': reason.message });
+    if (timedOut) {
+      span.recordException(reason);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: reason.message });
+    }
+    span.end(endedAt);
   }
 }
 
