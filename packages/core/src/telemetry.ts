@@ -22,7 +22,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from '@opentelemetry/api';
-import { planFailure } from '@taskmill/contracts/store-kit';
+import { SWEEP_ERRORS, planFailure } from '@taskmill/contracts/store-kit';
 import { ConfigurationError, TaskTimeoutError, isPlainObject, type FinishOutcome, type FinishResult, type NewTask, type Store, type Task, type TaskId } from '@taskmill/contracts';
 import { intervalMs } from './validate.js';
 
@@ -297,11 +297,11 @@ export class Telemetry {
    * @internal Metrics of an attempt of this worker that the timeout sweep ended (it wrote the
    * outcome, with the same failure plan as a written `failed` outcome).
    */
-  countSweptTimeout(task: Task, seconds: number, now: number): void {
+  countSweptTimeout(task: Task, seconds: number, retried: boolean): void {
     const nameAttr = { [ATTRS.name]: task.name };
     this.runDuration.record(seconds, { ...nameAttr, [ATTRS.outcome]: 'timeout' });
     this.failed.add(1, { ...nameAttr, [ATTRS.status]: 'timeout' });
-    if (planFailure(task, now).kind === 'retry') this.retried.add(1, nameAttr);
+    if (retried) this.retried.add(1, nameAttr);
   }
 
   /** @internal The PRODUCER span of the children a `next()` creates, child of the attempt span. */
@@ -390,6 +390,10 @@ export class AttemptTelemetry {
   /** The outcome was written (applied or refused by the fence). */
   finished(outcome: FinishOutcome, result: FinishResult, endedAt: number): void {
     if (this.ended) return;
+    if (!result.applied && sweptThisAttempt(result.task, this.task.attempt)) {
+      // the sweep timed the attempt out before this write (as the local timer would have)
+      return this.abandoned(new TaskTimeoutError(result.task.error), endedAt, result.task.status === 'timeout');
+    }
     this.ended = true;
     this.telemetry.countOutcome(this.task, outcome, result, Math.max(0, endedAt - this.startedAt) / 1000);
     if (this.spawn) {
@@ -424,11 +428,15 @@ export class AttemptTelemetry {
    * Someone else ended the attempt: the timeout sweep (a `timeout`, counted as a failed attempt),
    * or a pause, cancel, resume or recovery (`abandoned`).
    */
-  abandoned(reason: Error, endedAt: number): void {
+  abandoned(reason: Error, endedAt: number, retried?: boolean): void {
     if (this.ended) return;
     this.ended = true;
     const timedOut = reason instanceof TaskTimeoutError;
-    if (timedOut) this.telemetry.countSweptTimeout(this.task, Math.max(0, endedAt - this.startedAt) / 1000, endedAt);
+    if (timedOut) {
+      // the sweep applied the same failure plan as a written `failed` outcome
+      const retry = retried ?? planFailure(this.task, endedAt).kind === 'retry';
+      this.telemetry.countSweptTimeout(this.task, Math.max(0, endedAt - this.startedAt) / 1000, retry);
+    }
     const span = this.span;
     if (span === undefined) return;
     span.setAttributes({ [ATTRS.outcome]: timedOut ? 'timeout' : 'abandoned', 'taskmill.abandon.reason': reason.message });
@@ -438,6 +446,16 @@ export class AttemptTelemetry {
     }
     span.end(endedAt);
   }
+}
+
+/** The row a refused write found shows that the timeout sweep ended this attempt. */
+function sweptThisAttempt(task: Task | null, attempt: number): task is Task & { error: string } {
+  return (
+    task !== null &&
+    task.attempt === attempt &&
+    (task.error === SWEEP_ERRORS.total || task.error === SWEEP_ERRORS.heartbeat) &&
+    (task.status === 'timeout' || task.status === 'permanently_failed' || task.status === 'paused')
+  );
 }
 
 /** `completed` (also a cron run), `failed`, `timeout`, `suspended`, `spawned` or `interrupted`. */
