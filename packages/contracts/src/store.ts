@@ -243,6 +243,31 @@ export interface TaskStore {
   createTasks(tasks: NewTask[], now: number): Promise<TaskId[]>;
 
   /**
+   * Transactional enqueue: insert tasks exactly as {@link createTasks} does (same rows, same
+   * events, same rules), but inside a transaction the application opened, so they commit or roll
+   * back with it and no other connection sees them before its commit. The store never begins,
+   * commits, rolls back or retries that transaction. Cross-process wake-ups follow its commit
+   * (PostgreSQL's NOTIFY is delivered at commit; the MySQL probe and the SQLite file watch see
+   * the committed write).
+   *
+   * `handle` is the application's transaction, as the store's driver knows it:
+   * - PostgreSQL: a postgres-js transaction (`sql.begin(async (tx) => …)`'s `tx`), or a drizzle
+   *   postgres-js transaction. Statements target the store's schema.
+   * - MySQL/MariaDB: a mysql2 promise `Connection`/`PoolConnection` inside `BEGIN`, or a drizzle
+   *   mysql2 transaction (or database over one connection), using the store's database.
+   * - SQLite: a better-sqlite3 `Database` of the store's file inside a transaction
+   *   (`db.transaction(fn)`, `BEGIN`), or a drizzle better-sqlite3 database/transaction over one.
+   *   better-sqlite3 transactions are synchronous: every statement runs during this call, the
+   *   returned promise is already settled, and an error is thrown synchronously (so the
+   *   caller's transaction function throws and rolls back) instead of being returned as a rejection.
+   *
+   * Anything else — a pool, a closed connection, a handle not inside a transaction, one of
+   * another database or schema — is a `ValidationError`, and nothing is written. Returns the ids
+   * in input order. Optional: a store without it cannot enqueue in foreign transactions.
+   */
+  createTasksWithin?(handle: unknown, tasks: NewTask[], now: number): Promise<TaskId[]>;
+
+  /**
    * Claim up to `limit` due tasks in one transaction (SPEC A4, B5.8, B8.2). Candidates: `name` in
    * `names`, `next_run_time <= now`, and status `pending`, or `failed`/`timeout` (a task in those
    * statuses is always waiting for its retry). Order: `priority DESC, next_run_time ASC, id ASC`;

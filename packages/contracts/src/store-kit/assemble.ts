@@ -144,6 +144,10 @@ export function assembleStore(driver: StoreDriver): Store {
     // ── retention ──
     purgeExpiredTasks: (input) => write('purgeExpiredTasks', (tx) => operations.purgeExpiredTasks(tx, input)),
   };
+  if (driver.writeWithin) {
+    const writeWithin = driver.writeWithin.bind(driver);
+    store.createTasksWithin = (handle, tasks, now) => writeWithin(handle, 'createTasksWithin', operations.createTaskSteps(tasks, now));
+  }
   if (driver.listen) {
     const listen = driver.listen.bind(driver);
     store.listen = (onWake) => listen(onWake);

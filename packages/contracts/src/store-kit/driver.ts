@@ -7,6 +7,7 @@ import type { ClaimPlan } from './claim-order.js';
 import type { Condition, FilterColumn } from './filters.js';
 import type { Paging } from './paging.js';
 import type { TaskInsert } from './rows.js';
+import type { Steps, SyncWriter } from './steps.js';
 
 /*
  * What a store author writes: the SQL and the connection handling, nothing else. A store is a
@@ -127,13 +128,36 @@ export interface StoreDriver {
   write<T>(operation: string, work: (tx: StoreWriter) => Promise<T>): Promise<T>;
   /** Run reads (one statement each, or one read transaction); driver errors mapped as for `write`. */
   read<T>(operation: string, work: (reader: StoreReader) => Promise<T>): Promise<T>;
+  /**
+   * Run a step program on a transaction the application opened (`Store.createTasksWithin`): bind
+   * the store's SQL to that handle (the driver's native transaction handle, or a drizzle
+   * transaction over it; see `drizzleClient`) and run `steps` with `runSteps`, or with
+   * `runStepsSync` where the driver is synchronous (every statement has run when this returns).
+   * Never BEGIN/COMMIT/ROLLBACK and never retry: the transaction is the application's. A handle the
+   * store does not accept (a pool, a closed connection, one not inside a transaction, another
+   * database or schema) is a `ValidationError` before anything is written; driver errors are
+   * mapped as for `write`. Without this method the store cannot enqueue in foreign transactions.
+   */
+  writeWithin?<T>(handle: unknown, operation: string, steps: Steps<T>): Promise<T>;
 }
 
 /** Re-exported for store authors' convenience. */
 export type { RawRow, WorkerRecord };
 
-/** A store's SQL for one kit interface: each method as a function taking the connection or transaction handle first. */
-export type SqlOf<I, H> = { [K in keyof I]: I[K] extends (...args: infer A) => infer R ? (handle: H, ...args: A) => R : never };
+/**
+ * A store's SQL for one kit interface: each method as a function taking the connection or
+ * transaction handle first. A function may return its result directly instead of a promise (the
+ * SQLite store's are synchronous, so that they can also run inside a synchronous transaction);
+ * the bound interface always returns a promise.
+ */
+export type SqlOf<I, H> = {
+  [K in keyof I]: I[K] extends (...args: infer A) => infer R ? (handle: H, ...args: A) => R | Awaited<R> : never;
+};
+
+/** Synchronous SQL for some writer methods, handle first (see {@link bindSyncWriter}). */
+export type SyncSqlOf<K extends keyof StoreWriter, H> = {
+  [P in K]: (handle: H, ...args: Parameters<StoreWriter[P]>) => Awaited<ReturnType<StoreWriter[P]>>;
+};
 
 /** Method names of {@link StoreReader}, for binding. */
 export const READER_METHODS = ['selectTask', 'selectPage', 'selectTaskStats', 'selectWorker', 'selectWorkers'] as const satisfies readonly (keyof StoreReader)[];
@@ -175,7 +199,17 @@ void everyWriterMethod;
 
 function bind<T>(handle: unknown, sql: Record<string, (...args: never[]) => unknown>, names: readonly string[]): T {
   const bound: Record<string, unknown> = {};
-  for (const name of names) bound[name] = (...args: never[]) => sql[name](handle as never, ...args);
+  for (const name of names) {
+    const fn = sql[name];
+    bound[name] = (...args: never[]) => {
+      try {
+        const result = fn(handle as never, ...args);
+        return result instanceof Promise ? result : Promise.resolve(result);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+  }
   return bound as T;
 }
 
@@ -190,4 +224,17 @@ export function bindReader<H>(handle: H, sql: SqlOf<StoreReader, H>): StoreReade
 /** The {@link StoreWriter} over one transaction handle, from a store's SQL functions. */
 export function bindWriter<H>(handle: H, sql: SqlOf<StoreWriter, H>): StoreWriter {
   return bind(handle, sql as never, WRITER_METHODS);
+}
+
+/**
+ * A {@link SyncWriter} of the listed methods over one handle, from synchronous SQL functions: for
+ * `runStepsSync` inside an application's synchronous transaction.
+ */
+export function bindSyncWriter<K extends keyof StoreWriter, H>(handle: H, sql: SyncSqlOf<K, H>, names: readonly K[]): SyncWriter<K> {
+  const bound: Record<string, unknown> = {};
+  for (const name of names) {
+    const fn = (sql as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
+    bound[name] = (...args: unknown[]) => fn(handle, ...args);
+  }
+  return bound as SyncWriter<K>;
 }

@@ -17,5 +17,7 @@ export * from './rows.js';
 export * as changes from './changes.js';
 export type { TaskChange } from './changes.js';
 export * from './driver.js';
+export * from './steps.js';
+export { drizzleClient } from './foreign.js';
 export * as operations from './operations.js';
 export { assembleStore } from './assemble.js';

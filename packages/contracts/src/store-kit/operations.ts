@@ -23,6 +23,7 @@ import { clusterLimitedNames, narrowPlan, pickClaims, planClaim, type ClaimPlan 
 import type { StoreWriter } from './driver.js';
 import { checkStatusList } from './filters.js';
 import { holdsFence } from './fence.js';
+import { call, runSteps, type Steps } from './steps.js';
 import { classifyTimeout } from './timeouts.js';
 
 /*
@@ -61,12 +62,23 @@ async function creditParent(tx: StoreWriter, childId: TaskId, entry: NonNullable
 }
 
 /** Insert top-level tasks with their `task_created` events; ids in input order. */
-export async function createTasks(tx: StoreWriter, tasks: NewTask[], now: number): Promise<TaskId[]> {
+export function createTasks(tx: StoreWriter, tasks: NewTask[], now: number): Promise<TaskId[]> {
+  return runSteps(tx, createTaskSteps(tasks, now));
+}
+
+/** Writer methods {@link createTaskSteps} calls: what a synchronous writer must provide. */
+export const CREATE_TASK_METHODS = ['insertTasks', 'applyChanges', 'wake'] as const satisfies readonly (keyof StoreWriter)[];
+
+/**
+ * {@link createTasks} as a step program (see steps.ts), so that it also runs inside an
+ * application's synchronous transaction (`runStepsSync`) with the same rules.
+ */
+export function* createTaskSteps(tasks: NewTask[], now: number): Steps<TaskId[]> {
   if (tasks.length === 0) return [];
   const rows = tasks.map((task) => changes.taskInsert(task, now));
-  const ids = await tx.insertTasks(rows);
-  await tx.applyChanges(ids.map((id, i) => eventsOnly(id, [changes.createdEvent(id, rows[i], now)])));
-  if (rows.some((row) => row.next_run_time <= now)) await tx.wake();
+  const ids = yield* call('insertTasks', rows);
+  yield* call('applyChanges', ids.map((id, i) => eventsOnly(id, [changes.createdEvent(id, rows[i], now)])));
+  if (rows.some((row) => row.next_run_time <= now)) yield* call('wake');
   return ids;
 }
 

@@ -1,0 +1,71 @@
+import type { StoreWriter } from './driver.js';
+
+/*
+ * An operation written once and run two ways. Most operations are plain async functions over a
+ * StoreWriter. An operation that must also run inside an application's *synchronous* transaction
+ * (better-sqlite3's `db.transaction(fn)`, drizzle's better-sqlite3 `db.transaction(fn)`, which
+ * cannot await) is written as a step program instead: a generator that yields the writer calls
+ * it makes and receives their results. {@link runSteps} runs it over any StoreWriter (awaiting
+ * each call); {@link runStepsSync} runs it over a {@link SyncWriter}, whose methods return their
+ * results at once, so every statement has run when the call returns. The rules stay in one place.
+ */
+
+type Method = keyof StoreWriter;
+
+/** One writer call a step program asks for. */
+export type WriterCall = { [K in Method]: { method: K; args: Parameters<StoreWriter[K]> } }[Method];
+
+/** A step program: yields writer calls, receives each call's result, returns `T`. */
+export type Steps<T> = Generator<WriterCall, T, unknown>;
+
+/** The writer methods, each returning its result synchronously. */
+export type SyncWriter<K extends Method = Method> = {
+  [P in K]: (...args: Parameters<StoreWriter[P]>) => Awaited<ReturnType<StoreWriter[P]>>;
+};
+
+/** Inside a step program: `const ids = yield* call('insertTasks', rows)` (typed result). */
+export function* call<K extends Method>(method: K, ...args: Parameters<StoreWriter[K]>): Generator<WriterCall, Awaited<ReturnType<StoreWriter[K]>>, unknown> {
+  return (yield { method, args } as WriterCall) as Awaited<ReturnType<StoreWriter[K]>>;
+}
+
+/** Run a step program over a writer, awaiting each call; an error of a call is thrown into the program. */
+export async function runSteps<T>(tx: StoreWriter, steps: Steps<T>): Promise<T> {
+  let next = steps.next();
+  while (!next.done) {
+    const { method, args } = next.value;
+    let result: unknown;
+    try {
+      result = await (tx[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+    } catch (error) {
+      next = steps.throw(error);
+      continue;
+    }
+    next = steps.next(result);
+  }
+  return next.value;
+}
+
+/**
+ * Run a step program over a synchronous writer: every call runs, and the program ends, before
+ * this returns. A method the writer lacks, or one that returns a promise, is a programming error.
+ */
+export function runStepsSync<T>(tx: Partial<SyncWriter>, steps: Steps<T>): T {
+  let next = steps.next();
+  while (!next.done) {
+    const { method, args } = next.value;
+    const fn = tx[method] as ((...a: unknown[]) => unknown) | undefined;
+    if (typeof fn !== 'function') throw new TypeError(`synchronous writer has no ${method}`);
+    let result: unknown;
+    try {
+      result = fn(...args);
+      if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+        throw new TypeError(`synchronous writer's ${method} returned a promise`);
+      }
+    } catch (error) {
+      next = steps.throw(error);
+      continue;
+    }
+    next = steps.next(result);
+  }
+  return next.value;
+}
