@@ -10,6 +10,7 @@ import * as workers from './workers.js';
 import { openConnection, type MysqlStoreOptions } from './connection.js';
 import { runMigrations } from './migrate.js';
 import { inTransaction, withConnection } from './transaction.js';
+import { mysqlWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
 const SQL = { ...claim, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
@@ -55,6 +56,7 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
     },
     write: (operation, work) => inTransaction(connection, operation, (conn) => work(bindWriter(conn, SQL))),
     read: (operation, work) => withConnection(connection, operation, (conn) => work(bindReader(conn, SQL))),
+    writeWithin: mysqlWithin(connection, SQL),
   };
   return assembleStore(driver);
 }

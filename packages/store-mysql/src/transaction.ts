@@ -39,7 +39,8 @@ const STALE_CONNECTION_RETRIES = 2;
 
 const idSteps = new WeakMap<MysqlConnection, Promise<number>>();
 
-function handle(connection: MysqlConnection, conn: Queryable): Conn {
+/** The SQL files' handle on one connection of a store (the store's own, or an application's: within.ts). */
+export function handle(connection: MysqlConnection, conn: Queryable): Conn {
   return {
     query: conn.query.bind(conn) as Queryable['query'],
     idStep() {

@@ -137,18 +137,19 @@ function positive(value: unknown, name: string, fallback: number): number {
   return value;
 }
 
-function connection(sql: Sql, owned: boolean, schema: string): Connection {
+/**
+ * The schema's table identifiers, made by `sql` itself: an identifier is only recognised by the
+ * postgres-js copy that made it, so an application's transaction (its own copy) needs its own.
+ */
+export function tablesFor(sql: Queryable, schema: string): Tables {
   // postgres-js escapes each dot-separated part as its own identifier: "schema"."table". The
   // schema name was validated, so no quoting issue arises.
-  const table = (name: string) => sql(`${schema}.${name}`) as unknown as Fragment;
-  return {
-    sql,
-    owned,
-    schema,
-    t: { tasks: table(TABLES.tasks), events: table(TABLES.events), attempts: table(TABLES.attempts), workers: table(TABLES.workers) },
-    channel: `taskmill_${schema}`,
-    listeners: new Set(),
-  };
+  const table = (name: string) => (sql as unknown as (name: string) => Fragment)(`${schema}.${name}`);
+  return { tasks: table(TABLES.tasks), events: table(TABLES.events), attempts: table(TABLES.attempts), workers: table(TABLES.workers) };
+}
+
+function connection(sql: Sql, owned: boolean, schema: string): Connection {
+  return { sql, owned, schema, t: tablesFor(sql, schema), channel: `taskmill_${schema}`, listeners: new Set() };
 }
 
 /**

@@ -10,6 +10,7 @@ import * as workers from './workers.js';
 import { closeConnection, openConnection, type PostgresStoreOptions } from './connection.js';
 import { migrate } from './migrate.js';
 import { read, write } from './transaction.js';
+import { postgresWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
 const SQL = { ...claim, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
@@ -31,6 +32,7 @@ export function createPostgresStore(options: string | PostgresStoreOptions): Sto
     listen: (onWake) => notify.listen(connection, onWake),
     write: (operation, work) => write(connection, operation, (db) => work(bindWriter(db, SQL))),
     read: (operation, work) => read(connection, operation, (db) => work(bindReader(db, SQL))),
+    writeWithin: postgresWithin(connection, SQL),
   };
   return assembleStore(driver);
 }

@@ -71,7 +71,8 @@ function checkBusyTimeout(value: unknown): number | undefined {
   return value;
 }
 
-function isDatabase(value: unknown): value is Database.Database {
+/** A better-sqlite3 Database, told by shape (the application's copy of the driver is not ours). */
+export function isDatabase(value: unknown): value is Database.Database {
   return (
     typeof value === 'object' &&
     value !== null &&
@@ -141,6 +142,12 @@ export class SqliteConnection {
       return memory || !name || name === ':memory:' ? null : resolvePath(name);
     }
     return this.#source.target.kind === 'file' ? resolvePath(this.#source.target.path) : null;
+  }
+
+  /** The database object this store uses, when known without opening one (a caller's, or the open one); else null. */
+  get openDatabase(): Database.Database | null {
+    if (this.#closed) return null;
+    return this.#db ?? (this.#source.kind === 'database' ? this.#source.database : null);
   }
 
   /** True once {@link close} was called. */

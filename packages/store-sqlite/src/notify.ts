@@ -15,8 +15,8 @@ import type { SqliteConnection } from './connection.js';
  * In-memory databases live in one connection: this process's enqueues wake it directly.
  */
 
-/** A task became claimable: the commit's own write to the WAL file is the signal. */
-export async function wake(): Promise<void> {}
+/** A task became claimable: the commit's own write to the WAL file is the signal (synchronous: see task-rows.ts). */
+export function wake(): void {}
 
 /** Watch the database file and its WAL for changes; resolves to the unsubscribe. */
 export async function listen(connection: SqliteConnection, onWake: () => void): Promise<() => Promise<void>> {

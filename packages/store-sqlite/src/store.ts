@@ -10,6 +10,7 @@ import * as workers from './workers.js';
 import { SqliteConnection, type SqliteStoreOptions } from './connection.js';
 import { migrate } from './migrate.js';
 import { Transactions } from './transaction.js';
+import { sqliteWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
 const SQL = { ...claim, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
@@ -35,6 +36,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     close: () => transactions.close(),
     write: (operation, work) => transactions.write(operation, () => work(writer)),
     read: (operation, work) => transactions.read(operation, () => work(writer)),
+    writeWithin: sqliteWithin(connection, transactions),
   };
   return assembleStore(driver);
 }

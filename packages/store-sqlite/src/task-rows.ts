@@ -54,8 +54,14 @@ export async function lockTasks(sql: SqliteConnection, ids: readonly TaskId[]): 
   return sql.all('SELECT * FROM taskmill_tasks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id', jsonList(ids)).map(decodeTask);
 }
 
+/*
+ * insertTasks and applyChanges are synchronous (as every statement of better-sqlite3 is), not
+ * async: they also run inside an application's own synchronous transaction (within.ts), where
+ * every statement must have run before the call returns.
+ */
+
 /** Insert task rows; their ids in input order. */
-export async function insertTasks(sql: SqliteConnection, rows: readonly TaskInsert[]): Promise<TaskId[]> {
+export function insertTasks(sql: SqliteConnection, rows: readonly TaskInsert[]): TaskId[] {
   return rows.map((row) => Number(sql.run(INSERT_TASK, ...TASK_INSERT_COLUMNS.map((column) => row[column])).lastInsertRowid));
 }
 
@@ -82,10 +88,7 @@ function patchRow(sql: SqliteConnection, change: TaskChange): boolean {
 }
 
 /** Apply changes in order (see `StoreWriter.applyChanges`). */
-export async function applyChanges(
-  sql: SqliteConnection,
-  changes: readonly TaskChange[],
-): Promise<{ applied: boolean[]; event_ids: number[] }> {
+export function applyChanges(sql: SqliteConnection, changes: readonly TaskChange[]): { applied: boolean[]; event_ids: number[] } {
   const applied: boolean[] = [];
   const eventIds: number[] = [];
   for (const change of changes) {

@@ -84,9 +84,17 @@ export class Transactions {
     return { budgetMs: this.#connection.busyTimeoutMs, firstPauseMs: 1, maxPauseMs: 20 };
   }
 
+  /** True while one of this store's own transactions is open on its connection. */
+  get active(): boolean {
+    return this.#active;
+  }
+
+  #active = false;
+
   async #transaction<T>(begin: string, work: () => Promise<T>): Promise<T> {
     const connection = this.#connection;
     connection.exec(begin);
+    this.#active = true;
     try {
       const result = await work();
       connection.exec('COMMIT');
@@ -94,6 +102,8 @@ export class Transactions {
     } catch (error) {
       if (!connection.closed && connection.db.inTransaction) connection.exec('ROLLBACK');
       throw error;
+    } finally {
+      this.#active = false;
     }
   }
 

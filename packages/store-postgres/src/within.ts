@@ -1,0 +1,63 @@
+import { ValidationError } from '@taskmill/contracts';
+import { bindWriter, drizzleClient, runSteps, TABLES, type Steps, type StoreWriter } from '@taskmill/contracts/store-kit';
+import { tablesFor, type Connection, type Queryable } from './connection.js';
+import { toStoreError } from './errors.js';
+import type { Db } from './transaction.js';
+
+/*
+ * Enqueue inside the application's own transaction (`Store.createTasksWithin`): the store's SQL
+ * bound to the application's postgres-js transaction (`sql.begin(async (tx) => …)`'s `tx`, or a
+ * drizzle postgres-js transaction's client), with the store's schema's table identifiers made by
+ * that transaction's own postgres-js copy. No BEGIN/COMMIT here, and no retry: the transaction is
+ * the application's. The wake-up NOTIFY queued in it is delivered when it commits, and dropped if
+ * it rolls back.
+ *
+ * Before writing, one statement on the handle checks what can be checked: that it runs inside a
+ * transaction block (`now()`, the transaction's start, differs from `statement_timestamp()`;
+ * they are equal in an autocommit statement, e.g. on a transaction handle used after its
+ * commit), that its database is the store's, and that the store's tables exist in its schema.
+ */
+
+type Client = Queryable & { savepoint?: unknown; begin?: unknown; reserve?: unknown; unsafe?: unknown };
+
+/** The postgres-js transaction of a handle, or a ValidationError saying what was given instead. */
+function transactionOf(handle: unknown): Queryable {
+  const candidate = (drizzleClient(handle) ?? handle) as Client;
+  if (typeof candidate !== 'function' || typeof candidate.unsafe !== 'function') {
+    throw new ValidationError('The PostgreSQL store enqueues inside a postgres-js transaction (sql.begin(tx => …)) or a drizzle postgres-js transaction; got something else');
+  }
+  if (typeof candidate.begin === 'function' || typeof candidate.savepoint !== 'function') {
+    throw new ValidationError('Pass the transaction (the tx of sql.begin(async (tx) => …)), not the postgres-js client or a reserved connection');
+  }
+  return candidate;
+}
+
+/** `writeWithin` of the PostgreSQL driver. */
+export function postgresWithin(connection: Connection, sql: Record<string, unknown>) {
+  let database: Promise<string> | null = null;
+  const storeDatabase = (): Promise<string> => {
+    database ??= (async () => {
+      const [row] = await connection.sql`SELECT current_database() AS db`;
+      return String(row.db);
+    })();
+    database.catch(() => (database = null));
+    return database;
+  };
+
+  return async function writeWithin<T>(handle: unknown, operation: string, steps: Steps<T>): Promise<T> {
+    const tx = transactionOf(handle);
+    try {
+      const [check] = await tx`SELECT current_database() AS db,
+          to_regclass(${`${connection.schema}.${TABLES.tasks}`}) IS NOT NULL AS ours,
+          now() <> statement_timestamp() AS in_transaction`;
+      if (!check.in_transaction) throw new ValidationError('The postgres-js transaction given for a transactional enqueue is not open (used after its commit or rollback?)');
+      const expected = await storeDatabase();
+      if (check.db !== expected) throw new ValidationError(`The transaction given is on database ${check.db}, the store's is ${expected}`);
+      if (!check.ours) throw new ValidationError(`The transaction's database has no taskmill tables in schema ${connection.schema}: run setup() first`);
+      const db: Db = { sql: tx, t: tablesFor(tx, connection.schema), channel: connection.channel };
+      return await runSteps(bindWriter(db, sql as never) as StoreWriter, steps);
+    } catch (error) {
+      throw toStoreError(error, operation);
+    }
+  };
+}
