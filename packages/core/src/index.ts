@@ -27,6 +27,7 @@ export type {
   AsyncOptions,
   CronOptions,
   AsyncBatchItem,
+  TransactionalEnqueue,
   CheckpointInput,
   ProgressInput,
 } from './types.js';

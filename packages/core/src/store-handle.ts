@@ -22,13 +22,31 @@ export class StoreHandle {
   /** The store, with the schema set up. Throws LifecycleError once closed. */
   async ready(): Promise<Store> {
     const store = await this.open();
-    this.settingUp ??= store.setup().catch((error) => {
-      this.settingUp = undefined;
-      throw error;
-    });
+    this.settingUp ??= store.setup().then(
+      () => {
+        if (this.store === store) this.setUp = store;
+      },
+      (error) => {
+        this.settingUp = undefined;
+        throw error;
+      },
+    );
     await this.settingUp;
     return store;
   }
+
+  /**
+   * The store, synchronously, when it is open with the schema set up (`setup()`, `start()` or a
+   * first call finished); else LifecycleError. For work inside an application's transaction,
+   * which must not open a connection or migrate in the middle of it.
+   */
+  readyNow(what: string): Store {
+    if (this.closed) throw new LifecycleError('TaskManager is stopped');
+    if (!this.setUp || this.store !== this.setUp) throw new LifecycleError(`${what} needs a set-up TaskManager: await tm.setup() (or start()) first`);
+    return this.setUp;
+  }
+
+  private setUp: Store | undefined;
 
   private async open(): Promise<Store> {
     if (this.closed) throw new LifecycleError('TaskManager is stopped');
@@ -62,6 +80,7 @@ export class StoreHandle {
     this.store = undefined;
     this.opening = undefined;
     this.settingUp = undefined;
+    this.setUp = undefined;
     await store.close();
   }
 }

@@ -26,7 +26,17 @@ import { StoreHandle } from './store-handle.js';
 import { Suspension } from './suspension.js';
 import { asyncTask, cronTask } from './task-options.js';
 import { Telemetry } from './telemetry.js';
-import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler, TaskMap, UntypedTaskMap } from './types.js';
+import type {
+  AsyncBatchItem,
+  AsyncOptions,
+  CronOptions,
+  HandlerConfig,
+  PayloadOf,
+  TaskHandler,
+  TaskMap,
+  TransactionalEnqueue,
+  UntypedTaskMap,
+} from './types.js';
 import { knownKeys, reasonOption, requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
 import { WorkerLease } from './worker-lease.js';
@@ -122,13 +132,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   /** Enqueue many one-off tasks in one transaction (all or nothing); resolves to their ids in order. */
   async asyncMany(items: AsyncBatchItem<M>[]): Promise<TaskId[]> {
-    if (!Array.isArray(items)) throw new ValidationError('asyncMany expects an array of {name, payload, options}');
-    const now = Date.now();
-    const tasks = items.map((item, i) => {
-      if (!isPlainObject(item)) throw new ValidationError(`asyncMany item ${i} must be an object`);
-      knownKeys(item, ['name', 'payload', 'options'], 'asyncMany item');
-      return asyncTask(this.registry, item.name, item.payload, item.options, now);
-    });
+    const tasks = this.batch(items, Date.now());
     return tasks.length === 0 ? [] : this.insert(tasks);
   }
 
@@ -136,6 +140,75 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   async cron<K extends keyof M & string>(name: K, cronExpr: string, payload?: PayloadOf<M, K>, options?: CronOptions): Promise<TaskId> {
     const [id] = await this.insert([cronTask(this.registry, name, cronExpr, payload, options, Date.now())]);
     return id;
+  }
+
+  /**
+   * Enqueue inside the application's own transaction: the tasks commit or roll back with it and
+   * no worker sees them before its commit. `handle` is that transaction as its driver knows it —
+   * a postgres-js `tx` (of `sql.begin`), a mysql2 promise connection after `BEGIN`, a
+   * better-sqlite3 `Database` inside `db.transaction(fn)`, or a drizzle transaction of any of
+   * them (see `Store.createTasksWithin`). Options are validated exactly as by `async`,
+   * `asyncMany` and `cron`. The manager must be set up first (`await tm.setup()`): nothing is
+   * opened or migrated inside the application's transaction.
+   *
+   * Invalid arguments, a manager not set up and (on SQLite, whose transactions are synchronous)
+   * every failure are thrown at once, so that a synchronous transaction function rolls back;
+   * other store failures reject the returned promise.
+   *
+   * @example
+   * await sql.begin(async (tx) => {
+   *   await tx`INSERT INTO orders ${tx(order)}`;
+   *   await tm.within(tx).async('send-receipt', { orderId: order.id });
+   * });
+   */
+  within(handle: unknown): TransactionalEnqueue<M> {
+    if (handle === null || (typeof handle !== 'object' && typeof handle !== 'function')) {
+      throw new ValidationError(`within() needs the application's transaction handle, got ${handle === null ? 'null' : typeof handle}`);
+    }
+    return {
+      async: (name, payload, options) => this.insertWithin(handle, [asyncTask(this.registry, name, payload, options, Date.now())]).then(([id]) => id),
+      asyncMany: (items) => this.insertWithin(handle, this.batch(items, Date.now())),
+      cron: (name, cronExpr, payload, options) =>
+        this.insertWithin(handle, [cronTask(this.registry, name, cronExpr, payload, options, Date.now())]).then(([id]) => id),
+    };
+  }
+
+  /** Validated tasks of an `asyncMany` batch. */
+  private batch(items: AsyncBatchItem<M>[], now: number): NewTask[] {
+    if (!Array.isArray(items)) throw new ValidationError('asyncMany expects an array of {name, payload, options}');
+    return items.map((item, i) => {
+      if (!isPlainObject(item)) throw new ValidationError(`asyncMany item ${i} must be an object`);
+      knownKeys(item, ['name', 'payload', 'options'], 'asyncMany item');
+      return asyncTask(this.registry, item.name, item.payload, item.options, now);
+    });
+  }
+
+  /**
+   * No await before the store call: on SQLite every statement must run during this call, and an
+   * error the store throws synchronously is thrown from here as it is (telemetry's `enqueue`
+   * calls `create` before its first await), so the caller's synchronous transaction rolls back.
+   */
+  private insertWithin(handle: unknown, tasks: NewTask[]): Promise<TaskId[]> {
+    const store = this.db.readyNow('within()');
+    const createWithin = store.createTasksWithin?.bind(store);
+    if (!createWithin) throw new ValidationError(`The ${store.dialect} store cannot enqueue inside an application transaction`);
+    let thrown: { error: unknown } | null = null;
+    const created = this.telemetry.enqueue(tasks, (stamped) => {
+      try {
+        return createWithin(handle, stamped, Date.now());
+      } catch (error) {
+        thrown = { error };
+        throw error;
+      }
+    });
+    if (thrown) {
+      created.catch(() => undefined);
+      throw (thrown as { error: unknown }).error;
+    }
+    return created.then((ids) => {
+      for (const task of tasks) this.wake.wakeAt(task.next_run_time);
+      return ids;
+    });
   }
 
   private async insert(tasks: NewTask[]): Promise<TaskId[]> {

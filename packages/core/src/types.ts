@@ -134,3 +134,14 @@ export interface AsyncBatchItem<M extends TaskMap = UntypedTaskMap, K extends ke
   payload?: PayloadOf<M, K>;
   options?: AsyncOptions;
 }
+
+/**
+ * Enqueue methods bound to the application's transaction (`tm.within(tx)`): the same arguments
+ * and validation as the manager's `async`, `asyncMany` and `cron`; the tasks commit or roll
+ * back with that transaction.
+ */
+export interface TransactionalEnqueue<M extends TaskMap = UntypedTaskMap> {
+  async<K extends keyof M & string>(name: K, payload?: PayloadOf<M, K>, options?: AsyncOptions): Promise<number>;
+  asyncMany(items: AsyncBatchItem<M>[]): Promise<number[]>;
+  cron<K extends keyof M & string>(name: K, cronExpr: string, payload?: PayloadOf<M, K>, options?: CronOptions): Promise<number>;
+}
