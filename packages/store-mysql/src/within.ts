@@ -16,12 +16,18 @@ import { handle, rows, type Queryable } from './transaction.js';
  * (`@@in_transaction`). MySQL 8 has no such variable: there the caller must have begun one.
  */
 
-type Candidate = Queryable & { getConnection?: unknown; connection?: { _closing?: boolean; _fatalError?: unknown } };
+type Candidate = Queryable & {
+  getConnection?: unknown;
+  execute?: unknown;
+  beginTransaction?: unknown;
+  connection?: { _closing?: boolean; _fatalError?: unknown };
+};
 
 /** The mysql2 promise connection of a handle, or a ValidationError saying what was given instead. */
 function connectionOf(given: unknown): Candidate {
   const candidate = (drizzleClient(given) ?? given) as Candidate | null;
-  if (candidate === null || typeof candidate !== 'object' || typeof candidate.query !== 'function') {
+  const shaped = candidate !== null && typeof candidate === 'object' && typeof candidate.query === 'function' && typeof candidate.execute === 'function';
+  if (!shaped || (typeof candidate.getConnection !== 'function' && typeof candidate.beginTransaction !== 'function')) {
     throw new ValidationError('The MySQL store enqueues inside a mysql2 promise connection in a transaction (or a drizzle mysql2 transaction); got something else');
   }
   if (typeof candidate.getConnection === 'function') {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Store } from '@taskmill/contracts';
-import type { ConformanceHarness, TableName } from '@taskmill/store-testkit';
+import type { AppTransaction, BadHandle, ConformanceHarness, TableName } from '@taskmill/store-testkit';
+import { drizzle } from 'drizzle-orm/mysql2';
 import mysql from 'mysql2/promise';
 import { createMysqlStore } from '../src/index.js';
 
@@ -131,6 +132,121 @@ export class TestDatabases {
       rawRows: (store, table, where) => this.rawRows(store, table, where),
       insertRaw: (store, table, row) => this.insertRaw(store, table, row),
       cleanup: () => this.cleanup(),
+      appTransactions: this.appTransactions(),
+      badHandles: async (store) => this.badHandles(store),
     };
+  }
+
+  /** The application's own connection to a store's database (or `database`). */
+  private appConnection(store: Store | null, database?: string): Promise<mysql.Connection> {
+    return mysql.createConnection({ ...adminOptions(), database: database ?? this.database(store!) });
+  }
+
+  /** The application's own transactions: a mysql2 connection after BEGIN, a pool connection, and drizzle's. */
+  appTransactions(): AppTransaction[] {
+    const ROLLBACK = new Error('roll back');
+    const finish = async <T>(
+      conn: mysql.Connection | mysql.PoolConnection,
+      handle: unknown,
+      outcome: 'commit' | 'rollback',
+      body: (handle: unknown) => Promise<T>,
+      during?: () => Promise<void>,
+    ): Promise<T> => {
+      try {
+        const result = await body(handle);
+        await during?.();
+        await conn.query(outcome === 'commit' ? 'COMMIT' : 'ROLLBACK');
+        return result;
+      } catch (error) {
+        await conn.query('ROLLBACK');
+        throw error;
+      }
+    };
+    return [
+      {
+        kind: 'mysql2 connection after beginTransaction()',
+        run: async (store, outcome, body, during) => {
+          const conn = await this.appConnection(store);
+          try {
+            await conn.beginTransaction();
+            return await finish(conn, conn, outcome, body, during);
+          } finally {
+            await conn.end();
+          }
+        },
+      },
+      {
+        kind: 'mysql2 pool connection after BEGIN',
+        run: async (store, outcome, body, during) => {
+          const pool = mysql.createPool({ ...adminOptions(), database: this.database(store), connectionLimit: 2 });
+          try {
+            const conn = await pool.getConnection();
+            try {
+              await conn.query('BEGIN');
+              return await finish(conn, conn, outcome, body, during);
+            } finally {
+              conn.release();
+            }
+          } finally {
+            await pool.end();
+          }
+        },
+      },
+      {
+        kind: 'drizzle mysql2 transaction',
+        run: async (store, outcome, body, during) => {
+          const pool = mysql.createPool({ ...adminOptions(), database: this.database(store), connectionLimit: 2 });
+          let result!: Awaited<ReturnType<typeof body>>;
+          try {
+            await drizzle(pool).transaction(async (tx) => {
+              result = await body(tx);
+              await during?.();
+              if (outcome === 'rollback') throw ROLLBACK;
+            });
+          } catch (error) {
+            if (error !== ROLLBACK) throw error;
+          } finally {
+            await pool.end();
+          }
+          return result;
+        },
+      },
+    ];
+  }
+
+  /** Handles the store must refuse. */
+  badHandles(store: Store): BadHandle[] {
+    const withConn = async (database: string | undefined, begin: boolean, call: (h: unknown) => Promise<unknown>) => {
+      const conn = await this.appConnection(store, database);
+      try {
+        if (begin) await conn.beginTransaction();
+        return await call(conn);
+      } finally {
+        await conn.end();
+      }
+    };
+    return [
+      {
+        what: 'a pool',
+        use: async (call) => {
+          const pool = mysql.createPool({ ...adminOptions(), database: this.database(store), connectionLimit: 1 });
+          try {
+            return await call(pool);
+          } finally {
+            await pool.end();
+          }
+        },
+      },
+      { what: 'a connection not inside a transaction', use: (call) => withConn(undefined, false, call) },
+      { what: 'a connection of another database inside a transaction', use: (call) => withConn('test', true, call) },
+      {
+        what: 'a closed connection',
+        use: async (call) => {
+          const conn = await this.appConnection(store);
+          await conn.end();
+          return call(conn);
+        },
+      },
+    ];
   }
 }

@@ -12,10 +12,11 @@ import type { Db } from './transaction.js';
  * the application's. The wake-up NOTIFY queued in it is delivered when it commits, and dropped if
  * it rolls back.
  *
- * Before writing, one statement on the handle checks what can be checked: that it runs inside a
- * transaction block (`now()`, the transaction's start, differs from `statement_timestamp()`;
- * they are equal in an autocommit statement, e.g. on a transaction handle used after its
- * commit), that its database is the store's, and that the store's tables exist in its schema.
+ * Before writing, two pipelined statements on the handle (one round trip) check what can be
+ * checked: that it runs inside a transaction block — a transaction-local setting made by the
+ * first statement is still set in the second only inside one (a handle used after its commit
+ * runs each statement in its own implicit transaction) —, that its database is the store's, and
+ * that the store's tables exist in its schema.
  */
 
 type Client = Queryable & { savepoint?: unknown; begin?: unknown; reserve?: unknown; unsafe?: unknown };
@@ -47,10 +48,12 @@ export function postgresWithin(connection: Connection, sql: Record<string, unkno
   return async function writeWithin<T>(handle: unknown, operation: string, steps: Steps<T>): Promise<T> {
     const tx = transactionOf(handle);
     try {
-      const [check] = await tx`SELECT current_database() AS db,
-          to_regclass(${`${connection.schema}.${TABLES.tasks}`}) IS NOT NULL AS ours,
-          now() <> statement_timestamp() AS in_transaction`;
-      if (!check.in_transaction) throw new ValidationError('The postgres-js transaction given for a transactional enqueue is not open (used after its commit or rollback?)');
+      const [[check], [mark]] = await Promise.all([
+        tx`SELECT set_config('taskmill.within', 'on', true) AS mark, current_database() AS db,
+            to_regclass(${`${connection.schema}.${TABLES.tasks}`}) IS NOT NULL AS ours`,
+        tx`SELECT current_setting('taskmill.within', true) AS mark`,
+      ]);
+      if (mark.mark !== 'on') throw new ValidationError('The postgres-js transaction given for a transactional enqueue is not open (used after its commit or rollback?)');
       const expected = await storeDatabase();
       if (check.db !== expected) throw new ValidationError(`The transaction given is on database ${check.db}, the store's is ${expected}`);
       if (!check.ours) throw new ValidationError(`The transaction's database has no taskmill tables in schema ${connection.schema}: run setup() first`);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Store } from '@taskmill/contracts';
-import type { ConformanceHarness, TableName } from '@taskmill/store-testkit';
+import type { AppTransaction, BadHandle, ConformanceHarness, TableName } from '@taskmill/store-testkit';
+import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { createPostgresStore } from '../src/index.js';
 
@@ -81,6 +82,8 @@ export function createPgHarness(): ConformanceHarness {
       const sql = rawClient();
       await sql`INSERT INTO ${sql(`${schema}.${table}`)} ${sql(row as Record<string, postgres.SerializableParameter>)}`;
     },
+    appTransactions: appTransactions(rawClient),
+    badHandles: async () => badHandles(rawClient()),
     async cleanup() {
       const sql = rawClient();
       for (const schema of schemas) await sql`DROP SCHEMA IF EXISTS ${sql(schema)} CASCADE`;
@@ -89,4 +92,72 @@ export function createPgHarness(): ConformanceHarness {
       raw = null;
     },
   };
+}
+
+/** Thrown inside an application transaction to roll it back. */
+const ROLLBACK = new Error('roll back');
+
+/** Run `body` in a transaction opened by `begin`, then `during`, then commit or roll back. */
+async function inApp<T>(
+  begin: (fn: (tx: unknown) => Promise<T>) => Promise<T>,
+  outcome: 'commit' | 'rollback',
+  body: (handle: unknown) => Promise<T>,
+  during?: () => Promise<void>,
+): Promise<T> {
+  let result!: T;
+  try {
+    await begin(async (tx) => {
+      result = await body(tx);
+      await during?.();
+      if (outcome === 'rollback') throw ROLLBACK;
+      return result;
+    });
+  } catch (error) {
+    if (error !== ROLLBACK) throw error;
+  }
+  return result;
+}
+
+/** The application's own transactions: its postgres-js client's, and drizzle's over it. */
+function appTransactions(app: () => postgres.Sql): AppTransaction[] {
+  return [
+    {
+      kind: 'postgres-js sql.begin',
+      run: (_store, outcome, body, during) => inApp((fn) => app().begin(fn) as Promise<never>, outcome, body, during),
+    },
+    {
+      kind: 'drizzle postgres-js transaction',
+      run: (_store, outcome, body, during) => inApp((fn) => drizzle(app()).transaction(fn), outcome, body, during),
+    },
+  ];
+}
+
+function badHandles(app: postgres.Sql): BadHandle[] {
+  return [
+    { what: 'the postgres-js client (a pool)', use: (call) => call(app) },
+    { what: 'a drizzle database (not a transaction)', use: (call) => call(drizzle(app)) },
+    {
+      what: 'a transaction after its commit',
+      use: async (call) => {
+        let done: unknown;
+        await app.begin(async (tx) => {
+          done = tx;
+        });
+        return call(done);
+      },
+    },
+    {
+      what: 'a transaction on another database',
+      use: async (call) => {
+        const url = new URL(PG_URL);
+        url.pathname = '/postgres';
+        const other = postgres(url.toString(), { max: 1, onnotice: () => {} });
+        try {
+          return await other.begin((tx) => call(tx) as Promise<never>);
+        } finally {
+          await other.end({ timeout: 1 });
+        }
+      },
+    },
+  ];
 }

@@ -2,9 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { Store } from '@taskmill/contracts';
 import { ATTEMPT_COLUMNS, EVENT_COLUMNS, TASK_COLUMNS, WORKER_COLUMNS } from '@taskmill/contracts/store-kit';
-import type { ConformanceHarness, TableName } from '@taskmill/store-testkit';
+import type { AppTransaction, BadHandle, ConformanceHarness, TableName } from '@taskmill/store-testkit';
 import { createSqliteStore } from '../src/index.js';
 
 const COLUMNS: Record<TableName, { columns: readonly string[]; pk: string }> = {
@@ -78,8 +79,147 @@ export function createSqliteHarness(): ConformanceHarness & { pathOf(store: Stor
         db.close();
       }
     },
+    appTransactions: appTransactions(pathOf),
+    async badHandles(store) {
+      const dir = mkdtempSync(join(tmpdir(), 'taskmill-sqlite-other-'));
+      dirs.push(dir);
+      return badHandles(pathOf(store), join(dir, 'other.db'));
+    },
     async cleanup() {
       for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Thrown inside an application transaction to roll it back. */
+const ROLLBACK = new Error('roll back');
+
+/** The application's own connection to a store's file. */
+function appDatabase(path: string): Database.Database {
+  const db = new Database(path);
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+/**
+ * A synchronous transaction (better-sqlite3's or drizzle's): `body` must have done its work
+ * during the call; its promise is awaited after the end.
+ */
+function syncRun(path: string, open: (db: Database.Database, fn: (handle: unknown) => void) => void) {
+  return async <T>(_store: Store, outcome: 'commit' | 'rollback', body: (handle: unknown) => Promise<T>): Promise<T> => {
+    const db = appDatabase(path);
+    let result: Promise<T> | undefined;
+    try {
+      open(db, (handle) => {
+        result = body(handle);
+        if (outcome === 'rollback') throw ROLLBACK;
+      });
+    } catch (error) {
+      if (error !== ROLLBACK) throw error;
+    } finally {
+      db.close();
+    }
+    return result!;
+  };
+}
+
+function appTransactions(pathOf: (store: Store) => string): AppTransaction[] {
+  return [
+    {
+      kind: 'better-sqlite3 db.transaction',
+      sync: true,
+      run: (store, outcome, body) => syncRun(pathOf(store), (db, fn) => db.transaction(() => fn(db))())(store, outcome, body),
+    },
+    {
+      kind: 'drizzle better-sqlite3 transaction',
+      sync: true,
+      run: (store, outcome, body) => syncRun(pathOf(store), (db, fn) => drizzle(db).transaction((tx) => fn(tx)))(store, outcome, body),
+    },
+    {
+      kind: 'better-sqlite3 BEGIN IMMEDIATE',
+      exclusive: true,
+      async run(store, outcome, body, during) {
+        const db = appDatabase(pathOf(store));
+        try {
+          db.exec('BEGIN IMMEDIATE');
+          try {
+            const result = await body(db);
+            await during?.();
+            db.exec(outcome === 'commit' ? 'COMMIT' : 'ROLLBACK');
+            return result;
+          } catch (error) {
+            if (db.inTransaction) db.exec('ROLLBACK');
+            throw error;
+          }
+        } finally {
+          db.close();
+        }
+      },
+    },
+  ];
+}
+
+function badHandles(path: string, otherPath: string): BadHandle[] {
+  return [
+    {
+      what: 'a closed database',
+      use: async (call) => {
+        const db = appDatabase(path);
+        db.close();
+        return call(db);
+      },
+    },
+    {
+      what: 'a database not inside a transaction',
+      use: async (call) => {
+        const db = appDatabase(path);
+        try {
+          return await call(db);
+        } finally {
+          db.close();
+        }
+      },
+    },
+    {
+      what: 'a drizzle database not inside a transaction',
+      use: async (call) => {
+        const db = appDatabase(path);
+        try {
+          return await call(drizzle(db));
+        } finally {
+          db.close();
+        }
+      },
+    },
+    {
+      what: "another file's database inside a transaction",
+      use: async (call) => {
+        const db = appDatabase(otherPath);
+        try {
+          let result: Promise<unknown> | undefined;
+          db.transaction(() => {
+            result = call(db);
+          })();
+          return await result;
+        } finally {
+          db.close();
+        }
+      },
+    },
+    {
+      what: 'an in-memory database inside a transaction',
+      use: async (call) => {
+        const db = new Database(':memory:');
+        try {
+          let result: Promise<unknown> | undefined;
+          db.transaction(() => {
+            result = call(db);
+          })();
+          return await result;
+        } finally {
+          db.close();
+        }
+      },
+    },
+  ];
 }

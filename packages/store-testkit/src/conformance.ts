@@ -19,6 +19,7 @@ import { defineRowRuleTests } from './suites/row-rules.js';
 import { defineTimeoutSweepTests } from './suites/timeout-sweep.js';
 import { defineWorkerRegistryTests } from './suites/worker-registry.js';
 import { defineWorkflowTests } from './suites/workflows.js';
+import { defineWithinTests } from './suites/within.js';
 
 /**
  * Declare the Store conformance suite (ARCHITECTURE invariant 5) for one store, inside vitest.
@@ -57,5 +58,6 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineAuditQueryTests(ctx);
     defineRetentionTests(ctx);
     defineRowRuleTests(ctx);
+    defineWithinTests(ctx);
   });
 }

@@ -16,6 +16,8 @@ export interface SuiteContext {
   peer(store: Store): Promise<Store>;
   /** Raw reads of what was persisted. */
   db: BackDoor;
+  /** The store's harness (for its application transactions and bad handles). */
+  harness: ConformanceHarness;
 }
 
 /** Build the context and the list of stores to close after each test. */
@@ -41,6 +43,7 @@ export function createSuiteContext(harness: ConformanceHarness): { ctx: SuiteCon
       return peer;
     },
     db: new BackDoor(harness),
+    harness,
   };
   return {
     ctx,
