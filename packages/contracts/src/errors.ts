@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   TIMEOUT: 'TASKMILL_TIMEOUT',
   STORE_UNAVAILABLE: 'TASKMILL_STORE_UNAVAILABLE',
   STORE: 'TASKMILL_STORE',
+  DUPLICATE_TASK: 'TASKMILL_DUPLICATE_TASK',
 } as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -157,6 +158,24 @@ export class StoreUnavailableError extends TaskmillError {
 export class StoreError extends TaskmillError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ERROR_CODES.STORE, message, options);
+  }
+}
+
+/**
+ * An enqueue with `on_duplicate: 'error'` found a task of that name already holding its
+ * `unique_key` (see `UniqueScope`). Nothing of its call was written (inside an application's
+ * transaction: roll that transaction back, as after any error). `taskId` is the holder's id.
+ */
+export class DuplicateTaskError extends TaskmillError {
+  /** The id of the task that holds the key. */
+  readonly taskId: number;
+  readonly taskName: string;
+  readonly uniqueKey: string;
+  constructor(taskName: string, uniqueKey: string, taskId: number) {
+    super(ERROR_CODES.DUPLICATE_TASK, `A task ${taskName} with unique_key ${JSON.stringify(uniqueKey)} already exists: ${taskId}`);
+    this.taskId = taskId;
+    this.taskName = taskName;
+    this.uniqueKey = uniqueKey;
   }
 }
 

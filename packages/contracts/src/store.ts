@@ -79,7 +79,15 @@ export interface NewTask {
   unique_until: number | null;
   /** W3C trace context (JSON text) of the enqueuing span, or null. */
   trace_context: string | null;
+  /**
+   * What a duplicate of a unique task does: `return` the holder's id (default) or `error`
+   * (`DuplicateTaskError`, and the whole call writes nothing). Not stored.
+   */
+  on_duplicate?: OnDuplicate;
 }
+
+/** What enqueuing a task whose `unique_key` is already held does (see {@link NewTask.on_duplicate}). */
+export type OnDuplicate = 'return' | 'error';
 
 /** A child created by `next()`; always `async`, `pending`, due at once, never unique. */
 export interface NewChildTask {
@@ -239,6 +247,15 @@ export interface TaskStore {
   /**
    * Insert top-level tasks (`pending`) and their `task_created` events in one transaction; all or
    * nothing. Returns the ids in input order.
+   *
+   * Unique tasks (`unique_key` set): at most one task of a name holds a key while its scope lasts
+   * (`unique_scope`: `pending` until first claimed or paused/finished; `unfinished` until
+   * `completed` or `permanently_failed`, cancel included; `period` until `unique_until`). A
+   * duplicate is not inserted and gets no event: its id in the result is the holder's (also for a
+   * duplicate of an earlier task of the same call), or with `on_duplicate: 'error'` the call throws
+   * `DuplicateTaskError` and writes nothing. Race-free across processes: a UNIQUE index over
+   * `(name, unique_slot)` decides, never a read before the write. An expired `period` holder is
+   * released (compare-and-set) in the same transaction before the new task takes the key.
    */
   createTasks(tasks: NewTask[], now: number): Promise<TaskId[]>;
 

@@ -1,4 +1,5 @@
 import type { ChildResult, Task, TaskId } from '../rows.js';
+import type { TaskStatus } from '../statuses.js';
 import type { NewChildTask, NewTask, TimeoutType } from '../store.js';
 import { encodeChildResult, parseJson } from './codec.js';
 import { events, type EventDraft } from './event-drafts.js';
@@ -43,6 +44,7 @@ function change(
 ): TaskChange {
   const full: TaskPatch = { ...patch };
   if (full.status !== undefined && full.status !== 'suspended') full.suspend_reason = null;
+  if (full.status !== undefined && releasesUniqueKey(task, full.status)) full.unique_slot = null;
   const last = drafts[drafts.length - 1];
   if (last) {
     full.last_event_time = last.event_time;
@@ -58,6 +60,19 @@ function change(
     credit: extra.credit ?? null,
     due: extra.due ?? false,
   };
+}
+
+/**
+ * Whether moving to `status` ends the scope of the task's unique key (its slot becomes NULL, so a
+ * new task may take the key): `pending` on any status but pending (first claim, pause, cancel);
+ * `unfinished` on `completed` or `permanently_failed` (cancel included); `period` never (expiry is
+ * handled at the next insert, see operations.ts). Every transition is built here, so none forgets it.
+ */
+function releasesUniqueKey(task: Task, status: TaskStatus): boolean {
+  if (task.unique_key === null) return false;
+  if (task.unique_scope === 'pending') return status !== 'pending';
+  if (task.unique_scope === 'unfinished') return status === 'completed' || status === 'permanently_failed';
+  return false;
 }
 
 function close(task: Task, outcome: AttemptClose['outcome'], now: number, error: string | null = null): AttemptClose {

@@ -54,6 +54,17 @@ export interface StoreWriter extends StoreReader {
   /** Insert task rows; returns their ids in input order. */
   insertTasks(rows: readonly TaskInsert[]): Promise<TaskId[]>;
   /**
+   * Insert one task row whose `unique_slot` is set; its id, or null when a task of the same name
+   * already holds that slot (the UNIQUE index `idx_task_unique (name, unique_slot)` refused it:
+   * `ON CONFLICT DO NOTHING`, or a duplicate-key error caught so that only the statement is
+   * undone). A concurrent, uncommitted holder is waited for, as the index makes the database do.
+   */
+  insertUniqueTask(row: TaskInsert): Promise<TaskId | null>;
+  /** The id of the task of this name holding `slot`, or null. */
+  selectUniqueHolder(name: string, slot: string): Promise<TaskId | null>;
+  /** Release the slot of the task of this name holding it when `unique_until <= now` (compare-and-set); true when released. */
+  releaseExpiredUnique(name: string, slot: string, now: number): Promise<boolean>;
+  /**
    * Apply changes in order: for each, UPDATE the row with the patch (WHERE id and, with a guard,
    * its status/worker/attempt); when no row changed under a guard, skip the rest of that change;
    * else close the attempt row (`task_id`, `attempt`, `ended_at IS NULL`), insert the open
@@ -168,6 +179,9 @@ export const WRITER_METHODS = [
   'lockTask',
   'lockTasks',
   'insertTasks',
+  'insertUniqueTask',
+  'selectUniqueHolder',
+  'releaseExpiredUnique',
   'applyChanges',
   'markCredited',
   'addChildResult',

@@ -1,4 +1,4 @@
-import { InvalidTransitionError, NotOwnerError, TaskNotFoundError } from '../errors.js';
+import { DuplicateTaskError, InvalidTransitionError, NotOwnerError, StoreError, TaskNotFoundError } from '../errors.js';
 import { parseTaskId } from '../ids.js';
 import type { Task, TaskId } from '../rows.js';
 import type {
@@ -18,6 +18,7 @@ import type {
 import type { TaskStatus } from '../statuses.js';
 import { canRetry, canTransition } from '../transitions.js';
 import * as changes from './changes.js';
+import type { TaskInsert } from './rows.js';
 import type { TaskChange } from './changes.js';
 import { clusterLimitedNames, narrowPlan, pickClaims, planClaim, type ClaimPlan } from './claim-order.js';
 import type { StoreWriter } from './driver.js';
@@ -67,19 +68,75 @@ export function createTasks(tx: StoreWriter, tasks: NewTask[], now: number): Pro
 }
 
 /** Writer methods {@link createTaskSteps} calls: what a synchronous writer must provide. */
-export const CREATE_TASK_METHODS = ['insertTasks', 'applyChanges', 'wake'] as const satisfies readonly (keyof StoreWriter)[];
+export const CREATE_TASK_METHODS = [
+  'insertTasks',
+  'insertUniqueTask',
+  'selectUniqueHolder',
+  'releaseExpiredUnique',
+  'applyChanges',
+  'wake',
+] as const satisfies readonly (keyof StoreWriter)[];
+
+/** How often a unique insert is tried when its key's holder goes away in between (released, deleted). */
+const UNIQUE_INSERT_TRIES = 3;
 
 /**
  * {@link createTasks} as a step program (see steps.ts), so that it also runs inside an
  * application's synchronous transaction (`runStepsSync`) with the same rules.
+ *
+ * Unique tasks first, one by one (see {@link insertUnique}); a duplicate of an earlier task of the
+ * same call gets that task's id. Then the plain tasks in one multi-row insert. Only inserted tasks
+ * get a `task_created` event. A duplicate with `on_duplicate: 'error'` throws before any plain row.
  */
 export function* createTaskSteps(tasks: NewTask[], now: number): Steps<TaskId[]> {
   if (tasks.length === 0) return [];
   const rows = tasks.map((task) => changes.taskInsert(task, now));
-  const ids = yield* call('insertTasks', rows);
-  yield* call('applyChanges', ids.map((id, i) => eventsOnly(id, [changes.createdEvent(id, rows[i], now)])));
-  if (rows.some((row) => row.next_run_time <= now)) yield* call('wake');
+  const ids: TaskId[] = new Array(rows.length);
+  const created: number[] = [];
+  const inCall = new Map<string, TaskId>();
+  const plain: number[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    if (row.unique_slot === null) {
+      plain.push(i);
+      continue;
+    }
+    const key = JSON.stringify([row.name, row.unique_slot]);
+    const earlier = inCall.get(key);
+    const { id, inserted } = earlier !== undefined ? { id: earlier, inserted: false } : yield* insertUnique(row, row.unique_slot, now);
+    if (!inserted && tasks[i].on_duplicate === 'error') throw new DuplicateTaskError(row.name, row.unique_key ?? row.unique_slot, id);
+    ids[i] = id;
+    inCall.set(key, id);
+    if (inserted) created.push(i);
+  }
+  if (plain.length > 0) {
+    const plainIds = yield* call('insertTasks', plain.map((i) => rows[i]));
+    plain.forEach((i, k) => (ids[i] = plainIds[k]));
+    created.push(...plain);
+  }
+  created.sort((a, b) => a - b);
+  yield* call('applyChanges', created.map((i) => eventsOnly(ids[i], [changes.createdEvent(ids[i], rows[i], now)])));
+  if (created.some((i) => rows[i].next_run_time <= now)) yield* call('wake');
   return ids;
+}
+
+/**
+ * Insert one unique task, race-free: the store's UNIQUE index over `(name, unique_slot)` decides
+ * (a concurrent holder's transaction is waited for), never a read before the write. When the key
+ * is held: a `period` holder whose `unique_until <= now` is released (compare-and-set) and the
+ * insert tried again; otherwise the holder's id is the answer.
+ */
+function* insertUnique(row: TaskInsert, slot: string, now: number): Steps<{ id: TaskId; inserted: boolean }> {
+  for (let attempt = 1; ; attempt++) {
+    const id = yield* call('insertUniqueTask', row);
+    if (id !== null) return { id, inserted: true };
+    const released = yield* call('releaseExpiredUnique', row.name, slot, now);
+    const holder = released ? null : yield* call('selectUniqueHolder', row.name, slot);
+    if (holder !== null) return { id: holder, inserted: false };
+    if (attempt >= UNIQUE_INSERT_TRIES) {
+      throw new StoreError(`Could not insert unique task ${row.name} (${slot}): its key stays held by a task this transaction cannot see`);
+    }
+  }
 }
 
 /** A change that only inserts events (the row already carries `last_event_*`). */
