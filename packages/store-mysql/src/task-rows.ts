@@ -108,6 +108,34 @@ export function insertTasks(conn: Conn, list: readonly TaskInsert[]): Promise<Ta
   );
 }
 
+/**
+ * Insert one unique task (see `StoreWriter.insertUniqueTask`). MySQL has no `ON CONFLICT DO
+ * NOTHING` that is safe here (`INSERT IGNORE` also hides other errors), so a plain INSERT runs and
+ * ER_DUP_ENTRY (1062) from `idx_task_unique` means "held": InnoDB undoes only that statement, and
+ * the transaction goes on. A concurrent uncommitted holder makes the INSERT wait for its end.
+ */
+export async function insertUniqueTask(conn: Conn, row: TaskInsert): Promise<TaskId | null> {
+  try {
+    const { insertId } = await exec(conn, `INSERT INTO ${T} (${columns(TASK_INSERT_COLUMNS)}) VALUES ?`, [[TASK_INSERT_COLUMNS.map((name) => row[name])]]);
+    return insertId;
+  } catch (error) {
+    if ((error as { errno?: unknown } | null)?.errno === 1062) return null;
+    throw error;
+  }
+}
+
+/** The id of the task of this name holding `slot`, or null. */
+export async function selectUniqueHolder(conn: Conn, name: string, slot: string): Promise<TaskId | null> {
+  const [row] = await rows(conn, `SELECT id FROM ${T} WHERE name = ? AND unique_slot = ?`, [name, slot]);
+  return row ? Number(row.id) : null;
+}
+
+/** Release an expired `period` holder of the slot (compare-and-set); true when released. */
+export async function releaseExpiredUnique(conn: Conn, name: string, slot: string, now: number): Promise<boolean> {
+  const { affectedRows } = await exec(conn, `UPDATE ${T} SET unique_slot = NULL WHERE name = ? AND unique_slot = ? AND unique_until <= ?`, [name, slot, now]);
+  return affectedRows > 0;
+}
+
 /** UPDATE the row with the change's patch under its guard; false when the guard no longer held. */
 async function patchTask(conn: Conn, change: TaskChange): Promise<boolean> {
   const guard: string[] = [];

@@ -62,6 +62,31 @@ export async function insertTasks(db: Db, rows: readonly TaskInsert[]): Promise<
   return ids;
 }
 
+/**
+ * Insert one unique task (see `StoreWriter.insertUniqueTask`): `ON CONFLICT … DO NOTHING` on the
+ * partial UNIQUE index `idx_task_unique`; a concurrent uncommitted holder is waited for, then
+ * nothing is inserted if it committed.
+ */
+export async function insertUniqueTask(db: Db, row: TaskInsert): Promise<TaskId | null> {
+  const { sql } = db;
+  const [inserted] = await sql`INSERT INTO ${db.t.tasks} ${sql(row, ...TASK_INSERT_COLUMNS)}
+    ON CONFLICT (name, unique_slot) WHERE unique_slot IS NOT NULL DO NOTHING RETURNING id`;
+  return inserted ? Number(inserted.id) : null;
+}
+
+/** The id of the task of this name holding `slot`, or null. */
+export async function selectUniqueHolder(db: Db, name: string, slot: string): Promise<TaskId | null> {
+  const [row] = await db.sql`SELECT id FROM ${db.t.tasks} WHERE name = ${name} AND unique_slot = ${slot}`;
+  return row ? Number(row.id) : null;
+}
+
+/** Release an expired `period` holder of the slot (compare-and-set); true when released. */
+export async function releaseExpiredUnique(db: Db, name: string, slot: string, now: number): Promise<boolean> {
+  const result = await db.sql`UPDATE ${db.t.tasks} SET unique_slot = NULL
+    WHERE name = ${name} AND unique_slot = ${slot} AND unique_until <= ${now}`;
+  return result.count > 0;
+}
+
 /** UPDATE one task row with a change's patch under its guard; true when the change applies. */
 async function updateTask(db: Db, change: TaskChange): Promise<boolean> {
   const { sql } = db;

@@ -55,7 +55,7 @@ export async function lockTasks(sql: SqliteConnection, ids: readonly TaskId[]): 
 }
 
 /*
- * insertTasks and applyChanges are synchronous (as every statement of better-sqlite3 is), not
+ * insertTasks, insertUniqueTask, selectUniqueHolder, releaseExpiredUnique and applyChanges are synchronous (as every statement of better-sqlite3 is), not
  * async: they also run inside an application's own synchronous transaction (within.ts), where
  * every statement must have run before the call returns.
  */
@@ -63,6 +63,26 @@ export async function lockTasks(sql: SqliteConnection, ids: readonly TaskId[]): 
 /** Insert task rows; their ids in input order. */
 export function insertTasks(sql: SqliteConnection, rows: readonly TaskInsert[]): TaskId[] {
   return rows.map((row) => Number(sql.run(INSERT_TASK, ...TASK_INSERT_COLUMNS.map((column) => row[column])).lastInsertRowid));
+}
+
+/** INSERT of a unique task: the partial UNIQUE index `idx_task_unique` refuses a held key, and nothing is inserted. */
+const INSERT_UNIQUE_TASK = `${INSERT_TASK} ON CONFLICT DO NOTHING RETURNING id`;
+
+/** Insert one unique task (see `StoreWriter.insertUniqueTask`); the write lock is held, so no one races us here. */
+export function insertUniqueTask(sql: SqliteConnection, row: TaskInsert): TaskId | null {
+  const inserted = sql.get(INSERT_UNIQUE_TASK, ...TASK_INSERT_COLUMNS.map((column) => row[column]));
+  return inserted ? Number(inserted.id) : null;
+}
+
+/** The id of the task of this name holding `slot`, or null. */
+export function selectUniqueHolder(sql: SqliteConnection, name: string, slot: string): TaskId | null {
+  const row = sql.get('SELECT id FROM taskmill_tasks WHERE name = ? AND unique_slot = ?', name, slot);
+  return row ? Number(row.id) : null;
+}
+
+/** Release an expired `period` holder of the slot (compare-and-set); true when released. */
+export function releaseExpiredUnique(sql: SqliteConnection, name: string, slot: string, now: number): boolean {
+  return sql.run('UPDATE taskmill_tasks SET unique_slot = NULL WHERE name = ? AND unique_slot = ? AND unique_until <= ?', name, slot, now).changes > 0;
 }
 
 /** UPDATE one task row with a change's patch, under its guard; false when the guard did not match. */

@@ -18,7 +18,14 @@ import type { Transactions } from './transaction.js';
  */
 
 /** The synchronous SQL the create step program calls. */
-const SYNC_SQL = { insertTasks: taskRows.insertTasks, applyChanges: taskRows.applyChanges, wake: notify.wake };
+const SYNC_SQL = {
+  insertTasks: taskRows.insertTasks,
+  insertUniqueTask: taskRows.insertUniqueTask,
+  selectUniqueHolder: taskRows.selectUniqueHolder,
+  releaseExpiredUnique: taskRows.releaseExpiredUnique,
+  applyChanges: taskRows.applyChanges,
+  wake: notify.wake,
+};
 
 /** The better-sqlite3 database of a handle: the database itself, or a drizzle database/transaction's client. */
 function databaseOf(handle: unknown): Database.Database {
