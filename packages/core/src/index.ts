@@ -38,6 +38,7 @@ export {
   ConfigurationError,
   StoreNotInstalledError,
   ValidationError,
+  DuplicateTaskError,
   InvalidHandlerError,
   HandlerNotFoundError,
   InvalidCronError,

@@ -16,8 +16,8 @@ import * as v from './validate.js';
 export const DEFAULT_PRIORITY = 0;
 
 const COMMON_KEYS = ['priority', 'timeout', 'max_retries', 'retry_interval', 'retry_backoff', 'retry_max_interval', 'retry_jitter', 'tag'] as const;
-const ASYNC_KEYS = [...COMMON_KEYS, 'delay'] as const;
-const CRON_KEYS = [...COMMON_KEYS, 'tz'] as const;
+const ASYNC_KEYS = [...COMMON_KEYS, 'delay', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
+const CRON_KEYS = [...COMMON_KEYS, 'tz', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
 
 function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, unknown>, fallbackPriority: number, what: string): NewChildTask {
   return {
@@ -35,7 +35,28 @@ function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, 
   };
 }
 
-const NOT_UNIQUE = { unique_key: null, unique_scope: null, unique_until: null } as const;
+const UNIQUE_KEYS = ['unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
+
+/**
+ * `unique_key` with its scope (`unfinished` unless given; `period` needs `unique_period` seconds,
+ * which ends the scope at `now + unique_period`) and `on_duplicate` (`return` unless given).
+ */
+function uniqueness(opts: Record<string, unknown>, now: number): Pick<NewTask, 'unique_key' | 'unique_scope' | 'unique_until' | 'on_duplicate'> {
+  if (opts.unique_key === undefined) {
+    for (const key of UNIQUE_KEYS) if (opts[key] !== undefined) throw new ValidationError(`${key} needs a unique_key`);
+    return { unique_key: null, unique_scope: null, unique_until: null };
+  }
+  const key = v.uniqueKey(opts.unique_key);
+  const scope = opts.unique_scope === undefined ? 'unfinished' : v.uniqueScope(opts.unique_scope);
+  if (scope !== 'period' && opts.unique_period !== undefined) throw new ValidationError(`unique_period is only for unique_scope 'period', not '${scope}'`);
+  const period = scope === 'period' ? v.uniquePeriodSeconds(opts.unique_period) : null;
+  return {
+    unique_key: key,
+    unique_scope: scope,
+    unique_until: period === null ? null : now + Math.round(period * 1000),
+    on_duplicate: opts.on_duplicate === undefined ? 'return' : v.onDuplicate(opts.on_duplicate),
+  };
+}
 
 /** `async(name)` without a payload stores `{}`, as fib-flow does (SPEC A18). */
 function topLevelPayload(payload: unknown): unknown {
@@ -54,7 +75,7 @@ export function asyncTask(registry: HandlerRegistry, name: unknown, payload: unk
     next_run_time: now + Math.round(delay * 1000),
     cron_expr: null,
     cron_tz: null,
-    ...NOT_UNIQUE,
+    ...uniqueness(opts, now),
   };
 }
 
@@ -65,7 +86,7 @@ export function cronTask(registry: HandlerRegistry, name: unknown, cronExpr: str
   v.knownKeys(opts, CRON_KEYS, 'cron');
   const tz = opts.tz === undefined ? DEFAULT_CRON_TZ : v.nonEmptyString(opts.tz, 'tz');
   const nextRun = nextCronTime(cronExpr, tz, now);
-  return { ...resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), type: 'cron', next_run_time: nextRun, cron_expr: cronExpr, cron_tz: tz, ...NOT_UNIQUE };
+  return { ...resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), type: 'cron', next_run_time: nextRun, cron_expr: cronExpr, cron_tz: tz, ...uniqueness(opts, now) };
 }
 
 /**

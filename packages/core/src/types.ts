@@ -120,6 +120,22 @@ export interface AsyncOptions {
   /** Fraction 0..1 of each retry wait that is randomised. (Default: the handler's) */
   retry_jitter?: number;
   tag?: string;
+  /**
+   * Deduplication key: at most one task of this name holds it while `unique_scope` lasts; a
+   * duplicate enqueue returns the holder's id (or throws, see `on_duplicate`). Non-empty, at most
+   * 255 characters. (Default: none)
+   */
+  unique_key?: string;
+  /**
+   * How long the key keeps duplicates out: `pending` (until first claimed, paused or finished),
+   * `unfinished` (until completed or permanently failed, cancel included) or `period`
+   * (`unique_period` seconds from the enqueue). (Default: `unfinished`)
+   */
+  unique_scope?: 'pending' | 'unfinished' | 'period';
+  /** Seconds a `period` scope lasts (required with it, only with it). */
+  unique_period?: number;
+  /** A duplicate `return`s the holder's id, or throws `DuplicateTaskError` (`error`), writing nothing. (Default: `return`) */
+  on_duplicate?: 'return' | 'error';
 }
 
 /** Options of `cron()`: those of `async()` without `delay`, plus a time zone. */

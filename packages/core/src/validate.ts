@@ -123,6 +123,33 @@ export function optionalTag(value: unknown): string | null {
   return value;
 }
 
+/** A `unique_key`: a non-empty string of at most 255 characters (VARCHAR(255) columns). */
+export function uniqueKey(value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new ValidationError(`unique_key must be a non-empty string, got ${describe(value)}`);
+  if (value.length > 255) throw new ValidationError('unique_key must be at most 255 characters');
+  return value;
+}
+
+const UNIQUE_SCOPES = ['pending', 'unfinished', 'period'] as const;
+
+/** A `unique_scope`: `pending`, `unfinished` or `period`. */
+export function uniqueScope(value: unknown): (typeof UNIQUE_SCOPES)[number] {
+  if (!UNIQUE_SCOPES.includes(value as never)) throw new ValidationError(`unique_scope must be one of ${UNIQUE_SCOPES.join(', ')}, got ${describe(value)}`);
+  return value as (typeof UNIQUE_SCOPES)[number];
+}
+
+/** `unique_period` of a `period` scope: seconds above 0, at most LIMITS.max_delay_seconds. */
+export function uniquePeriodSeconds(value: unknown): number {
+  if (value === undefined) throw new ValidationError("unique_scope 'period' needs unique_period (seconds)");
+  return inRange(value, 'unique_period', { min: 0, above: true, max: LIMITS.max_delay_seconds, unit: 'seconds' }, ValidationError);
+}
+
+/** `on_duplicate`: `return` (the holder's id) or `error` (DuplicateTaskError). */
+export function onDuplicate(value: unknown): 'return' | 'error' {
+  if (value !== 'return' && value !== 'error') throw new ValidationError(`on_duplicate must be 'return' or 'error', got ${describe(value)}`);
+  return value;
+}
+
 /** Reject keys a caller may have meant as options but that do not exist (e.g. `retries`). */
 export function knownKeys(obj: object, allowed: readonly string[], what: string): void {
   for (const key of Object.keys(obj)) {
