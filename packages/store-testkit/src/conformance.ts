@@ -20,6 +20,7 @@ import { defineTimeoutSweepTests } from './suites/timeout-sweep.js';
 import { defineWorkerRegistryTests } from './suites/worker-registry.js';
 import { defineWorkflowTests } from './suites/workflows.js';
 import { defineWithinTests } from './suites/within.js';
+import { defineUniqueTests } from './suites/unique.js';
 
 /**
  * Declare the Store conformance suite (ARCHITECTURE invariant 5) for one store, inside vitest.
@@ -59,5 +60,6 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineRetentionTests(ctx);
     defineRowRuleTests(ctx);
     defineWithinTests(ctx);
+    defineUniqueTests(ctx);
   });
 }

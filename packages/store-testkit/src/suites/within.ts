@@ -56,6 +56,18 @@ export function defineWithinTests({ test, open, peer, db, harness }: SuiteContex
       expect(await other.claimTasks({ worker_id: 'w1', now: T0, limit: 5, names: ['a', 'b'] })).toEqual([]);
     });
 
+    test(`createTasksWithin (${app.kind}): unique keys as in createTasks — a held key returns the holder, no second row`, async () => {
+      const store = await open();
+      const [holder] = await store.createTasks([newTask({ unique_key: 'k', unique_scope: 'unfinished' })], T0);
+      const ids = await app.run(store, 'commit', (tx) =>
+        within(store)(tx, [newTask({ unique_key: 'k', unique_scope: 'unfinished' }), newTask({ unique_key: 'new', unique_scope: 'unfinished' })], T0),
+      );
+      expect(ids[0]).toBe(holder);
+      expect(ids[1]).not.toBe(holder);
+      expect(await db.tasks(store)).toHaveLength(2);
+      expect(await db.events(store)).toHaveLength(2);
+    });
+
     if (!app.sync) {
       test(`createTasksWithin (${app.kind}): invisible to other connections until the commit`, async () => {
         const store = await open();
