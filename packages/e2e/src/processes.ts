@@ -49,3 +49,43 @@ export function spawnWorker(options: {
     });
   });
 }
+
+const ENQUEUE_SCRIPT = fileURLToPath(new URL('./enqueue-process.ts', import.meta.url));
+
+/** A spawned enqueuing process (see enqueue-process.ts), set up and waiting for `go()`. */
+export interface EnqueueProcess {
+  /** Start enqueuing; resolves to the ids it got, in order. */
+  go(): Promise<number[]>;
+  kill(): void;
+}
+
+/** Spawn a process that enqueues `count` tasks of `name` with one `unique_key` when told to. */
+export function spawnEnqueuer(options: { connection: ProcessConnection; name: string; key: string; count: number }): Promise<EnqueueProcess> {
+  const child = fork(ENQUEUE_SCRIPT, [JSON.stringify(options)], {
+    execArgv: ['--conditions=@taskmill/source', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const outcome = new Promise<number[]>((resolve, reject) => {
+    child.on('message', (msg: { type: string; ids?: number[]; error?: string }) => {
+      if (msg.type === 'done') resolve(msg.ids!);
+      if (msg.type === 'failed') reject(new Error(`enqueue process failed: ${msg.error}`));
+    });
+    child.once('exit', (code) => reject(new Error(`enqueue process exited with code ${code} before reporting`)));
+  });
+  outcome.catch(() => undefined);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('enqueue process did not start within 60 s')), 60_000);
+    child.once('error', reject);
+    child.on('message', (msg: { type: string }) => {
+      if (msg.type !== 'ready') return;
+      clearTimeout(timer);
+      resolve({
+        go() {
+          child.send({ type: 'go' });
+          return outcome;
+        },
+        kill: () => child.kill('SIGKILL'),
+      });
+    });
+  });
+}

@@ -1,0 +1,41 @@
+/*
+ * An enqueuing process for the unique-task race (test/unique-tasks.test.ts). Spawned with IPC by
+ * src/processes.ts (spawnEnqueuer): it sets up a TaskManager (no worker), says `ready`, and on
+ * `go` enqueues `count` tasks of `name` with the same `unique_key`, as fast as it can, then sends
+ * back the ids it got and exits.
+ */
+import { TaskManager } from '@taskmill/core';
+import type { ProcessConnection } from './backends.js';
+
+interface EnqueueArgs {
+  connection: ProcessConnection;
+  name: string;
+  key: string;
+  count: number;
+}
+
+const args = JSON.parse(process.argv[2]) as EnqueueArgs;
+
+async function connectionOf(c: ProcessConnection) {
+  if (c.kind === 'string') return c.url;
+  const { createPostgresStore } = await import('@taskmill/store-postgres');
+  return createPostgresStore({ url: c.url, schema: c.schema });
+}
+
+const tm = new TaskManager({ dbConnection: await connectionOf(args.connection) });
+tm.use(args.name, () => null);
+await tm.setup();
+process.send!({ type: 'ready', pid: process.pid });
+process.on('message', async (msg: { type: string }) => {
+  if (msg.type !== 'go') return;
+  const ids: number[] = [];
+  try {
+    for (let i = 0; i < args.count; i++) ids.push(await tm.async(args.name, { from: process.pid, i }, { unique_key: args.key }));
+    process.send!({ type: 'done', ids });
+  } catch (error) {
+    process.send!({ type: 'failed', error: `${(error as { code?: string }).code ?? ''} ${(error as Error).message}` });
+  } finally {
+    await tm.stop();
+    process.disconnect();
+  }
+});
