@@ -87,7 +87,8 @@ const low = await tm.async('greet', { name: 'low priority' }, { priority: -1 });
 const normal = await tm.async('greet', { name: 'normal priority' });
 const high = await tm.async('greet', { name: 'high priority' }, { priority: 10 });
 const flaky = await tm.async('flaky', { failTimes: 2 });
-const cron = await tm.cron('heartbeat', '* * * * * *', {}); // every second (6-field expression)
+// every second (6-field expression); the unique_key makes registering it idempotent (see the end)
+const cron = await tm.cron('heartbeat', '* * * * * *', {}, { unique_key: 'heartbeat' });
 const report = await tm.async('report', { pages: 3 });
 const doomed = await tm.async('doomed', {});
 
@@ -105,6 +106,10 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 100));
 }
 await tm.pauseTask(cron); // stop the cron task; it can be resumed later with resumeTask
+
+// a restart registering the cron task again gets the same task, not a second heartbeat
+const again = await tm.cron('heartbeat', '* * * * * *', {}, { unique_key: 'heartbeat' });
+log(`\nRegistering the heartbeat again (unique_key 'heartbeat') returns #${again}, the same task`);
 
 log('\nRun order of one-off tasks (one slot, higher priority first):');
 log('  ' + order.join(' → '));
@@ -149,6 +154,7 @@ await tm.stop();
 const ok =
   order.join() === 'high priority,normal priority,low priority' &&
   flakyCalls === 3 &&
+  again === cron &&
   waits.join() === '0.2,0.4' &&
   summary.totals.tasks === 4 &&
   summary.critical_path.nodes.length === 2 &&
