@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { DuplicateTaskError, type NewTask, type Task } from '../src/index.js';
+import { call, changes, operations, runSteps, runStepsSync, type Steps, type StoreWriter, type SyncWriter } from '../src/store-kit/index.js';
+
+const T0 = 1_700_000_000_000;
+
+function task(overrides: Partial<Task> = {}): Task {
+  return {
+    id: 7, name: 'job', type: 'async', priority: 0, payload: null, status: 'pending', created_at: T0, next_run_time: T0,
+    last_active_time: null, last_event_time: null, last_event_type: null, result: null, error: null, current_stage_name: null,
+    progress_text: null, progress_percent: null, stage: 0, timeout: 60, retry_count: 0, max_retries: 3, retry_interval: 0,
+    cron_expr: null, cron_tz: null, root_id: null, parent_id: null, total_children: 0, completed_children: 0, worker_id: null,
+    start_time: null, context: null, attempt: 0, suspend_reason: null, retry_backoff: 'fixed', retry_max_interval: null,
+    retry_jitter: 0, unique_key: null, unique_scope: null, unique_until: null, trace_context: null, ...overrides,
+  } as Task;
+}
+
+function newTask(overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    name: 'job', type: 'async', payload: null, priority: 0, tag: null, next_run_time: T0, timeout: 60, max_retries: 3,
+    retry_interval: 0, cron_expr: null, cron_tz: null, retry_backoff: 'fixed', retry_max_interval: null, retry_jitter: 0,
+    unique_key: null, unique_scope: null, unique_until: null, trace_context: null, ...overrides,
+  };
+}
+
+/** An in-memory synchronous writer of the create methods: slots held by name + key. */
+function memoryWriter(held: Map<string, number> = new Map()) {
+  let next = 100;
+  const log: string[] = [];
+  const writer: SyncWriter<(typeof operations.CREATE_TASK_METHODS)[number]> = {
+    insertTasks: (rows) => rows.map(() => (log.push('insert'), next++)),
+    insertUniqueTask: (row) => {
+      const key = `${row.name}/${row.unique_slot}`;
+      if (held.has(key)) return null;
+      held.set(key, next);
+      log.push('insert-unique');
+      return next++;
+    },
+    selectUniqueHolder: (name, slot) => held.get(`${name}/${slot}`) ?? null,
+    releaseExpiredUnique: () => false,
+    applyChanges: (list) => (log.push(`events:${list.length}`), { applied: list.map(() => true), event_ids: [] }),
+    wake: () => void log.push('wake'),
+  };
+  return { writer, log };
+}
+
+describe('step programs', () => {
+  it('run the same way synchronously and asynchronously', async () => {
+    function* program(): Steps<number> {
+      const [a] = yield* call('insertTasks', [changes.taskInsert(newTask(), T0)]);
+      return a + 1;
+    }
+    const { writer } = memoryWriter();
+    expect(runStepsSync(writer, program())).toBe(101);
+    const asyncWriter = Object.fromEntries(Object.entries(memoryWriter().writer).map(([k, fn]) => [k, async (...a: never[]) => (fn as (...x: never[]) => unknown)(...a)]));
+    expect(await runSteps(asyncWriter as unknown as StoreWriter, program())).toBe(101);
+  });
+
+  it('throw a writer error into the program, refuse a writer that returns a promise or lacks the method', () => {
+    function* program(): Steps<string> {
+      try {
+        yield* call('wake');
+        return 'no error';
+      } catch (error) {
+        return (error as Error).message;
+      }
+    }
+    expect(runStepsSync({ wake: () => { throw new Error('boom'); } }, program())).toBe('boom');
+    expect(runStepsSync({ wake: (() => Promise.resolve()) as never }, program())).toMatch(/returned a promise/);
+    expect(() => runStepsSync({}, program())).toThrow(/has no wake/);
+  });
+});
+
+describe('createTaskSteps with unique keys', () => {
+  it('inserts unique tasks one by one, plain ones together; duplicates get the holder id and no event', () => {
+    const { writer, log } = memoryWriter(new Map([['job/held', 5]]));
+    const ids = runStepsSync(
+      writer,
+      operations.createTaskSteps([newTask({ unique_key: 'held' }), newTask(), newTask({ unique_key: 'a' }), newTask({ unique_key: 'a' }), newTask()], T0),
+    );
+    expect(ids).toEqual([5, 101, 100, 100, 102]);
+    expect(log).toEqual(['insert-unique', 'insert', 'insert', 'events:3', 'wake']);
+  });
+
+  it("throws DuplicateTaskError with on_duplicate 'error' before inserting the plain tasks", () => {
+    const { writer, log } = memoryWriter(new Map([['job/held', 5]]));
+    expect(() => runStepsSync(writer, operations.createTaskSteps([newTask(), newTask({ unique_key: 'held', on_duplicate: 'error' })], T0))).toThrow(DuplicateTaskError);
+    expect(log).toEqual([]);
+  });
+});
+
+describe('unique key release', () => {
+  it("'pending' leaves at the first claim, 'unfinished' at completion or cancel, 'period' never", () => {
+    const pending = task({ unique_key: 'k', unique_scope: 'pending' });
+    expect(changes.claim(pending, 'w', T0).patch.unique_slot).toBeNull();
+    expect(changes.pause(pending, T0).patch.unique_slot).toBeNull();
+    const unfinished = task({ unique_key: 'k', unique_scope: 'unfinished', status: 'running', attempt: 1 });
+    expect('unique_slot' in changes.claim({ ...unfinished, status: 'pending' }, 'w', T0).patch).toBe(false);
+    expect('unique_slot' in changes.fail(unfinished, 'failed', 'x', undefined, T0).patch).toBe(false);
+    expect(changes.complete(unfinished, null, T0).patch.unique_slot).toBeNull();
+    expect(changes.cancel(unfinished, 'stop', T0).patch.unique_slot).toBeNull();
+    const period = task({ unique_key: 'k', unique_scope: 'period', unique_until: T0 + 1000, status: 'running', attempt: 1 });
+    expect('unique_slot' in changes.complete(period, null, T0).patch).toBe(false);
+    expect('unique_slot' in changes.complete(task({ status: 'running', attempt: 1 }), null, T0).patch).toBe(false);
+  });
+});
