@@ -1,4 +1,4 @@
-import { bigint, boolean, customType, double, index, int, longtext, mysqlTable, text, uniqueIndex, varchar } from 'drizzle-orm/mysql-core';
+import { bigint, boolean, customType, double, index, int, longtext, mysqlTable, text, uniqueIndex, varbinary, varchar } from 'drizzle-orm/mysql-core';
 import { sql } from 'drizzle-orm';
 
 /*
@@ -73,7 +73,9 @@ export const tasks = mysqlTable(
     unique_key: varchar('unique_key', { length: 255 }),
     unique_scope: varchar('unique_scope', { length: 16 }),
     unique_until: ms('unique_until'),
-    unique_slot: varchar('unique_slot', { length: 255 }),
+    // VARBINARY, not VARCHAR: the binary collation of a VARCHAR still pads with spaces, so `abc` and
+    // `abc ` would be one key here and two on PostgreSQL and SQLite; bytes compare exactly
+    unique_slot: varbinary('unique_slot', { length: 1020 }),
     trace_context: varchar('trace_context', { length: 1024 }),
   },
   (t) => [

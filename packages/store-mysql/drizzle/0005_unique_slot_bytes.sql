@@ -1,0 +1,1 @@
+ALTER TABLE `taskmill_tasks` MODIFY COLUMN `unique_slot` varbinary(1020);
