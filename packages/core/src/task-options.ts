@@ -36,6 +36,7 @@ function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, 
 }
 
 const UNIQUE_KEYS = ['unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
+const NOT_UNIQUE = { unique_key: null, unique_scope: null, unique_until: null, on_duplicate: undefined } as const;
 
 /**
  * `unique_key` with its scope (`unfinished` unless given; `period` needs `unique_period` seconds,
@@ -44,7 +45,7 @@ const UNIQUE_KEYS = ['unique_key', 'unique_scope', 'unique_period', 'on_duplicat
 function uniqueness(opts: Record<string, unknown>, now: number): Pick<NewTask, 'unique_key' | 'unique_scope' | 'unique_until' | 'on_duplicate'> {
   if (opts.unique_key === undefined) {
     for (const key of UNIQUE_KEYS) if (opts[key] !== undefined) throw new ValidationError(`${key} needs a unique_key`);
-    return { unique_key: null, unique_scope: null, unique_until: null };
+    return NOT_UNIQUE;
   }
   const key = v.uniqueKey(opts.unique_key);
   const scope = opts.unique_scope === undefined ? 'unfinished' : v.uniqueScope(opts.unique_scope);
@@ -69,13 +70,43 @@ export function asyncTask(registry: HandlerRegistry, name: unknown, payload: unk
   const opts = v.optionsObject(options, 'async options');
   v.knownKeys(opts, ASYNC_KEYS, 'async');
   const delay = opts.delay === undefined ? 0 : v.delaySeconds(opts.delay);
+  return topLevel(resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), 'async', now + Math.round(delay * 1000), null, null, opts, now);
+}
+
+/**
+ * A top-level task: the resolved fields, its type and schedule, and its uniqueness. One object
+ * literal of one shape (not spreads of several): enqueueing a large batch builds many of them.
+ */
+function topLevel(
+  resolved: NewChildTask,
+  type: NewTask['type'],
+  nextRunTime: number,
+  cronExpr: string | null,
+  cronTz: string | null,
+  opts: Record<string, unknown>,
+  now: number,
+): NewTask {
+  const unique = uniqueness(opts, now);
   return {
-    ...resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'),
-    type: 'async',
-    next_run_time: now + Math.round(delay * 1000),
-    cron_expr: null,
-    cron_tz: null,
-    ...uniqueness(opts, now),
+    name: resolved.name,
+    type,
+    payload: resolved.payload,
+    priority: resolved.priority,
+    tag: resolved.tag,
+    next_run_time: nextRunTime,
+    timeout: resolved.timeout,
+    max_retries: resolved.max_retries,
+    retry_interval: resolved.retry_interval,
+    cron_expr: cronExpr,
+    cron_tz: cronTz,
+    retry_backoff: resolved.retry_backoff,
+    retry_max_interval: resolved.retry_max_interval,
+    retry_jitter: resolved.retry_jitter,
+    unique_key: unique.unique_key,
+    unique_scope: unique.unique_scope,
+    unique_until: unique.unique_until,
+    on_duplicate: unique.on_duplicate,
+    trace_context: resolved.trace_context,
   };
 }
 
@@ -86,7 +117,7 @@ export function cronTask(registry: HandlerRegistry, name: unknown, cronExpr: str
   v.knownKeys(opts, CRON_KEYS, 'cron');
   const tz = opts.tz === undefined ? DEFAULT_CRON_TZ : v.nonEmptyString(opts.tz, 'tz');
   const nextRun = nextCronTime(cronExpr, tz, now);
-  return { ...resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), type: 'cron', next_run_time: nextRun, cron_expr: cronExpr, cron_tz: tz, ...uniqueness(opts, now) };
+  return topLevel(resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), 'cron', nextRun, cronExpr, tz, opts, now);
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   holdsFence,
   patchEntries,
   TABLES,
+  insertColumnsFor,
   TASK_INSERT_COLUMNS,
   type AttemptClose,
   type AttemptOpen,
@@ -100,11 +101,12 @@ export async function lockTasks(conn: Conn, ids: readonly TaskId[]): Promise<Tas
 
 /** Insert task rows (one statement); their ids in input order. */
 export function insertTasks(conn: Conn, list: readonly TaskInsert[]): Promise<TaskId[]> {
+  const names = insertColumnsFor(list);
   return insertRows(
     conn,
     T,
-    TASK_INSERT_COLUMNS,
-    list.map((row) => TASK_INSERT_COLUMNS.map((name) => row[name])),
+    names,
+    list.map((row) => names.map((name) => row[name])),
   );
 }
 

@@ -7,6 +7,7 @@ import {
   eventRow,
   patchEntries,
   type RawRow,
+  insertColumnsFor,
   TASK_INSERT_COLUMNS,
   type TaskChange,
   type TaskInsert,
@@ -55,7 +56,7 @@ export async function insertTasks(db: Db, rows: readonly TaskInsert[]): Promise<
   const { sql } = db;
   const ids: TaskId[] = [];
   for (const batch of batches(rows)) {
-    const inserted = await sql`INSERT INTO ${db.t.tasks} ${sql(batch, ...TASK_INSERT_COLUMNS)} RETURNING id`;
+    const inserted = await sql`INSERT INTO ${db.t.tasks} ${sql(batch, ...insertColumnsFor(batch))} RETURNING id`;
     // Sequence values are drawn in VALUES order: ascending ids are the input order.
     ids.push(...inserted.map((r) => Number(r.id)).sort((a, b) => a - b));
   }

@@ -4,6 +4,8 @@ import {
   eventRow,
   EVENT_INSERT_COLUMNS,
   patchEntries,
+  insertColumnsFor,
+  TASK_INSERT_BASE_COLUMNS,
   TASK_INSERT_COLUMNS,
   type RawRow,
   type TaskChange,
@@ -20,8 +22,11 @@ import { jsonList, toBlob, type Param, type SqliteConnection } from './connectio
  * calls on cached prepared statements, with no round trip to save by batching.
  */
 
-const INSERT_TASK = `INSERT INTO taskmill_tasks (${TASK_INSERT_COLUMNS.join(', ')})
-  VALUES (${TASK_INSERT_COLUMNS.map(() => '?').join(', ')})`;
+const insertTask = (columns: readonly string[]) => `INSERT INTO taskmill_tasks (${columns.join(', ')})
+  VALUES (${columns.map(() => '?').join(', ')})`;
+const INSERT_TASK = insertTask(TASK_INSERT_COLUMNS);
+/** A row that leaves the defaulted columns at their defaults binds fewer parameters. */
+const INSERT_BASE_TASK = insertTask(TASK_INSERT_BASE_COLUMNS);
 
 const INSERT_EVENT = `INSERT INTO taskmill_task_events (${EVENT_INSERT_COLUMNS.join(', ')})
   VALUES (${EVENT_INSERT_COLUMNS.map(() => '?').join(', ')})`;
@@ -62,7 +67,11 @@ export async function lockTasks(sql: SqliteConnection, ids: readonly TaskId[]): 
 
 /** Insert task rows; their ids in input order. */
 export function insertTasks(sql: SqliteConnection, rows: readonly TaskInsert[]): TaskId[] {
-  return rows.map((row) => Number(sql.run(INSERT_TASK, ...TASK_INSERT_COLUMNS.map((column) => row[column])).lastInsertRowid));
+  return rows.map((row) => {
+    const columns = insertColumnsFor([row]);
+    const statement = columns === TASK_INSERT_COLUMNS ? INSERT_TASK : INSERT_BASE_TASK;
+    return Number(sql.run(statement, ...columns.map((column) => row[column])).lastInsertRowid);
+  });
 }
 
 /** INSERT of a unique task: the partial UNIQUE index `idx_task_unique` refuses a held key, and nothing is inserted. */

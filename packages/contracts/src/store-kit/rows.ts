@@ -52,6 +52,37 @@ export const TASK_INSERT_COLUMNS = [
   'trace_context',
 ] as const satisfies readonly (keyof TaskInsert)[];
 
+/**
+ * Columns of {@link TaskInsert} whose table default (given by every store's migration) is this
+ * value: a row holding the default in each may leave them out of its INSERT.
+ */
+export const TASK_INSERT_DEFAULTS = {
+  retry_backoff: 'fixed',
+  retry_max_interval: null,
+  retry_jitter: 0,
+  unique_key: null,
+  unique_scope: null,
+  unique_until: null,
+  unique_slot: null,
+  trace_context: null,
+} as const satisfies Partial<Record<keyof TaskInsert, unknown>>;
+
+/** {@link TASK_INSERT_COLUMNS} without the columns of {@link TASK_INSERT_DEFAULTS}. */
+export const TASK_INSERT_BASE_COLUMNS = TASK_INSERT_COLUMNS.filter((column) => !Object.hasOwn(TASK_INSERT_DEFAULTS, column));
+
+/**
+ * The columns an INSERT of these rows lists: the base columns when every row leaves every
+ * defaulted column at its default (a plain batch then binds a third fewer parameters), else all.
+ * Two fixed lists, so statement texts stay stable for prepared-statement caches.
+ */
+export function insertColumnsFor(rows: readonly TaskInsert[]): readonly (typeof TASK_INSERT_COLUMNS)[number][] {
+  const defaults = Object.entries(TASK_INSERT_DEFAULTS) as Array<[keyof TaskInsert, unknown]>;
+  for (const row of rows) {
+    for (const [column, value] of defaults) if (row[column] !== value) return TASK_INSERT_COLUMNS;
+  }
+  return TASK_INSERT_BASE_COLUMNS;
+}
+
 /** New values for some columns of a task row. Absent keys are left alone. */
 export interface TaskPatch {
   status?: TaskStatus;

@@ -20,6 +20,18 @@ export function defineCreateTests({ test, open, peer, db }: SuiteContext): void 
     expect((await store.getTask(id2))?.name).toBe('from-peer');
   });
 
+  test('createTasks stores the defaulted columns (backoff, trace) as given, in a batch mixing rows with and without them', async () => {
+    const store = await open();
+    const special = { retry_backoff: 'exponential' as const, retry_max_interval: 90, retry_jitter: 0.25, trace_context: '{"traceparent":"00-x"}' };
+    const ids = await store.createTasks([newTask(), newTask(special), newTask()], T0);
+    const defaults = { retry_backoff: 'fixed', retry_max_interval: null, retry_jitter: 0, trace_context: null };
+    expect(await store.getTask(ids[0])).toMatchObject(defaults);
+    expect(await store.getTask(ids[1])).toMatchObject(special);
+    expect(await store.getTask(ids[2])).toMatchObject(defaults);
+    const [alone] = await store.createTasks([newTask()], T0);
+    expect(await db.task(store, alone)).toMatchObject(defaults);
+  });
+
   test('createTasks keeps fractional seconds of timeout and retry_interval', async () => {
     const store = await open();
     const [id] = await store.createTasks([newTask({ timeout: 0.4, retry_interval: 1.25 })], T0);
