@@ -336,6 +336,11 @@ export function retry(task: Task, now: number): TaskChange {
   return change(task, patch, [events.retriedManually(task, previous, retryCount, now)], { guard: { status: task.status }, due: true });
 }
 
+/** The change, also setting the task's unique slot to `key` (an operator's retry or resume taking its key back); as is for null. */
+export function withKey(change: TaskChange, key: string | null): TaskChange {
+  return key === null ? change : { ...change, patch: { ...change.patch, unique_slot: key } };
+}
+
 /** Manual cancel: `permanently_failed` with the reason as error; a child is credited. */
 export function cancel(task: Task, reason: string, now: number): TaskChange {
   return change(task, { status: 'permanently_failed', error: reason, last_active_time: now }, [events.cancelled(task, task.status, reason, now)], {

@@ -284,10 +284,25 @@ export async function pauseTask(tx: StoreWriter, taskId: unknown, now: number): 
   return (await tx.lockTask(task.id))!;
 }
 
+/**
+ * An operator brings a task back to `pending` (`retryTask`, `resumeTask`): a unique task of scope
+ * `pending` or `unfinished` takes its key back when its scope had released it. Another task
+ * holding the key now is a `DuplicateTaskError`, thrown before anything is written. Returns the
+ * key to set, or null (no key, a `period` key, or still held). The UNIQUE index still decides: an
+ * enqueue racing between this read and the update makes the update fail (a `StoreError`).
+ */
+async function retakeKey(tx: StoreWriter, task: Task): Promise<string | null> {
+  if (task.unique_key === null || (task.unique_scope !== 'pending' && task.unique_scope !== 'unfinished')) return null;
+  const holder = await tx.selectUniqueHolder(task.name, task.unique_key);
+  if (holder === task.id) return null;
+  if (holder !== null) throw new DuplicateTaskError(task.name, task.unique_key, holder);
+  return task.unique_key;
+}
+
 /** `resumeTask` (SPEC B2.5). */
 export async function resumeTask(tx: StoreWriter, taskId: unknown, resumeReason: string | undefined, now: number): Promise<Task> {
   const task = await controlled(tx, taskId, 'pending');
-  await apply(tx, [changes.resume(task, resumeReason ?? 'manual', now)], now);
+  await apply(tx, [changes.withKey(changes.resume(task, resumeReason ?? 'manual', now), await retakeKey(tx, task))], now);
   return (await tx.lockTask(task.id))!;
 }
 
@@ -304,7 +319,7 @@ export async function retryTask(tx: StoreWriter, taskId: unknown, now: number): 
   const task = id === null ? null : await tx.lockTask(id);
   if (!task) throw new TaskNotFoundError(taskId);
   if (!canRetry(task)) throw new InvalidTransitionError(task.id, task.status, 'pending', task.worker_id);
-  await apply(tx, [changes.retry(task, now)], now);
+  await apply(tx, [changes.withKey(changes.retry(task, now), await retakeKey(tx, task))], now);
   return (await tx.lockTask(task.id))!;
 }
 

@@ -105,8 +105,8 @@ export interface TaskPatch {
   progress_percent?: number | null;
   last_event_time?: number;
   last_event_type?: EventType;
-  /** null releases the task's unique key. */
-  unique_slot?: null;
+  /** null releases the task's unique key; the key takes it back (an operator's retry or resume). */
+  unique_slot?: string | null;
 }
 
 /** Every column a {@link TaskPatch} may set, in a fixed order (stable statement text for caches). */

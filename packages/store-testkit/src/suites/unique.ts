@@ -129,6 +129,41 @@ export function defineUniqueTests({ test, open, peer, db }: SuiteContext): void 
     expect(await db.eventTypes(store, second)).toEqual(['task_created']);
   });
 
+  test('unique: an operator retry of a permanently failed task takes its key back', async () => {
+    const store = await open();
+    const [first] = await store.createTasks([unique('r', { max_retries: 1 })], T0);
+    const task = await claimOne(store);
+    await store.finishAttempt({ task_id: first, worker_id: 'w1', attempt: task.attempt }, { kind: 'failed', status: 'failed', error: 'x' }, T0 + 1);
+    expect((await db.rawTask(store, first))?.unique_slot).toBeNull();
+    expect(await store.retryTask(first, T0 + 2)).toMatchObject({ status: 'pending' });
+    expect(String((await db.rawTask(store, first))?.unique_slot)).toBe('r');
+    expect(await store.createTasks([unique('r')], T0 + 3)).toEqual([first]);
+  });
+
+  test('unique: an operator retry or resume whose key another task took meanwhile is a DuplicateTaskError and changes nothing', async () => {
+    const store = await open();
+    const [first] = await store.createTasks([unique('t', { max_retries: 1 })], T0);
+    const task = await claimOne(store);
+    await store.finishAttempt({ task_id: first, worker_id: 'w1', attempt: task.attempt }, { kind: 'failed', status: 'failed', error: 'x' }, T0 + 1);
+    const [second] = await store.createTasks([unique('t')], T0 + 2);
+    const before = await db.snapshot(store);
+    const refused = await store.retryTask(first, T0 + 3).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(DuplicateTaskError);
+    expect((refused as DuplicateTaskError).taskId).toBe(second);
+    expect(await db.snapshot(store)).toEqual(before);
+    // scope 'pending': a paused task released its key; resuming it while another waits is refused too
+    const [paused] = await store.createTasks([unique('p', { name: 'other', unique_scope: 'pending' })], T0);
+    await store.pauseTask(paused, T0 + 1);
+    const [waiting] = await store.createTasks([unique('p', { name: 'other', unique_scope: 'pending' })], T0 + 2);
+    await expect(store.resumeTask(paused, {}, T0 + 3)).rejects.toBeInstanceOf(DuplicateTaskError);
+    expect((await store.getTask(paused))?.status).toBe('paused');
+    // once the other one is claimed, the resume takes the key back
+    await claimOne(store, 'other', T0 + 4);
+    expect((await store.getTask(waiting))?.status).toBe('running');
+    expect(await store.resumeTask(paused, {}, T0 + 5)).toMatchObject({ status: 'pending' });
+    expect(await store.createTasks([unique('p', { name: 'other', unique_scope: 'pending' })], T0 + 6)).toEqual([paused]);
+  });
+
   test('unique: deleting the holder frees the key', async () => {
     const store = await open();
     const [first] = await store.createTasks([unique('d')], T0);
