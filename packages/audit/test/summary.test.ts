@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Task, TaskAttempt, TaskEvent } from '@taskmill/contracts';
+import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
 import {
   attemptDurationSeconds,
   countBy,
@@ -54,13 +55,7 @@ function task(id: number, overrides: Partial<Task> = {}): Task {
     context: null,
     attempt: 0,
     suspend_reason: null,
-    retry_backoff: 'fixed',
-    retry_max_interval: null,
-    retry_jitter: 0,
-    unique_key: null,
-    unique_scope: null,
-    unique_until: null,
-    trace_context: null,
+    ...NEW_TASK_DEFAULTS,
     ...overrides,
   };
 }

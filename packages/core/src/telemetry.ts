@@ -199,11 +199,12 @@ export class Telemetry {
   async enqueue(tasks: NewTask[], create: (tasks: NewTask[]) => Promise<TaskId[]>): Promise<TaskId[]> {
     if (!this.enabled) return create(tasks);
     const span = this.tracer.startSpan(spanName('enqueue', tasks), { kind: SpanKind.PRODUCER, attributes: enqueueAttributes(tasks) });
-    const traceContext = injectContext(trace.setSpan(context.active(), span));
+    const inSpan = trace.setSpan(context.active(), span);
+    const traceContext = injectContext(inSpan);
     const stamped = traceContext === null ? tasks : tasks.map((task) => ({ ...task, trace_context: traceContext }));
     try {
       // store calls run in the span: a database driver's own instrumentation nests under it
-      const ids = await context.with(trace.setSpan(context.active(), span), () => create(stamped));
+      const ids = await context.with(inSpan, () => create(stamped));
       if (ids.length === 1 && span.isRecording()) span.setAttributes({ [ATTRS.id]: ids[0], 'messaging.message.id': String(ids[0]) });
       this.countEnqueued(tasks);
       return ids;

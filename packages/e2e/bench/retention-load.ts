@@ -23,6 +23,7 @@ import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import postgres from 'postgres';
 import type { NewTask, Store } from '@taskmill/contracts';
+import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
 import { runRetention } from '@taskmill/retention';
 import { createMysqlStore } from '@taskmill/store-mysql';
 import { createPostgresStore } from '@taskmill/store-postgres';
@@ -163,13 +164,7 @@ const countTask = (): NewTask => ({
   retry_interval: 0,
   cron_expr: null,
   cron_tz: null,
-  retry_backoff: 'fixed',
-  retry_max_interval: null,
-  retry_jitter: 0,
-  unique_key: null,
-  unique_scope: null,
-  unique_until: null,
-  trace_context: null,
+  ...NEW_TASK_DEFAULTS,
 });
 
 /** Keep BACKLOG `count` tasks pending until stopped; returns how many it created. */

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ValidationError, type PurgeInput, type PurgeResult, type RetentionStore, type Store, type TaskId } from '@taskmill/contracts';
+import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
 import { createSqliteStore } from '@taskmill/store-sqlite';
 import { runRetention, sweepRetention } from '../src/index.js';
 
@@ -140,13 +141,7 @@ describe('runRetention on a store alone (SQLite, no TaskManager)', () => {
     retry_interval: 0,
     cron_expr: null,
     cron_tz: null,
-    retry_backoff: 'fixed' as const,
-    retry_max_interval: null,
-    retry_jitter: 0,
-    unique_key: null,
-    unique_scope: null,
-    unique_until: null,
-    trace_context: null,
+    ...NEW_TASK_DEFAULTS,
   });
 
   /** Create `n` tasks of `name` at `at` and run each to `outcome` at `at`. */

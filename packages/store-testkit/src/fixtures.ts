@@ -1,4 +1,5 @@
 import type { Fence, NewChildTask, NewTask, Store, Task, TaskId, TaskStatus } from '@taskmill/contracts';
+import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
 import { expect } from 'vitest';
 
 /*
@@ -29,13 +30,7 @@ export function newTask(overrides: Partial<NewTask> = {}): NewTask {
     retry_interval: 0,
     cron_expr: null,
     cron_tz: null,
-    retry_backoff: 'fixed',
-    retry_max_interval: null,
-    retry_jitter: 0,
-    unique_key: null,
-    unique_scope: null,
-    unique_until: null,
-    trace_context: null,
+    ...NEW_TASK_DEFAULTS,
     ...overrides,
   };
 }

@@ -4,7 +4,7 @@ import type { NewChildTask, NewTask, TimeoutType } from '../store.js';
 import { encodeChildResult, parseJson } from './codec.js';
 import { events, type EventDraft } from './event-drafts.js';
 import { planFailure } from './failure-plan.js';
-import type { AttemptClose, AttemptOpen, TaskGuard, TaskInsert, TaskPatch } from './rows.js';
+import { NEW_TASK_DEFAULTS, type AttemptClose, type AttemptOpen, type TaskGuard, type TaskInsert, type TaskPatch } from './rows.js';
 import { SWEEP_ERRORS } from './timeouts.js';
 
 /*
@@ -111,9 +111,9 @@ export function taskInsert(task: NewTask, now: number): TaskInsert {
     last_event_time: now,
     last_event_type: 'task_created',
     // defaults for fields a caller of an older shape of NewTask leaves out
-    retry_backoff: task.retry_backoff ?? 'fixed',
-    retry_max_interval: task.retry_max_interval ?? null,
-    retry_jitter: task.retry_jitter ?? 0,
+    retry_backoff: task.retry_backoff ?? NEW_TASK_DEFAULTS.retry_backoff,
+    retry_max_interval: task.retry_max_interval ?? NEW_TASK_DEFAULTS.retry_max_interval,
+    retry_jitter: task.retry_jitter ?? NEW_TASK_DEFAULTS.retry_jitter,
     unique_key: task.unique_key ?? null,
     unique_scope: task.unique_key ? (task.unique_scope ?? 'unfinished') : null,
     unique_until: task.unique_key ? (task.unique_until ?? null) : null,

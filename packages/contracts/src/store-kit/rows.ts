@@ -53,19 +53,26 @@ export const TASK_INSERT_COLUMNS = [
 ] as const satisfies readonly (keyof TaskInsert)[];
 
 /**
- * Columns of {@link TaskInsert} whose table default (given by every store's migration) is this
- * value: a row holding the default in each may leave them out of its INSERT.
+ * The backoff, unique and trace fields of a {@link NewTask} (and of its `Task` row) when none is
+ * given: a fixed backoff, no key, no trace. For callers that build new tasks themselves.
  */
-export const TASK_INSERT_DEFAULTS = {
+export const NEW_TASK_DEFAULTS = {
   retry_backoff: 'fixed',
   retry_max_interval: null,
   retry_jitter: 0,
   unique_key: null,
   unique_scope: null,
   unique_until: null,
-  unique_slot: null,
   trace_context: null,
-} as const satisfies Partial<Record<keyof TaskInsert, unknown>>;
+} as const satisfies Partial<NewTask>;
+
+/**
+ * Columns of {@link TaskInsert} whose table default (given by every store's migration) is this
+ * value: a row holding the default in each may leave them out of its INSERT.
+ */
+export const TASK_INSERT_DEFAULTS = { ...NEW_TASK_DEFAULTS, unique_slot: null } as const satisfies Partial<TaskInsert>;
+
+const DEFAULT_ENTRIES = Object.entries(TASK_INSERT_DEFAULTS) as Array<[keyof TaskInsert, unknown]>;
 
 /** {@link TASK_INSERT_COLUMNS} without the columns of {@link TASK_INSERT_DEFAULTS}. */
 export const TASK_INSERT_BASE_COLUMNS = TASK_INSERT_COLUMNS.filter((column) => !Object.hasOwn(TASK_INSERT_DEFAULTS, column));
@@ -76,9 +83,8 @@ export const TASK_INSERT_BASE_COLUMNS = TASK_INSERT_COLUMNS.filter((column) => !
  * Two fixed lists, so statement texts stay stable for prepared-statement caches.
  */
 export function insertColumnsFor(rows: readonly TaskInsert[]): readonly (typeof TASK_INSERT_COLUMNS)[number][] {
-  const defaults = Object.entries(TASK_INSERT_DEFAULTS) as Array<[keyof TaskInsert, unknown]>;
   for (const row of rows) {
-    for (const [column, value] of defaults) if (row[column] !== value) return TASK_INSERT_COLUMNS;
+    for (const [column, value] of DEFAULT_ENTRIES) if (row[column] !== value) return TASK_INSERT_COLUMNS;
   }
   return TASK_INSERT_BASE_COLUMNS;
 }

@@ -1,5 +1,5 @@
 import type { Task } from '@taskmill/contracts';
-import { events } from '@taskmill/contracts/store-kit';
+import { events, NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
 import { expect } from 'vitest';
 import { newTask, SQL_INJECTION, T0 } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';
@@ -97,13 +97,7 @@ export function defineCreateTests({ test, open, peer, db }: SuiteContext): void 
       context: null,
       attempt: 0,
       suspend_reason: null,
-      retry_backoff: 'fixed',
-      retry_max_interval: null,
-      retry_jitter: 0,
-      unique_key: null,
-      unique_scope: null,
-      unique_until: null,
-      trace_context: null,
+      ...NEW_TASK_DEFAULTS,
     };
     const expected: Task[] = [
       base,
