@@ -184,10 +184,12 @@ async function openAttempts(conn: Conn, list: AttemptOpen[]): Promise<void> {
 
 /**
  * Apply the kit's changes in order. Attempt rows opened and events are collected and written with
- * one multi-row INSERT each (a claim of n tasks is n UPDATEs and two INSERTs); opened attempts are
- * written before any later close so the order of the list holds.
+ * one multi-row INSERT each; opened attempts are written before any later close so the order of
+ * the list holds. Changes of distinct tasks go together ({@link applyTogether}); a list naming a
+ * task twice goes change by change (each UPDATE sees the one before).
  */
 export async function applyChanges(conn: Conn, list: readonly TaskChange[]): Promise<{ applied: boolean[]; event_ids: number[] }> {
+  if (list.length > 1 && new Set(list.map((change) => change.task_id)).size === list.length) return applyTogether(conn, list);
   const applied: boolean[] = [];
   let opened: AttemptOpen[] = [];
   const events: EventRow[] = [];
@@ -204,13 +206,96 @@ export async function applyChanges(conn: Conn, list: readonly TaskChange[]): Pro
     events.push(...change.events.map(eventRow));
   }
   await openAttempts(conn, opened);
-  const eventIds = await insertRows(
+  return { applied, event_ids: await insertEvents(conn, events) };
+}
+
+function insertEvents(conn: Conn, events: readonly EventRow[]): Promise<number[]> {
+  return insertRows(
     conn,
     E,
     EVENT_INSERT_COLUMNS,
     events.map((event) => EVENT_INSERT_COLUMNS.map((name) => event[name])),
   );
-  return { applied, event_ids: eventIds };
+}
+
+/** Rows per grouped UPDATE (each row binds two values per column). */
+const UPDATE_CHUNK_ROWS = 200;
+
+/**
+ * Changes of distinct tasks in a few statements instead of one UPDATE per task. MySQL has no
+ * `UPDATE … RETURNING` to tell which rows a guarded multi-row UPDATE matched, so the guards are
+ * checked on the rows read with `FOR UPDATE` (one statement by primary key): a locking read sees
+ * the newest committed version, as the UPDATE's own WHERE would, and the lock holds it until
+ * commit, so the rows the check passed are exactly the rows a guarded UPDATE would have changed.
+ * Then one UPDATE per patch shape (`SET c = CASE id WHEN … END … WHERE id IN (…)`), one UPDATE
+ * closing the attempts, and one INSERT each for opened attempts and events.
+ */
+async function applyTogether(conn: Conn, list: readonly TaskChange[]): Promise<{ applied: boolean[]; event_ids: number[] }> {
+  const guarded = list.filter((change) => change.guard);
+  const current = new Map<number, RawRow>();
+  if (guarded.length > 0) {
+    const found = await rows(conn, `SELECT id, status, worker_id, attempt FROM ${T} WHERE id IN (?) FOR UPDATE`, [guarded.map((c) => c.task_id)]);
+    for (const row of found) current.set(Number(row.id), row);
+  }
+  const applied = list.map((change) => !change.guard || guardHolds(change.guard, current.get(Number(change.task_id))));
+  const done = list.filter((_, i) => applied[i]);
+  const shapes = new Map<string, TaskChange[]>();
+  for (const change of done) {
+    const entries = patchEntries(change.patch);
+    if (entries.length === 0) continue;
+    const key = entries.map(([name]) => name).join(',');
+    shapes.set(key, [...(shapes.get(key) ?? []), change]);
+  }
+  for (const group of shapes.values()) {
+    for (let i = 0; i < group.length; i += UPDATE_CHUNK_ROWS) await updateTogether(conn, group.slice(i, i + UPDATE_CHUNK_ROWS));
+  }
+  const closes = done.flatMap((change) => (change.close_attempt ? [change.close_attempt] : []));
+  for (let i = 0; i < closes.length; i += UPDATE_CHUNK_ROWS) await closeAttemptsTogether(conn, closes.slice(i, i + UPDATE_CHUNK_ROWS));
+  await openAttempts(
+    conn,
+    done.flatMap((change) => (change.open_attempt ? [change.open_attempt] : [])),
+  );
+  return { applied, event_ids: await insertEvents(conn, done.flatMap((change) => change.events.map(eventRow))) };
+}
+
+/** A guard against the row read under lock, with SQL's `=` (a NULL never matches). */
+function guardHolds(guard: NonNullable<TaskChange['guard']>, row: RawRow | undefined): boolean {
+  if (!row || row.status === null || String(row.status) !== guard.status) return false;
+  if (guard.worker_id !== undefined && (row.worker_id === null || String(row.worker_id) !== guard.worker_id)) return false;
+  if (guard.attempt !== undefined && (row.attempt === null || Number(row.attempt) !== guard.attempt)) return false;
+  return true;
+}
+
+/** `c = CASE id WHEN ? THEN ? … END` for each column, over changes of one patch shape. */
+async function updateTogether(conn: Conn, group: readonly TaskChange[]): Promise<void> {
+  const names = patchEntries(group[0].patch).map(([name]) => name as string);
+  const params: unknown[] = [];
+  const set = names.map((name) => {
+    for (const change of group) {
+      const value = (change.patch as Record<string, unknown>)[name];
+      params.push(change.task_id, value instanceof Uint8Array ? toBuffer(value) : (value ?? null));
+    }
+    return `\`${name}\` = CASE id ${group.map(() => 'WHEN ? THEN ?').join(' ')} END`;
+  });
+  // every value is a constant and `id` is not assigned, so MySQL's left-to-right SET changes nothing
+  await exec(conn, `UPDATE ${T} SET ${set.join(', ')} WHERE id IN (?)`, [...params, group.map((change) => change.task_id)]);
+}
+
+/** Close the attempt rows of distinct tasks (by number, only while open) in one statement. */
+async function closeAttemptsTogether(conn: Conn, closes: readonly AttemptClose[]): Promise<void> {
+  if (closes.length === 0) return;
+  const params: unknown[] = [];
+  const byTask = (pick: (close: AttemptClose) => unknown) => {
+    for (const close of closes) params.push(close.task_id, pick(close));
+    return `CASE task_id ${closes.map(() => 'WHEN ? THEN ?').join(' ')} END`;
+  };
+  const set = `ended_at = ${byTask((c) => c.ended_at)}, outcome = ${byTask((c) => c.outcome)}, error = ${byTask((c) => c.error)}, timeout_flag = ${byTask((c) => c.timeout_flag)}`;
+  const attempt = byTask((c) => c.attempt);
+  await exec(conn, `UPDATE ${A} SET ${set} WHERE task_id IN (?) AND attempt = ${attempt} AND ended_at IS NULL`, [
+    ...params.slice(0, closes.length * 8),
+    closes.map((close) => close.task_id),
+    ...params.slice(closes.length * 8),
+  ]);
 }
 
 /** Flip a child's `parent_credited` from 0 to 1; true when this call flipped it. */

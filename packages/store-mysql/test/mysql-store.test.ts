@@ -9,7 +9,11 @@ import {
 import mysql from 'mysql2/promise';
 import { T0, newChild, newTask } from '@taskmill/store-testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { changes } from '@taskmill/contracts/store-kit';
+import { openConnection } from '../src/connection.js';
 import { createMysqlStore } from '../src/index.js';
+import { applyChanges } from '../src/task-rows.js';
+import { inTransaction } from '../src/transaction.js';
 import { adminOptions, probe, TestDatabases, urlFor } from './mysql-harness.js';
 
 /** Migrations in drizzle/meta/_journal.json. */
@@ -315,6 +319,38 @@ describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreac
     expect(error).toBeInstanceOf(StoreError);
     expect(error).not.toBeInstanceOf(StoreUnavailableError);
     expect((error as StoreError).cause).toMatchObject({ code: 'ER_NO_SUCH_TABLE' });
+  });
+
+  it('a grouped applyChanges decides each guard on the locked row: a stale guard writes nothing, the others apply with their attempt rows and events', async () => {
+    const db = await dbs.create();
+    const store = track(createMysqlStore(urlFor(db)));
+    await store.setup();
+    await store.createTasks([task({ name: 'g' }), task({ name: 'g' }), task({ name: 'g' })], T0);
+    const [a, b, c] = (await store.claimTasks({ worker_id: 'w1', now: T0 + 1, limit: 3, names: ['g'] })).sort((x, y) => x.id - y.id);
+    const connection = openConnection(urlFor(db));
+    const now = T0 + 2;
+    const stale = changes.complete(b, null, now);
+    const list = [changes.complete(a, '"ok"', now), { ...stale, guard: { ...stale.guard!, attempt: 99 } }, changes.note(c, { event_type: 'task_checkpoint', message: 'm', metadata: {} }, null, now)];
+    try {
+      const { applied, event_ids } = await inTransaction(connection, 'test', (conn) => applyChanges(conn, list));
+      expect(applied).toEqual([true, false, true]);
+      expect(event_ids).toHaveLength(2);
+    } finally {
+      await connection.close();
+    }
+    const statusOf = async (id: number) => (await store.getTask(id))?.status;
+    expect([await statusOf(a.id), await statusOf(b.id), await statusOf(c.id)]).toEqual(['completed', 'running', 'running']);
+    const attempts = (await dbs.query(`SELECT task_id, ended_at, outcome FROM \`${db}\`.taskmill_task_attempts ORDER BY task_id`)) as { task_id: number; ended_at: number | null; outcome: string | null }[];
+    expect(attempts.map((r) => [Number(r.task_id), r.ended_at === null ? null : Number(r.ended_at), r.outcome])).toEqual([
+      [a.id, now, 'completed'],
+      [b.id, null, null],
+      [c.id, null, null],
+    ]);
+    const events = (await dbs.query(`SELECT task_id, event_type FROM \`${db}\`.taskmill_task_events WHERE event_time = ? ORDER BY id`, [now])) as { task_id: number; event_type: string }[];
+    expect(events.map((e) => [Number(e.task_id), e.event_type])).toEqual([
+      [a.id, 'task_completed'],
+      [c.id, 'task_checkpoint'],
+    ]);
   });
 
   it('4 store instances claim 2,000 tasks concurrently: each exactly once, no deadlock surfaces', async () => {
