@@ -120,11 +120,26 @@ function columnTypes(table: typeof tasks | typeof taskAttempts): Record<string, 
   return types;
 }
 
-/** `(v1::type1, v2::type2, …), (…)` of rows of values, for a `FROM (VALUES …)` list. */
-function valuesList(db: Db, rows: unknown[][], types: string[]): Fragment {
+/**
+ * `unnest($1::text[]::type1[], $2::text[]::type2[], …)`: rows of values passed as one array per
+ * column, so a statement binds one parameter per column whatever its row count. Its text depends
+ * only on the columns, so each shape is prepared once per connection; a `VALUES` list of a
+ * fragment per value cost more JavaScript (query objects and garbage) than the statement itself.
+ * Each array goes as `text[]` and is cast by the server (booleans as `t`/`f`, bytes as `\x…` hex):
+ * the driver would declare an array whose first element is a boolean or a Buffer as a scalar.
+ */
+function unnestColumns(db: Db, rows: unknown[][], types: string[]): Fragment {
   const { sql } = db;
-  const join = (parts: Fragment[]): Fragment => parts.reduce((acc, part) => sql`${acc}, ${part}` as Fragment);
-  return join(rows.map((values) => sql`(${join(values.map((value, i) => sql`${value as never}::${sql.unsafe(types[i])}` as Fragment))})` as Fragment));
+  const columns = types.map((type, k) => sql`${rows.map((row) => asText(row[k])) as never}::text[]::${sql.unsafe(`${type}[]`)}` as Fragment);
+  return sql`unnest(${columns.reduce((acc, column) => sql`${acc}, ${column}` as Fragment)})` as Fragment;
+}
+
+/** A value as the text PostgreSQL casts back to its column's type. */
+function asText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'boolean') return value ? 't' : 'f';
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+  return String(value);
 }
 
 type Fragment = ReturnType<Db['sql']['unsafe']>;
@@ -138,7 +153,7 @@ function shapeOf(change: TaskChange): string {
 
 /**
  * UPDATE the rows of changes of one shape (distinct tasks) in one statement:
- * `UPDATE tasks SET c = v.c … FROM (VALUES …) AS v(id, c…, guard…) WHERE id = v.id AND <guards>`.
+ * `UPDATE tasks SET c = v.c … FROM unnest(…) AS v(id, c…, guard…) WHERE id = v.id AND <guards>`.
  */
 async function updateTasksTogether(db: Db, group: readonly TaskChange[]): Promise<boolean[]> {
   const { sql, t } = db;
@@ -158,7 +173,7 @@ async function updateTasksTogether(db: Db, group: readonly TaskChange[]): Promis
   const where = guardColumns.map((c) => `AND task."${c}" = v."g_${c}"`).join(' ');
   const updated = await sql`
     UPDATE ${t.tasks} AS task SET ${sql.unsafe(set)}
-    FROM (VALUES ${valuesList(db, rows, types)}) AS v(${sql.unsafe(names.map((n) => `"${n}"`).join(', '))})
+    FROM ${unnestColumns(db, rows, types)} AS v(${sql.unsafe(names.map((n) => `"${n}"`).join(', '))})
     WHERE task.id = v.id ${sql.unsafe(where)}
     RETURNING task.id`;
   const hit = new Set(updated.map((r) => Number(r.id)));
@@ -199,7 +214,7 @@ async function closeAttempts(db: Db, closes: readonly AttemptClose[]): Promise<v
   await sql`
     UPDATE ${t.attempts} AS a
     SET ended_at = v.ended_at, outcome = v.outcome, error = v.error, timeout_flag = v.timeout_flag
-    FROM (VALUES ${valuesList(db, rows, names.map((n) => ATTEMPT_TYPES[n]))}) AS v(task_id, attempt, ended_at, outcome, error, timeout_flag)
+    FROM ${unnestColumns(db, rows, names.map((n) => ATTEMPT_TYPES[n]))} AS v(task_id, attempt, ended_at, outcome, error, timeout_flag)
     WHERE a.task_id = v.task_id AND a.attempt = v.attempt AND a.ended_at IS NULL`;
 }
 

@@ -6,22 +6,24 @@ import type { SuiteContext } from '../suite-context.js';
 const FINISHED_AT = T0 + 10;
 
 /**
- * The same starting point on a fresh database: a parent that spawned two children, four jobs and
+ * The same starting point on a fresh database: a parent that spawned two children, five jobs and
  * a cron task, all claimed; then one outcome per claimed task, the parent's stale fence and an unknown id.
  */
 async function scenario(store: Store): Promise<{ items: FinishItem[]; parentId: number }> {
   const { task: parent, fence } = await createAndClaim(store, { name: 'parent' }, { worker: 'wp', now: T0 + 1 });
   await expectApplied(store.finishAttempt(fence, { kind: 'spawned', children: [newChild(), newChild()] }, T0 + 2));
-  for (let i = 0; i < 4; i++) await createOne(store, { name: 'job', max_retries: 3, next_run_time: T0 }, T0);
+  for (let i = 0; i < 5; i++) await createOne(store, { name: 'job', max_retries: 3, next_run_time: T0 }, T0);
   await createOne(store, { name: 'job', type: 'cron', cron_expr: '0 * * * *', next_run_time: T0 }, T0);
   const claimed = await store.claimTasks({ worker_id: 'w1', now: T0 + 3, limit: 100, names: ['job', 'child'] });
-  expect(claimed).toHaveLength(7);
+  expect(claimed).toHaveLength(8);
   const jobs = claimed.filter((t) => t.name === 'job' && t.type === 'async');
   const kinds: FinishOutcome[] = [
     { kind: 'completed', result: '{"n":1}' },
     { kind: 'failed', status: 'failed', error: 'Error: boom' },
     { kind: 'failed', status: 'timeout', error: 'Task execution timeout', timeout_type: 'check' },
     { kind: 'suspended', reason: 'review', metadata: { by: 'ops' } },
+    // two suspensions share one grouped UPDATE: bytes (with a zero, a quote and a backslash) and no bytes
+    { kind: 'suspended', reason: 'later', context: new Uint8Array([0, 1, 34, 92, 255]) },
   ];
   const outcomeOf = (task: Task): FinishOutcome => {
     if (task.name === 'child') return { kind: 'completed', result: JSON.stringify(`child ${task.id}`) };
@@ -62,11 +64,16 @@ export function defineGroupedFinishTests({ test, open, db }: SuiteContext): void
     expect(results).toHaveLength(reversed.length);
     const expected = [...one.items].reverse().map((item) => aloneResults.get(item));
     expect(results).toEqual(expected);
-    expect(results.map((r) => r.applied)).toEqual([false, false, true, true, true, true, true, true, true]);
+    expect(results.map((r) => r.applied)).toEqual([false, false, true, true, true, true, true, true, true, true]);
 
     // the two children credited the parent once each, and the last resumed it
     const parent = await grouped.getTask(many.parentId);
     expect(parent).toMatchObject({ status: 'pending', completed_children: 2, stage: 1 });
+
+    const later = many.items.find((i) => i.outcome.kind === 'suspended' && i.outcome.reason === 'later')!;
+    const suspended = await grouped.getTask(later.fence.task_id);
+    expect(suspended?.status).toBe('suspended');
+    expect([...(suspended?.context ?? [])]).toEqual([0, 1, 34, 92, 255]);
 
     expect(await db.tasks(grouped)).toEqual(await db.tasks(alone));
     expect(await db.attempts(grouped)).toEqual(await db.attempts(alone));
