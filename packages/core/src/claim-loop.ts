@@ -74,6 +74,8 @@ export class ClaimLoop {
   /** Outcome writes under way (a timeout's write may outlast its handler's slot). */
   private readonly writes = new Set<Promise<void>>();
   private running = false;
+  /** Whether queued handlers may start (not while this worker is fenced). */
+  private mayStart: () => boolean = () => true;
   private loop: Promise<void> | undefined;
   private readonly groups: FinishGroups;
 
@@ -87,9 +89,15 @@ export class ClaimLoop {
     this.groups = new FinishGroups(store, () => this.storeCallBound());
   }
 
-  /** Start claiming while `mayClaim()` holds (not paused, not fenced). */
-  start(mayClaim: () => boolean): void {
+  /**
+   * Start claiming while `mayClaim()` holds (not paused, not fenced), and starting queued handlers
+   * while `mayStart()` holds: a paused manager still starts what it holds (it is running in the
+   * database), a fenced worker does not (its tasks are being recovered by the process that
+   * superseded it; they start if the fence lifts, or drop out as lost at the next heartbeat).
+   */
+  start(mayClaim: () => boolean, mayStart: () => boolean = () => true): void {
     this.running = true;
+    this.mayStart = mayStart;
     this.loop = this.run(mayClaim);
   }
 
@@ -178,6 +186,7 @@ export class ClaimLoop {
   private async run(mayClaim: () => boolean): Promise<void> {
     let failures = 0;
     while (this.running) {
+      this.startQueued(); // after a fence lifted
       const limit = this.claimLimit();
       const { names, name_limits, cluster_limits, defs } = this.registry.claimable();
       if (!mayClaim() || limit <= 0 || names.length === 0) {
@@ -238,7 +247,7 @@ export class ClaimLoop {
    * stop() ever starts, it is handed back.
    */
   private startQueued(evenWhenStopping = false): void {
-    if (!this.running && !evenWhenStopping) return;
+    if ((!this.running && !evenWhenStopping) || !this.mayStart()) return;
     const max = this.options.max_concurrent_tasks;
     for (const flight of this.queue) {
       if (this.busy() >= max) return;
