@@ -16,6 +16,8 @@ export const LIMITS = {
   max_duration_seconds: 366 * 24 * 3600,
   /** Millisecond options of the TaskManager (poll, heartbeat, lease, shutdown): at most 24 days (setTimeout's range). */
   max_interval_ms: 2_147_483_647,
+  /** `prefetch_tasks` (claimed tasks a worker may hold waiting for a free slot): at most this many. */
+  max_prefetch_tasks: 10_000,
   /** Any absolute time (ms since the epoch) a caller passes: before 10000-01-01T00:00:00Z. */
   max_time_ms: 253_402_300_800_000,
 } as const;

@@ -16,7 +16,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A handler still running this long after its attempt ended is reported as overdue. */
 export const OVERDUE_GRACE_MS = 1000;
 
-/** A handler this process runs: it holds a slot from its claim until the handler really returns. */
+/**
+ * An attempt this process holds, from its claim until its handler really returns (or, for one
+ * that never started, until its attempt ends). It takes a handler slot once its handler starts.
+ */
 interface Flight {
   readonly task: Task;
   readonly def: HandlerDefinition;
@@ -24,6 +27,8 @@ interface Flight {
   /** The attempt's span and metrics. */
   readonly telemetry: AttemptTelemetry;
   timer: NodeJS.Timeout | undefined;
+  /** The handler was started; until then the flight waits in the prefetch queue. */
+  started: boolean;
   /** The handler has returned (or thrown). */
   returned: boolean;
   /** When the attempt ended (outcome written or given up); later results of the handler are discarded. */
@@ -53,13 +58,24 @@ export interface OverdueHandler {
  * slot as soon as its outcome is queued for the next group commit (finish-group.ts), so the next
  * claim runs while that group commits instead of after it; claiming pauses while
  * 2 × `max_concurrent_tasks` outcomes wait to be written, which bounds the attempts a worker
- * holds at three times its concurrency.
+ * holds at three times its concurrency, plus `prefetch_tasks`.
+ *
+ * With `prefetch_tasks` = N > 0 a claim may also take up to N tasks more than there are free
+ * slots; they wait in a local FIFO queue, already attempts (fenced, heartbeated, timing out from
+ * the claim, counted by per-type and cluster limits — in the database they are `running`), and
+ * start in claim order as slots free. Only started handlers take a slot. With N = 0 the queue
+ * stays empty and every claimed task starts at once, as before.
  */
 export class ClaimLoop {
+  /** Every flight held: started handlers and queued ones. */
   private readonly flights = new Set<Flight>();
+  /** Claimed flights whose handler has not started, in claim order (a Set iterates in insertion order). */
+  private readonly queue = new Set<Flight>();
   /** Outcome writes under way (a timeout's write may outlast its handler's slot). */
   private readonly writes = new Set<Promise<void>>();
   private running = false;
+  /** Whether queued handlers may start (not while this worker is fenced). */
+  private mayStart: () => boolean = () => true;
   private loop: Promise<void> | undefined;
   private readonly groups: FinishGroups;
 
@@ -73,9 +89,15 @@ export class ClaimLoop {
     this.groups = new FinishGroups(store, () => this.storeCallBound());
   }
 
-  /** Start claiming while `mayClaim()` holds (not paused, not fenced). */
-  start(mayClaim: () => boolean): void {
+  /**
+   * Start claiming while `mayClaim()` holds (not paused, not fenced), and starting queued handlers
+   * while `mayStart()` holds: a paused manager still starts what it holds (it is running in the
+   * database), a fenced worker does not (its tasks are being recovered by the process that
+   * superseded it; they start if the fence lifts, or drop out as lost at the next heartbeat).
+   */
+  start(mayClaim: () => boolean, mayStart: () => boolean = () => true): void {
     this.running = true;
+    this.mayStart = mayStart;
     this.loop = this.run(mayClaim);
   }
 
@@ -87,12 +109,15 @@ export class ClaimLoop {
   async stop(shutdownMs: number): Promise<void> {
     this.running = false;
     this.wake.dispose();
+    // prefetched tasks never started: hand them back now (no retry consumed) so another worker can
+    // run them while this one drains, rather than at the deadline
+    this.handBack();
     // a claim whose store call never settles must not hang stop(): give it the shutdown time
     if (this.loop && !(await settlesWithin(this.loop, shutdownMs))) {
       this.options.onError(new Error(`The claim under way had not finished ${shutdownMs} ms into stop(); stopping without it`), 'claim');
     }
     await this.settle(Date.now() + shutdownMs);
-    const interrupted: FinishOutcome = { kind: 'interrupted', reason: 'shutdown_timeout', by_pod_id: this.options.pod_id };
+    const interrupted = this.interrupted();
     const abort = new Error('TaskManager stopped before the handler finished');
     await Promise.all(this.attempts().map((f) => this.finish(f, interrupted, abort, 'interrupted by stop()')));
     await this.settle(Date.now() + OVERDUE_GRACE_MS);
@@ -104,17 +129,27 @@ export class ClaimLoop {
     }
   }
 
+  /** The outcome of an attempt stop() gives up on: back to `pending`, no retry consumed. */
+  private interrupted(): FinishOutcome {
+    return { kind: 'interrupted', reason: 'shutdown_timeout', by_pod_id: this.options.pod_id };
+  }
+
+  /** Write `interrupted` for every queued flight; their handlers never run. */
+  private handBack(): void {
+    for (const flight of [...this.queue]) void this.finish(flight, this.interrupted(), undefined, 'handed back by stop() before it started');
+  }
+
   /** Wait until every handler has returned, or the deadline. */
   private async settle(deadline: number): Promise<void> {
     while (this.flights.size > 0 && Date.now() < deadline) await sleep(Math.min(10, deadline - Date.now()));
   }
 
-  /** Fences of the attempts under way (for task heartbeats). */
+  /** Fences of the attempts under way, queued ones included (for task heartbeats). */
   fences(): Fence[] {
     return this.attempts().map((f) => f.state.fence);
   }
 
-  /** Give up an attempt another party ended (paused, cancelled, timed out, recovered): abort its handler. */
+  /** Give up an attempt another party ended (paused, cancelled, timed out, recovered): abort its handler, or drop it from the queue. */
   abandon(taskId: TaskId, reason: Error, attempt?: number): void {
     const flight = this.attempts().find((f) => f.task.id === taskId && (attempt === undefined || f.state.fence.attempt === attempt));
     if (flight && this.end(flight, reason, reason.message)) flight.telemetry.abandoned(reason, flight.endedAt!);
@@ -151,18 +186,19 @@ export class ClaimLoop {
   private async run(mayClaim: () => boolean): Promise<void> {
     let failures = 0;
     while (this.running) {
-      const free = this.writes.size >= 2 * this.options.max_concurrent_tasks ? 0 : this.options.max_concurrent_tasks - this.flights.size;
+      this.startQueued(); // after a fence lifted
+      const limit = this.claimLimit();
       const { names, name_limits, cluster_limits, defs } = this.registry.claimable();
-      if (!mayClaim() || free <= 0 || names.length === 0) {
+      if (!mayClaim() || limit <= 0 || names.length === 0) {
         await this.wake.wait(this.options.poll_interval);
         // slots free in groups (one commit finishes many attempts): let the whole group's
         // releases land before claiming, so one claim refills them all
-        if (free <= 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (limit <= 0) await new Promise<void>((resolve) => setImmediate(resolve));
         continue;
       }
       let claimed: Task[];
       try {
-        const claim = this.store.claimTasks({ worker_id: this.options.worker_id, now: Date.now(), limit: free, names, name_limits, cluster_limits });
+        const claim = this.store.claimTasks({ worker_id: this.options.worker_id, now: Date.now(), limit, names, name_limits, cluster_limits });
         claimed = await withinDeadline(claim, this.storeCallBound(), 'claimTasks');
         failures = 0;
       } catch (error) {
@@ -171,7 +207,11 @@ export class ClaimLoop {
         await this.wake.wait(Math.min(this.options.poll_interval * 2 ** Math.min(failures, 6), 30_000));
         continue;
       }
-      for (const task of claimed) this.launch(task, defs.get(task.name)!);
+      for (const task of claimed) this.queue.add(this.launch(task, defs.get(task.name)!));
+      // a claim under way when stop() began starts what fits its free slots, as without prefetch,
+      // and hands back the rest
+      this.startQueued(true);
+      if (!this.running) this.handBack();
       if (claimed.length === 0) await this.wake.wait(this.options.poll_interval);
       // With a synchronous driver (better-sqlite3) and synchronous handlers, claiming, running and
       // finishing settle as microtasks only: without a turn of the event loop per claim, timers
@@ -180,11 +220,60 @@ export class ClaimLoop {
     }
   }
 
-  private launch(task: Task, def: HandlerDefinition): void {
+  /**
+   * How many tasks to claim now: the free slots plus the prefetch queue's room, or none while
+   * 2 × `max_concurrent_tasks` outcomes wait to be written. Without a free slot the claim waits
+   * until the queue is down to half of `prefetch_tasks`: claiming the moment one place frees would
+   * make many claims of one task each, and the point of prefetching is few claims of many. Half
+   * still leaves queued work for the slots while the claim runs.
+   */
+  private claimLimit(): number {
+    const { max_concurrent_tasks: max, prefetch_tasks: prefetch } = this.options;
+    if (this.writes.size >= 2 * max) return 0;
+    const free = max - this.busy();
+    const queued = this.queue.size;
+    if (free <= 0 && queued >= prefetch / 2) return 0;
+    return Math.max(0, free) + (prefetch - queued);
+  }
+
+  /** Handler slots taken: started handlers that have not returned. */
+  private busy(): number {
+    return this.flights.size - this.queue.size;
+  }
+
+  /**
+   * Start queued handlers, oldest claim first, while slots are free. Once stop() began only the
+   * claim that was under way may start its own tasks (`evenWhenStopping`); nothing queued before
+   * stop() ever starts, it is handed back.
+   */
+  private startQueued(evenWhenStopping = false): void {
+    if ((!this.running && !evenWhenStopping) || !this.mayStart()) return;
+    const max = this.options.max_concurrent_tasks;
+    for (const flight of this.queue) {
+      if (this.busy() >= max) return;
+      this.queue.delete(flight);
+      flight.started = true;
+      void this.execute(flight).finally(() => this.release(flight));
+    }
+  }
+
+  /** Make a claimed task an attempt of this process: fence, telemetry, timeout and type count start at the claim. */
+  private launch(task: Task, def: HandlerDefinition): Flight {
     const fence: Fence = { task_id: task.id, worker_id: this.options.worker_id, attempt: task.attempt };
     const state: AttemptState = { fence, startedAt: Date.now(), controller: new AbortController(), checkTimedOut: false, notes: new Set() };
     const telemetry = this.telemetry.attempt(task, state.startedAt);
-    const flight: Flight = { task, def, state, telemetry, timer: undefined, returned: false, endedAt: undefined, endReason: '', reported: false };
+    const flight: Flight = {
+      task,
+      def,
+      state,
+      telemetry,
+      timer: undefined,
+      started: false,
+      returned: false,
+      endedAt: undefined,
+      endReason: '',
+      reported: false,
+    };
     this.flights.add(flight);
     this.registry.track(task.name, 1);
     const deadline = Date.now() + task.timeout * 1000;
@@ -197,7 +286,7 @@ export class ClaimLoop {
       }, Math.min(deadline - Date.now(), MAX_TIMER_MS));
     };
     arm();
-    void this.execute(flight).finally(() => this.release(flight));
+    return flight;
   }
 
   private async execute(flight: Flight): Promise<void> {
@@ -217,12 +306,20 @@ export class ClaimLoop {
     void this.finish(flight, outcome);
   }
 
-  /** End the attempt without writing (someone else wrote its end); the handler keeps its slot until it returns. */
+  /**
+   * End the attempt without writing (someone else wrote its end); a started handler keeps its slot
+   * until it returns, a queued one is dropped from the queue and never starts.
+   */
   private end(flight: Flight, abortReason: unknown, why: string): boolean {
     if (flight.endedAt !== undefined) return false;
     flight.endedAt = Date.now();
     flight.endReason = why;
     clearTimeout(flight.timer);
+    if (!flight.started) {
+      this.queue.delete(flight);
+      this.release(flight);
+      return true;
+    }
     if (abortReason !== undefined) flight.state.controller.abort(abortReason);
     this.wake.wake();
     return true;
@@ -276,10 +373,11 @@ export class ClaimLoop {
     return Math.max(60_000, 2 * this.options.worker_heartbeat_timeout);
   }
 
-  /** The handler returned and its outcome (if it was the one to end the attempt) is written: free the slot. */
+  /** The handler returned (or a queued attempt ended): free the slot, start what waits for it. */
   private release(flight: Flight): void {
     this.flights.delete(flight);
     this.registry.track(flight.task.name, -1);
+    this.startQueued();
     this.wake.wake();
   }
 }

@@ -5,6 +5,7 @@ import {
   intervalMs,
   maxRetries,
   positiveInteger,
+  prefetchTasks,
   retryBackoff,
   retryIntervalSeconds,
   retryJitter,
@@ -46,6 +47,19 @@ export interface TaskManagerOptions {
   pod_id?: string | null;
   /** Handlers this process runs at once. (Default: 10) */
   max_concurrent_tasks?: number;
+  /**
+   * Claimed tasks this process may hold, beyond its free slots, in a local queue (claim order) until
+   * a slot frees, at most `LIMITS.max_prefetch_tasks`; 0 claims only for free slots. A worker that
+   * prefetches claims more tasks per claim transaction, and its outcomes commit in bigger groups,
+   * which lowers the cost per task of short tasks; at most `max_concurrent_tasks` handlers still run
+   * at once, and a type's `max_concurrent_tasks` counts its queued tasks too. The trade-off: a
+   * queued task is already `running` in the database, so its attempt, its `timeout` and its start
+   * time begin at the claim, not when its handler starts; it can time out while it waits; and no
+   * other worker can take it meanwhile. Keep this small next to what a worker finishes within a
+   * task's timeout. `stop()` hands queued tasks back at once (attempt `interrupted`, no retry
+   * consumed). (Default: 0)
+   */
+  prefetch_tasks?: number;
   /** Period in ms of task heartbeats and the timeout sweep. (Default: 5000) */
   task_heartbeat_interval?: number;
   /** A running task without a heartbeat for this many ms is timed out. (Default: 30000) */
@@ -108,6 +122,7 @@ export interface ResolvedOptions {
   worker_id: string;
   pod_id: string | null;
   max_concurrent_tasks: number;
+  prefetch_tasks: number;
   task_heartbeat_interval: number;
   task_heartbeat_timeout: number;
   worker_heartbeat_interval: number;
@@ -136,6 +151,7 @@ const KNOWN = [
   'worker_id',
   'pod_id',
   'max_concurrent_tasks',
+  'prefetch_tasks',
   'task_heartbeat_interval',
   'task_heartbeat_timeout',
   'worker_heartbeat_interval',
@@ -186,6 +202,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     worker_id: workerId,
     pod_id: podId as string | null,
     max_concurrent_tasks: option('max_concurrent_tasks', 10, positiveInteger),
+    prefetch_tasks: option('prefetch_tasks', 0, prefetchTasks),
     task_heartbeat_interval: option('task_heartbeat_interval', 5000, ms(false)),
     task_heartbeat_timeout: option('task_heartbeat_timeout', 30000, ms(false)),
     worker_heartbeat_interval: option('worker_heartbeat_interval', 5000, ms(false)),

@@ -237,7 +237,10 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     this.engine = { loop, lease, unlisten, unobserve: this.telemetry.observe(store) };
     this.lifecycle = 'running';
     lease.startTimers();
-    loop.start(() => !this.paused && !lease.fenced);
+    loop.start(
+      () => !this.paused && !lease.fenced,
+      () => !lease.fenced,
+    );
   }
 
   /** Close the claim gate; in-flight handlers carry on. */

@@ -100,6 +100,11 @@ export function positiveInteger(value: unknown, what: string, Err: ErrorClass = 
   return inRange(value, what, { min: 1, max: Number.MAX_SAFE_INTEGER, integer: true }, Err);
 }
 
+/** How many claimed tasks a worker may hold before a slot frees: 0 to LIMITS.max_prefetch_tasks. */
+export function prefetchTasks(value: unknown, what = 'prefetch_tasks', Err: ErrorClass = ValidationError): number {
+  return inRange(value, what, { min: 0, max: LIMITS.max_prefetch_tasks, integer: true }, Err);
+}
+
 /** A string that is not empty after trimming. */
 export function nonEmptyString(value: unknown, what: string): string {
   if (typeof value !== 'string' || value.trim() === '') {

@@ -1,0 +1,207 @@
+import { expect, onTestFinished } from 'vitest';
+import { ConfigurationError, LIMITS, TaskManager, type Store, type TaskId, type TaskManagerOptions, type TaskStatus } from '@taskmill/core';
+import { backends } from '../src/backends.js';
+import { describeBackends, waitFor, waitForStatus, type BackendContext } from '../src/harness.js';
+
+/** A promise a test resolves when it lets the handlers waiting on it return. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/**
+ * A manager plus a way to make a second manager and a reader on the same database that outlive the
+ * first manager (a `sqlite::memory:` database lives in one connection: there every party shares one
+ * store object, which a manager given it does not close).
+ */
+async function sharedDatabase(env: BackendContext, options: Partial<TaskManagerOptions>) {
+  if (env.backend.name === 'sqlite-memory') {
+    const { createSqliteStore } = await import('@taskmill/store-sqlite');
+    const store = createSqliteStore('sqlite::memory:') as Store;
+    onTestFinished(() => store.close());
+    await env.isolated();
+    return {
+      tm: env.manager({ ...options, dbConnection: store }),
+      second: (more: Partial<TaskManagerOptions>) => env.manager({ ...more, dbConnection: store }),
+      reader: store,
+    };
+  }
+  const tm = await env.isolated(options);
+  const reader = await env.db().openPeerStore();
+  onTestFinished(() => reader.close().catch(() => undefined));
+  return { tm, second: (more: Partial<TaskManagerOptions>) => env.manager(more), reader };
+}
+
+async function countIn(reader: Pick<Store, 'queryTasks'>, status: TaskStatus): Promise<number> {
+  return (await reader.queryTasks({ status })).items.length;
+}
+
+describeBackends('prefetch_tasks', backends(), (env) => {
+  env.test('with max_concurrent_tasks 2 and prefetch_tasks 8, more tasks are running in the store than handlers run, at most 2 handlers run at once, and each of 60 tasks runs once', async () => {
+    const tm = await env.isolated({ max_concurrent_tasks: 2, prefetch_tasks: 8 });
+    const runs = new Map<TaskId, number>();
+    let inHandler = 0;
+    let mostAtOnce = 0;
+    const release = gate();
+    tm.use('job', async (task) => {
+      runs.set(task.id, (runs.get(task.id) ?? 0) + 1);
+      inHandler++;
+      mostAtOnce = Math.max(mostAtOnce, inHandler);
+      try {
+        await release.opened;
+        await new Promise((resolve) => setTimeout(resolve, 2)); // overlap with the next handlers
+      } finally {
+        inHandler--;
+      }
+      return task.payload;
+    });
+    const ids = await tm.asyncMany(Array.from({ length: 60 }, (_, n) => ({ name: 'job', payload: { n } })));
+    await tm.start();
+    // the two handlers hold their slots; the claim took 2 + 8, so 10 are running in the database
+    await waitFor(async () => inHandler === 2 && (await tm.getTasks({ status: 'running' })).length > 2, {
+      what: 'more tasks running in the store than handlers running',
+    });
+    expect((await tm.getTasks({ status: 'running' })).length).toBe(10);
+    expect(inHandler).toBe(2);
+    release.open();
+    await waitFor(async () => (await tm.getTasks({ status: 'completed' })).length === ids.length, { timeout: 60_000, what: 'every task to complete' });
+    expect(runs.size).toBe(ids.length);
+    expect([...runs.values()].every((count) => count === 1)).toBe(true);
+    expect(mostAtOnce).toBe(2);
+    const tasks = await Promise.all(ids.map((id) => tm.getTask(id)));
+    tasks.forEach((task, n) => expect(task).toMatchObject({ status: 'completed', attempt: 1, result: { n } }));
+  });
+
+  env.test('a prefetched task whose timeout passes while it waits for a slot times out by the retry rules and its handler never starts', async () => {
+    const tm = await env.isolated({ max_concurrent_tasks: 1, prefetch_tasks: 4 });
+    const release = gate();
+    const started: TaskId[] = [];
+    tm.use('block', async () => {
+      await release.opened;
+      return 'unblocked';
+    });
+    tm.use('quick', (task) => {
+      started.push(task.id);
+      return 'ran';
+    });
+    // claimed in priority order: the blocker takes the only slot, the quick task waits in the queue
+    const blocker = await tm.async('block', {}, { priority: 10, timeout: 60 });
+    const queued = await tm.async('quick', {}, { priority: 0, timeout: 1, max_retries: 2, retry_interval: 3600 });
+    await tm.start();
+    await waitFor(async () => (await tm.getTask(queued))?.status === 'running' && (await tm.getTask(blocker))?.status === 'running', {
+      what: 'both tasks running in the store',
+    });
+    const timedOut = await waitForStatus(tm, queued, 'timeout', 20_000);
+    // attempts are left: the retry waits retry_interval (retry_count grows when the retry is claimed)
+    expect(timedOut).toMatchObject({ attempt: 1, retry_count: 0 });
+    expect(timedOut.next_run_time).toBeGreaterThan(Date.now() + 3000_000);
+    expect(timedOut.error).toMatch(/timeout|timed out/i);
+    expect((await tm.getTaskAttempts(queued)).map((a) => a.outcome)).toEqual(['timeout']);
+    release.open();
+    await waitForStatus(tm, blocker, 'completed');
+    // a task enqueued now runs after anything still queued: once it has run, the timed-out one was not started
+    const later = await tm.async('quick', {}, { priority: 0 });
+    await waitForStatus(tm, later, 'completed');
+    expect(started).toEqual([later]);
+    expect(await tm.getTask(queued)).toMatchObject({ status: 'timeout', attempt: 1 });
+  });
+
+  env.test('pauseTask() of a prefetched task drops it from the queue: it stays paused and its handler never starts', async () => {
+    const tm = await env.isolated({ max_concurrent_tasks: 1, prefetch_tasks: 4 });
+    const release = gate();
+    const started: TaskId[] = [];
+    tm.use('block', async () => {
+      await release.opened;
+      return 'unblocked';
+    });
+    tm.use('quick', (task) => {
+      started.push(task.id);
+      return 'ran';
+    });
+    const blocker = await tm.async('block', {}, { priority: 10 });
+    const queued = await tm.async('quick', {}, { priority: 0 });
+    await tm.start();
+    await waitFor(async () => (await tm.getTask(queued))?.status === 'running' && (await tm.getTask(blocker))?.status === 'running', {
+      what: 'both tasks running in the store',
+    });
+    await tm.pauseTask(queued);
+    release.open();
+    await waitForStatus(tm, blocker, 'completed');
+    const later = await tm.async('quick', {}, { priority: 0 });
+    await waitForStatus(tm, later, 'completed');
+    expect(started).toEqual([later]);
+    expect(await tm.getTask(queued)).toMatchObject({ status: 'paused' });
+  });
+
+  env.test('stop() hands queued tasks back at once while the running handler drains; a second manager runs them and none runs twice', async () => {
+    const { tm, second, reader } = await sharedDatabase(env, { max_concurrent_tasks: 1, prefetch_tasks: 5, shutdown_timeout: 20_000 });
+    const release = gate();
+    const ranBy = new Map<TaskId, string[]>();
+    const handler = (who: string) => async (task: { id: TaskId }) => {
+      ranBy.set(task.id, [...(ranBy.get(task.id) ?? []), who]);
+      if (who === 'first') await release.opened;
+      return who;
+    };
+    tm.use('job', handler('first'));
+    const ids = await tm.asyncMany(Array.from({ length: 6 }, (_, n) => ({ name: 'job', payload: { n } })));
+    await tm.start();
+    await waitFor(async () => (await countIn(reader, 'running')) === 6 && ranBy.size === 1, { what: 'one handler in and five tasks queued' });
+    const stopping = tm.stop();
+    // handed back while the first handler still holds stop() up
+    await waitFor(async () => (await countIn(reader, 'pending')) === 5, { what: 'the queued tasks pending again' });
+    expect(tm.state).toBe('stopping');
+    expect(await countIn(reader, 'running')).toBe(1);
+    release.open();
+    await stopping;
+    const [ranFirst] = [...ranBy.keys()];
+    expect(await reader.getTask(ranFirst!)).toMatchObject({ status: 'completed', result: 'first' });
+    const handedBack = ids.filter((id) => id !== ranFirst);
+    for (const id of handedBack) {
+      expect(await reader.getTask(id)).toMatchObject({ status: 'pending', retry_count: 0 });
+      expect((await reader.queryTaskAttempts(id, {})).items.map((a) => a.outcome)).toEqual(['interrupted']);
+    }
+    const tm2 = second({ max_concurrent_tasks: 2, prefetch_tasks: 2 });
+    tm2.use('job', handler('second'));
+    await tm2.start();
+    await waitFor(async () => (await countIn(reader, 'completed')) === ids.length, { what: 'every task to complete' });
+    expect([...ranBy.entries()].sort(([a], [b]) => Number(a) - Number(b))).toEqual(
+      ids.map((id) => [id, [id === ranFirst ? 'first' : 'second']]).sort(([a], [b]) => Number(a) - Number(b)),
+    );
+  });
+
+  env.test('bad values of prefetch_tasks throw ConfigurationError at construction', async () => {
+    await env.isolated();
+    const dbConnection = env.db().dbConnection;
+    for (const value of [-1, 1.5, Number.NaN, '3', 1e9, Number.POSITIVE_INFINITY, null, LIMITS.max_prefetch_tasks + 1]) {
+      let made: TaskManager | undefined;
+      const make = () => (made = new TaskManager({ dbConnection, prefetch_tasks: value as number }));
+      expect(make, String(value)).toThrow(ConfigurationError);
+      expect(make, String(value)).toThrow(/prefetch_tasks/);
+      expect(made).toBeUndefined();
+    }
+    for (const value of [0, 1, LIMITS.max_prefetch_tasks]) {
+      expect(new TaskManager({ dbConnection, prefetch_tasks: value }).options.prefetch_tasks).toBe(value);
+    }
+    expect(new TaskManager({ dbConnection }).options.prefetch_tasks).toBe(0);
+  });
+
+  env.test('prefetch_tasks 0 (the default) claims only for free slots', async () => {
+    const tm = await env.isolated({ max_concurrent_tasks: 2 });
+    let inHandler = 0;
+    const release = gate();
+    tm.use('job', async () => {
+      inHandler++;
+      await release.opened;
+      inHandler--;
+      return 'done';
+    });
+    const ids = await tm.asyncMany(Array.from({ length: 6 }, (_, n) => ({ name: 'job', payload: { n } })));
+    await tm.start();
+    await waitFor(() => inHandler === 2, { what: 'two handlers running' });
+    expect((await tm.getTasks({ status: 'running' })).length).toBe(2);
+    expect((await tm.getTasks({ status: 'pending' })).length).toBe(4);
+    release.open();
+    await waitFor(async () => (await tm.getTasks({ status: 'completed' })).length === ids.length, { what: 'every task to complete' });
+  });
+});
