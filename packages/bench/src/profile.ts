@@ -22,7 +22,7 @@ if (!url) {
   process.exit(2);
 }
 const N = Number(nArg ?? 5000);
-const TABLES = ['taskmill_task_events', 'taskmill_task_attempts', 'taskmill_tasks', 'taskmill_workers', 'taskmill_migrations'];
+const TABLES = ['taskmill_task_events', 'taskmill_task_attempts', 'taskmill_tasks', 'taskmill_workers', 'taskmill_claim_locks', 'taskmill_migrations'];
 
 async function reset(): Promise<void> {
   if (url.startsWith('postgres')) {
@@ -94,7 +94,7 @@ const { store, calls } = timed(real);
 let done = 0;
 let finished!: () => void;
 const all = new Promise<void>((resolve) => (finished = resolve));
-const worker = new TaskManager({ dbConnection: store, max_concurrent_tasks: 10 });
+const worker = new TaskManager({ dbConnection: store, max_concurrent_tasks: Number(process.env.PROFILE_CONCURRENCY ?? 10), prefetch_tasks: Number(process.env.PROFILE_PREFETCH ?? 0) });
 worker.use('noop', () => {
   if (++done === N) finished();
   return null;
@@ -128,3 +128,4 @@ for (const [name, c] of [...calls].sort((a, b) => b[1].ms - a[1].ms)) {
   console.log(`${name.padEnd(22)} ${String(c.n).padStart(6)} calls  mean ${(c.ms / c.n).toFixed(2).padStart(7)} ms  mean size ${(c.items / c.n).toFixed(1).padStart(5)}  total ${Math.round(c.ms)} ms`);
 }
 if (profile) summarize(profile as never);
+if (profile && process.env.PROFILE_OUT) (await import('node:fs')).writeFileSync(process.env.PROFILE_OUT, JSON.stringify(profile));

@@ -14,7 +14,8 @@ import { statementCounter, type JobSystem, type Payload, type Place, type Produc
 
 /*
  * taskmill as its README shows it: a TaskManager on a store from the store package's factory,
- * at default options except `max_concurrent_tasks` (the workloads' concurrency). Every
+ * at default options except `max_concurrent_tasks` (the workloads' concurrency) and, on the
+ * `-prefetch` rows, `prefetch_tasks`. Every
  * enqueue goes through `async()` / `asyncMany()`, so the full audit trail is written as today.
  */
 
@@ -44,7 +45,7 @@ function openStore(place: Place, count = false): Store {
   return Object.assign(store, { close: async () => (await close(), await client.end({ timeout: 1 })) });
 }
 
-function manager(store: Store, options: { max_concurrent_tasks?: number } = {}) {
+function manager(store: Store, options: { max_concurrent_tasks?: number; prefetch_tasks?: number } = {}) {
   return new TaskManager({
     dbConnection: store,
     ...options,
@@ -52,15 +53,17 @@ function manager(store: Store, options: { max_concurrent_tasks?: number } = {}) 
   });
 }
 
-export function taskmillSystem(kind: TaskmillStore, urls: { pgUrl: string; mysqlUrl: string }): JobSystem {
+export function taskmillSystem(kind: TaskmillStore, urls: { pgUrl: string; mysqlUrl: string }, prefetch = 0): JobSystem {
+  const defaults =
+    kind === 'sqlite'
+      ? 'a database file in the temp dir, default options (WAL file-watch wake-ups, poll_interval 1000 ms)'
+      : kind === 'postgres'
+        ? 'default options (LISTEN/NOTIFY wake-ups, poll_interval 1000 ms), pool 10'
+        : 'MariaDB, default options (wake-up probe every 50 ms, poll_interval 1000 ms), pool 10';
   return {
-    name: `taskmill-${kind}`,
-    settings:
-      kind === 'sqlite'
-        ? 'a database file in the temp dir, default options (WAL file-watch wake-ups, poll_interval 1000 ms)'
-        : kind === 'postgres'
-          ? 'default options (LISTEN/NOTIFY wake-ups, poll_interval 1000 ms), pool 10'
-          : 'MariaDB, default options (wake-up probe every 50 ms, poll_interval 1000 ms), pool 10',
+    name: prefetch > 0 ? `taskmill-${kind}-prefetch` : `taskmill-${kind}`,
+    settings: prefetch > 0 ? `as taskmill-${kind}, with \`prefetch_tasks\` ${prefetch} (W1 and W3 only)` : defaults,
+    tuned: prefetch > 0,
     family: 'taskmill',
     postgres: kind === 'postgres',
 
@@ -131,7 +134,7 @@ export function taskmillSystem(kind: TaskmillStore, urls: { pgUrl: string; mysql
 
     async worker(place, options) {
       const store = openStore(place, options.countStatements);
-      const tm = manager(store, { max_concurrent_tasks: options.concurrency });
+      const tm = manager(store, { max_concurrent_tasks: options.concurrency, prefetch_tasks: prefetch });
       tm.use(TASK, (task) => {
         options.onJob(task.payload as Payload);
         return null;

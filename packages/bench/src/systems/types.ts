@@ -51,6 +51,11 @@ export interface JobSystem {
   family: 'taskmill' | 'peer';
   /** True when it stores jobs in PostgreSQL (W7). */
   postgres: boolean;
+  /**
+   * A throughput-tuned variant of a system with its own row (taskmill with `prefetch_tasks`): run in
+   * the drains (W1, W3) only, where its setting matters; the other workloads run the defaults.
+   */
+  tuned?: boolean;
   /** Make a fresh, migrated place for one run. */
   create(runId: string): Promise<Place>;
   /** Remove the place and everything in it. */

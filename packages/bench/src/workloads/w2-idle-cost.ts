@@ -13,7 +13,7 @@ const SECONDS = 10;
  * taskmill-sqlite has no server and is left out.
  */
 export async function w2IdleCost(ctx: BenchContext): Promise<WorkloadReport> {
-  const systems = ctx.systems.filter((s) => s.name !== 'taskmill-sqlite');
+  const systems = ctx.systems.filter((s) => s.name !== 'taskmill-sqlite' && !s.tuned);
   const runs = await eachRun(
     ctx,
     'W2 idle cost',

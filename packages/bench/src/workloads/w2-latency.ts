@@ -15,7 +15,7 @@ import { eachRun, ratioCells, spreadCells } from './runs.js';
 export async function w2(ctx: BenchContext): Promise<WorkloadReport> {
   const { w2Tasks, w2Rate, concurrency } = ctx.config;
   const gap = 1000 / w2Rate;
-  const systems = ctx.systems;
+  const systems = ctx.systems.filter((s) => !s.tuned);
   const runs = await eachRun(ctx, 'W2', systems, (system) =>
     withPlace(ctx, system, async (place) => {
       const worker = await spawnWorker({ system: system.name, place, concurrency });

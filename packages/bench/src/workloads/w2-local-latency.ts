@@ -12,7 +12,7 @@ import { eachRun, spreadCells } from './runs.js';
  */
 export async function w2Local(ctx: BenchContext): Promise<WorkloadReport> {
   const { w2Tasks, w2Rate, concurrency } = ctx.config;
-  const systems = ctx.systems.filter((s) => s.family === 'taskmill');
+  const systems = ctx.systems.filter((s) => s.family === 'taskmill' && !s.tuned);
   const runs = await eachRun(ctx, 'W2 in one process', systems, (system) =>
     withPlace(ctx, system, async (place) => {
       const lat = await localLatencies(place, w2Tasks, 1000 / w2Rate, concurrency);

@@ -6,7 +6,7 @@ import { eachRun, ratioCells, spreadCells } from './runs.js';
 /** W4: awaited single enqueues, one after another, no worker running: enqueues/s. */
 export async function w4(ctx: BenchContext): Promise<WorkloadReport> {
   const { w4N } = ctx.config;
-  const systems = ctx.systems;
+  const systems = ctx.systems.filter((s) => !s.tuned);
   const runs = await eachRun(ctx, 'W4', systems, (system) =>
     withPlace(ctx, system, async (place) => {
       const producer = await system.producer(place);

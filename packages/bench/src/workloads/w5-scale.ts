@@ -15,7 +15,7 @@ import { eachRun, spreadCells } from './runs.js';
 export async function w5(ctx: BenchContext): Promise<WorkloadReport> {
   const { w5Small, w5Large, w5Measure } = ctx.config;
   const m = Math.min(w5Measure, w5Small);
-  const systems = ctx.systems.filter((s) => s.family === 'taskmill');
+  const systems = ctx.systems.filter((s) => s.family === 'taskmill' && !s.tuned);
   const timed = async (system: JobSystem, place: Place) => (await drain(ctx, system, place, m, { markAt: m })).rate;
 
   const small = await eachRun(ctx, `W5 (${w5Small.toLocaleString('en-US')} pending)`, systems, (system) =>

@@ -17,7 +17,7 @@ import { eachRun, ratioCells, spreadCells } from './runs.js';
  */
 export async function w7(ctx: BenchContext): Promise<WorkloadReport> {
   const { w7N, chunk } = ctx.config;
-  const systems = ctx.systems.filter((s) => s.postgres);
+  const systems = ctx.systems.filter((s) => s.postgres && !s.tuned);
   const monitor = postgres(ctx.config.pgUrl, { max: 1, onnotice: () => {} });
   const probe = async () => {
     const [row] = await monitor`SELECT pg_current_wal_lsn()::text AS lsn,
