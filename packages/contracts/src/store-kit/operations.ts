@@ -148,10 +148,22 @@ function eventsOnly(id: TaskId, drafts: TaskChange['events']): TaskChange {
 export async function claimTasks(tx: StoreWriter, request: ClaimRequest): Promise<Task[]> {
   const planned = planClaim(request);
   if (!planned) return [];
-  if (!(await tx.workerMayClaim(planned.worker_id))) return [];
-  const plan = await withClusterLimits(tx, planned, request.cluster_limits);
-  if (!plan) return [];
-  const picked = pickClaims(await tx.claimCandidates(plan), plan);
+  let candidates: Task[];
+  let plan: ClaimPlan | null = planned;
+  if (clusterLimitedNames(planned, request.cluster_limits).length === 0) {
+    // independent reads, sent together (one round trip where the driver pipelines), in this
+    // order: the worker's row is locked before the candidates, as when awaited one by one, and a
+    // refused worker's locked candidates are released with its transaction
+    const [may, found] = await Promise.all([tx.workerMayClaim(planned.worker_id), tx.claimCandidates(planned)]);
+    if (!may) return [];
+    candidates = found;
+  } else {
+    if (!(await tx.workerMayClaim(planned.worker_id))) return [];
+    plan = await withClusterLimits(tx, planned, request.cluster_limits);
+    if (!plan) return [];
+    candidates = await tx.claimCandidates(plan);
+  }
+  const picked = pickClaims(candidates, plan);
   if (picked.length === 0) return [];
   const list = picked.map((task) => changes.claim(task, plan.worker_id, plan.now));
   const { applied } = await tx.applyChanges(list);
