@@ -86,7 +86,7 @@ export const tasks = mysqlTable(
     index('idx_task_timeout').on(t.status, t.last_active_time),
     index('idx_task_workflow').on(t.parent_id, t.status, t.completed_children),
     index('idx_task_stats').on(t.tag, t.name, t.status),
-    index('idx_task_last_event').on(t.last_event_time, t.last_event_type),
+    // no index on last_event_*: no query filters or sorts by them, and every event rewrote its entry
     index('idx_task_root_created').on(t.root_id, t.created_at),
     // beyond B8.1: the claim's name filter, recovery by owner, the total-timeout sweep, the
     // created_at order of queryTasks and retention's oldest-first scan
@@ -120,13 +120,12 @@ export const taskEvents = mysqlTable(
     metadata: longtext('metadata'),
   },
   (t) => [
+    // Every event read is scoped to one task or one workflow (queryTaskEvents, queryWorkflowEvents;
+    // retention deletes by task_id), so these two are the only event indexes a query needs; an index
+    // per filter column (parent, type, worker, stage, attempt; SPEC B8.1) cost five more index
+    // entries per event on every write and served no query (migration "drop_unqueried_indexes").
     index('idx_task_events_task_time').on(t.task_id, t.event_time),
     index('idx_task_events_root_time').on(t.root_id, t.event_time),
-    index('idx_task_events_parent_time').on(t.parent_id, t.event_time),
-    index('idx_task_events_type_time').on(t.event_type, t.event_time),
-    index('idx_task_events_worker_time').on(t.worker_id, t.event_time),
-    index('idx_task_events_stage_time').on(t.stage, t.event_time),
-    index('idx_task_events_attempt_time').on(t.attempt, t.event_time),
   ],
 );
 
@@ -145,10 +144,9 @@ export const taskAttempts = mysqlTable(
     timeout_flag: boolean('timeout_flag').notNull().default(false),
   },
   (t) => [
+    // attempt reads are scoped to a task or a workflow's tasks too: no index per worker or outcome
     index('idx_task_attempts_task_attempt').on(t.task_id, t.attempt),
     index('idx_task_attempts_task_open').on(t.task_id, t.ended_at, t.attempt),
-    index('idx_task_attempts_worker_started').on(t.worker_id, t.started_at),
-    index('idx_task_attempts_outcome_started').on(t.outcome, t.started_at),
   ],
 );
 
