@@ -23,19 +23,17 @@ export function targetsTable(reports: WorkloadReport[]): string {
   const atMost = (target: string, value: number, limit: number, unit: string) =>
     checks.push({ target, measured: Number.isFinite(value) ? `${fmt(value, 2)} ${unit}` : 'not measured', met: Number.isFinite(value) ? value <= limit : null });
 
-  atLeast('W1 PostgreSQL ≥ 2× graphile-worker defaults', m('W1', 'taskmill-postgres', 'rate'), m('W1', 'graphile-worker', 'rate'), 2);
-  atLeast('W1 PostgreSQL ≥ 1× graphile-worker batched', m('W1', 'taskmill-postgres', 'rate'), m('W1', 'graphile-worker-batched', 'rate'), 1);
-  atLeast('W1 SQLite ≥ 1× BullMQ', m('W1', 'taskmill-sqlite', 'rate'), m('W1', 'bullmq', 'rate'), 1);
-  atLeast('W1 MariaDB ≥ 1× graphile-worker defaults', m('W1', 'taskmill-mysql', 'rate'), m('W1', 'graphile-worker', 'rate'), 1);
-  atLeast('W3 (two processes) ≥ 1.5× W1 on PostgreSQL', m('W3', 'taskmill-postgres', 'rate'), m('W1', 'taskmill-postgres', 'rate'), 1.5);
-  atLeast('W3 (two processes) ≥ 1.5× W1 on MariaDB', m('W3', 'taskmill-mysql', 'rate'), m('W1', 'taskmill-mysql', 'rate'), 1.5);
-  // the same targets for the rows with prefetch (graphile-worker-batched is the peer's tuned row)
-  atLeast('W1 PostgreSQL with prefetch ≥ 2× graphile-worker defaults', m('W1', 'taskmill-postgres-prefetch', 'rate'), m('W1', 'graphile-worker', 'rate'), 2);
-  atLeast('W1 PostgreSQL with prefetch ≥ 1× graphile-worker batched', m('W1', 'taskmill-postgres-prefetch', 'rate'), m('W1', 'graphile-worker-batched', 'rate'), 1);
-  atLeast('W1 SQLite with prefetch ≥ 1× BullMQ', m('W1', 'taskmill-sqlite-prefetch', 'rate'), m('W1', 'bullmq', 'rate'), 1);
-  atLeast('W1 MariaDB with prefetch ≥ 1× graphile-worker defaults', m('W1', 'taskmill-mysql-prefetch', 'rate'), m('W1', 'graphile-worker', 'rate'), 1);
-  atLeast('W3 ≥ 1.5× W1 on PostgreSQL with prefetch', m('W3', 'taskmill-postgres-prefetch', 'rate'), m('W1', 'taskmill-postgres-prefetch', 'rate'), 1.5);
-  atLeast('W3 ≥ 1.5× W1 on MariaDB with prefetch', m('W3', 'taskmill-mysql-prefetch', 'rate'), m('W1', 'taskmill-mysql-prefetch', 'rate'), 1.5);
+  // each drain target for the rows at defaults, then for those with prefetch (graphile-worker-batched
+  // is the peer's tuned row)
+  for (const [row, label] of [['', ''], ['-prefetch', ' with prefetch']] as const) {
+    const tm = (store: string) => `taskmill-${store}${row}`;
+    atLeast(`W1 PostgreSQL${label} ≥ 2× graphile-worker defaults`, m('W1', tm('postgres'), 'rate'), m('W1', 'graphile-worker', 'rate'), 2);
+    atLeast(`W1 PostgreSQL${label} ≥ 1× graphile-worker batched`, m('W1', tm('postgres'), 'rate'), m('W1', 'graphile-worker-batched', 'rate'), 1);
+    atLeast(`W1 SQLite${label} ≥ 1× BullMQ`, m('W1', tm('sqlite'), 'rate'), m('W1', 'bullmq', 'rate'), 1);
+    atLeast(`W1 MariaDB${label} ≥ 1× graphile-worker defaults`, m('W1', tm('mysql'), 'rate'), m('W1', 'graphile-worker', 'rate'), 1);
+    atLeast(`W3 (two processes) ≥ 1.5× W1 on PostgreSQL${label}`, m('W3', tm('postgres'), 'rate'), m('W1', tm('postgres'), 'rate'), 1.5);
+    atLeast(`W3 (two processes) ≥ 1.5× W1 on MariaDB${label}`, m('W3', tm('mysql'), 'rate'), m('W1', tm('mysql'), 'rate'), 1.5);
+  }
   const pg = m('W2', 'taskmill-postgres', 'p50');
   const gw = m('W2', 'graphile-worker', 'p50');
   checks.push({
