@@ -43,6 +43,11 @@ function toBuffer(value: Uint8Array): Buffer {
   return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
+/** A patch value as mysql2 binds it: bytes as a Buffer, an absent value as NULL. */
+function bindable(value: unknown): unknown {
+  return value instanceof Uint8Array ? toBuffer(value) : (value ?? null);
+}
+
 function columns(names: readonly string[]): string {
   return names.map((name) => `\`${name}\``).join(', ');
 }
@@ -163,7 +168,7 @@ async function patchTask(conn: Conn, change: TaskChange): Promise<boolean> {
   }
   // every value is a constant, so MySQL's left-to-right SET (each assignment sees the ones before) changes nothing
   const set = entries.map(([name]) => `\`${name}\` = ?`).join(', ');
-  const values = entries.map(([, value]) => (value instanceof Uint8Array ? toBuffer(value) : value));
+  const values = entries.map(([, value]) => bindable(value));
   const { affectedRows } = await exec(conn, `UPDATE ${T} SET ${set} WHERE ${condition}`, [...values, change.task_id, ...guardParams]);
   // a guarded patch always changes the status, so affectedRows counts the row with or without CLIENT_FOUND_ROWS
   return !change.guard || affectedRows > 0;
@@ -266,17 +271,18 @@ function guardHolds(guard: NonNullable<TaskChange['guard']>, row: RawRow | undef
   return true;
 }
 
+/** `CASE key WHEN ? THEN ? … END` over `rows`, its values appended to `params` in placeholder order. */
+function caseOf<R>(key: string, rows: readonly R[], pick: (row: R) => [unknown, unknown], params: unknown[]): string {
+  for (const row of rows) params.push(...pick(row));
+  return `CASE ${key} ${rows.map(() => 'WHEN ? THEN ?').join(' ')} END`;
+}
+
 /** `c = CASE id WHEN ? THEN ? … END` for each column, over changes of one patch shape. */
 async function updateTogether(conn: Conn, group: readonly TaskChange[]): Promise<void> {
-  const names = patchEntries(group[0].patch).map(([name]) => name as string);
   const params: unknown[] = [];
-  const set = names.map((name) => {
-    for (const change of group) {
-      const value = (change.patch as Record<string, unknown>)[name];
-      params.push(change.task_id, value instanceof Uint8Array ? toBuffer(value) : (value ?? null));
-    }
-    return `\`${name}\` = CASE id ${group.map(() => 'WHEN ? THEN ?').join(' ')} END`;
-  });
+  const set = patchEntries(group[0].patch).map(
+    ([name]) => `\`${name}\` = ${caseOf('id', group, (change) => [change.task_id, bindable((change.patch as Record<string, unknown>)[name])], params)}`,
+  );
   // every value is a constant and `id` is not assigned, so MySQL's left-to-right SET changes nothing
   await exec(conn, `UPDATE ${T} SET ${set.join(', ')} WHERE id IN (?)`, [...params, group.map((change) => change.task_id)]);
 }
@@ -285,17 +291,10 @@ async function updateTogether(conn: Conn, group: readonly TaskChange[]): Promise
 async function closeAttemptsTogether(conn: Conn, closes: readonly AttemptClose[]): Promise<void> {
   if (closes.length === 0) return;
   const params: unknown[] = [];
-  const byTask = (pick: (close: AttemptClose) => unknown) => {
-    for (const close of closes) params.push(close.task_id, pick(close));
-    return `CASE task_id ${closes.map(() => 'WHEN ? THEN ?').join(' ')} END`;
-  };
+  const byTask = (pick: (close: AttemptClose) => unknown) => caseOf('task_id', closes, (close) => [close.task_id, pick(close)], params);
   const set = `ended_at = ${byTask((c) => c.ended_at)}, outcome = ${byTask((c) => c.outcome)}, error = ${byTask((c) => c.error)}, timeout_flag = ${byTask((c) => c.timeout_flag)}`;
   const attempt = byTask((c) => c.attempt);
-  await exec(conn, `UPDATE ${A} SET ${set} WHERE task_id IN (?) AND attempt = ${attempt} AND ended_at IS NULL`, [
-    ...params.slice(0, closes.length * 8),
-    closes.map((close) => close.task_id),
-    ...params.slice(closes.length * 8),
-  ]);
+  await exec(conn, `UPDATE ${A} SET ${set} WHERE attempt = ${attempt} AND task_id IN (?) AND ended_at IS NULL`, [...params, closes.map((close) => close.task_id)]);
 }
 
 /** Flip a child's `parent_credited` from 0 to 1; true when this call flipped it. */
