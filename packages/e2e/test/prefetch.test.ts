@@ -1,5 +1,5 @@
 import { expect, onTestFinished } from 'vitest';
-import { ConfigurationError, LIMITS, TaskManager, type Store, type TaskId, type TaskManagerOptions, type TaskStatus } from '@taskmill/core';
+import { type AsyncOptions, ConfigurationError, LIMITS, TaskManager, type Store, type TaskId, type TaskManagerOptions, type TaskStatus } from '@taskmill/core';
 import { backends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus, type BackendContext } from '../src/harness.js';
 
@@ -31,6 +31,33 @@ async function sharedDatabase(env: BackendContext, options: Partial<TaskManagerO
   const reader = await env.db().openPeerStore();
   onTestFinished(() => reader.close().catch(() => undefined));
   return { tm, second: (more: Partial<TaskManagerOptions>) => env.manager(more), reader };
+}
+
+/**
+ * A started manager with one slot and a prefetch queue: a blocking task (priority 10) holds the
+ * slot until `release.open()`, and a quick one (priority 0), claimed with it, waits in the queue;
+ * both are `running` in the store. `started` lists the quick handlers that ran.
+ */
+async function blockedQueue(env: BackendContext, blockOptions: AsyncOptions, quickOptions: AsyncOptions) {
+  const tm = await env.isolated({ max_concurrent_tasks: 1, prefetch_tasks: 4 });
+  const release = gate();
+  const started: TaskId[] = [];
+  tm.use('block', async () => {
+    await release.opened;
+    return 'unblocked';
+  });
+  tm.use('quick', (task) => {
+    started.push(task.id);
+    return 'ran';
+  });
+  // claimed in priority order: the blocker takes the only slot, the quick task waits in the queue
+  const blocker = await tm.async('block', {}, { ...blockOptions, priority: 10 });
+  const queued = await tm.async('quick', {}, { ...quickOptions, priority: 0 });
+  await tm.start();
+  await waitFor(async () => (await tm.getTask(queued))?.status === 'running' && (await tm.getTask(blocker))?.status === 'running', {
+    what: 'both tasks running in the store',
+  });
+  return { tm, release, started, blocker, queued };
 }
 
 async function countIn(reader: Pick<Store, 'queryTasks'>, status: TaskStatus): Promise<number> {
@@ -74,24 +101,7 @@ describeBackends('prefetch_tasks', backends(), (env) => {
   });
 
   env.test('a prefetched task whose timeout passes while it waits for a slot times out by the retry rules and its handler never starts', async () => {
-    const tm = await env.isolated({ max_concurrent_tasks: 1, prefetch_tasks: 4 });
-    const release = gate();
-    const started: TaskId[] = [];
-    tm.use('block', async () => {
-      await release.opened;
-      return 'unblocked';
-    });
-    tm.use('quick', (task) => {
-      started.push(task.id);
-      return 'ran';
-    });
-    // claimed in priority order: the blocker takes the only slot, the quick task waits in the queue
-    const blocker = await tm.async('block', {}, { priority: 10, timeout: 60 });
-    const queued = await tm.async('quick', {}, { priority: 0, timeout: 1, max_retries: 2, retry_interval: 3600 });
-    await tm.start();
-    await waitFor(async () => (await tm.getTask(queued))?.status === 'running' && (await tm.getTask(blocker))?.status === 'running', {
-      what: 'both tasks running in the store',
-    });
+    const { tm, release, started, blocker, queued } = await blockedQueue(env, { timeout: 60 }, { timeout: 1, max_retries: 2, retry_interval: 3600 });
     const timedOut = await waitForStatus(tm, queued, 'timeout', 20_000);
     // attempts are left: the retry waits retry_interval (retry_count grows when the retry is claimed)
     expect(timedOut).toMatchObject({ attempt: 1, retry_count: 0 });
@@ -108,23 +118,7 @@ describeBackends('prefetch_tasks', backends(), (env) => {
   });
 
   env.test('pauseTask() of a prefetched task drops it from the queue: it stays paused and its handler never starts', async () => {
-    const tm = await env.isolated({ max_concurrent_tasks: 1, prefetch_tasks: 4 });
-    const release = gate();
-    const started: TaskId[] = [];
-    tm.use('block', async () => {
-      await release.opened;
-      return 'unblocked';
-    });
-    tm.use('quick', (task) => {
-      started.push(task.id);
-      return 'ran';
-    });
-    const blocker = await tm.async('block', {}, { priority: 10 });
-    const queued = await tm.async('quick', {}, { priority: 0 });
-    await tm.start();
-    await waitFor(async () => (await tm.getTask(queued))?.status === 'running' && (await tm.getTask(blocker))?.status === 'running', {
-      what: 'both tasks running in the store',
-    });
+    const { tm, release, started, blocker, queued } = await blockedQueue(env, {}, {});
     await tm.pauseTask(queued);
     release.open();
     await waitForStatus(tm, blocker, 'completed');
