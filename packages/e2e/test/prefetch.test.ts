@@ -1,36 +1,14 @@
-import { expect, onTestFinished } from 'vitest';
-import { type AsyncOptions, ConfigurationError, LIMITS, TaskManager, type Store, type TaskId, type TaskManagerOptions, type TaskStatus } from '@taskmill/core';
+import { expect } from 'vitest';
+import { type AsyncOptions, ConfigurationError, LIMITS, TaskManager, type Store, type TaskId, type TaskStatus } from '@taskmill/core';
 import { backends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus, type BackendContext } from '../src/harness.js';
+import { managerWithReader } from '../src/shared-database.js';
 
 /** A promise a test resolves when it lets the handlers waiting on it return. */
 function gate() {
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
   return { opened, open };
-}
-
-/**
- * A manager plus a way to make a second manager and a reader on the same database that outlive the
- * first manager (a `sqlite::memory:` database lives in one connection: there every party shares one
- * store object, which a manager given it does not close).
- */
-async function sharedDatabase(env: BackendContext, options: Partial<TaskManagerOptions>) {
-  if (env.backend.name === 'sqlite-memory') {
-    const { createSqliteStore } = await import('@taskmill/store-sqlite');
-    const store = createSqliteStore('sqlite::memory:') as Store;
-    onTestFinished(() => store.close());
-    await env.isolated();
-    return {
-      tm: env.manager({ ...options, dbConnection: store }),
-      second: (more: Partial<TaskManagerOptions>) => env.manager({ ...more, dbConnection: store }),
-      reader: store,
-    };
-  }
-  const tm = await env.isolated(options);
-  const reader = await env.db().openPeerStore();
-  onTestFinished(() => reader.close().catch(() => undefined));
-  return { tm, second: (more: Partial<TaskManagerOptions>) => env.manager(more), reader };
 }
 
 /**
@@ -129,7 +107,7 @@ describeBackends('prefetch_tasks', backends(), (env) => {
   });
 
   env.test('stop() hands queued tasks back at once while the running handler drains; a second manager runs them and none runs twice', async () => {
-    const { tm, second, reader } = await sharedDatabase(env, { max_concurrent_tasks: 1, prefetch_tasks: 5, shutdown_timeout: 20_000 });
+    const { tm, second, reader } = await managerWithReader(env, { max_concurrent_tasks: 1, prefetch_tasks: 5, shutdown_timeout: 20_000 });
     const release = gate();
     const ranBy = new Map<TaskId, string[]>();
     const handler = (who: string) => async (task: { id: TaskId }) => {

@@ -1,26 +1,7 @@
-import { expect, onTestFinished } from 'vitest';
-import type { Store, TaskManagerOptions } from '@taskmill/core';
+import { expect } from 'vitest';
 import { backends } from '../src/backends.js';
-import { describeBackends, waitForStatus, type BackendContext } from '../src/harness.js';
-
-/**
- * A manager plus a store of its own on the same database that stays open after the manager has
- * stopped, so a test can read what `stop()` wrote (a `sqlite::memory:` database lives in its one
- * connection: there the manager is given the store object, which it does not close).
- */
-async function managerWithReader(env: BackendContext, options: Partial<TaskManagerOptions>) {
-  if (env.backend.name === 'sqlite-memory') {
-    const { createSqliteStore } = await import('@taskmill/store-sqlite');
-    const store = createSqliteStore('sqlite::memory:') as Store;
-    onTestFinished(() => store.close());
-    await env.isolated();
-    return { tm: env.manager({ ...options, dbConnection: store }), reader: store };
-  }
-  const tm = await env.isolated(options);
-  const reader = await env.db().openPeerStore();
-  onTestFinished(() => reader.close().catch(() => undefined));
-  return { tm, reader };
-}
+import { describeBackends, waitForStatus } from '../src/harness.js';
+import { managerWithReader } from '../src/shared-database.js';
 
 describeBackends('stop()', backends(), (env) => {
   env.test('a second stop() called while the first is draining resolves only once the manager has stopped', async () => {
