@@ -21,9 +21,6 @@ describeBackends('multi-process', sharedBackends(), (env) => {
     const dir = mkdtempSync(join(tmpdir(), 'taskmill-mp-'));
     const workers: WorkerProcess[] = [];
     try {
-      for (let i = 0; i < plan.tasks; i += 1000) {
-        await tm.asyncMany(Array.from({ length: Math.min(1000, plan.tasks - i) }, (_, j) => ({ name: 'count', payload: { n: i + j } })));
-      }
       for (let i = 0; i < plan.workers; i++) {
         workers.push(
           await spawnWorker({
@@ -32,6 +29,11 @@ describeBackends('multi-process', sharedBackends(), (env) => {
             managerOptions: { poll_interval: 20, max_concurrent_tasks: 8, task_heartbeat_interval: 1000, worker_heartbeat_interval: 1000 },
           }),
         );
+      }
+      // every process is up before the first task exists, so all of them compete from the start
+      // (a process started after the tasks may find them all taken by the earlier ones)
+      for (let i = 0; i < plan.tasks; i += 1000) {
+        await tm.asyncMany(Array.from({ length: Math.min(1000, plan.tasks - i) }, (_, j) => ({ name: 'count', payload: { n: i + j } })));
       }
       await waitFor(async () => (await tm.getTaskStatsByTag()).every((s) => s.status === 'completed'), {
         timeout: 300_000,
