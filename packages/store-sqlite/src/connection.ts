@@ -150,6 +150,24 @@ export class SqliteConnection {
     return this.#db ?? (this.#source.kind === 'database' ? this.#source.database : null);
   }
 
+  /**
+   * True when the store opened the database itself (a path or connection string), so every write
+   * on this connection is the store's own; false for a caller's `{ database }`, which the
+   * application may also write to directly.
+   */
+  get ownsDatabase(): boolean {
+    return this.#source.kind === 'target';
+  }
+
+  /**
+   * SQLite's `PRAGMA data_version`: changes whenever another connection (of this process or any
+   * other) commits to the file, never for this connection's own commits. Null when closed.
+   */
+  dataVersion(): number | null {
+    if (this.#closed) return null;
+    return Number(this.get('PRAGMA data_version')?.data_version);
+  }
+
   /** True once {@link close} was called. */
   get closed(): boolean {
     return this.#closed;

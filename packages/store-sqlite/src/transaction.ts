@@ -1,5 +1,6 @@
 import { isBusy, toStoreError } from './errors.js';
 import type { SqliteConnection } from './connection.js';
+import * as notify from './notify.js';
 
 /*
  * Transactions on the store's one connection.
@@ -98,8 +99,10 @@ export class Transactions {
     try {
       const result = await work();
       connection.exec('COMMIT');
+      notify.committed(connection);
       return result;
     } catch (error) {
+      notify.rolledBack(connection);
       if (!connection.closed && connection.db.inTransaction) connection.exec('ROLLBACK');
       throw error;
     } finally {

@@ -293,6 +293,43 @@ describe('wake-ups across connections (the WAL file watch)', () => {
     }
   });
 
+  it("a store's own commits wake its listeners only when they made a task claimable; another store's commit always does", async () => {
+    const file = tempFile();
+    const store = createSqliteStore(`sqlite:${file}`);
+    const other = createSqliteStore(`sqlite:${file}`);
+    const until = async (done: () => boolean) => {
+      const started = Date.now();
+      while (!done() && Date.now() - started < 5_000) await sleep(2);
+      return Date.now() - started;
+    };
+    try {
+      await store.setup();
+      await other.setup();
+      await sleep(50);
+      let wakes = 0;
+      const stop = await store.listen!(() => wakes++);
+      // a worker's own commits that make nothing claimable: a task due later, its claim, its completion
+      const [id] = await store.createTasks([newTask({ next_run_time: T0 + 60_000 })], T0);
+      const [claimed] = await store.claimTasks({ worker_id: 'w1', now: T0 + 60_000, limit: 1, names: ['job'] });
+      expect(claimed).toMatchObject({ id, status: 'running' });
+      await store.finishAttempt({ task_id: id, worker_id: 'w1', attempt: 1 }, { kind: 'completed', result: null }, T0 + 60_001);
+      await sleep(200);
+      expect(wakes).toBe(0);
+      // its own commit of a task due now wakes its listeners, once
+      await store.createTasks([newTask()], T0);
+      expect(await until(() => wakes > 0)).toBeLessThan(500);
+      await sleep(100);
+      expect(wakes).toBe(1);
+      // another connection's commit wakes, whatever it wrote (nothing tells it apart from outside)
+      await other.createTasks([newTask({ next_run_time: T0 + 60_000 })], T0);
+      expect(await until(() => wakes > 1)).toBeLessThan(500);
+      await stop();
+    } finally {
+      await other.close();
+      await store.close();
+    }
+  });
+
   it('an in-memory database has no cross-process wake-ups to offer', () => {
     expect(createSqliteStore('sqlite::memory:').capabilities.notify).toBe(false);
   });
