@@ -142,6 +142,51 @@ describeBackends('prefetch_tasks', backends(), (env) => {
     );
   });
 
+  env.test('a superseded worker starts none of its queued tasks when its slot frees: the new worker of its pod recovered them and runs each once', async () => {
+    // the old worker renews its lease (and learns it is fenced) every 50 ms; its task heartbeat,
+    // which would drop the recovered tasks from its queue as lost, is 30 s away: only the fence
+    // keeps them from starting
+    const lease = { pod_id: 'pod-q', worker_heartbeat_interval: 50, worker_heartbeat_timeout: 60_000, task_heartbeat_interval: 30_000, task_heartbeat_timeout: 60_000 };
+    const errors: string[] = [];
+    const onError = (error: unknown, where: string) => void errors.push(`${where}: ${(error as Error).message}`);
+    const { tm: old, second, reader } = await managerWithReader(env, { ...lease, max_concurrent_tasks: 1, prefetch_tasks: 4, onError });
+    const release = gate();
+    const ranBy = new Map<TaskId, string[]>();
+    let oldReturned = false;
+    old.use('job', async (task) => {
+      ranBy.set(task.id, [...(ranBy.get(task.id) ?? []), 'old']);
+      await release.opened;
+      oldReturned = true;
+      return 'old';
+    });
+    const ids = await old.asyncMany(Array.from({ length: 5 }, (_, n) => ({ name: 'job', payload: { n } })));
+    await old.start();
+    await waitFor(async () => (await countIn(reader, 'running')) === 5 && ranBy.size === 1, { what: 'one handler in and four tasks queued' });
+    const [blocked] = [...ranBy.keys()];
+
+    const restarted = second({ pod_id: 'pod-q', max_concurrent_tasks: 5 });
+    restarted.use('job', (task) => {
+      ranBy.set(task.id, [...(ranBy.get(task.id) ?? []), 'new']);
+      return 'new';
+    });
+    await restarted.start();
+    await waitFor(async () => (await countIn(reader, 'completed')) === 5, { what: 'the new worker to complete all five' });
+    for (const id of ids) expect(await reader.getTask(id)).toMatchObject({ status: 'completed', result: 'new' });
+    // twenty of the old worker's lease renewals: it has seen that it was superseded
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    release.open();
+    await waitFor(() => oldReturned, { what: "the old worker's handler to return" });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(Object.fromEntries(ranBy)).toEqual(Object.fromEntries(ids.map((id) => [id, id === blocked ? ['old', 'new'] : ['new']])));
+    // the old worker's outcome was discarded: the new worker's stands
+    expect(await reader.getTask(blocked!)).toMatchObject({ status: 'completed', result: 'new' });
+    await old.stop();
+    // what the old worker reported: its discarded outcome, and the queued tasks it handed back at
+    // stop() and was refused (all five had been recovered)
+    expect(errors.length).toBeGreaterThan(0);
+    for (const error of errors) expect(error).toMatch(/^fenced write: Discarded the outcome of task \d+/);
+  });
+
   env.test('bad values of prefetch_tasks throw ConfigurationError at construction', async () => {
     await env.isolated();
     const dbConnection = env.db().dbConnection;
