@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ConfigurationError } from '@taskmill/contracts';
 import { TABLES } from '@taskmill/contracts/store-kit';
 import postgres from '#postgres';
@@ -148,8 +149,24 @@ export function tablesFor(sql: Queryable, schema: string): Tables {
   return { tasks: table(TABLES.tasks), events: table(TABLES.events), attempts: table(TABLES.attempts), workers: table(TABLES.workers) };
 }
 
+/** The longest channel name PostgreSQL takes (NAMEDATALEN − 1 bytes); a longer one fails `pg_notify` with "channel name too long". */
+const MAX_CHANNEL_LENGTH = 63;
+
+/**
+ * The LISTEN/NOTIFY channel of a schema: `taskmill_<schema>`, or, where that would pass 63 bytes
+ * (schemas of 55 to 63 characters), the schema's first characters and a digest of the whole name,
+ * so every process on the schema still agrees on it and two long schemas do not share one.
+ * Schema names are ASCII (SCHEMA_NAME), so characters are bytes.
+ */
+export function channelFor(schema: string): string {
+  const plain = `taskmill_${schema}`;
+  if (plain.length <= MAX_CHANNEL_LENGTH) return plain;
+  const digest = createHash('sha256').update(schema).digest('hex').slice(0, 16);
+  return `taskmill_${schema.slice(0, MAX_CHANNEL_LENGTH - 'taskmill_'.length - digest.length - 1)}_${digest}`;
+}
+
 function connection(sql: Sql, owned: boolean, schema: string): Connection {
-  return { sql, owned, schema, t: tablesFor(sql, schema), channel: `taskmill_${schema}`, listeners: new Set() };
+  return { sql, owned, schema, t: tablesFor(sql, schema), channel: channelFor(schema), listeners: new Set() };
 }
 
 /**

@@ -3,8 +3,10 @@ import { ConfigurationError, type Store, StoreUnavailableError, TaskmillError } 
 import postgres from 'postgres';
 import { T0, newTask } from '@taskmill/store-testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeUrl } from '../src/connection.js';
+import { normalizeUrl, openConnection } from '../src/connection.js';
 import { createPostgresStore } from '../src/index.js';
+import { wake } from '../src/notify.js';
+import { write } from '../src/transaction.js';
 import { freshSchema, PG_URL, probeServer } from './pg-harness.js';
 
 /** Migrations in drizzle/meta/_journal.json. */
@@ -266,6 +268,78 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
       await new Promise((r) => setTimeout(r, 100));
       expect(wakes).toBe(before);
     });
+  });
+
+  it('a schema of the longest allowed name (63 characters) enqueues, wakes its listeners and claims', async () => {
+    const base = schema();
+    const name = `${base}_${'x'.repeat(62 - base.length)}`;
+    expect(name).toHaveLength(63);
+    schemas.push(name);
+    // before, its channel taskmill_<schema> (72 bytes) made pg_notify fail every enqueue of a due task
+    await withStores(2, name, async ([listener, producer]) => {
+      await listener.setup();
+      let wakes = 0;
+      const unsubscribe = await listener.listen!(() => wakes++);
+      const [id] = await producer.createTasks([task()], T0);
+      const started = Date.now();
+      while (wakes === 0 && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 5));
+      expect(wakes).toBeGreaterThan(0);
+      expect(await listener.claimTasks({ worker_id: 'w1', now: T0, limit: 1, names: ['job'] })).toMatchObject([{ id, status: 'running' }]);
+      await unsubscribe();
+    });
+    // two long names alike in their first 37 characters get channels of their own
+    const other = `${name.slice(0, 62)}y`;
+    schemas.push(other);
+    await withStores(2, other, async ([listener, producer]) => {
+      await listener.setup();
+      await producer.setup();
+      let wakes = 0;
+      const unsubscribe = await listener.listen!(() => wakes++);
+      await withStores(1, name, async ([elsewhere]) => {
+        await elsewhere.createTasks([task()], T0);
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(wakes).toBe(0);
+      await producer.createTasks([task()], T0);
+      const started = Date.now();
+      while (wakes === 0 && Date.now() - started < 5_000) await new Promise((r) => setTimeout(r, 5));
+      expect(wakes).toBeGreaterThan(0);
+      await unsubscribe();
+    });
+  });
+
+  it('a wake-up NOTIFY sent without waiting for its answer that fails rolls its transaction back, last statement or not', async () => {
+    const name = schema();
+    await admin`CREATE SCHEMA ${admin(name)}`;
+    await admin`CREATE TABLE ${admin(name)}.probe (n int)`;
+    const connection = openConnection({ url: PG_URL, schema: name });
+    const probe = connection.sql(`${name}.probe`);
+    // 64 bytes: pg_notify refuses the channel, as it did for long schemas before channelFor
+    const broken = 'x'.repeat(64);
+    try {
+      for (const after of [false, true]) {
+        const error = await write(connection, 'probe', async (db) => {
+          await db.sql`INSERT INTO ${probe} VALUES (1)`;
+          await wake({ ...db, channel: broken });
+          if (after) await db.sql`INSERT INTO ${probe} VALUES (2)`;
+          return 'done';
+        }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error, `NOTIFY ${after ? 'followed by a statement' : 'last'}`).toBeInstanceOf(TaskmillError);
+        expect(String((error as Error).message)).toMatch(/channel name too long|current transaction is aborted/);
+        expect(await admin`SELECT count(*)::int AS n FROM ${admin(name)}.probe`).toEqual([{ n: 0 }]);
+      }
+      // and the same transaction with a good channel commits
+      await write(connection, 'probe', async (db) => {
+        await db.sql`INSERT INTO ${probe} VALUES (1)`;
+        await wake(db);
+      });
+      expect(await admin`SELECT count(*)::int AS n FROM ${admin(name)}.probe`).toEqual([{ n: 1 }]);
+    } finally {
+      await connection.sql.end({ timeout: 1 });
+    }
   });
 
   it('survives pg_terminate_backend: the call fails as StoreUnavailableError or succeeds, later calls work', async () => {
