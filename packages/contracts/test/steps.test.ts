@@ -79,7 +79,7 @@ describe('createTaskSteps with unique keys', () => {
       operations.createTaskSteps([newTask({ unique_key: 'held' }), newTask(), newTask({ unique_key: 'a' }), newTask({ unique_key: 'a' }), newTask()], T0),
     );
     expect(ids).toEqual([5, 101, 100, 100, 102]);
-    expect(log).toEqual(['insert-unique', 'insert', 'insert', 'events:3', 'wake']);
+    expect(log).toEqual(['insert-unique', 'insert', 'insert', 'wake', 'events:3']);
   });
 
   it("throws DuplicateTaskError with on_duplicate 'error' before inserting the plain tasks", () => {

@@ -9,9 +9,20 @@ import type { Db } from './transaction.js';
  * one transaction are delivered once. Payloads are empty: a wake-up only says "claim now".
  */
 
-/** Queue a wake-up in the current transaction: delivered at commit. */
+/**
+ * Queue a wake-up in the current transaction: delivered at commit. In the store's own
+ * transactions the NOTIFY is sent and not waited for, so it travels in one round trip with the
+ * statements after it (see `Db.unawaited`); the transaction waits for its answer before COMMIT.
+ */
 export async function wake(db: Db): Promise<void> {
-  await db.sql`SELECT pg_notify(${db.channel}, '')`;
+  const notify = db.sql`SELECT pg_notify(${db.channel}, '')`;
+  if (!db.unawaited) {
+    await notify;
+    return;
+  }
+  // execute() sends it now; the catch keeps a failure from being unhandled before write() awaits it
+  notify.execute().catch(() => undefined);
+  db.unawaited.push(notify);
 }
 
 /**

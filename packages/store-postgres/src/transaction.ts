@@ -7,6 +7,13 @@ export interface Db {
   t: Tables;
   /** LISTEN/NOTIFY channel of the store's schema. */
   channel: string;
+  /**
+   * Statements sent without waiting for their answer (the wake-up NOTIFY), in a transaction the
+   * store commits itself: {@link write} waits for every one of them before COMMIT, so one that
+   * failed rolls the transaction back. Absent in an application's transaction (`within`), whose
+   * COMMIT is not the store's to hold back: there every statement is awaited.
+   */
+  unawaited?: Promise<unknown>[];
 }
 
 /** Attempts of a transaction that keeps hitting serialization failures or deadlocks. */
@@ -23,9 +30,13 @@ const MAX_ATTEMPTS = 5;
 export async function write<T>(connection: Connection, operation: string, work: (db: Db) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return (await connection.sql.begin('isolation level read committed', (tx) =>
-        work({ sql: tx, t: connection.t, channel: connection.channel }),
-      )) as T;
+      return (await connection.sql.begin('isolation level read committed', async (tx) => {
+        const db: Db = { sql: tx, t: connection.t, channel: connection.channel, unawaited: [] };
+        const result = await work(db);
+        // answered by now when later statements followed them on the connection
+        await Promise.all(db.unawaited!);
+        return result;
+      })) as T;
     } catch (error) {
       if (attempt < MAX_ATTEMPTS && isRetryableTransactionError(error)) {
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));

@@ -115,8 +115,10 @@ export function* createTaskSteps(tasks: NewTask[], now: number): Steps<TaskId[]>
     created.push(...plain);
   }
   created.sort((a, b) => a - b);
-  yield* call('applyChanges', created.map((i) => eventsOnly(ids[i], [changes.createdEvent(ids[i], rows[i], now)])));
+  // the wake-up before the events, not after: it takes effect at commit either way, and a store
+  // that sends it without waiting (PostgreSQL) gets its answer together with the events'
   if (created.some((i) => rows[i].next_run_time <= now)) yield* call('wake');
+  yield* call('applyChanges', created.map((i) => eventsOnly(ids[i], [changes.createdEvent(ids[i], rows[i], now)])));
   return ids;
 }
 
