@@ -90,10 +90,15 @@ describeBackends('worker recovery', sharedBackends(), (env) => {
     let frozen: WorkerProcess | undefined;
     try {
       const id = await tm.async('count', {});
+      // The worker claims the waiting task as it starts. Its polls and task heartbeats are rare:
+      // each is a transaction, and one that SIGSTOP catches open keeps its row locks (the
+      // worker's registry row, the task's row), so the reap and the recovery below would wait on
+      // them for longer than this test (on MariaDB, innodb_lock_wait_timeout is 50 s). CI failed
+      // that way once. Only the lease heartbeat, which the reap needs to expire, stays at 200 ms.
       frozen = await spawnWorker({
         connection: env.db().processConnection,
         sideEffects: join(dir, 'frozen.log'),
-        managerOptions: { ...HB, poll_interval: 50, task_heartbeat_interval: 200, task_heartbeat_timeout: 60_000 },
+        managerOptions: { ...HB, poll_interval: 60_000, task_heartbeat_interval: 30_000, task_heartbeat_timeout: 60_000 },
         work_ms: 1500,
       });
       await waitFor(async () => (await tm.getTask(id))?.worker_id === frozen!.worker_id, { what: 'the worker to claim the task' });
