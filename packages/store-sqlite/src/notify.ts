@@ -122,13 +122,14 @@ export async function listen(connection: SqliteConnection, onWake: () => void): 
   } catch (error) {
     throw new StoreUnavailableError(`Could not watch ${dirname(file)} for wake-ups: ${(error as Error).message}`, { cause: error });
   }
-  // this store's own commits that made a task claimable (see above)
-  const local = localOf(connection);
-  local.listeners.add(onWake);
+  // this store's own commits that made a task claimable (see above); without the filter the
+  // watch already wakes for them, as for any change
+  const local = filter ? localOf(connection) : null;
+  local?.listeners.add(onWake);
   // a watch that breaks later leaves polling in charge
   watcher.on('error', () => watcher.close());
   return async () => {
-    local.listeners.delete(onWake);
+    local?.listeners.delete(onWake);
     clearTimeout(recheck);
     watcher.close();
   };
