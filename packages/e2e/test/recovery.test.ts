@@ -35,7 +35,10 @@ describeBackends('worker recovery', sharedBackends(), (env) => {
             connection: env.db().processConnection,
             sideEffects: join(dir, `w${i}.log`),
             managerOptions: { ...HB, poll_interval: 50, max_concurrent_tasks: 5, task_heartbeat_interval: 500, task_heartbeat_timeout: 60_000 },
-            work_ms: 50,
+            // the victim's handlers take 2 s, so the tasks it is seen holding below are still in
+            // its handlers when the kill lands: with 50 ms ones it could finish them in between
+            // and be killed between claims, holding nothing (CI failed so once on MariaDB)
+            work_ms: i === 0 ? 2000 : 50,
           }),
         );
       }
