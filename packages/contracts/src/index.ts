@@ -5,5 +5,6 @@ export * from './errors.js';
 export * from './rows.js';
 export * from './store.js';
 export * from './limits.js';
+export * from './session-limits.js';
 export * from './ids.js';
 export * from './objects.js';

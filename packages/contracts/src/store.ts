@@ -443,6 +443,14 @@ export interface Store extends TaskStore, WorkerRegistryStore, AuditReadStore, R
   listen?(onWake: () => void): Promise<() => Promise<void>>;
   /** Close every connection the store opened (not those passed in by the caller). */
   close(): Promise<void>;
+  /**
+   * The database's clock in ms since the epoch, read by one statement. Every time a store compares
+   * across processes (leases, due times, timeouts) is meant to be on this clock: core measures its
+   * process's offset from it and corrects the `now` it passes (see docs/failure-model.md, "Clocks").
+   * SQLite reads the operating system's clock through SQLite itself, the clock every process of
+   * the file shares.
+   */
+  serverTime(): Promise<number>;
 }
 
 /** Marker used by core to tell a store object from other values passed as `dbConnection`. */

@@ -6,6 +6,7 @@ import { FinishGroups } from './finish-group.js';
 import { failureOutcome, outcomeOf } from './outcome.js';
 import { SubTasks } from './suspension.js';
 import { buildTaskContext, type AttemptState } from './task-context.js';
+import type { Clock } from './db-clock.js';
 import type { NextFn, UntypedTaskMap } from './types.js';
 import { settlesWithin, withinDeadline } from './settle.js';
 import type { AttemptTelemetry, Telemetry } from './telemetry.js';
@@ -85,8 +86,9 @@ export class ClaimLoop {
     private readonly options: ResolvedOptions,
     private readonly wake: WakeSignal,
     private readonly telemetry: Telemetry,
+    private readonly clock: Clock,
   ) {
-    this.groups = new FinishGroups(store, () => this.storeCallBound());
+    this.groups = new FinishGroups(store, () => this.storeCallBound(), clock);
   }
 
   /**
@@ -198,7 +200,7 @@ export class ClaimLoop {
       }
       let claimed: Task[];
       try {
-        const claim = this.store.claimTasks({ worker_id: this.options.worker_id, now: Date.now(), limit, names, name_limits, cluster_limits });
+        const claim = this.store.claimTasks({ worker_id: this.options.worker_id, now: this.clock.now(), limit, names, name_limits, cluster_limits });
         claimed = await withinDeadline(claim, this.storeCallBound(), 'claimTasks');
         failures = 0;
       } catch (error) {
@@ -294,8 +296,8 @@ export class ClaimLoop {
     const next: NextFn<UntypedTaskMap> = (children, context) => new SubTasks(children, context);
     let outcome: FinishOutcome;
     try {
-      const value = await flight.telemetry.run(() => def.handler(buildTaskContext(task, state, this.store) as never, next as never));
-      outcome = state.checkTimedOut ? failureOutcome(new TaskTimeoutError(), true) : outcomeOf(value, task, this.registry, Date.now());
+      const value = await flight.telemetry.run(() => def.handler(buildTaskContext(task, state, this.store, this.clock) as never, next as never));
+      outcome = state.checkTimedOut ? failureOutcome(new TaskTimeoutError(), true) : outcomeOf(value, task, this.registry, this.clock.now());
     } catch (error) {
       outcome = failureOutcome(error, state.checkTimedOut);
     }

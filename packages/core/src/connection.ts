@@ -1,4 +1,4 @@
-import { ConfigurationError, StoreNotInstalledError, isStore, type Store } from '@taskmill/contracts';
+import { ConfigurationError, StoreNotInstalledError, isStore, type SessionLimits, type Store } from '@taskmill/contracts';
 
 /** Which store package serves a connection string. */
 export interface StoreTarget {
@@ -51,8 +51,11 @@ export function targetFor(dbConnection: unknown, dbType: unknown): StoreTarget |
   return target;
 }
 
-/** Load the store package for a connection string and build the store (no connection yet). */
-export async function openStore(dbConnection: string, target: StoreTarget): Promise<Store> {
+/**
+ * Load the store package for a connection string and build the store (no connection yet). The
+ * server stores get `sessionLimits` for the sessions they open (see docs/failure-model.md).
+ */
+export async function openStore(dbConnection: string, target: StoreTarget, sessionLimits?: SessionLimits): Promise<Store> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import(target.packageName)) as Record<string, unknown>;
@@ -67,7 +70,8 @@ export async function openStore(dbConnection: string, target: StoreTarget): Prom
   if (typeof factory !== 'function') {
     throw new ConfigurationError(`${target.packageName} does not export ${target.factory}`);
   }
-  return (factory as (conn: string) => Store)(dbConnection);
+  if (target.dialect === 'sqlite' || sessionLimits === undefined) return (factory as (conn: string) => Store)(dbConnection);
+  return (factory as (options: SessionLimits & { url: string }) => Store)({ url: dbConnection, ...sessionLimits });
 }
 
 /**

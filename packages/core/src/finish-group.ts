@@ -1,4 +1,5 @@
 import { StoreUnavailableError, type Fence, type FinishItem, type FinishOutcome, type FinishResult, type Store } from '@taskmill/contracts';
+import type { Clock } from './db-clock.js';
 import { withinDeadline } from './settle.js';
 
 /** Outcomes written in one transaction at most. */
@@ -30,6 +31,8 @@ export class FinishGroups {
     private readonly store: Store,
     /** How long one store call may take before it is taken for stranded. */
     private readonly bound: () => number,
+    /** The database's clock (see db-clock.ts). */
+    private readonly clock: Clock,
   ) {}
 
   /** Write one attempt's outcome with the next group; resolves with its result after the commit. */
@@ -66,7 +69,7 @@ export class FinishGroups {
     }
     try {
       const items = group.map(({ fence, outcome }) => ({ fence, outcome }));
-      const results = await withinDeadline(this.store.finishAttempts(items, Date.now()), this.bound(), 'finishAttempts');
+      const results = await withinDeadline(this.store.finishAttempts(items, this.clock.now()), this.bound(), 'finishAttempts');
       group.forEach((waiting, i) => waiting.resolve(results[i]));
     } catch (error) {
       if (error instanceof StoreUnavailableError) {
@@ -79,7 +82,7 @@ export class FinishGroups {
 
   private async writeAlone(waiting: Waiting): Promise<void> {
     try {
-      waiting.resolve(await withinDeadline(this.store.finishAttempt(waiting.fence, waiting.outcome, Date.now()), this.bound(), 'finishAttempt'));
+      waiting.resolve(await withinDeadline(this.store.finishAttempt(waiting.fence, waiting.outcome, this.clock.now()), this.bound(), 'finishAttempt'));
     } catch (error) {
       waiting.reject(error);
     }

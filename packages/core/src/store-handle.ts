@@ -1,5 +1,12 @@
-import { LifecycleError, isStore, type Store } from '@taskmill/contracts';
+import { LifecycleError, isStore, type SessionLimits, type Store } from '@taskmill/contracts';
 import { openStore, targetFor } from './connection.js';
+import type { DbClock } from './db-clock.js';
+
+/** What the handle needs besides the connection: the clock to set against the store, and the session limits of a store it opens. */
+export interface StoreHandleOptions {
+  clock?: DbClock;
+  sessionLimits?: SessionLimits;
+}
 
 /**
  * The manager's store: given as an object, or opened on first use from a connection string (SPEC
@@ -14,15 +21,19 @@ export class StoreHandle {
   constructor(
     private readonly dbConnection: string | Store,
     dbType: string | undefined,
+    private readonly handleOptions: StoreHandleOptions = {},
     private readonly target = targetFor(dbConnection, dbType),
   ) {
     if (isStore(dbConnection)) this.store = dbConnection;
   }
 
-  /** The store, with the schema set up. Throws LifecycleError once closed. */
+  /** The store, with the schema set up and the clock set against it. Throws LifecycleError once closed. */
   async ready(): Promise<Store> {
     const store = await this.open();
-    this.settingUp ??= store.setup().then(
+    const clock = this.handleOptions.clock;
+    this.settingUp ??= store.setup().then(async () => {
+      await clock?.sync(store);
+    }).then(
       () => {
         if (this.store === store) this.setUp = store;
       },
@@ -51,7 +62,7 @@ export class StoreHandle {
   private async open(): Promise<Store> {
     if (this.closed) throw new LifecycleError('TaskManager is stopped');
     if (this.store) return this.store;
-    this.opening ??= openStore(this.dbConnection as string, this.target!).then((store) => (this.store = store));
+    this.opening ??= openStore(this.dbConnection as string, this.target!, this.handleOptions.sessionLimits).then((store) => (this.store = store));
     try {
       return await this.opening;
     } catch (error) {

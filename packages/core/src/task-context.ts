@@ -2,6 +2,7 @@ import { TaskTimeoutError, type Fence, type Store, type Task, type TaskNoteInput
 import { checkpointNote, progressNote } from './notes.js';
 import { Suspension, type SuspensionOptions } from './suspension.js';
 import type { TaskContext } from './types.js';
+import type { Clock } from './db-clock.js';
 
 /** Per-attempt state shared between the handler's task object and the manager. */
 export interface AttemptState {
@@ -18,7 +19,7 @@ export interface AttemptState {
  * The object handed to a handler: the claimed row plus `signal`, `checkTimeout`, `audit`,
  * `progress`, `setProgress` and `suspend` (SPEC B3, A6, A15).
  */
-export function buildTaskContext(task: Task, state: AttemptState, store: Store): TaskContext {
+export function buildTaskContext(task: Task, state: AttemptState, store: Store, clock: Clock): TaskContext {
   const ctx = { ...task } as TaskContext;
 
   // A note the handler does not await must not become an unhandled rejection, yet an awaited one
@@ -32,7 +33,7 @@ export function buildTaskContext(task: Task, state: AttemptState, store: Store):
 
   const writeNote = (note: TaskNoteInput) =>
     track(async () => {
-      const id = await store.recordTaskNote(task.id, state.fence, note, Date.now());
+      const id = await store.recordTaskNote(task.id, state.fence, note, clock.now());
       if (note.progress) {
         if (note.progress.current_stage_name !== undefined) ctx.current_stage_name = note.progress.current_stage_name;
         if (note.progress.progress_text !== undefined) ctx.progress_text = note.progress.progress_text;

@@ -1,4 +1,4 @@
-import { LifecycleError, ValidationError, isPlainObject, parseTaskId } from '@taskmill/contracts';
+import { LifecycleError, ValidationError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
 import type {
   AttemptQuery,
   DeleteTasksFilter,
@@ -19,6 +19,7 @@ import * as audit from '@taskmill/audit';
 import type { TaskAudit, WorkflowAudit, WorkflowAuditSummary } from '@taskmill/audit';
 import { mergeRetentionPolicy, runRetention, type RetentionPolicy, type RetentionResult } from '@taskmill/retention';
 import { ClaimLoop } from './claim-loop.js';
+import { DbClock } from './db-clock.js';
 import { HandlerRegistry } from './handler-registry.js';
 import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from './options.js';
 import * as filters from './query-filters.js';
@@ -55,7 +56,9 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   readonly options: ResolvedOptions;
   private readonly db: StoreHandle;
   private readonly registry: HandlerRegistry;
-  private readonly wake = new WakeSignal();
+  /** The database's clock as this process knows it: every time written to the store comes from it. */
+  private readonly clock: DbClock;
+  private readonly wake: WakeSignal;
   private readonly telemetry: Telemetry;
   private lifecycle: ManagerState = 'init';
   private paused = false;
@@ -65,7 +68,12 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   constructor(options: TaskManagerOptions) {
     this.options = resolveOptions(options);
-    this.db = new StoreHandle(options.dbConnection, options.dbType);
+    this.clock = new DbClock(this.options.onError);
+    this.wake = new WakeSignal(this.clock);
+    this.db = new StoreHandle(options.dbConnection, options.dbType, {
+      clock: this.clock,
+      sessionLimits: sessionLimitsForLease(this.options.worker_heartbeat_timeout),
+    });
     this.registry = new HandlerRegistry(this.options);
     this.telemetry = new Telemetry(this.options.telemetry, this.options.worker_id, this.options.onError);
   }
@@ -126,19 +134,18 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   /** Enqueue a one-off task (payload `{}` when none is given); resolves to its id. Bounds: `LIMITS`. */
   async async<K extends keyof M & string>(name: K, payload?: PayloadOf<M, K>, options?: AsyncOptions): Promise<TaskId> {
-    const [id] = await this.insert([asyncTask(this.registry, name, payload, options, Date.now())]);
+    const [id] = await this.insert((now) => [asyncTask(this.registry, name, payload, options, now)]);
     return id;
   }
 
   /** Enqueue many one-off tasks in one transaction (all or nothing); resolves to their ids in order. */
   async asyncMany(items: AsyncBatchItem<M>[]): Promise<TaskId[]> {
-    const tasks = this.batch(items, Date.now());
-    return tasks.length === 0 ? [] : this.insert(tasks);
+    return this.insert((now) => this.batch(items, now));
   }
 
   /** Register a cron task (UTC unless `tz` is given; payload `{}` when none is given); resolves to its id. */
   async cron<K extends keyof M & string>(name: K, cronExpr: string, payload?: PayloadOf<M, K>, options?: CronOptions): Promise<TaskId> {
-    const [id] = await this.insert([cronTask(this.registry, name, cronExpr, payload, options, Date.now())]);
+    const [id] = await this.insert((now) => [cronTask(this.registry, name, cronExpr, payload, options, now)]);
     return id;
   }
 
@@ -166,10 +173,10 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
       throw new ValidationError(`within() needs the application's transaction handle, got ${handle === null ? 'null' : typeof handle}`);
     }
     return {
-      async: (name, payload, options) => this.insertWithin(handle, [asyncTask(this.registry, name, payload, options, Date.now())]).then(([id]) => id),
-      asyncMany: (items) => this.insertWithin(handle, this.batch(items, Date.now())),
+      async: (name, payload, options) => this.insertWithin(handle, [asyncTask(this.registry, name, payload, options, this.clock.now())]).then(([id]) => id),
+      asyncMany: (items) => this.insertWithin(handle, this.batch(items, this.clock.now())),
       cron: (name, cronExpr, payload, options) =>
-        this.insertWithin(handle, [cronTask(this.registry, name, cronExpr, payload, options, Date.now())]).then(([id]) => id),
+        this.insertWithin(handle, [cronTask(this.registry, name, cronExpr, payload, options, this.clock.now())]).then(([id]) => id),
     };
   }
 
@@ -195,7 +202,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     let thrown: { error: unknown } | null = null;
     const created = this.telemetry.enqueue(tasks, (stamped) => {
       try {
-        return createWithin(handle, stamped, Date.now());
+        return createWithin(handle, stamped, this.clock.now());
       } catch (error) {
         thrown = { error };
         throw error;
@@ -211,9 +218,20 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     });
   }
 
-  private async insert(tasks: NewTask[]): Promise<TaskId[]> {
+  /**
+   * Build (validating before anything connects), then write. Times are the database's: the first
+   * call of a manager learns the clock's offset while it sets up, so it builds its tasks again
+   * with the corrected time.
+   */
+  private async insert(build: (now: number) => NewTask[]): Promise<TaskId[]> {
+    let tasks = build(this.clock.now());
+    if (tasks.length === 0) return [];
+    if (!this.clock.synced) {
+      await this.db.ready();
+      tasks = build(this.clock.now());
+    }
     const store = await this.db.ready();
-    const ids = await this.telemetry.enqueue(tasks, (stamped) => store.createTasks(stamped, Date.now()));
+    const ids = await this.telemetry.enqueue(tasks, (stamped) => store.createTasks(stamped, this.clock.now()));
     for (const task of tasks) this.wake.wakeAt(task.next_run_time);
     return ids;
   }
@@ -230,8 +248,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   private async launch(): Promise<void> {
     const store = await this.db.ready();
-    const loop = new ClaimLoop(store, this.registry, this.options, this.wake, this.telemetry);
-    const lease = new WorkerLease(store, this.options, loop, this.wake);
+    const loop = new ClaimLoop(store, this.registry, this.options, this.wake, this.telemetry, this.clock);
+    const lease = new WorkerLease(store, this.options, loop, this.wake, this.clock);
     await lease.register();
     const unlisten = store.capabilities.notify && store.listen ? await store.listen(() => this.wake.wake()) : undefined;
     this.engine = { loop, lease, unlisten, unobserve: this.telemetry.observe(store) };
@@ -286,7 +304,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   /** Pause a task (from running, pending, failed or timeout). A running handler's signal aborts. */
   async pauseTask(id: TaskId): Promise<void> {
     const taskId = requireId(id);
-    await (await this.db.ready()).pauseTask(taskId, Date.now());
+    await (await this.db.ready()).pauseTask(taskId, this.clock.now());
     this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} was paused`));
   }
 
@@ -294,7 +312,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   async resumeTask(id: TaskId, options?: { resume_reason?: string }): Promise<void> {
     const taskId = requireId(id);
     const resume_reason = reasonOption(options, 'resume_reason', 'resumeTask');
-    await (await this.db.ready()).resumeTask(taskId, { resume_reason }, Date.now());
+    await (await this.db.ready()).resumeTask(taskId, { resume_reason }, this.clock.now());
     this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} was resumed elsewhere`));
     this.wake.wake();
   }
@@ -303,7 +321,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   async cancelTask(id: TaskId, options?: { reason?: string }): Promise<void> {
     const taskId = requireId(id);
     const reason = reasonOption(options, 'reason', 'cancelTask');
-    await (await this.db.ready()).cancelTask(taskId, { reason }, Date.now());
+    await (await this.db.ready()).cancelTask(taskId, { reason }, this.clock.now());
     this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} was cancelled`));
     this.wake.wake();
   }
@@ -316,7 +334,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    */
   async retryTask(id: TaskId): Promise<void> {
     const taskId = requireId(id);
-    await (await this.db.ready()).retryTask(taskId, Date.now());
+    await (await this.db.ready()).retryTask(taskId, this.clock.now());
     this.wake.wake();
   }
 

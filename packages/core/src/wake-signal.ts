@@ -1,8 +1,13 @@
+import type { Clock } from './db-clock.js';
+
 /**
  * Lets the claim loop sleep until either a timeout or a wake-up (an enqueue in this process, a
  * freed slot, a NOTIFY). A wake that arrives while nobody sleeps is remembered, so it is never lost.
  */
 export class WakeSignal {
+  /** `clock` is the one `wakeAt` times are on: the database's (see db-clock.ts). */
+  constructor(private readonly clock: Clock) {}
+
   private pending = false;
   private release: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -16,7 +21,7 @@ export class WakeSignal {
 
   /** Wake the sleeper at `time` (ms epoch); keeps only the earliest such alarm. */
   wakeAt(time: number): void {
-    const delay = time - Date.now();
+    const delay = time - this.clock.now();
     if (delay <= 0) return this.wake();
     if (time >= this.dueAt) return;
     // beyond setTimeout's range the regular poll picks the task up anyway

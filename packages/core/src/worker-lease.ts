@@ -3,6 +3,7 @@ import { TaskTimeoutError, type Store } from '@taskmill/contracts';
 import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
 import { RetentionSweeper } from '@taskmill/retention';
 import type { ClaimLoop } from './claim-loop.js';
+import type { DbClock } from './db-clock.js';
 import type { ResolvedOptions } from './options.js';
 import { settlesWithin } from './settle.js';
 import type { WakeSignal } from './wake-signal.js';
@@ -35,6 +36,8 @@ export class WorkerLease {
     private readonly options: ResolvedOptions,
     private readonly attempts: ClaimLoop,
     private readonly wake: WakeSignal,
+    /** The database's clock: every time this lease writes is on it (see db-clock.ts). */
+    private readonly clock: DbClock,
   ) {
     this.retention =
       options.retention.length > 0
@@ -54,7 +57,7 @@ export class WorkerLease {
 
   /** Register this worker, supersede older workers of its pod, reap expired ones and recover their tasks. */
   async register(): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     await this.insert(now, { started_at: now });
     const superseded = this.options.pod_id ? await this.store.supersedeWorkers(this.options.pod_id, this.options.worker_id, now) : [];
     const reaped = await this.store.reapExpiredWorkers(now, SWEEP_BATCH);
@@ -81,7 +84,7 @@ export class WorkerLease {
     if (!(await settlesWithin(Promise.all(this.ticks), bound))) {
       this.options.onError(new Error(`A maintenance tick had not finished ${bound} ms into stop(); stopping without it`), 'maintenance');
     }
-    const dead = this.store.markWorkerDead(this.options.worker_id, Date.now()).catch((error) => this.options.onError(error, 'markWorkerDead'));
+    const dead = this.store.markWorkerDead(this.options.worker_id, this.clock.now()).catch((error) => this.options.onError(error, 'markWorkerDead'));
     if (!(await settlesWithin(dead, bound))) {
       this.options.onError(new Error(`markWorkerDead had not finished after ${bound} ms; the lease will expire instead`), 'markWorkerDead');
     }
@@ -123,8 +126,8 @@ export class WorkerLease {
 
   /** Task heartbeats, the timeout sweep (SPEC B5.5, A6), and reports of handlers that outlived their attempt. */
   private async maintain(): Promise<void> {
-    const now = Date.now();
-    this.attempts.reportOverdue(now);
+    const now = this.clock.now();
+    this.attempts.reportOverdue(Date.now()); // handlers' ends are on the local clock
     const fences = this.attempts.fences();
     if (fences.length > 0) {
       const lost = await this.store.heartbeatTasks(fences, now);
@@ -140,7 +143,11 @@ export class WorkerLease {
 
   /** Lease heartbeat (with the handlers that outlived their attempt), reaping, recovery, supersede fencing (SPEC B7.3). */
   private async renew(): Promise<void> {
-    const now = Date.now();
+    // each lease heartbeat measures the clock's offset again first, so a clock that jumps or
+    // drifts is corrected before the lease, the reap and the recovery below are judged by it
+    // (an unreachable database fails the heartbeat below too, which reports it)
+    await this.clock.sync(this.store).catch(() => {});
+    const now = this.clock.now();
     const { worker_id: workerId, worker_heartbeat_timeout: ttl, pod_id: podId } = this.options;
     const me = await this.store.heartbeatWorker(workerId, now, ttl, this.currentMeta());
     const reaped = await this.store.reapExpiredWorkers(now, SWEEP_BATCH);

@@ -56,7 +56,7 @@ describe('connection resolution', () => {
 
 describe('WakeSignal', () => {
   it('a wake before the wait is not lost; wakeAt fires at its time', async () => {
-    const s = new WakeSignal();
+    const s = new WakeSignal({ now: () => Date.now() });
     s.wake();
     const t0 = Date.now();
     await s.wait(5_000);
@@ -65,6 +65,15 @@ describe('WakeSignal', () => {
     const t1 = Date.now();
     await s.wait(5_000);
     expect(Date.now() - t1).toBeGreaterThanOrEqual(60);
+    s.dispose();
+  });
+
+  it('wakeAt reads its time on the clock it was given: a due time on a database clock 30 s behind this process fires now', async () => {
+    const s = new WakeSignal({ now: () => Date.now() + 30_000 });
+    const t0 = Date.now();
+    s.wakeAt(Date.now() + 10_000); // due 20 s ago on the database's clock
+    await s.wait(5_000);
+    expect(Date.now() - t0).toBeLessThan(1_000);
     s.dispose();
   });
 });

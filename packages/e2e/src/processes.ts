@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { ProcessConnection } from './backends.js';
 
 const SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
+const SKEW_PRELOAD = fileURLToPath(new URL('./skew-clock.mjs', import.meta.url));
 
 /** A spawned worker process. */
 export interface WorkerProcess {
@@ -21,11 +22,18 @@ export function spawnWorker(options: {
   work_ms?: number;
   disableNotify?: boolean;
   clusterLimit?: number;
+  /** Shift the process's `Date.now()` by this many ms (a host whose clock is off). */
+  clockSkewMs?: number;
 }): Promise<WorkerProcess> {
+  const skew = options.clockSkewMs ?? 0;
   const child = fork(
     SCRIPT,
     [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit })],
-    { execArgv: ['--conditions=@taskmill/source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] },
+    {
+      execArgv: ['--conditions=@taskmill/source', '--import', 'tsx', ...(skew !== 0 ? ['--import', SKEW_PRELOAD] : [])],
+      env: { ...process.env, TASKMILL_TEST_CLOCK_SKEW_MS: String(skew) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
   );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('worker process did not start within 60 s')), 60_000);

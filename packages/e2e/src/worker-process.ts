@@ -4,6 +4,7 @@
  * `<task id>` in its own side-effect file, and stops when the parent sends `stop`.
  */
 import { appendFileSync } from 'node:fs';
+import { sessionLimitsForLease } from '@taskmill/contracts';
 import { TaskManager } from '@taskmill/core';
 import type { ProcessConnection } from './backends.js';
 
@@ -24,7 +25,9 @@ const args = JSON.parse(process.argv[2]) as WorkerArgs;
 async function connectionOf(c: ProcessConnection) {
   if (c.kind === 'string') return c.url;
   const { createPostgresStore } = await import('@taskmill/store-postgres');
-  return createPostgresStore({ url: c.url, schema: c.schema });
+  // the session limits a TaskManager asks for when it opens a store from a URL itself
+  const lease = Number(args.options.worker_heartbeat_timeout ?? 30_000);
+  return createPostgresStore({ url: c.url, schema: c.schema, ...sessionLimitsForLease(lease) });
 }
 
 const connected = await connectionOf(args.connection);
@@ -50,6 +53,12 @@ const tm = new TaskManager({ dbConnection, ...args.options, onError });
 tm.use('count', async (task) => {
   if (args.work_ms > 0) await new Promise((r) => setTimeout(r, args.work_ms));
   appendFileSync(args.sideEffects, `${task.id}\n`);
+  return { by: process.pid };
+});
+// fails its first attempt, then succeeds: for retry timing across processes
+tm.use('flaky', (task) => {
+  appendFileSync(args.sideEffects, `flaky:${task.id}:${task.attempt}\n`);
+  if (task.attempt === 1) throw new Error('first attempt fails');
   return { by: process.pid };
 });
 // a workflow parent for the fan-out test: N children, then report how many results came back

@@ -1,9 +1,9 @@
-import { ConfigurationError, LifecycleError } from '@taskmill/contracts';
+import { ConfigurationError, LifecycleError, resolveSessionLimits, wholeSeconds, type SessionLimits } from '@taskmill/contracts';
 import type { Pool, PoolOptions } from 'mysql2/promise';
 import { createPool } from 'mysql2/promise';
 
 /** Options of {@link createMysqlStore}. */
-export interface MysqlStoreOptions {
+export interface MysqlStoreOptions extends SessionLimits {
   /** `mysql://user:password@host:port/database` (`mariadb://` is accepted as an alias). */
   url?: string;
   /**
@@ -86,6 +86,27 @@ function redact(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
+/**
+ * A new pooled connection as the `connection` event gives it: mysql2's promise pool passes on its
+ * core pool's event, whose connection takes a callback (the typings name the promise connection).
+ */
+interface SessionConnection {
+  query(sql: string, callback: (error: unknown) => void): unknown;
+}
+
+/**
+ * Set the store's session limits on a new pooled connection (see session-limits in
+ * @taskmill/contracts). mysql2 runs a connection's commands in order and emits `connection` before
+ * handing it out, so these statements precede every statement of the store on it. MySQL 8 has no
+ * `idle_transaction_timeout` (MariaDB 10.3+ does): its "unknown system variable" (1193) is
+ * expected there and ignored; any other failure surfaces on the connection's next statement.
+ */
+function applySessionLimits(conn: SessionConnection, limits: Required<SessionLimits>): void {
+  const ignore = () => {};
+  conn.query(`SET SESSION innodb_lock_wait_timeout = ${wholeSeconds(limits.lock_timeout_ms) || 31_536_000}`, ignore);
+  conn.query(`SET SESSION idle_transaction_timeout = ${wholeSeconds(limits.idle_transaction_timeout_ms)}`, ignore);
+}
+
 /** Validate options now and return the connection; the pool itself is created on first use (constructing never connects). */
 export function openConnection(options: string | MysqlStoreOptions): MysqlConnection {
   const opts: MysqlStoreOptions = typeof options === 'string' ? { url: options } : (options ?? {});
@@ -117,6 +138,7 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
     enableKeepAlive: true,
     waitForConnections: true,
   };
+  const limits = resolveSessionLimits(opts, 'MySQL');
   let pool: Pool | null = null;
   let closed = false;
   return {
@@ -124,6 +146,7 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
       if (!pool) {
         if (closed) throw new LifecycleError('The MySQL store is closed');
         pool = createPool(poolOptions);
+        pool.on('connection', (conn) => applySessionLimits(conn as unknown as SessionConnection, limits));
       }
       return pool;
     },

@@ -20,6 +20,16 @@ export async function selectWorker(conn: Conn, workerId: string): Promise<RawRow
   return row ?? null;
 }
 
+/**
+ * The server's clock in ms since the epoch. `UNIX_TIMESTAMP(NOW(3))` is independent of the
+ * session's time zone; `SYSDATE(3)` would be the statement's own time, but NOW(3) outside a
+ * transaction's long run is the same within a millisecond and is what replication-safe SQL uses.
+ */
+export async function selectServerTime(conn: Conn): Promise<number> {
+  const [row] = await rows(conn, 'SELECT UNIX_TIMESTAMP(NOW(3)) * 1000 AS now', []);
+  return Math.round(Number(row.now));
+}
+
 /** Workers matching the conditions, by `registered_at, worker_id`. */
 export async function selectWorkers(conn: Conn, conditions: readonly Condition[]): Promise<RawRow[]> {
   const filter = where(conditions);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConfigurationError } from '@taskmill/contracts';
+import { ConfigurationError, resolveSessionLimits, type SessionLimits } from '@taskmill/contracts';
 import { TABLES } from '@taskmill/contracts/store-kit';
 import postgres from '#postgres';
 
@@ -39,7 +39,7 @@ export interface PostgresClient {
 }
 
 /** Options of {@link createPostgresStore}. */
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends SessionLimits {
   /** `postgres://`, `postgresql://` or `psql://` (alias of `postgres://`) URL. Required unless `client` is given. */
   url?: string;
   /**
@@ -188,11 +188,19 @@ export function openConnection(options: string | PostgresStoreOptions): Connecti
     return connection(opts.client as unknown as Sql, false, schema);
   }
   const url = normalizeUrl(opts.url);
+  const limits = resolveSessionLimits(opts, 'PostgreSQL');
   const sql = postgres(url, {
     max: positive(opts.max, 'max', 10),
     idle_timeout: positive(opts.idle_timeout, 'idle_timeout', 30),
     connect_timeout: positive(opts.connect_timeout, 'connect_timeout', 10),
     onnotice: () => {},
+    // sent with each new session's startup packet, so they cost no statement (see session-limits
+    // in @taskmill/contracts): the server ends a session left idle in a transaction by a frozen
+    // process, and a lock wait fails instead of queueing behind one for ever
+    connection: {
+      idle_in_transaction_session_timeout: limits.idle_transaction_timeout_ms,
+      lock_timeout: limits.lock_timeout_ms,
+    },
   });
   return connection(sql, true, schema);
 }

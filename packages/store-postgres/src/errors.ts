@@ -25,16 +25,22 @@ const CONNECTION_CODES = new Set([
 /**
  * SQLSTATEs of a server that is going away or not accepting us yet: class 08 (connection
  * exception), 57P01 admin_shutdown (pg_terminate_backend), 57P02 crash_shutdown, 57P03
- * cannot_connect_now (starting up), 53300 too_many_connections.
+ * cannot_connect_now (starting up), 53300 too_many_connections, 25P03
+ * idle_in_transaction_session_timeout (the server ended a session its process left idle in a
+ * transaction, see the store's session limits).
  */
 function isUnavailableSqlState(code: string): boolean {
-  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300';
+  return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '53300' || code === '25P03';
 }
 
-/** 40001 serialization_failure and 40P01 deadlock_detected: the transaction may simply be retried. */
+/**
+ * 40001 serialization_failure, 40P01 deadlock_detected and 55P03 lock_not_available (the
+ * session's `lock_timeout` passed while it waited for a row lock, held by a process that may be
+ * frozen until the server cuts its session): the transaction may simply be retried.
+ */
 export function isRetryableTransactionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return code === '40001' || code === '40P01';
+  return code === '40001' || code === '40P01' || code === '55P03';
 }
 
 /** True when `error` means the database cannot be reached right now. */

@@ -33,6 +33,9 @@ export async function migrate(connection: Connection): Promise<void> {
   const { schema } = connection;
   const lockKey = `taskmill:migrate:${schema}`;
   try {
+    // the session's lock_timeout bounds lock waits on the hot path; a migration waits its turn
+    // behind another process's migration and behind running transactions however long they take
+    await reserved`SET lock_timeout = 0`;
     await reserved`SELECT pg_advisory_lock(hashtext(${lockKey}))`;
     try {
       await moveLegacyBookkeeping(reserved, schema);
@@ -47,6 +50,7 @@ export async function migrate(connection: Connection): Promise<void> {
     } finally {
       await reserved`RESET search_path`.catch(() => {});
       await reserved`SELECT pg_advisory_unlock(hashtext(${lockKey}))`.catch(() => {});
+      await reserved`RESET lock_timeout`.catch(() => {});
     }
   } catch (error) {
     throw toStoreError(error, 'setup');

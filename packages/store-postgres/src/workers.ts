@@ -16,6 +16,12 @@ export async function selectWorker(db: Db, workerId: string): Promise<RawRow | n
   return row ?? null;
 }
 
+/** The server's clock in ms since the epoch: `clock_timestamp()`, the time of the statement itself, not of its transaction. */
+export async function selectServerTime(db: Db): Promise<number> {
+  const [row] = await db.sql`SELECT (extract(epoch from clock_timestamp()) * 1000)::float8 AS now`;
+  return Math.round(Number(row.now));
+}
+
 /** Workers matching the conditions, by `registered_at, worker_id`. */
 export async function selectWorkers(db: Db, conditions: readonly Condition[]): Promise<RawRow[]> {
   return db.sql`

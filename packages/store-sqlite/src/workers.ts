@@ -14,6 +14,14 @@ export async function selectWorker(sql: SqliteConnection, workerId: string): Pro
   return sql.get('SELECT * FROM taskmill_workers WHERE worker_id = ?', workerId) ?? null;
 }
 
+/**
+ * The operating system's clock in ms since the epoch, read by SQLite itself: the one clock every
+ * process on this file shares, whatever a process's own `Date.now()` says.
+ */
+export async function selectServerTime(sql: SqliteConnection): Promise<number> {
+  return Number(sql.get("SELECT CAST(round((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) AS now")?.now);
+}
+
 /** Workers matching the conditions, by `registered_at, worker_id`. */
 export async function selectWorkers(sql: SqliteConnection, conditions: readonly Condition[]): Promise<RawRow[]> {
   const filter = where(conditions);

@@ -48,6 +48,7 @@ export function assembleStore(driver: StoreDriver): Store {
     capabilities: driver.capabilities,
     setup: () => driver.setup(),
     close: () => driver.close(),
+    serverTime: () => read('serverTime', (reader) => reader.selectServerTime()),
 
     // ── tasks ──
     createTasks: (tasks, now) =>

@@ -43,6 +43,8 @@ export interface StoreReader {
   selectWorker(workerId: string): Promise<RawRow | null>;
   /** Workers matching the conditions, ordered by `registered_at, worker_id`. */
   selectWorkers(conditions: readonly Condition[]): Promise<RawRow[]>;
+  /** The database server's clock, in ms since the epoch (one statement; see docs/failure-model.md, "Clocks"). */
+  selectServerTime(): Promise<number>;
 }
 
 /** Writes, inside one transaction opened by {@link StoreDriver.write}. */
@@ -171,7 +173,7 @@ export type SyncSqlOf<K extends keyof StoreWriter, H> = {
 };
 
 /** Method names of {@link StoreReader}, for binding. */
-export const READER_METHODS = ['selectTask', 'selectPage', 'selectTaskStats', 'selectWorker', 'selectWorkers'] as const satisfies readonly (keyof StoreReader)[];
+export const READER_METHODS = ['selectTask', 'selectPage', 'selectTaskStats', 'selectWorker', 'selectWorkers', 'selectServerTime'] as const satisfies readonly (keyof StoreReader)[];
 
 /** Method names of {@link StoreWriter}, for binding. */
 export const WRITER_METHODS = [

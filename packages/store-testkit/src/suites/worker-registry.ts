@@ -14,6 +14,27 @@ async function statusOf(store: Store, id: string): Promise<string | undefined> {
 
 /** Worker registry, leases and recovery (SPEC A13, B7). */
 export function defineWorkerRegistryTests({ test, open, db }: SuiteContext): void {
+  test('serverTime reads the database clock in ms since the epoch, whatever this process says the time is', async () => {
+    const store = await open();
+    const before = Date.now();
+    const first = await store.serverTime();
+    const second = await store.serverTime();
+    const after = Date.now();
+    expect(Number.isSafeInteger(first)).toBe(true);
+    // the servers run on this host: their clock agrees with ours within a scheduling margin
+    expect(first).toBeGreaterThanOrEqual(before - 1000);
+    expect(second).toBeLessThanOrEqual(after + 1000);
+    expect(second).toBeGreaterThanOrEqual(first);
+    // a process clock an hour off does not move it: the reading is the server's own
+    const realNow = Date.now;
+    Date.now = () => realNow() + 3_600_000;
+    try {
+      expect(Math.abs((await store.serverTime()) - realNow())).toBeLessThan(1000);
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   test('registerWorker stores an active lease and re-registering replaces the row', async () => {
     const store = await open();
     const row = await store.registerWorker(registration());

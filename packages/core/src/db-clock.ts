@@ -1,0 +1,91 @@
+import type { Store } from '@taskmill/contracts';
+
+/** The time on the database's clock, as this process best knows it. */
+export interface Clock {
+  /** ms since the epoch on the database's clock. */
+  now(): number;
+}
+
+/** A process clock this far from the database's is reported through `onError`. */
+export const CLOCK_SKEW_WARNING_MS = 1000;
+/** A reading whose round trip took longer than this is too blurred to move the offset, unless it is the first. */
+const MAX_TRUSTED_ROUND_TRIP_MS = 1000;
+/** Without a worker's heartbeats to refresh it, the offset is measured again this often. */
+const REFRESH_AFTER_MS = 60_000;
+
+/**
+ * One clock for every process (see docs/failure-model.md, "Clocks"). Leases, heartbeats, due
+ * times, retry times and timeouts are compared across processes, so every `now` this process
+ * passes to the store is the database's time: the local clock plus an offset measured against the
+ * server (`store.serverTime()`, taking the middle of the round trip), refreshed at each worker
+ * heartbeat, or after a minute by a manager that only enqueues. Durations measured inside this
+ * process (a handler's own timeout, a tick's age) stay on the local clock, which skew cannot bend.
+ *
+ * A process whose clock is more than a second off is reported once through `onError` (and again
+ * when it comes back within the bound and drifts off again), so an operator can fix its time
+ * service; its work is correct meanwhile.
+ */
+export class DbClock implements Clock {
+  private offset = 0;
+  private measuredAt: number | undefined;
+  private refreshing: Promise<void> | undefined;
+  private warned = false;
+  private store: Store | undefined;
+
+  constructor(private readonly onError: (error: unknown, where: string) => void) {}
+
+  /** The database's time now, as far as this process knows it; starts a refresh when the offset is old. */
+  now(): number {
+    const local = Date.now();
+    if (this.store && this.measuredAt !== undefined && performance.now() - this.measuredAt > REFRESH_AFTER_MS) {
+      void this.sync(this.store).catch((error) => this.onError(error, 'clock'));
+    }
+    return local + this.offset;
+  }
+
+  /** True once an offset has been measured. */
+  get synced(): boolean {
+    return this.measuredAt !== undefined;
+  }
+
+  /** The offset last measured (database minus local), in ms. */
+  get skew(): number {
+    return this.offset;
+  }
+
+  /**
+   * Measure the offset against `store`'s clock (one statement); concurrent calls share one reading.
+   * A failed reading leaves the last offset in place and rejects.
+   */
+  sync(store: Store): Promise<void> {
+    if (typeof store.serverTime !== 'function') return Promise.resolve(); // a store written before the contract had it
+    this.store = store;
+    this.refreshing ??= this.measure(store).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async measure(store: Store): Promise<void> {
+    const sentAt = Date.now();
+    const started = performance.now();
+    const server = await store.serverTime();
+    const roundTrip = performance.now() - started;
+    if (this.measuredAt !== undefined && roundTrip > MAX_TRUSTED_ROUND_TRIP_MS) return;
+    this.offset = Math.round(server - (sentAt + roundTrip / 2));
+    this.measuredAt = performance.now();
+    this.report();
+  }
+
+  private report(): void {
+    const off = Math.abs(this.offset) > CLOCK_SKEW_WARNING_MS;
+    if (off && !this.warned) {
+      const side = this.offset < 0 ? 'ahead of' : 'behind';
+      this.onError(
+        new Error(
+          `This process's clock is ${Math.abs(this.offset)} ms ${side} the database's; taskmill corrects every time it writes by this offset, but the host's time service needs fixing`,
+        ),
+        'clock',
+      );
+    }
+    this.warned = off;
+  }
+}
