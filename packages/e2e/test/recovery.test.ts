@@ -93,13 +93,11 @@ describeBackends('worker recovery', sharedBackends(), (env) => {
     let frozen: WorkerProcess | undefined;
     try {
       const id = await tm.async('count', {});
-      // The worker claims the waiting task as it starts. Its polls and task heartbeats are rare:
-      // each is a transaction, and one that SIGSTOP catches open keeps its row locks (the
-      // worker's registry row, the task's row), so the reap and the recovery below would wait on
-      // them for longer than this test (on MariaDB, innodb_lock_wait_timeout is 50 s). Only the
-      // lease heartbeat, which the reap needs to expire, stays at 200 ms, and SIGSTOP can still
-      // catch one of its transactions: this narrows the window, it does not close it (on MariaDB
-      // under the full suite this test still timed out in 1 of 3 clean-clone runs afterwards).
+      // The worker claims the waiting task as it starts; its polls and task heartbeats are rare, so
+      // the freeze below most often lands between transactions. When SIGSTOP does catch one open,
+      // holding the worker's registry row or the task's row, the server ends that session after the
+      // store's idle-in-transaction limit (capped at the 1 s lease), so the reap and the recovery wait
+      // at most that long (frozen-worker.test.ts freezes a worker inside a transaction on purpose).
       frozen = await spawnWorker({
         connection: env.db().processConnection,
         sideEffects: join(dir, 'frozen.log'),

@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { sharedBackends } from '../src/backends.js';
+import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
+import { spawnWorker, type WorkerProcess } from '../src/processes.js';
+import { workerRowLocked } from '../src/row-locks.js';
+
+/*
+ * A frozen worker (SIGSTOP: a paused VM or container, a stopped process) cannot hold back the
+ * recovery of its tasks. Frozen between transactions, its lease simply runs out. Frozen inside one,
+ * it holds row locks the reaper needs (its registry row) until the server ends the session, which
+ * the store's idle-in-transaction limit bounds by the lease: either way its tasks are recovered
+ * within the lease plus one heartbeat (plus a margin for a loaded 2-core machine).
+ */
+
+const LEASE = 2000;
+const HEARTBEAT = 200;
+const MARGIN = 2000;
+const SHORT = { poll_interval: 50, worker_heartbeat_interval: HEARTBEAT, worker_heartbeat_timeout: LEASE, task_heartbeat_interval: 200, task_heartbeat_timeout: 60_000 } as const;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Freeze `victim` while one of its transactions holds its registry row locked: SIGSTOP it, look
+ * whether the row is locked, and if not let it run a moment and try again. Its lease heartbeat
+ * runs every 20 ms, so a few dozen tries find it inside one.
+ */
+async function freezeInsideTransaction(victim: WorkerProcess, locked: () => Promise<boolean>): Promise<number> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    victim.child.kill('SIGSTOP');
+    const frozenAt = Date.now();
+    await sleep(20);
+    if (await locked()) return frozenAt;
+    victim.child.kill('SIGCONT');
+    await sleep(5 + Math.random() * 25);
+  }
+  throw new Error('never caught the worker inside a transaction holding its registry row');
+}
+
+describeBackends('frozen worker', sharedBackends(), (env) => {
+  const serverDb = env.backend.name === 'postgres' || env.backend.name === 'mysql';
+
+  for (const inside of [false, true]) {
+    // SQLite has no row locks to hold: a process frozen inside its (synchronous, microseconds long)
+    // write transaction keeps the file's write lock, which no server can take back (docs/failure-model.md)
+    if (inside && !serverDb) continue;
+    env.test(`frozen ${inside ? 'inside a transaction holding its registry row' : 'between transactions'}: its task is recovered within lease + one heartbeat and completed once elsewhere`, async () => {
+      const tm = await env.isolated(SHORT);
+      const dir = mkdtempSync(join(tmpdir(), 'taskmill-frozen-'));
+      let victim: WorkerProcess | undefined;
+      try {
+        tm.use('count', () => ({ by: 'new owner' })); // runs only once this manager starts, after the freeze
+        const id = await tm.async('count', {});
+        victim = await spawnWorker({
+          connection: env.db().processConnection,
+          sideEffects: join(dir, 'victim.log'),
+          // a lease heartbeat every 20 ms keeps a transaction on its registry row open often
+          managerOptions: { ...SHORT, poll_interval: 60_000, worker_heartbeat_interval: inside ? 20 : HEARTBEAT },
+          work_ms: 20_000,
+        });
+        const frozen = victim;
+        await waitFor(async () => (await tm.getTask(id))?.worker_id === frozen.worker_id, { what: 'the victim to claim the task' });
+        const frozenAt = inside
+          ? await freezeInsideTransaction(frozen, () => workerRowLocked(env.db().processConnection, frozen.worker_id))
+          : (frozen.child.kill('SIGSTOP'), Date.now());
+
+        await tm.start();
+        const recovered = await waitFor(async () => (await tm.getTaskEvents(id)).find((e) => e.event_type === 'task_recovered'), {
+          timeout: 60_000,
+          what: 'the frozen worker\'s task to be recovered',
+        });
+        const took = recovered.event_time - frozenAt;
+        console.log(`[${env.backend.name}] frozen ${inside ? 'inside a transaction' : 'between transactions'}: recovered ${took} ms after SIGSTOP (lease ${LEASE} + heartbeat ${HEARTBEAT})`);
+        expect(took).toBeLessThanOrEqual(LEASE + HEARTBEAT + MARGIN);
+        expect(recovered.metadata).toMatchObject({ recovered_from_worker_id: frozen.worker_id });
+        const done = await waitForStatus(tm, id, 'completed', 30_000);
+        expect(done.result).toEqual({ by: 'new owner' });
+
+        // woken, the frozen worker's late writes change nothing: its session is gone or its fence fails
+        const snapshot = { task: await tm.getTask(id), attempts: await tm.getTaskAttempts(id) };
+        expect(snapshot.attempts.map((a) => [a.outcome, a.worker_id])).toEqual([
+          ['interrupted', frozen.worker_id],
+          ['completed', tm.options.worker_id],
+        ]);
+        frozen.child.kill('SIGCONT');
+        await sleep(1500);
+        expect({ task: await tm.getTask(id), attempts: await tm.getTaskAttempts(id) }).toEqual(snapshot);
+      } finally {
+        victim?.child.kill('SIGCONT');
+        victim?.child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 180_000);
+  }
+});
