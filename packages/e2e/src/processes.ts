@@ -24,11 +24,13 @@ export function spawnWorker(options: {
   clusterLimit?: number;
   /** Shift the process's `Date.now()` by this many ms (a host whose clock is off). */
   clockSkewMs?: number;
+  /** The first handler run blocks the process's event loop this many ms. */
+  blockFirstMs?: number;
 }): Promise<WorkerProcess> {
   const skew = options.clockSkewMs ?? 0;
   const child = fork(
     SCRIPT,
-    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit })],
+    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit, block_first_ms: options.blockFirstMs })],
     {
       execArgv: ['--conditions=@taskmill/source', '--import', 'tsx', ...(skew !== 0 ? ['--import', SKEW_PRELOAD] : [])],
       env: { ...process.env, TASKMILL_TEST_CLOCK_SKEW_MS: String(skew) },

@@ -14,6 +14,8 @@ interface WorkerArgs {
   options: Record<string, unknown>;
   /** Milliseconds each handler run takes. */
   work_ms: number;
+  /** The first `count` handler blocks the event loop (a synchronous busy wait) this many ms, as a CPU-heavy handler would. */
+  block_first_ms?: number;
   /** Hide the store's LISTEN/NOTIFY so the worker falls back to polling (benchmarks). */
   disable_notify?: boolean;
   /** Register `limited` with this `cluster_max_concurrent_tasks`; it logs `start|end <id> <ms>` to `<side effects>.spans`. */
@@ -50,7 +52,13 @@ const onError = (error: unknown, where: string) => {
   appendFileSync(`${args.sideEffects}.errors`, `${where}\t${code}\t${String((error as Error).message ?? error).replace(/\s+/g, ' ')}\n`);
 };
 const tm = new TaskManager({ dbConnection, ...args.options, onError });
+let blocked = false;
 tm.use('count', async (task) => {
+  if (args.block_first_ms && !blocked) {
+    blocked = true;
+    const until = performance.now() + args.block_first_ms;
+    while (performance.now() < until); // no timer, heartbeat or I/O runs meanwhile
+  }
   if (args.work_ms > 0) await new Promise((r) => setTimeout(r, args.work_ms));
   appendFileSync(args.sideEffects, `${task.id}\n`);
   return { by: process.pid };

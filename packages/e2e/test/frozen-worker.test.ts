@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { sharedBackends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { spawnWorker, type WorkerProcess } from '../src/processes.js';
-import { workerRowLocked } from '../src/row-locks.js';
+import { freezeInsideTransaction } from '../src/faults.js';
 
 /*
  * A frozen worker (SIGSTOP: a paused VM or container, a stopped process) cannot hold back the
@@ -21,23 +21,6 @@ const MARGIN = 2000;
 const SHORT = { poll_interval: 50, worker_heartbeat_interval: HEARTBEAT, worker_heartbeat_timeout: LEASE, task_heartbeat_interval: 200, task_heartbeat_timeout: 60_000 } as const;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Freeze `victim` while one of its transactions holds its registry row locked: SIGSTOP it, look
- * whether the row is locked, and if not let it run a moment and try again. Its lease heartbeat
- * runs every 20 ms, so a few dozen tries find it inside one.
- */
-async function freezeInsideTransaction(victim: WorkerProcess, locked: () => Promise<boolean>): Promise<number> {
-  for (let attempt = 0; attempt < 400; attempt++) {
-    victim.child.kill('SIGSTOP');
-    const frozenAt = Date.now();
-    await sleep(20);
-    if (await locked()) return frozenAt;
-    victim.child.kill('SIGCONT');
-    await sleep(5 + Math.random() * 25);
-  }
-  throw new Error('never caught the worker inside a transaction holding its registry row');
-}
 
 describeBackends('frozen worker', sharedBackends(), (env) => {
   const serverDb = env.backend.name === 'postgres' || env.backend.name === 'mysql';
@@ -63,7 +46,7 @@ describeBackends('frozen worker', sharedBackends(), (env) => {
         const frozen = victim;
         await waitFor(async () => (await tm.getTask(id))?.worker_id === frozen.worker_id, { what: 'the victim to claim the task' });
         const frozenAt = inside
-          ? await freezeInsideTransaction(frozen, () => workerRowLocked(env.db().processConnection, frozen.worker_id))
+          ? await freezeInsideTransaction(frozen, env.db().processConnection)
           : (frozen.child.kill('SIGSTOP'), Date.now());
 
         await tm.start();

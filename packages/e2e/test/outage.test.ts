@@ -1,31 +1,8 @@
 import { expect } from 'vitest';
 import { StoreUnavailableError } from '@taskmill/core';
-import { MYSQL_URL, PG_URL, backends, type Backend } from '../src/backends.js';
+import { backends } from '../src/backends.js';
+import { killConnections, sessionTag } from '../src/faults.js';
 import { describeBackends, waitFor } from '../src/harness.js';
-
-/** Kill every server connection of this test's database (or schema), as an outage would. */
-async function killConnections(backend: Backend, dbName: string): Promise<number> {
-  if (backend.name === 'postgres') {
-    const { default: pg } = await import('postgres');
-    const sql = pg(PG_URL, { max: 1, onnotice: () => {} });
-    try {
-      const rows = await sql`SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND application_name = ${dbName}`;
-      return rows.length;
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  }
-  const { default: my } = await import('mysql2/promise');
-  const conn = await my.createConnection({ uri: MYSQL_URL });
-  try {
-    const [rows] = await conn.query('SELECT id FROM information_schema.PROCESSLIST WHERE db = ? AND id <> CONNECTION_ID()', [dbName]);
-    for (const row of rows as Array<{ id: number }>) await conn.query(`KILL ${Number(row.id)}`).catch(() => undefined);
-    return (rows as unknown[]).length;
-  } finally {
-    await conn.end();
-  }
-}
 
 describeBackends('database outage', backends().filter((b) => b.name === 'postgres' || b.name === 'mysql'), (env) => {
   env.test('connections killed mid-run: calls fail with StoreUnavailableError or succeed, the worker loop reconnects, every task completes', async () => {
@@ -40,9 +17,7 @@ describeBackends('database outage', backends().filter((b) => b.name === 'postgre
     const ids = await tm.asyncMany(Array.from({ length: 600 }, (_, i) => ({ name: 'work', payload: { i } })));
     await tm.start();
     await waitFor(() => runs.size >= 50, { what: 'the run to get going' });
-    const processConn = env.db().processConnection;
-    // MySQL: the test's own database; PostgreSQL: the test's schema, used as application_name
-    const dbName = processConn.kind === 'string' ? new URL(processConn.url).pathname.slice(1) : processConn.schema;
+    const dbName = sessionTag(env.db().processConnection);
     let killed = 0;
     for (let round = 0; round < 5; round++) {
       killed += await killConnections(env.backend, dbName);
