@@ -30,6 +30,22 @@ Exit codes:
 Connection: --db <url> or ${DB_ENV}: sqlite:<path>, postgres://…[?schema=name], postgresql://…,
 psql://…, mysql://…`;
 
+/**
+ * Commander's error text as the one line an error gets: commander puts its suggestion for a
+ * misspelt command or option on a line of its own, `(Did you mean status?)`, which a script
+ * reading the first line of stderr would lose; it is folded in as `(did you mean 'status'?)`.
+ */
+function oneLine(text: string): string {
+  return text
+    .replace(/^error: /, '')
+    .trim()
+    .replace(/\s*\n\(Did you mean (one of )?(.+)\?\)$/, (_, several: string | undefined, names: string) => {
+      const quoted = names.split(', ').map((name) => `'${name}'`).join(', ');
+      return ` (did you mean ${several ?? ''}${quoted}?)`;
+    })
+    .replace(/\s*\n\s*/g, ' ');
+}
+
 function common(command: Command): Command {
   return command
     .option('--db <url>', `database connection (default: $${DB_ENV})`)
@@ -48,7 +64,7 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .configureOutput({
       writeOut: (text) => output.out(text),
       writeErr: (text) => output.err(text),
-      outputError: (text, write) => write(`taskmill: ${text.replace(/^error: /, '').trim()}\n`),
+      outputError: (text, write) => write(`taskmill: ${oneLine(text)}\n`),
     })
     .addHelpText('after', EXIT_HELP)
     .showSuggestionAfterError(true);

@@ -497,6 +497,11 @@ describe('taskmill CLI without a reachable database', () => {
     expectOneLineError(await cli(['frobnicate']), 2, /unknown command 'frobnicate'/);
   });
 
+  it('a misspelt command or option: one line that names the nearest one', async () => {
+    expectOneLineError(await cli(['statsu']), 2, /^taskmill: unknown command 'statsu' \(did you mean 'status'\?\)$/);
+    expectOneLineError(await cli(['tasks', '--stauts', 'failed']), 2, /^taskmill: unknown option '--stauts' \(did you mean '--status'\?\)$/);
+  });
+
   it('a missing SQLite file is reported, not created (only migrate creates it)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'taskmill-cli-'));
     try {
