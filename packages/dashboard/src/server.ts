@@ -11,8 +11,9 @@ export interface DashboardOptions {
   store: Store;
   /**
    * Enables pause, resume, cancel and retry: each is a POST that must carry this token (typed on
-   * the confirmation page) and come from the dashboard's own origin. Without it the dashboard is
-   * read-only. At least 8 characters.
+   * the confirmation page) and come from the dashboard's own origin (`Origin` of this host, or
+   * `Sec-Fetch-Site: same-origin`; a POST with neither header is refused). Without it the
+   * dashboard is read-only. At least 8 characters.
    */
   actionsToken?: string;
   /** Path the dashboard is mounted at in a larger server, e.g. `/taskmill`. (Default: '') */
@@ -61,16 +62,23 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** A request from another site: the browser says so (Sec-Fetch-Site), or its Origin is not this host. */
-function crossSite(req: IncomingMessage): boolean {
+/**
+ * Where a POST comes from: `unknown` when it carries neither Sec-Fetch-Site nor Origin, `cross`
+ * when the browser says another site sent it or its Origin is not this host, else `same`.
+ * Browsers send at least one of the two headers with every POST, so a request with neither is no
+ * form of ours, and taking it for same-site would let a client that drops them (or a proxy that
+ * strips them) past the check; a non-browser client sends `Origin: http://<host>` itself.
+ */
+function postOrigin(req: IncomingMessage): 'same' | 'cross' | 'unknown' {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
   const origin = req.headers.origin;
-  if (origin === undefined) return false;
+  if (site === undefined && origin === undefined) return 'unknown';
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return 'cross';
+  if (origin === undefined) return 'same';
   try {
-    return new URL(origin).host !== req.headers.host;
+    return new URL(origin).host === req.headers.host ? 'same' : 'cross';
   } catch {
-    return true;
+    return 'cross';
   }
 }
 
@@ -118,7 +126,11 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
         const m = /^\/tasks\/([^/]+)\/(pause|resume|cancel|retry)$/.exec(path);
         if (!m) return send(res, 404, simple(base, 'Not found', 'No such action.'));
         if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
-        if (crossSite(req)) return send(res, 403, simple(base, 'Refused', 'Cross-site request refused.'));
+        const from = postOrigin(req);
+        if (from === 'unknown') {
+          return send(res, 403, simple(base, 'Refused', 'Neither Origin nor Sec-Fetch-Site: a client other than a browser must send Origin: http://<host> of this dashboard.'));
+        }
+        if (from === 'cross') return send(res, 403, simple(base, 'Refused', 'Cross-site request refused.'));
         const form = await readForm(req);
         if (!sameToken(form.get('token') ?? '', token)) return send(res, 403, simple(base, 'Refused', 'Wrong or missing actions token.'));
         const id = parseTaskId(m[1]);

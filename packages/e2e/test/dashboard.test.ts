@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type OutgoingHttpHeaders } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -65,6 +65,64 @@ async function workflow(tm: TaskManager<any>): Promise<number> {
   tm.use('root', (task, next) => (task.stage === 0 ? next([{ name: 'fast', payload: {} }, { name: 'slow', payload: {} }]) : 'done'));
   return tm.async('root', {});
 }
+
+/**
+ * One raw HTTP request (node:http sends only the headers given, plus Host and, with a body,
+ * Content-Length), as a non-browser client such as curl would: its status and body.
+ */
+function raw(url: string, { method = 'GET', headers = {}, body }: { method?: string; headers?: OutgoingHttpHeaders; body?: string } = {}): Promise<{ status: number; body: string }> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: target.hostname, port: target.port, path: target.pathname + target.search, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A form POST of the actions token, with the given extra headers. */
+function postToken(url: string, headers: OutgoingHttpHeaders): Promise<{ status: number; body: string }> {
+  return raw(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams({ token: TOKEN }).toString(),
+  });
+}
+
+describeBackends('dashboard over plain HTTP', sharedBackends(), (env) => {
+  env.test('an action POST with neither Origin nor Sec-Fetch-Site is refused even with the token; with an Origin of the host it runs', async () => {
+    const tm = await env.isolated();
+    tm.use('later', () => null);
+    const id = await tm.async('later', {}, { delay: 3600 });
+    const store: Store = await env.db().openPeerStore();
+    const dashboard = await serveDashboard({ store, actionsToken: TOKEN });
+    try {
+      const host = new URL(dashboard.url).host;
+      const bare = await postToken(`${dashboard.url}tasks/${id}/pause`, {});
+      expect(bare.status).toBe(403);
+      expect(bare.body).toContain('Neither Origin nor Sec-Fetch-Site');
+      expect((await store.getTask(id))?.status).toBe('pending');
+      const otherPort = await postToken(`${dashboard.url}tasks/${id}/pause`, { Origin: 'http://127.0.0.1:1' });
+      expect(otherPort.status).toBe(403);
+      expect((await store.getTask(id))?.status).toBe('pending');
+
+      // curl -H "Origin: http://127.0.0.1:<port>" -d token=… : the same origin, so it runs
+      const withOrigin = await postToken(`${dashboard.url}tasks/${id}/pause`, { Origin: `http://${host}` });
+      expect(withOrigin.status).toBe(303);
+      expect((await store.getTask(id))?.status).toBe('paused');
+      // a browser that sends only Sec-Fetch-Site: same-origin
+      const fetchSite = await postToken(`${dashboard.url}tasks/${id}/resume`, { 'Sec-Fetch-Site': 'same-origin' });
+      expect(fetchSite.status).toBe(303);
+      expect((await store.getTask(id))?.status).toBe('pending');
+    } finally {
+      await dashboard.close();
+      await store.close();
+    }
+  });
+});
 
 describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
   env.test(
