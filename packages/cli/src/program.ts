@@ -141,11 +141,12 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .option('--host <host>', 'interface to listen on (default: 127.0.0.1, this machine only)')
     .option('--port <port>', 'port (default: 8080; 0 picks a free one)', nonNegativeInteger)
     .option('--actions-token <token>', `enable pause/resume/cancel/retry, each confirmed with this token (default: $${DASHBOARD_TOKEN_ENV})`)
-    .action(async (opts: CommonOptions & { host?: string; port?: number; actionsToken?: string }) => {
+    .option('--allowed-host <name...>', 'the host names it answers to, e.g. when listening on 0.0.0.0 (default: 127.0.0.1, localhost, ::1 and the --host address)')
+    .action(async (opts: CommonOptions & { host?: string; port?: number; actionsToken?: string; allowedHost?: string[] }) => {
       const store = await openCommandStore(opts, { create: false });
       try {
         const actionsToken = opts.actionsToken ?? (process.env[DASHBOARD_TOKEN_ENV] || undefined);
-        const running = await serveDashboard({ store, host: opts.host, port: opts.port ?? 8080, actionsToken });
+        const running = await serveDashboard({ store, host: opts.host, port: opts.port ?? 8080, actionsToken, allowedHosts: opts.allowedHost });
         output.out(`taskmill dashboard on ${running.url} (${actionsToken ? 'actions enabled' : 'read-only'}); Ctrl-C stops it\n`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);

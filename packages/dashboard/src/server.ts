@@ -19,24 +19,44 @@ export interface DashboardOptions {
   /** Path the dashboard is mounted at in a larger server, e.g. `/taskmill`. (Default: '') */
   basePath?: string;
   /**
-   * Host names (without port) the dashboard answers to; other `Host` headers get a 421. Guards
-   * against DNS rebinding, where a hostile site's name resolves to this machine and its pages read
-   * the dashboard. (Default: any host; `serveDashboard` on a loopback address: 127.0.0.1,
-   * localhost and ::1)
+   * Host names (without port; any port is accepted) the dashboard answers to; other `Host`
+   * headers get a 421. Guards against DNS rebinding, where a hostile site's name resolves to this
+   * machine and its pages read the dashboard. Mounted in a server reached by other names, list
+   * them here. (Default: 127.0.0.1, localhost and ::1; `serveDashboard` on a specific address also
+   * that address)
    */
   allowedHosts?: readonly string[];
 }
 
+/** This machine's own names: a hostile site's name cannot be made to send them as its Host. */
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'];
+/** Listen addresses meaning every interface: they name no host the dashboard is reached by. */
+const WILDCARD_ADDRESSES = ['0.0.0.0', '::'];
+
+/** A host name as compared: without IPv6 brackets, lower-cased. */
+function bareHost(host: string): string {
+  return host.replace(/^\[|\]$/g, '').toLowerCase();
+}
 
 /** The host name of a Host header (`[::1]:8080` → `::1`), lower-cased. */
 function hostName(header: string | undefined): string {
   if (!header) return '';
   try {
-    return new URL(`http://${header}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    return bareHost(new URL(`http://${header}`).hostname);
   } catch {
     return '';
   }
+}
+
+/**
+ * The host names a dashboard answers to when not given `allowedHosts`: the loopback names and,
+ * when it listens on a specific address (`serveDashboard`'s `host`), that address too. A mounted
+ * dashboard does not know where its server listens, so it gets the loopback names alone: answering
+ * any name would let a rebound hostile name read it.
+ */
+function defaultAllowedHosts(listenHost?: string): string[] {
+  const own = listenHost === undefined ? '' : bareHost(listenHost);
+  return own === '' || LOOPBACK_HOSTS.includes(own) || WILDCARD_ADDRESSES.includes(own) ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, own];
 }
 
 const ACTIONS = ['pause', 'resume', 'cancel', 'retry'] as const;
@@ -114,10 +134,10 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   if (base !== '' && !/^\/[A-Za-z0-9/_-]*$/.test(base)) throw new ConfigurationError('basePath must be a path such as /taskmill');
   const ctx: PageContext = { store: options.store, base, actions: token !== undefined };
-  const hosts = options.allowedHosts ? new Set(options.allowedHosts.map((h) => h.replace(/^\[|\]$/g, '').toLowerCase())) : null;
+  const hosts = new Set((options.allowedHosts ?? defaultAllowedHosts()).map(bareHost));
 
   return async (req, res) => {
-    if (hosts && !hosts.has(hostName(req.headers.host))) return send(res, 421, simple(base, 'Refused', 'Unknown host name.'));
+    if (!hosts.has(hostName(req.headers.host))) return send(res, 421, simple(base, 'Refused', 'Unknown host name.'));
     const url = new URL(req.url ?? '/', 'http://dashboard');
     if (base !== '' && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return send(res, 404, simple(base, 'Not found', 'No such page.'));
     const path = url.pathname.slice(base.length) || '/';
@@ -200,15 +220,18 @@ export interface RunningDashboard {
   close(): Promise<void>;
 }
 
-/** Serve the dashboard on its own HTTP server, bound to 127.0.0.1 unless `host` says otherwise. */
+/**
+ * Serve the dashboard on its own HTTP server, bound to 127.0.0.1 unless `host` says otherwise.
+ * Listening on every interface (`0.0.0.0`, `::`), it still answers only the loopback names unless
+ * `allowedHosts` names the others it is reached by.
+ */
 export async function serveDashboard(options: ServeOptions): Promise<RunningDashboard> {
   const opened = typeof options.store === 'string' ? await openStoreForConnection(options.store) : null;
   const store = opened ?? (options.store as Store);
   try {
     if (opened) await opened.setup();
     const host = options.host ?? '127.0.0.1';
-    const loopback = LOOPBACK_HOSTS.includes(host.replace(/^\[|\]$/g, ''));
-    const handler = createDashboard({ ...options, store, allowedHosts: options.allowedHosts ?? (loopback ? LOOPBACK_HOSTS : undefined) });
+    const handler = createDashboard({ ...options, store, allowedHosts: options.allowedHosts ?? defaultAllowedHosts(host) });
     const server = createServer((req, res) => void handler(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

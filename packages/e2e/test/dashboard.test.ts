@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { request, type OutgoingHttpHeaders } from 'node:http';
+import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Store } from '@taskmill/contracts';
 import type { TaskManager } from '@taskmill/core';
-import { serveDashboard, type RunningDashboard } from '@taskmill/dashboard';
+import { createDashboard, serveDashboard, type RunningDashboard } from '@taskmill/dashboard';
 import { sharedBackends } from '../src/backends.js';
 import { describeBackends, waitForStatus } from '../src/harness.js';
 
@@ -119,6 +120,41 @@ describeBackends('dashboard over plain HTTP', sharedBackends(), (env) => {
       expect((await store.getTask(id))?.status).toBe('pending');
     } finally {
       await dashboard.close();
+      await store.close();
+    }
+  });
+
+  env.test('a mounted createDashboard without allowedHosts answers only loopback host names; serveDashboard also its own address', async () => {
+    await env.isolated();
+    const store: Store = await env.db().openPeerStore();
+    const mounted = createDashboard({ store, basePath: '/taskmill' });
+    const named = createDashboard({ store, basePath: '/named', allowedHosts: ['dash.internal'] });
+    const server = createServer((req, res) => void (req.url?.startsWith('/named') ? named(req, res) : mounted(req, res)));
+    const own = await serveDashboard({ store, host: '127.0.0.2' });
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      const at = (host: string, path = '/taskmill/') => raw(`http://127.0.0.1:${port}${path}`, { headers: { Host: host } }).then((r) => r.status);
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`, 'localhost']) {
+        expect(await at(host), host).toBe(200);
+      }
+      for (const host of [`evil.example:${port}`, `localhost.evil.example:${port}`, `dash.internal:${port}`]) {
+        expect(await at(host), host).toBe(421);
+      }
+      // allowedHosts replaces the default
+      expect(await at(`dash.internal:${port}`, '/named/')).toBe(200);
+      expect(await at(`localhost:${port}`, '/named/')).toBe(421);
+
+      // serveDashboard on an address of its own: that address and the loopback names, nothing else
+      const ownPort = new URL(own.url).port;
+      const atOwn = (host: string) => raw(own.url, { headers: { Host: host } }).then((r) => r.status);
+      expect(await atOwn(`127.0.0.2:${ownPort}`)).toBe(200);
+      expect(await atOwn(`localhost:${ownPort}`)).toBe(200);
+      expect(await atOwn(`evil.example:${ownPort}`)).toBe(421);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await own.close();
       await store.close();
     }
   });
