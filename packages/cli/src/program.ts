@@ -30,6 +30,22 @@ Exit codes:
 Connection: --db <url> or ${DB_ENV}: sqlite:<path>, postgres://…[?schema=name], postgresql://…,
 psql://…, mysql://…`;
 
+/**
+ * Commander's error text as the one line an error gets: commander puts its suggestion for a
+ * misspelt command or option on a line of its own, `(Did you mean status?)`, which a script
+ * reading the first line of stderr would lose; it is folded in as `(did you mean 'status'?)`.
+ */
+function oneLine(text: string): string {
+  return text
+    .replace(/^error: /, '')
+    .trim()
+    .replace(/\s*\n\(Did you mean (one of )?(.+)\?\)$/, (_, several: string | undefined, names: string) => {
+      const quoted = names.split(', ').map((name) => `'${name}'`).join(', ');
+      return ` (did you mean ${several ?? ''}${quoted}?)`;
+    })
+    .replace(/\s*\n\s*/g, ' ');
+}
+
 function common(command: Command): Command {
   return command
     .option('--db <url>', `database connection (default: $${DB_ENV})`)
@@ -48,7 +64,7 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .configureOutput({
       writeOut: (text) => output.out(text),
       writeErr: (text) => output.err(text),
-      outputError: (text, write) => write(`taskmill: ${text.replace(/^error: /, '').trim()}\n`),
+      outputError: (text, write) => write(`taskmill: ${oneLine(text)}\n`),
     })
     .addHelpText('after', EXIT_HELP)
     .showSuggestionAfterError(true);
@@ -125,11 +141,12 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .option('--host <host>', 'interface to listen on (default: 127.0.0.1, this machine only)')
     .option('--port <port>', 'port (default: 8080; 0 picks a free one)', nonNegativeInteger)
     .option('--actions-token <token>', `enable pause/resume/cancel/retry, each confirmed with this token (default: $${DASHBOARD_TOKEN_ENV})`)
-    .action(async (opts: CommonOptions & { host?: string; port?: number; actionsToken?: string }) => {
+    .option('--allowed-host <name...>', 'the host names it answers to, e.g. when listening on 0.0.0.0 (default: 127.0.0.1, localhost, ::1 and the --host address)')
+    .action(async (opts: CommonOptions & { host?: string; port?: number; actionsToken?: string; allowedHost?: string[] }) => {
       const store = await openCommandStore(opts, { create: false });
       try {
         const actionsToken = opts.actionsToken ?? (process.env[DASHBOARD_TOKEN_ENV] || undefined);
-        const running = await serveDashboard({ store, host: opts.host, port: opts.port ?? 8080, actionsToken });
+        const running = await serveDashboard({ store, host: opts.host, port: opts.port ?? 8080, actionsToken, allowedHosts: opts.allowedHost });
         output.out(`taskmill dashboard on ${running.url} (${actionsToken ? 'actions enabled' : 'read-only'}); Ctrl-C stops it\n`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);

@@ -11,31 +11,52 @@ export interface DashboardOptions {
   store: Store;
   /**
    * Enables pause, resume, cancel and retry: each is a POST that must carry this token (typed on
-   * the confirmation page) and come from the dashboard's own origin. Without it the dashboard is
-   * read-only. At least 8 characters.
+   * the confirmation page) and come from the dashboard's own origin (`Origin` of this host, or
+   * `Sec-Fetch-Site: same-origin`; a POST with neither header is refused). Without it the
+   * dashboard is read-only. At least 8 characters.
    */
   actionsToken?: string;
   /** Path the dashboard is mounted at in a larger server, e.g. `/taskmill`. (Default: '') */
   basePath?: string;
   /**
-   * Host names (without port) the dashboard answers to; other `Host` headers get a 421. Guards
-   * against DNS rebinding, where a hostile site's name resolves to this machine and its pages read
-   * the dashboard. (Default: any host; `serveDashboard` on a loopback address: 127.0.0.1,
-   * localhost and ::1)
+   * Host names (without port; any port is accepted) the dashboard answers to; other `Host`
+   * headers get a 421. Guards against DNS rebinding, where a hostile site's name resolves to this
+   * machine and its pages read the dashboard. Mounted in a server reached by other names, list
+   * them here. (Default: 127.0.0.1, localhost and ::1; `serveDashboard` on a specific address also
+   * that address)
    */
   allowedHosts?: readonly string[];
 }
 
+/** This machine's own names: a hostile site's name cannot be made to send them as its Host. */
 const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'];
+/** Listen addresses meaning every interface: they name no host the dashboard is reached by. */
+const WILDCARD_ADDRESSES = ['0.0.0.0', '::'];
+
+/** A host name as compared: without IPv6 brackets, lower-cased. */
+function bareHost(host: string): string {
+  return host.replace(/^\[|\]$/g, '').toLowerCase();
+}
 
 /** The host name of a Host header (`[::1]:8080` → `::1`), lower-cased. */
 function hostName(header: string | undefined): string {
   if (!header) return '';
   try {
-    return new URL(`http://${header}`).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    return bareHost(new URL(`http://${header}`).hostname);
   } catch {
     return '';
   }
+}
+
+/**
+ * The host names a dashboard answers to when not given `allowedHosts`: the loopback names and,
+ * when it listens on a specific address (`serveDashboard`'s `host`), that address too. A mounted
+ * dashboard does not know where its server listens, so it gets the loopback names alone: answering
+ * any name would let a rebound hostile name read it.
+ */
+function defaultAllowedHosts(listenHost?: string): string[] {
+  const own = listenHost === undefined ? '' : bareHost(listenHost);
+  return own === '' || LOOPBACK_HOSTS.includes(own) || WILDCARD_ADDRESSES.includes(own) ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, own];
 }
 
 const ACTIONS = ['pause', 'resume', 'cancel', 'retry'] as const;
@@ -61,16 +82,23 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** A request from another site: the browser says so (Sec-Fetch-Site), or its Origin is not this host. */
-function crossSite(req: IncomingMessage): boolean {
+/**
+ * Where a POST comes from: `unknown` when it carries neither Sec-Fetch-Site nor Origin, `cross`
+ * when the browser says another site sent it or its Origin is not this host, else `same`.
+ * Browsers send at least one of the two headers with every POST, so a request with neither is no
+ * form of ours, and taking it for same-site would let a client that drops them (or a proxy that
+ * strips them) past the check; a non-browser client sends `Origin: http://<host>` itself.
+ */
+function postOrigin(req: IncomingMessage): 'same' | 'cross' | 'unknown' {
   const site = req.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return true;
   const origin = req.headers.origin;
-  if (origin === undefined) return false;
+  if (site === undefined && origin === undefined) return 'unknown';
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return 'cross';
+  if (origin === undefined) return 'same';
   try {
-    return new URL(origin).host !== req.headers.host;
+    return new URL(origin).host === req.headers.host ? 'same' : 'cross';
   } catch {
-    return true;
+    return 'cross';
   }
 }
 
@@ -106,10 +134,10 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   if (base !== '' && !/^\/[A-Za-z0-9/_-]*$/.test(base)) throw new ConfigurationError('basePath must be a path such as /taskmill');
   const ctx: PageContext = { store: options.store, base, actions: token !== undefined };
-  const hosts = options.allowedHosts ? new Set(options.allowedHosts.map((h) => h.replace(/^\[|\]$/g, '').toLowerCase())) : null;
+  const hosts = new Set((options.allowedHosts ?? defaultAllowedHosts()).map(bareHost));
 
   return async (req, res) => {
-    if (hosts && !hosts.has(hostName(req.headers.host))) return send(res, 421, simple(base, 'Refused', 'Unknown host name.'));
+    if (!hosts.has(hostName(req.headers.host))) return send(res, 421, simple(base, 'Refused', 'Unknown host name.'));
     const url = new URL(req.url ?? '/', 'http://dashboard');
     if (base !== '' && url.pathname !== base && !url.pathname.startsWith(`${base}/`)) return send(res, 404, simple(base, 'Not found', 'No such page.'));
     const path = url.pathname.slice(base.length) || '/';
@@ -118,7 +146,11 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
         const m = /^\/tasks\/([^/]+)\/(pause|resume|cancel|retry)$/.exec(path);
         if (!m) return send(res, 404, simple(base, 'Not found', 'No such action.'));
         if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
-        if (crossSite(req)) return send(res, 403, simple(base, 'Refused', 'Cross-site request refused.'));
+        const from = postOrigin(req);
+        if (from === 'unknown') {
+          return send(res, 403, simple(base, 'Refused', 'Neither Origin nor Sec-Fetch-Site: a client other than a browser must send Origin: http://<host> of this dashboard.'));
+        }
+        if (from === 'cross') return send(res, 403, simple(base, 'Refused', 'Cross-site request refused.'));
         const form = await readForm(req);
         if (!sameToken(form.get('token') ?? '', token)) return send(res, 403, simple(base, 'Refused', 'Wrong or missing actions token.'));
         const id = parseTaskId(m[1]);
@@ -188,15 +220,18 @@ export interface RunningDashboard {
   close(): Promise<void>;
 }
 
-/** Serve the dashboard on its own HTTP server, bound to 127.0.0.1 unless `host` says otherwise. */
+/**
+ * Serve the dashboard on its own HTTP server, bound to 127.0.0.1 unless `host` says otherwise.
+ * Listening on every interface (`0.0.0.0`, `::`), it still answers only the loopback names unless
+ * `allowedHosts` names the others it is reached by.
+ */
 export async function serveDashboard(options: ServeOptions): Promise<RunningDashboard> {
   const opened = typeof options.store === 'string' ? await openStoreForConnection(options.store) : null;
   const store = opened ?? (options.store as Store);
   try {
     if (opened) await opened.setup();
     const host = options.host ?? '127.0.0.1';
-    const loopback = LOOPBACK_HOSTS.includes(host.replace(/^\[|\]$/g, ''));
-    const handler = createDashboard({ ...options, store, allowedHosts: options.allowedHosts ?? (loopback ? LOOPBACK_HOSTS : undefined) });
+    const handler = createDashboard({ ...options, store, allowedHosts: options.allowedHosts ?? defaultAllowedHosts(host) });
     const server = createServer((req, res) => void handler(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +251,39 @@ describeBackends('taskmill CLI', sharedBackends(), (env) => {
     expectOneLineError(await cli(['dashboard', '--db', url, '--port', '0', '--actions-token', 'short']), 2, /actionsToken must be a string of at least 8 characters/);
   });
 
+  env.test('dashboard answers the loopback names and its --host address; --allowed-host names the hosts instead', async () => {
+    const { url } = await migrated();
+    /** The status of a GET of `address` sent with `Host: <host>:<port>`. */
+    const statusAs = (address: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const target = new URL(address);
+        request({ host: target.hostname, port: target.port, path: '/', headers: { Host: `${host}:${target.port}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+    const cases = [
+      { args: ['--host', '127.0.0.2'], answered: ['127.0.0.2', 'localhost', '127.0.0.1'], refused: ['evil.example'] },
+      { args: ['--host', '127.0.0.2', '--allowed-host', 'dash.internal', 'Other.Internal'], answered: ['dash.internal', 'other.internal'], refused: ['127.0.0.2', 'evil.example'] },
+    ];
+    for (const { args, answered, refused } of cases) {
+      const child = spawn(process.execPath, [BIN, 'dashboard', '--db', url, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        let stdout = '';
+        child.stdout.on('data', (chunk) => (stdout += chunk));
+        const address = await waitFor(() => /on (http:\/\/127\.0\.0\.2:\d+\/) /.exec(stdout)?.[1], { timeout: 30_000, what: 'the dashboard URL' });
+        for (const host of answered) expect(await statusAs(address, host), `${args.join(' ')}: ${host}`).toBe(200);
+        for (const host of refused) expect(await statusAs(address, host), `${args.join(' ')}: ${host}`).toBe(421);
+      } finally {
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        child.kill('SIGINT');
+        expect(await exited).toBe(0);
+      }
+    }
+  });
+
   env.test('a command on a database that was never migrated says to run taskmill migrate (exit 3) and creates nothing', async () => {
     await env.isolated();
     const url = dbUrl(env.db());
@@ -495,6 +529,11 @@ describe('taskmill CLI without a reachable database', () => {
     expectOneLineError(await cli(['status']), 2, /no database: pass --db <url> or set TASKMILL_DB/);
     expectOneLineError(await cli(['dashboard']), 2, /no database: pass --db <url> or set TASKMILL_DB/);
     expectOneLineError(await cli(['frobnicate']), 2, /unknown command 'frobnicate'/);
+  });
+
+  it('a misspelt command or option: one line that names the nearest one', async () => {
+    expectOneLineError(await cli(['statsu']), 2, /^taskmill: unknown command 'statsu' \(did you mean 'status'\?\)$/);
+    expectOneLineError(await cli(['tasks', '--stauts', 'failed']), 2, /^taskmill: unknown option '--stauts' \(did you mean '--status'\?\)$/);
   });
 
   it('a missing SQLite file is reported, not created (only migrate creates it)', async () => {

@@ -1,11 +1,12 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Store } from '@taskmill/contracts';
 import type { TaskManager } from '@taskmill/core';
-import { serveDashboard, type RunningDashboard } from '@taskmill/dashboard';
+import { createDashboard, serveDashboard, type RunningDashboard } from '@taskmill/dashboard';
 import { sharedBackends } from '../src/backends.js';
 import { describeBackends, waitForStatus } from '../src/harness.js';
 
@@ -65,6 +66,99 @@ async function workflow(tm: TaskManager<any>): Promise<number> {
   tm.use('root', (task, next) => (task.stage === 0 ? next([{ name: 'fast', payload: {} }, { name: 'slow', payload: {} }]) : 'done'));
   return tm.async('root', {});
 }
+
+/**
+ * One raw HTTP request (node:http sends only the headers given, plus Host and, with a body,
+ * Content-Length), as a non-browser client such as curl would: its status and body.
+ */
+function raw(url: string, { method = 'GET', headers = {}, body }: { method?: string; headers?: OutgoingHttpHeaders; body?: string } = {}): Promise<{ status: number; body: string }> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: target.hostname, port: target.port, path: target.pathname + target.search, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A form POST of the actions token, with the given extra headers. */
+function postToken(url: string, headers: OutgoingHttpHeaders): Promise<{ status: number; body: string }> {
+  return raw(url, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams({ token: TOKEN }).toString(),
+  });
+}
+
+describeBackends('dashboard over plain HTTP', sharedBackends(), (env) => {
+  env.test('an action POST with neither Origin nor Sec-Fetch-Site is refused even with the token; with an Origin of the host it runs', async () => {
+    const tm = await env.isolated();
+    tm.use('later', () => null);
+    const id = await tm.async('later', {}, { delay: 3600 });
+    const store: Store = await env.db().openPeerStore();
+    const dashboard = await serveDashboard({ store, actionsToken: TOKEN });
+    try {
+      const host = new URL(dashboard.url).host;
+      const bare = await postToken(`${dashboard.url}tasks/${id}/pause`, {});
+      expect(bare.status).toBe(403);
+      expect(bare.body).toContain('Neither Origin nor Sec-Fetch-Site');
+      expect((await store.getTask(id))?.status).toBe('pending');
+      const otherPort = await postToken(`${dashboard.url}tasks/${id}/pause`, { Origin: 'http://127.0.0.1:1' });
+      expect(otherPort.status).toBe(403);
+      expect((await store.getTask(id))?.status).toBe('pending');
+
+      // curl -H "Origin: http://127.0.0.1:<port>" -d token=… : the same origin, so it runs
+      const withOrigin = await postToken(`${dashboard.url}tasks/${id}/pause`, { Origin: `http://${host}` });
+      expect(withOrigin.status).toBe(303);
+      expect((await store.getTask(id))?.status).toBe('paused');
+      // a browser that sends only Sec-Fetch-Site: same-origin
+      const fetchSite = await postToken(`${dashboard.url}tasks/${id}/resume`, { 'Sec-Fetch-Site': 'same-origin' });
+      expect(fetchSite.status).toBe(303);
+      expect((await store.getTask(id))?.status).toBe('pending');
+    } finally {
+      await dashboard.close();
+      await store.close();
+    }
+  });
+
+  env.test('a mounted createDashboard without allowedHosts answers only loopback host names; serveDashboard also its own address', async () => {
+    await env.isolated();
+    const store: Store = await env.db().openPeerStore();
+    const mounted = createDashboard({ store, basePath: '/taskmill' });
+    const named = createDashboard({ store, basePath: '/named', allowedHosts: ['dash.internal'] });
+    const server = createServer((req, res) => void (req.url?.startsWith('/named') ? named(req, res) : mounted(req, res)));
+    const own = await serveDashboard({ store, host: '127.0.0.2' });
+    try {
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      const at = (host: string, path = '/taskmill/') => raw(`http://127.0.0.1:${port}${path}`, { headers: { Host: host } }).then((r) => r.status);
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`, 'localhost']) {
+        expect(await at(host), host).toBe(200);
+      }
+      for (const host of [`evil.example:${port}`, `localhost.evil.example:${port}`, `dash.internal:${port}`]) {
+        expect(await at(host), host).toBe(421);
+      }
+      // allowedHosts replaces the default
+      expect(await at(`dash.internal:${port}`, '/named/')).toBe(200);
+      expect(await at(`localhost:${port}`, '/named/')).toBe(421);
+
+      // serveDashboard on an address of its own: that address and the loopback names, nothing else
+      const ownPort = new URL(own.url).port;
+      const atOwn = (host: string) => raw(own.url, { headers: { Host: host } }).then((r) => r.status);
+      expect(await atOwn(`127.0.0.2:${ownPort}`)).toBe(200);
+      expect(await atOwn(`localhost:${ownPort}`)).toBe(200);
+      expect(await atOwn(`evil.example:${ownPort}`)).toBe(421);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await own.close();
+      await store.close();
+    }
+  });
+});
 
 describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
   env.test(

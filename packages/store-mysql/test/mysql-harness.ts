@@ -238,6 +238,14 @@ export class TestDatabases {
         },
       },
       { what: 'a connection not inside a transaction', use: (call) => withConn(undefined, false, call) },
+      {
+        what: 'a connection after its transaction committed',
+        use: (call) =>
+          withConn(undefined, true, async (handle) => {
+            await (handle as mysql.Connection).commit();
+            return call(handle);
+          }),
+      },
       { what: 'a connection of another database inside a transaction', use: (call) => withConn('test', true, call) },
       {
         what: 'a closed connection',

@@ -17,6 +17,14 @@ import type { Db } from './transaction.js';
  * first statement is still set in the second only inside one (a handle used after its commit
  * runs each statement in its own implicit transaction) —, that its database is the store's, and
  * that the store's tables exist in its schema.
+ *
+ * Both are sent without parameters (simple protocol). A used handle's statements go to its former
+ * connection, and a parameterised statement not yet prepared there marks that connection busy
+ * until its description arrives; postgres-js then parks the next statement in the finished
+ * transaction's own queue, which nothing drains any more, so the check never settled. Without
+ * parameters nothing waits for a description and a used handle is refused in one round trip.
+ * (A used handle whose former connection is saturated by other work can still strand a
+ * statement: postgres-js offers no way to tell a finished transaction's handle from a live one.)
  */
 
 type Client = Queryable & { savepoint?: unknown; begin?: unknown; reserve?: unknown; unsafe?: unknown };
@@ -48,10 +56,12 @@ export function postgresWithin(connection: Connection, sql: Record<string, unkno
   return async function writeWithin<T>(handle: unknown, operation: string, steps: Steps<T>): Promise<T> {
     const tx = transactionOf(handle);
     try {
+      // the schema name was validated (letters, digits, underscores), so it is safe in a literal
+      const tasksTable = `"${connection.schema}"."${TABLES.tasks}"`;
       const [[check], [mark]] = await Promise.all([
-        tx`SELECT set_config('taskmill.within', 'on', true) AS mark, current_database() AS db,
-            to_regclass(${`${connection.schema}.${TABLES.tasks}`}) IS NOT NULL AS ours`,
-        tx`SELECT current_setting('taskmill.within', true) AS mark`,
+        tx.unsafe(`SELECT set_config('taskmill.within', 'on', true) AS mark, current_database() AS db,
+            to_regclass('${tasksTable}') IS NOT NULL AS ours`),
+        tx.unsafe(`SELECT current_setting('taskmill.within', true) AS mark`),
       ]);
       if (mark.mark !== 'on') throw new ValidationError('The postgres-js transaction given for a transactional enqueue is not open (used after its commit or rollback?)');
       const expected = await storeDatabase();

@@ -132,19 +132,59 @@ function appTransactions(app: () => postgres.Sql): AppTransaction[] {
   ];
 }
 
+/** Run `use` with a new one-connection client of the test database, ended after. */
+async function onFreshClient<T>(use: (client: postgres.Sql) => Promise<T>): Promise<T> {
+  const client = postgres(PG_URL, { max: 1, onnotice: () => {} });
+  try {
+    return await use(client);
+  } finally {
+    await client.end({ timeout: 1 });
+  }
+}
+
 function badHandles(app: postgres.Sql): BadHandle[] {
   return [
     { what: 'the postgres-js client (a pool)', use: (call) => call(app) },
     { what: 'a drizzle database (not a transaction)', use: (call) => call(drizzle(app)) },
+    // Each on a client of its own: postgres-js stranded the check of a used handle only on a
+    // connection where its statements were not yet prepared, so a shared client could hide it.
     {
       what: 'a transaction after its commit',
-      use: async (call) => {
-        let done: unknown;
-        await app.begin(async (tx) => {
-          done = tx;
-        });
-        return call(done);
-      },
+      use: (call) =>
+        onFreshClient(async (client) => {
+          let done: unknown;
+          await client.begin(async (tx) => {
+            done = tx;
+          });
+          return call(done);
+        }),
+    },
+    {
+      what: 'a transaction after its rollback',
+      use: (call) =>
+        onFreshClient(async (client) => {
+          let done: unknown;
+          await client
+            .begin(async (tx) => {
+              done = tx;
+              throw ROLLBACK;
+            })
+            .catch((error: unknown) => {
+              if (error !== ROLLBACK) throw error;
+            });
+          return call(done);
+        }),
+    },
+    {
+      what: 'a drizzle transaction after its commit',
+      use: (call) =>
+        onFreshClient(async (client) => {
+          let done: unknown;
+          await drizzle(client).transaction(async (tx) => {
+            done = tx;
+          });
+          return call(done);
+        }),
     },
     {
       what: 'a transaction on another database',

@@ -181,6 +181,18 @@ function badHandles(path: string, otherPath: string): BadHandle[] {
       },
     },
     {
+      what: 'a database after its transaction committed',
+      use: async (call) => {
+        const db = appDatabase(path);
+        try {
+          db.transaction(() => {})();
+          return await call(db);
+        } finally {
+          db.close();
+        }
+      },
+    },
+    {
       what: 'a drizzle database not inside a transaction',
       use: async (call) => {
         const db = appDatabase(path);

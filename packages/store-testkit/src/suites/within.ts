@@ -3,13 +3,30 @@ import { expect } from 'vitest';
 import { newTask, T0 } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';
 
-/** Settle a call that may throw synchronously (SQLite) or reject: the error, or null. */
+/** How long a refusal may take: a check that never settles must fail the test, not hang it. */
+const REFUSAL_DEADLINE_MS = 5_000;
+
+/**
+ * Settle a call that may throw synchronously (SQLite) or reject: the error, or null; a call still
+ * pending after the deadline gives an Error saying so (a refusal must come promptly).
+ */
 async function failure(call: () => Promise<unknown>): Promise<unknown> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<Error>((resolve) => {
+    timer = setTimeout(() => resolve(new Error(`not settled after ${REFUSAL_DEADLINE_MS} ms`)), REFUSAL_DEADLINE_MS);
+  });
+  const settled = (async () => {
+    try {
+      await call();
+      return null;
+    } catch (error) {
+      return error;
+    }
+  })();
   try {
-    await call();
-    return null;
-  } catch (error) {
-    return error;
+    return await Promise.race([settled, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -86,6 +103,19 @@ export function defineWithinTests({ test, open, peer, db, harness }: SuiteContex
         expect((await other.getTask(id))?.status).toBe('pending');
       });
     }
+
+    test(`createTasksWithin (${app.kind}): the handle of a committed or rolled-back transaction is refused promptly, writing nothing`, async () => {
+      const store = await open();
+      await store.createTasks([newTask({ name: 'before' })], T0);
+      const before = await db.snapshot(store);
+      for (const outcome of ['commit', 'rollback'] as const) {
+        let used: unknown;
+        await app.run(store, outcome, async (tx) => (used = tx));
+        const error = await failure(() => within(store)(used, [newTask({ name: 'late' })], T0));
+        expect(error, `after ${outcome}`).toBeInstanceOf(ValidationError);
+      }
+      expect(await db.snapshot(store)).toEqual(before);
+    });
   }
 
   test('createTasksWithin refuses handles that are not an open transaction of its database, writing nothing', async () => {
