@@ -7,3 +7,4 @@ export * from './store.js';
 export * from './limits.js';
 export * from './ids.js';
 export * from './objects.js';
+export * from './text.js';

@@ -43,6 +43,7 @@ export {
   HandlerNotFoundError,
   InvalidCronError,
   SerializationError,
+  LimitExceededError,
   TaskNotFoundError,
   InvalidTransitionError,
   NotOwnerError,

@@ -1,4 +1,4 @@
-import { ConfigurationError, ValidationError, isPlainObject, type RetryBackoff, type Store } from '@taskmill/contracts';
+import { ConfigurationError, ValidationError, assertStorableText, isPlainObject, type RetryBackoff, type Store } from '@taskmill/contracts';
 import { checkExpireTime, normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from '@taskmill/retention';
 import { nanoid } from 'nanoid';
 import {
@@ -179,10 +179,12 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (typeof workerId !== 'string' || workerId.trim() === '' || workerId.length > 255) {
     throw new ConfigurationError('Option worker_id must be a non-empty string of at most 255 characters');
   }
+  assertStorableText(workerId, 'Option worker_id', ConfigurationError);
   const podId = options.pod_id ?? null;
   if (podId !== null && (typeof podId !== 'string' || podId.trim() === '' || podId.length > 255)) {
     throw new ConfigurationError('Option pod_id must be a non-empty string of at most 255 characters');
   }
+  if (podId !== null) assertStorableText(podId, 'Option pod_id', ConfigurationError);
   const recover = options.recover_running_jobs ?? true;
   if (typeof recover !== 'boolean') throw new ConfigurationError('Option recover_running_jobs must be a boolean');
   const onError = options.onError ?? defaultOnError;
