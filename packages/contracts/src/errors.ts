@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   STORE: 'TASKMILL_STORE',
   DUPLICATE_TASK: 'TASKMILL_DUPLICATE_TASK',
   LIMIT_EXCEEDED: 'TASKMILL_LIMIT_EXCEEDED',
+  SCHEMA_NOT_READY: 'TASKMILL_SCHEMA_NOT_READY',
 } as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -113,6 +114,25 @@ export class LimitExceededError extends TaskmillError {
     this.limit = limit;
     this.max = max;
     this.actual = actual;
+  }
+}
+
+/**
+ * In reader mode (`migrate: false`) the schema is missing, or behind the migrations this version
+ * needs; nothing was created or changed. Run `setup()` (or `taskmill migrate`) once with a role
+ * that may create and alter tables.
+ */
+export class SchemaNotReadyError extends TaskmillError {
+  /** `missing`: no taskmill tables; `behind`: some migrations of this version are not applied. */
+  readonly state: 'missing' | 'behind';
+  constructor(where: string, state: 'missing' | 'behind', detail?: { applied: number; expected: number }) {
+    const what =
+      state === 'missing' ? `The taskmill tables do not exist in ${where}` : `The taskmill tables in ${where} are behind: ${detail?.applied} of ${detail?.expected} migrations applied`;
+    super(
+      ERROR_CODES.SCHEMA_NOT_READY,
+      `${what}; nothing here creates or migrates them: run taskmill migrate (or setup() without migrate: false) with a role that may`,
+    );
+    this.state = state;
   }
 }
 

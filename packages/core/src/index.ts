@@ -44,6 +44,7 @@ export {
   InvalidCronError,
   SerializationError,
   LimitExceededError,
+  SchemaNotReadyError,
   TaskNotFoundError,
   InvalidTransitionError,
   NotOwnerError,

@@ -1,9 +1,10 @@
-import { LifecycleError, isStore, type Store } from '@taskmill/contracts';
+import { ConfigurationError, LifecycleError, isStore, type Store } from '@taskmill/contracts';
 import { openStore, targetFor } from './connection.js';
 
 /**
  * The manager's store: given as an object, or opened on first use from a connection string (SPEC
- * A2), with the schema set up once (retried after a failure). Constructing never connects.
+ * A2), with the schema set up once (retried after a failure). Constructing never connects. In
+ * reader mode (`migrate: false`) the schema is only checked, never created or migrated.
  */
 export class StoreHandle {
   private store: Store | undefined;
@@ -11,18 +12,21 @@ export class StoreHandle {
   private settingUp: Promise<void> | undefined;
   private closed = false;
 
+  private readonly target: ReturnType<typeof targetFor>;
+
   constructor(
     private readonly dbConnection: string | Store,
     dbType: string | undefined,
-    private readonly target = targetFor(dbConnection, dbType),
+    private readonly migrate = true,
   ) {
+    this.target = targetFor(dbConnection, dbType);
     if (isStore(dbConnection)) this.store = dbConnection;
   }
 
   /** The store, with the schema set up. Throws LifecycleError once closed. */
   async ready(): Promise<Store> {
     const store = await this.open();
-    this.settingUp ??= store.setup().then(
+    this.settingUp ??= this.prepare(store).then(
       () => {
         if (this.store === store) this.setUp = store;
       },
@@ -47,6 +51,14 @@ export class StoreHandle {
   }
 
   private setUp: Store | undefined;
+
+  private async prepare(store: Store): Promise<void> {
+    if (this.migrate) return store.setup();
+    if (typeof store.checkSchema !== 'function') {
+      throw new ConfigurationError(`The ${store.dialect} store cannot check its schema without migrating it: reader mode (migrate: false) needs a newer store package`);
+    }
+    return store.checkSchema();
+  }
 
   private async open(): Promise<Store> {
     if (this.closed) throw new LifecycleError('TaskManager is stopped');

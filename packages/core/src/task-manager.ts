@@ -48,7 +48,8 @@ export type ManagerState = 'init' | 'running' | 'stopping' | 'stopped';
  * The taskmill task manager: registers handlers, enqueues one-off and cron tasks, claims and runs
  * them, and answers queries. Parameterise it with a {@link TaskMap} to type-check payloads.
  *
- * Constructing never connects; the schema is created by `setup()` or on first use.
+ * Constructing never connects; the schema is created by `setup()` or on first use (never with
+ * `migrate: false`, reader mode).
  */
 export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   /** Resolved options. */
@@ -65,7 +66,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   constructor(options: TaskManagerOptions) {
     this.options = resolveOptions(options);
-    this.db = new StoreHandle(options.dbConnection, options.dbType);
+    this.db = new StoreHandle(options.dbConnection, options.dbType, this.options.migrate);
     this.registry = new HandlerRegistry(this.options);
     this.telemetry = new Telemetry(this.options.telemetry, this.options.worker_id, this.options.onError);
   }
@@ -85,7 +86,10 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     return this.engine?.lease.nextRetentionSweepAt ?? null;
   }
 
-  /** Create or migrate the schema (also done by `start()` and on first use). */
+  /**
+   * Create or migrate the schema (also done by `start()` and on first use). With `migrate: false`
+   * only check it: a SchemaNotReadyError when it is missing or behind.
+   */
   async setup(): Promise<void> {
     await this.db.ready();
   }
