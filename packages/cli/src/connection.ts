@@ -47,7 +47,17 @@ export function connectionString(options: ConnectionOptions, env: NodeJS.Process
 export async function openCommandStore(options: ConnectionOptions, { create }: { create: boolean }): Promise<Store> {
   const url = connectionString(options);
   if (/^sqlite:/i.test(url)) await checkSqliteTarget(url, create);
-  return openStoreForConnection(url);
+  const store = await openStoreForConnection(url);
+  if (create) return store;
+  // every command but migrate reads and acts without DDL (a read-only role may run it); a schema
+  // missing or behind this version is named as such rather than as some table not found
+  try {
+    await store.checkSchema?.();
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  return store;
 }
 
 async function checkSqliteTarget(url: string, create: boolean): Promise<void> {

@@ -33,6 +33,7 @@ export function exitCodeFor(error: unknown): ExitCode {
     case ERROR_CODES.STORE_UNAVAILABLE:
     case ERROR_CODES.STORE:
     case ERROR_CODES.STORE_NOT_INSTALLED:
+    case ERROR_CODES.SCHEMA_NOT_READY:
       return EXIT_CODES.UNAVAILABLE;
     default:
       return EXIT_CODES.REFUSED;

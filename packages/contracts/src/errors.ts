@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   STORE_UNAVAILABLE: 'TASKMILL_STORE_UNAVAILABLE',
   STORE: 'TASKMILL_STORE',
   DUPLICATE_TASK: 'TASKMILL_DUPLICATE_TASK',
+  LIMIT_EXCEEDED: 'TASKMILL_LIMIT_EXCEEDED',
+  SCHEMA_NOT_READY: 'TASKMILL_SCHEMA_NOT_READY',
 } as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -93,6 +95,44 @@ export class InvalidCronError extends TaskmillError {
 export class SerializationError extends TaskmillError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ERROR_CODES.NOT_SERIALIZABLE, message, options);
+  }
+}
+
+/**
+ * A value is larger than a documented limit (`LIMITS`): a payload, result or metadata too many
+ * bytes long, or nested too deep. Nothing was written.
+ */
+export class LimitExceededError extends TaskmillError {
+  /** The key of `LIMITS` that was exceeded, e.g. `max_payload_bytes`. */
+  readonly limit: string;
+  /** The limit's value. */
+  readonly max: number;
+  /** The size found (bytes or depth; for depth, the first level beyond the limit). */
+  readonly actual: number;
+  constructor(what: string, limit: string, max: number, actual: number, unit: string) {
+    super(ERROR_CODES.LIMIT_EXCEEDED, `${what} is ${actual} ${unit}, more than the limit of ${max} ${unit} (LIMITS.${limit})`);
+    this.limit = limit;
+    this.max = max;
+    this.actual = actual;
+  }
+}
+
+/**
+ * In reader mode (`migrate: false`) the schema is missing, or behind the migrations this version
+ * needs; nothing was created or changed. Run `setup()` (or `taskmill migrate`) once with a role
+ * that may create and alter tables.
+ */
+export class SchemaNotReadyError extends TaskmillError {
+  /** `missing`: no taskmill tables; `behind`: some migrations of this version are not applied. */
+  readonly state: 'missing' | 'behind';
+  constructor(where: string, state: 'missing' | 'behind', detail?: { applied: number; expected: number }) {
+    const what =
+      state === 'missing' ? `The taskmill tables do not exist in ${where}` : `The taskmill tables in ${where} are behind: ${detail?.applied} of ${detail?.expected} migrations applied`;
+    super(
+      ERROR_CODES.SCHEMA_NOT_READY,
+      `${what}; nothing here creates or migrates them: run taskmill migrate (or setup() without migrate: false) with a role that may`,
+    );
+    this.state = state;
   }
 }
 

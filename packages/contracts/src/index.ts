@@ -8,3 +8,4 @@ export * from './limits.js';
 export * from './session-limits.js';
 export * from './ids.js';
 export * from './objects.js';
+export * from './text.js';

@@ -20,4 +20,34 @@ export const LIMITS = {
   max_prefetch_tasks: 10_000,
   /** Any absolute time (ms since the epoch) a caller passes: before 10000-01-01T00:00:00Z. */
   max_time_ms: 253_402_300_800_000,
+  /**
+   * A payload (of a task or a child) as JSON, in UTF-8 bytes: at most 4 MiB. MariaDB's default
+   * `max_allowed_packet` is 16 MiB and mysql2 sends values escaped inside the statement text, where
+   * a JSON full of quotes and backslashes doubles in size; 4 MiB leaves room for that and the rest
+   * of the row.
+   */
+  max_payload_bytes: 4 * 1024 * 1024,
+  /** A handler's result as JSON, in UTF-8 bytes: at most 4 MiB (as `max_payload_bytes`, same reason). */
+  max_result_bytes: 4 * 1024 * 1024,
+  /**
+   * A failed attempt's error text (message and stack) in UTF-8 bytes: longer ones are cut to this
+   * size, never refused, so that a failure is always recorded.
+   */
+  max_error_bytes: 64 * 1024,
+  /** The `metadata` of a checkpoint, progress note or suspension, as JSON in UTF-8 bytes. */
+  max_metadata_bytes: 64 * 1024,
+  /**
+   * Free text a caller passes (progress text, note messages, resume and cancel reasons) in UTF-8
+   * bytes. MySQL keeps `progress_text` in a TEXT column of 65,535 bytes.
+   */
+  max_text_bytes: 16 * 1024,
+  /**
+   * Names, tags, unique keys, stage names and suspension reasons, in UTF-16 code units (JavaScript
+   * `length`): VARCHAR(255) columns on MySQL and PostgreSQL count characters, never more than this.
+   */
+  max_name_length: 255,
+  /** A cron expression, in characters (a VARCHAR(100) column). */
+  max_cron_expr_length: 100,
+  /** Nesting of arrays and objects in a payload, result or metadata. */
+  max_json_depth: 1000,
 } as const;

@@ -437,6 +437,12 @@ export interface Store extends TaskStore, WorkerRegistryStore, AuditReadStore, R
   /** Create or migrate the schema, under a cross-process migration lock. Idempotent. */
   setup(): Promise<void>;
   /**
+   * Check, with reads only, that the schema exists and has every migration of this version;
+   * else throw SchemaNotReadyError. What reader mode (`migrate: false`) runs instead of `setup()`.
+   * Optional for stores made before reader mode existed.
+   */
+  checkSchema?(): Promise<void>;
+  /**
    * Subscribe to cross-process "a task may be due" wake-ups (only when `capabilities.notify`).
    * Resolves to an unsubscribe function.
    */

@@ -1,5 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
-import { InvalidCronError } from '@taskmill/contracts';
+import { InvalidCronError, LIMITS } from '@taskmill/contracts';
 
 /** Default time zone of cron expressions. */
 export const DEFAULT_CRON_TZ = 'UTC';
@@ -9,7 +9,7 @@ export const DEFAULT_CRON_TZ = 'UTC';
  * InvalidCronError for a bad expression or time zone (SPEC B5.7).
  */
 export function nextCronTime(expr: string, tz: string, after: number): number {
-  if (typeof expr !== 'string' || expr.trim() === '' || expr.length > 100) {
+  if (typeof expr !== 'string' || expr.trim() === '' || expr.length > LIMITS.max_cron_expr_length) {
     throw new InvalidCronError(String(expr));
   }
   const fields = expr.trim().split(/\s+/).length;

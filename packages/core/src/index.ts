@@ -43,6 +43,8 @@ export {
   HandlerNotFoundError,
   InvalidCronError,
   SerializationError,
+  LimitExceededError,
+  SchemaNotReadyError,
   TaskNotFoundError,
   InvalidTransitionError,
   NotOwnerError,

@@ -1,4 +1,4 @@
-import { ConfigurationError, ValidationError, isPlainObject, type RetryBackoff, type Store } from '@taskmill/contracts';
+import { ConfigurationError, ValidationError, assertStorableText, isPlainObject, type RetryBackoff, type Store } from '@taskmill/contracts';
 import { checkExpireTime, normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from '@taskmill/retention';
 import { nanoid } from 'nanoid';
 import {
@@ -41,6 +41,13 @@ export interface TaskManagerOptions {
   retry_jitter?: number;
   /** Default per-attempt timeout in seconds, at most `LIMITS.max_duration_seconds`. (Default: 60) */
   timeout?: number;
+  /**
+   * Whether `setup()` (and the first use) may create or migrate the schema. `false` is reader
+   * mode: nothing is ever created or migrated, so a role without DDL rights (one that may only
+   * SELECT, for queries, or only read and write rows, for workers) can use the manager; a schema
+   * that is missing or behind this version is a SchemaNotReadyError instead. (Default: true)
+   */
+  migrate?: boolean;
   /** This process instance's id. (Default: `worker-` + nanoid) */
   worker_id?: string;
   /** Stable logical node id; a restarted process of the same pod supersedes the old one. (Default: null) */
@@ -119,6 +126,7 @@ export interface ResolvedOptions {
   retry_max_interval: number | null;
   retry_jitter: number;
   timeout: number;
+  migrate: boolean;
   worker_id: string;
   pod_id: string | null;
   max_concurrent_tasks: number;
@@ -148,6 +156,7 @@ const KNOWN = [
   'retry_max_interval',
   'retry_jitter',
   'timeout',
+  'migrate',
   'worker_id',
   'pod_id',
   'max_concurrent_tasks',
@@ -179,10 +188,14 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (typeof workerId !== 'string' || workerId.trim() === '' || workerId.length > 255) {
     throw new ConfigurationError('Option worker_id must be a non-empty string of at most 255 characters');
   }
+  assertStorableText(workerId, 'Option worker_id', ConfigurationError);
   const podId = options.pod_id ?? null;
   if (podId !== null && (typeof podId !== 'string' || podId.trim() === '' || podId.length > 255)) {
     throw new ConfigurationError('Option pod_id must be a non-empty string of at most 255 characters');
   }
+  if (podId !== null) assertStorableText(podId, 'Option pod_id', ConfigurationError);
+  const migrate = options.migrate ?? true;
+  if (typeof migrate !== 'boolean') throw new ConfigurationError('Option migrate must be a boolean');
   const recover = options.recover_running_jobs ?? true;
   if (typeof recover !== 'boolean') throw new ConfigurationError('Option recover_running_jobs must be a boolean');
   const onError = options.onError ?? defaultOnError;
@@ -199,6 +212,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     retry_max_interval: option<number | null>('retry_max_interval', null, retryMaxInterval),
     retry_jitter: option('retry_jitter', 0, retryJitter),
     timeout: option('timeout', 60, timeoutSeconds),
+    migrate,
     worker_id: workerId,
     pod_id: podId as string | null,
     max_concurrent_tasks: option('max_concurrent_tasks', 10, positiveInteger),

@@ -1,4 +1,4 @@
-import { TaskTimeoutError, TaskmillError, type FinishOutcome, type Task } from '@taskmill/contracts';
+import { LIMITS, TaskTimeoutError, TaskmillError, utf8Bytes, type FinishOutcome, type Task } from '@taskmill/contracts';
 import { nextCronTime } from './cron.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import { toJsonText } from './serialize.js';
@@ -7,6 +7,10 @@ import { childTask } from './task-options.js';
 
 /** Text stored as a failed attempt's `error`: the stack (first line `Error: message`), as the reference. */
 export function errorText(error: unknown): string {
+  return storableError(rawErrorText(error));
+}
+
+function rawErrorText(error: unknown): string {
   if (error instanceof Error) return error.stack ?? `${error.name}: ${error.message}`;
   if (typeof error === 'string') return error;
   try {
@@ -14,6 +18,33 @@ export function errorText(error: unknown): string {
   } catch {
     return String(error);
   }
+}
+
+// NULs (PostgreSQL text cannot hold them) and lone surrogates (drivers encode them as U+FFFD)
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/** Room kept for the `[truncated: …]` marker. */
+const MARKER_ROOM = 64;
+
+/**
+ * An error text every store holds unchanged: NULs and lone surrogates become U+FFFD, and a text
+ * beyond LIMITS.max_error_bytes is cut (at a character boundary) and ends with
+ * `… [truncated: N more bytes]`. A handler's error is recorded, never refused for its size.
+ */
+export function storableError(text: string): string {
+  const clean = text.replace(UNSTORABLE, '\ufffd');
+  const total = utf8Bytes(clean);
+  if (total <= LIMITS.max_error_bytes) return clean;
+  const budget = LIMITS.max_error_bytes - MARKER_ROOM;
+  let kept = 0;
+  let end = 0;
+  while (end < clean.length) {
+    const pair = (clean.charCodeAt(end) & 0xfc00) === 0xd800;
+    const size = utf8Bytes(clean.slice(end, end + (pair ? 2 : 1)));
+    if (kept + size > budget) break;
+    kept += size;
+    end += pair ? 2 : 1;
+  }
+  return `${clean.slice(0, end)}\n… [truncated: ${total - kept} more bytes]`;
 }
 
 /** The outcome of an attempt whose handler threw. */
@@ -35,16 +66,16 @@ export function outcomeOf(value: unknown, task: Task, registry: HandlerRegistry,
       return { kind: 'spawned', children: value.children.map((def) => childTask(registry, def, task)), context: value.context };
     }
     if (value instanceof Suspension) {
-      if (value.metadata) toJsonText(value.metadata, 'Suspension metadata');
+      if (value.metadata) toJsonText(value.metadata, 'Suspension metadata', 'max_metadata_bytes');
       return { kind: 'suspended', reason: value.reason, metadata: value.metadata ?? null, context: value.context };
     }
-    const result = toJsonText(value, `Result of task ${task.id} (${task.name})`);
+    const result = toJsonText(value, `Result of task ${task.id} (${task.name})`, 'max_result_bytes');
     if (task.type === 'cron') {
       return { kind: 'rescheduled', result, next_run_time: nextCronTime(task.cron_expr ?? '', task.cron_tz ?? 'UTC', now) };
     }
     return { kind: 'completed', result };
   } catch (error) {
-    const message = error instanceof TaskmillError ? `${error.name}: ${error.message}` : errorText(error);
+    const message = error instanceof TaskmillError ? storableError(`${error.name}: ${error.message}`) : errorText(error);
     return { kind: 'failed', status: 'failed', error: message };
   }
 }

@@ -1,4 +1,4 @@
-import { LifecycleError, isStore, type SessionLimits, type Store } from '@taskmill/contracts';
+import { ConfigurationError, LifecycleError, isStore, type SessionLimits, type Store } from '@taskmill/contracts';
 import { openStore, targetFor } from './connection.js';
 import type { DbClock } from './db-clock.js';
 
@@ -6,11 +6,14 @@ import type { DbClock } from './db-clock.js';
 export interface StoreHandleOptions {
   clock?: DbClock;
   sessionLimits?: SessionLimits;
+  /** False for reader mode: the schema is only checked, never created or migrated. (Default: true) */
+  migrate?: boolean;
 }
 
 /**
  * The manager's store: given as an object, or opened on first use from a connection string (SPEC
- * A2), with the schema set up once (retried after a failure). Constructing never connects.
+ * A2), with the schema set up once (retried after a failure). Constructing never connects. In
+ * reader mode (`migrate: false`) the schema is only checked, never created or migrated.
  */
 export class StoreHandle {
   private store: Store | undefined;
@@ -18,22 +21,21 @@ export class StoreHandle {
   private settingUp: Promise<void> | undefined;
   private closed = false;
 
+  private readonly target: ReturnType<typeof targetFor>;
+
   constructor(
     private readonly dbConnection: string | Store,
     dbType: string | undefined,
     private readonly handleOptions: StoreHandleOptions = {},
-    private readonly target = targetFor(dbConnection, dbType),
   ) {
+    this.target = targetFor(dbConnection, dbType);
     if (isStore(dbConnection)) this.store = dbConnection;
   }
 
   /** The store, with the schema set up and the clock set against it. Throws LifecycleError once closed. */
   async ready(): Promise<Store> {
     const store = await this.open();
-    const clock = this.handleOptions.clock;
-    this.settingUp ??= store.setup().then(async () => {
-      await clock?.sync(store);
-    }).then(
+    this.settingUp ??= this.prepare(store).then(
       () => {
         if (this.store === store) this.setUp = store;
       },
@@ -58,6 +60,19 @@ export class StoreHandle {
   }
 
   private setUp: Store | undefined;
+
+  /** Set up (or in reader mode check) the schema, then set the clock against the store. */
+  private async prepare(store: Store): Promise<void> {
+    if (this.handleOptions.migrate ?? true) {
+      await store.setup();
+    } else {
+      if (typeof store.checkSchema !== 'function') {
+        throw new ConfigurationError(`The ${store.dialect} store cannot check its schema without migrating it: reader mode (migrate: false) needs a newer store package`);
+      }
+      await store.checkSchema();
+    }
+    await this.handleOptions.clock?.sync(store);
+  }
 
   private async open(): Promise<Store> {
     if (this.closed) throw new LifecycleError('TaskManager is stopped');

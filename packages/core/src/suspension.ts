@@ -1,4 +1,4 @@
-import { ValidationError, isPlainObject } from '@taskmill/contracts';
+import { LIMITS, ValidationError, assertStorableText, isPlainObject } from '@taskmill/contracts';
 
 /** Options of an explicit suspension (SPEC B4.4). */
 export interface SuspensionOptions {
@@ -33,7 +33,10 @@ export class Suspension {
     if (options.metadata !== undefined && !isPlainObject(options.metadata)) {
       throw new ValidationError('Suspension metadata must be an object');
     }
-    this.reason = options.reason.trim();
+    const reason = assertStorableText(options.reason.trim(), 'Suspension reason');
+    // a VARCHAR(255) column on PostgreSQL
+    if (reason.length > LIMITS.max_name_length) throw new ValidationError(`Suspension reason must be at most ${LIMITS.max_name_length} characters`);
+    this.reason = reason;
     this.metadata = options.metadata;
     this.context = checkContext(options.context);
   }

@@ -49,7 +49,8 @@ export type ManagerState = 'init' | 'running' | 'stopping' | 'stopped';
  * The taskmill task manager: registers handlers, enqueues one-off and cron tasks, claims and runs
  * them, and answers queries. Parameterise it with a {@link TaskMap} to type-check payloads.
  *
- * Constructing never connects; the schema is created by `setup()` or on first use.
+ * Constructing never connects; the schema is created by `setup()` or on first use (never with
+ * `migrate: false`, reader mode).
  */
 export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   /** Resolved options. */
@@ -73,6 +74,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     this.db = new StoreHandle(options.dbConnection, options.dbType, {
       clock: this.clock,
       sessionLimits: sessionLimitsForLease(this.options.worker_heartbeat_timeout),
+      migrate: this.options.migrate,
     });
     this.registry = new HandlerRegistry(this.options);
     this.telemetry = new Telemetry(this.options.telemetry, this.options.worker_id, this.options.onError);
@@ -93,7 +95,10 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     return this.engine?.lease.nextRetentionSweepAt ?? null;
   }
 
-  /** Create or migrate the schema (also done by `start()` and on first use). */
+  /**
+   * Create or migrate the schema (also done by `start()` and on first use). With `migrate: false`
+   * only check it: a SchemaNotReadyError when it is missing or behind.
+   */
   async setup(): Promise<void> {
     await this.db.ready();
   }

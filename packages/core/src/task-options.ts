@@ -22,7 +22,7 @@ const CRON_KEYS = [...COMMON_KEYS, 'tz', 'unique_key', 'unique_scope', 'unique_p
 function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, unknown>, fallbackPriority: number, what: string): NewChildTask {
   return {
     name: def.name,
-    payload: toJsonText(payload, `Payload of ${what} ${def.name}`),
+    payload: toJsonText(payload, `Payload of ${what} ${def.name}`, 'max_payload_bytes'),
     priority: opts.priority !== undefined ? v.priority(opts.priority) : (def.priority ?? fallbackPriority),
     tag: v.optionalTag(opts.tag),
     timeout: opts.timeout !== undefined ? v.timeoutSeconds(opts.timeout) : def.timeout,

@@ -1,6 +1,9 @@
 import {
   LIMITS,
+  LimitExceededError,
   TaskNotFoundError,
+  assertStorableText,
+  utf8Bytes,
   ValidationError,
   isPlainObject,
   parseTaskId,
@@ -105,18 +108,28 @@ export function prefetchTasks(value: unknown, what = 'prefetch_tasks', Err: Erro
   return inRange(value, what, { min: 0, max: LIMITS.max_prefetch_tasks, integer: true }, Err);
 }
 
-/** A string that is not empty after trimming. */
+/** A string that is not empty after trimming, and that every store can hold (no NUL, no lone surrogate). */
 export function nonEmptyString(value: unknown, what: string): string {
   if (typeof value !== 'string' || value.trim() === '') {
     throw new ValidationError(`${what} must be a non-empty string, got ${describe(value)}`);
   }
+  return assertStorableText(value, what);
+}
+
+/** Free text (progress text, messages, reasons): at most LIMITS.max_text_bytes of UTF-8. */
+export function freeText(value: string, what: string): string {
+  // at most 3 UTF-8 bytes per UTF-16 unit: short strings need no count
+  if (value.length * 3 > LIMITS.max_text_bytes) {
+    const bytes = utf8Bytes(value);
+    if (bytes > LIMITS.max_text_bytes) throw new LimitExceededError(what, 'max_text_bytes', LIMITS.max_text_bytes, bytes, 'bytes');
+  }
   return value;
 }
 
-/** Names are stored in VARCHAR(255) columns on MySQL/PostgreSQL. */
+/** Names are stored in VARCHAR(255) columns on MySQL/PostgreSQL (LIMITS.max_name_length). */
 export function taskName(value: unknown, what = 'Task name'): string {
   const name = nonEmptyString(value, what);
-  if (name.length > 255) throw new ValidationError(`${what} must be at most 255 characters`);
+  if (name.length > LIMITS.max_name_length) throw new ValidationError(`${what} must be at most ${LIMITS.max_name_length} characters`);
   return name;
 }
 
@@ -124,15 +137,15 @@ export function taskName(value: unknown, what = 'Task name'): string {
 export function optionalTag(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') throw new ValidationError(`tag must be a string, got ${describe(value)}`);
-  if (value.length > 255) throw new ValidationError('tag must be at most 255 characters');
-  return value;
+  if (value.length > LIMITS.max_name_length) throw new ValidationError(`tag must be at most ${LIMITS.max_name_length} characters`);
+  return assertStorableText(value, 'tag');
 }
 
 /** A `unique_key`: a non-empty string of at most 255 characters (VARCHAR(255) columns). */
 export function uniqueKey(value: unknown): string {
   if (typeof value !== 'string' || value === '') throw new ValidationError(`unique_key must be a non-empty string, got ${describe(value)}`);
-  if (value.length > 255) throw new ValidationError('unique_key must be at most 255 characters');
-  return value;
+  if (value.length > LIMITS.max_name_length) throw new ValidationError(`unique_key must be at most ${LIMITS.max_name_length} characters`);
+  return assertStorableText(value, 'unique_key');
 }
 
 const UNIQUE_SCOPES = ['pending', 'unfinished', 'period'] as const;
@@ -194,5 +207,5 @@ export function requireId(id: unknown): TaskId {
 export function reasonOption(options: unknown, key: string, method: string): string | undefined {
   const opts = optionsObject(options, `${method} options`);
   knownKeys(opts, [key], method);
-  return opts[key] === undefined ? undefined : nonEmptyString(opts[key], key).trim();
+  return opts[key] === undefined ? undefined : freeText(nonEmptyString(opts[key], key).trim(), key);
 }

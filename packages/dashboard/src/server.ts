@@ -189,7 +189,8 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (isTaskmillError(error)) {
-        const status = error.code === ERROR_CODES.TASK_NOT_FOUND ? 404 : error.code === ERROR_CODES.STORE_UNAVAILABLE ? 503 : 409;
+        const unavailable = error.code === ERROR_CODES.STORE_UNAVAILABLE || error.code === ERROR_CODES.SCHEMA_NOT_READY;
+        const status = error.code === ERROR_CODES.TASK_NOT_FOUND ? 404 : unavailable ? 503 : 409;
         return send(res, status, simple(base, status === 409 ? 'Refused' : 'Error', message));
       }
       if (error instanceof RangeError) return send(res, 413, simple(base, 'Too large', message));
@@ -229,7 +230,9 @@ export async function serveDashboard(options: ServeOptions): Promise<RunningDash
   const opened = typeof options.store === 'string' ? await openStoreForConnection(options.store) : null;
   const store = opened ?? (options.store as Store);
   try {
-    if (opened) await opened.setup();
+    // never migrates: an operator's tool may run with a read-only role, and must not change the
+    // schema under the workers; a missing or old schema is a SchemaNotReadyError saying so
+    if (opened) await opened.checkSchema?.();
     const host = options.host ?? '127.0.0.1';
     const handler = createDashboard({ ...options, store, allowedHosts: options.allowedHosts ?? defaultAllowedHosts(host) });
     const server = createServer((req, res) => void handler(req, res));

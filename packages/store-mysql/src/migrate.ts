@@ -2,6 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { StoreError } from '@taskmill/contracts';
 import { drizzle } from 'drizzle-orm/mysql2';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { assertSchemaReady } from '@taskmill/contracts/store-kit';
 import type { MysqlConnection } from './connection.js';
 import { rows, withDedicatedConnection } from './transaction.js';
 
@@ -37,5 +39,27 @@ export async function runMigrations(connection: MysqlConnection): Promise<void> 
     } finally {
       await rows(conn, 'SELECT RELEASE_LOCK(?) AS released', [lockName]);
     }
+  });
+}
+
+/**
+ * Reader mode: reads only (information_schema and the bookkeeping table), no lock, no DDL, so a
+ * user with SELECT on the database may run it.
+ */
+export async function checkSchema(connection: MysqlConnection): Promise<void> {
+  await withDedicatedConnection(connection, 'schema check', async (conn) => {
+    const found = await rows(
+      conn,
+      `SELECT table_name AS name FROM information_schema.tables
+       WHERE table_schema = DATABASE() AND table_name IN (?, 'taskmill_tasks')`,
+      [MIGRATIONS_TABLE],
+    );
+    const names = new Set(found.map((row) => String(row.name)));
+    const applied = names.has(MIGRATIONS_TABLE)
+      ? (await rows(conn, `SELECT created_at FROM \`${MIGRATIONS_TABLE}\``)).map((row) => Number(row.created_at))
+      : null;
+    const [current] = await rows(conn, 'SELECT DATABASE() AS db');
+    const expected = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).map((m) => m.folderMillis);
+    assertSchemaReady(`MySQL database "${String(current?.db ?? '')}"`, names.size > 0, applied, expected);
   });
 }

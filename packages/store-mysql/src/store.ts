@@ -8,7 +8,7 @@ import * as sweep from './sweep.js';
 import * as taskRows from './task-rows.js';
 import * as workers from './workers.js';
 import { openConnection, type MysqlStoreOptions } from './connection.js';
-import { runMigrations } from './migrate.js';
+import { checkSchema, runMigrations } from './migrate.js';
 import { inTransaction, withConnection } from './transaction.js';
 import { mysqlWithin } from './within.js';
 
@@ -33,6 +33,7 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
     dialect: 'mysql',
     capabilities: { notify: connection.wakeProbeInterval > 0, skipLocked: true },
     setup: () => runMigrations(connection),
+    checkSchema: () => checkSchema(connection),
     async close() {
       if (closed) return;
       closed = true;

@@ -50,10 +50,27 @@ export function isConnectionError(error: unknown): boolean {
   return CONNECTION_CODES.has(code) || isUnavailableSqlState(code);
 }
 
+/**
+ * The message of the server's or the socket's own error when a wrapper (drizzle's "Failed query:
+ * …") hides it in `cause`: `permission denied for database …` is what the reader needs, the
+ * statement only where it failed.
+ */
+function describe(error: unknown): string {
+  const outer = error instanceof Error ? error.message : String(error);
+  let inner: unknown = (error as { cause?: unknown } | null)?.cause;
+  let root: Error | null = null;
+  for (let depth = 0; depth < 5 && inner instanceof Error; depth += 1) {
+    root = inner;
+    inner = (inner as { cause?: unknown }).cause;
+  }
+  if (!root || !root.message || outer.includes(root.message)) return outer;
+  return `${root.message} (${outer.replace(/\s+/g, ' ').trim()})`;
+}
+
 /** Map anything thrown while talking to PostgreSQL to a taskmill error; typed errors pass through. */
 export function toStoreError(error: unknown, operation: string): TaskmillError {
   if (error instanceof TaskmillError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = describe(error);
   if (isConnectionError(error)) {
     return new StoreUnavailableError(`PostgreSQL is unavailable (${operation}): ${detail}`, { cause: error });
   }

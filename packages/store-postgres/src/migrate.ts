@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { PostgresJsSession } from 'drizzle-orm/postgres-js/session';
+import { assertSchemaReady } from '@taskmill/contracts/store-kit';
 import type { Connection, PendingRows, ReservedSql, UnsafeQueryOptions } from './connection.js';
 import { toStoreError } from './errors.js';
 
@@ -56,6 +57,26 @@ export async function migrate(connection: Connection): Promise<void> {
     throw toStoreError(error, 'setup');
   } finally {
     reserved.release();
+  }
+}
+
+/**
+ * Reader mode: reads only (catalog lookups and the bookkeeping table), no lock, no DDL, so a role
+ * with USAGE on the schema and SELECT on its tables may run it.
+ */
+export async function checkSchema(connection: Connection): Promise<void> {
+  const { sql, schema } = connection;
+  try {
+    const found = await sql`
+      SELECT tablename FROM pg_tables WHERE schemaname = ${schema} AND tablename IN (${MIGRATIONS_TABLE}, 'taskmill_tasks')`;
+    const names = new Set(found.map((row) => row.tablename as string));
+    const applied = names.has(MIGRATIONS_TABLE)
+      ? (await sql`SELECT created_at FROM ${sql(`${schema}.${MIGRATIONS_TABLE}`)}`).map((row) => Number(row.created_at))
+      : null;
+    const expected = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).map((m) => m.folderMillis);
+    assertSchemaReady(`PostgreSQL schema "${schema}"`, names.size > 0, applied, expected);
+  } catch (error) {
+    throw toStoreError(error, 'schema check');
   }
 }
 

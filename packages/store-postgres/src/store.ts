@@ -8,7 +8,7 @@ import * as sweep from './sweep.js';
 import * as taskRows from './task-rows.js';
 import * as workers from './workers.js';
 import { closeConnection, openConnection, type PostgresStoreOptions } from './connection.js';
-import { migrate } from './migrate.js';
+import { checkSchema, migrate } from './migrate.js';
 import { read, write } from './transaction.js';
 import { postgresWithin } from './within.js';
 
@@ -28,6 +28,7 @@ export function createPostgresStore(options: string | PostgresStoreOptions): Sto
     dialect: 'postgres',
     capabilities: { notify: true, skipLocked: true },
     setup: () => migrate(connection),
+    checkSchema: () => checkSchema(connection),
     close: () => closeConnection(connection),
     listen: (onWake) => notify.listen(connection, onWake),
     write: (operation, work) => write(connection, operation, (db) => work(bindWriter(db, SQL))),

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { resolve as resolvePath } from 'node:path';
 import { ConfigurationError, StoreUnavailableError } from '@taskmill/contracts';
+import { OpenError } from './errors.js';
 import type { RawRow } from '@taskmill/contracts/store-kit';
 
 /** Where a store's database lives: a file, or a private in-memory database. */
@@ -87,7 +88,13 @@ export function isDatabase(value: unknown): value is Database.Database {
  * cascades, SPEC A17) and `synchronous=NORMAL` (durable at checkpoints, safe with WAL).
  */
 function openDatabase(target: SqliteTarget, busyTimeoutMs: number): Database.Database {
-  const db = new Database(target.kind === 'memory' ? ':memory:' : target.path);
+  let db: Database.Database;
+  try {
+    db = new Database(target.kind === 'memory' ? ':memory:' : target.path);
+  } catch (error) {
+    // better-sqlite3 does not say which file it could not open
+    throw target.kind === 'file' ? new OpenError(target.path, error) : error;
+  }
   try {
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
     if (target.kind === 'file') db.pragma('journal_mode = WAL');

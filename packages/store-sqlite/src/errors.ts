@@ -12,6 +12,16 @@ function codeOf(error: unknown): string {
   return typeof code === 'string' ? code : '';
 }
 
+/** A database file that cannot be opened: the driver's message and code, plus the path it does not name. */
+export class OpenError extends Error {
+  readonly code: unknown;
+  constructor(path: string, cause: unknown) {
+    super(`${cause instanceof Error ? cause.message : String(cause)} (${path})`, { cause });
+    this.name = 'OpenError';
+    this.code = (cause as { code?: unknown } | null)?.code;
+  }
+}
+
 /** SQLITE_BUSY (another connection holds the lock), not any other failure. */
 export function isBusy(error: unknown): boolean {
   return codeOf(error).startsWith('SQLITE_BUSY');

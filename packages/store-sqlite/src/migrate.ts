@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { assertSchemaReady } from '@taskmill/contracts/store-kit';
 import { jsonList, type SqliteConnection } from './connection.js';
 
 /*
@@ -48,6 +49,16 @@ export function migrate(connection: SqliteConnection): void {
     if (!connection.closed && connection.db.inTransaction) connection.exec('ROLLBACK');
     throw error;
   }
+}
+
+/** Reader mode: reads only, never a lock or DDL. */
+export function checkSchema(connection: SqliteConnection): void {
+  const applied = tableExists(connection, MIGRATIONS_TABLE)
+    ? connection.all(`SELECT created_at FROM "${MIGRATIONS_TABLE}"`).map((row) => Number(row.created_at))
+    : null;
+  const expected = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).map((m) => m.folderMillis);
+  const where = connection.filePath === null ? 'the in-memory SQLite database' : `SQLite database ${connection.filePath}`;
+  assertSchemaReady(where, tableExists(connection, 'taskmill_tasks'), applied, expected);
 }
 
 function tableExists(connection: SqliteConnection, name: string): boolean {

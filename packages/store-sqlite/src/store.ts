@@ -8,7 +8,7 @@ import * as sweep from './sweep.js';
 import * as taskRows from './task-rows.js';
 import * as workers from './workers.js';
 import { SqliteConnection, type SqliteStoreOptions } from './connection.js';
-import { migrate } from './migrate.js';
+import { checkSchema, migrate } from './migrate.js';
 import { Transactions } from './transaction.js';
 import { sqliteWithin } from './within.js';
 
@@ -33,6 +33,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
     capabilities: { notify: connection.filePath !== null, skipLocked: false },
     listen: (onWake) => notify.listen(connection, onWake),
     setup: () => transactions.setup(migrate),
+    checkSchema: () => transactions.read('schema check', async () => checkSchema(connection)),
     close: () => transactions.close(),
     write: (operation, work) => transactions.write(operation, () => work(writer)),
     read: (operation, work) => transactions.read(operation, () => work(writer)),

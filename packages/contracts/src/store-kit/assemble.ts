@@ -47,6 +47,7 @@ export function assembleStore(driver: StoreDriver): Store {
     dialect: driver.dialect,
     capabilities: driver.capabilities,
     setup: () => driver.setup(),
+    checkSchema: () => driver.checkSchema(),
     close: () => driver.close(),
     serverTime: () => read('serverTime', (reader) => reader.selectServerTime()),
 

@@ -129,6 +129,8 @@ export interface StoreDriver {
   readonly capabilities: StoreCapabilities;
   /** Create or migrate the schema under a cross-process lock. */
   setup(): Promise<void>;
+  /** Reads only: the schema exists with every migration of this version, else SchemaNotReadyError (reader mode). */
+  checkSchema(): Promise<void>;
   /** Close what the store opened. */
   close(): Promise<void>;
   /** Cross-process wake-ups (only with `capabilities.notify`). */

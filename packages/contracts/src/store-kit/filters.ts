@@ -1,6 +1,7 @@
 import { ValidationError } from '../errors.js';
 import { isEventType } from '../events.js';
 import { parseTaskId } from '../ids.js';
+import { assertStorableText } from '../text.js';
 import type { AttemptQuery, DeleteTasksFilter, EventQuery, TaskQuery } from '../rows.js';
 import { isTaskStatus, isTaskType, type TaskStatus, type TaskType } from '../statuses.js';
 import { ATTEMPT_OUTCOMES, type AttemptOutcome, type WorkerStatus } from '../statuses.js';
@@ -126,9 +127,13 @@ function checkOutcome(value: unknown): AttemptOutcome | undefined {
 class Conditions {
   readonly list: Condition[] = [];
 
-  /** A text filter applies when it is a non-empty string; other values are ignored (SPEC A14). */
+  /**
+   * A text filter applies when it is a non-empty string; other values are ignored (SPEC A14). One
+   * no store can hold (a NUL, a lone surrogate) is refused: PostgreSQL would fail on it where the
+   * others answer.
+   */
   text(column: FilterColumn, value: unknown): void {
-    if (typeof value === 'string' && value !== '') this.list.push({ kind: 'eq', column, value });
+    if (typeof value === 'string' && value !== '') this.list.push({ kind: 'eq', column, value: assertStorableText(value, column) });
   }
 
   /** An id filter: absent when null/undefined, matches nothing when not a valid id. */
@@ -172,7 +177,7 @@ export function taskConditions(query: TaskQuery | undefined | null): Condition[]
   }
   if (typeof q.suspend_reason === 'string' && q.suspend_reason !== '') {
     c.add({ kind: 'eq', column: 'status', value: 'suspended' });
-    c.add({ kind: 'eq', column: 'suspend_reason', value: q.suspend_reason });
+    c.add({ kind: 'eq', column: 'suspend_reason', value: assertStorableText(q.suspend_reason, 'suspend_reason') });
   }
   c.bound('next_run_time', '<=', q.next_run_before);
   return c.list;
@@ -227,7 +232,7 @@ export function attemptConditions(query: AttemptQuery | undefined | null): Condi
 export function workerConditions(filter: { pod_id?: string; status?: WorkerStatus } | undefined | null): Condition[] {
   const f = (filter ?? {}) as Record<string, unknown>;
   const c = new Conditions();
-  if (typeof f.pod_id === 'string') c.add({ kind: 'eq', column: 'pod_id', value: f.pod_id });
+  if (typeof f.pod_id === 'string') c.add({ kind: 'eq', column: 'pod_id', value: assertStorableText(f.pod_id, 'pod_id') });
   if (typeof f.status === 'string') c.add({ kind: 'eq', column: 'status', value: f.status });
   return c.list;
 }

@@ -21,3 +21,4 @@ export * from './steps.js';
 export { drizzleClient } from './foreign.js';
 export * as operations from './operations.js';
 export { assembleStore } from './assemble.js';
+export * from './migrations.js';
