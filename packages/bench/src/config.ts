@@ -20,7 +20,7 @@ function list(name: string): string[] | null {
 export interface BenchConfig {
   /** Runs per workload and system; tables show their median and min–max. (BENCH_RUNS, default 3) */
   runs: number;
-  /** W1 and W3: tasks drained. (BENCH_N, default 50,000) */
+  /** W1, W3 and WR: tasks drained (WR: and then deleted by retention). (BENCH_N, default 50,000) */
   n: number;
   /** W2: tasks enqueued one at a time, and at how many per second. (BENCH_W2_TASKS 200, BENCH_W2_RATE 50) */
   w2Tasks: number;
@@ -64,7 +64,7 @@ export function loadConfig(): BenchConfig {
     w7N: int('BENCH_W7_N', 10_000),
     chunk: int('BENCH_CHUNK', 1_000),
     concurrency: int('BENCH_CONCURRENCY', 10),
-    workloads: list('BENCH_WORKLOADS') ?? ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7'],
+    workloads: list('BENCH_WORKLOADS') ?? ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'WR'],
     systems: list('BENCH_SYSTEMS'),
     w6Systems: list('BENCH_W6_SYSTEMS') ?? ['taskmill-sqlite', 'taskmill-postgres', 'taskmill-mysql'],
     pgUrl: process.env.TASKMILL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',

@@ -27,6 +27,7 @@ import { w4 } from './workloads/w4-single-enqueue.js';
 import { w5 } from './workloads/w5-scale.js';
 import { w6 } from './workloads/w6-memory.js';
 import { w7 } from './workloads/w7-write-cost.js';
+import { wr } from './workloads/wr-retention.js';
 
 const base = loadConfig();
 const started = new Date();
@@ -94,7 +95,7 @@ try {
     save(['(run in progress)']); // an interrupted run keeps the workloads it finished
   };
   let w1Report: WorkloadReport | undefined;
-  for (const id of ['W4', 'W2', 'W1', 'W3', 'W7', 'W5', 'W6']) {
+  for (const id of ['W4', 'W2', 'W1', 'W3', 'W7', 'W5', 'W6', 'WR']) {
     if (!config.workloads.includes(id)) continue;
     log(`${id} starting`);
     if (id === 'W1') {
@@ -111,6 +112,7 @@ try {
     else if (id === 'W5') print(await w5(ctx));
     else if (id === 'W6') print(await w6(ctx));
     else if (id === 'W7') print(await w7(ctx));
+    else if (id === 'WR') print(await wr(ctx));
   }
   const minutes = ((Date.now() - started.getTime()) / 60_000).toFixed(1);
   const targets = `## Issue 11's targets, checked against this run\n\n${targetsTable(reports)}\n`;

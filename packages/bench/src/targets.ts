@@ -63,6 +63,9 @@ export function targetsTable(reports: WorkloadReport[]): string {
       met: Number.isFinite(growth) ? growth <= 0.1 : null,
     });
   }
+  for (const store of ['sqlite', 'postgres', 'mysql']) {
+    atLeast(`WR retention deletes ≥ 3× the drain rate, taskmill-${store}`, m('WR', `taskmill-${store}`, 'deleted'), m('WR', `taskmill-${store}`, 'drain'), 3);
+  }
   return markdownTable(
     ['target', 'measured (medians of this run)', 'met'],
     checks.map((c) => [c.target, c.measured, c.met === null ? 'not measured' : c.met ? 'yes' : '**no**']),

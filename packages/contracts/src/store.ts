@@ -231,6 +231,12 @@ export interface PurgeInput {
   before: number;
   /** Batch size. */
   limit: number;
+  /**
+   * Take the store's cluster-wide retention lock for this batch, without waiting: while another
+   * exclusive batch holds it, delete nothing and report `busy`. Automatic sweeps set it, so that
+   * one process of a cluster sweeps at a time. (Default: false)
+   */
+  exclusive?: boolean;
 }
 
 /** Counts of a purge batch. */
@@ -240,6 +246,8 @@ export interface PurgeResult {
   attempts_deleted: number;
   /** The batch was full: call again. */
   has_more: boolean;
+  /** Only with `exclusive`: another process's batch held the retention lock, so nothing was deleted. */
+  busy?: true;
 }
 
 /** Task lifecycle operations. */

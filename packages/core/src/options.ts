@@ -96,9 +96,10 @@ export interface TaskManagerOptions {
    */
   retention?: RetentionPolicy;
   /**
-   * Ms between automatic retention sweeps, at most `LIMITS.max_interval_ms`. The first sweep comes a
-   * full interval after `start()`; each one stops starting batches after min(5 s, half the interval).
-   * Every worker sweeps; that is safe, as each deletion happens once. (Default: 300000)
+   * Ms between automatic retention sweeps while they find nothing expired, at most
+   * `LIMITS.max_interval_ms`. The first sweep comes a full interval after `start()`; each one stops
+   * starting batches after min(1 s, half the interval); while expired tasks remain, the next follows
+   * after twice that. One worker of a cluster sweeps at a time (the store's retention lock). (Default: 300000)
    */
   retention_interval?: number;
   /**

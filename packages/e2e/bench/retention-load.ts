@@ -1,5 +1,6 @@
 /*
  * Retention under load: how much does draining 100,000 expired tasks slow the workers down?
+ * (BENCH_MODE=sweeper: by automatic sweeps at their default slice and pause instead of one run.)
  *
  *   pnpm --filter @taskmill/e2e bench:retention            (all of sqlite, postgres, mysql)
  *   BENCH_STORES=sqlite,postgres BENCH_EXPIRED=100000 BENCH_PHASE_MS=10000 pnpm … bench:retention
@@ -24,7 +25,7 @@ import mysql from 'mysql2/promise';
 import postgres from 'postgres';
 import type { NewTask, Store } from '@taskmill/contracts';
 import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
-import { runRetention } from '@taskmill/retention';
+import { DEFAULT_SWEEP_BUDGET_MS, DEFAULT_SWEEP_PAUSE_FACTOR, RetentionSweeper, runRetention, type RetentionResult } from '@taskmill/retention';
 import { createMysqlStore } from '@taskmill/store-mysql';
 import { createPostgresStore } from '@taskmill/store-postgres';
 import { createSqliteStore } from '@taskmill/store-sqlite';
@@ -33,6 +34,8 @@ import { spawnWorker, type WorkerProcess } from '../src/processes.js';
 
 const EXPIRED = Number(process.env.BENCH_EXPIRED ?? 100_000);
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 10_000);
+/** `run`: one runRetention call, as an ops script; `sweeper`: a RetentionSweeper at its default slice and pause until the backlog is gone. */
+const MODE = process.env.BENCH_MODE === 'sweeper' ? 'sweeper' : 'run';
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres,mysql').split(',').map((s) => s.trim());
 const SENTINEL_STATUSES = ['pending', 'failed', 'timeout', 'suspended', 'paused'] as const;
 const SENTINELS_PER_STATUS = 200;
@@ -205,6 +208,28 @@ async function throughput(raw: Raw, run: () => Promise<unknown>): Promise<{ rate
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Automatic sweeps at the default slice and pause (the first after 100 ms) until one finds nothing left. */
+async function sweepAll(store: Store): Promise<RetentionResult> {
+  const total = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0 };
+  let finished!: () => void;
+  const done = new Promise<void>((resolve) => (finished = resolve));
+  const sweeper = new RetentionSweeper(store, { expire_time: 3600 }, {
+    interval_ms: 100,
+    time_budget_ms: DEFAULT_SWEEP_BUDGET_MS,
+    pause_ms: DEFAULT_SWEEP_PAUSE_FACTOR * DEFAULT_SWEEP_BUDGET_MS,
+    onSweep: (r) => {
+      total.tasks_deleted += r.tasks_deleted;
+      total.events_deleted += r.events_deleted;
+      total.attempts_deleted += r.attempts_deleted;
+      if (r.finished) finished();
+    },
+  });
+  sweeper.start();
+  await done;
+  await sweeper.stop();
+  return total;
+}
+
 async function bench(name: string): Promise<void> {
   const target = await openTarget(name);
   const { raw, store } = target;
@@ -237,7 +262,7 @@ async function bench(name: string): Promise<void> {
     const before = await throughput(raw, () => sleep(PHASE_MS));
     let deleted = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0 };
     const during = await throughput(raw, async () => {
-      deleted = await runRetention(store, { expire_time: 3600 });
+      deleted = MODE === 'run' ? await runRetention(store, { expire_time: 3600 }) : await sweepAll(store);
     });
     const after = await throughput(raw, () => sleep(PHASE_MS));
 

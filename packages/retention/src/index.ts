@@ -26,5 +26,11 @@ export {
   type RetentionRunOptions,
   type RetentionSweepOptions,
 } from './run-retention.js';
-export { DEFAULT_RETENTION_INTERVAL_MS, RetentionSweeper, type RetentionSweeperOptions } from './sweeper.js';
+export {
+  DEFAULT_RETENTION_INTERVAL_MS,
+  DEFAULT_SWEEP_BUDGET_MS,
+  DEFAULT_SWEEP_PAUSE_FACTOR,
+  RetentionSweeper,
+  type RetentionSweeperOptions,
+} from './sweeper.js';
 export { RETENTION_STATUSES, type RetentionStatus } from '@taskmill/contracts';

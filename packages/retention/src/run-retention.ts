@@ -18,8 +18,10 @@ export interface RetentionResult {
 
 /** The result of a time-bounded sweep. */
 export interface RetentionSweepResult extends RetentionResult {
-  /** No rule had expired tasks left when the sweep ended; false when the time slice or `signal` cut it short. */
+  /** No rule had expired tasks left when the sweep ended; false when the time slice or `signal` cut it short, or `busy`. */
   finished: boolean;
+  /** Only with `exclusive`: another process held the retention lock, so the sweep stopped there. */
+  busy?: true;
 }
 
 /** Totals so far, after each batch (for a progress display). */
@@ -42,6 +44,12 @@ export interface RetentionSweepOptions extends RetentionRunOptions {
   time_budget_ms?: number;
   /** Start no batch once aborted (e.g. the manager stops). (Default: none) */
   signal?: AbortSignal;
+  /**
+   * Each batch takes the store's cluster-wide retention lock without waiting, and the sweep stops
+   * (`busy`) as soon as another process holds it: one sweeper of a cluster deletes at a time.
+   * (Default: false)
+   */
+  exclusive?: boolean;
 }
 
 /**
@@ -65,7 +73,8 @@ export async function sweepRetention(store: RetentionStore, policy: RetentionPol
   const budget = positiveMs(options.time_budget_ms, 'time_budget_ms') ?? DEFAULT_TIME_BUDGET_MS;
   const deadline = Date.now() + budget;
   const { signal } = options;
-  return drain(store, rules, limit, () => signal?.aborted === true || Date.now() >= deadline, progressCallback(options.onBatch));
+  const stop = () => signal?.aborted === true || Date.now() >= deadline;
+  return drain(store, rules, limit, stop, progressCallback(options.onBatch), options.exclusive === true);
 }
 
 /**
@@ -78,6 +87,7 @@ async function drain(
   limit: number,
   stop: () => boolean,
   onBatch: RetentionRunOptions['onBatch'],
+  exclusive = false,
 ): Promise<RetentionSweepResult> {
   let batches = 0;
   const result = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, finished: true };
@@ -89,7 +99,16 @@ async function drain(
     const again: typeof pending = [];
     for (const rule of pending) {
       if (stop()) return { ...result, finished: false };
-      const batch = await store.purgeExpiredTasks({ statuses: rule.statuses, before: rule.before, limit });
+      if (batches > 0) {
+        // a synchronous store (better-sqlite3) resolves every batch at once: without a turn of the
+        // event loop between batches, the claim loop, heartbeats and timers of this process would
+        // wait for the whole run
+        await new Promise((resolve) => setImmediate(resolve));
+        if (stop()) return { ...result, finished: false };
+      }
+      const input = { statuses: rule.statuses, before: rule.before, limit };
+      const batch = await store.purgeExpiredTasks(exclusive ? { ...input, exclusive } : input);
+      if (batch.busy === true) return { ...result, finished: false, busy: true };
       result.tasks_deleted += batch.tasks_deleted;
       result.events_deleted += batch.events_deleted;
       result.attempts_deleted += batch.attempts_deleted;

@@ -1,17 +1,30 @@
 import type { RetentionStore } from '@taskmill/contracts';
 import { positiveMs } from './checks.js';
 import { normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from './policy.js';
-import { DEFAULT_TIME_BUDGET_MS, sweepRetention, type RetentionSweepResult } from './run-retention.js';
+import { sweepRetention, type RetentionSweepResult } from './run-retention.js';
 
-/** Time between automatic sweeps (SPEC A16). */
+/** Time between automatic sweeps while none finds expired tasks (SPEC A16). */
 export const DEFAULT_RETENTION_INTERVAL_MS = 300_000;
+/** Longest time slice of one automatic sweep when none is given. */
+export const DEFAULT_SWEEP_BUDGET_MS = 1000;
+/** Pause after a sweep that left expired tasks, as a multiple of its time slice, when none is given. */
+export const DEFAULT_SWEEP_PAUSE_FACTOR = 2;
 
 /** Options of a {@link RetentionSweeper}. */
 export interface RetentionSweeperOptions {
-  /** Ms between sweeps; the first comes a full interval after `start()`. (Default: 300000) */
+  /**
+   * Ms from a sweep that left no expired task (or met another process sweeping) to the next one;
+   * the first sweep comes a full interval after `start()`. (Default: 300000)
+   */
   interval_ms?: number;
-  /** Time slice of one sweep in ms. (Default: the smaller of 5000 and half of `interval_ms`) */
+  /** Time slice of one sweep in ms: it starts no batch after it. (Default: the smaller of 1000 and half of `interval_ms`) */
   time_budget_ms?: number;
+  /**
+   * Ms from a sweep that left expired tasks (its time slice ran out) to the next one, at most
+   * `interval_ms`: a backlog is swept at most `time_budget_ms` of every `time_budget_ms + pause_ms`,
+   * and the workers have the database to themselves in between. (Default: twice `time_budget_ms`)
+   */
+  pause_ms?: number;
   /** Tasks per batch. (Default: 100) */
   batch_size?: number;
   /** Receives the errors of sweeps (`where` = `'retention'`); the sweeper carries on. (Default: console.warn) */
@@ -21,15 +34,21 @@ export interface RetentionSweeperOptions {
 }
 
 /**
- * Periodic retention sweeps (SPEC A16): every `interval_ms`, the first a full interval after
- * `start()`, each bounded in time. Sweeps never overlap within one sweeper; several sweepers
- * (one per worker) may run at once, since each batch deletes only rows nobody else deleted and
- * counts only those. TaskManager runs one per started manager; an ops process may run its own.
+ * Automatic retention sweeps (SPEC A16), the first a full interval after `start()`, each bounded
+ * in time. While expired tasks remain, sweeps follow each other `pause_ms` apart (a duty cycle of
+ * `time_budget_ms` in `time_budget_ms + pause_ms`), so deletion keeps up with a busy system; once
+ * a sweep finds nothing left, the next waits `interval_ms`. Each batch takes the store's
+ * cluster-wide retention lock without waiting, and a sweep that finds it held stops and waits the
+ * interval: of several sweepers (one per worker) one deletes at a time, instead of every worker
+ * adding its deletes to the database's load and contending on the same rows. Sweeps never
+ * overlap within one sweeper. TaskManager runs one per started manager; an ops process may run
+ * its own.
  */
 export class RetentionSweeper {
   private readonly rules: NormalizedRetentionRule[];
   private readonly interval: number;
   private readonly budget: number;
+  private readonly pause: number;
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -43,7 +62,8 @@ export class RetentionSweeper {
   ) {
     this.rules = normalizeRetentionPolicy(policy);
     this.interval = positiveMs(options.interval_ms, 'interval_ms') ?? DEFAULT_RETENTION_INTERVAL_MS;
-    this.budget = positiveMs(options.time_budget_ms, 'time_budget_ms') ?? Math.min(DEFAULT_TIME_BUDGET_MS, this.interval / 2);
+    this.budget = positiveMs(options.time_budget_ms, 'time_budget_ms') ?? Math.min(DEFAULT_SWEEP_BUDGET_MS, this.interval / 2);
+    this.pause = Math.min(this.interval, positiveMs(options.pause_ms, 'pause_ms') ?? DEFAULT_SWEEP_PAUSE_FACTOR * this.budget);
   }
 
   /** When the next sweep is due (ms since the epoch); null before `start()`, after `stop()`, or when the policy deletes nothing. */
@@ -84,24 +104,45 @@ export class RetentionSweeper {
   private sweep(): void {
     if (this.stopped) return;
     this.next = Date.now() + this.interval;
-    this.running = this.sweepOnce().finally(() => {
-      this.running = undefined;
-      if (!this.stopped && this.next !== null) this.schedule(this.next);
-    });
+    const due = this.next;
+    this.running = this.sweepOnce().then(
+      (backlog) => {
+        this.running = undefined;
+        if (this.stopped || this.next === null) return;
+        // expired tasks remain: come back after the pause, unless postpone() moved the sweep meanwhile
+        this.schedule(backlog && this.next === due ? Date.now() + this.pause : this.next);
+      },
+    );
   }
 
-  private async sweepOnce(): Promise<void> {
+  /** One sweep; true when it left expired tasks behind and this sweeper should come back soon. */
+  private async sweepOnce(): Promise<boolean> {
     const { batch_size, onError = defaultOnError, onSweep } = this.options;
     try {
-      const result = await sweepRetention(this.store, this.rules, { batch_size, time_budget_ms: this.budget, signal: this.abort.signal });
-      onSweep?.(result);
-    } catch (error) {
+      const result = await sweepRetention(this.store, this.rules, {
+        batch_size,
+        time_budget_ms: this.budget,
+        signal: this.abort.signal,
+        exclusive: true,
+      });
       try {
-        onError(error, 'retention');
-      } catch {
-        // a throwing error handler must not end the sweeps
+        onSweep?.(result);
+      } catch (error) {
+        report(onError, error);
       }
+      return !result.finished && result.busy !== true;
+    } catch (error) {
+      report(onError, error);
+      return false;
     }
+  }
+}
+
+function report(onError: (error: unknown, where: string) => void, error: unknown): void {
+  try {
+    onError(error, 'retention');
+  } catch {
+    // a throwing error handler must not end the sweeps
   }
 }
 

@@ -14,18 +14,69 @@ export async function selectTaskIds(db: Db, conditions: readonly Condition[]): P
   return rows.map((r) => Number(r.id));
 }
 
+/** Peek/lock rounds of one batch before settling for what was taken. */
+const MAX_ROUNDS = 4;
+
 /**
- * One bounded batch of expired tasks, oldest first, locked. Rows another purger holds are
- * skipped, so concurrent retention sweeps never collide or wait for each other.
+ * One bounded batch of expired tasks, oldest first (`COALESCE(last_active_time, created_at), id`),
+ * locked. Rows another purger holds are skipped, so concurrent retention sweeps never collide or
+ * wait for each other.
+ *
+ * Each status is read on its own along `idx_task_retention (status, last_active_time, created_at)`
+ * (partial: retention statuses only), one branch for tasks last active before the cutoff and one
+ * for tasks never active (none reach a retention status through the store, but rows written by
+ * hand may), each stopping after `limit` entries; the union of at most 2 × statuses × limit rows
+ * is sorted and cut. `status = ANY(…) AND COALESCE(…) < …` with that ORDER BY matched no index:
+ * every batch read and sorted every row of the statuses, so a drain cost O(backlog²). The status
+ * is written into the statement as a literal (the kit has checked it against the status list):
+ * the planner can prove the partial index's predicate from a literal, never from a parameter of a
+ * prepared statement's generic plan. The rows are then locked by primary key, re-checked.
  */
 export async function selectExpiredTaskIds(db: Db, statuses: readonly TaskStatus[], before: number, limit: number): Promise<TaskId[]> {
-  const rows = await db.sql`
-    SELECT id FROM ${db.t.tasks}
-    WHERE status = ANY(${statuses as TaskStatus[]}::text[]) AND COALESCE(last_active_time, created_at) < ${before}
-    ORDER BY COALESCE(last_active_time, created_at), id
-    LIMIT ${limit}
-    FOR UPDATE SKIP LOCKED`;
-  return rows.map((r) => Number(r.id));
+  const { sql, t } = db;
+  const taken: TaskId[] = [];
+  const tried: TaskId[] = [];
+  for (let round = 0; round < MAX_ROUNDS && taken.length < limit; round++) {
+    const want = limit - taken.length;
+    const skip = tried.length > 0 ? sql`AND id <> ALL(${tried}::int8[])` : sql``;
+    const branches = statuses.map((status) => {
+      const is = sql.unsafe(`status = '${literal(status)}'`);
+      return sql`
+        (SELECT id, last_active_time AS at FROM ${t.tasks}
+          WHERE ${is} AND last_active_time < ${before} ${skip} ORDER BY last_active_time, id LIMIT ${want})
+        UNION ALL
+        (SELECT id, created_at AS at FROM ${t.tasks}
+          WHERE ${is} AND last_active_time IS NULL AND created_at < ${before} ${skip} ORDER BY created_at, id LIMIT ${want})`;
+    });
+    const union = branches.reduce((all, branch) => sql`${all} UNION ALL ${branch}`);
+    const peeked = (await sql`SELECT id FROM (${union}) AS c ORDER BY at, id LIMIT ${want}`).map((r) => Number(r.id));
+    if (peeked.length === 0) break;
+    const locked = await sql`
+      SELECT id FROM ${t.tasks}
+      WHERE id = ANY(${peeked}::int8[]) AND status = ANY(${statuses as TaskStatus[]}::text[]) AND COALESCE(last_active_time, created_at) < ${before}
+      FOR UPDATE SKIP LOCKED`;
+    taken.push(...locked.map((r) => Number(r.id)));
+    // a short peek saw every candidate left; a short lock means another purge holds the rest
+    if (peeked.length < want || locked.length === peeked.length) break;
+    tried.push(...peeked);
+  }
+  return taken;
+}
+
+/** A status as an SQL literal: the kit passes only known statuses (lower case and `_`). */
+function literal(status: string): string {
+  if (!/^[a-z_]+$/.test(status)) throw new Error(`not a task status: ${status}`);
+  return status;
+}
+
+/**
+ * The cluster-wide retention lock: a transaction-scoped advisory lock keyed by the schema's channel,
+ * tried without waiting and released at COMMIT. Seed 1 of the hash keeps it apart from the claim
+ * locks' keys (seed 0), whatever the task names.
+ */
+export async function tryLockRetention(db: Db): Promise<boolean> {
+  const [row] = await db.sql`SELECT pg_try_advisory_xact_lock(hashtextextended(${`${db.channel}:retention`}, 1)) AS ok`;
+  return row.ok === true;
 }
 
 /** Delete the tasks with their events and attempts; the counts deleted. */

@@ -95,6 +95,11 @@ export const tasks = pgTable(
       .on(t.name, t.priority.desc().nullsFirst(), t.next_run_time, t.id)
       .where(sql`status IN ('pending', 'failed', 'timeout')`),
     index('idx_task_timeout').on(t.last_active_time).where(sql`status = 'running'`),
+    // retention's oldest-first batches, one ordered range per status (retention.ts); partial, so
+    // live tasks cost no entry and a task gets one when it reaches a status retention may delete
+    index('idx_task_retention')
+      .on(t.status, t.last_active_time, t.created_at)
+      .where(sql`status IN ('completed', 'permanently_failed', 'paused')`),
     index('idx_task_workflow').on(t.parent_id, t.status).where(sql`parent_id IS NOT NULL`),
     index('idx_task_stats').on(t.tag, t.name, t.status),
     // no index on last_event_*: no query filters or sorts by them, and every event rewrote its entry

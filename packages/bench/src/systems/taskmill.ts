@@ -24,7 +24,7 @@ export type TaskmillStore = 'sqlite' | 'postgres' | 'mysql';
 const TASK = 'noop';
 
 /** The store a place describes. With `count`, PostgreSQL statements are counted (W7). */
-function openStore(place: Place, count = false): Store {
+export function openStore(place: Place, count = false): Store {
   if (place.kind === 'sqlite') return createSqliteStore(place.url) as Store;
   if (place.kind === 'mysql') {
     if (count) countMysqlStatements();
@@ -45,7 +45,7 @@ function openStore(place: Place, count = false): Store {
   return Object.assign(store, { close: async () => (await close(), await client.end({ timeout: 1 })) });
 }
 
-function manager(store: Store, options: { max_concurrent_tasks?: number; prefetch_tasks?: number } = {}) {
+export function manager(store: Store, options: { max_concurrent_tasks?: number; prefetch_tasks?: number } = {}) {
   return new TaskManager({
     dbConnection: store,
     ...options,

@@ -105,6 +105,12 @@ export interface StoreWriter extends StoreReader {
   selectTaskIds(conditions: readonly Condition[]): Promise<TaskId[]>;
   /** Ids of tasks in `statuses` with `COALESCE(last_active_time, created_at) < before`, oldest first, at most `limit`. */
   selectExpiredTaskIds(statuses: readonly TaskStatus[], before: number, limit: number): Promise<TaskId[]>;
+  /**
+   * Take the cluster-wide retention lock until this transaction ends, without waiting; false when
+   * another transaction holds it. A row or advisory lock, or nothing (true) where the write
+   * transaction already excludes every other writer.
+   */
+  tryLockRetention(): Promise<boolean>;
   /** Delete the tasks with their events and attempts; the counts deleted. */
   deleteTasksWithAudit(ids: readonly TaskId[]): Promise<{ tasks: number; events: number; attempts: number }>;
   /** Replace the worker's row with a fresh `active` one. */
@@ -198,6 +204,7 @@ export const WRITER_METHODS = [
   'touchTasks',
   'selectTaskIds',
   'selectExpiredTaskIds',
+  'tryLockRetention',
   'deleteTasksWithAudit',
   'replaceWorker',
   'extendWorkerLease',

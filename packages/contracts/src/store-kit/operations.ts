@@ -372,6 +372,9 @@ export async function purgeExpiredTasks(tx: StoreWriter, input: PurgeInput): Pro
   const statuses = checkStatusList(input.statuses);
   const limit = Math.floor(Number(input.limit));
   if (statuses.length === 0 || !(limit > 0)) return { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, has_more: false };
+  if (input.exclusive === true && !(await tx.tryLockRetention())) {
+    return { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, has_more: false, busy: true };
+  }
   const ids = await tx.selectExpiredTaskIds(statuses, input.before, limit);
   const counts = ids.length > 0 ? await tx.deleteTasksWithAudit(ids) : { tasks: 0, events: 0, attempts: 0 };
   return { tasks_deleted: counts.tasks, events_deleted: counts.events, attempts_deleted: counts.attempts, has_more: ids.length === limit };

@@ -1,0 +1,1 @@
+CREATE INDEX "idx_task_retention" ON "taskmill_tasks" USING btree ("status","last_active_time","created_at") WHERE status IN ('completed', 'permanently_failed', 'paused');
