@@ -8,13 +8,13 @@ import { WakeSignal } from '../src/wake-signal.js';
 
 describe('toJsonText', () => {
   it('serialises plain data and refuses what JSON would lose', () => {
-    expect(toJsonText({ a: [1, 'x', null], d: new Date(0) }, 'p')).toBe('{"a":[1,"x",null],"d":"1970-01-01T00:00:00.000Z"}');
-    expect(toJsonText(undefined, 'p')).toBeNull();
-    expect(toJsonText(0, 'p')).toBe('0');
+    expect(toJsonText({ a: [1, 'x', null], d: new Date(0) }, 'p', 'max_payload_bytes')).toBe('{"a":[1,"x",null],"d":"1970-01-01T00:00:00.000Z"}');
+    expect(toJsonText(undefined, 'p', 'max_payload_bytes')).toBeNull();
+    expect(toJsonText(0, 'p', 'max_payload_bytes')).toBe('0');
     const shared = { s: 1 };
-    expect(toJsonText({ a: shared, b: shared }, 'p')).toBe('{"a":{"s":1},"b":{"s":1}}'); // shared is not a cycle
+    expect(toJsonText({ a: shared, b: shared }, 'p', 'max_payload_bytes')).toBe('{"a":{"s":1},"b":{"s":1}}'); // shared is not a cycle
     for (const bad of [{ f: () => 1 }, { b: 1n }, { s: Symbol('x') }, { n: Number.NaN }, new Set([1])]) {
-      expect(() => toJsonText(bad, 'p')).toThrow(SerializationError);
+      expect(() => toJsonText(bad, 'p', 'max_payload_bytes')).toThrow(SerializationError);
     }
   });
 });
