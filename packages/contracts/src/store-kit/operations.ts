@@ -304,12 +304,10 @@ export async function heartbeatTasks(tx: StoreWriter, fences: Fence[], now: numb
   if (fences.length === 0) return [];
   const valid = fences.filter((fence) => parseTaskId(fence.task_id) !== null);
   const held = valid.length > 0 ? await tx.touchTasks(valid, now) : [];
-  const kept = new Set(valid.filter((_, i) => held[i]).map((fence) => fence));
-  const lost: TaskId[] = [];
-  for (const fence of fences) {
-    if (!kept.has(fence) && !lost.includes(fence.task_id)) lost.push(fence.task_id);
-  }
-  return lost;
+  const kept = new Set(valid.filter((_, i) => held[i]));
+  const lost = new Set<TaskId>();
+  for (const fence of fences) if (!kept.has(fence)) lost.add(fence.task_id);
+  return [...lost];
 }
 
 /** Write a progress/checkpoint note; with a fence the task must still be held by it. */
