@@ -18,6 +18,12 @@ export const LIMITS = {
   max_interval_ms: 2_147_483_647,
   /** `prefetch_tasks` (claimed tasks a worker may hold waiting for a free slot): at most this many. */
   max_prefetch_tasks: 10_000,
+  /**
+   * Tasks in one `asyncMany` call: at most this many. A batch is one transaction, written in
+   * chunks with event-loop turns between them; a larger one is refused (`ValidationError`) before
+   * anything is written — split it into several calls.
+   */
+  max_batch_size: 100_000,
   /** Any absolute time (ms since the epoch) a caller passes: before 10000-01-01T00:00:00Z. */
   max_time_ms: 253_402_300_800_000,
   /**

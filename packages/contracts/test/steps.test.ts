@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DuplicateTaskError, type NewTask, type Task } from '../src/index.js';
-import { call, changes, operations, runSteps, runStepsSync, type Steps, type StoreWriter, type SyncWriter } from '../src/store-kit/index.js';
+import { call, changes, operations, pause, runSteps, runStepsSync, type Steps, type StoreWriter, type SyncWriter } from '../src/store-kit/index.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -68,6 +68,51 @@ describe('step programs', () => {
     expect(runStepsSync({ wake: () => { throw new Error('boom'); } }, program())).toBe('boom');
     expect(runStepsSync({ wake: (() => Promise.resolve()) as never }, program())).toMatch(/returned a promise/);
     expect(() => runStepsSync({}, program())).toThrow(/has no wake/);
+  });
+});
+
+describe('pauses', () => {
+  it('give the event loop a turn under runSteps and are skipped by runStepsSync', async () => {
+    const order: string[] = [];
+    function* program(): Steps<void> {
+      order.push('before');
+      yield* pause();
+      order.push('after');
+    }
+    setImmediate(() => order.push('immediate'));
+    await runSteps({} as StoreWriter, program());
+    expect(order).toEqual(['before', 'immediate', 'after']);
+    order.length = 0;
+    runStepsSync({}, program());
+    expect(order).toEqual(['before', 'after']);
+  });
+});
+
+describe('createTaskSteps of a large batch', () => {
+  it(`writes rows and events ${operations.WRITE_CHUNK} at a time, pausing between chunks, ids in input order`, async () => {
+    const { writer, log } = memoryWriter();
+    const steps: string[] = [];
+    const program = operations.createTaskSteps(Array.from({ length: 2500 }, () => newTask()), T0);
+    // a recording runner: each step the program yields, then the writer's answer
+    let next = program.next();
+    while (!next.done) {
+      const step = next.value;
+      if (step.method === 'pause') {
+        steps.push('pause');
+        next = program.next();
+        continue;
+      }
+      const fn = writer[step.method as keyof typeof writer] as (...args: unknown[]) => unknown;
+      steps.push(`${step.method}:${(step.args[0] as unknown[] | undefined)?.length ?? ''}`);
+      next = program.next(fn(...step.args));
+    }
+    expect(steps).toEqual([
+      'insertTasks:1000', 'pause', 'insertTasks:1000', 'pause', 'insertTasks:500',
+      'wake:',
+      'applyChanges:1000', 'pause', 'applyChanges:1000', 'pause', 'applyChanges:500',
+    ]);
+    expect(next.value).toEqual(Array.from({ length: 2500 }, (_, i) => 100 + i));
+    expect(log.filter((entry) => entry === 'insert')).toHaveLength(2500);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   classifyTimeout,
   compareClaimOrder,
   eventConditions,
+  groupBy,
   holdsFence,
   normalizePaging,
   readPaging,
@@ -199,5 +200,16 @@ describe('retry backoff', () => {
   it('planFailure reports the delay it used and still exhausts at max_retries', () => {
     expect(planFailure({ ...base, retry_count: 2, retry_backoff: 'exponential' }, 1000)).toEqual({ kind: 'retry', next_run_time: 1000 + 8000, delay_ms: 8000 });
     expect(planFailure({ ...base, retry_count: 9 }, 1000)).toEqual({ kind: 'exhausted', status: 'permanently_failed' });
+  });
+});
+
+describe('groupBy', () => {
+  it('keeps keys in first-seen order and each group in input order', () => {
+    const groups = groupBy([3, 1, 4, 1, 5, 9, 2, 6], (n) => (n % 2 === 0 ? 'even' : 'odd'));
+    expect([...groups.entries()]).toEqual([
+      ['odd', [3, 1, 1, 5, 9]],
+      ['even', [4, 2, 6]],
+    ]);
+    expect(groupBy([], String).size).toBe(0);
   });
 });

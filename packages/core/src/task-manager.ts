@@ -1,4 +1,4 @@
-import { LifecycleError, ValidationError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
+import { LIMITS, LifecycleError, ValidationError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
 import type {
   AttemptQuery,
   DeleteTasksFilter,
@@ -41,6 +41,17 @@ import type {
 import { knownKeys, reasonOption, requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
 import { WorkerLease } from './worker-lease.js';
+
+/** Items of an `asyncMany` validated between two turns of the event loop. */
+const VALIDATE_CHUNK = 1000;
+
+/** An `asyncMany` argument is an array of at most `LIMITS.max_batch_size` items; else nothing is written. */
+function checkBatch(items: unknown): void {
+  if (!Array.isArray(items)) throw new ValidationError('asyncMany expects an array of {name, payload, options}');
+  if (items.length > LIMITS.max_batch_size) {
+    throw new ValidationError(`asyncMany accepts at most ${LIMITS.max_batch_size} tasks per call, got ${items.length}: split the batch into several calls`);
+  }
+}
 
 /** Lifecycle states of a manager. */
 export type ManagerState = 'init' | 'running' | 'stopping' | 'stopped';
@@ -143,9 +154,13 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     return id;
   }
 
-  /** Enqueue many one-off tasks in one transaction (all or nothing); resolves to their ids in order. */
+  /**
+   * Enqueue many one-off tasks in one transaction (all or nothing); resolves to their ids in order.
+   * At most `LIMITS.max_batch_size` (100,000) tasks: a larger batch throws a `ValidationError` and
+   * writes nothing. An empty array resolves to `[]` without touching the store.
+   */
   async asyncMany(items: AsyncBatchItem<M>[]): Promise<TaskId[]> {
-    return this.insert((now) => this.batch(items, now));
+    return this.insert((now) => this.batchInTurns(items, now));
   }
 
   /** Register a cron task (UTC unless `tz` is given; payload `{}` when none is given); resolves to its id. */
@@ -185,14 +200,31 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     };
   }
 
-  /** Validated tasks of an `asyncMany` batch. */
+  /** Validated tasks of an `asyncMany` batch, all in one stretch (`within()`: a synchronous transaction cannot wait for a turn). */
   private batch(items: AsyncBatchItem<M>[], now: number): NewTask[] {
-    if (!Array.isArray(items)) throw new ValidationError('asyncMany expects an array of {name, payload, options}');
-    return items.map((item, i) => {
-      if (!isPlainObject(item)) throw new ValidationError(`asyncMany item ${i} must be an object`);
-      knownKeys(item, ['name', 'payload', 'options'], 'asyncMany item');
-      return asyncTask(this.registry, item.name, item.payload, item.options, now);
-    });
+    checkBatch(items);
+    return items.map((item, i) => this.batchItem(item, i, now));
+  }
+
+  /**
+   * {@link batch} with a turn of the event loop every VALIDATE_CHUNK items: validating 100,000
+   * items takes a few hundred ms, and a worker's heartbeats must not wait for it. Every item is
+   * still validated before anything is written.
+   */
+  private async batchInTurns(items: AsyncBatchItem<M>[], now: number): Promise<NewTask[]> {
+    checkBatch(items);
+    const tasks: NewTask[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      if (i > 0 && i % VALIDATE_CHUNK === 0) await new Promise((resolve) => setImmediate(resolve));
+      tasks[i] = this.batchItem(items[i], i, now);
+    }
+    return tasks;
+  }
+
+  private batchItem(item: AsyncBatchItem<M>, i: number, now: number): NewTask {
+    if (!isPlainObject(item)) throw new ValidationError(`asyncMany item ${i} must be an object`);
+    knownKeys(item, ['name', 'payload', 'options'], 'asyncMany item');
+    return asyncTask(this.registry, item.name, item.payload, item.options, now);
   }
 
   /**
@@ -228,12 +260,12 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    * call of a manager learns the clock's offset while it sets up, so it builds its tasks again
    * with the corrected time.
    */
-  private async insert(build: (now: number) => NewTask[]): Promise<TaskId[]> {
-    let tasks = build(this.clock.now());
+  private async insert(build: (now: number) => NewTask[] | Promise<NewTask[]>): Promise<TaskId[]> {
+    let tasks = await build(this.clock.now());
     if (tasks.length === 0) return [];
     if (!this.clock.synced) {
       await this.db.ready();
-      tasks = build(this.clock.now());
+      tasks = await build(this.clock.now());
     }
     const store = await this.db.ready();
     const ids = await this.telemetry.enqueue(tasks, (stamped) => store.createTasks(stamped, this.clock.now()));

@@ -3,6 +3,7 @@ import {
   decodeTask,
   EVENT_INSERT_COLUMNS,
   eventRow,
+  groupBy,
   holdsFence,
   patchEntries,
   TABLES,
@@ -244,13 +245,8 @@ async function applyTogether(conn: Conn, list: readonly TaskChange[]): Promise<{
   }
   const applied = list.map((change) => !change.guard || guardHolds(change.guard, current.get(Number(change.task_id))));
   const done = list.filter((_, i) => applied[i]);
-  const shapes = new Map<string, TaskChange[]>();
-  for (const change of done) {
-    const entries = patchEntries(change.patch);
-    if (entries.length === 0) continue;
-    const key = entries.map(([name]) => name).join(',');
-    shapes.set(key, [...(shapes.get(key) ?? []), change]);
-  }
+  const patched = done.filter((change) => patchEntries(change.patch).length > 0);
+  const shapes = groupBy(patched, (change) => patchEntries(change.patch).map(([name]) => name).join(','));
   for (const group of shapes.values()) {
     for (let i = 0; i < group.length; i += UPDATE_CHUNK_ROWS) await updateTogether(conn, group.slice(i, i + UPDATE_CHUNK_ROWS));
   }

@@ -5,6 +5,7 @@ import {
   decodeTask,
   EVENT_INSERT_COLUMNS,
   eventRow,
+  groupBy,
   patchEntries,
   type RawRow,
   insertColumnsFor,
@@ -190,11 +191,7 @@ async function updateTasks(db: Db, changes: readonly TaskChange[]): Promise<bool
   if (changes.length === 1 || new Set(changes.map((c) => c.task_id)).size < changes.length) {
     return Promise.all(changes.map((change) => updateTask(db, change)));
   }
-  const shapes = new Map<string, number[]>();
-  changes.forEach((change, i) => {
-    const key = shapeOf(change);
-    shapes.set(key, [...(shapes.get(key) ?? []), i]);
-  });
+  const shapes = groupBy(changes.keys(), (i) => shapeOf(changes[i]));
   const applied: boolean[] = new Array(changes.length);
   await Promise.all(
     [...shapes.values()].map(async (indexes) => {

@@ -18,6 +18,7 @@ export * as changes from './changes.js';
 export type { TaskChange } from './changes.js';
 export * from './driver.js';
 export * from './steps.js';
+export { groupBy } from './group.js';
 export { drizzleClient } from './foreign.js';
 export * as operations from './operations.js';
 export { assembleStore } from './assemble.js';

@@ -24,7 +24,7 @@ import { clusterLimitedNames, narrowPlan, pickClaims, planClaim, type ClaimPlan 
 import type { StoreWriter } from './driver.js';
 import { checkStatusList } from './filters.js';
 import { holdsFence } from './fence.js';
-import { call, runSteps, type Steps } from './steps.js';
+import { call, pause, runSteps, type Steps } from './steps.js';
 import { classifyTimeout } from './timeouts.js';
 
 /*
@@ -81,44 +81,85 @@ export const CREATE_TASK_METHODS = [
 const UNIQUE_INSERT_TRIES = 3;
 
 /**
+ * Rows per writer call of a large write, with a turn of the event loop between two calls (see
+ * steps.ts `pause`): every chunk costs the same, so a batch costs time linear in its size, and no
+ * stretch of it holds the event loop for longer than one chunk takes. All chunks are written in
+ * the caller's one transaction: the batch still commits or rolls back whole.
+ */
+export const WRITE_CHUNK = 1000;
+
+/**
  * {@link createTasks} as a step program (see steps.ts), so that it also runs inside an
  * application's synchronous transaction (`runStepsSync`) with the same rules.
  *
  * Unique tasks first, one by one (see {@link insertUnique}); a duplicate of an earlier task of the
- * same call gets that task's id. Then the plain tasks in one multi-row insert. Only inserted tasks
- * get a `task_created` event. A duplicate with `on_duplicate: 'error'` throws before any plain row.
+ * same call gets that task's id. Then the plain tasks in multi-row inserts of {@link WRITE_CHUNK}
+ * rows. Only inserted tasks get a `task_created` event, in input order. A duplicate with
+ * `on_duplicate: 'error'` throws before any plain row.
  */
 export function* createTaskSteps(tasks: NewTask[], now: number): Steps<TaskId[]> {
   if (tasks.length === 0) return [];
-  const rows = tasks.map((task) => changes.taskInsert(task, now));
-  const ids: TaskId[] = new Array(rows.length);
-  const created: number[] = [];
+  // rows are built chunk by chunk, as they are written: building 100,000 at once is a stretch of
+  // the event loop of its own
+  const rows: TaskInsert[] = new Array(tasks.length);
+  const rowOf = (i: number) => (rows[i] ??= changes.taskInsert(tasks[i], now));
+  const ids: TaskId[] = new Array(tasks.length);
+  const isCreated: boolean[] = new Array(tasks.length).fill(false);
   const inCall = new Map<string, TaskId>();
   const plain: number[] = [];
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    if (row.unique_slot === null) {
+  let uniqueTried = 0;
+  for (let i = 0; i < tasks.length; i++) {
+    if ((tasks[i].unique_key ?? null) === null) {
       plain.push(i);
       continue;
     }
-    const key = JSON.stringify([row.name, row.unique_slot]);
+    const row = rowOf(i);
+    const slot = row.unique_slot!;
+    const key = JSON.stringify([row.name, slot]);
     const earlier = inCall.get(key);
-    const { id, inserted } = earlier !== undefined ? { id: earlier, inserted: false } : yield* insertUnique(row, row.unique_slot, now);
-    if (!inserted && tasks[i].on_duplicate === 'error') throw new DuplicateTaskError(row.name, row.unique_key ?? row.unique_slot, id);
+    if (earlier === undefined && ++uniqueTried % WRITE_CHUNK === 0) yield* pause();
+    const { id, inserted } = earlier !== undefined ? { id: earlier, inserted: false } : yield* insertUnique(row, slot, now);
+    if (!inserted && tasks[i].on_duplicate === 'error') throw new DuplicateTaskError(row.name, row.unique_key ?? slot, id);
     ids[i] = id;
     inCall.set(key, id);
-    if (inserted) created.push(i);
+    if (inserted) isCreated[i] = true;
   }
-  if (plain.length > 0) {
-    const plainIds = yield* call('insertTasks', plain.map((i) => rows[i]));
-    plain.forEach((i, k) => (ids[i] = plainIds[k]));
-    created.push(...plain);
+  for (let start = 0; start < plain.length; start += WRITE_CHUNK) {
+    if (start > 0) yield* pause();
+    const chunk = plain.slice(start, start + WRITE_CHUNK);
+    const chunkIds = yield* call('insertTasks', chunk.map(rowOf));
+    chunk.forEach((i, k) => {
+      ids[i] = chunkIds[k];
+      isCreated[i] = true;
+    });
   }
-  created.sort((a, b) => a - b);
+  const created: number[] = [];
+  for (let i = 0; i < tasks.length; i++) if (isCreated[i]) created.push(i);
   // the wake-up before the events, not after: it takes effect at commit either way, and a store
   // that sends it without waiting (PostgreSQL) gets its answer together with the events'
   if (created.some((i) => rows[i].next_run_time <= now)) yield* call('wake');
-  yield* call('applyChanges', created.map((i) => eventsOnly(ids[i], [changes.createdEvent(ids[i], rows[i], now)])));
+  yield* createdEvents(created.map((i) => ids[i]), created.map((i) => rows[i]), now);
+  return ids;
+}
+
+/** The `task_created` events of inserted rows, in their order, {@link WRITE_CHUNK} tasks per writer call. */
+function* createdEvents(ids: readonly TaskId[], rows: readonly TaskInsert[], now: number): Steps<void> {
+  for (let start = 0; start < ids.length; start += WRITE_CHUNK) {
+    if (start > 0) yield* pause();
+    const list: TaskChange[] = [];
+    for (let i = start; i < Math.min(start + WRITE_CHUNK, ids.length); i++) list.push(eventsOnly(ids[i], [changes.createdEvent(ids[i], rows[i], now)]));
+    yield* call('applyChanges', list);
+  }
+}
+
+/** Insert child rows with their `task_created` events, in chunks; ids in input order. */
+function* insertChildren(rows: readonly TaskInsert[], now: number): Steps<TaskId[]> {
+  const ids: TaskId[] = [];
+  for (let start = 0; start < rows.length; start += WRITE_CHUNK) {
+    if (start > 0) yield* pause();
+    for (const id of yield* call('insertTasks', rows.slice(start, start + WRITE_CHUNK))) ids.push(id);
+  }
+  yield* createdEvents(ids, rows, now);
   return ids;
 }
 
@@ -196,8 +237,7 @@ export async function finishAttempt(tx: StoreWriter, fence: Fence, outcome: Fini
   let childIds: TaskId[] = [];
   if (outcome.kind === 'spawned') {
     const rows = outcome.children.map((child) => changes.childInsert(task, child, now));
-    childIds = rows.length > 0 ? await tx.insertTasks(rows) : [];
-    await tx.applyChanges(childIds.map((childId, i) => eventsOnly(childId, [changes.createdEvent(childId, rows[i], now)])));
+    childIds = await runSteps(tx, insertChildren(rows, now));
     const names = outcome.children.map((child) => child.name);
     await apply(tx, [changes.spawn(task, childIds, names, outcome.context, now)], now);
     if (childIds.length > 0) await tx.wake();
@@ -264,12 +304,10 @@ export async function heartbeatTasks(tx: StoreWriter, fences: Fence[], now: numb
   if (fences.length === 0) return [];
   const valid = fences.filter((fence) => parseTaskId(fence.task_id) !== null);
   const held = valid.length > 0 ? await tx.touchTasks(valid, now) : [];
-  const kept = new Set(valid.filter((_, i) => held[i]).map((fence) => fence));
-  const lost: TaskId[] = [];
-  for (const fence of fences) {
-    if (!kept.has(fence) && !lost.includes(fence.task_id)) lost.push(fence.task_id);
-  }
-  return lost;
+  const kept = new Set(valid.filter((_, i) => held[i]));
+  const lost = new Set<TaskId>();
+  for (const fence of fences) if (!kept.has(fence)) lost.add(fence.task_id);
+  return [...lost];
 }
 
 /** Write a progress/checkpoint note; with a fence the task must still be held by it. */
