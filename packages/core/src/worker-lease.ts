@@ -28,6 +28,15 @@ export class WorkerLease {
   private readonly ticks = new Set<Promise<void>>();
   /** What this worker says about itself in its registry row, besides handlers that outlived their attempt. */
   private meta: Record<string, unknown> = {};
+  /** Set when a lease heartbeat failed: this worker could not reach the database. */
+  private cutOff = false;
+  /**
+   * No reaping before this time (`performance.now()`). After this worker was cut off from the
+   * database, its peers probably were too (a server restart, a network partition): their leases
+   * ran out while none of them could renew. It gives them one whole lease to renew before it takes
+   * an expired lease for a dead worker, or it would reap live workers and run their tasks twice.
+   */
+  private reapAfter = 0;
   /** Automatic retention; absent when retention is off. */
   private readonly retention: RetentionSweeper | undefined;
 
@@ -149,8 +158,18 @@ export class WorkerLease {
     await this.clock.sync(this.store).catch(() => {});
     const now = this.clock.now();
     const { worker_id: workerId, worker_heartbeat_timeout: ttl, pod_id: podId } = this.options;
-    const me = await this.store.heartbeatWorker(workerId, now, ttl, this.currentMeta());
-    const reaped = await this.store.reapExpiredWorkers(now, SWEEP_BATCH);
+    let me: Awaited<ReturnType<Store['heartbeatWorker']>>;
+    try {
+      me = await this.store.heartbeatWorker(workerId, now, ttl, this.currentMeta());
+    } catch (error) {
+      this.cutOff = true;
+      throw error;
+    }
+    if (this.cutOff) {
+      this.cutOff = false;
+      this.reapAfter = performance.now() + ttl;
+    }
+    const reaped = performance.now() < this.reapAfter ? [] : await this.store.reapExpiredWorkers(now, SWEEP_BATCH);
     await this.recover(reaped, now);
     if (me?.status === 'active' && !reaped.includes(workerId)) {
       this.fenced = false;

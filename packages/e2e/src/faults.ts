@@ -66,7 +66,8 @@ export async function restartServer(backend: Backend): Promise<void> {
     execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart'], { stdio: 'ignore' });
   } else {
     execFileSync('mariadb-admin', ['-uroot', '-h127.0.0.1', 'shutdown'], { stdio: 'ignore' });
-    for (let i = 0; i < 100 && pingMariadb(); i++) await sleep(100);
+    // start-stop-daemon --oknodo starts nothing while the old server is still shutting down
+    for (let i = 0; i < 600 && mariadbRunning(); i++) await sleep(100);
     execFileSync('start-stop-daemon', ['--start', '--oknodo', '--background', '--exec', '/usr/sbin/mariadbd'], { stdio: 'ignore' });
   }
   for (let i = 0; i < 300; i++) {
@@ -79,6 +80,15 @@ export async function restartServer(backend: Backend): Promise<void> {
 function pingPostgres(): boolean {
   try {
     execFileSync('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-q'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function mariadbRunning(): boolean {
+  try {
+    execFileSync('pgrep', ['-x', 'mariadbd'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
