@@ -3,9 +3,9 @@ import type { AttemptQuery, EventQuery, Page, Store, Task, TaskAttempt, TaskEven
 import { summarizeWorkflow, type WorkflowAuditSummary } from './summary.js';
 
 /*
- * The paged audit reads of SPEC B10 and the views built from them. Filter values and paging are
+ * The paged audit reads of docs/behaviour.md#queries and the views built from them. Filter values and paging are
  * validated once, by the store (the store kit's rules, the same on every store); this file adds
- * only what the reference's API checks before reaching the store: a required id.
+ * only what fib-flow's API checks before reaching the store: a required id.
  */
 
 /** The part of a {@link Store} the audit reads need: any taskmill store, opened by the caller. */
@@ -15,7 +15,7 @@ export type AuditStore = Pick<
 >;
 
 /**
- * A required task id (SPEC B2.6): a missing or falsy one is a ValidationError with the reference's
+ * A required task id (docs/behaviour.md#queries): a missing or falsy one is a ValidationError with fib-flow's
  * message. Other values go to the store, where an id that cannot exist finds nothing.
  */
 export function requireTaskId(id: unknown, message = 'Task ID is required'): TaskId {
@@ -25,7 +25,7 @@ export function requireTaskId(id: unknown, message = 'Task ID is required'): Tas
 
 const ROOT_REQUIRED = 'Root task ID is required';
 
-/** Tasks matching every filter, ordered by `created_at, id` (SPEC B10). */
+/** Tasks matching every filter, ordered by `created_at, id` (docs/behaviour.md#queries). */
 export async function queryTasks(store: AuditStore, query: TaskQuery = {}): Promise<Page<Task>> {
   return store.queryTasks(query);
 }
@@ -79,7 +79,7 @@ function knownOptions(value: unknown, keys: readonly string[], what: string): Re
   return opts;
 }
 
-/** The task, its events and its attempts (SPEC B10), each page with its own filters. */
+/** The task, its events and its attempts (docs/behaviour.md#queries), each page with its own filters. */
 export async function getTaskAudit(
   store: AuditStore,
   taskId: TaskId,
@@ -97,7 +97,7 @@ export async function getTaskAudit(
 
 /**
  * A workflow's root, its tasks (`queryTasks({workflow_root_id: root, ...tasks})`) and its events
- * (SPEC B10). A `workflow_root_id` in `tasks` is overridden by the root.
+ * (docs/behaviour.md#queries). A `workflow_root_id` in `tasks` is overridden by the root.
  */
 export async function getWorkflowAudit(
   store: AuditStore,
@@ -115,7 +115,7 @@ export async function getWorkflowAudit(
 }
 
 /**
- * `getWorkflowAuditSummary` (SPEC B11 with A3's millisecond durations): loads every task,
+ * `getWorkflowAuditSummary` (docs/behaviour.md#audit-summary; durations in seconds with millisecond fractions, #time): loads every task,
  * attempt and event of the workflow, unpaged, and summarises them with {@link summarizeWorkflow}.
  * A root that does not exist yields the empty summary.
  */

@@ -15,7 +15,7 @@ export interface WorkflowRows {
   events: TaskEvent[];
 }
 
-/** Counts over the whole workflow (SPEC B11 `totals`). */
+/** Counts over the whole workflow (docs/behaviour.md#audit-summary `totals`). */
 export interface WorkflowTotals {
   tasks: number;
   attempts: number;
@@ -40,7 +40,7 @@ export interface WorkflowTiming {
   workflow_duration_seconds: number | null;
 }
 
-/** One execution round of the root task (SPEC B11 `stage_timings`). */
+/** One execution round of the root task (docs/behaviour.md#audit-summary `stage_timings`). */
 export interface StageTiming {
   /** Stage the root ran at in this attempt (from its start event, else `max(0, attempt - 1)`). */
   stage: number;
@@ -93,7 +93,7 @@ export type TimedAttempt = TaskAttempt & {
   duration_seconds: number | null;
 };
 
-/** The result of `getWorkflowAuditSummary(rootId)` (SPEC B11, with A3's units). */
+/** The result of `getWorkflowAuditSummary(rootId)` (docs/behaviour.md#audit-summary; units: #time). */
 export interface WorkflowAuditSummary {
   root_task: Task | null;
   totals: WorkflowTotals;
@@ -322,7 +322,7 @@ function compareRepresentative(a: TaskAttempt, b: TaskAttempt): number {
   return a.attempt - b.attempt || a.id - b.id;
 }
 
-/** The attempt that stands for a task on the critical path (SPEC B11), `null` if none. */
+/** The attempt that stands for a task on the critical path (docs/behaviour.md#audit-summary), `null` if none. */
 export function representativeAttempt(attempts: readonly TaskAttempt[]): TaskAttempt | null {
   let best: TaskAttempt | null = null;
   for (const attempt of attempts) {
@@ -436,7 +436,7 @@ export function slowestAttempts(attempts: readonly TaskAttempt[], n = 5): TimedA
     .map(timedAttempt);
 }
 
-/** The whole workflow audit summary (SPEC B11 with A3's units) computed from loaded rows. */
+/** The whole workflow audit summary (docs/behaviour.md#audit-summary; units: #time) computed from loaded rows. */
 export function summarizeWorkflow(rows: WorkflowRows): WorkflowAuditSummary {
   const { root, attempts, events } = rows;
   const tasks = workflowTasks(root, rows.tasks);

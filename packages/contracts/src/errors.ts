@@ -145,7 +145,7 @@ export class TaskNotFoundError extends TaskmillError {
   }
 }
 
-/** The task's current status does not allow the requested transition (SPEC B5.2). */
+/** The task's current status does not allow the requested transition (docs/behaviour.md#transitions). */
 export class InvalidTransitionError extends TaskmillError {
   readonly taskId: number;
   readonly from: string;
@@ -162,7 +162,7 @@ export class InvalidTransitionError extends TaskmillError {
   }
 }
 
-/** A write about a claimed task came from a worker that no longer owns it (fencing, SPEC B7.5). */
+/** A write about a claimed task came from a worker that no longer owns it (fencing, docs/behaviour.md#fencing). */
 export class NotOwnerError extends TaskmillError {
   readonly taskId: number;
   readonly workerId: string;

@@ -1,4 +1,4 @@
-/** Every audit event type taskmill writes (SPEC B6.2, A15). */
+/** Every audit event type taskmill writes (docs/behaviour.md#events). */
 export const EVENT_TYPES = [
   'task_created',
   'task_claimed',

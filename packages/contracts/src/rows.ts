@@ -8,7 +8,7 @@ import type { AttemptOutcome, TaskStatus, TaskType, WorkerStatus } from './statu
  */
 export type TaskId = number;
 
-/** One child's outcome as its parent sees it on the run after its children finished (SPEC B4.3). */
+/** One child's outcome as its parent sees it on the run after its children finished (docs/behaviour.md#workflows). */
 export type ChildResult = { task_id: TaskId; result: unknown } | { task_id: TaskId; error: string };
 
 /** A task row as stores return it: JSON columns decoded, times in epoch milliseconds. */
@@ -40,7 +40,7 @@ export interface Task {
   /** Per-attempt timeout in seconds. */
   timeout: number;
   retry_count: number;
-  /** Total attempts allowed, the first included (SPEC B5.4). */
+  /** Total attempts allowed, the first included (docs/behaviour.md#retries). */
   max_retries: number;
   /** Seconds between a failure and the retry. */
   retry_interval: number;
@@ -78,7 +78,7 @@ export interface Task {
   trace_context: string | null;
 }
 
-/** How the wait before a retry grows (SPEC A5 for `fixed`). */
+/** How the wait before a retry grows (docs/behaviour.md#retries for `fixed`). */
 export type RetryBackoff = 'fixed' | 'exponential';
 
 /**
@@ -87,7 +87,7 @@ export type RetryBackoff = 'fixed' | 'exponential';
  */
 export type UniqueScope = 'pending' | 'unfinished' | 'period';
 
-/** An execution round of a task (SPEC B10). Times in ms. */
+/** An execution round of a task (docs/behaviour.md#attempts). Times in ms. */
 export interface TaskAttempt {
   id: number;
   task_id: TaskId;
@@ -100,7 +100,7 @@ export interface TaskAttempt {
   timeout_flag: boolean;
 }
 
-/** A persisted audit event (SPEC B6.1). `root_id` of a root task's event is the task's own id. */
+/** A persisted audit event (docs/behaviour.md#events). `root_id` of a root task's event is the task's own id. */
 export interface TaskEvent {
   id: number;
   task_id: TaskId;
@@ -117,7 +117,7 @@ export interface TaskEvent {
   metadata: Record<string, unknown> | null;
 }
 
-/** A row of the worker registry (SPEC B7.1). Times in ms. */
+/** A row of the worker registry (docs/behaviour.md#worker-registry). Times in ms. */
 export interface WorkerRecord {
   worker_id: string;
   pod_id: string | null;
@@ -132,7 +132,7 @@ export interface WorkerRecord {
   meta: Record<string, unknown> | null;
 }
 
-/** A page of a paged query (SPEC B10). */
+/** A page of a paged query (docs/behaviour.md#queries). */
 export interface Page<T> {
   items: T[];
   /** Rows matching the filters, on every page (a cursor does not narrow it). */
@@ -165,7 +165,7 @@ export interface PageOptions {
   cursor?: string;
 }
 
-/** Filters of `queryTasks` (SPEC B10). Every given field is ANDed. */
+/** Filters of `queryTasks` (docs/behaviour.md#queries). Every given field is ANDed. */
 export interface TaskQuery extends PageOptions {
   tag?: string;
   status?: TaskStatus;
@@ -185,7 +185,7 @@ export interface TaskQuery extends PageOptions {
   next_run_before?: number;
 }
 
-/** Filters of the event queries (SPEC B10). */
+/** Filters of the event queries (docs/behaviour.md#queries). */
 export interface EventQuery extends PageOptions {
   event_type?: EventType;
   event_types?: EventType[];
@@ -199,7 +199,7 @@ export interface EventQuery extends PageOptions {
   started_before?: number;
 }
 
-/** Filters of the attempt queries (SPEC B10). */
+/** Filters of the attempt queries (docs/behaviour.md#queries). */
 export interface AttemptQuery extends PageOptions {
   worker_id?: string;
   outcome?: AttemptOutcome;

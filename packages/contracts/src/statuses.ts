@@ -1,4 +1,4 @@
-/** Every status a task can be in (SPEC B5.1). */
+/** Every status a task can be in (docs/behaviour.md#statuses). */
 export const TASK_STATUSES = [
   'pending',
   'running',
@@ -21,10 +21,10 @@ export type TaskType = (typeof TASK_TYPES)[number];
 /** Statuses a task never leaves by itself (`paused` is terminal-like: only a manual resume leaves it). */
 export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_failed'];
 
-/** Statuses a child may reach that count as "finished" for its parent (SPEC A9). */
+/** Statuses a child may reach that count as "finished" for its parent (docs/behaviour.md#workflows). */
 export const CHILD_FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_failed'];
 
-/** Statuses retention may delete (SPEC B9); `paused` is opt-in. */
+/** Statuses retention may delete (docs/behaviour.md#retention); `paused` is opt-in. */
 export const RETENTION_STATUSES = ['completed', 'permanently_failed', 'paused'] as const satisfies readonly TaskStatus[];
 /** A status retention may delete. */
 export type RetentionStatus = (typeof RETENTION_STATUSES)[number];
@@ -34,7 +34,7 @@ export function isRetentionStatus(value: unknown): value is RetentionStatus {
   return typeof value === 'string' && (RETENTION_STATUSES as readonly string[]).includes(value);
 }
 
-/** Outcomes an attempt row can close with (SPEC B10). */
+/** Outcomes an attempt row can close with (docs/behaviour.md#attempts). */
 export const ATTEMPT_OUTCOMES = [
   'completed',
   'failed',
@@ -48,7 +48,7 @@ export const ATTEMPT_OUTCOMES = [
 /** An attempt's outcome; `null` while the attempt is open. */
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
-/** Worker registry statuses (SPEC B7.1). */
+/** Worker registry statuses (docs/behaviour.md#worker-registry). */
 export const WORKER_STATUSES = ['active', 'superseded', 'dead'] as const;
 /** A worker's registry status. */
 export type WorkerStatus = (typeof WORKER_STATUSES)[number];

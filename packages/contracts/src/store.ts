@@ -138,7 +138,7 @@ export interface ClaimRequest {
  * - `suspended`: explicit `task.suspend()` → `suspended` with `suspend_reason`, stage unchanged,
  *   context replaced only when given; children results reset to empty; attempt `suspended`; event
  *   `task_suspended` (metadata `suspend_reason` and the handler's metadata).
- * - `spawned`: `next(children, context?)` → see SPEC B4.1/A9: parent `suspended`
+ * - `spawned`: `next(children, context?)` → see docs/behaviour.md#workflows: parent `suspended`
  *   (`suspend_reason = 'awaiting_subtasks'`), `total_children += n`, children results reset,
  *   context replaced when given, attempt `suspended`; children inserted `pending` (type async,
  *   `parent_id`, `root_id` = parent's root or the parent), events: each child's `task_created`,
@@ -182,7 +182,7 @@ export interface FinishResult {
   child_ids: TaskId[];
 }
 
-/** A progress or checkpoint event written by a handler (SPEC B6.3). Validated by core. */
+/** A progress or checkpoint event written by a handler (docs/behaviour.md#progress-and-checkpoints). Validated by core. */
 export interface TaskNoteInput {
   event_type: 'task_progress' | 'task_checkpoint';
   message: string;
@@ -293,7 +293,7 @@ export interface TaskStore {
   createTasksWithin?(handle: unknown, tasks: NewTask[], now: number): Promise<TaskId[]>;
 
   /**
-   * Claim up to `limit` due tasks in one transaction (SPEC A4, B5.8, B8.2). Candidates: `name` in
+   * Claim up to `limit` due tasks in one transaction (docs/behaviour.md#claiming). Candidates: `name` in
    * `names`, `next_run_time <= now`, and status `pending`, or `failed`/`timeout` (a task in those
    * statuses is always waiting for its retry). Order: `priority DESC, next_run_time ASC, id ASC`;
    * at most `name_limits[name]` per capped name, and for a name in `cluster_limits` at most the
@@ -340,7 +340,7 @@ export interface TaskStore {
   recordTaskNote(taskId: TaskId, fence: Fence | null, note: TaskNoteInput, now: number): Promise<number>;
 
   /**
-   * `pauseTask` (SPEC B2.5): → `paused` from running/pending/failed/timeout. From running the open
+   * `pauseTask` (docs/behaviour.md#manual-control): → `paused` from running/pending/failed/timeout. From running the open
    * attempt closes with outcome `paused`. Event `task_paused`. Throws `TaskNotFoundError` /
    * `InvalidTransitionError` and changes nothing then.
    */
@@ -385,7 +385,7 @@ export interface TaskStore {
   /** One task or null (an id that is not a safe positive integer finds nothing). */
   getTask(taskId: TaskId): Promise<Task | null>;
 
-  /** Paged task query, ordered by `created_at, id` (SPEC B10). Filters are bound parameters. */
+  /** Paged task query, ordered by `created_at, id` (docs/behaviour.md#queries). Filters are bound parameters. */
   queryTasks(query: TaskQuery): Promise<Page<Task>>;
 
   /** Counts grouped by tag, name, status, ordered the same; filters apply when given. */
@@ -395,7 +395,7 @@ export interface TaskStore {
   deleteTasks(filter: DeleteTasksFilter): Promise<number>;
 }
 
-/** Worker registry, liveness and recovery (SPEC B7, A13). */
+/** Worker registry, liveness and recovery (docs/behaviour.md#worker-registry). */
 export interface WorkerRegistryStore {
   /** Insert or replace this worker's row as `active` with a fresh lease. */
   registerWorker(input: RegisterWorkerInput): Promise<WorkerRecord>;
@@ -414,7 +414,7 @@ export interface WorkerRegistryStore {
   /**
    * Running tasks of these workers → `pending` (stage 0, due now, worker cleared, no retry
    * consumed), attempt `interrupted` with error `Task ownership recovered after worker became
-   * unavailable`, event `task_recovered` (SPEC B6.2 metadata). Guarded per task.
+   * unavailable`, event `task_recovered` (metadata: docs/behaviour.md#events). Guarded per task.
    */
   recoverWorkerTasks(input: RecoverTasksInput): Promise<RecoveredTask[]>;
   getWorker(workerId: string): Promise<WorkerRecord | null>;
@@ -422,7 +422,7 @@ export interface WorkerRegistryStore {
   listWorkers(filter?: { pod_id?: string; status?: WorkerStatus }): Promise<WorkerRecord[]>;
 }
 
-/** Read side of the audit trail (SPEC B10). Ordered by `event_time, id` / `attempt, id`. */
+/** Read side of the audit trail (docs/behaviour.md#queries). Ordered by `event_time, id` / `attempt, id`. */
 export interface AuditReadStore {
   queryTaskEvents(taskId: TaskId, query: EventQuery): Promise<Page<TaskEvent>>;
   /** Events whose `root_id` is the root (a root's own events carry its id as `root_id`). */
@@ -432,7 +432,7 @@ export interface AuditReadStore {
   queryWorkflowAttempts(rootId: TaskId, query: AttemptQuery): Promise<Page<TaskAttempt>>;
 }
 
-/** Retention (SPEC B9, A16). */
+/** Retention (docs/behaviour.md#retention). */
 export interface RetentionStore {
   /** Delete one bounded batch of expired tasks (oldest first) with their events and attempts. */
   purgeExpiredTasks(input: PurgeInput): Promise<PurgeResult>;

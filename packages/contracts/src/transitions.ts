@@ -1,11 +1,11 @@
 import type { TaskStatus } from './statuses.js';
 
 /**
- * Allowed previous statuses for each target status (SPEC B5.2).
+ * Allowed previous statuses for each target status (docs/behaviour.md#transitions).
  *
- * taskmill differs from the reference in one place: `cancelTask` may also cancel a task that is
- * `pending`, `running` or `paused` (SPEC A6 says cancelling aborts a running handler's signal, which
- * only makes sense if a running task can be cancelled). Completed and permanently failed tasks
+ * taskmill differs from fib-flow in one place: `cancelTask` may also cancel a task that is
+ * `pending`, `running` or `paused` (docs/behaviour.md#decisions: cancelling aborts a running
+ * handler's signal, which only makes sense if a running task can be cancelled). Completed and permanently failed tasks
  * can never be cancelled, paused or resumed.
  */
 export const ALLOWED_TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
@@ -28,7 +28,7 @@ export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
  * Statuses a manual `retryTask` (the operator's "run it again") accepts. `failed`/`timeout` tasks
  * are waiting for an automatic retry, which `retryTask` brings forward to now; a
  * `permanently_failed` task starts over with its retry count reset. A `permanently_failed` workflow
- * child is refused: it was already credited to its parent (exactly once, SPEC A9), so running it
+ * child is refused: it was already credited to its parent (exactly once, docs/behaviour.md#workflows), so running it
  * again could never reach the parent.
  */
 export const RETRYABLE_STATUSES: readonly TaskStatus[] = ['failed', 'timeout', 'permanently_failed'];

@@ -51,7 +51,7 @@ export interface OverdueHandler {
 /**
  * The claim loop and attempt runner: claims as many due tasks as there are free slots (globally
  * and per type), runs their handlers with `task.signal`, arms each attempt's timeout, and writes
- * each attempt's outcome exactly once (SPEC A4, A6, A10, B3.1, B5.9).
+ * each attempt's outcome exactly once (docs/behaviour.md#claiming, #timeouts, #concurrency, #handlers).
  *
  * A slot is counted until the handler returns, even after its attempt ended (timed out, paused,
  * cancelled, recovered, interrupted at stop): a handler that ignores its signal still bounds what

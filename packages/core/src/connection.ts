@@ -23,7 +23,7 @@ const SCHEMES: Record<string, keyof typeof TARGETS> = {
 };
 
 /**
- * Work out which store a `dbConnection` needs, without connecting (SPEC A2). Throws
+ * Work out which store a `dbConnection` needs, without connecting (docs/behaviour.md#connections). Throws
  * ConfigurationError for an unknown scheme or a `dbType` that contradicts the connection.
  */
 export function targetFor(dbConnection: unknown, dbType: unknown): StoreTarget | null {
@@ -76,7 +76,7 @@ export async function openStore(dbConnection: string, target: StoreTarget, sessi
 
 /**
  * Build the store a connection string names, exactly as a TaskManager would for that
- * `dbConnection` (SPEC A2): `sqlite:<path>`, `postgres://`/`postgresql://`/`psql://` (a
+ * `dbConnection` (docs/behaviour.md#connections): `sqlite:<path>`, `postgres://`/`postgresql://`/`psql://` (a
  * `?schema=name` parameter picks the PostgreSQL schema) or `mysql://`. Loads the store package on
  * demand and never connects; call `setup()` to create or migrate the schema. For tools that work on
  * a store without running tasks (the `taskmill` command line, reporting jobs).

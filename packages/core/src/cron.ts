@@ -6,7 +6,7 @@ export const DEFAULT_CRON_TZ = 'UTC';
 
 /**
  * First occurrence of `expr` strictly after `after` (ms), in time zone `tz`. Throws
- * InvalidCronError for a bad expression or time zone (SPEC B5.7).
+ * InvalidCronError for a bad expression or time zone (docs/behaviour.md#cron).
  */
 export function nextCronTime(expr: string, tz: string, after: number): number {
   if (typeof expr !== 'string' || expr.trim() === '' || expr.length > LIMITS.max_cron_expr_length) {

@@ -14,7 +14,7 @@ import {
   timeoutSeconds,
 } from './validate.js';
 
-/** A registered handler with its defaults, frozen at registration (SPEC B2.2). */
+/** A registered handler with its defaults, frozen at registration (docs/behaviour.md#handlers). */
 export interface HandlerDefinition {
   name: string;
   handler: TaskHandler<any, any>;

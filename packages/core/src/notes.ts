@@ -3,8 +3,8 @@ import { toJsonText } from './serialize.js';
 import { freeText } from './validate.js';
 
 /*
- * Validation of `task.audit()` and `task.progress()` input (SPEC B6.3), turning it into the
- * store's TaskNoteInput. Messages follow the reference.
+ * Validation of `task.audit()` and `task.progress()` input (docs/behaviour.md#progress-and-checkpoints), turning it into the
+ * store's TaskNoteInput. Messages follow fib-flow's.
  */
 
 /** A trimmed non-empty string every store can hold, at most LIMITS.max_text_bytes long. */

@@ -16,7 +16,7 @@ import {
 import { resolveTelemetryOptions, type ResolvedTelemetryOptions, type TelemetryOptions } from './telemetry.js';
 
 /**
- * Options of `new TaskManager(options)` (SPEC B2.1, A2, A7). Millisecond options are at most
+ * Options of `new TaskManager(options)` (docs/behaviour.md#options, #connections, #graceful-stop). Millisecond options are at most
  * `LIMITS.max_interval_ms`; a value out of range throws ConfigurationError.
  */
 export interface TaskManagerOptions {
@@ -81,12 +81,12 @@ export interface TaskManagerOptions {
   shutdown_timeout?: number;
   /**
    * Seconds after its last activity when a finished task may be deleted, for `retention` rules that
-   * give none (SPEC B2.1, B9); `null` or `false` turns retention off. (Default: 3600 for
+   * give none (docs/behaviour.md#options, #retention); `null` or `false` turns retention off. (Default: 3600 for
    * `sqlite::memory:`, else 86400)
    */
   expire_time?: number | null | false;
   /**
-   * What automatic sweeps and `runRetention()` delete, with the tasks' events and attempts (SPEC B9):
+   * What automatic sweeps and `runRetention()` delete, with the tasks' events and attempts (docs/behaviour.md#retention):
    * a rule `{ expire_time?, statuses? }` (statuses ⊆ `completed`, `permanently_failed`, `paused`),
    * a number (the expire_time), an array of rules, one per group of statuses, to keep some longer
    * (e.g. `[{ expire_time: 86400, statuses: ['completed'] }, { expire_time: 2592000, statuses:
@@ -233,7 +233,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
 }
 
 /**
- * The retention rules (SPEC B2.1): `retention` rules without an expire_time take the
+ * The retention rules (docs/behaviour.md#options): `retention` rules without an expire_time take the
  * `expire_time` option, or its default. Checked now, so a bad policy fails at construction
  * rather than at the first sweep minutes later.
  */

@@ -5,7 +5,7 @@ import { toJsonText } from './serialize.js';
 import { SubTasks, Suspension } from './suspension.js';
 import { childTask } from './task-options.js';
 
-/** Text stored as a failed attempt's `error`: the stack (first line `Error: message`), as the reference. */
+/** Text stored as a failed attempt's `error`: the stack (first line `Error: message`), as fib-flow stores it (docs/behaviour.md#handlers). */
 export function errorText(error: unknown): string {
   return storableError(rawErrorText(error));
 }
@@ -56,7 +56,7 @@ export function failureOutcome(error: unknown, checkTimedOut: boolean): FinishOu
 }
 
 /**
- * Turn what a handler returned into the outcome to persist (SPEC B3.1). Anything that cannot be
+ * Turn what a handler returned into the outcome to persist (docs/behaviour.md#handlers). Anything that cannot be
  * stored (an unserialisable result, a bad child definition) fails the attempt with a clear error
  * instead of writing half of it.
  */

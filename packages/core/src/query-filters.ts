@@ -7,7 +7,7 @@ import { knownKeys, optionsObject } from './validate.js';
  * per mistake), so they are passed through here unchecked.
  */
 
-/** Odd tag/name/worker filter values (not a non-empty string) are ignored, as in the reference (SPEC A14). */
+/** Odd tag/name/worker filter values (not a non-empty string) are ignored, as in fib-flow (docs/behaviour.md#filters). */
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
 }

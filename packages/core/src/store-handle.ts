@@ -11,8 +11,8 @@ export interface StoreHandleOptions {
 }
 
 /**
- * The manager's store: given as an object, or opened on first use from a connection string (SPEC
- * A2), with the schema set up once (retried after a failure). Constructing never connects. In
+ * The manager's store: given as an object, or opened on first use from a connection string
+ * (docs/behaviour.md#connections), with the schema set up once (retried after a failure). Constructing never connects. In
  * reader mode (`migrate: false`) the schema is only checked, never created or migrated.
  */
 export class StoreHandle {

@@ -1,6 +1,6 @@
 import { LIMITS, ValidationError, assertStorableText, isPlainObject } from '@taskmill/contracts';
 
-/** Options of an explicit suspension (SPEC B4.4). */
+/** Options of an explicit suspension (docs/behaviour.md#suspension). */
 export interface SuspensionOptions {
   /** Why the task waits; must be non-empty after trimming. */
   reason: string;
@@ -43,12 +43,12 @@ export class Suspension {
 }
 
 /**
- * A child definition passed to `next()` (SPEC B4.1). Options default to the child handler's, and
+ * A child definition passed to `next()` (docs/behaviour.md#workflows). Options default to the child handler's, and
  * `priority` then to the parent's; bounds as for `async()` (`LIMITS`).
  */
 export interface ChildTaskDefinition<Name extends string = string, Payload = unknown> {
   name: Name;
-  /** Stored as given (SPEC B4.1 passes it through): none is `null`. */
+  /** Stored as given (docs/behaviour.md#workflows): none is `null`. */
   payload?: Payload;
   priority?: number;
   timeout?: number;

@@ -17,7 +17,7 @@ export interface AttemptState {
 
 /**
  * The object handed to a handler: the claimed row plus `signal`, `checkTimeout`, `audit`,
- * `progress`, `setProgress` and `suspend` (SPEC B3, A6, A15).
+ * `progress`, `setProgress` and `suspend` (docs/behaviour.md#handlers, #timeouts, #events).
  */
 export function buildTaskContext(task: Task, state: AttemptState, store: Store, clock: Clock): TaskContext {
   const ctx = { ...task } as TaskContext;

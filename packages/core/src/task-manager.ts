@@ -312,7 +312,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   /**
    * Stop claiming, wait up to `shutdown_timeout` ms for in-flight handlers and persist their outcomes;
    * hand back the ones still running (attempt `interrupted`, no retry consumed); then close. Every
-   * call resolves once the manager has stopped. Before `start()` it changes nothing (SPEC B2.4) but
+   * call resolves once the manager has stopped. Before `start()` it changes nothing (docs/behaviour.md#graceful-stop) but
    * releases connections opened for enqueues and queries (they reopen on next use).
    */
   async stop(): Promise<void> {
@@ -384,7 +384,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     return taskId === null ? null : store.getTask(taskId);
   }
 
-  /** Tasks matching every given filter (SPEC B10), ordered by creation. Unknown status or type throws. */
+  /** Tasks matching every given filter (docs/behaviour.md#queries), ordered by creation. Unknown status or type throws. */
   async getTasks(taskFilters: TaskQuery = {}): Promise<Task[]> {
     return (await this.queryTasks(taskFilters)).items;
   }
@@ -427,7 +427,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   /**
    * Delete expired tasks with their events and attempts now, batch after batch until none is left
-   * (SPEC B9), and push the next automatic sweep a full `retention_interval` away. No policy: the
+   * (docs/behaviour.md#retention), and push the next automatic sweep a full `retention_interval` away. No policy: the
    * configured one; a number: that expire_time with the default statuses; an array: those rules; an
    * object: merged over each configured rule (e.g. `{ now }`). A policy that deletes nothing
    * returns zeros. An invalid policy throws a ValidationError and deletes nothing.
@@ -441,7 +441,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   // ---------------------------------------------------------------- audit (delegated to @taskmill/audit)
 
-  /** A page of tasks matching every filter, ordered by `created_at, id` (SPEC B10). */
+  /** A page of tasks matching every filter, ordered by `created_at, id` (docs/behaviour.md#queries). */
   async queryTasks(query: TaskQuery = {}): Promise<Page<Task>> {
     return audit.queryTasks(await this.db.ready(), query);
   }
@@ -491,7 +491,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     return audit.getWorkflowAudit(await this.db.ready(), rootId, query);
   }
 
-  /** Totals, statuses, timings, critical path and slowest attempts of a workflow (SPEC B11). */
+  /** Totals, statuses, timings, critical path and slowest attempts of a workflow (docs/behaviour.md#audit-summary). */
   async getWorkflowAuditSummary(rootId: TaskId): Promise<WorkflowAuditSummary> {
     return audit.getWorkflowAuditSummary(await this.db.ready(), rootId);
   }

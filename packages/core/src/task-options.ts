@@ -6,7 +6,7 @@ import * as v from './validate.js';
 
 /*
  * The one resolver of per-task options, for `async()`, `asyncMany()`, `cron()` and children
- * created by `next()` (SPEC B2.3, B4.1). A value given with the task wins; else the handler's
+ * created by `next()` (docs/behaviour.md#enqueueing, #workflows). A value given with the task wins; else the handler's
  * registration default (which itself defaults to the manager's options); for `priority`, which a
  * registration may leave unset, else the fallback: 0 for top-level tasks, the parent's priority for
  * children. Every value is validated against LIMITS here, before anything is written.
@@ -59,7 +59,7 @@ function uniqueness(opts: Record<string, unknown>, now: number): Pick<NewTask, '
   };
 }
 
-/** `async(name)` without a payload stores `{}`, as fib-flow does (SPEC A18). */
+/** `async(name)` without a payload stores `{}`, as fib-flow does (docs/behaviour.md#decisions). */
 function topLevelPayload(payload: unknown): unknown {
   return payload === undefined ? {} : payload;
 }
@@ -121,8 +121,8 @@ export function cronTask(registry: HandlerRegistry, name: unknown, cronExpr: str
 }
 
 /**
- * A child from a `next()` definition, resolved against the live registry at creation time (SPEC
- * B2.2, B4.1). Its payload is passed through as given; other fields of the definition are ignored.
+ * A child from a `next()` definition, resolved against the live registry at creation time
+ * (docs/behaviour.md#handlers, #workflows). Its payload is passed through as given; other fields of the definition are ignored.
  */
 export function childTask(registry: HandlerRegistry, def: unknown, parent: Task): NewChildTask {
   if (!isPlainObject(def)) throw new ValidationError('Child task definition must be an object');

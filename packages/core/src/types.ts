@@ -19,14 +19,14 @@ export type PayloadOf<M extends TaskMap, K extends keyof M> = M[K]['payload'];
 /** Result type of task `K` (`unknown` when the map gives none). */
 export type ResultOf<M extends TaskMap, K extends keyof M> = M[K] extends { result: infer R } ? R : unknown;
 
-/** Input of `task.audit()` in object form (SPEC B6.3). */
+/** Input of `task.audit()` in object form (docs/behaviour.md#progress-and-checkpoints). */
 export interface CheckpointInput {
   code: string;
   message?: string;
   metadata?: Record<string, unknown>;
 }
 
-/** Input of `task.progress()` in object form (SPEC B6.3). */
+/** Input of `task.progress()` in object form (docs/behaviour.md#progress-and-checkpoints). */
 export interface ProgressInput {
   stage_name?: string;
   progress_text?: string;
@@ -36,7 +36,7 @@ export interface ProgressInput {
   metadata?: Record<string, unknown>;
 }
 
-/** The task object a handler receives (SPEC B3, A6, A15). */
+/** The task object a handler receives (docs/behaviour.md#handlers, #timeouts, #events). */
 export interface TaskContext<Payload = unknown> extends Omit<Task, 'payload'> {
   payload: Payload;
   /** Aborts when the attempt times out, the task is paused or cancelled, or `stop()` gives up waiting. */
@@ -73,7 +73,7 @@ export type TaskHandler<M extends TaskMap = UntypedTaskMap, K extends keyof M = 
   next: NextFn<M>,
 ) => HandlerReturn<ResultOf<M, K>>;
 
-/** Object form of a handler registration (SPEC B2.2). */
+/** Object form of a handler registration (docs/behaviour.md#handlers). */
 export interface HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends keyof M = string> {
   handler: TaskHandler<M, K>;
   /** Seconds, above 0, at most `LIMITS.max_duration_seconds`. (Default: the manager's `timeout`) */
@@ -101,7 +101,7 @@ export interface HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends key
   description?: string;
 }
 
-/** Options of `async()` (SPEC B2.3). */
+/** Options of `async()` (docs/behaviour.md#enqueueing). */
 export interface AsyncOptions {
   /** Seconds before the task becomes due, at most `LIMITS.max_delay_seconds` (10 years). (Default: 0) */
   delay?: number;

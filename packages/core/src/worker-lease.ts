@@ -13,10 +13,10 @@ const SWEEP_BATCH = 100;
 export const STUCK_TICK_FLOOR_MS = 10_000;
 
 /**
- * This worker's lease in the registry and the maintenance every worker runs (SPEC A12, A13, B5.5,
- * B7.3): register (superseding older workers of the pod, reaping expired ones and recovering their
+ * This worker's lease in the registry and the maintenance every worker runs (docs/behaviour.md#maintenance,
+ * #worker-registry): register (superseding older workers of the pod, reaping expired ones and recovering their
  * tasks), heartbeat the lease and the running tasks, sweep timed-out tasks, fence this worker
- * while a newer one of its pod is alive, and sweep expired tasks (SPEC A16). Retention sweeps have
+ * while a newer one of its pod is alive, and sweep expired tasks (docs/behaviour.md#retention). Retention sweeps have
  * a timer of their own: a sweep may take its whole time slice, and task heartbeats must not wait
  * behind it.
  */
@@ -105,7 +105,7 @@ export class WorkerLease {
    * for it) is reported once and no longer waited for: its store call has not settled and may
    * never, and a worker that stopped heartbeating over it would lose its lease for good (reaped by
    * peers, never re-registering). Its late end is harmless: every change a tick makes is a guarded
-   * compare-and-set (SPEC A12).
+   * compare-and-set (docs/behaviour.md#maintenance).
    */
   private every(ms: number, fn: () => Promise<void>): void {
     let current: { started: number; reported: boolean } | undefined;
@@ -133,7 +133,7 @@ export class WorkerLease {
     this.timers.push(timer);
   }
 
-  /** Task heartbeats, the timeout sweep (SPEC B5.5, A6), and reports of handlers that outlived their attempt. */
+  /** Task heartbeats, the timeout sweep (docs/behaviour.md#maintenance, #timeouts), and reports of handlers that outlived their attempt. */
   private async maintain(): Promise<void> {
     const now = this.clock.now();
     this.attempts.reportOverdue(Date.now()); // handlers' ends are on the local clock
@@ -150,7 +150,7 @@ export class WorkerLease {
     if (timedOut.length > 0) this.wake.wake();
   }
 
-  /** Lease heartbeat (with the handlers that outlived their attempt), reaping, recovery, supersede fencing (SPEC B7.3). */
+  /** Lease heartbeat (with the handlers that outlived their attempt), reaping, recovery, supersede fencing (docs/behaviour.md#worker-registry). */
   private async renew(): Promise<void> {
     // each lease heartbeat measures the clock's offset again first, so a clock that jumps or
     // drifts is corrected before the lease, the reap and the recovery below are judged by it

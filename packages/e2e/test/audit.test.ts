@@ -6,7 +6,7 @@ import { describeBackends, waitForStatus } from '../src/harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Seconds with millisecond fractions, as every duration of the audit trail (SPEC A3). */
+/** Seconds with millisecond fractions, as every duration of the audit trail (docs/behaviour.md#time). */
 const seconds = (a: TaskAttempt) => (a.ended_at === null ? null : (a.ended_at - a.started_at) / 1000);
 
 /**
@@ -112,7 +112,7 @@ describeBackends('audit', backends(), (env) => {
     expect(all.items.map((e) => [e.event_time, e.id])).toEqual([...all.items].sort((x, y) => x.event_time - y.event_time || x.id - y.id).map((e) => [e.event_time, e.id]));
     expect(await tm.getWorkflowEvents(root)).toEqual(all.items);
 
-    // the filters of B10, each on its own
+    // the filters of docs/behaviour.md#filters, each on its own
     const completed = await tm.queryWorkflowEvents(root, { event_type: 'task_completed' });
     expect(completed.total).toBe(5);
     expect((await tm.queryWorkflowEvents(root, { event_types: ['task_completed', 'task_permanently_failed'] })).total).toBe(6);
@@ -198,7 +198,7 @@ describeBackends('audit', backends(), (env) => {
     await rejects(tm.getTaskAudit(root, { event: {} } as never), /Unknown getTaskAudit option "event"/);
     await rejects(tm.queryTaskEvents(root, { limit: 1, cursor: 'not-a-cursor' }), 'cursor must be a next_cursor returned by this query');
     await expect(tm.queryTasks({ status: 'done' as never })).rejects.toBeInstanceOf(ValidationError);
-    // hostile ids find nothing, as everywhere else (SPEC A14)
+    // hostile ids find nothing, as everywhere else (docs/behaviour.md#errors)
     expect(await tm.getTaskEvents('1 OR 1=1' as never)).toEqual([]);
     expect((await tm.queryWorkflowAttempts('1; DROP TABLE taskmill_tasks' as never)).total).toBe(0);
     expect(await tm.getTask(root)).toMatchObject({ id: root });

@@ -5,7 +5,7 @@ import { describeBackends, waitForStatus } from '../src/harness.js';
 
 /*
  * Retry backoff strategies: per manager, per handler and per task; the wait persisted as the
- * task's next_run_time, shown in the failure event, and honoured exactly (SPEC A5 for `fixed`).
+ * task's next_run_time, shown in the failure event, and honoured exactly (docs/behaviour.md#retries for `fixed`).
  */
 describeBackends('retry backoff', backends(), (env) => {
   env.test('an exponential handler backoff doubles each wait, capped, and no retry starts before its next_run_time', async () => {

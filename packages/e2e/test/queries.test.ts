@@ -20,7 +20,7 @@ describeBackends('queries', backends(), (env) => {
     expect((await tm.getTasksByName('b')).map((t) => t.id)).toEqual([b1]);
     expect((await tm.getTasksByStatus('completed')).map((t) => t.id)).toEqual([a1]);
     expect((await tm.getTasksByTag('y')).map((t) => t.id)).toEqual([a2]);
-    // odd tag/name values are ignored, as in the reference
+    // odd tag/name values are ignored, as in fib-flow (docs/behaviour.md#filters)
     expect(await tm.getTasks({ tag: 5 as never })).toHaveLength(3);
     expect(await tm.getTaskStatsByTag()).toEqual([
       { tag: 'x', name: 'a', status: 'completed', count: 1 },

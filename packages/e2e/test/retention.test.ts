@@ -4,7 +4,7 @@ import { backends, sharedBackends } from '../src/backends.js';
 import { FAST, describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 
 /*
- * Retention through the TaskManager (SPEC B9, A16, A12): which tasks go, with their events and
+ * Retention through the TaskManager (docs/behaviour.md#retention, #maintenance): which tasks go, with their events and
  * attempts; which never go; how policies merge and fail; automatic sweeps and their timing.
  * Policies carry `now` in the future instead of tests sleeping until tasks expire.
  */

@@ -1,5 +1,5 @@
 /*
- * @taskmill/retention — delete expired tasks with their events and attempts (SPEC B9, A16):
+ * @taskmill/retention — delete expired tasks with their events and attempts (docs/behaviour.md#retention):
  * policy validation, bounded-batch runs, time-bounded sweeps and the periodic sweeper. Needs
  * only a store, so an ops job can run it without a TaskManager.
  */

@@ -1,13 +1,13 @@
 import { LIMITS, RETENTION_STATUSES, ValidationError, isPlainObject, isRetentionStatus, type RetentionStatus } from '@taskmill/contracts';
 
 /*
- * Retention policies (SPEC B9, A16): what may be deleted, and after how long. Validated once,
+ * Retention policies (docs/behaviour.md#retention): what may be deleted, and after how long. Validated once,
  * here, before anything is deleted, for the TaskManager options, `runRetention` arguments and
  * ops scripts alike. A policy is one rule or a list of rules, so that failures can be kept
  * longer than successes (one rule per group of statuses, each with its own `expire_time`).
  */
 
-/** Statuses a rule deletes when it names none (SPEC B9): `paused` cron tasks are opt-in. */
+/** Statuses a rule deletes when it names none (docs/behaviour.md#retention): `paused` cron tasks are opt-in. */
 export const DEFAULT_RETENTION_STATUSES: readonly RetentionStatus[] = ['completed', 'permanently_failed'];
 
 /** Longest `expire_time` in seconds: any longer reaches back before the epoch from every time taskmill accepts. */
@@ -68,7 +68,7 @@ export interface RetentionDefaults {
 
 /**
  * Validate a policy and return its enabled rules (an empty list deletes nothing). Throws a
- * ValidationError with SPEC B9's messages, e.g. `retention expire_time must be a positive number`,
+ * ValidationError with fib-flow's messages (docs/behaviour.md#retention), e.g. `retention expire_time must be a positive number`,
  * `retention statuses must be a non-empty array`, `Unsupported retention status: running`.
  */
 export function normalizeRetentionPolicy(policy: unknown, defaults: RetentionDefaults = {}): NormalizedRetentionRule[] {
@@ -92,7 +92,7 @@ export function normalizeRetentionPolicy(policy: unknown, defaults: RetentionDef
 
 /**
  * The policy of one `runRetention(policy?)` call on a manager configured with `configured`
- * (SPEC B9): no policy → the configured one; a number or an array → that policy alone; an object
+ * (docs/behaviour.md#retention): no policy → the configured one; a number or an array → that policy alone; an object
  * → merged over each configured rule (over a default rule when retention is disabled), so
  * `{ now }` or `{ expire_time }` apply to every rule.
  */

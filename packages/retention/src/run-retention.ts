@@ -2,7 +2,7 @@ import { ValidationError, type RetentionStore } from '@taskmill/contracts';
 import { positiveMs } from './checks.js';
 import { normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from './policy.js';
 
-/** Tasks per batch (SPEC B9): small enough that one batch's transaction never holds workers up for long. */
+/** Tasks per batch (docs/behaviour.md#retention): small enough that one batch's transaction never holds workers up for long. */
 export const DEFAULT_BATCH_SIZE = 100;
 /** Largest batch accepted: bigger transactions would hold locks (SQLite: the whole file) for too long. */
 export const MAX_BATCH_SIZE = 10_000;

@@ -3,7 +3,7 @@ import { positiveMs } from './checks.js';
 import { normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from './policy.js';
 import { sweepRetention, type RetentionSweepResult } from './run-retention.js';
 
-/** Time between automatic sweeps while none finds expired tasks (SPEC A16). */
+/** Time between automatic sweeps while none finds expired tasks (docs/behaviour.md#retention). */
 export const DEFAULT_RETENTION_INTERVAL_MS = 300_000;
 /** Longest time slice of one automatic sweep when none is given. */
 export const DEFAULT_SWEEP_BUDGET_MS = 1000;
@@ -34,7 +34,7 @@ export interface RetentionSweeperOptions {
 }
 
 /**
- * Automatic retention sweeps (SPEC A16), the first a full interval after `start()`, each bounded
+ * Automatic retention sweeps (docs/behaviour.md#retention), the first a full interval after `start()`, each bounded
  * in time. While expired tasks remain, sweeps follow each other `pause_ms` apart (a duty cycle of
  * `time_budget_ms` in `time_budget_ms + pause_ms`), so deletion keeps up with a busy system; once
  * a sweep finds nothing left, the next waits `interval_ms`. Each batch takes the store's

@@ -3,7 +3,7 @@ import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, TABLES, type ClaimPlan
 import { exec, rows, type Conn } from './transaction.js';
 
 /*
- * Claiming (SPEC A4, B5.8, B8.2) — the hot statement of the MySQL store.
+ * Claiming (docs/behaviour.md#claiming) — the hot statement of the MySQL store.
  *
  * MySQL and MariaDB have no `UPDATE … RETURNING`, so the candidates of a claim are taken, in the
  * claim's ONE transaction, in two steps:

@@ -1,7 +1,7 @@
 import { StoreError, StoreUnavailableError, TaskmillError } from '@taskmill/contracts';
 
 /*
- * Driver errors never escape the store (SPEC A14): connection failures become
+ * Driver errors never escape the store (docs/behaviour.md#errors): connection failures become
  * StoreUnavailableError (the caller may retry later), everything else StoreError; the driver
  * error stays reachable as `cause`. taskmill's own errors pass through untouched.
  */

@@ -19,7 +19,7 @@ const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
 
 /**
  * Where drizzle records applied migrations, prefixed like every taskmill table so the store can
- * share a database with the application (SPEC A17). The MySQL store has always used this name, so
+ * share a database with the application (docs/behaviour.md#schema). The MySQL store has always used this name, so
  * databases it created need no upgrade; the migrations create nothing else but `taskmill_` tables.
  */
 export const MIGRATIONS_TABLE = 'taskmill_migrations';

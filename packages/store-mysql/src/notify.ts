@@ -3,7 +3,7 @@ import type { MysqlConnection } from './connection.js';
 import { rows } from './transaction.js';
 
 /*
- * Cross-process wake-ups (SPEC A11) without LISTEN/NOTIFY. MySQL and MariaDB have no channel a
+ * Cross-process wake-ups (docs/behaviour.md#wake-ups) without LISTEN/NOTIFY. MySQL and MariaDB have no channel a
  * committed transaction can signal on, so an idle worker probes instead, as cheaply as a probe
  * can be: `SELECT MAX(id)` of the events table, which InnoDB answers from the last entry of the
  * primary key — one index page, no row scan, no lock, no write — every `wakeProbeInterval` ms

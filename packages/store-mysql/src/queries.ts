@@ -4,7 +4,7 @@ import { pageOrder, pageSlice, where } from './conditions.js';
 import { rows, type Conn } from './transaction.js';
 
 /*
- * The read side (SPEC B10): paged task, event and attempt queries and tag statistics. The kit
+ * The read side (docs/behaviour.md#queries): paged task, event and attempt queries and tag statistics. The kit
  * validates the filters and paging; these are the statements.
  */
 

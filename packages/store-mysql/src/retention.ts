@@ -4,7 +4,7 @@ import { where } from './conditions.js';
 import { exec, rows, type Conn } from './transaction.js';
 
 /*
- * Deleting tasks with their audit rows (SPEC B9, A16, A17). Task-centric: a task goes only if it
+ * Deleting tasks with their audit rows (docs/behaviour.md#retention, #schema). Task-centric: a task goes only if it
  * qualifies itself; no cascade. Its events and attempts go in the same transaction, so audit
  * rows never outlive their task. The purge locks its batch with FOR UPDATE SKIP LOCKED, so
  * concurrent sweepers split the work instead of waiting on (or double-counting) each other.

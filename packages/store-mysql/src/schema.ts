@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 
 /*
  * The drizzle schema of the MySQL/MariaDB store: same table and column names as every store
- * (contracts `schema-doc.ts`, SPEC A17/B8.1). drizzle-kit generates the migrations in
+ * (the store kit's `tables.ts`, docs/behaviour.md#schema). drizzle-kit generates the migrations in
  * `../drizzle` from this file; the store's queries are hand-written SQL over the same names.
  *
  * MySQL-specific choices:
@@ -13,7 +13,7 @@ import { sql } from 'drizzle-orm';
  * - columns that are indexed are VARCHAR (MySQL cannot index TEXT without a prefix);
  *   payload/result/children_results/error/metadata are LONGTEXT and `context` LONGBLOB, so
  *   none of them has the 64 KiB limit of TEXT/BLOB;
- * - no foreign keys: no store silently cascades deletes (SPEC A17);
+ * - no foreign keys: no store silently cascades deletes (docs/behaviour.md#schema);
  * - the tables are InnoDB, utf8mb4 with the binary collation, so that text compares and sorts
  *   byte-wise (case-sensitive) as in SQLite and PostgreSQL. drizzle-kit cannot express table
  *   options, so the generated `CREATE TABLE` statements got the `ENGINE=… COLLATE=…` suffix
@@ -88,7 +88,7 @@ export const tasks = mysqlTable(
     index('idx_task_stats').on(t.tag, t.name, t.status),
     // no index on last_event_*: no query filters or sorts by them, and every event rewrote its entry
     index('idx_task_root_created').on(t.root_id, t.created_at),
-    // beyond B8.1: the claim's name filter, recovery by owner, the total-timeout sweep, the
+    // beyond fib-flow's (docs/behaviour.md#schema): the claim's name filter, recovery by owner, the total-timeout sweep, the
     // created_at order of queryTasks and retention's oldest-first scan
     index('idx_task_claim_name').on(t.name, t.status, t.next_run_time),
     index('idx_task_worker_status').on(t.worker_id, t.status),
@@ -122,7 +122,7 @@ export const taskEvents = mysqlTable(
   (t) => [
     // Every event read is scoped to one task or one workflow (queryTaskEvents, queryWorkflowEvents;
     // retention deletes by task_id), so these two are the only event indexes a query needs; an index
-    // per filter column (parent, type, worker, stage, attempt; SPEC B8.1) cost five more index
+    // per filter column (parent, type, worker, stage, attempt; docs/behaviour.md#schema) cost five more index
     // entries per event on every write and served no query (migration "drop_unqueried_indexes").
     index('idx_task_events_task_time').on(t.task_id, t.event_time),
     index('idx_task_events_root_time').on(t.root_id, t.event_time),

@@ -3,7 +3,7 @@ import { decodeTask, TABLES } from '@taskmill/contracts/store-kit';
 import { rows, type Conn } from './transaction.js';
 
 /*
- * Candidates of the timeout sweep (SPEC A6, A12, B5.5) and of worker recovery (SPEC B7). Every
+ * Candidates of the timeout sweep (docs/behaviour.md#timeouts, #maintenance) and of worker recovery (docs/behaviour.md#recovery). Every
  * worker may run both at the same moment: the rows are taken with FOR UPDATE SKIP LOCKED, so each
  * running task is handled by exactly one sweeper (the others skip it, or no longer find it
  * running), and a task a worker is finishing right now (row locked by its finishAttempt) is left

@@ -4,7 +4,7 @@ import { where } from './conditions.js';
 import { exec, rows, type Conn } from './transaction.js';
 
 /*
- * The worker registry (SPEC B7, A13). Every change is a compare-and-set on the status, and the
+ * The worker registry (docs/behaviour.md#worker-registry). Every change is a compare-and-set on the status, and the
  * batch reads lock their rows (the reap with SKIP LOCKED), so every manager may supersede and
  * reap at once: each worker is retired exactly once.
  */

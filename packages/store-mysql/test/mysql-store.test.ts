@@ -106,7 +106,7 @@ describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreac
     expect(await migrations()).toEqual(recorded);
     expect(await taskRows()).toEqual(before);
     expect((await four[0].getTask(id))?.payload).toEqual({ kept: true });
-    // every table in the database is ours and carries the prefix (the database is shared with the application, A17)
+    // every table in the database is ours and carries the prefix (the database is shared with the application, docs/behaviour.md#schema)
     const tables = (await dbs.query(
       `SELECT table_name AS t, engine AS e, table_collation AS c FROM information_schema.TABLES WHERE table_schema = ? ORDER BY table_name`,
       [db],

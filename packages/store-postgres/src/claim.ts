@@ -4,7 +4,7 @@ import type { Fragment } from './connection.js';
 import type { Db } from './transaction.js';
 
 /*
- * Claiming (SPEC A4), graphile-worker style, in one READ COMMITTED transaction:
+ * Claiming (docs/behaviour.md#claiming), graphile-worker style, in one READ COMMITTED transaction:
  *
  *   SELECT status FROM taskmill_workers WHERE worker_id = $w FOR SHARE          -- workerMayClaim
  *   SELECT * FROM taskmill_tasks WHERE name = ANY($names) AND claimable AND due

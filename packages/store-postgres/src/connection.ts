@@ -73,7 +73,7 @@ export interface Connection {
   owned: boolean;
   schema: string;
   t: Tables;
-  /** LISTEN/NOTIFY channel of this schema (SPEC A11). */
+  /** LISTEN/NOTIFY channel of this schema (docs/behaviour.md#wake-ups). */
   channel: string;
   /** Unsubscribe functions of the live `listen()` calls, ended by `close()`. */
   listeners: Set<() => Promise<void>>;

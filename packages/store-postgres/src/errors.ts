@@ -1,7 +1,7 @@
 import { StoreError, StoreUnavailableError, TaskmillError } from '@taskmill/contracts';
 
 /*
- * Driver errors never leave the store (SPEC A14): connection trouble becomes
+ * Driver errors never leave the store (docs/behaviour.md#errors): connection trouble becomes
  * StoreUnavailableError (retry later), anything else StoreError, both keeping `cause`.
  */
 

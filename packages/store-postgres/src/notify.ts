@@ -3,7 +3,7 @@ import { toStoreError } from './errors.js';
 import type { Db } from './transaction.js';
 
 /*
- * Cross-process wake-ups (SPEC A11). A transaction that makes a task due now sends one NOTIFY on
+ * Cross-process wake-ups (docs/behaviour.md#wake-ups). A transaction that makes a task due now sends one NOTIFY on
  * the schema's channel; PostgreSQL delivers it only when that transaction commits (and drops it
  * on rollback), so a woken worker always finds the task. Several NOTIFYs with the same payload in
  * one transaction are delivered once. Payloads are empty: a wake-up only says "claim now".

@@ -4,7 +4,7 @@ import { pageOrder, pageSlice, where } from './conditions.js';
 import type { Db } from './transaction.js';
 
 /*
- * The read side (SPEC B10). Text ordering uses COLLATE "C" so results sort byte-wise, as on the
+ * The read side (docs/behaviour.md#queries). Text ordering uses COLLATE "C" so results sort byte-wise, as on the
  * other stores, whatever the database's collation.
  */
 

@@ -4,7 +4,7 @@ import { where } from './conditions.js';
 import type { Db } from './transaction.js';
 
 /*
- * Bulk deletes (SPEC B9, A16): `deleteTasks` by filter and retention batches. A task goes with
+ * Bulk deletes (docs/behaviour.md#retention): `deleteTasks` by filter and retention batches. A task goes with
  * its events and attempts in one statement (the tables carry no foreign keys).
  */
 

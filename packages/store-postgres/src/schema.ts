@@ -14,13 +14,13 @@ import {
 } from 'drizzle-orm/pg-core';
 
 /*
- * The drizzle schema of the PostgreSQL store: the four tables of SPEC A17/B8.1 with the column
- * names of contracts' schema-doc.ts. It exists to generate the versioned migrations in ../drizzle
+ * The drizzle schema of the PostgreSQL store: the four tables of docs/behaviour.md#schema with the column
+ * names of the store kit's tables.ts. It exists to generate the versioned migrations in ../drizzle
  * (`pnpm db:generate`); queries are written as dialect-tuned SQL against schema-qualified names.
  *
  * Tables are declared without a schema: the migrator runs with `search_path` set to the store's
  * configured schema, so one migration serves every schema (tests give each run its own).
- * Times are BIGINT epoch milliseconds (SPEC A3); the database clock is never used.
+ * Times are BIGINT epoch milliseconds (docs/behaviour.md#time); the database clock is never used.
  */
 
 const bytea = customType<{ data: Buffer; driverData: Buffer }>({
@@ -80,8 +80,8 @@ export const tasks = pgTable(
     trace_context: varchar('trace_context', { length: 1024 }),
   },
   (t) => [
-    // Claim order (SPEC B5.8) over every claimable status: failed/timeout rows wait for their
-    // retry in place (SPEC A5), so the claim scans one ordered partial index instead of sorting.
+    // Claim order (docs/behaviour.md#claiming) over every claimable status: failed/timeout rows wait for their
+    // retry in place (docs/behaviour.md#retries), so the claim scans one ordered partial index instead of sorting.
     // The index order must be exactly the kit's CLAIM_ORDER_SQL (`priority DESC` sorts NULLs
     // first): with `DESC NULLS LAST` the planner cannot use it for that ORDER BY and sorts every
     // due row, although the column is NOT NULL.
@@ -133,7 +133,7 @@ export const taskEvents = pgTable(
   (t) => [
     // Every event read is scoped to one task or one workflow (queryTaskEvents, queryWorkflowEvents;
     // retention deletes by task_id), so these two are the only event indexes a query needs; an index
-    // per filter column (parent, type, worker, stage, attempt; SPEC B8.1) cost five more index
+    // per filter column (parent, type, worker, stage, attempt; docs/behaviour.md#schema) cost five more index
     // entries per event on every write and served no query (migration "drop_unqueried_indexes").
     index('idx_task_events_task_time').on(t.task_id, t.event_time),
     index('idx_task_events_root_time').on(t.root_id, t.event_time),
@@ -161,7 +161,7 @@ export const taskAttempts = pgTable(
   ],
 );
 
-/** `taskmill_workers`: the worker registry (SPEC B7.1). */
+/** `taskmill_workers`: the worker registry (docs/behaviour.md#worker-registry). */
 export const workers = pgTable(
   'taskmill_workers',
   {

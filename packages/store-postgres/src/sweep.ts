@@ -3,7 +3,7 @@ import { decodeTask } from '@taskmill/contracts/store-kit';
 import type { Db } from './transaction.js';
 
 /*
- * Candidates of the maintenance that every worker may run at the same time (SPEC A12, B7): each
+ * Candidates of the maintenance that every worker may run at the same time (docs/behaviour.md#maintenance, #worker-registry): each
  * batch locks its rows with `FOR UPDATE SKIP LOCKED`, so concurrent sweepers split the work
  * instead of repeating it, and the lock's re-check of the WHERE clause (READ COMMITTED) drops a
  * row that stopped qualifying while we waited; the kit's guarded UPDATE then makes every change

@@ -4,7 +4,7 @@ import { where } from './conditions.js';
 import type { Db } from './transaction.js';
 
 /*
- * The worker registry (SPEC B7, A13). Every change is a guarded UPDATE/UPSERT, and the rows a
+ * The worker registry (docs/behaviour.md#worker-registry). Every change is a guarded UPDATE/UPSERT, and the rows a
  * change is decided on are locked in the same transaction, so registries heartbeating,
  * superseding and reaping at once never lose or revive a row wrongly. Worker ids sort with
  * COLLATE "C" (byte-wise), as on the other stores.

@@ -3,7 +3,7 @@ import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, type ClaimPlan } from 
 import { jsonList, type SqliteConnection } from './connection.js';
 
 /*
- * Claiming on SQLite (SPEC A4, B5.8).
+ * Claiming on SQLite (docs/behaviour.md#claiming).
  *
  * SQLite has one writer at a time per database file, so the claim needs no row locks: the whole
  * claim runs in a `BEGIN IMMEDIATE` transaction, which takes the database's write (RESERVED) lock

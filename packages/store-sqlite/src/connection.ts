@@ -85,7 +85,7 @@ export function isDatabase(value: unknown): value is Database.Database {
 /**
  * Open the database and set the store's PRAGMAs: WAL for files (readers never block the single
  * writer), a busy timeout so writers queue instead of failing at once, no foreign keys (no
- * cascades, SPEC A17) and `synchronous=NORMAL` (durable at checkpoints, safe with WAL).
+ * cascades, docs/behaviour.md#schema) and `synchronous=NORMAL` (durable at checkpoints, safe with WAL).
  */
 function openDatabase(target: SqliteTarget, busyTimeoutMs: number): Database.Database {
   let db: Database.Database;

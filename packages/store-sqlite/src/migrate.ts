@@ -7,7 +7,7 @@ import { jsonList, type SqliteConnection } from './connection.js';
  * Schema migrations: the versioned SQL files drizzle-kit generated in ../drizzle (resolved from
  * this module, so it works from src/ and from dist/), read with drizzle's own reader and recorded
  * in `taskmill_migrations` (our prefix, so the store can share a database with an application that
- * runs drizzle's migrator itself, SPEC A17).
+ * runs drizzle's migrator itself, docs/behaviour.md#schema).
  *
  * Why not call drizzle's better-sqlite3 `migrate()` directly: it reads the last applied migration
  * *before* its own plain `BEGIN`, and takes no cross-process lock, so two processes starting on a

@@ -4,7 +4,7 @@ import { StoreUnavailableError } from '@taskmill/contracts';
 import type { SqliteConnection } from './connection.js';
 
 /*
- * Cross-process wake-ups (SPEC A11) on a database file. SQLite has no notification channel, but
+ * Cross-process wake-ups (docs/behaviour.md#wake-ups) on a database file. SQLite has no notification channel, but
  * every commit of another connection — in this process or another on this machine — writes the
  * database's WAL file (`<file>-wal`), or the file itself when it is not in WAL mode. `listen()`
  * watches the file's directory (inotify on Linux; the WAL file comes and goes, the directory

@@ -4,7 +4,7 @@ import { pageSlice, where } from './conditions.js';
 import type { SqliteConnection } from './connection.js';
 
 /*
- * The read side (SPEC B10). A paged read's count and rows run in the one read transaction of
+ * The read side (docs/behaviour.md#queries). A paged read's count and rows run in the one read transaction of
  * `read()`, so they come from the same snapshot.
  */
 

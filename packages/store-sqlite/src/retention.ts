@@ -5,7 +5,7 @@ import { jsonList, type Param, type SqliteConnection } from './connection.js';
 
 /*
  * Deleting tasks with their audit rows (events, then attempts, then the tasks), so audit rows
- * never outlive their task (SPEC A16). No cascades: a parent's children stay unless they match.
+ * never outlive their task (docs/behaviour.md#retention). No cascades: a parent's children stay unless they match.
  */
 
 /** Ids of tasks matching every condition. */

@@ -2,10 +2,10 @@ import { sql } from 'drizzle-orm';
 import { blob, check, index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /*
- * The drizzle schema of the SQLite store: the four tables of SPEC A17/B8.1 with the names of
- * contracts' schema-doc.ts. Times are integer epoch milliseconds. drizzle-kit generates the
+ * The drizzle schema of the SQLite store: the four tables of docs/behaviour.md#schema with the names of
+ * the store kit's tables.ts. Times are integer epoch milliseconds. drizzle-kit generates the
  * migrations in ../drizzle from this file; the store itself talks SQL through better-sqlite3.
- * No foreign keys: no store cascades deletes the others would not (SPEC A17).
+ * No foreign keys: no store cascades deletes the others would not (docs/behaviour.md#schema).
  */
 
 /** `taskmill_tasks`. */
@@ -63,8 +63,8 @@ export const tasks = sqliteTable(
       'taskmill_tasks_status_check',
       sql`${t.status} IN ('pending', 'running', 'completed', 'failed', 'timeout', 'permanently_failed', 'paused', 'suspended')`,
     ),
-    // Claim order (SPEC B5.8) over every claimable status: failed/timeout rows wait for their
-    // retry in place (SPEC A5), so a claim walks one ordered partial index and stops at its LIMIT
+    // Claim order (docs/behaviour.md#claiming) over every claimable status: failed/timeout rows wait for their
+    // retry in place (docs/behaviour.md#retries), so a claim walks one ordered partial index and stops at its LIMIT
     // instead of sorting every due row.
     index('idx_task_scheduling')
       .on(sql`${t.priority} DESC`, t.next_run_time, t.id)
@@ -105,7 +105,7 @@ export const taskEvents = sqliteTable(
   (t) => [
     // Every event read is scoped to one task or one workflow (queryTaskEvents, queryWorkflowEvents;
     // retention deletes by task_id), so these two are the only event indexes a query needs; an index
-    // per filter column (parent, type, worker, stage, attempt; SPEC B8.1) cost five more index
+    // per filter column (parent, type, worker, stage, attempt; docs/behaviour.md#schema) cost five more index
     // entries per event on every write and served no query (migration "drop_unqueried_indexes").
     index('idx_task_events_task_time').on(t.task_id, t.event_time),
     index('idx_task_events_root_time').on(t.root_id, t.event_time),

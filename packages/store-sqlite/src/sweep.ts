@@ -4,7 +4,7 @@ import { jsonList, type SqliteConnection } from './connection.js';
 
 /*
  * Candidates of the timeout sweep and of worker recovery. Every worker may run these at once
- * (SPEC A12, B5.5, B7): each runs in one IMMEDIATE transaction, so concurrent sweepers are
+ * (docs/behaviour.md#maintenance, #worker-registry): each runs in one IMMEDIATE transaction, so concurrent sweepers are
  * serialised by SQLite's write lock and the second one sees the first one's rows. The kit's
  * changes are still guarded on status, worker and attempt, so a change is a compare-and-set even
  * if this code is ever run outside such a lock.

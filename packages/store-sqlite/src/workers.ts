@@ -4,7 +4,7 @@ import { where } from './conditions.js';
 import { jsonList, type SqliteConnection } from './connection.js';
 
 /*
- * The worker registry (SPEC B7, A13). Writers run inside the caller's IMMEDIATE transaction, so a
+ * The worker registry (docs/behaviour.md#worker-registry). Writers run inside the caller's IMMEDIATE transaction, so a
  * read-then-update here is never interleaved with another worker's: SQLite needs no row locks for
  * the "locked" reads the kit asks for.
  */

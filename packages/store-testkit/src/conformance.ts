@@ -23,7 +23,7 @@ import { defineWithinTests } from './suites/within.js';
 import { defineUniqueTests } from './suites/unique.js';
 
 /**
- * Declare the Store conformance suite (ARCHITECTURE invariant 5) for one store, inside vitest.
+ * Declare the Store conformance suite (docs/store-authors.md#the-conformance-suite) for one store, inside vitest.
  *
  * Each test opens its own store(s) through `harness`, passes explicit `now` values, checks what the
  * store returns AND what it persisted (through `harness.rawRows`), and closes its stores afterwards.

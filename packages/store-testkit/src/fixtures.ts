@@ -16,7 +16,7 @@ export const SQL_INJECTION = `x'); DROP TABLE taskmill_tasks; --`;
 /** An id no test ever creates. */
 export const UNKNOWN_ID = 987_654_321;
 
-/** A valid {@link NewTask} (async, due at T0, defaults of SPEC B2.3) with `overrides` applied. */
+/** A valid {@link NewTask} (async, due at T0, defaults of docs/behaviour.md#enqueueing) with `overrides` applied. */
 export function newTask(overrides: Partial<NewTask> = {}): NewTask {
   return {
     name: 'job',

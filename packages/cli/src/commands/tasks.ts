@@ -3,7 +3,7 @@ import type { Store, TaskQuery, TaskStatus, TaskType } from '@taskmill/contracts
 import { firstLine, table, time } from '../format.js';
 import { json } from '../output.js';
 
-/** Options of `taskmill tasks`: the filters and paging of `queryTasks` (SPEC B10). */
+/** Options of `taskmill tasks`: the filters and paging of `queryTasks` (docs/behaviour.md#queries). */
 export interface TasksOptions {
   json?: boolean;
   status?: TaskStatus;

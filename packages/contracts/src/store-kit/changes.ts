@@ -8,7 +8,7 @@ import { NEW_TASK_DEFAULTS, type AttemptClose, type AttemptOpen, type TaskGuard,
 import { SWEEP_ERRORS } from './timeouts.js';
 
 /*
- * Every transition of a task (SPEC B5, B6, A5, A9), as data: the row patch, the attempt row to
+ * Every transition of a task (docs/behaviour.md#transitions, #events, #retries, #workflows), as data: the row patch, the attempt row to
  * open or close, the audit events, and what follows (credit a parent, wake claimers). Pure
  * functions of the row read inside the caller's transaction. Stores apply a change with
  * `applyChanges`; they never decide what a transition writes.
@@ -180,7 +180,7 @@ export function reschedule(task: Task, result: string | null, nextRunTime: numbe
 }
 
 /**
- * An attempt failed or timed out (SPEC A5): with attempts left the task waits in
+ * An attempt failed or timed out (docs/behaviour.md#retries): with attempts left the task waits in
  * `failed`/`timeout` for its backoff's delay (`retryDelayMs`: `retry_interval` when fixed); exhausted it becomes `permanently_failed`
  * (async; a child is credited) or `paused` (cron), with a second event.
  */
@@ -205,7 +205,7 @@ export function fail(task: Task, status: 'failed' | 'timeout', error: string, ti
   );
 }
 
-/** The maintenance sweep found a running task past its timeout or heartbeat lease (SPEC B5.5). */
+/** The maintenance sweep found a running task past its timeout or heartbeat lease (docs/behaviour.md#maintenance). */
 export function timeOut(task: Task, timeoutType: 'total' | 'heartbeat', now: number): TaskChange {
   const failed = fail(task, 'timeout', SWEEP_ERRORS[timeoutType], timeoutType, now);
   return { ...failed, guard: { status: 'running', worker_id: task.worker_id ?? '', attempt: task.attempt } };
@@ -226,7 +226,7 @@ export function suspend(
 
 /**
  * The parent returned `next(children)` and its children were inserted: it suspends awaiting them
- * (SPEC A9, B4.1), or with no children resumes at once at stage + 1.
+ * (docs/behaviour.md#workflows), or with no children resumes at once at stage + 1.
  */
 export function spawn(
   parent: Task,
@@ -295,7 +295,7 @@ export function requeue(
   );
 }
 
-/** Manual pause (SPEC B2.5); a running attempt closes as `paused`. */
+/** Manual pause (docs/behaviour.md#manual-control); a running attempt closes as `paused`. */
 export function pause(task: Task, now: number): TaskChange {
   return change(task, { status: 'paused', last_active_time: now }, [events.paused(task, task.status, now)], {
     close_attempt: task.status === 'running' ? close(task, 'paused', now) : null,

@@ -2,7 +2,7 @@ import type { ClaimRequest } from '../store.js';
 import type { Task } from '../rows.js';
 
 /*
- * Which due task runs first (SPEC A4, B5.8): higher priority, then the earliest due, then the
+ * Which due task runs first (docs/behaviour.md#claiming): higher priority, then the earliest due, then the
  * oldest id. Stores put CLAIM_ORDER_SQL in their candidate queries; code that orders candidates
  * in memory uses compareClaimOrder. Both come from here, so they cannot disagree.
  */

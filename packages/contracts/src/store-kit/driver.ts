@@ -21,7 +21,7 @@ import type { Steps, SyncWriter } from './steps.js';
 /** A table a paged read runs over. */
 export type PagedTable = 'tasks' | 'events' | 'attempts';
 
-/** Order columns of each paged read (SPEC B10); the direction comes from {@link Paging}. */
+/** Order columns of each paged read (docs/behaviour.md#queries); the direction comes from {@link Paging}. */
 export const PAGE_ORDER: Readonly<Record<PagedTable, readonly [FilterColumn, FilterColumn]>> = {
   tasks: ['created_at', 'id'],
   events: ['event_time', 'id'],

@@ -24,7 +24,7 @@ function draft(
 ): EventDraft {
   return {
     task_id: task.id,
-    // a root's events carry its own id as root_id (SPEC B6.1)
+    // a root's events carry its own id as root_id (docs/behaviour.md#events)
     root_id: task.root_id ?? task.id,
     parent_id: task.parent_id,
     event_type,
@@ -43,7 +43,7 @@ function generic(extra: { error?: string | null; retry_count?: number | null; ne
   return { error: extra.error ?? null, retry_count: extra.retry_count ?? null, next_run_time: extra.next_run_time ?? null };
 }
 
-/** Event builders, one per transition of SPEC B5.3 / B6.2. */
+/** Event builders, one per transition of docs/behaviour.md#transitions and #events. */
 export const events = {
   created(task: EventSubject, status: TaskStatus, now: number): EventDraft {
     return draft(task, 'task_created', null, status, now, {

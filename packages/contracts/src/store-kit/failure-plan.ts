@@ -2,7 +2,7 @@ import { LIMITS } from '../limits.js';
 import type { RetryBackoff } from '../rows.js';
 import type { TaskType } from '../statuses.js';
 
-/** What happens after a failed or timed-out attempt (SPEC A5, B5.4). */
+/** What happens after a failed or timed-out attempt (docs/behaviour.md#retries). */
 export type FailurePlan =
   | { kind: 'retry'; next_run_time: number; /** ms waited before the retry */ delay_ms: number }
   | { kind: 'exhausted'; status: 'permanently_failed' | 'paused' };
@@ -23,7 +23,7 @@ export interface RetrySettings {
 
 /**
  * The wait (ms) before the retry that follows the failure of attempt `retry_count + 1`:
- * - `fixed`: `retry_interval` every time (SPEC A5);
+ * - `fixed`: `retry_interval` every time (docs/behaviour.md#retries);
  * - `exponential`: `retry_interval × 2^retry_count` (the first retry waits `retry_interval`, the
  *   second twice that…);
  * then capped at `retry_max_interval` (or `LIMITS.max_duration_seconds` without one, so a long

@@ -3,7 +3,7 @@ import type { Task } from '../rows.js';
 
 /**
  * True while `task` is still running under this fence: same worker AND same attempt. Every write
- * about a claimed task checks this against the row read inside its transaction (SPEC B7.5), so a
+ * about a claimed task checks this against the row read inside its transaction (docs/behaviour.md#fencing), so a
  * worker that was recovered, timed out, paused or reclaimed changes nothing.
  */
 export function holdsFence(task: Pick<Task, 'status' | 'worker_id' | 'attempt'>, fence: Fence): boolean {

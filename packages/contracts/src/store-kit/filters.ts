@@ -7,7 +7,7 @@ import { isTaskStatus, isTaskType, type TaskStatus, type TaskType } from '../sta
 import { ATTEMPT_OUTCOMES, type AttemptOutcome, type WorkerStatus } from '../statuses.js';
 
 /*
- * Query filters (SPEC B10, A14), decided once for every store: which given values filter, which
+ * Query filters (docs/behaviour.md#filters, #errors), decided once for every store: which given values filter, which
  * are ignored, which are errors. The result is a list of dialect-neutral conditions over fixed
  * column names; each store only renders them as SQL with bound parameters. Column names come from
  * this file, never from the caller.
@@ -110,7 +110,7 @@ function queryObject(value: unknown, kind: keyof typeof QUERY_KEYS): Record<stri
   return value as Record<string, unknown>;
 }
 
-/** An event type filter: absent when not given, else one of the catalogue's (SPEC B6.2). */
+/** An event type filter: absent when not given, else one of the catalogue's (docs/behaviour.md#events). */
 function checkEventType(value: unknown): string | undefined {
   if (!given(value)) return undefined;
   if (!isEventType(value)) throw new ValidationError(`Invalid event type: ${JSON.stringify(value)}`);
@@ -128,7 +128,7 @@ class Conditions {
   readonly list: Condition[] = [];
 
   /**
-   * A text filter applies when it is a non-empty string; other values are ignored (SPEC A14). One
+   * A text filter applies when it is a non-empty string; other values are ignored (docs/behaviour.md#filters). One
    * no store can hold (a NUL, a lone surrogate) is refused: PostgreSQL would fail on it where the
    * others answer.
    */
@@ -148,7 +148,7 @@ class Conditions {
     if (typeof value === 'number' && Number.isFinite(value)) this.list.push({ kind: 'eq', column, value });
   }
 
-  /** An inclusive time bound; 0 and non-numbers are ignored (SPEC B10). */
+  /** An inclusive time bound; 0 and non-numbers are ignored (docs/behaviour.md#queries). */
   bound(column: FilterColumn, op: '>=' | '<=', value: unknown): void {
     if (typeof value === 'number' && Number.isFinite(value) && value !== 0) this.list.push({ kind: 'cmp', column, op, value });
   }
@@ -158,7 +158,7 @@ class Conditions {
   }
 }
 
-/** Conditions of `queryTasks` (SPEC B10). */
+/** Conditions of `queryTasks` (docs/behaviour.md#queries). */
 export function taskConditions(query: TaskQuery | undefined | null): Condition[] {
   const q = queryObject(query, 'task');
   const c = new Conditions();
@@ -194,7 +194,7 @@ export function taskStatConditions(filter: DeleteTasksFilter | undefined | null)
   return c.list;
 }
 
-/** Conditions of the event queries (SPEC B10), without the task/workflow scope. */
+/** Conditions of the event queries (docs/behaviour.md#queries), without the task/workflow scope. */
 export function eventConditions(query: EventQuery | undefined | null): Condition[] {
   const q = queryObject(query, 'event');
   const c = new Conditions();
@@ -214,7 +214,7 @@ export function eventConditions(query: EventQuery | undefined | null): Condition
   return c.list;
 }
 
-/** Conditions of the attempt queries (SPEC B10), without the task/workflow scope. */
+/** Conditions of the attempt queries (docs/behaviour.md#queries), without the task/workflow scope. */
 export function attemptConditions(query: AttemptQuery | undefined | null): Condition[] {
   const q = queryObject(query, 'attempt');
   const c = new Conditions();

@@ -187,7 +187,7 @@ function eventsOnly(id: TaskId, drafts: TaskChange['events']): TaskChange {
   return { task_id: id, patch: {}, guard: null, close_attempt: null, open_attempt: null, events: drafts, credit: null, due: false };
 }
 
-/** Claim a batch (SPEC A4, B5.8); see `TaskStore.claimTasks`. */
+/** Claim a batch (docs/behaviour.md#claiming); see `TaskStore.claimTasks`. */
 export async function claimTasks(tx: StoreWriter, request: ClaimRequest): Promise<Task[]> {
   const planned = planClaim(request);
   if (!planned) return [];
@@ -329,7 +329,7 @@ async function controlled(tx: StoreWriter, taskId: unknown, to: TaskStatus): Pro
   return task;
 }
 
-/** `pauseTask` (SPEC B2.5). */
+/** `pauseTask` (docs/behaviour.md#manual-control). */
 export async function pauseTask(tx: StoreWriter, taskId: unknown, now: number): Promise<Task> {
   const task = await controlled(tx, taskId, 'paused');
   await apply(tx, [changes.pause(task, now)], now);
@@ -351,14 +351,14 @@ async function retakeKey(tx: StoreWriter, task: Task): Promise<string | null> {
   return task.unique_key;
 }
 
-/** `resumeTask` (SPEC B2.5). */
+/** `resumeTask` (docs/behaviour.md#manual-control). */
 export async function resumeTask(tx: StoreWriter, taskId: unknown, resumeReason: string | undefined, now: number): Promise<Task> {
   const task = await controlled(tx, taskId, 'pending');
   await apply(tx, [changes.withKey(changes.resume(task, resumeReason ?? 'manual', now), await retakeKey(tx, task))], now);
   return (await tx.lockTask(task.id))!;
 }
 
-/** `cancelTask` (SPEC B2.5, A6). */
+/** `cancelTask` (docs/behaviour.md#manual-control, #timeouts). */
 export async function cancelTask(tx: StoreWriter, taskId: unknown, reason: string | undefined, now: number): Promise<Task> {
   const task = await controlled(tx, taskId, 'permanently_failed');
   await apply(tx, [changes.cancel(task, reason ?? 'Task cancelled', now)], now);
@@ -375,7 +375,7 @@ export async function retryTask(tx: StoreWriter, taskId: unknown, now: number): 
   return (await tx.lockTask(task.id))!;
 }
 
-/** The timeout sweep (SPEC A12, B5.5): safe when every worker runs it at once (guarded changes). */
+/** The timeout sweep (docs/behaviour.md#maintenance): safe when every worker runs it at once (guarded changes). */
 export async function sweepTimedOutTasks(
   tx: StoreWriter,
   input: { now: number; heartbeat_timeout_ms: number; limit: number },
@@ -392,7 +392,7 @@ export async function sweepTimedOutTasks(
   return out;
 }
 
-/** Worker recovery (SPEC B7): running tasks of dead/superseded workers back to `pending`. */
+/** Worker recovery (docs/behaviour.md#recovery): running tasks of dead/superseded workers back to `pending`. */
 export async function recoverWorkerTasks(tx: StoreWriter, input: RecoverTasksInput): Promise<RecoveredTask[]> {
   if (input.worker_ids.length === 0 || !(input.limit > 0)) return [];
   const tasks = await tx.runningTasksOf(input.worker_ids.map(String), Math.floor(input.limit));
@@ -405,7 +405,7 @@ export async function recoverWorkerTasks(tx: StoreWriter, input: RecoverTasksInp
   return recovered;
 }
 
-/** One retention batch (SPEC B9, A16). */
+/** One retention batch (docs/behaviour.md#retention). */
 export async function purgeExpiredTasks(tx: StoreWriter, input: PurgeInput): Promise<PurgeResult> {
   const statuses = checkStatusList(input.statuses);
   const limit = Math.floor(Number(input.limit));

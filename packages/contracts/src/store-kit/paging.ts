@@ -6,7 +6,7 @@ import type { Condition } from './filters.js';
 /** Paging options after validation. `limit` null means every row. */
 export interface Paging {
   limit: number | null;
-  /** 0 unless a limit is given (SPEC B10: offset applies only with a limit); 0 on a cursor page. */
+  /** 0 unless a limit is given (docs/behaviour.md#queries: offset applies only with a limit); 0 on a cursor page. */
   offset: number;
   direction: 'ASC' | 'DESC';
   /**
@@ -46,7 +46,7 @@ function decodeCursor(cursor: unknown, table: PagedTable): CursorKey {
 }
 
 /**
- * Validate paging options (SPEC B10) for a read of `table`: `limit` a positive integer, `offset` a
+ * Validate paging options (docs/behaviour.md#queries) for a read of `table`: `limit` a positive integer, `offset` a
  * non-negative integer, `order` `'asc'` or `'desc'` in any case; `cursor` a `next_cursor` of
  * the same table, with a limit, without an offset, in its own order. Throws ValidationError, one
  * message per mistake.
@@ -59,7 +59,7 @@ export function normalizePaging(options: PageOptions | undefined | null, table: 
   if (offset !== undefined && offset !== null && !(typeof offset === 'number' && Number.isSafeInteger(offset) && offset >= 0)) {
     throw new ValidationError('offset must be a non-negative integer');
   }
-  // 'asc' or 'desc' in any case (SPEC B10); anything else is a mistake to report, not to read as ascending
+  // 'asc' or 'desc' in any case (docs/behaviour.md#queries); anything else is a mistake to report, not to read as ascending
   const given = order !== undefined && order !== null;
   if (given && !(typeof order === 'string' && ['asc', 'desc'].includes(order.toLowerCase()))) {
     throw new ValidationError(`order must be 'asc' or 'desc', got ${JSON.stringify(order)}`);

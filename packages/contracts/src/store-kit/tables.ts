@@ -1,5 +1,5 @@
 /*
- * The table and column names every store uses (SPEC A17, B8.1). Each store owns its own drizzle
+ * The table and column names every store uses (docs/behaviour.md#schema). Each store owns its own drizzle
  * schema; these lists keep the three in step and let tests read rows through a back door.
  */
 
@@ -12,7 +12,7 @@ export const TABLES = {
 } as const;
 
 /**
- * Columns of `taskmill_tasks`. Beyond SPEC B8.1: `cron_tz`; `attempt` (claims so far, the fencing
+ * Columns of `taskmill_tasks`. Beyond fib-flow's columns (docs/behaviour.md#schema): `cron_tz`; `attempt` (claims so far, the fencing
  * token); `suspend_reason`; `children_results` (JSON lines of the current batch's child outcomes);
  * `parent_credited` (0/1: this child was already counted by its parent); the retry backoff
  * (`retry_backoff`, `retry_max_interval`, `retry_jitter`); unique tasks (`unique_key`,

@@ -1,6 +1,6 @@
 import type { Task } from '../rows.js';
 
-/** Error text written by the maintenance sweep and by worker recovery (SPEC B5.5, B7.2). */
+/** Error text written by the maintenance sweep and by worker recovery (docs/behaviour.md#maintenance, #recovery). */
 export const SWEEP_ERRORS = {
   total: 'Task exceeded total timeout limit',
   heartbeat: 'Task heartbeat timed out',

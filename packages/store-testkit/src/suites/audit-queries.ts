@@ -25,7 +25,7 @@ function idsOf(rows: { id: number }[]): number[] {
   return rows.map((r) => r.id);
 }
 
-/** Event and attempt queries (SPEC B10). */
+/** Event and attempt queries (docs/behaviour.md#queries). */
 export function defineAuditQueryTests({ test, open, db }: SuiteContext): void {
   test('queryTaskEvents returns the events of one task ordered by event_time, id and applies every filter', async () => {
     const store = await open();

@@ -8,7 +8,7 @@ function registration(worker_id: string, overrides: Partial<RegisterWorkerInput>
   return { worker_id, pod_id: 'pod-a', host: 'host-1', pid: 42, meta: null, now: T0, ttl_ms: 30_000, ...overrides };
 }
 
-/** claimTasks (SPEC A4, B5.8, B8.2). */
+/** claimTasks (docs/behaviour.md#claiming). */
 export function defineClaimingTests({ test, open, db }: SuiteContext): void {
   /** Six tasks whose claim order is D, B, A, E, C, F. */
   async function orderingFixture(store: Awaited<ReturnType<typeof open>>) {

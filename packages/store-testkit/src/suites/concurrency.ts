@@ -24,7 +24,7 @@ async function drain(store: Store, worker: string, names: string[], claimed: Tas
   }
 }
 
-/** ARCHITECTURE invariants 1 and 4 under concurrent peers on one database. */
+/** A task claimed by one worker at a time (docs/behaviour.md#claiming) and a child credited once (#crediting), under concurrent peers on one database. */
 export function defineConcurrencyTests({ test, open, peer, db }: SuiteContext): void {
   test('concurrent claims from three peers hand each task to exactly one worker', async () => {
     const store = await open();

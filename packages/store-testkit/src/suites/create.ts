@@ -4,7 +4,7 @@ import { expect } from 'vitest';
 import { newTask, SQL_INJECTION, T0 } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';
 
-/** setup() and createTasks (SPEC A2, B2.3, B6.2 task_created). */
+/** setup() and createTasks (docs/behaviour.md#connections, #enqueueing; `task_created`: #events). */
 export function defineCreateTests({ test, open, peer, db }: SuiteContext): void {
   test('setup() is idempotent, also from a peer on the same database', async () => {
     const store = await open();

@@ -13,7 +13,7 @@ const OUTCOMES: Record<FinishOutcome['kind'], FinishOutcome> = {
   interrupted: { kind: 'interrupted', reason: 'shutdown_timeout', by_pod_id: null },
 };
 
-/** Ownership fencing (SPEC A13, B7.5; ARCHITECTURE invariant 3). */
+/** Ownership fencing (docs/behaviour.md#fencing, #worker-registry). */
 export function defineFencingTests({ test, open, db }: SuiteContext): void {
   test('a fence with another worker_id changes nothing, for every outcome kind', async () => {
     const store = await open();

@@ -9,7 +9,7 @@ const OPERATIONS: { op: 'pauseTask' | 'resumeTask' | 'cancelTask'; to: TaskStatu
   { op: 'cancelTask', to: 'permanently_failed', event: 'task_permanently_failed', run: (s, id, now) => s.cancelTask(id, {}, now) },
 ];
 
-/** pauseTask / resumeTask / cancelTask (SPEC B2.5, contracts ALLOWED_TRANSITIONS). */
+/** pauseTask / resumeTask / cancelTask (docs/behaviour.md#manual-control, contracts ALLOWED_TRANSITIONS). */
 export function defineManualControlTests({ test, open, db }: SuiteContext): void {
   for (const { op, to, event, run } of OPERATIONS) {
     for (const from of TASK_STATUSES) {

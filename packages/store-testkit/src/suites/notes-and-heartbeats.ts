@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { createAndClaim, createOne, expectApplied, T0, UNKNOWN_ID } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';
 
-/** heartbeatTasks and recordTaskNote (SPEC B6.3, B7.5). */
+/** heartbeatTasks and recordTaskNote (docs/behaviour.md#progress-and-checkpoints, #fencing). */
 export function defineNoteAndHeartbeatTests({ test, open, db }: SuiteContext): void {
   test('heartbeatTasks refreshes held fences only and returns the ids of lost ones', async () => {
     const store = await open();

@@ -7,7 +7,7 @@ async function ids(store: Store, query: TaskQuery): Promise<TaskId[]> {
   return (await store.queryTasks(query)).items.map((t) => t.id);
 }
 
-/** Task reads, stats and deletes (SPEC B2.6, B10). */
+/** Task reads, stats and deletes (docs/behaviour.md#queries). */
 export function defineQueryTests({ test, open, db }: SuiteContext): void {
   test('getTask returns null for unknown or malformed ids', async () => {
     const store = await open();

@@ -10,7 +10,7 @@ async function completedAt(store: Store, name: string, at: number): Promise<Task
   return task.id;
 }
 
-/** purgeExpiredTasks (SPEC B9, A16). */
+/** purgeExpiredTasks (docs/behaviour.md#retention). */
 export function defineRetentionTests({ test, open, db }: SuiteContext): void {
   test('purgeExpiredTasks deletes expired tasks of the given statuses oldest first, in bounded batches', async () => {
     const store = await open();

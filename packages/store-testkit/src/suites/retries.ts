@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { claimOne, createAndClaim, expectApplied, fenceOf, T0 } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';
 
-/** Failures, retries and exhaustion (SPEC A5, B5.4; store.ts FinishOutcome `failed`). */
+/** Failures, retries and exhaustion (docs/behaviour.md#retries; store.ts FinishOutcome `failed`). */
 export function defineRetryTests({ test, open, db }: SuiteContext): void {
   test('a failed attempt with attempts left stays failed until now + retry_interval', async () => {
     const store = await open();
@@ -126,7 +126,7 @@ export function defineRetryTests({ test, open, db }: SuiteContext): void {
       waits.push(failed.next_run_time - now);
       const event = (await db.events(store, { task_id: task.id })).pop()!;
       expect(event).toMatchObject({ event_type: 'task_failed', metadata: { next_run_time: failed.next_run_time, retry_delay: waits[i] / 1000, retry_backoff: 'exponential', retry_count: i } });
-      // not a millisecond early (SPEC A5), then claimable
+      // not a millisecond early (docs/behaviour.md#retries), then claimable
       expect(await store.claimTasks({ worker_id: 'w1', now: failed.next_run_time - 1, limit: 5, names: ['job'] })).toEqual([]);
       now = failed.next_run_time;
       current = fenceOf(await claimOne(store, { now }));

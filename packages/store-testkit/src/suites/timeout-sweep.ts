@@ -6,7 +6,7 @@ import type { SuiteContext } from '../suite-context.js';
 
 const HOUR = 3_600_000;
 
-/** sweepTimedOutTasks (SPEC A6, A12, B5.5). */
+/** sweepTimedOutTasks (docs/behaviour.md#timeouts, #maintenance). */
 export function defineTimeoutSweepTests({ test, open, peer, db }: SuiteContext): void {
   test('sweepTimedOutTasks times out a task at start_time + timeout', async () => {
     const store = await open();

@@ -12,7 +12,7 @@ async function statusOf(store: Store, id: string): Promise<string | undefined> {
   return (await store.getWorker(id))?.status;
 }
 
-/** Worker registry, leases and recovery (SPEC A13, B7). */
+/** Worker registry, leases and recovery (docs/behaviour.md#worker-registry). */
 export function defineWorkerRegistryTests({ test, open, db }: SuiteContext): void {
   test('serverTime reads the database clock in ms since the epoch, whatever this process says the time is', async () => {
     const store = await open();

@@ -9,7 +9,7 @@ async function claimChildren(store: Store, now: number, worker = 'wc'): Promise<
   return new Map(claimed.map((t) => [t.id, t]));
 }
 
-/** Parent/child workflows and explicit suspension (SPEC A9, B4). */
+/** Parent/child workflows and explicit suspension (docs/behaviour.md#workflows). */
 export function defineWorkflowTests({ test, open, db }: SuiteContext): void {
   /** A parent claimed at T0+10 that spawned `n` children at T0+20. */
   async function spawnFixture(store: Store, children = [newChild({ payload: '{"i":1}' }), newChild({ payload: '{"i":2}', priority: 4, tag: 'kid' }), newChild({ max_retries: 1, timeout: 5, retry_interval: 2 })]) {
