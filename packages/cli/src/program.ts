@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { RETENTION_STATUSES, TASK_STATUSES, TASK_TYPES, WORKER_STATUSES, type Store } from '@taskmill/contracts';
+import type { Clock } from '@taskmill/core';
 import { MAX_BATCH_SIZE } from '@taskmill/retention';
 import { nonNegativeInteger, positiveInteger, positiveSeconds, taskIdArgument } from './arguments.js';
+import { commandClock, skewWarning } from './clock.js';
 import { control, type Action } from './commands/control.js';
 import { inspect } from './commands/inspect.js';
 import { migrate } from './commands/migrate.js';
@@ -28,7 +30,11 @@ Exit codes:
   4  not found: no task has that id
 
 Connection: --db <url> or ${DB_ENV}: sqlite:<path>, postgres://…[?schema=name], postgresql://…,
-psql://…, mysql://…`;
+psql://…, mysql://…
+
+Clock: times written and compared (due now, ages, leases, retention cutoff) are the database's.
+A machine clock more than 1 s off it gets a one-line warning on stderr after a successful command
+(none with --json).`;
 
 /**
  * Commander's error text as the one line an error gets: commander puts its suggestion for a
@@ -54,8 +60,9 @@ function common(command: Command): Command {
 }
 
 /**
- * Build the `taskmill` program. Every action opens the store, runs, prints, and closes the store;
- * `run` turns what happened into an exit code.
+ * Build the `taskmill` program. Every action opens the store, reads the database's clock (except
+ * migrate, which compares no times), runs, prints, and closes the store; `run` turns what happened
+ * into an exit code.
  */
 function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
   const program = new Command('taskmill')
@@ -70,12 +77,23 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .showSuggestionAfterError(true);
 
   const action =
-    <A extends unknown[]>(create: boolean, work: (store: Store, ...args: A) => Promise<string>) =>
+    <A extends unknown[]>(create: boolean, work: (store: Store, clock: Clock, ...args: A) => Promise<string>) =>
     async (...args: A) => {
       const command = args[args.length - 1] as Command;
-      const store = await openCommandStore(command.opts<CommonOptions>(), { create });
+      const opts = command.opts<CommonOptions>();
+      const store = await openCommandStore(opts, { create });
       try {
-        output.out(await work(store, ...args));
+        // migrate compares no times, and is what runs first on a new database: it skips the reading
+        let clock: Clock = { now: () => Date.now() };
+        let warning: string | null = null;
+        if (!create) {
+          const db = await commandClock(store);
+          clock = db;
+          if (!opts.json) warning = skewWarning(db);
+        }
+        output.out(await work(store, clock, ...args));
+        // after the result, so a failed command's error stays the only line on stderr
+        if (warning) output.err(warning);
       } finally {
         await store.close().catch(() => undefined);
       }
@@ -84,11 +102,11 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
 
   common(program.command('migrate'))
     .description('create or migrate the schema (safe to run from several processes at once)')
-    .action(action(true, (store, opts: CommonOptions) => migrate(store, opts)));
+    .action(action(true, (store, _clock, opts: CommonOptions) => migrate(store, opts)));
 
   common(program.command('status'))
     .description('task counts by name and status, tasks due now, the oldest pending task, workers by status')
-    .action(action(false, (store, opts: CommonOptions) => status(store, opts)));
+    .action(action(false, (store, clock, opts: CommonOptions) => status(store, opts, clock)));
 
   common(program.command('tasks'))
     .description('list tasks (paged, oldest first)')
@@ -103,12 +121,12 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .option('--offset <n>', 'skip this many tasks', nonNegativeInteger)
     .option('--cursor <cursor>', "continue after a page (the previous page's next cursor)")
     .addOption(new Option('--order <order>', 'by creation time').choices(['asc', 'desc']))
-    .action(action(false, (store, opts: TasksOptions & CommonOptions) => tasks(store, opts)));
+    .action(action(false, (store, _clock, opts: TasksOptions & CommonOptions) => tasks(store, opts)));
 
   common(program.command('inspect'))
     .description("a task's details, event timeline and attempts; for a workflow root also its tree and critical path")
     .argument('<id>', 'task id')
-    .action(action(false, (store, id: string, opts: CommonOptions) => inspect(store, taskIdArgument(id), opts)));
+    .action(action(false, (store, _clock, id: string, opts: CommonOptions) => inspect(store, taskIdArgument(id), opts)));
 
   const actions: { name: Action; description: string; reason?: string }[] = [
     { name: 'pause', description: 'pause a pending, running, failed or timed-out task' },
@@ -119,14 +137,14 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
   for (const { name, description, reason } of actions) {
     const command = common(program.command(name)).description(description).argument('<id>', 'task id');
     if (reason) command.option('--reason <text>', reason);
-    command.action(action(false, (store, id: string, opts: CommonOptions & { reason?: string }) => control(store, name, taskIdArgument(id), opts)));
+    command.action(action(false, (store, clock, id: string, opts: CommonOptions & { reason?: string }) => control(store, name, taskIdArgument(id), opts, clock)));
   }
 
   common(program.command('workers'))
     .description('the worker registry: status, heartbeat, lease and running tasks of each worker')
     .addOption(new Option('--status <status>', 'only workers in this status').choices(WORKER_STATUSES))
     .option('--pod <id>', 'only workers of this pod')
-    .action(action(false, (store, opts: CommonOptions & { status?: (typeof WORKER_STATUSES)[number]; pod?: string }) => workers(store, opts)));
+    .action(action(false, (store, clock, opts: CommonOptions & { status?: (typeof WORKER_STATUSES)[number]; pod?: string }) => workers(store, opts, clock)));
 
   const retention = program.command('retention').description('delete expired tasks with their events and attempts');
   common(retention.command('run'))
@@ -134,7 +152,7 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .option('--expire-time <seconds>', `delete tasks whose last activity is older than this (default: ${DEFAULT_EXPIRE_TIME}, one day)`, positiveSeconds)
     .addOption(new Option('--status <status...>', 'statuses to delete (default: completed permanently_failed)').choices(RETENTION_STATUSES))
     .option('--batch-size <n>', `tasks per batch, at most ${MAX_BATCH_SIZE} (default: 100)`, positiveInteger)
-    .action(action(false, (store, opts: RetentionOptions & CommonOptions) => retentionRun(store, opts, output)));
+    .action(action(false, (store, clock, opts: RetentionOptions & CommonOptions) => retentionRun(store, opts, output, clock)));
 
   common(program.command('dashboard'))
     .description('serve the web dashboard (read-only unless an actions token is given) until interrupted')
@@ -146,8 +164,11 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
       const store = await openCommandStore(opts, { create: false });
       try {
         const actionsToken = opts.actionsToken ?? (process.env[DASHBOARD_TOKEN_ENV] || undefined);
+        // the dashboard keeps its own offset for what it writes; this reading only tells the operator
+        const warning = opts.json ? null : skewWarning(await commandClock(store));
         const running = await serveDashboard({ store, host: opts.host, port: opts.port ?? 8080, actionsToken, allowedHosts: opts.allowedHost });
         output.out(`taskmill dashboard on ${running.url} (${actionsToken ? 'actions enabled' : 'read-only'}); Ctrl-C stops it\n`);
+        if (warning) output.err(warning);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);

@@ -1,5 +1,6 @@
 export { TaskManager, type ManagerState } from './task-manager.js';
 export { openStoreForConnection } from './connection.js';
+export { DbClock, CLOCK_SKEW_WARNING_MS, type Clock } from './db-clock.js';
 export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
 export type { TaskManagerOptions, ResolvedOptions } from './options.js';
 export type { RetentionPolicy, RetentionRule, NormalizedRetentionRule, RetentionResult } from '@taskmill/retention';

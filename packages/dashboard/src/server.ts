@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ConfigurationError, ERROR_CODES, isStore, isTaskmillError, parseTaskId, type Store } from '@taskmill/contracts';
-import { openStoreForConnection } from '@taskmill/core';
+import { DbClock, openStoreForConnection } from '@taskmill/core';
 import { html, page, STYLE } from './html.js';
 import { confirmPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
 
@@ -113,8 +113,18 @@ async function readForm(req: IncomingMessage, max = 4096): Promise<URLSearchPara
   return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
 }
 
-async function act(store: Store, action: Action, id: number): Promise<void> {
-  const now = Date.now();
+/**
+ * The database's clock as this dashboard knows it (see docs/failure-model.md, "Clocks"): measured
+ * at the first request that needs it, then refreshed by `DbClock` itself once a minute, so a
+ * dashboard served from a machine whose clock is off still writes due times workers judge right.
+ */
+async function dbNow(clock: DbClock, store: Store): Promise<number> {
+  if (!clock.synced) await clock.sync(store);
+  return clock.now();
+}
+
+/** `now` is on the database's clock: a resumed or retried task is due at it. */
+async function act(store: Store, action: Action, id: number, now: number): Promise<void> {
   if (action === 'pause') await store.pauseTask(id, now);
   else if (action === 'resume') await store.resumeTask(id, { resume_reason: 'dashboard' }, now);
   else if (action === 'cancel') await store.cancelTask(id, { reason: 'Cancelled from the dashboard' }, now);
@@ -135,6 +145,9 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
   if (base !== '' && !/^\/[A-Za-z0-9/_-]*$/.test(base)) throw new ConfigurationError('basePath must be a path such as /taskmill');
   const ctx: PageContext = { store: options.store, base, actions: token !== undefined };
   const hosts = new Set((options.allowedHosts ?? defaultAllowedHosts()).map(bareHost));
+  // a failed background refresh keeps the last offset; a database that stays down fails the next
+  // request's own statements, which the error page reports
+  const clock = new DbClock(() => undefined);
 
   return async (req, res) => {
     if (!hosts.has(hostName(req.headers.host))) return send(res, 421, simple(base, 'Refused', 'Unknown host name.'));
@@ -155,7 +168,7 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
         if (!sameToken(form.get('token') ?? '', token)) return send(res, 403, simple(base, 'Refused', 'Wrong or missing actions token.'));
         const id = parseTaskId(m[1]);
         if (id === null) return send(res, 404, simple(base, 'Not found', 'No such task.'));
-        await act(options.store, m[2] as Action, id);
+        await act(options.store, m[2] as Action, id, await dbNow(clock, options.store));
         return send(res, 303, '', 'text/plain', { Location: `${base}/tasks/${id}` });
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, simple(base, 'Method not allowed', ''), undefined, { Allow: 'GET, HEAD, POST' });

@@ -1,4 +1,5 @@
 import type { Store, Task, TaskId } from '@taskmill/contracts';
+import type { Clock } from '@taskmill/core';
 import { cell } from '../format.js';
 import { json } from '../output.js';
 
@@ -10,10 +11,11 @@ const PAST: Record<Action, string> = { pause: 'paused', resume: 'resumed', cance
 /**
  * `taskmill pause|resume|cancel|retry <id>` through the store's `pauseTask`, `resumeTask`,
  * `cancelTask` and `retryTask`, the operations a TaskManager uses; a refused transition throws
- * InvalidTransitionError and changes nothing.
+ * InvalidTransitionError and changes nothing. `now` is on the database's clock: a resumed or
+ * retried task is due at it, and workers judge that against the database's time.
  */
-export async function control(store: Store, action: Action, id: TaskId, options: { json?: boolean; reason?: string }): Promise<string> {
-  const now = Date.now();
+export async function control(store: Store, action: Action, id: TaskId, options: { json?: boolean; reason?: string }, clock: Clock): Promise<string> {
+  const now = clock.now();
   let task: Task;
   switch (action) {
     case 'pause':

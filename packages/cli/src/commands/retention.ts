@@ -1,4 +1,5 @@
 import type { RetentionStatus, Store } from '@taskmill/contracts';
+import type { Clock } from '@taskmill/core';
 import { DEFAULT_RETENTION_STATUSES, runRetention, type RetentionProgress } from '@taskmill/retention';
 import { json, type Output } from '../output.js';
 
@@ -29,12 +30,14 @@ function progressLine(p: RetentionProgress, startedAt: number): string {
  * events and attempts, in batches (each its own transaction) through `@taskmill/retention`,
  * exactly as a TaskManager's sweep does. On a terminal a progress line is redrawn per batch.
  */
-export async function retentionRun(store: Store, options: RetentionOptions, output: Output): Promise<string> {
+export async function retentionRun(store: Store, options: RetentionOptions, output: Output, clock: Clock): Promise<string> {
   const expire_time = options.expireTime ?? DEFAULT_EXPIRE_TIME;
   const statuses = options.status && options.status.length > 0 ? [...new Set(options.status)] : [...DEFAULT_RETENTION_STATUSES];
   const startedAt = Date.now();
   const show = options.json ? undefined : output.progress;
-  const result = await runRetention(store, { expire_time, statuses }, {
+  // the cutoff is compared with last-activity times workers wrote on the database's clock; the
+  // progress line's elapsed seconds are a duration in this process and stay on the local clock
+  const result = await runRetention(store, { expire_time, statuses, now: clock.now() }, {
     batch_size: options.batchSize,
     onBatch: show ? (p) => show(progressLine(p, startedAt)) : undefined,
   });

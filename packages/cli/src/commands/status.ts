@@ -1,11 +1,12 @@
 import { queryTasks } from '@taskmill/audit';
 import { TASK_STATUSES, WORKER_STATUSES, type Store, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
+import type { Clock } from '@taskmill/core';
 import { duration, table, time } from '../format.js';
 import { json } from '../output.js';
 
 /** What `taskmill status` reports. */
 export interface StatusReport {
-  /** When the report was taken (ms). */
+  /** When the report was taken (ms, on the database's clock). */
   now: number;
   /** Task counts per name and status, ordered by name then status. */
   tasks: { name: string; status: TaskStatus; count: number }[];
@@ -19,8 +20,11 @@ export interface StatusReport {
   workers: Record<WorkerStatus, number>;
 }
 
-/** Gather the report: stats, three counted due queries, one oldest-pending row, the worker registry. */
-export async function statusReport(store: Store, now = Date.now()): Promise<StatusReport> {
+/**
+ * Gather the report: stats, three counted due queries, one oldest-pending row, the worker registry.
+ * `now` is the database's time: due times and creation times were written on its clock.
+ */
+export async function statusReport(store: Store, now: number): Promise<StatusReport> {
   const stats = await store.getTaskStatsByTag();
   const byNameStatus = new Map<string, { name: string; status: TaskStatus; count: number }>();
   const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
@@ -54,8 +58,8 @@ export async function statusReport(store: Store, now = Date.now()): Promise<Stat
 }
 
 /** `taskmill status`. */
-export async function status(store: Store, options: { json?: boolean }): Promise<string> {
-  const report = await statusReport(store);
+export async function status(store: Store, options: { json?: boolean }, clock: Clock): Promise<string> {
+  const report = await statusReport(store, clock.now());
   if (options.json) return json(report);
   const total = Object.values(report.by_status).reduce((a, b) => a + b, 0);
   const lines = [

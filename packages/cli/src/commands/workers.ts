@@ -1,13 +1,18 @@
 import { queryTasks } from '@taskmill/audit';
 import type { Store, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
+import type { Clock } from '@taskmill/core';
 import { duration, table, time } from '../format.js';
 import { json } from '../output.js';
 
 /** A registry row with the number of tasks it holds running. */
 export type WorkerView = WorkerRecord & { running_tasks: number };
 
-/** `taskmill workers`: the worker registry, with each worker's running tasks counted. */
-export async function workers(store: Store, options: { json?: boolean; status?: WorkerStatus; pod?: string }): Promise<string> {
+/**
+ * `taskmill workers`: the worker registry, with each worker's running tasks counted. Heartbeats
+ * and leases were written on the database's clock, so their ages are judged on it too: a machine
+ * whose clock runs ahead would otherwise see live workers as long silent and their leases run out.
+ */
+export async function workers(store: Store, options: { json?: boolean; status?: WorkerStatus; pod?: string }, clock: Clock): Promise<string> {
   const filter: { status?: WorkerStatus; pod_id?: string } = {};
   if (options.status) filter.status = options.status;
   if (options.pod) filter.pod_id = options.pod;
@@ -19,7 +24,7 @@ export async function workers(store: Store, options: { json?: boolean; status?: 
   }
   if (options.json) return json(views);
   if (views.length === 0) return 'No workers registered.\n';
-  const now = Date.now();
+  const now = clock.now();
   return table(
     ['WORKER', 'POD', 'STATUS', 'HOST', 'PID', 'RUNNING', 'REGISTERED', 'LAST SEEN', 'EXPIRES'],
     views.map((w) => [
@@ -31,7 +36,7 @@ export async function workers(store: Store, options: { json?: boolean; status?: 
       w.running_tasks,
       time(w.registered_at),
       `${time(w.last_seen_at)} (${duration(Math.max(0, now - w.last_seen_at) / 1000)} ago)`,
-      time(w.expires_at),
+      `${time(w.expires_at)} (${w.expires_at > now ? `in ${duration((w.expires_at - now) / 1000)}` : `expired ${duration((now - w.expires_at) / 1000)} ago`})`,
     ]),
   );
 }
