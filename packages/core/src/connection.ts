@@ -1,19 +1,43 @@
-import { ConfigurationError, StoreNotInstalledError, isStore, type SessionLimits, type Store } from '@taskmill/contracts';
+import { ConfigurationError, StoreNotInstalledError, isStore, type Dialect, type SessionLimits, type Store } from '@taskmill/contracts';
 
-/** Which store package serves a connection string. */
+/** What a store package's factory takes from core: the connection string, with the session limits for a server store. */
+export type StoreFactory = (options: string | (SessionLimits & { url: string })) => Store;
+
+/** Which store package serves a connection string, and how to load its factory. */
 export interface StoreTarget {
-  dialect: 'sqlite' | 'postgres' | 'mysql';
+  dialect: Dialect;
+  /** The package to install, named by StoreNotInstalledError when it is missing. */
   packageName: string;
-  factory: string;
+  /** Import the package (on first use only: an application installs just the store it uses) and return its factory. */
+  load(): Promise<StoreFactory>;
 }
 
-const TARGETS: Record<string, StoreTarget> = {
-  sqlite: { dialect: 'sqlite', packageName: '@taskmill/store-sqlite', factory: 'createSqliteStore' },
-  postgres: { dialect: 'postgres', packageName: '@taskmill/store-postgres', factory: 'createPostgresStore' },
-  mysql: { dialect: 'mysql', packageName: '@taskmill/store-mysql', factory: 'createMysqlStore' },
+/**
+ * The stores core can open from a connection string. Each entry imports its package by a literal
+ * name, so an editor follows it to the factory; the packages are optional peer dependencies.
+ */
+const TARGETS: Record<Dialect, StoreTarget> = {
+  sqlite: {
+    dialect: 'sqlite',
+    packageName: '@taskmill/store-sqlite',
+    load: async () => {
+      const { createSqliteStore } = await import('@taskmill/store-sqlite');
+      return (options) => createSqliteStore(typeof options === 'string' ? options : options.url);
+    },
+  },
+  postgres: {
+    dialect: 'postgres',
+    packageName: '@taskmill/store-postgres',
+    load: async () => (await import('@taskmill/store-postgres')).createPostgresStore,
+  },
+  mysql: {
+    dialect: 'mysql',
+    packageName: '@taskmill/store-mysql',
+    load: async () => (await import('@taskmill/store-mysql')).createMysqlStore,
+  },
 };
 
-const SCHEMES: Record<string, keyof typeof TARGETS> = {
+const SCHEMES: Record<string, Dialect> = {
   sqlite: 'sqlite',
   postgres: 'postgres',
   postgresql: 'postgres',
@@ -56,9 +80,9 @@ export function targetFor(dbConnection: unknown, dbType: unknown): StoreTarget |
  * server stores get `sessionLimits` for the sessions they open (see docs/failure-model.md).
  */
 export async function openStore(dbConnection: string, target: StoreTarget, sessionLimits?: SessionLimits): Promise<Store> {
-  let mod: Record<string, unknown>;
+  let factory: StoreFactory;
   try {
-    mod = (await import(target.packageName)) as Record<string, unknown>;
+    factory = await target.load();
   } catch (cause) {
     const code = (cause as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
@@ -66,12 +90,8 @@ export async function openStore(dbConnection: string, target: StoreTarget, sessi
     }
     throw cause;
   }
-  const factory = mod[target.factory];
-  if (typeof factory !== 'function') {
-    throw new ConfigurationError(`${target.packageName} does not export ${target.factory}`);
-  }
-  if (target.dialect === 'sqlite' || sessionLimits === undefined) return (factory as (conn: string) => Store)(dbConnection);
-  return (factory as (options: SessionLimits & { url: string }) => Store)({ url: dbConnection, ...sessionLimits });
+  if (target.dialect === 'sqlite' || sessionLimits === undefined) return factory(dbConnection);
+  return factory({ url: dbConnection, ...sessionLimits });
 }
 
 /**
