@@ -1,4 +1,4 @@
-import { ConfigurationError, StoreNotInstalledError, isStore, type Dialect, type SessionLimits, type Store } from '@taskmill/contracts';
+import { CONNECTION_SCHEMES, ConfigurationError, StoreNotInstalledError, isStore, type Dialect, type SessionLimits, type Store } from '@taskmill/contracts';
 
 /** What a store package's factory takes from core: the connection string, with the session limits for a server store. */
 export type StoreFactory = (options: string | (SessionLimits & { url: string })) => Store;
@@ -37,14 +37,6 @@ const TARGETS: Record<Dialect, StoreTarget> = {
   },
 };
 
-const SCHEMES: Record<string, Dialect> = {
-  sqlite: 'sqlite',
-  postgres: 'postgres',
-  postgresql: 'postgres',
-  psql: 'postgres',
-  mysql: 'mysql',
-  mariadb: 'mysql',
-};
 
 /**
  * Work out which store a `dbConnection` needs, without connecting (SPEC A2). Throws
@@ -54,7 +46,7 @@ export function targetFor(dbConnection: unknown, dbType: unknown): StoreTarget |
   let target: StoreTarget | null = null;
   if (typeof dbConnection === 'string') {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(dbConnection)?.[1]?.toLowerCase();
-    const key = scheme ? SCHEMES[scheme] : undefined;
+    const key = scheme ? CONNECTION_SCHEMES[scheme] : undefined;
     if (!key) {
       throw new ConfigurationError(
         `Unsupported dbConnection ${JSON.stringify(dbConnection.slice(0, 40))}: expected sqlite:<path>, sqlite::memory:, postgres://, postgresql://, psql:// or mysql://`,
@@ -65,7 +57,7 @@ export function targetFor(dbConnection: unknown, dbType: unknown): StoreTarget |
     throw new ConfigurationError('dbConnection must be a connection string or a store object made by a taskmill store package');
   }
   if (dbType !== undefined) {
-    const key = typeof dbType === 'string' ? SCHEMES[dbType.toLowerCase()] : undefined;
+    const key = typeof dbType === 'string' ? CONNECTION_SCHEMES[dbType.toLowerCase()] : undefined;
     if (!key) throw new ConfigurationError(`Unsupported dbType ${JSON.stringify(dbType)}`);
     const actual = target?.dialect ?? (dbConnection as Store).dialect;
     if (TARGETS[key].dialect !== actual) {
