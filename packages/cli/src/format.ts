@@ -39,10 +39,8 @@ export function duration(seconds: number | null | undefined): string {
   return `${Math.floor(s / 86_400)}d ${pad(Math.floor((s % 86_400) / 3600))}h`;
 }
 
-/** A connection URL with its password hidden, for messages. */
-export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/:]*):([^@/]*)@/, '//$1:***@');
-}
+/** A connection URL with its password hidden, for messages: one rule for every package. */
+export { redactUrl } from '@taskmill/contracts';
 
 /** The first line of a multi-line text (a stored error is a stack: its first line is `Error: message`). */
 export function firstLine(text: string | null | undefined): string | null {

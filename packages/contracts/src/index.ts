@@ -8,4 +8,5 @@ export * from './limits.js';
 export * from './session-limits.js';
 export * from './ids.js';
 export * from './objects.js';
+export * from './connection-urls.js';
 export * from './text.js';

@@ -21,6 +21,9 @@ export type TaskType = (typeof TASK_TYPES)[number];
 /** Statuses a task never leaves by itself (`paused` is terminal-like: only a manual resume leaves it). */
 export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_failed'];
 
+/** Statuses a claim may pick once due: `pending`, or `failed`/`timeout` waiting for their retry. */
+export const CLAIMABLE_STATUSES = ['pending', 'failed', 'timeout'] as const satisfies readonly TaskStatus[];
+
 /** Statuses a child may reach that count as "finished" for its parent (docs/behaviour.md#workflows). */
 export const CHILD_FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'permanently_failed'];
 

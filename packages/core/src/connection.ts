@@ -1,26 +1,42 @@
-import { ConfigurationError, StoreNotInstalledError, isStore, type SessionLimits, type Store } from '@taskmill/contracts';
+import { CONNECTION_SCHEMES, ConfigurationError, StoreNotInstalledError, isStore, type Dialect, type SessionLimits, type Store } from '@taskmill/contracts';
 
-/** Which store package serves a connection string. */
+/** What a store package's factory takes from core: the connection string, with the session limits for a server store. */
+export type StoreFactory = (options: string | (SessionLimits & { url: string })) => Store;
+
+/** Which store package serves a connection string, and how to load its factory. */
 export interface StoreTarget {
-  dialect: 'sqlite' | 'postgres' | 'mysql';
+  dialect: Dialect;
+  /** The package to install, named by StoreNotInstalledError when it is missing. */
   packageName: string;
-  factory: string;
+  /** Import the package (on first use only: an application installs just the store it uses) and return its factory. */
+  load(): Promise<StoreFactory>;
 }
 
-const TARGETS: Record<string, StoreTarget> = {
-  sqlite: { dialect: 'sqlite', packageName: '@taskmill/store-sqlite', factory: 'createSqliteStore' },
-  postgres: { dialect: 'postgres', packageName: '@taskmill/store-postgres', factory: 'createPostgresStore' },
-  mysql: { dialect: 'mysql', packageName: '@taskmill/store-mysql', factory: 'createMysqlStore' },
+/**
+ * The stores core can open from a connection string. Each entry imports its package by a literal
+ * name, so an editor follows it to the factory; the packages are optional peer dependencies.
+ */
+const TARGETS: Record<Dialect, StoreTarget> = {
+  sqlite: {
+    dialect: 'sqlite',
+    packageName: '@taskmill/store-sqlite',
+    load: async () => {
+      const { createSqliteStore } = await import('@taskmill/store-sqlite');
+      return (options) => createSqliteStore(typeof options === 'string' ? options : options.url);
+    },
+  },
+  postgres: {
+    dialect: 'postgres',
+    packageName: '@taskmill/store-postgres',
+    load: async () => (await import('@taskmill/store-postgres')).createPostgresStore,
+  },
+  mysql: {
+    dialect: 'mysql',
+    packageName: '@taskmill/store-mysql',
+    load: async () => (await import('@taskmill/store-mysql')).createMysqlStore,
+  },
 };
 
-const SCHEMES: Record<string, keyof typeof TARGETS> = {
-  sqlite: 'sqlite',
-  postgres: 'postgres',
-  postgresql: 'postgres',
-  psql: 'postgres',
-  mysql: 'mysql',
-  mariadb: 'mysql',
-};
 
 /**
  * Work out which store a `dbConnection` needs, without connecting (docs/behaviour.md#connections). Throws
@@ -30,7 +46,7 @@ export function targetFor(dbConnection: unknown, dbType: unknown): StoreTarget |
   let target: StoreTarget | null = null;
   if (typeof dbConnection === 'string') {
     const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(dbConnection)?.[1]?.toLowerCase();
-    const key = scheme ? SCHEMES[scheme] : undefined;
+    const key = scheme ? CONNECTION_SCHEMES[scheme] : undefined;
     if (!key) {
       throw new ConfigurationError(
         `Unsupported dbConnection ${JSON.stringify(dbConnection.slice(0, 40))}: expected sqlite:<path>, sqlite::memory:, postgres://, postgresql://, psql:// or mysql://`,
@@ -41,7 +57,7 @@ export function targetFor(dbConnection: unknown, dbType: unknown): StoreTarget |
     throw new ConfigurationError('dbConnection must be a connection string or a store object made by a taskmill store package');
   }
   if (dbType !== undefined) {
-    const key = typeof dbType === 'string' ? SCHEMES[dbType.toLowerCase()] : undefined;
+    const key = typeof dbType === 'string' ? CONNECTION_SCHEMES[dbType.toLowerCase()] : undefined;
     if (!key) throw new ConfigurationError(`Unsupported dbType ${JSON.stringify(dbType)}`);
     const actual = target?.dialect ?? (dbConnection as Store).dialect;
     if (TARGETS[key].dialect !== actual) {
@@ -56,9 +72,9 @@ export function targetFor(dbConnection: unknown, dbType: unknown): StoreTarget |
  * server stores get `sessionLimits` for the sessions they open (see docs/failure-model.md).
  */
 export async function openStore(dbConnection: string, target: StoreTarget, sessionLimits?: SessionLimits): Promise<Store> {
-  let mod: Record<string, unknown>;
+  let factory: StoreFactory;
   try {
-    mod = (await import(target.packageName)) as Record<string, unknown>;
+    factory = await target.load();
   } catch (cause) {
     const code = (cause as { code?: string }).code;
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
@@ -66,12 +82,8 @@ export async function openStore(dbConnection: string, target: StoreTarget, sessi
     }
     throw cause;
   }
-  const factory = mod[target.factory];
-  if (typeof factory !== 'function') {
-    throw new ConfigurationError(`${target.packageName} does not export ${target.factory}`);
-  }
-  if (target.dialect === 'sqlite' || sessionLimits === undefined) return (factory as (conn: string) => Store)(dbConnection);
-  return (factory as (options: SessionLimits & { url: string }) => Store)({ url: dbConnection, ...sessionLimits });
+  if (target.dialect === 'sqlite' || sessionLimits === undefined) return factory(dbConnection);
+  return factory({ url: dbConnection, ...sessionLimits });
 }
 
 /**

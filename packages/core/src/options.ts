@@ -13,7 +13,7 @@ import {
   timeoutSeconds,
   type ErrorClass,
 } from './validate.js';
-import { resolveTelemetryOptions, type ResolvedTelemetryOptions, type TelemetryOptions } from './telemetry.js';
+import { resolveTelemetryOptions, type ResolvedTelemetryOptions, type TelemetryOptions } from './telemetry-options.js';
 
 /**
  * Options of `new TaskManager(options)` (docs/behaviour.md#options, #connections, #graceful-stop). Millisecond options are at most

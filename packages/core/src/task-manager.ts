@@ -1,9 +1,8 @@
-import { LIMITS, LifecycleError, ValidationError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
+import { LifecycleError, ValidationError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
 import type {
   AttemptQuery,
   DeleteTasksFilter,
   EventQuery,
-  NewTask,
   Page,
   TagStat,
   Task,
@@ -18,14 +17,14 @@ import type {
 import * as audit from '@taskmill/audit';
 import type { TaskAudit, WorkflowAudit, WorkflowAuditSummary } from '@taskmill/audit';
 import { mergeRetentionPolicy, runRetention, type RetentionPolicy, type RetentionResult } from '@taskmill/retention';
-import { ClaimLoop } from './claim-loop.js';
 import { DbClock } from './db-clock.js';
+import { Engine } from './engine.js';
 import { HandlerRegistry } from './handler-registry.js';
 import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from './options.js';
 import * as filters from './query-filters.js';
 import { StoreHandle } from './store-handle.js';
+import { Submission } from './submission.js';
 import { Suspension } from './suspension.js';
-import { asyncTask, cronTask } from './task-options.js';
 import { Telemetry } from './telemetry.js';
 import type {
   AsyncBatchItem,
@@ -38,20 +37,8 @@ import type {
   TransactionalEnqueue,
   UntypedTaskMap,
 } from './types.js';
-import { knownKeys, reasonOption, requireId } from './validate.js';
+import { reasonOption, requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
-import { WorkerLease } from './worker-lease.js';
-
-/** Items of an `asyncMany` validated between two turns of the event loop. */
-const VALIDATE_CHUNK = 1000;
-
-/** An `asyncMany` argument is an array of at most `LIMITS.max_batch_size` items; else nothing is written. */
-function checkBatch(items: unknown): void {
-  if (!Array.isArray(items)) throw new ValidationError('asyncMany expects an array of {name, payload, options}');
-  if (items.length > LIMITS.max_batch_size) {
-    throw new ValidationError(`asyncMany accepts at most ${LIMITS.max_batch_size} tasks per call, got ${items.length}: split the batch into several calls`);
-  }
-}
 
 /** Lifecycle states of a manager. */
 export type ManagerState = 'init' | 'running' | 'stopping' | 'stopped';
@@ -72,9 +59,10 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   private readonly clock: DbClock;
   private readonly wake: WakeSignal;
   private readonly telemetry: Telemetry;
+  private readonly submission: Submission<M>;
   private lifecycle: ManagerState = 'init';
   private paused = false;
-  private engine: { loop: ClaimLoop; lease: WorkerLease; unlisten?: () => Promise<void>; unobserve: () => void } | undefined;
+  private engine: Engine | undefined;
   private starting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
 
@@ -89,6 +77,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     });
     this.registry = new HandlerRegistry(this.options);
     this.telemetry = new Telemetry(this.options.telemetry, this.options.worker_id, this.options.onError);
+    this.submission = new Submission(this.registry, this.db, this.clock, this.telemetry, this.wake);
   }
 
   /** `'init' | 'running' | 'stopping' | 'stopped'`. */
@@ -149,9 +138,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   // ---------------------------------------------------------------- submission
 
   /** Enqueue a one-off task (payload `{}` when none is given); resolves to its id. Bounds: `LIMITS`. */
-  async async<K extends keyof M & string>(name: K, payload?: PayloadOf<M, K>, options?: AsyncOptions): Promise<TaskId> {
-    const [id] = await this.insert((now) => [asyncTask(this.registry, name, payload, options, now)]);
-    return id;
+  async<K extends keyof M & string>(name: K, payload?: PayloadOf<M, K>, options?: AsyncOptions): Promise<TaskId> {
+    return this.submission.async(name, payload, options);
   }
 
   /**
@@ -159,14 +147,13 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    * At most `LIMITS.max_batch_size` (100,000) tasks: a larger batch throws a `ValidationError` and
    * writes nothing. An empty array resolves to `[]` without touching the store.
    */
-  async asyncMany(items: AsyncBatchItem<M>[]): Promise<TaskId[]> {
-    return this.insert((now) => this.batchInTurns(items, now));
+  asyncMany(items: AsyncBatchItem<M>[]): Promise<TaskId[]> {
+    return this.submission.asyncMany(items);
   }
 
   /** Register a cron task (UTC unless `tz` is given; payload `{}` when none is given); resolves to its id. */
-  async cron<K extends keyof M & string>(name: K, cronExpr: string, payload?: PayloadOf<M, K>, options?: CronOptions): Promise<TaskId> {
-    const [id] = await this.insert((now) => [cronTask(this.registry, name, cronExpr, payload, options, now)]);
-    return id;
+  cron<K extends keyof M & string>(name: K, cronExpr: string, payload?: PayloadOf<M, K>, options?: CronOptions): Promise<TaskId> {
+    return this.submission.cron(name, cronExpr, payload, options);
   }
 
   /**
@@ -189,88 +176,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    * });
    */
   within(handle: unknown): TransactionalEnqueue<M> {
-    if (handle === null || (typeof handle !== 'object' && typeof handle !== 'function')) {
-      throw new ValidationError(`within() needs the application's transaction handle, got ${handle === null ? 'null' : typeof handle}`);
-    }
-    return {
-      async: (name, payload, options) => this.insertWithin(handle, [asyncTask(this.registry, name, payload, options, this.clock.now())]).then(([id]) => id),
-      asyncMany: (items) => this.insertWithin(handle, this.batch(items, this.clock.now())),
-      cron: (name, cronExpr, payload, options) =>
-        this.insertWithin(handle, [cronTask(this.registry, name, cronExpr, payload, options, this.clock.now())]).then(([id]) => id),
-    };
-  }
-
-  /** Validated tasks of an `asyncMany` batch, all in one stretch (`within()`: a synchronous transaction cannot wait for a turn). */
-  private batch(items: AsyncBatchItem<M>[], now: number): NewTask[] {
-    checkBatch(items);
-    return items.map((item, i) => this.batchItem(item, i, now));
-  }
-
-  /**
-   * {@link batch} with a turn of the event loop every VALIDATE_CHUNK items: validating 100,000
-   * items takes a few hundred ms, and a worker's heartbeats must not wait for it. Every item is
-   * still validated before anything is written.
-   */
-  private async batchInTurns(items: AsyncBatchItem<M>[], now: number): Promise<NewTask[]> {
-    checkBatch(items);
-    const tasks: NewTask[] = new Array(items.length);
-    for (let i = 0; i < items.length; i++) {
-      if (i > 0 && i % VALIDATE_CHUNK === 0) await new Promise((resolve) => setImmediate(resolve));
-      tasks[i] = this.batchItem(items[i], i, now);
-    }
-    return tasks;
-  }
-
-  private batchItem(item: AsyncBatchItem<M>, i: number, now: number): NewTask {
-    if (!isPlainObject(item)) throw new ValidationError(`asyncMany item ${i} must be an object`);
-    knownKeys(item, ['name', 'payload', 'options'], 'asyncMany item');
-    return asyncTask(this.registry, item.name, item.payload, item.options, now);
-  }
-
-  /**
-   * No await before the store call: on SQLite every statement must run during this call, and an
-   * error the store throws synchronously is thrown from here as it is (telemetry's `enqueue`
-   * calls `create` before its first await), so the caller's synchronous transaction rolls back.
-   */
-  private insertWithin(handle: unknown, tasks: NewTask[]): Promise<TaskId[]> {
-    const store = this.db.readyNow('within()');
-    const createWithin = store.createTasksWithin?.bind(store);
-    if (!createWithin) throw new ValidationError(`The ${store.dialect} store cannot enqueue inside an application transaction`);
-    let thrown: { error: unknown } | null = null;
-    const created = this.telemetry.enqueue(tasks, (stamped) => {
-      try {
-        return createWithin(handle, stamped, this.clock.now());
-      } catch (error) {
-        thrown = { error };
-        throw error;
-      }
-    });
-    if (thrown) {
-      created.catch(() => undefined);
-      throw (thrown as { error: unknown }).error;
-    }
-    return created.then((ids) => {
-      for (const task of tasks) this.wake.wakeAt(task.next_run_time);
-      return ids;
-    });
-  }
-
-  /**
-   * Build (validating before anything connects), then write. Times are the database's: the first
-   * call of a manager learns the clock's offset while it sets up, so it builds its tasks again
-   * with the corrected time.
-   */
-  private async insert(build: (now: number) => NewTask[] | Promise<NewTask[]>): Promise<TaskId[]> {
-    let tasks = await build(this.clock.now());
-    if (tasks.length === 0) return [];
-    if (!this.clock.synced) {
-      await this.db.ready();
-      tasks = await build(this.clock.now());
-    }
-    const store = await this.db.ready();
-    const ids = await this.telemetry.enqueue(tasks, (stamped) => store.createTasks(stamped, this.clock.now()));
-    for (const task of tasks) this.wake.wakeAt(task.next_run_time);
-    return ids;
+    return this.submission.within(handle);
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -285,17 +191,10 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   private async launch(): Promise<void> {
     const store = await this.db.ready();
-    const loop = new ClaimLoop(store, this.registry, this.options, this.wake, this.telemetry, this.clock);
-    const lease = new WorkerLease(store, this.options, loop, this.wake, this.clock);
-    await lease.register();
-    const unlisten = store.capabilities.notify && store.listen ? await store.listen(() => this.wake.wake()) : undefined;
-    this.engine = { loop, lease, unlisten, unobserve: this.telemetry.observe(store) };
+    const { registry, options, wake, telemetry, clock } = this;
+    this.engine = await Engine.prepare(store, { registry, options, wake, telemetry, clock });
     this.lifecycle = 'running';
-    lease.startTimers();
-    loop.start(
-      () => !this.paused && !lease.fenced,
-      () => !lease.fenced,
-    );
+    this.engine.run(() => !this.paused);
   }
 
   /** Close the claim gate; in-flight handlers carry on. */
@@ -324,12 +223,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   private async shutdown(): Promise<void> {
     this.lifecycle = 'stopping';
-    const { loop, lease, unlisten, unobserve } = this.engine!;
-    unobserve();
     try {
-      await loop.stop(this.options.shutdown_timeout);
-      await lease.stop();
-      await unlisten?.().catch((error) => this.options.onError(error, 'unlisten'));
+      await this.engine!.stop();
     } finally {
       this.lifecycle = 'stopped';
       await this.db.close();

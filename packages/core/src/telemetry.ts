@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import {
   ProxyTracerProvider,
   ROOT_CONTEXT,
@@ -8,30 +7,29 @@ import {
   createNoopMeter,
   isSpanContextValid,
   metrics,
-  propagation,
   trace,
   type Attributes,
-  type BatchObservableResult,
   type Context,
   type Counter,
   type Histogram,
   type Meter,
-  type MeterProvider,
-  type ObservableGauge,
   type Span,
   type Tracer,
-  type TracerProvider,
 } from '@opentelemetry/api';
 import { SWEEP_ERRORS, planFailure } from '@taskmill/contracts/store-kit';
-import { ConfigurationError, TaskTimeoutError, isPlainObject, type FinishOutcome, type FinishResult, type NewTask, type Store, type Task, type TaskId } from '@taskmill/contracts';
-import { intervalMs } from './validate.js';
+import { TaskTimeoutError, type FinishOutcome, type FinishResult, type NewTask, type Store, type Task, type TaskId } from '@taskmill/contracts';
+import { QueueGauges } from './queue-gauges.js';
+import { ATTRS, INSTRUMENTATION_SCOPE, METRICS, SECONDS_BUCKETS, VERSION } from './telemetry-names.js';
+import type { ResolvedTelemetryOptions } from './telemetry-options.js';
+import { extractContext, injectContext } from './trace-context.js';
 
 /*
  * OpenTelemetry metrics and traces of a TaskManager, through `@opentelemetry/api` only: with no SDK
  * registered every instrument and span is the API's no-op, and the only work left per task is a
  * few empty calls. Nothing here reads the database per task; the two gauges that need the
- * database (queue depth, active workers) read it only when a metric reader collects, and at most
- * once per `gauge_cache_ms`.
+ * database (queue-gauges.ts) read it only when a metric reader collects. The names are in
+ * telemetry-names.ts, the option in telemetry-options.ts, the persisted trace context in
+ * trace-context.ts.
  *
  * Traces: enqueueing (`async`, `asyncMany`, `cron`, and the children of `next()`) is a PRODUCER
  * span, child of the caller's active span; its context is persisted on each task row as
@@ -42,108 +40,6 @@ import { intervalMs } from './validate.js';
  * run is linked only: parenting every run of a cron task by its registration would make one trace
  * that never ends.
  */
-
-/** Name (and version) of the Meter and Tracer. */
-export const INSTRUMENTATION_SCOPE = '@taskmill/core';
-const VERSION = packageVersion();
-
-/** Metric names (OpenTelemetry semantic-convention style). */
-export const METRICS = {
-  enqueued: 'taskmill.tasks.enqueued',
-  claimed: 'taskmill.tasks.claimed',
-  completed: 'taskmill.tasks.completed',
-  failed: 'taskmill.tasks.failed',
-  retried: 'taskmill.tasks.retried',
-  run_duration: 'taskmill.task.run.duration',
-  wait_duration: 'taskmill.task.wait.duration',
-  queue_depth: 'taskmill.queue.depth',
-  workers_active: 'taskmill.workers.active',
-} as const;
-
-/** Attribute names of metrics and spans. */
-export const ATTRS = {
-  name: 'taskmill.task.name',
-  type: 'taskmill.task.type',
-  status: 'taskmill.task.status',
-  outcome: 'taskmill.task.outcome',
-  id: 'taskmill.task.id',
-  attempt: 'taskmill.task.attempt',
-  retry_count: 'taskmill.task.retry_count',
-  parent_id: 'taskmill.task.parent_id',
-  stage: 'taskmill.task.stage',
-  worker_id: 'taskmill.worker.id',
-  child_count: 'taskmill.task.child_count',
-  applied: 'taskmill.outcome.applied',
-} as const;
-
-/** Most characters a task's `trace_context` may hold (the column's width). */
-export const MAX_TRACE_CONTEXT = 1024;
-
-/** Seconds: from a millisecond task up to an hour-long one (the SDK's default buckets are for ms). */
-const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
-
-/** The `telemetry` option of `new TaskManager()`. */
-export interface TelemetryOptions {
-  /** Where metrics go. (Default: the global one, `metrics.getMeterProvider()` when the manager is constructed) */
-  meterProvider?: MeterProvider;
-  /** Where spans go. (Default: the global one, also when registered after the manager is constructed) */
-  tracerProvider?: TracerProvider;
-  /**
-   * Report `taskmill.queue.depth` and `taskmill.workers.active`, which a running manager reads from
-   * the database when a metric reader collects. Every running manager reports them for the whole
-   * database: aggregate them with max (or keep one worker's), not sum. (Default: true)
-   */
-  gauges?: boolean;
-  /**
-   * How long (ms) a reading of those two gauges is reused: collections within this time answer from
-   * it, so a frequent scrape does not add queries. 0 reads at every collection. (Default: 15000)
-   */
-  gauge_cache_ms?: number;
-}
-
-/** The `telemetry` option after defaults. */
-export interface ResolvedTelemetryOptions {
-  enabled: boolean;
-  meterProvider: MeterProvider | undefined;
-  tracerProvider: TracerProvider | undefined;
-  gauges: boolean;
-  gauge_cache_ms: number;
-}
-
-const TELEMETRY_KEYS = ['meterProvider', 'tracerProvider', 'gauges', 'gauge_cache_ms'];
-
-/** Validate the `telemetry` option: `true`/absent (on, global providers), `false` (off), or {@link TelemetryOptions}. */
-export function resolveTelemetryOptions(value: unknown): ResolvedTelemetryOptions {
-  const resolved: ResolvedTelemetryOptions = { enabled: true, meterProvider: undefined, tracerProvider: undefined, gauges: true, gauge_cache_ms: 15_000 };
-  if (value === undefined || value === true) return resolved;
-  if (value === false) return { ...resolved, enabled: false, gauges: false };
-  if (!isPlainObject(value)) throw new ConfigurationError('Option telemetry must be a boolean or an object {meterProvider, tracerProvider, gauges, gauge_cache_ms}');
-  for (const key of Object.keys(value)) {
-    if (!TELEMETRY_KEYS.includes(key)) throw new ConfigurationError(`Unknown telemetry option "${key}"`);
-  }
-  const { meterProvider, tracerProvider, gauges, gauge_cache_ms } = value;
-  if (meterProvider !== undefined && typeof (meterProvider as MeterProvider | null)?.getMeter !== 'function') {
-    throw new ConfigurationError('Option telemetry.meterProvider must be a MeterProvider (an object with getMeter())');
-  }
-  if (tracerProvider !== undefined && typeof (tracerProvider as TracerProvider | null)?.getTracer !== 'function') {
-    throw new ConfigurationError('Option telemetry.tracerProvider must be a TracerProvider (an object with getTracer())');
-  }
-  if (gauges !== undefined && typeof gauges !== 'boolean') throw new ConfigurationError('Option telemetry.gauges must be a boolean');
-  return {
-    enabled: true,
-    meterProvider: meterProvider as MeterProvider | undefined,
-    tracerProvider: tracerProvider as TracerProvider | undefined,
-    gauges: gauges ?? true,
-    gauge_cache_ms: gauge_cache_ms === undefined ? resolved.gauge_cache_ms : intervalMs(gauge_cache_ms, 'Option telemetry.gauge_cache_ms', true, ConfigurationError),
-  };
-}
-
-/** A reading of the database gauges. */
-interface GaugeReading {
-  at: number;
-  depth: Map<string, { name: string; status: string; count: number }>;
-  workers: number;
-}
 
 /** The instruments and tracer of one TaskManager. */
 export class Telemetry {
@@ -157,12 +53,8 @@ export class Telemetry {
   private readonly retried: Counter;
   private readonly runDuration: Histogram;
   private readonly waitDuration: Histogram;
-  private readonly queueDepth: ObservableGauge;
-  private readonly workersActive: ObservableGauge;
-  private reading: GaugeReading | undefined;
-  private pending: Promise<GaugeReading | undefined> | undefined;
-  /** Every (name, status) ever reported: one that empties is reported as 0 instead of vanishing. */
-  private readonly seen = new Map<string, { name: string; status: string }>();
+  /** Absent when telemetry or its gauges are off. */
+  private readonly gauges: QueueGauges | undefined;
 
   constructor(
     private readonly options: ResolvedTelemetryOptions,
@@ -186,8 +78,7 @@ export class Telemetry {
       unit: 's',
       advice,
     });
-    this.queueDepth = m.createObservableGauge(METRICS.queue_depth, { description: 'Tasks in the database by name and status', unit: '{task}' });
-    this.workersActive = m.createObservableGauge(METRICS.workers_active, { description: 'Workers registered as active', unit: '{worker}' });
+    this.gauges = options.enabled && options.gauges ? new QueueGauges(m, options, onError) : undefined;
   }
 
   // ---------------------------------------------------------------- enqueue
@@ -313,51 +204,9 @@ export class Telemetry {
 
   // ---------------------------------------------------------------- gauges read from the database
 
-  /**
-   * Report the database gauges from this store while the manager runs; returns the function that
-   * stops it. A reading is reused for `gauge_cache_ms`, and collections that arrive while one is
-   * under way share it.
-   */
+  /** Report the database gauges from this store while the manager runs; returns the function that stops it. */
   observe(store: Store): () => void {
-    if (!this.enabled || !this.options.gauges) return () => undefined;
-    let observing = true;
-    const callback = async (result: BatchObservableResult) => {
-      const reading = await this.read(store, () => observing);
-      if (!reading || !observing) return;
-      for (const [key, { name, status }] of this.seen) {
-        result.observe(this.queueDepth, reading.depth.get(key)?.count ?? 0, { [ATTRS.name]: name, [ATTRS.status]: status });
-      }
-      result.observe(this.workersActive, reading.workers);
-    };
-    this.meter.addBatchObservableCallback(callback, [this.queueDepth, this.workersActive]);
-    return () => {
-      observing = false;
-      this.meter.removeBatchObservableCallback(callback, [this.queueDepth, this.workersActive]);
-    };
-  }
-
-  private async read(store: Store, observing: () => boolean): Promise<GaugeReading | undefined> {
-    const now = Date.now();
-    if (this.reading && now - this.reading.at < this.options.gauge_cache_ms) return this.reading;
-    this.pending ??= (async () => {
-      try {
-        const [stats, workers] = await Promise.all([store.getTaskStatsByTag(), store.listWorkers({ status: 'active' })]);
-        const depth: GaugeReading['depth'] = new Map();
-        for (const { name, status, count } of stats) {
-          const key = `${name}\0${status}`;
-          const entry = depth.get(key);
-          if (entry) entry.count += count;
-          else depth.set(key, { name, status, count });
-          if (!this.seen.has(key)) this.seen.set(key, { name, status });
-        }
-        this.reading = { at: Date.now(), depth, workers: workers.length };
-      } catch (error) {
-        // a collection racing stop() finds the store closing: not worth a report
-        if (observing()) this.onError(error, 'telemetry gauges');
-      }
-      return this.reading;
-    })().finally(() => (this.pending = undefined));
-    return this.pending;
+    return this.gauges ? this.gauges.observe(store) : () => undefined;
   }
 }
 
@@ -482,36 +331,6 @@ function enqueueAttributes(tasks: readonly { name: string; type?: string }[]): A
   if (tasks.length !== 1) attributes['messaging.batch.message_count'] = tasks.length;
   return attributes;
 }
-
-/**
- * The context to persist with a task: what the registered propagator writes (W3C `traceparent` and
- * `tracestate` with the SDK's default), as JSON text; null when it writes nothing (no propagator,
- * no valid span). Longer than the column allows, only `traceparent` and `tracestate` are kept.
- */
-export function injectContext(ctx: Context): string | null {
-  const carrier: Record<string, string> = {};
-  propagation.inject(ctx, carrier);
-  if (Object.keys(carrier).length === 0) return null;
-  const text = JSON.stringify(carrier);
-  if (text.length <= MAX_TRACE_CONTEXT) return text;
-  const { traceparent, tracestate } = carrier;
-  if (traceparent === undefined) return null;
-  const short = JSON.stringify(tracestate === undefined ? { traceparent } : { traceparent, tracestate });
-  return short.length <= MAX_TRACE_CONTEXT ? short : JSON.stringify({ traceparent });
-}
-
-/** The context persisted by {@link injectContext}, extracted by the registered propagator (ROOT_CONTEXT when none). */
-export function extractContext(text: string | null | undefined): Context {
-  if (!text) return ROOT_CONTEXT;
-  try {
-    const carrier: unknown = JSON.parse(text);
-    if (isPlainObject(carrier)) return propagation.extract(ROOT_CONTEXT, carrier);
-  } catch {
-    // not JSON: ignore it, as a propagator ignores a malformed header
-  }
-  return ROOT_CONTEXT;
-}
-
 function failSpan(span: Span, error: unknown, prefix = ''): void {
   const message = prefix + (error instanceof Error ? error.message : String(error));
   if (error instanceof Error) span.recordException(error);
@@ -521,13 +340,4 @@ function failSpan(span: Span, error: unknown, prefix = ''): void {
 function firstLine(text: string): string {
   const end = text.indexOf('\n');
   return end === -1 ? text : text.slice(0, end);
-}
-
-function packageVersion(): string | undefined {
-  try {
-    // src/telemetry.ts and dist/telemetry.js both sit one level below the package root
-    return (createRequire(import.meta.url)('../package.json') as { version?: string }).version;
-  } catch {
-    return undefined;
-  }
 }

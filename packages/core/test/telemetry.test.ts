@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT_CONTEXT, propagation, trace, type TextMapPropagator } from '@opentelemetry/api';
 import { ConfigurationError } from '@taskmill/contracts';
 import { resolveOptions } from '../src/options.js';
-import { MAX_TRACE_CONTEXT, extractContext, injectContext, resolveTelemetryOptions } from '../src/telemetry.js';
+import { MAX_TRACE_CONTEXT } from '../src/telemetry-names.js';
+import { resolveTelemetryOptions } from '../src/telemetry-options.js';
+import { extractContext, injectContext } from '../src/trace-context.js';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 

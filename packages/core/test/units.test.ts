@@ -50,7 +50,8 @@ describe('connection resolution', () => {
     expect(targetFor('mysql://root@h/db', 'mysql')?.dialect).toBe('mysql');
     expect(() => targetFor('redis://h', undefined)).toThrow(ConfigurationError);
     expect(() => targetFor(42, undefined)).toThrow(ConfigurationError);
-    await expect(openStore('sqlite::memory:', { dialect: 'sqlite', packageName: '@taskmill/store-not-there', factory: 'x' })).rejects.toBeInstanceOf(StoreNotInstalledError);
+    const missing = () => import(['@taskmill', 'store-not-there'].join('/')).then(() => () => null as never);
+    await expect(openStore('sqlite::memory:', { dialect: 'sqlite', packageName: '@taskmill/store-not-there', load: missing })).rejects.toBeInstanceOf(StoreNotInstalledError);
   });
 });
 

@@ -1,4 +1,4 @@
-import { ConfigurationError, LifecycleError, resolveSessionLimits, wholeSeconds, type SessionLimits } from '@taskmill/contracts';
+import { ConfigurationError, protocolsOf, redactUrl, LifecycleError, resolveSessionLimits, wholeSeconds, type SessionLimits } from '@taskmill/contracts';
 import type { Pool, PoolOptions } from 'mysql2/promise';
 import { createPool } from 'mysql2/promise';
 
@@ -55,9 +55,9 @@ export function parseMysqlUrl(url: string): PoolOptions {
   try {
     parsed = new URL(url);
   } catch (cause) {
-    throw new ConfigurationError(`Invalid MySQL connection URL: ${redact(url)}`, { cause });
+    throw new ConfigurationError(`Invalid MySQL connection URL: ${redactUrl(url)}`, { cause });
   }
-  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
+  if (!protocolsOf('mysql').includes(parsed.protocol)) {
     throw new ConfigurationError(`A MySQL connection URL must start with mysql:// or mariadb://, got ${parsed.protocol}//`);
   }
   if (!parsed.hostname) throw new ConfigurationError('The MySQL connection URL has no host');
@@ -80,10 +80,6 @@ export function parseMysqlUrl(url: string): PoolOptions {
   const ssl = parsed.searchParams.get('ssl');
   if (ssl === 'true' || ssl === '1') options.ssl = {};
   return options;
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
 }
 
 /**

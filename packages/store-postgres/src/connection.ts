@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ConfigurationError, resolveSessionLimits, type SessionLimits } from '@taskmill/contracts';
+import { ConfigurationError, protocolsOf, redactUrl, resolveSessionLimits, type SessionLimits } from '@taskmill/contracts';
 import { TABLES } from '@taskmill/contracts/store-kit';
 import postgres from '#postgres';
 
@@ -79,7 +79,7 @@ export interface Connection {
   listeners: Set<() => Promise<void>>;
 }
 
-const SCHEMES = ['postgres:', 'postgresql:', 'psql:'];
+const SCHEMES = protocolsOf('postgres');
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 /**
@@ -94,7 +94,7 @@ export function normalizeUrl(url: unknown): string {
   try {
     parsed = new URL(url.trim());
   } catch (cause) {
-    throw new ConfigurationError(`Invalid PostgreSQL connection URL: ${redact(url)}`, { cause });
+    throw new ConfigurationError(`Invalid PostgreSQL connection URL: ${redactUrl(url)}`, { cause });
   }
   if (!SCHEMES.includes(parsed.protocol)) {
     throw new ConfigurationError(
@@ -102,7 +102,7 @@ export function normalizeUrl(url: unknown): string {
     );
   }
   if (!parsed.hostname && !parsed.searchParams.get('host')) {
-    throw new ConfigurationError(`PostgreSQL connection URL has no host: ${redact(url)}`);
+    throw new ConfigurationError(`PostgreSQL connection URL has no host: ${redactUrl(url)}`);
   }
   const text = url.trim();
   return parsed.protocol === 'psql:' ? `postgres:${text.slice('psql:'.length)}` : text;
@@ -124,10 +124,6 @@ function withUrlSchema(opts: PostgresStoreOptions): PostgresStoreOptions {
   }
   parsed.searchParams.delete('schema');
   return { ...opts, url: parsed.toString(), schema: fromUrl };
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
 }
 
 function positive(value: unknown, name: string, fallback: number): number {

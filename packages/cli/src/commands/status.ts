@@ -1,5 +1,5 @@
 import { queryTasks } from '@taskmill/audit';
-import { TASK_STATUSES, WORKER_STATUSES, type Store, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
+import { CLAIMABLE_STATUSES, TASK_STATUSES, WORKER_STATUSES, type Store, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
 import type { Clock } from '@taskmill/core';
 import { duration, table, time } from '../format.js';
 import { json } from '../output.js';
@@ -39,7 +39,7 @@ export async function statusReport(store: Store, now: number): Promise<StatusRep
     a.name === b.name ? TASK_STATUSES.indexOf(a.status) - TASK_STATUSES.indexOf(b.status) : a.name < b.name ? -1 : 1,
   );
   let dueNow = 0;
-  for (const status of ['pending', 'failed', 'timeout'] as const) {
+  for (const status of CLAIMABLE_STATUSES) {
     dueNow += (await queryTasks(store, { status, next_run_before: now, limit: 1 })).total;
   }
   const [oldest] = (await queryTasks(store, { status: 'pending', limit: 1 })).items;

@@ -10,8 +10,7 @@ import type { Task } from '../rows.js';
 /** The claim order as SQL (column names are those of every store's tasks table). */
 export const CLAIM_ORDER_SQL = 'priority DESC, next_run_time ASC, id ASC';
 
-/** Statuses a claim may pick: `pending`, or `failed`/`timeout` waiting for their retry. */
-export const CLAIMABLE_STATUSES = ['pending', 'failed', 'timeout'] as const;
+export { CLAIMABLE_STATUSES } from '../statuses.js';
 
 /** Sort comparator for the claim order. */
 export function compareClaimOrder(
