@@ -21,7 +21,7 @@ describe('planFailure', () => {
 });
 
 describe('transitions', () => {
-  it('never leave completed or permanently_failed, and follow SPEC B5.2 plus cancel from any live status', () => {
+  it('never leave completed or permanently_failed, and follow docs/behaviour.md#transitions, cancel included from any live status', () => {
     for (const to of TASK_STATUSES) {
       expect(canTransition('completed', to)).toBe(false);
       expect(canTransition('permanently_failed', to)).toBe(false);
@@ -47,7 +47,7 @@ describe('codec', () => {
     expect(decodeTask({ ...row, status: 'completed' }).result).toBe('ignored');
   });
 
-  it('pages follow SPEC B10', () => {
+  it('pages follow docs/behaviour.md#queries', () => {
     const rows = [{ id: 1, event_time: 10 }, { id: 2, event_time: 11 }];
     expect(makePage(rows, 5, normalizePaging({ limit: 2, offset: 0 }))).toEqual({ items: rows, total: 5, limit: 2, offset: 0, next_cursor: expect.any(String), has_more: true });
     expect(makePage([1, 2], 2, normalizePaging({ offset: 7 }))).toEqual({ items: [1, 2], total: 2, limit: null, offset: 0, next_cursor: null, has_more: false });

@@ -103,7 +103,7 @@ describeBackends('audit', backends(), (env) => {
     expect(summary.slowest_attempts).toEqual(slowest.map((a) => ({ ...a, duration_seconds: seconds(a) })));
   }, 60_000);
 
-  env.test('paged audit queries, views and array forms through the TaskManager (SPEC B10, B2.6)', async () => {
+  env.test('paged audit queries, views and array forms through the TaskManager (docs/behaviour.md#queries)', async () => {
     const tm = await env.isolated();
     const { root, tasks, byName } = await runWorkflow(tm);
     const all = await tm.queryWorkflowEvents(root);

@@ -48,7 +48,7 @@ describe('normalizeRetentionPolicy', () => {
     ]);
   });
 
-  it('rejects an expire_time that is not a positive number, with SPEC B9 message', () => {
+  it('rejects an expire_time that is not a positive number, with the message of docs/behaviour.md#retention', () => {
     for (const expire_time of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '60', true]) {
       invalid(() => normalizeRetentionPolicy({ expire_time }), 'retention expire_time must be a positive number');
     }
