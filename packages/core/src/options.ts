@@ -1,5 +1,5 @@
 import { ConfigurationError, ValidationError, assertStorableText, isPlainObject, type RetryBackoff, type Store } from '@taskmill/contracts';
-import { checkExpireTime, normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from '@taskmill/retention';
+import { checkExpireTime, normalizeRetentionPolicy, resolveSweepTiming, type NormalizedRetentionRule, type RetentionPolicy } from '@taskmill/retention';
 import { nanoid } from 'nanoid';
 import {
   intervalMs,
@@ -98,10 +98,23 @@ export interface TaskManagerOptions {
   /**
    * Ms between automatic retention sweeps while they find nothing expired, at most
    * `LIMITS.max_interval_ms`. The first sweep comes a full interval after `start()`; each one stops
-   * starting batches after min(1 s, half the interval); while expired tasks remain, the next follows
-   * after twice that. One worker of a cluster sweeps at a time (the store's retention lock). (Default: 300000)
+   * starting batches after `retention_time_budget`; while expired tasks remain, the next follows
+   * after `retention_pause`. One worker of a cluster sweeps at a time (the store's retention lock). (Default: 300000)
    */
   retention_interval?: number;
+  /**
+   * Time slice of one automatic retention sweep in ms: it starts no batch after it (a batch under
+   * way finishes). (Default: the smaller of 1000 and half of `retention_interval`)
+   */
+  retention_time_budget?: number;
+  /**
+   * Ms from a sweep that left expired tasks (its slice ran out) to the next one, at most
+   * `retention_interval`: a backlog is swept `retention_time_budget` of every
+   * `retention_time_budget + retention_pause` ms, and workers have the database to themselves in
+   * between. A longer pause costs workers less and clears a backlog more slowly. (Default: twice
+   * `retention_time_budget`, at most `retention_interval`)
+   */
+  retention_pause?: number;
   /**
    * Called with errors of the background loops (claim, heartbeats, sweeps), and once per handler that
    * outlives its attempt (timed out, paused, cancelled, recovered, interrupted by `stop()`) by a
@@ -143,6 +156,8 @@ export interface ResolvedOptions {
   /** The validated retention rules; empty when retention is off. */
   retention: NormalizedRetentionRule[];
   retention_interval: number;
+  retention_time_budget: number;
+  retention_pause: number;
   onError: (error: unknown, where: string) => void;
   telemetry: ResolvedTelemetryOptions;
 }
@@ -171,6 +186,8 @@ const KNOWN = [
   'expire_time',
   'retention',
   'retention_interval',
+  'retention_time_budget',
+  'retention_pause',
   'onError',
   'telemetry',
 ] as const;
@@ -226,7 +243,11 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     shutdown_timeout: option('shutdown_timeout', 30000, ms(true)),
     expire_time: retention.length > 0 ? Math.min(...retention.map((rule) => rule.expire_time)) : null,
     retention,
-    retention_interval: option('retention_interval', 300000, ms(false)),
+    ...retentionTiming(
+      option('retention_interval', 300000, ms(false)),
+      option<number | undefined>('retention_time_budget', undefined, ms(false)),
+      option<number | undefined>('retention_pause', undefined, ms(false)),
+    ),
     onError: onError as ResolvedOptions['onError'],
     telemetry: resolveTelemetryOptions(options.telemetry),
   };
@@ -246,6 +267,12 @@ function resolveRetention(options: Record<string, unknown>): NormalizedRetention
     if (error instanceof ValidationError) throw new ConfigurationError(error.message, { cause: error });
     throw error;
   }
+}
+
+/** The sweeper's interval, slice and pause, as the sweeper resolves their defaults (each already checked here). */
+function retentionTiming(interval: number, budget: number | undefined, pause: number | undefined) {
+  const timing = resolveSweepTiming({ interval_ms: interval, time_budget_ms: budget, pause_ms: pause });
+  return { retention_interval: timing.interval_ms, retention_time_budget: timing.time_budget_ms, retention_pause: timing.pause_ms };
 }
 
 function defaultOnError(error: unknown, where: string): void {

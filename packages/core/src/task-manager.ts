@@ -329,7 +329,9 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    */
   async runRetention(policy?: RetentionPolicy): Promise<RetentionResult> {
     const rules = mergeRetentionPolicy(this.options.retention, policy);
-    const result = await runRetention(await this.db.ready(), rules);
+    const store = await this.db.ready();
+    // after ready(): the clock has been set against the store, on which tasks' times were written
+    const result = await runRetention(store, rules, { now: () => this.clock.now() });
     this.engine?.lease.retentionRan();
     return result;
   }

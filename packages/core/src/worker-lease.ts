@@ -50,7 +50,14 @@ export class WorkerLease {
   ) {
     this.retention =
       options.retention.length > 0
-        ? new RetentionSweeper(store, options.retention, { interval_ms: options.retention_interval, onError: options.onError })
+        ? new RetentionSweeper(store, options.retention, {
+            interval_ms: options.retention_interval,
+            time_budget_ms: options.retention_time_budget,
+            pause_ms: options.retention_pause,
+            onError: options.onError,
+            // tasks' times are on the database's clock: a process whose clock runs ahead must not delete early
+            now: () => clock.now(),
+          })
         : undefined;
   }
 

@@ -1,6 +1,7 @@
 /*
  * Retention under load: how much does draining 100,000 expired tasks slow the workers down?
- * (BENCH_MODE=sweeper: by automatic sweeps at their default slice and pause instead of one run.)
+ * (BENCH_MODE=sweeper: by automatic sweeps at their default slice and pause instead of one run;
+ * BENCH_SWEEP_BUDGET_MS, BENCH_SWEEP_PAUSE_MS and BENCH_SWEEP_BATCH try others.)
  *
  *   pnpm --filter @taskmill/e2e bench:retention            (all of sqlite, postgres, mysql)
  *   BENCH_STORES=sqlite,postgres BENCH_EXPIRED=100000 BENCH_PHASE_MS=10000 pnpm … bench:retention
@@ -23,9 +24,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import postgres from 'postgres';
-import type { NewTask, Store } from '@taskmill/contracts';
+import type { NewTask, RetentionStore, Store } from '@taskmill/contracts';
 import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
-import { DEFAULT_SWEEP_BUDGET_MS, DEFAULT_SWEEP_PAUSE_FACTOR, RetentionSweeper, runRetention, type RetentionResult } from '@taskmill/retention';
+import { RetentionSweeper, resolveSweepTiming, runRetention, type RetentionResult } from '@taskmill/retention';
 import { createMysqlStore } from '@taskmill/store-mysql';
 import { createPostgresStore } from '@taskmill/store-postgres';
 import { createSqliteStore } from '@taskmill/store-sqlite';
@@ -36,6 +37,10 @@ const EXPIRED = Number(process.env.BENCH_EXPIRED ?? 100_000);
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 10_000);
 /** `run`: one runRetention call, as an ops script; `sweeper`: a RetentionSweeper at its default slice and pause until the backlog is gone. */
 const MODE = process.env.BENCH_MODE === 'sweeper' ? 'sweeper' : 'run';
+/** Sweeper mode: its time slice, pause and batch size when set (else the sweeper's defaults), to try other duty cycles. */
+const SWEEP_BUDGET_MS = optionalNumber('BENCH_SWEEP_BUDGET_MS');
+const SWEEP_PAUSE_MS = optionalNumber('BENCH_SWEEP_PAUSE_MS');
+const SWEEP_BATCH = optionalNumber('BENCH_SWEEP_BATCH');
 const STORES = (process.env.BENCH_STORES ?? 'sqlite,postgres,mysql').split(',').map((s) => s.trim());
 const SENTINEL_STATUSES = ['pending', 'failed', 'timeout', 'suspended', 'paused'] as const;
 const SENTINELS_PER_STATUS = 200;
@@ -43,6 +48,11 @@ const SENTINELS_PER_STATUS = 200;
 const BACKLOG = 2000;
 const INSERT_CHUNK = 1000;
 const DAY = 86_400_000;
+
+function optionalNumber(name: string): number | undefined {
+  const value = process.env[name];
+  return value === undefined || value === '' ? undefined : Number(value);
+}
 
 /** Raw SQL on the bench database (numbers and fixed strings only, so no parameters are needed). */
 interface Raw {
@@ -208,15 +218,31 @@ async function throughput(raw: Raw, run: () => Promise<unknown>): Promise<{ rate
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Automatic sweeps at the default slice and pause (the first after 100 ms) until one finds nothing left. */
-async function sweepAll(store: Store): Promise<RetentionResult> {
+/**
+ * Automatic sweeps at the default slice and pause (or BENCH_SWEEP_*) until one finds nothing left.
+ * The sweeper's interval is set to its pause, the shortest that keeps the pause whole (a pause is
+ * at most the interval), so the first sweep comes one pause after start; `measure` then times the
+ * sweeps from their first batch, so the wait before it is not counted as a drain phase.
+ */
+async function sweepAll(store: Store, measure: (run: () => Promise<unknown>) => Promise<unknown>): Promise<RetentionResult> {
   const total = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0 };
   let finished!: () => void;
   const done = new Promise<void>((resolve) => (finished = resolve));
-  const sweeper = new RetentionSweeper(store, { expire_time: 3600 }, {
-    interval_ms: 100,
-    time_budget_ms: DEFAULT_SWEEP_BUDGET_MS,
-    pause_ms: DEFAULT_SWEEP_PAUSE_FACTOR * DEFAULT_SWEEP_BUDGET_MS,
+  let firstBatch!: () => void;
+  const started = new Promise<void>((resolve) => (firstBatch = resolve));
+  const observed: RetentionStore = {
+    purgeExpiredTasks(input) {
+      firstBatch();
+      return store.purgeExpiredTasks(input);
+    },
+  };
+  const { time_budget_ms, pause_ms } = resolveSweepTiming({ time_budget_ms: SWEEP_BUDGET_MS, pause_ms: SWEEP_PAUSE_MS });
+  console.log(`[${store.dialect}] sweeper: slice ${time_budget_ms} ms, pause ${pause_ms} ms, batch ${SWEEP_BATCH ?? 'default'}`);
+  const sweeper = new RetentionSweeper(observed, { expire_time: 3600 }, {
+    interval_ms: Math.max(pause_ms, time_budget_ms),
+    time_budget_ms,
+    pause_ms,
+    batch_size: SWEEP_BATCH,
     onSweep: (r) => {
       total.tasks_deleted += r.tasks_deleted;
       total.events_deleted += r.events_deleted;
@@ -225,7 +251,8 @@ async function sweepAll(store: Store): Promise<RetentionResult> {
     },
   });
   sweeper.start();
-  await done;
+  await started;
+  await measure(() => done);
   await sweeper.stop();
   return total;
 }
@@ -261,9 +288,14 @@ async function bench(name: string): Promise<void> {
 
     const before = await throughput(raw, () => sleep(PHASE_MS));
     let deleted = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0 };
-    const during = await throughput(raw, async () => {
-      deleted = MODE === 'run' ? await runRetention(store, { expire_time: 3600 }) : await sweepAll(store);
-    });
+    let during!: { rate: number; ms: number };
+    if (MODE === 'run') {
+      during = await throughput(raw, async () => {
+        deleted = await runRetention(store, { expire_time: 3600 });
+      });
+    } else {
+      deleted = await sweepAll(store, async (run) => (during = await throughput(raw, run)));
+    }
     const after = await throughput(raw, () => sleep(PHASE_MS));
 
     // the feeder stops first: a worker on SQLite with a never-empty queue can take minutes to act on `stop`

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigurationError, TaskManager, ValidationError, type Store, type TaskId } from '@taskmill/core';
 import { backends, sharedBackends } from '../src/backends.js';
 import { FAST, describeBackends, waitFor, waitForStatus } from '../src/harness.js';
@@ -44,6 +44,11 @@ describe('retention options', () => {
     const paused = new TaskManager({ dbConnection: 'sqlite::memory:', expire_time: 60, retention: { statuses: ['paused'] }, retention_interval: 1000 });
     expect(paused.options.retention).toEqual([{ expire_time: 60, statuses: ['paused'] }]);
     expect(paused.options.retention_interval).toBe(1000);
+    // the sweeper's slice and pause: min(1 s, half the interval) and twice that (at most the interval), or as given
+    expect([memory.options.retention_time_budget, memory.options.retention_pause]).toEqual([1000, 2000]);
+    expect([paused.options.retention_time_budget, paused.options.retention_pause]).toEqual([500, 1000]);
+    const tuned = new TaskManager({ dbConnection: 'sqlite::memory:', retention_time_budget: 250, retention_pause: 5000 });
+    expect([tuned.options.retention_time_budget, tuned.options.retention_pause]).toEqual([250, 5000]);
     const shortcut = new TaskManager({ dbConnection: 'sqlite::memory:', retention: 120 });
     expect(shortcut.options.retention).toEqual([{ expire_time: 120, statuses: ['completed', 'permanently_failed'] }]);
     const split = new TaskManager({
@@ -75,6 +80,10 @@ describe('retention options', () => {
       [{ retention: [{ statuses: ['completed'] }, { statuses: ['completed', 'paused'] }] }, 'Retention status completed is in more than one rule'],
       [{ retention_interval: 0 }, 'Option retention_interval must be a positive number of ms'],
       [{ retention_interval: 2 ** 31 }, 'Option retention_interval must be a positive number of ms, at most 2147483647'],
+      [{ retention_time_budget: 0 }, 'Option retention_time_budget must be a positive number of ms'],
+      [{ retention_time_budget: '1s' }, 'Option retention_time_budget must be a positive number of ms'],
+      [{ retention_pause: -1 }, 'Option retention_pause must be a positive number of ms'],
+      [{ retention_pause: 2 ** 31 }, 'Option retention_pause must be a positive number of ms, at most 2147483647'],
     ];
     for (const [options, message] of bad) {
       const make = () => new TaskManager({ dbConnection: 'sqlite::memory:', ...options } as never);
@@ -286,6 +295,32 @@ describeBackends('retention', backends(), (env) => {
     const ranAt = Date.now();
     await tm.runRetention();
     expect(tm.nextRetentionSweepAt).toBeGreaterThanOrEqual(ranAt + INTERVAL);
+  });
+
+  env.test('expiry is judged on the database clock: a process 30 s ahead deletes no task finished less than expire_time ago', async () => {
+    // Date.now() shifted is a process whose clock runs ahead; the store's serverTime is not shifted
+    const realNow = Date.now.bind(Date);
+    vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 30_000);
+    try {
+      const INTERVAL = 300;
+      const tm = await env.isolated({ expire_time: 20, retention_interval: INTERVAL, retention_time_budget: 100, retention_pause: 100 });
+      tm.use('ok', () => 1);
+      const id = await tm.async('ok', {});
+      await tm.start();
+      await waitForStatus(tm, id, 'completed');
+      // two automatic sweeps after the task completed: on the local clock it was 30 s old, past its 20 s
+      const firstDue = tm.nextRetentionSweepAt!;
+      await waitFor(() => tm.nextRetentionSweepAt! >= firstDue + 2 * INTERVAL, { what: 'two automatic sweeps' });
+      await expectKept(tm, id, 'completed');
+      expect(await tm.runRetention()).toEqual(ZERO);
+      await expectKept(tm, id, 'completed');
+      // on the database's clock the task did finish: once idle longer than a policy asks, it goes
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await tm.runRetention(0.2)).tasks_deleted).toBe(1);
+      await expectGone(tm, id);
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 });
 

@@ -31,6 +31,8 @@ export {
   DEFAULT_SWEEP_BUDGET_MS,
   DEFAULT_SWEEP_PAUSE_FACTOR,
   RetentionSweeper,
+  resolveSweepTiming,
   type RetentionSweeperOptions,
+  type SweepTiming,
 } from './sweeper.js';
 export { RETENTION_STATUSES, type RetentionStatus } from '@taskmill/contracts';

@@ -1,4 +1,4 @@
-import { ValidationError, type RetentionStore } from '@taskmill/contracts';
+import { LIMITS, ValidationError, type RetentionStore } from '@taskmill/contracts';
 import { positiveMs } from './checks.js';
 import { normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from './policy.js';
 
@@ -36,6 +36,13 @@ export interface RetentionRunOptions {
   batch_size?: number;
   /** Called after each batch has committed, with the totals so far. (Default: none) */
   onBatch?: (progress: RetentionProgress) => void;
+  /**
+   * The clock that decides what has expired, in ms since the epoch, read once when the run starts;
+   * a rule's own `now` wins. Tasks' times were written on the database's clock, so a TaskManager
+   * passes that one: a process whose clock runs ahead would otherwise delete tasks early.
+   * (Default: `Date.now`)
+   */
+  now?: () => number;
 }
 
 /** Options of {@link sweepRetention}. */
@@ -59,7 +66,12 @@ export interface RetentionSweepOptions extends RetentionRunOptions {
  */
 export async function runRetention(store: RetentionStore, policy: RetentionPolicy, options: RetentionRunOptions = {}): Promise<RetentionResult> {
   const rules = normalizeRetentionPolicy(policy);
-  const { tasks_deleted, events_deleted, attempts_deleted } = await drain(store, rules, batchSize(options.batch_size), () => false, progressCallback(options.onBatch));
+  const { tasks_deleted, events_deleted, attempts_deleted } = await drain(store, rules, {
+    limit: batchSize(options.batch_size),
+    stop: () => false,
+    onBatch: progressCallback(options.onBatch),
+    now: clockOption(options.now),
+  });
   return { tasks_deleted, events_deleted, attempts_deleted };
 }
 
@@ -74,24 +86,29 @@ export async function sweepRetention(store: RetentionStore, policy: RetentionPol
   const deadline = Date.now() + budget;
   const { signal } = options;
   const stop = () => signal?.aborted === true || Date.now() >= deadline;
-  return drain(store, rules, limit, stop, progressCallback(options.onBatch), options.exclusive === true);
+  return drain(store, rules, { limit, stop, onBatch: progressCallback(options.onBatch), now: clockOption(options.now), exclusive: options.exclusive === true });
+}
+
+/** How {@link drain} runs. */
+interface DrainOptions {
+  limit: number;
+  stop: () => boolean;
+  onBatch: RetentionRunOptions['onBatch'];
+  now: () => number;
+  exclusive?: boolean;
 }
 
 /**
  * Round-robin over the rules, one batch each in turn, so that a large backlog of one rule (say,
  * a million completed tasks) does not starve the others across time-bounded sweeps.
  */
-async function drain(
-  store: RetentionStore,
-  rules: NormalizedRetentionRule[],
-  limit: number,
-  stop: () => boolean,
-  onBatch: RetentionRunOptions['onBatch'],
-  exclusive = false,
-): Promise<RetentionSweepResult> {
+async function drain(store: RetentionStore, rules: NormalizedRetentionRule[], run: DrainOptions): Promise<RetentionSweepResult> {
+  const { limit, stop, onBatch, exclusive = false } = run;
   let batches = 0;
   const result = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, finished: true };
-  const startedAt = Date.now();
+  // the cut-off is on the clock the tasks' times were written on; the time slice (stop) is a
+  // duration of this process and stays on the local clock
+  const startedAt = run.now();
   // `before` is fixed for the whole run, so tasks that expire while it runs wait for the next run
   // instead of keeping an untimed run going
   let pending = rules.map((rule) => ({ statuses: rule.statuses, before: Math.floor((rule.now ?? startedAt) - rule.expire_time * 1000) }));
@@ -125,6 +142,20 @@ function progressCallback(value: unknown): RetentionRunOptions['onBatch'] {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw new ValidationError('retention onBatch must be a function');
   return value as RetentionRunOptions['onBatch'];
+}
+
+function clockOption(value: unknown): () => number {
+  if (value === undefined) return () => Date.now();
+  if (typeof value !== 'function') throw new ValidationError('retention now must be a function returning ms since the epoch');
+  return () => checkedNow((value as () => unknown)());
+}
+
+/** What a `now` clock returned, checked like a rule's `now`: a bad clock must not become a cut-off that deletes everything. */
+function checkedNow(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > LIMITS.max_time_ms) {
+    throw new ValidationError(`retention now() must return a time in ms since the epoch, from 0 to ${LIMITS.max_time_ms}`);
+  }
+  return value;
 }
 
 function batchSize(value: unknown): number {

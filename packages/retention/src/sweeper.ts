@@ -1,4 +1,4 @@
-import type { RetentionStore } from '@taskmill/contracts';
+import { ValidationError, type RetentionStore } from '@taskmill/contracts';
 import { positiveMs } from './checks.js';
 import { normalizeRetentionPolicy, type NormalizedRetentionRule, type RetentionPolicy } from './policy.js';
 import { sweepRetention, type RetentionSweepResult } from './run-retention.js';
@@ -31,6 +31,31 @@ export interface RetentionSweeperOptions {
   onError?: (error: unknown, where: string) => void;
   /** Called after each sweep with what it deleted. (Default: none) */
   onSweep?: (result: RetentionSweepResult) => void;
+  /**
+   * The clock that decides what has expired (ms since the epoch), read when each sweep starts.
+   * Tasks' times are written on the database's clock, so a TaskManager passes its database clock:
+   * a process whose clock runs ahead would otherwise delete tasks early. Timers and time slices
+   * stay on the local clock. (Default: `Date.now`)
+   */
+  now?: () => number;
+}
+
+/** When a {@link RetentionSweeper} sweeps, its defaults filled in. */
+export interface SweepTiming {
+  interval_ms: number;
+  time_budget_ms: number;
+  pause_ms: number;
+}
+
+/**
+ * The interval, time slice and pause a {@link RetentionSweeper} with these options uses (each
+ * validated; a ValidationError names a bad one), e.g. for a TaskManager to report its resolved options.
+ */
+export function resolveSweepTiming(options: Pick<RetentionSweeperOptions, 'interval_ms' | 'time_budget_ms' | 'pause_ms'> = {}): SweepTiming {
+  const interval = positiveMs(options.interval_ms, 'interval_ms') ?? DEFAULT_RETENTION_INTERVAL_MS;
+  const budget = positiveMs(options.time_budget_ms, 'time_budget_ms') ?? Math.min(DEFAULT_SWEEP_BUDGET_MS, interval / 2);
+  const pause = Math.min(interval, positiveMs(options.pause_ms, 'pause_ms') ?? DEFAULT_SWEEP_PAUSE_FACTOR * budget);
+  return { interval_ms: interval, time_budget_ms: budget, pause_ms: pause };
 }
 
 /**
@@ -61,9 +86,11 @@ export class RetentionSweeper {
     private readonly options: RetentionSweeperOptions = {},
   ) {
     this.rules = normalizeRetentionPolicy(policy);
-    this.interval = positiveMs(options.interval_ms, 'interval_ms') ?? DEFAULT_RETENTION_INTERVAL_MS;
-    this.budget = positiveMs(options.time_budget_ms, 'time_budget_ms') ?? Math.min(DEFAULT_SWEEP_BUDGET_MS, this.interval / 2);
-    this.pause = Math.min(this.interval, positiveMs(options.pause_ms, 'pause_ms') ?? DEFAULT_SWEEP_PAUSE_FACTOR * this.budget);
+    const timing = resolveSweepTiming(options);
+    this.interval = timing.interval_ms;
+    this.budget = timing.time_budget_ms;
+    this.pause = timing.pause_ms;
+    if (options.now !== undefined && typeof options.now !== 'function') throw new ValidationError('retention now must be a function returning ms since the epoch');
   }
 
   /** When the next sweep is due (ms since the epoch); null before `start()`, after `stop()`, or when the policy deletes nothing. */
@@ -117,10 +144,11 @@ export class RetentionSweeper {
 
   /** One sweep; true when it left expired tasks behind and this sweeper should come back soon. */
   private async sweepOnce(): Promise<boolean> {
-    const { batch_size, onError = defaultOnError, onSweep } = this.options;
+    const { batch_size, onError = defaultOnError, onSweep, now } = this.options;
     try {
       const result = await sweepRetention(this.store, this.rules, {
         batch_size,
+        now,
         time_budget_ms: this.budget,
         signal: this.abort.signal,
         exclusive: true,

@@ -70,6 +70,31 @@ describe('runRetention with a store double', () => {
     expect(calls.map((c) => c.before)).toEqual([998, 998, 998]);
   });
 
+  it("takes its cutoff from the clock it is given, read once at the start; a rule's own now wins", async () => {
+    const { store, calls } = fakeStore({ completed: 20, permanently_failed: 5 });
+    let reads = 0;
+    const clock = () => (reads++, 50_000);
+    await runRetention(store, [{ expire_time: 10, statuses: ['completed'] }, { expire_time: 10, statuses: ['permanently_failed'], now: 30_000 }], { batch_size: 10, now: clock });
+    expect(calls.map((c) => `${c.statuses.join()}<${c.before}`)).toEqual([
+      'completed<40000',
+      'permanently_failed<20000',
+      'completed<40000',
+      'completed<40000',
+    ]);
+    expect(reads).toBe(1);
+    const swept = fakeStore({ completed: 5 });
+    await sweepRetention(swept.store, 10, { now: () => 50_000 });
+    expect(swept.calls.map((c) => c.before)).toEqual([40_000]);
+  });
+
+  it('refuses a clock that is not a function or reads no valid time, deleting nothing', async () => {
+    const { store, calls } = fakeStore({ completed: 5 });
+    await expect(runRetention(store, 1, { now: 5 as never })).rejects.toThrow('retention now must be a function returning ms since the epoch');
+    await expect(runRetention(store, 1, { now: () => Number.NaN })).rejects.toThrow('retention now() must return a time in ms since the epoch');
+    await expect(sweepRetention(store, 1, { now: () => -1 })).rejects.toThrow(ValidationError);
+    expect(calls).toHaveLength(0);
+  });
+
   it('deletes nothing and touches no store when the policy is invalid or disabled', async () => {
     const { store, calls } = fakeStore({ completed: 5 });
     await expect(runRetention(store, { expire_time: 0 })).rejects.toThrow(ValidationError);

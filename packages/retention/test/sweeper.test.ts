@@ -100,8 +100,28 @@ describe('RetentionSweeper', () => {
     expect(at).toHaveLength(0);
   });
 
+  it('judges expiry by the clock it is given, read at each sweep', async () => {
+    const inputs: PurgeInput[] = [];
+    const store: RetentionStore = {
+      async purgeExpiredTasks(input) {
+        inputs.push(input);
+        return { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, has_more: false };
+      },
+    };
+    let dbNow = 1_000_000;
+    const sweeper = new RetentionSweeper(store, 60, { interval_ms: 30, now: () => dbNow });
+    sweeper.start();
+    await until(() => inputs.length >= 1);
+    dbNow = 2_000_000;
+    await until(() => inputs.length >= 2);
+    await sweeper.stop();
+    expect(inputs[0].before).toBe(1_000_000 - 60_000);
+    expect(inputs[1].before).toBe(2_000_000 - 60_000);
+  });
+
   it('validates its policy and intervals when constructed', () => {
     const { store } = recordingStore();
+    expect(() => new RetentionSweeper(store, 60, { now: 5 as never })).toThrow('retention now must be a function returning ms since the epoch');
     expect(() => new RetentionSweeper(store, { expire_time: -1 })).toThrow(ValidationError);
     expect(() => new RetentionSweeper(store, 60, { interval_ms: 0 })).toThrow('retention interval_ms must be a positive number of ms');
     expect(() => new RetentionSweeper(store, 60, { time_budget_ms: Number.NaN })).toThrow('retention time_budget_ms must be a positive number of ms');

@@ -110,6 +110,25 @@ export class TestDatabases {
     );
   }
 
+  /** Lock rows for update in a transaction of a connection of its own while `during` runs; then roll back. */
+  async lockRows(store: Store, table: TableName, where: Record<string, unknown>, during: () => Promise<void>): Promise<void> {
+    const keys = Object.keys(where);
+    const conn = await this.appConnection(store);
+    try {
+      // as the stores' transactions run: no gap locks beyond the rows asked for
+      await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      await conn.beginTransaction();
+      await conn.query(
+        `SELECT 1 FROM ${mysql.escapeId(table)} WHERE ${keys.map((k) => `${mysql.escapeId(k)} = ?`).join(' AND ')} FOR UPDATE`,
+        keys.map((k) => where[k]),
+      );
+      await during();
+    } finally {
+      await conn.query('ROLLBACK').catch(() => {});
+      await conn.end();
+    }
+  }
+
   /** Run raw SQL on the admin connection. */
   async query(sql: string, params: unknown[] = []): Promise<unknown> {
     const [rows] = await (await this.conn()).query(sql, params);
@@ -131,6 +150,7 @@ export class TestDatabases {
       createPeer: (store) => this.peer(store),
       rawRows: (store, table, where) => this.rawRows(store, table, where),
       insertRaw: (store, table, row) => this.insertRaw(store, table, row),
+      lockRows: (store, table, where, during) => this.lockRows(store, table, where, during),
       cleanup: () => this.cleanup(),
       appTransactions: this.appTransactions(),
       badHandles: async (store) => this.badHandles(store),

@@ -82,6 +82,18 @@ export function createPgHarness(): ConformanceHarness {
       const sql = rawClient();
       await sql`INSERT INTO ${sql(`${schema}.${table}`)} ${sql(row as Record<string, postgres.SerializableParameter>)}`;
     },
+    async lockRows(store, table, where, during) {
+      const schema = schemaOf.get(store);
+      if (!schema) throw new Error('lockRows: unknown store');
+      const sql = rawClient();
+      const filter = Object.entries(where)
+        .map(([col, value]) => sql`${sql(col)} = ${value as string}`)
+        .reduce((a, b) => sql`${a} AND ${b}`);
+      await inApp((fn) => sql.begin(fn) as Promise<never>, 'rollback', async (handle) => {
+        const tx = handle as postgres.TransactionSql;
+        await tx`SELECT 1 FROM ${tx(`${schema}.${table}`)} WHERE ${filter} FOR UPDATE`;
+      }, during);
+    },
     appTransactions: appTransactions(rawClient),
     badHandles: async () => badHandles(rawClient()),
     async cleanup() {

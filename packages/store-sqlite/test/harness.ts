@@ -79,6 +79,20 @@ export function createSqliteHarness(): ConformanceHarness & { pathOf(store: Stor
         db.close();
       }
     },
+    async lockRows(store, _table, _where, during) {
+      // no row locks in SQLite: the write lock covers every row
+      const db = appDatabase(pathOf(store));
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          await during();
+        } finally {
+          db.exec('ROLLBACK');
+        }
+      } finally {
+        db.close();
+      }
+    },
     appTransactions: appTransactions(pathOf),
     async badHandles(store) {
       const dir = mkdtempSync(join(tmpdir(), 'taskmill-sqlite-other-'));

@@ -25,6 +25,14 @@ export interface ConformanceHarness {
    */
   insertRaw(store: Store, table: TableName, row: Record<string, unknown>): Promise<void>;
   /**
+   * In a transaction on the application's own connection to `store`'s database, lock the rows of
+   * `table` matching every `where` column for update (SQLite, which has no row locks: take the
+   * database's write lock, `BEGIN IMMEDIATE`), await `during` while they are held, then roll back.
+   * Lets a test keep another store's transaction open at a known point: a write of those rows waits
+   * there, holding whatever it took before.
+   */
+  lockRows(store: Store, table: TableName, where: Record<string, unknown>, during: () => Promise<void>): Promise<void>;
+  /**
    * The kinds of application transaction the store's `createTasksWithin` accepts (its driver's
    * own and drizzle's), for the transactional-enqueue tests. None: those tests are skipped.
    */

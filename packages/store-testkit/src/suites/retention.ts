@@ -1,7 +1,9 @@
-import type { PurgeInput, Store, TaskId } from '@taskmill/contracts';
+import type { PurgeInput, PurgeResult, Store, TaskId } from '@taskmill/contracts';
 import { expect } from 'vitest';
-import { claimOne, createAndClaim, createOne, expectApplied, fenceOf, newChild, T0, taskInStatus } from '../fixtures.js';
+import { claimOne, createAndClaim, createOne, expectApplied, fenceOf, newChild, newTask, T0, taskInStatus } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A completed task whose last_active_time is `at`. */
 async function completedAt(store: Store, name: string, at: number): Promise<TaskId> {
@@ -11,7 +13,7 @@ async function completedAt(store: Store, name: string, at: number): Promise<Task
 }
 
 /** purgeExpiredTasks (docs/behaviour.md#retention). */
-export function defineRetentionTests({ test, open, db }: SuiteContext): void {
+export function defineRetentionTests({ test, open, peer, db, harness }: SuiteContext): void {
   test('purgeExpiredTasks deletes expired tasks of the given statuses oldest first, in bounded batches', async () => {
     const store = await open();
     const c1 = await completedAt(store, 'c1', T0 + 100);
@@ -90,5 +92,55 @@ export function defineRetentionTests({ test, open, db }: SuiteContext): void {
     // cancel sets last_active_time; only a purge after it deletes the task
     expect((await store.purgeExpiredTasks({ statuses: ['permanently_failed'], before: T0 + 10, limit: 10 })).tasks_deleted).toBe(0);
     expect((await store.purgeExpiredTasks({ statuses: ['permanently_failed'], before: T0 + 11, limit: 10 })).tasks_deleted).toBe(1);
+  });
+
+  test("an exclusive purge deletes nothing while another store's exclusive purge holds the retention lock", async () => {
+    const a = await open();
+    const b = await peer(a);
+    const ids: TaskId[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await completedAt(a, `done${i}`, T0 + i));
+    // live tasks (never purged) with events of their own, so that the deletes below go by the
+    // events' task_id index: a table scan of a tiny table would wait at the locked rows whatever
+    // the retention lock does, and the test would prove nothing
+    await a.createTasks(Array.from({ length: 300 }, () => newTask({ name: 'live' })), T0);
+    const purge = (limit: number): PurgeInput => ({ statuses: ['completed'], before: T0 + 1000, limit, exclusive: true });
+    const zero = { tasks_deleted: 0, events_deleted: 0, attempts_deleted: 0, has_more: false };
+    // one exclusive purge beforehand, so a lock made on first use (MySQL's row) exists
+    expect(await b.purgeExpiredTasks({ ...purge(10), before: T0 - 1000 })).toEqual(zero);
+    const settled: Array<{ by: 'a' | 'b'; result: PurgeResult }> = [];
+    let turnedAway = 0;
+    let pa!: Promise<PurgeResult>;
+    let pb!: Promise<PurgeResult>;
+    // The oldest task's events are locked from outside: whichever purge takes the retention lock first
+    // also takes that task (both go oldest first) and waits at its events' delete, inside its
+    // transaction, still holding the retention lock. (SQLite: the write lock is held, which is the
+    // retention lock there, and both purges wait for it.)
+    await harness.lockRows(a, 'taskmill_task_events', { task_id: ids[0] }, async () => {
+      pa = a.purgeExpiredTasks(purge(1));
+      pa.then((result) => settled.push({ by: 'a', result }), () => {});
+      await sleep(100);
+      pb = b.purgeExpiredTasks(purge(10));
+      pb.then((result) => settled.push({ by: 'b', result }), () => {});
+      const deadline = Date.now() + 2000;
+      while (settled.length === 0 && Date.now() < deadline) await sleep(20);
+      await sleep(200);
+      // without the lock, the second purge would skip the locked task and delete the other four now
+      expect((await db.tasks(a, { status: 'completed' })).length).toBe(5);
+      expect(settled.length).toBeLessThanOrEqual(1);
+      for (const { result } of settled) expect(result).toEqual({ ...zero, busy: true });
+      turnedAway = settled.length;
+    });
+    const [ra, rb] = await Promise.all([pa, pb]);
+    const busy = [ra, rb].filter((r) => r.busy === true);
+    expect(busy.length).toBe(turnedAway);
+    // the purge that held the lock went on once the rows were free; the one turned away deletes the rest now
+    let deleted = ra.tasks_deleted + rb.tasks_deleted;
+    for (const [store, result] of [[a, ra], [b, rb]] as const) {
+      if (result.busy) deleted += (await store.purgeExpiredTasks({ ...purge(10), exclusive: true })).tasks_deleted;
+    }
+    expect(deleted).toBe(5);
+    expect(await db.tasks(a, { status: 'completed' })).toEqual([]);
+    for (const id of ids) expect(await db.events(a, { task_id: id })).toEqual([]);
+    expect((await db.tasks(a)).length).toBe(300);
   });
 }
