@@ -3,7 +3,7 @@ import { backends } from '../src/backends.js';
 import { describeBackends, waitForStatus } from '../src/harness.js';
 
 describeBackends('payload default', backends(), (env) => {
-  env.test('async(name), asyncMany items and cron(name, expr) without a payload store {} (A18), so task.payload.x works', async () => {
+  env.test('async(name), asyncMany items and cron(name, expr) without a payload store {} (docs/behaviour.md#enqueueing), so task.payload.x works', async () => {
     const tm = await env.isolated();
     const seen: unknown[] = [];
     tm.use('reads', (task) => {
