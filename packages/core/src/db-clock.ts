@@ -8,8 +8,10 @@ export interface Clock {
 
 /** A process clock this far from the database's is reported through `onError`. */
 export const CLOCK_SKEW_WARNING_MS = 1000;
-/** A reading whose round trip took longer than this is too blurred to move the offset, unless it is the first. */
-const MAX_TRUSTED_ROUND_TRIP_MS = 1000;
+/** Readings kept: the offset is the one read with the shortest round trip among them. */
+const KEPT_READINGS = 8;
+/** Readings taken at the first measurement, so that one slow round trip does not set the offset. */
+const FIRST_READINGS = 3;
 /** Without a worker's heartbeats to refresh it, the offset is measured again this often. */
 const REFRESH_AFTER_MS = 60_000;
 
@@ -18,7 +20,10 @@ const REFRESH_AFTER_MS = 60_000;
  * times, retry times and timeouts are compared across processes, so every `now` this process
  * passes to the store is the database's time: the local clock plus an offset measured against the
  * server (`store.serverTime()`, taking the middle of the round trip), refreshed at each worker
- * heartbeat, or after a minute by a manager that only enqueues. Durations measured inside this
+ * heartbeat, or after a minute by a manager that only enqueues. A reading is off by at most half
+ * its round trip, so of the last few readings the one with the shortest round trip sets the
+ * offset; a reading that cannot agree with it (their error bounds do not overlap) means the local
+ * clock jumped, and the readings start over from it. Durations measured inside this
  * process (a handler's own timeout, a tick's age) stay on the local clock, which skew cannot bend.
  *
  * A process whose clock is more than a second off is reported once through `onError` (and again
@@ -28,6 +33,8 @@ const REFRESH_AFTER_MS = 60_000;
 export class DbClock implements Clock {
   private offset = 0;
   private measuredAt: number | undefined;
+  /** Recent readings: offset (database minus local) and the round trip it was read in, ms. */
+  private readings: Array<{ offset: number; roundTrip: number }> = [];
   private refreshing: Promise<void> | undefined;
   private warned = false;
   private store: Store | undefined;
@@ -65,14 +72,28 @@ export class DbClock implements Clock {
   }
 
   private async measure(store: Store): Promise<void> {
+    const count = this.readings.length === 0 ? FIRST_READINGS : 1;
+    for (let n = 0; n < count; n++) this.keep(await this.read(store));
+    const best = this.readings.reduce((a, b) => (b.roundTrip < a.roundTrip ? b : a));
+    this.offset = Math.round(best.offset);
+    this.measuredAt = performance.now();
+    this.report();
+  }
+
+  private async read(store: Store): Promise<{ offset: number; roundTrip: number }> {
     const sentAt = Date.now();
     const started = performance.now();
     const server = await store.serverTime();
     const roundTrip = performance.now() - started;
-    if (this.measuredAt !== undefined && roundTrip > MAX_TRUSTED_ROUND_TRIP_MS) return;
-    this.offset = Math.round(server - (sentAt + roundTrip / 2));
-    this.measuredAt = performance.now();
-    this.report();
+    return { offset: server - (sentAt + roundTrip / 2), roundTrip };
+  }
+
+  /** Keep a reading; one whose error bounds miss another's means the local clock jumped: start over from it. */
+  private keep(reading: { offset: number; roundTrip: number }): void {
+    const jumped = this.readings.some((r) => Math.abs(r.offset - reading.offset) > (r.roundTrip + reading.roundTrip) / 2 + 2);
+    if (jumped) this.readings = [];
+    this.readings.push(reading);
+    if (this.readings.length > KEPT_READINGS) this.readings.shift();
   }
 
   private report(): void {
