@@ -41,7 +41,7 @@ export function privateServerUnavailable(kind: PrivateServerKind): string | null
   if (kind === 'postgres') {
     if (!postgresBinDir()) return 'PostgreSQL server binaries (initdb, pg_ctl) not found under /usr/lib/postgresql/*/bin or on PATH; install the postgresql package';
     if (isRoot() && !userExists('postgres')) return 'running as root, PostgreSQL needs the `postgres` OS user to run as, and there is none';
-    if (isRoot() && !existsSync(RUNUSER)) return `running as root, PostgreSQL must run as \`postgres\`, and ${RUNUSER} is missing`;
+    if (isRoot() && !runuser()) return 'running as root, PostgreSQL must run as `postgres`, and runuser (util-linux) is missing';
     return null;
   }
   if (!mariadbBinaries()) return 'MariaDB server binaries (mariadbd, mariadb-install-db) not found; install the mariadb-server package';
@@ -73,8 +73,6 @@ export async function startPrivateServer(kind: PrivateServerKind): Promise<Priva
 }
 
 // ---------------------------------------------------------------------------------------------
-
-const RUNUSER = '/usr/sbin/runuser';
 
 abstract class BaseServer implements PrivateServer {
   abstract readonly kind: PrivateServerKind;
@@ -166,7 +164,7 @@ class PostgresServer extends BaseServer {
   /** A command of the PostgreSQL binaries, as `postgres` when this process is root. */
   private pg(step: string, tool: string, args: string[]): Promise<string> {
     const file = join(this.bin, tool);
-    return isRoot() ? this.run(step, RUNUSER, ['-u', 'postgres', '--', file, ...args]) : this.run(step, file, args);
+    return isRoot() ? this.run(step, runuser()!, ['-u', 'postgres', '--', file, ...args]) : this.run(step, file, args);
   }
 
   async init(): Promise<void> {
@@ -253,6 +251,8 @@ class MariadbServer extends BaseServer {
       '--innodb-flush-log-at-trx-commit=2',
       ...(isRoot() ? ['--user=root'] : []),
     ];
+    // a second mariadbd would wait on the first one's data files while the first answers in its place
+    if (this.running()) throw this.failure('start (mariadbd)', `already running (pid ${this.child!.pid})`);
     const child = spawn(this.bins.server, args, { stdio: 'ignore' });
     child.unref();
     this.child = child;
@@ -261,9 +261,13 @@ class MariadbServer extends BaseServer {
     await this.waitUntilAnswers('start (mariadbd)', () => spawnError !== undefined || child.exitCode !== null || child.signalCode !== null);
   }
 
+  private running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
   async stop(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child || !this.running()) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGKILL');
     const timedOut = await Promise.race([exited.then(() => false), sleep(STEP_TIMEOUT_MS).then(() => true)]);
@@ -273,8 +277,7 @@ class MariadbServer extends BaseServer {
   }
 
   killNow(): void {
-    const child = this.child;
-    if (child?.pid && child.exitCode === null && child.signalCode === null) signal(child.pid, 'SIGKILL');
+    if (this.child?.pid && this.running()) signal(this.child.pid, 'SIGKILL');
   }
 
   protected async ping(): Promise<void> {
@@ -395,6 +398,10 @@ function postgresBinDir(): string | null {
   if (!initdb) return null;
   const bin = initdb.slice(0, -'/initdb'.length);
   return existsSync(join(bin, 'pg_ctl')) ? bin : null;
+}
+
+function runuser(): string | null {
+  return findBinary(['runuser'], ['/usr/sbin', '/sbin']);
 }
 
 function mariadbBinaries(): { server: string; installDb: string } | null {
