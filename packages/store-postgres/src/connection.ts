@@ -190,6 +190,12 @@ export function openConnection(options: string | PostgresStoreOptions): Connecti
     idle_timeout: positive(opts.idle_timeout, 'idle_timeout', 30),
     connect_timeout: positive(opts.connect_timeout, 'connect_timeout', 10),
     onnotice: () => {},
+    // postgres-js waits longer before each reconnection, up to 20 s once a few have failed (one
+    // retry count for the whole pool), and queries wait for it: after a server restart the store
+    // stayed cut off for 5-20 s while the server was back, longer than a worker lease, so peers
+    // reaped live workers. Retry at most every half second instead (a connection attempt to a
+    // down server is cheap), with jitter so a pool does not reconnect in lockstep.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5) * (0.5 + Math.random() / 2),
     // sent with each new session's startup packet, so they cost no statement (see session-limits
     // in @taskmill/contracts): the server ends a session left idle in a transaction by a frozen
     // process, and a lock wait fails instead of queueing behind one for ever
