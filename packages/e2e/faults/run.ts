@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { TaskManager } from '@taskmill/core';
 import type { Store } from '@taskmill/contracts';
 import { sharedBackends, type Backend, type BackendDb } from '../src/backends.js';
-import { freezeInsideTransaction, killConnections, restartServer, sessionTag } from '../src/faults.js';
+import { freezeBetweenTransactions, freezeInsideTransaction, killConnections, restartServer, sessionTag } from '../src/faults.js';
 import { spawnWorker, type WorkerProcess } from '../src/processes.js';
 
 const TASKS = Number(process.env.FAULTS_TASKS ?? 600);
@@ -72,10 +72,7 @@ const FAULTS: Fault[] = [
   {
     name: 'SIGSTOP a worker between transactions',
     recovery: 'victim',
-    async inject({ victim }) {
-      victim!.child.kill('SIGSTOP');
-      return Date.now();
-    },
+    inject: ({ victim, db }) => freezeBetweenTransactions(victim!, db.processConnection),
   },
   {
     name: 'SIGSTOP a worker inside a transaction',

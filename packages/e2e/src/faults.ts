@@ -56,6 +56,44 @@ export async function freezeInsideTransaction(victim: WorkerProcess, connection:
 }
 
 /**
+ * True when some process holds the SQLite file's write lock right now (a write transaction of it
+ * is open). Asks with `BEGIN IMMEDIATE` and no busy wait, and rolls back at once.
+ */
+export async function sqliteWriteLocked(url: string): Promise<boolean> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(url.replace(/^sqlite:/, ''), { timeout: 0 });
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('ROLLBACK');
+    return false;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') return true;
+    throw error;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Freeze `victim` (SIGSTOP) outside any transaction of its that holds a lock others need. On
+ * SQLite that is the file's write lock, which no server can take back from a frozen process
+ * (docs/failure-model.md): SIGSTOP, look, and if it holds the lock let it run a moment and try
+ * again. On the server stores any moment will do: a session left inside a transaction is cut by
+ * the store's idle limit (see freezeInsideTransaction for that case). Resolves to when it froze.
+ */
+export async function freezeBetweenTransactions(victim: WorkerProcess, connection: ProcessConnection): Promise<number> {
+  const sqlite = connection.kind === 'string' && connection.url.startsWith('sqlite:');
+  for (let attempt = 0; attempt < 400; attempt++) {
+    victim.child.kill('SIGSTOP');
+    const frozenAt = Date.now();
+    if (!sqlite || !(await sqliteWriteLocked(connection.url))) return frozenAt;
+    victim.child.kill('SIGCONT');
+    await sleep(5 + Math.random() * 25);
+  }
+  throw new Error('never caught the worker outside a write transaction');
+}
+
+/**
  * Restart the local database server of `backend` (PostgreSQL with pg_ctlcluster, MariaDB with a
  * shutdown and a fresh mariadbd), waiting until it answers again. Every session of every database
  * on it is cut: only for the fault matrix, never inside the test suite, whose files share the server.

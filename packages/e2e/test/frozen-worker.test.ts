@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { sharedBackends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { spawnWorker, type WorkerProcess } from '../src/processes.js';
-import { freezeInsideTransaction } from '../src/faults.js';
+import { freezeBetweenTransactions, freezeInsideTransaction } from '../src/faults.js';
 
 /*
  * A frozen worker (SIGSTOP: a paused VM or container, a stopped process) cannot hold back the
@@ -47,7 +47,7 @@ describeBackends('frozen worker', sharedBackends(), (env) => {
         await waitFor(async () => (await tm.getTask(id))?.worker_id === frozen.worker_id, { what: 'the victim to claim the task' });
         const frozenAt = inside
           ? await freezeInsideTransaction(frozen, env.db().processConnection)
-          : (frozen.child.kill('SIGSTOP'), Date.now());
+          : await freezeBetweenTransactions(frozen, env.db().processConnection);
 
         await tm.start();
         const recovered = await waitFor(async () => (await tm.getTaskEvents(id)).find((e) => e.event_type === 'task_recovered'), {
