@@ -75,7 +75,9 @@ export class DbClock implements Clock {
     const count = this.readings.length === 0 ? FIRST_READINGS : 1;
     for (let n = 0; n < count; n++) this.keep(await this.read(store));
     const best = this.readings.reduce((a, b) => (b.roundTrip < a.roundTrip ? b : a));
-    this.offset = Math.round(best.offset);
+    // within the reading's own uncertainty (half its round trip, and a millisecond of each clock's
+    // resolution) the clocks agree: correcting by the noise would only move times by a millisecond
+    this.offset = Math.abs(best.offset) <= best.roundTrip / 2 + 1 ? 0 : Math.round(best.offset);
     this.measuredAt = performance.now();
     this.report();
   }
