@@ -10,3 +10,6 @@ export * from './ids.js';
 export * from './objects.js';
 export * from './connection-urls.js';
 export * from './text.js';
+export * from './failure-plan.js';
+export * from './sweep-errors.js';
+export * from './new-task-defaults.js';

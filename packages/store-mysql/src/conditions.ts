@@ -1,4 +1,4 @@
-import { PAGE_ORDER, TABLES, type Condition, type PagedTable, type Paging } from '@taskmill/contracts/store-kit';
+import { PAGE_ORDER, TABLES, type Condition, type PagedTable, type Paging } from '@taskmill/store-kit';
 
 /*
  * The kit's dialect-neutral query conditions as MySQL: column names come from the kit's fixed

@@ -1,4 +1,4 @@
-import type { RawRow } from '@taskmill/contracts/store-kit';
+import type { RawRow } from '@taskmill/store-kit';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { MysqlConnection } from './connection.js';
 import { isConnectionError, isLockConflict, toStoreError } from './errors.js';

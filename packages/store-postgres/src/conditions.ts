@@ -1,4 +1,4 @@
-import { type Condition, PAGE_ORDER, type PagedTable, type Paging } from '@taskmill/contracts/store-kit';
+import { type Condition, PAGE_ORDER, type PagedTable, type Paging } from '@taskmill/store-kit';
 import type { Fragment } from './connection.js';
 import type { Db } from './transaction.js';
 

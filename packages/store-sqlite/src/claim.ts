@@ -1,5 +1,5 @@
 import type { Task } from '@taskmill/contracts';
-import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, type ClaimPlan } from '@taskmill/contracts/store-kit';
+import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, type ClaimPlan } from '@taskmill/store-kit';
 import { jsonList, type SqliteConnection } from './connection.js';
 
 /*

@@ -1,4 +1,4 @@
-import { PAGE_ORDER, type Condition, type PagedTable, type Paging } from '@taskmill/contracts/store-kit';
+import { PAGE_ORDER, type Condition, type PagedTable, type Paging } from '@taskmill/store-kit';
 import { jsonList, type Param } from './connection.js';
 
 /*

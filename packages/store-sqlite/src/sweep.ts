@@ -1,5 +1,5 @@
 import type { Task } from '@taskmill/contracts';
-import { decodeTask } from '@taskmill/contracts/store-kit';
+import { decodeTask } from '@taskmill/store-kit';
 import { jsonList, type SqliteConnection } from './connection.js';
 
 /*

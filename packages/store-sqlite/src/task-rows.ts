@@ -11,7 +11,7 @@ import {
   type TaskChange,
   type TaskInsert,
   type TaskPatch,
-} from '@taskmill/contracts/store-kit';
+} from '@taskmill/store-kit';
 import { jsonList, toBlob, type Param, type SqliteConnection } from './connection.js';
 
 /*

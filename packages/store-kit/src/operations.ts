@@ -1,22 +1,28 @@
-import { DuplicateTaskError, InvalidTransitionError, NotOwnerError, StoreError, TaskNotFoundError } from '../errors.js';
-import { parseTaskId } from '../ids.js';
-import type { Task, TaskId } from '../rows.js';
-import type {
-  ClaimRequest,
-  Fence,
-  FinishItem,
-  FinishOutcome,
-  FinishResult,
-  NewTask,
-  PurgeInput,
-  PurgeResult,
-  RecoveredTask,
-  RecoverTasksInput,
-  TaskNoteInput,
-  TimedOutTask,
-} from '../store.js';
-import type { TaskStatus } from '../statuses.js';
-import { canRetry, canTransition } from '../transitions.js';
+import {
+  canRetry,
+  canTransition,
+  DuplicateTaskError,
+  InvalidTransitionError,
+  NotOwnerError,
+  parseTaskId,
+  StoreError,
+  TaskNotFoundError,
+  type ClaimRequest,
+  type Fence,
+  type FinishItem,
+  type FinishOutcome,
+  type FinishResult,
+  type NewTask,
+  type PurgeInput,
+  type PurgeResult,
+  type RecoveredTask,
+  type RecoverTasksInput,
+  type Task,
+  type TaskId,
+  type TaskNoteInput,
+  type TaskStatus,
+  type TimedOutTask,
+} from '@taskmill/contracts';
 import * as changes from './changes.js';
 import type { TaskInsert } from './rows.js';
 import type { TaskChange } from './changes.js';

@@ -1,5 +1,4 @@
-import { ValidationError } from '../errors.js';
-import type { Page, PageOptions } from '../rows.js';
+import { ValidationError, type Page, type PageOptions } from '@taskmill/contracts';
 import { PAGE_ORDER, type PagedTable } from './driver.js';
 import type { Condition } from './filters.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LIMITS, ValidationError, type Task } from '../src/index.js';
+import { NEW_TASK_DEFAULTS, ValidationError, type Task } from '@taskmill/contracts';
 import {
   changes,
   CLAIM_ORDER_SQL,
@@ -11,15 +11,12 @@ import {
   normalizePaging,
   readPaging,
   makePage,
-  NEW_TASK_DEFAULTS,
   patchEntries,
   pickClaims,
   planClaim,
-  planFailure,
-  retryDelayMs,
   taskConditions,
   TASK_PATCH_COLUMNS,
-} from '../src/store-kit/index.js';
+} from '../src/index.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -178,28 +175,6 @@ describe('fences and timeouts', () => {
     expect(classifyTimeout(task({ start_time: T0, timeout: 1, last_active_time: T0 }), T0 + 1000, 60_000)).toBe('total');
     expect(classifyTimeout(task({ start_time: T0, timeout: 60, last_active_time: T0 }), T0 + 31_000, 30_000)).toBe('heartbeat');
     expect(classifyTimeout(task({ start_time: T0, timeout: 60, last_active_time: T0 }), T0 + 1000, 30_000)).toBeNull();
-  });
-});
-
-describe('retry backoff', () => {
-  const base = { type: 'async' as const, retry_count: 0, max_retries: 10, retry_interval: 2 };
-  it('fixed waits retry_interval every time; exponential doubles it per retry already made', () => {
-    expect([0, 1, 2, 3].map((n) => retryDelayMs({ ...base, retry_count: n }))).toEqual([2000, 2000, 2000, 2000]);
-    expect([0, 1, 2, 3].map((n) => retryDelayMs({ ...base, retry_count: n, retry_backoff: 'exponential' }))).toEqual([2000, 4000, 8000, 16000]);
-  });
-  it('caps at retry_max_interval, and without one at LIMITS.max_duration_seconds even for huge counts', () => {
-    expect(retryDelayMs({ ...base, retry_count: 5, retry_backoff: 'exponential', retry_max_interval: 30 })).toBe(30_000);
-    expect(retryDelayMs({ ...base, retry_count: 1_000_000, retry_backoff: 'exponential' })).toBe(LIMITS.max_duration_seconds * 1000);
-  });
-  it('jitter shortens a wait by at most its fraction, using the random source', () => {
-    const settings = { ...base, retry_backoff: 'exponential' as const, retry_count: 1, retry_jitter: 0.25 };
-    expect(retryDelayMs(settings, () => 0)).toBe(4000);
-    expect(retryDelayMs(settings, () => 0.5)).toBe(3500);
-    expect(retryDelayMs(settings, () => 0.999999)).toBe(3000);
-  });
-  it('planFailure reports the delay it used and still exhausts at max_retries', () => {
-    expect(planFailure({ ...base, retry_count: 2, retry_backoff: 'exponential' }, 1000)).toEqual({ kind: 'retry', next_run_time: 1000 + 8000, delay_ms: 8000 });
-    expect(planFailure({ ...base, retry_count: 9 }, 1000)).toEqual({ kind: 'exhausted', status: 'permanently_failed' });
   });
 });
 

@@ -1,6 +1,12 @@
-import { parseTaskId } from '../ids.js';
-import type { Page, Task, TaskAttempt, TaskEvent, TaskId } from '../rows.js';
-import type { Store } from '../store.js';
+import {
+  parseTaskId,
+  type Page,
+  type Store,
+  type Task,
+  type TaskAttempt,
+  type TaskEvent,
+  type TaskId,
+} from '@taskmill/contracts';
 import { decodeAttempt, decodeEvent, decodeTask, decodeWorker, type RawRow } from './codec.js';
 import type { PagedTable, StoreDriver, StoreReader } from './driver.js';
 import {

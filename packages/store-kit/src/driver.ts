@@ -1,7 +1,15 @@
-import type { Dialect, RegisterWorkerInput, StoreCapabilities } from '../store.js';
+import type {
+  Dialect,
+  RegisterWorkerInput,
+  StoreCapabilities,
+  TagStat,
+  Task,
+  TaskId,
+  TaskStatus,
+  WorkerRecord,
+  WorkerStatus,
+} from '@taskmill/contracts';
 import type { RawRow } from './codec.js';
-import type { Task, TaskId, TagStat, WorkerRecord } from '../rows.js';
-import type { TaskStatus, WorkerStatus } from '../statuses.js';
 import type { TaskChange } from './changes.js';
 import type { ClaimPlan } from './claim-order.js';
 import type { Condition, FilterColumn } from './filters.js';

@@ -1,12 +1,12 @@
 /*
- * @taskmill/contracts/store-kit — for store authors only. The rules every store shares, once:
- * row codecs, event and attempt row builders, transitions as data, fence checks, paging and filter
- * validation, id parsing, timeout classification, claim order, and the operations of the Store
- * contract over a driver's SQL. Application code never needs this entry point.
+ * @taskmill/store-kit — for store authors only. The rules every store shares, once: row codecs,
+ * event and attempt row builders, transitions as data, fence checks, paging and filter validation,
+ * timeout classification, claim order, and the operations of the Store contract over a driver's
+ * SQL. Application code never needs this package; what core needs of these rules (failure
+ * planning, sweep error texts) lives in @taskmill/contracts.
  */
 export * from './codec.js';
 export * from './event-drafts.js';
-export * from './failure-plan.js';
 export * from './tables.js';
 export * from './fence.js';
 export * from './timeouts.js';

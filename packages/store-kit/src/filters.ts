@@ -1,10 +1,20 @@
-import { ValidationError } from '../errors.js';
-import { isEventType } from '../events.js';
-import { parseTaskId } from '../ids.js';
-import { assertStorableText } from '../text.js';
-import type { AttemptQuery, DeleteTasksFilter, EventQuery, TaskQuery } from '../rows.js';
-import { isTaskStatus, isTaskType, type TaskStatus, type TaskType } from '../statuses.js';
-import { ATTEMPT_OUTCOMES, type AttemptOutcome, type WorkerStatus } from '../statuses.js';
+import {
+  assertStorableText,
+  ATTEMPT_OUTCOMES,
+  isEventType,
+  isTaskStatus,
+  isTaskType,
+  parseTaskId,
+  ValidationError,
+  type AttemptOutcome,
+  type AttemptQuery,
+  type DeleteTasksFilter,
+  type EventQuery,
+  type TaskQuery,
+  type TaskStatus,
+  type TaskType,
+  type WorkerStatus,
+} from '@taskmill/contracts';
 
 /*
  * Query filters (docs/behaviour.md#filters, #errors), decided once for every store: which given values filter, which
