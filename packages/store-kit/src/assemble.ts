@@ -8,7 +8,8 @@ import {
   type TaskId,
 } from '@taskmill/contracts';
 import { decodeAttempt, decodeEvent, decodeTask, decodeWorker, type RawRow } from './codec.js';
-import type { PagedTable, StoreDriver, StoreReader } from './driver.js';
+import type { StoreDriver } from './driver.js';
+import type { StoreReader } from './statements.js';
 import {
   attemptConditions,
   eventConditions,
@@ -18,7 +19,7 @@ import {
   type Condition,
 } from './filters.js';
 import * as operations from './operations.js';
-import { makePage, normalizePaging, readPaging } from './paging.js';
+import { makePage, normalizePaging, readPaging, type PagedTable } from './paging.js';
 
 /*
  * One construction pattern for every store: a store package writes a {@link StoreDriver} (its

@@ -17,6 +17,7 @@ export * from './rows.js';
 export * as changes from './changes.js';
 export type { TaskChange } from './changes.js';
 export * from './driver.js';
+export * from './statements.js';
 export * from './steps.js';
 export { groupBy } from './group.js';
 export { drizzleClient } from './foreign.js';

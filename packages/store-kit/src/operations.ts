@@ -27,7 +27,7 @@ import * as changes from './changes.js';
 import type { TaskInsert } from './rows.js';
 import type { TaskChange } from './changes.js';
 import { clusterLimitedNames, narrowPlan, pickClaims, planClaim, type ClaimPlan } from './claim-order.js';
-import type { StoreWriter } from './driver.js';
+import type { StoreWriter } from './statements.js';
 import { checkStatusList } from './filters.js';
 import { holdsFence } from './fence.js';
 import { call, pause, runSteps, type Steps } from './steps.js';

@@ -1,6 +1,15 @@
 import { ValidationError, type Page, type PageOptions } from '@taskmill/contracts';
-import { PAGE_ORDER, type PagedTable } from './driver.js';
-import type { Condition } from './filters.js';
+import type { Condition, FilterColumn } from './filters.js';
+
+/** A table a paged read runs over. */
+export type PagedTable = 'tasks' | 'events' | 'attempts';
+
+/** Order columns of each paged read (docs/behaviour.md#queries); the direction comes from {@link Paging}. */
+export const PAGE_ORDER: Readonly<Record<PagedTable, readonly [FilterColumn, FilterColumn]>> = {
+  tasks: ['created_at', 'id'],
+  events: ['event_time', 'id'],
+  attempts: ['attempt', 'id'],
+};
 
 /** Paging options after validation. `limit` null means every row. */
 export interface Paging {

@@ -1,0 +1,218 @@
+import type { RegisterWorkerInput, TagStat, Task, TaskId, TaskStatus, WorkerStatus } from '@taskmill/contracts';
+import type { TaskChange } from './changes.js';
+import type { ClaimPlan } from './claim-order.js';
+import type { RawRow } from './codec.js';
+import type { Condition } from './filters.js';
+import type { PagedTable, Paging } from './paging.js';
+import type { TaskInsert } from './rows.js';
+
+/*
+ * The statements a store writes (its SQL, one function per method) and how they are bound to a
+ * connection or transaction handle. Every method runs one or a few statements inside the
+ * transaction it was handed; none decides anything a rule of the contract decides.
+ */
+
+/** Reads, on a connection or inside a transaction. */
+export interface StoreReader {
+  /** The task row, or null. */
+  selectTask(id: TaskId): Promise<RawRow | null>;
+  /**
+   * One page of rows of `table` matching every condition and `paging.after` (a cursor page's keyset
+   * position), ordered by PAGE_ORDER[table], and the total count of rows matching the conditions
+   * alone (without `paging.after`).
+   */
+  selectPage(table: PagedTable, conditions: readonly Condition[], paging: Paging): Promise<{ rows: RawRow[]; total: number }>;
+  /** Counts grouped by tag, name, status, ordered the same (NULL tags first). */
+  selectTaskStats(conditions: readonly Condition[]): Promise<TagStat[]>;
+  selectWorker(workerId: string): Promise<RawRow | null>;
+  /** Workers matching the conditions, ordered by `registered_at, worker_id`. */
+  selectWorkers(conditions: readonly Condition[]): Promise<RawRow[]>;
+  /** The database server's clock, in ms since the epoch (one statement; see docs/failure-model.md, "Clocks"). */
+  selectServerTime(): Promise<number>;
+}
+
+/** Writes, inside one transaction opened by {@link StoreDriver.write}. */
+export interface StoreWriter extends StoreReader {
+  /** The task row, locked for the rest of the transaction where the dialect has row locks. */
+  lockTask(id: TaskId): Promise<Task | null>;
+  /** The task rows of these ids (distinct), by id, locked as {@link lockTask} locks; unknown ids are left out. */
+  lockTasks(ids: readonly TaskId[]): Promise<Task[]>;
+  /** Insert task rows; returns their ids in input order. */
+  insertTasks(rows: readonly TaskInsert[]): Promise<TaskId[]>;
+  /**
+   * Insert one task row whose `unique_slot` is set; its id, or null when a task of the same name
+   * already holds that slot (the UNIQUE index `idx_task_unique (name, unique_slot)` refused it:
+   * `ON CONFLICT DO NOTHING`, or a duplicate-key error caught so that only the statement is
+   * undone). A concurrent, uncommitted holder is waited for, as the index makes the database do.
+   */
+  insertUniqueTask(row: TaskInsert): Promise<TaskId | null>;
+  /** The id of the task of this name holding `slot`, or null. */
+  selectUniqueHolder(name: string, slot: string): Promise<TaskId | null>;
+  /** Release the slot of the task of this name holding it when `unique_until <= now` (compare-and-set); true when released. */
+  releaseExpiredUnique(name: string, slot: string, now: number): Promise<boolean>;
+  /**
+   * Apply changes in order: for each, UPDATE the row with the patch (WHERE id and, with a guard,
+   * its status/worker/attempt); when no row changed under a guard, skip the rest of that change;
+   * else close the attempt row (`task_id`, `attempt`, `ended_at IS NULL`), insert the open
+   * attempt row, insert the events. Returns, per change, whether it was applied. Ids of inserted
+   * events are returned in draft order, flattened.
+   */
+  applyChanges(changes: readonly TaskChange[]): Promise<{ applied: boolean[]; event_ids: number[] }>;
+  /** Flip a child's `parent_credited` from 0 to 1; true when this call flipped it. */
+  markCredited(childId: TaskId): Promise<boolean>;
+  /** `completed_children + 1` and append `line` to `children_results` of the parent; the parent row after, locked. */
+  addChildResult(parentId: TaskId, line: string): Promise<Task | null>;
+  /** False when the worker's registry row exists and is not `active`; read so a concurrent retire is serialised with the claim. */
+  workerMayClaim(workerId: string): Promise<boolean>;
+  /**
+   * Due candidates of a claim, locked so no concurrent claim takes them (SKIP LOCKED where the
+   * dialect has it): `name IN plan.names`, status in CLAIMABLE_STATUSES, `next_run_time <= now`,
+   * in CLAIM_ORDER_SQL, enough to fill `plan.limit` under `plan.caps` (the kit picks the batch
+   * with `pickClaims`; extra locked rows are released at commit).
+   */
+  claimCandidates(plan: ClaimPlan): Promise<Task[]>;
+  /**
+   * Serialise claims of these (sorted, distinct) names with every other transaction that locks
+   * one of them, until this transaction ends: a row lock, an advisory lock, or nothing where the
+   * write transaction already excludes every other writer.
+   */
+  lockClaimNames(names: readonly string[]): Promise<void>;
+  /** How many tasks of each name are `running` (names with none may be left out). */
+  countRunning(names: readonly string[]): Promise<Record<string, number>>;
+  /** Running tasks with `start_time + timeout*1000 <= now` or `last_active_time < heartbeat_cutoff`, locked, by id, at most `limit`. */
+  timedOutCandidates(now: number, heartbeatCutoff: number, limit: number): Promise<Task[]>;
+  /** Running tasks of these workers, locked, by id, at most `limit`. */
+  runningTasksOf(workerIds: readonly string[], limit: number): Promise<Task[]>;
+  /** Refresh `last_active_time` of the tasks still running under each fence; returns per fence whether it held. */
+  touchTasks(fences: ReadonlyArray<{ task_id: TaskId; worker_id: string; attempt: number }>, now: number): Promise<boolean[]>;
+  /** Ids of tasks matching every condition. */
+  selectTaskIds(conditions: readonly Condition[]): Promise<TaskId[]>;
+  /** Ids of tasks in `statuses` with `COALESCE(last_active_time, created_at) < before`, oldest first, at most `limit`. */
+  selectExpiredTaskIds(statuses: readonly TaskStatus[], before: number, limit: number): Promise<TaskId[]>;
+  /**
+   * Take the cluster-wide retention lock until this transaction ends, without waiting; false when
+   * another transaction holds it. A row or advisory lock, or nothing (true) where the write
+   * transaction already excludes every other writer.
+   */
+  tryLockRetention(): Promise<boolean>;
+  /** Delete the tasks with their events and attempts; the counts deleted. */
+  deleteTasksWithAudit(ids: readonly TaskId[]): Promise<{ tasks: number; events: number; attempts: number }>;
+  /** Replace the worker's row with a fresh `active` one. */
+  replaceWorker(input: RegisterWorkerInput): Promise<void>;
+  /** Extend an `active` worker's lease (and replace `meta` when given). */
+  extendWorkerLease(workerId: string, now: number, expiresAt: number, meta: string | null | undefined): Promise<void>;
+  /** Ids of `active` workers of the pod other than `exceptWorkerId`, by `registered_at, worker_id`, locked. */
+  selectPodWorkers(podId: string, exceptWorkerId: string): Promise<string[]>;
+  /** Ids of `active` workers with `expires_at < now`, by `expires_at, worker_id`, at most `limit`, locked (skipping locked rows). */
+  selectExpiredWorkers(now: number, limit: number): Promise<string[]>;
+  /** Still-active workers among `ids` → `status` with `superseded_at`/`dead_at` = now. */
+  retireWorkers(ids: readonly string[], status: Extract<WorkerStatus, 'superseded' | 'dead'>, now: number): Promise<void>;
+  /** A worker → `dead` from any other status; true when a row changed. */
+  markWorkerDead(workerId: string, now: number): Promise<boolean>;
+  /** A task became claimable now: tell other processes after commit (a no-op without cross-process wake-ups). */
+  wake(): Promise<void>;
+}
+
+/** The writer methods, each returning its result synchronously. */
+export type SyncWriter<K extends keyof StoreWriter = keyof StoreWriter> = {
+  [P in K]: (...args: Parameters<StoreWriter[P]>) => Awaited<ReturnType<StoreWriter[P]>>;
+};
+
+/**
+ * A store's SQL for one kit interface: each method as a function taking the connection or
+ * transaction handle first. A function may return its result directly instead of a promise (the
+ * SQLite store's are synchronous, so that they can also run inside a synchronous transaction);
+ * the bound interface always returns a promise.
+ */
+export type SqlOf<I, H> = {
+  [K in keyof I]: I[K] extends (...args: infer A) => infer R ? (handle: H, ...args: A) => R | Awaited<R> : never;
+};
+
+/** Synchronous SQL for some writer methods, handle first (see {@link bindSyncWriter}). */
+export type SyncSqlOf<K extends keyof StoreWriter, H> = {
+  [P in K]: (handle: H, ...args: Parameters<StoreWriter[P]>) => Awaited<ReturnType<StoreWriter[P]>>;
+};
+
+/** Method names of {@link StoreReader}, for binding. */
+export const READER_METHODS = ['selectTask', 'selectPage', 'selectTaskStats', 'selectWorker', 'selectWorkers', 'selectServerTime'] as const satisfies readonly (keyof StoreReader)[];
+
+/** Method names of {@link StoreWriter}, for binding. */
+export const WRITER_METHODS = [
+  ...READER_METHODS,
+  'lockTask',
+  'lockTasks',
+  'insertTasks',
+  'insertUniqueTask',
+  'selectUniqueHolder',
+  'releaseExpiredUnique',
+  'applyChanges',
+  'markCredited',
+  'addChildResult',
+  'workerMayClaim',
+  'claimCandidates',
+  'lockClaimNames',
+  'countRunning',
+  'timedOutCandidates',
+  'runningTasksOf',
+  'touchTasks',
+  'selectTaskIds',
+  'selectExpiredTaskIds',
+  'tryLockRetention',
+  'deleteTasksWithAudit',
+  'replaceWorker',
+  'extendWorkerLease',
+  'selectPodWorkers',
+  'selectExpiredWorkers',
+  'retireWorkers',
+  'markWorkerDead',
+  'wake',
+] as const satisfies readonly (keyof StoreWriter)[];
+
+// Compile-time check that the lists name every method (a missing name is a type error here).
+type Missing<I, L extends readonly PropertyKey[]> = Exclude<keyof I, L[number]>;
+const everyReaderMethod: [Missing<StoreReader, typeof READER_METHODS>] extends [never] ? true : never = true;
+const everyWriterMethod: [Missing<StoreWriter, typeof WRITER_METHODS>] extends [never] ? true : never = true;
+void everyReaderMethod;
+void everyWriterMethod;
+
+function bind<T>(handle: unknown, sql: Record<string, (...args: never[]) => unknown>, names: readonly string[]): T {
+  const bound: Record<string, unknown> = {};
+  for (const name of names) {
+    const fn = sql[name];
+    bound[name] = (...args: never[]) => {
+      try {
+        const result = fn(handle as never, ...args);
+        return result instanceof Promise ? result : Promise.resolve(result);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+  }
+  return bound as T;
+}
+
+/**
+ * The {@link StoreReader} over one handle, from a store's SQL functions (`{ ...queries, ...workers, … }`:
+ * extra exports of those modules are ignored).
+ */
+export function bindReader<H>(handle: H, sql: SqlOf<StoreReader, H>): StoreReader {
+  return bind(handle, sql as never, READER_METHODS);
+}
+
+/** The {@link StoreWriter} over one transaction handle, from a store's SQL functions. */
+export function bindWriter<H>(handle: H, sql: SqlOf<StoreWriter, H>): StoreWriter {
+  return bind(handle, sql as never, WRITER_METHODS);
+}
+
+/**
+ * A {@link SyncWriter} of the listed methods over one handle, from synchronous SQL functions: for
+ * `runStepsSync` inside an application's synchronous transaction.
+ */
+export function bindSyncWriter<K extends keyof StoreWriter, H>(handle: H, sql: SyncSqlOf<K, H>, names: readonly K[]): SyncWriter<K> {
+  const bound: Record<string, unknown> = {};
+  for (const name of names) {
+    const fn = (sql as unknown as Record<string, (...args: unknown[]) => unknown>)[name];
+    bound[name] = (...args: unknown[]) => fn(handle, ...args);
+  }
+  return bound as SyncWriter<K>;
+}
