@@ -24,3 +24,4 @@ export { drizzleClient } from './foreign.js';
 export * as operations from './operations.js';
 export { assembleStore } from './assemble.js';
 export * from './migrations.js';
+export * from './transaction-retry.js';

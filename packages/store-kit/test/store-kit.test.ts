@@ -16,6 +16,8 @@ import {
   planClaim,
   taskConditions,
   TASK_PATCH_COLUMNS,
+  retryTransaction,
+  transactionRetryPause,
 } from '../src/index.js';
 
 const T0 = 1_700_000_000_000;
@@ -186,5 +188,32 @@ describe('groupBy', () => {
       ['even', [4, 2, 6]],
     ]);
     expect(groupBy([], String).size).toBe(0);
+  });
+});
+
+describe('transaction retry policy', () => {
+  const policy = { retries: 3, firstPauseMs: 10, maxPauseMs: 25 };
+  it('pauses double from firstPauseMs up to maxPauseMs, jittered between half and one and a half times', () => {
+    expect([1, 2, 3].map((rerun) => transactionRetryPause(policy, rerun, T0, T0, () => 0.5))).toEqual([10, 20, 25]);
+    expect(transactionRetryPause(policy, 1, T0, T0, () => 0)).toBe(5);
+    expect(transactionRetryPause(policy, 1, T0, T0, () => 0.999999)).toBeCloseTo(15);
+  });
+  it('allows no rerun beyond retries, nor once the budget has passed', () => {
+    expect(transactionRetryPause(policy, 4, T0, T0)).toBeNull();
+    expect(transactionRetryPause({ ...policy, retries: Infinity, budgetMs: 100 }, 50, T0, T0 + 99, () => 0.5)).toBe(25);
+    expect(transactionRetryPause({ ...policy, retries: Infinity, budgetMs: 100 }, 1, T0, T0 + 100)).toBeNull();
+  });
+  it('reruns only conflicts, and throws the last error unchanged', async () => {
+    const conflict = new Error('deadlock');
+    let runs = 0;
+    const fast = { retries: 2, firstPauseMs: 0, maxPauseMs: 0 };
+    await expect(retryTransaction(fast, (error) => error === conflict, async () => { runs++; throw conflict; })).rejects.toBe(conflict);
+    expect(runs).toBe(3);
+    runs = 0;
+    const other = new Error('syntax');
+    await expect(retryTransaction(fast, (error) => error === conflict, async () => { runs++; throw other; })).rejects.toBe(other);
+    expect(runs).toBe(1);
+    runs = 0;
+    await expect(retryTransaction(fast, (error) => error === conflict, async () => (++runs < 2 ? Promise.reject(conflict) : 'done'))).resolves.toBe('done');
   });
 });
