@@ -62,9 +62,7 @@ export type Condition =
   | { kind: 'task_in_workflow'; root: number }
   /**
    * Keyset position of a cursor page: rows after `(first, second) = values` in the page order,
-   * `op` `'>'` ascending, `'<'` descending. Stores render it as
-   * `first op= v1 AND (first op v1 OR second op v2)`, whose leading range an index on
-   * `(scope, first)` serves directly.
+   * `op` `'>'` ascending, `'<'` descending. Stores render the terms of {@link keysetPredicate}.
    */
   | { kind: 'after'; columns: readonly [FilterColumn, FilterColumn]; op: '>' | '<'; values: readonly [number, number] }
   /** Matches nothing (a filter given with a value no row can have, e.g. an invalid id). */
