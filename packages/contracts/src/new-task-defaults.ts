@@ -1,4 +1,4 @@
-import type { NewTask } from './store.js';
+import type { NewTask } from './task-store.js';
 
 /**
  * The backoff, unique and trace fields of a {@link NewTask} (and of its `Task` row) when none is
