@@ -18,7 +18,7 @@ import {
   workerConditions,
   type Condition,
 } from './filters.js';
-import * as operations from './operations.js';
+import * as operations from './operations/index.js';
 import { makePage, normalizePaging, readPaging, type PagedTable } from './paging.js';
 
 /*

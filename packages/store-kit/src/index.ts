@@ -21,7 +21,7 @@ export * from './statements.js';
 export * from './steps.js';
 export { groupBy } from './group.js';
 export { drizzleClient } from './foreign.js';
-export * as operations from './operations.js';
+export * as operations from './operations/index.js';
 export { assembleStore } from './assemble.js';
 export * from './migrations.js';
 export * from './transaction-retry.js';
