@@ -1,4 +1,4 @@
-import type { AttemptQuery, EventQuery, Page, TaskAttempt, TaskEvent, TaskId } from './rows.js';
+import type { AttemptQuery, EventQuery, Page, TaskAttempt, TaskEvent, TaskId } from './records.js';
 
 /* The audit-read part of the Store contract: paged events and attempts of a task or a workflow. */
 

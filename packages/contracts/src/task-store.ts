@@ -1,4 +1,4 @@
-import type { DeleteTasksFilter, Page, RetryBackoff, TagStat, Task, TaskId, TaskQuery, UniqueScope } from './rows.js';
+import type { DeleteTasksFilter, Page, RetryBackoff, TagStat, Task, TaskId, TaskQuery, UniqueScope } from './records.js';
 import type { TaskStatus, TaskType } from './statuses.js';
 
 /*

@@ -1,4 +1,4 @@
-import type { WorkerRecord } from './rows.js';
+import type { WorkerRecord } from './records.js';
 import type { WorkerStatus } from './statuses.js';
 import type { Fence } from './task-store.js';
 

@@ -12,7 +12,7 @@ import {
 } from '@taskmill/contracts';
 import { encodeChildResult, parseJson } from './codec.js';
 import { events, type EventDraft } from './event-drafts.js';
-import type { AttemptClose, AttemptOpen, TaskGuard, TaskInsert, TaskPatch } from './rows.js';
+import type { AttemptClose, AttemptOpen, TaskGuard, TaskInsert, TaskPatch } from './rows-to-write.js';
 
 /*
  * Every transition of a task (docs/behaviour.md#transitions, #events, #retries, #workflows), as data: the row patch, the attempt row to

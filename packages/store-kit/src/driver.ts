@@ -1,7 +1,7 @@
 import type { Dialect, StoreCapabilities, WorkerRecord } from '@taskmill/contracts';
 import type { RawRow } from './codec.js';
 import type { StoreReader, StoreWriter } from './statements.js';
-import type { Steps } from './steps.js';
+import type { Steps } from './step-programs.js';
 
 /*
  * What a store author writes: the SQL and the connection handling, nothing else. A store is a

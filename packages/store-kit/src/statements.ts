@@ -4,7 +4,7 @@ import type { ClaimPlan } from './claim-order.js';
 import type { RawRow } from './codec.js';
 import type { Condition } from './filters.js';
 import type { PagedTable, Paging } from './paging.js';
-import type { TaskInsert } from './rows.js';
+import type { TaskInsert } from './rows-to-write.js';
 
 /*
  * The statements a store writes (its SQL, one function per method) and how they are bound to a

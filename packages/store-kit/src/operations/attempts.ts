@@ -16,7 +16,7 @@ import type { TaskChange } from '../changes.js';
 import { clusterLimitedNames, narrowPlan, pickClaims, planClaim, type ClaimPlan } from '../claim-order.js';
 import type { StoreWriter } from '../statements.js';
 import { holdsFence } from '../fence.js';
-import { runSteps } from '../steps.js';
+import { runSteps } from '../step-programs.js';
 import { apply } from './apply.js';
 import { insertChildren } from './create.js';
 

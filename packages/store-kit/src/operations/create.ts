@@ -1,9 +1,9 @@
 import { DuplicateTaskError, StoreError, type NewTask, type TaskId } from '@taskmill/contracts';
 import * as changes from '../changes.js';
 import type { TaskChange } from '../changes.js';
-import type { TaskInsert } from '../rows.js';
+import type { TaskInsert } from '../rows-to-write.js';
 import type { StoreWriter } from '../statements.js';
-import { call, pause, runSteps, type Steps } from '../steps.js';
+import { call, pause, runSteps, type Steps } from '../step-programs.js';
 
 /* Creating tasks (docs/behaviour.md#submission): top-level tasks, unique tasks, children, in chunks. */
 
@@ -27,14 +27,14 @@ const UNIQUE_INSERT_TRIES = 3;
 
 /**
  * Rows per writer call of a large write, with a turn of the event loop between two calls (see
- * steps.ts `pause`): every chunk costs the same, so a batch costs time linear in its size, and no
+ * step-programs.ts `pause`): every chunk costs the same, so a batch costs time linear in its size, and no
  * stretch of it holds the event loop for longer than one chunk takes. All chunks are written in
  * the caller's one transaction: the batch still commits or rolls back whole.
  */
 export const WRITE_CHUNK = 1000;
 
 /**
- * {@link createTasks} as a step program (see steps.ts), so that it also runs inside an
+ * {@link createTasks} as a step program (see step-programs.ts), so that it also runs inside an
  * application's synchronous transaction (`runStepsSync`) with the same rules.
  *
  * Unique tasks first, one by one (see {@link insertUnique}); a duplicate of an earlier task of the
