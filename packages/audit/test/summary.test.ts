@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Task, TaskAttempt, TaskEvent } from '@taskmill/contracts';
-import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
+import { NEW_TASK_DEFAULTS, type Task, type TaskAttempt, type TaskEvent } from '@taskmill/contracts';
 import {
   attemptDurationSeconds,
   countBy,

@@ -1,4 +1,4 @@
-import type { TaskId } from './rows.js';
+import type { TaskId } from './records.js';
 
 /**
  * The one reading of a caller's task id, used by core and every store: a safe positive integer,

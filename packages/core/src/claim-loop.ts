@@ -1,5 +1,4 @@
-import { StoreUnavailableError, TaskTimeoutError, type Fence, type FinishOutcome, type Store, type Task, type TaskId } from '@taskmill/contracts';
-import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
+import { StoreUnavailableError, SWEEP_ERRORS, TaskTimeoutError, type Fence, type FinishOutcome, type Store, type Task, type TaskId } from '@taskmill/contracts';
 import type { HandlerDefinition, HandlerRegistry } from './handler-registry.js';
 import type { ResolvedOptions } from './options.js';
 import { FinishGroups } from './finish-group.js';

@@ -16,8 +16,7 @@ import {
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import { SWEEP_ERRORS, planFailure } from '@taskmill/contracts/store-kit';
-import { TaskTimeoutError, type FinishOutcome, type FinishResult, type NewTask, type Store, type Task, type TaskId } from '@taskmill/contracts';
+import { planFailure, SWEEP_ERRORS, TaskTimeoutError, type FinishOutcome, type FinishResult, type NewTask, type Store, type Task, type TaskId } from '@taskmill/contracts';
 import { QueueGauges } from './queue-gauges.js';
 import { ATTRS, INSTRUMENTATION_SCOPE, METRICS, SECONDS_BUCKETS, VERSION } from './telemetry-names.js';
 import type { ResolvedTelemetryOptions } from './telemetry-options.js';

@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
-import { TaskTimeoutError, type Store } from '@taskmill/contracts';
-import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
+import { SWEEP_ERRORS, TaskTimeoutError, type Store } from '@taskmill/contracts';
 import { RetentionSweeper } from '@taskmill/retention';
 import type { ClaimLoop } from './claim-loop.js';
 import type { DbClock } from './db-clock.js';

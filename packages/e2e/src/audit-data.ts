@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { TABLES } from '@taskmill/contracts/store-kit';
+import { TABLES } from '@taskmill/store-kit';
 
 /*
  * A large audit trail written straight into a store's tables, for the query-plan tests and the

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const WORKSPACE = fileURLToPath(new URL('../../..', import.meta.url));
 const WORKER_SCRIPT = fileURLToPath(new URL('./packed-app-worker.mjs', import.meta.url));
 /** The packages the app installs from tarballs, dependencies first. */
-const PACKED = ['contracts', 'audit', 'retention', 'core', 'store-postgres'] as const;
+const PACKED = ['contracts', 'store-kit', 'audit', 'retention', 'core', 'store-postgres'] as const;
 
 /** An installed app in a temp directory. */
 export interface PackedApp {
@@ -46,10 +46,10 @@ function appEnv(): NodeJS.ProcessEnv {
 }
 
 /**
- * Pack the built @taskmill/contracts, audit, retention, core and store-postgres, and install the
- * tarballs with npm into a fresh app in the OS temp directory. `overrides` make every @taskmill/*
- * dependency (also core's own dependencies on contracts, audit and retention) resolve to a tarball,
- * never the registry.
+ * Pack the built @taskmill/contracts, store-kit, audit, retention, core and store-postgres, and
+ * install the tarballs with npm into a fresh app in the OS temp directory. `overrides` make every
+ * @taskmill/* dependency (also core's own dependencies on contracts, audit and retention, and the
+ * store's on store-kit) resolve to a tarball, never the registry.
  */
 export async function createPackedApp(): Promise<PackedApp> {
   const root = mkdtempSync(join(tmpdir(), 'taskmill-packed-'));

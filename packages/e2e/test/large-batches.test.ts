@@ -1,7 +1,6 @@
 import { expect } from 'vitest';
 import { LIMITS, ValidationError, type Task } from '@taskmill/core';
-import type { NewTask } from '@taskmill/contracts';
-import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
+import { NEW_TASK_DEFAULTS, type NewTask } from '@taskmill/contracts';
 import { backends } from '../src/backends.js';
 import { describeBackends } from '../src/harness.js';
 import { managerWithReader } from '../src/shared-database.js';

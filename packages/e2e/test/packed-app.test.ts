@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
-import { TABLES } from '@taskmill/contracts/store-kit';
+import { TABLES } from '@taskmill/store-kit';
 import { PG_URL, backends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { createPackedApp, runInApp, startPackedWorker, type PackedApp } from '../src/packed-app.js';

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ValidationError, type PurgeInput, type PurgeResult, type RetentionStore, type Store, type TaskId } from '@taskmill/contracts';
-import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
+import { NEW_TASK_DEFAULTS, ValidationError, type PurgeInput, type PurgeResult, type RetentionStore, type Store, type TaskId } from '@taskmill/contracts';
 import { createSqliteStore } from '@taskmill/store-sqlite';
 import { runRetention, sweepRetention } from '../src/index.js';
 

@@ -1,5 +1,5 @@
 import type { Task } from '@taskmill/contracts';
-import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, TABLES, type ClaimPlan } from '@taskmill/contracts/store-kit';
+import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, TABLES, type ClaimPlan } from '@taskmill/store-kit';
 import { exec, rows, type Conn } from './transaction.js';
 
 /*

@@ -1,4 +1,4 @@
-import { PAGE_ORDER, TABLES, type Condition, type PagedTable, type Paging } from '@taskmill/contracts/store-kit';
+import { keysetPredicate, PAGE_ORDER, TABLES, type Condition, type KeysetTerm, type PagedTable, type Paging } from '@taskmill/store-kit';
 
 /*
  * The kit's dialect-neutral query conditions as MySQL: column names come from the kit's fixed
@@ -35,10 +35,12 @@ function render(condition: Condition, params: unknown[]): string {
       params.push(condition.root, condition.root);
       return `task_id IN (SELECT id FROM ${TABLES.tasks} WHERE id = ? OR root_id = ?)`;
     case 'after': {
-      const [first, second] = condition.columns.map(column);
-      const [v1, v2] = condition.values;
-      params.push(v1, v1, v2);
-      return `${first} ${condition.op}= ? AND (${first} ${condition.op} ? OR ${second} ${condition.op} ?)`;
+      const { all, any } = keysetPredicate(condition);
+      const term = (t: KeysetTerm) => {
+        params.push(t.value);
+        return `${column(t.column)} ${t.op} ?`;
+      };
+      return `${all.map(term).join(' AND ')} AND (${any.map(term).join(' OR ')})`;
     }
     case 'none':
       return 'FALSE';

@@ -3,7 +3,7 @@ import { StoreError } from '@taskmill/contracts';
 import { drizzle } from 'drizzle-orm/mysql2';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { assertSchemaReady } from '@taskmill/contracts/store-kit';
+import { assertSchemaReady } from '@taskmill/store-kit';
 import type { MysqlConnection } from './connection.js';
 import { rows, withDedicatedConnection } from './transaction.js';
 

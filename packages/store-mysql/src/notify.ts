@@ -1,4 +1,4 @@
-import { TABLES } from '@taskmill/contracts/store-kit';
+import { TABLES } from '@taskmill/store-kit';
 import type { MysqlConnection } from './connection.js';
 import { rows } from './transaction.js';
 

@@ -1,5 +1,5 @@
 import type { TagStat, TaskStatus } from '@taskmill/contracts';
-import { TABLES, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/contracts/store-kit';
+import { TABLES, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
 import { pageOrder, pageSlice, where } from './conditions.js';
 import { rows, type Conn } from './transaction.js';
 

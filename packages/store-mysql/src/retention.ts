@@ -1,5 +1,5 @@
 import type { TaskId, TaskStatus } from '@taskmill/contracts';
-import { TABLES, type Condition } from '@taskmill/contracts/store-kit';
+import { TABLES, type Condition } from '@taskmill/store-kit';
 import { where } from './conditions.js';
 import { exec, rows, type Conn } from './transaction.js';
 

@@ -1,5 +1,5 @@
 import type { Store } from '@taskmill/contracts';
-import { assembleStore, bindReader, bindWriter, type StoreDriver } from '@taskmill/contracts/store-kit';
+import { assembleStore, bindReader, bindWriter, type StoreDriver } from '@taskmill/store-kit';
 import * as claim from './claim.js';
 import * as notify from './notify.js';
 import * as queries from './queries.js';

@@ -1,5 +1,5 @@
 import type { Task } from '@taskmill/contracts';
-import { decodeTask, TABLES } from '@taskmill/contracts/store-kit';
+import { decodeTask, TABLES } from '@taskmill/store-kit';
 import { rows, type Conn } from './transaction.js';
 
 /*

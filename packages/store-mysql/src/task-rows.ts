@@ -15,7 +15,7 @@ import {
   type RawRow,
   type TaskChange,
   type TaskInsert,
-} from '@taskmill/contracts/store-kit';
+} from '@taskmill/store-kit';
 import { exec, rows, type Conn } from './transaction.js';
 
 /*

@@ -1,4 +1,4 @@
-import type { RawRow } from '@taskmill/contracts/store-kit';
+import { transactionRetryPause, TRANSACTION_RETRY, type RawRow } from '@taskmill/store-kit';
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { MysqlConnection } from './connection.js';
 import { isConnectionError, isLockConflict, toStoreError } from './errors.js';
@@ -12,8 +12,8 @@ import { isConnectionError, isLockConflict, toStoreError } from './errors.js';
  *   locking read scans, and concurrent `FOR UPDATE SKIP LOCKED` claims deadlocked in most
  *   rounds; at READ COMMITTED only matching rows are locked and the claims stopped deadlocking.
  * - A transaction that still hits ER_LOCK_DEADLOCK (1213) or ER_LOCK_WAIT_TIMEOUT (1205) was
- *   rolled back, so it is run again from the start, a bounded number of times with a small
- *   jittered backoff: callers never see a deadlock.
+ *   rolled back, so it is run again from the start under the kit's TRANSACTION_RETRY (with
+ *   `deadlockRetries` reruns): callers never see a deadlock.
  * - A pooled connection the server killed is only noticed when used. If that happens before
  *   COMMIT was sent, nothing was committed, so the work is run once more on a fresh connection.
  *   A failure during COMMIT is never retried (the outcome is unknown) and surfaces as
@@ -71,10 +71,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-function backoff(attempt: number): number {
-  return Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random());
-}
-
 function failure(operation: string): string {
   return `MySQL store ${operation} failed`;
 }
@@ -104,6 +100,8 @@ function discard(conn: PoolConnection, error: unknown): void {
 
 /** Run `work` in one READ COMMITTED transaction, rerun after a deadlock or a stale connection; errors mapped. */
 export async function inTransaction<T>(connection: MysqlConnection, operation: string, work: (conn: Conn) => Promise<T>): Promise<T> {
+  const policy = { ...TRANSACTION_RETRY, retries: connection.deadlockRetries };
+  const startedAt = Date.now();
   let lockRetries = 0;
   let staleRetries = 0;
   for (;;) {
@@ -128,9 +126,10 @@ export async function inTransaction<T>(connection: MysqlConnection, operation: s
           conn.destroy();
         }
       }
-      if (!committing && isLockConflict(error) && lockRetries < connection.deadlockRetries) {
+      const pause = !committing && isLockConflict(error) ? transactionRetryPause(policy, lockRetries + 1, startedAt) : null;
+      if (pause !== null) {
         lockRetries += 1;
-        await sleep(backoff(lockRetries));
+        await sleep(pause);
         continue;
       }
       if (!committing && isConnectionError(error) && staleRetries < STALE_CONNECTION_RETRIES) {

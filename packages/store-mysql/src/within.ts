@@ -1,5 +1,5 @@
 import { ValidationError } from '@taskmill/contracts';
-import { bindWriter, drizzleClient, runSteps, type Steps, type StoreWriter } from '@taskmill/contracts/store-kit';
+import { bindWriter, drizzleClient, runSteps, type Steps, type StoreWriter } from '@taskmill/store-kit';
 import type { MysqlConnection } from './connection.js';
 import { toStoreError } from './errors.js';
 import { handle, rows, type Queryable } from './transaction.js';

@@ -1,5 +1,5 @@
 import type { RegisterWorkerInput, WorkerStatus } from '@taskmill/contracts';
-import { TABLES, type Condition, type RawRow } from '@taskmill/contracts/store-kit';
+import { TABLES, type Condition, type RawRow } from '@taskmill/store-kit';
 import { where } from './conditions.js';
 import { exec, rows, type Conn } from './transaction.js';
 

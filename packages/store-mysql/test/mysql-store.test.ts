@@ -9,7 +9,7 @@ import {
 import mysql from 'mysql2/promise';
 import { T0, newChild, newTask } from '@taskmill/store-testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changes } from '@taskmill/contracts/store-kit';
+import { changes } from '@taskmill/store-kit';
 import { openConnection } from '../src/connection.js';
 import { createMysqlStore } from '../src/index.js';
 import { applyChanges } from '../src/task-rows.js';

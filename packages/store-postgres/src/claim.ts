@@ -1,5 +1,5 @@
 import type { Task } from '@taskmill/contracts';
-import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, type ClaimPlan, decodeTask } from '@taskmill/contracts/store-kit';
+import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, type ClaimPlan, decodeTask } from '@taskmill/store-kit';
 import type { Fragment } from './connection.js';
 import type { Db } from './transaction.js';
 

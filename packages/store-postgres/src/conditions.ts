@@ -1,4 +1,4 @@
-import { type Condition, PAGE_ORDER, type PagedTable, type Paging } from '@taskmill/contracts/store-kit';
+import { keysetPredicate, PAGE_ORDER, type Condition, type KeysetTerm, type PagedTable, type Paging } from '@taskmill/store-kit';
 import type { Fragment } from './connection.js';
 import type { Db } from './transaction.js';
 
@@ -6,6 +6,22 @@ import type { Db } from './transaction.js';
  * The kit's dialect-neutral conditions as SQL. Column names come from the kit's fixed list and
  * are quoted as identifiers; every value is a bound parameter.
  */
+
+/** One keyset comparison; the operator comes from the kit's closed list, never from a caller. */
+function compare(db: Db, term: KeysetTerm): Fragment {
+  const { sql } = db;
+  const column = sql(term.column);
+  switch (term.op) {
+    case '>':
+      return sql`${column} > ${term.value}`;
+    case '<':
+      return sql`${column} < ${term.value}`;
+    case '>=':
+      return sql`${column} >= ${term.value}`;
+    case '<=':
+      return sql`${column} <= ${term.value}`;
+  }
+}
 
 function render(db: Db, c: Condition): Fragment {
   const { sql, t } = db;
@@ -26,11 +42,10 @@ function render(db: Db, c: Condition): Fragment {
       // sequential scan of the whole attempts table once a workflow is a few percent of it
       return sql`task_id = ANY(ARRAY(SELECT id FROM ${t.tasks} WHERE id = ${c.root} OR root_id = ${c.root}))`;
     case 'after': {
-      const [first, second] = c.columns.map((name) => sql(name));
-      const [v1, v2] = c.values;
-      return c.op === '>'
-        ? sql`${first} >= ${v1} AND (${first} > ${v1} OR ${second} > ${v2})`
-        : sql`${first} <= ${v1} AND (${first} < ${v1} OR ${second} < ${v2})`;
+      const { all, any } = keysetPredicate(c);
+      const every = all.map((term) => compare(db, term)).reduce((joined, term) => sql`${joined} AND ${term}`);
+      const some = any.map((term) => compare(db, term)).reduce((joined, term) => sql`${joined} OR ${term}`);
+      return sql`${every} AND (${some})`;
     }
     case 'none':
       return sql`FALSE`;

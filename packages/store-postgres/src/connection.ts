@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConfigurationError, protocolsOf, redactUrl, resolveSessionLimits, type SessionLimits } from '@taskmill/contracts';
-import { TABLES } from '@taskmill/contracts/store-kit';
+import { TABLES } from '@taskmill/store-kit';
 import postgres from '#postgres';
 
 /*

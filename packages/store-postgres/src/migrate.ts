@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { PostgresJsSession } from 'drizzle-orm/postgres-js/session';
-import { assertSchemaReady } from '@taskmill/contracts/store-kit';
+import { assertSchemaReady } from '@taskmill/store-kit';
 import type { Connection, PendingRows, ReservedSql, UnsafeQueryOptions } from './connection.js';
 import { toStoreError } from './errors.js';
 

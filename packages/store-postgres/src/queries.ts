@@ -1,5 +1,5 @@
 import type { TagStat, TaskStatus } from '@taskmill/contracts';
-import type { Condition, PagedTable, Paging, RawRow } from '@taskmill/contracts/store-kit';
+import type { Condition, PagedTable, Paging, RawRow } from '@taskmill/store-kit';
 import { pageOrder, pageSlice, where } from './conditions.js';
 import type { Db } from './transaction.js';
 

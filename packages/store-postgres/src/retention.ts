@@ -1,5 +1,5 @@
 import type { TaskId, TaskStatus } from '@taskmill/contracts';
-import type { Condition } from '@taskmill/contracts/store-kit';
+import type { Condition } from '@taskmill/store-kit';
 import { where } from './conditions.js';
 import type { Db } from './transaction.js';
 

@@ -1,5 +1,5 @@
 import type { Task } from '@taskmill/contracts';
-import { decodeTask } from '@taskmill/contracts/store-kit';
+import { decodeTask } from '@taskmill/store-kit';
 import type { Db } from './transaction.js';
 
 /*

@@ -12,7 +12,7 @@ import {
   TASK_INSERT_COLUMNS,
   type TaskChange,
   type TaskInsert,
-} from '@taskmill/contracts/store-kit';
+} from '@taskmill/store-kit';
 import { taskAttempts, tasks } from './schema.js';
 import type { Db } from './transaction.js';
 

@@ -1,3 +1,4 @@
+import { retryTransaction, TRANSACTION_RETRY } from '@taskmill/store-kit';
 import type { Connection, Queryable, Tables } from './connection.js';
 import { isRetryableTransactionError, toStoreError } from './errors.js';
 
@@ -16,34 +17,27 @@ export interface Db {
   unawaited?: Promise<unknown>[];
 }
 
-/** Attempts of a transaction that keeps hitting serialization failures or deadlocks. */
-const MAX_ATTEMPTS = 5;
-
 /**
  * Run `work` in one READ COMMITTED transaction (named explicitly: a database or role default of
  * REPEATABLE READ would turn the claim's re-check of a locked row into serialization failures).
  * At READ COMMITTED a `FOR UPDATE` re-reads the newest version of a row it waited for, so every
  * row the kit decides on is current. Serialization failures and deadlocks (40001, 40P01) roll
- * back and rerun the whole transaction a bounded number of times; every other error is mapped by
+ * back and rerun the whole transaction under the kit's {@link TRANSACTION_RETRY}; every other error is mapped by
  * {@link toStoreError} (taskmill errors thrown by `work` pass through unchanged).
  */
 export async function write<T>(connection: Connection, operation: string, work: (db: Db) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return (await connection.sql.begin('isolation level read committed', async (tx) => {
+  try {
+    return await retryTransaction(TRANSACTION_RETRY, isRetryableTransactionError, async () =>
+      (await connection.sql.begin('isolation level read committed', async (tx) => {
         const db: Db = { sql: tx, t: connection.t, channel: connection.channel, unawaited: [] };
         const result = await work(db);
         // answered by now when later statements followed them on the connection
         await Promise.all(db.unawaited!);
         return result;
-      })) as T;
-    } catch (error) {
-      if (attempt < MAX_ATTEMPTS && isRetryableTransactionError(error)) {
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
-        continue;
-      }
-      throw toStoreError(error, operation);
-    }
+      })) as T,
+    );
+  } catch (error) {
+    throw toStoreError(error, operation);
   }
 }
 

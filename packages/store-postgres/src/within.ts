@@ -1,5 +1,5 @@
 import { ValidationError } from '@taskmill/contracts';
-import { bindWriter, drizzleClient, runSteps, TABLES, type Steps, type StoreWriter } from '@taskmill/contracts/store-kit';
+import { bindWriter, drizzleClient, runSteps, TABLES, type Steps, type StoreWriter } from '@taskmill/store-kit';
 import { tablesFor, type Connection, type Queryable } from './connection.js';
 import { toStoreError } from './errors.js';
 import type { Db } from './transaction.js';

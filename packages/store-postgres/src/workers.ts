@@ -1,5 +1,5 @@
 import type { RegisterWorkerInput, WorkerStatus } from '@taskmill/contracts';
-import type { Condition, RawRow } from '@taskmill/contracts/store-kit';
+import type { Condition, RawRow } from '@taskmill/store-kit';
 import { where } from './conditions.js';
 import type { Db } from './transaction.js';
 

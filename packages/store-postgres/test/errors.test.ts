@@ -1,4 +1,5 @@
 import { NotOwnerError, StoreError, StoreUnavailableError } from '@taskmill/contracts';
+import { TRANSACTION_RETRY } from '@taskmill/store-kit';
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../src/connection.js';
 import { toStoreError } from '../src/errors.js';
@@ -52,7 +53,7 @@ describe('transaction retry', () => {
   it('gives up after a bounded number of attempts with a StoreError', async () => {
     const { connection, calls } = fakeConnection(Array(10).fill('40P01'));
     await expect(write(connection, 'op', async () => 'done')).rejects.toBeInstanceOf(StoreError);
-    expect(calls()).toBe(5);
+    expect(calls()).toBe(TRANSACTION_RETRY.retries + 1);
   });
 
   it('does not rerun on other errors', async () => {

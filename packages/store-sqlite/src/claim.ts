@@ -1,5 +1,5 @@
 import type { Task } from '@taskmill/contracts';
-import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, type ClaimPlan } from '@taskmill/contracts/store-kit';
+import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, TABLES, type ClaimPlan } from '@taskmill/store-kit';
 import { jsonList, type SqliteConnection } from './connection.js';
 
 /*
@@ -32,7 +32,7 @@ import { jsonList, type SqliteConnection } from './connection.js';
 const CLAIMABLE = `status IN (${CLAIMABLE_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 const CANDIDATES = `
-  SELECT * FROM taskmill_tasks INDEXED BY idx_task_scheduling
+  SELECT * FROM ${TABLES.tasks} INDEXED BY idx_task_scheduling
   WHERE ${CLAIMABLE}
     AND next_run_time <= ?
     AND name IN (SELECT value FROM json_each(?))
@@ -41,7 +41,7 @@ const CANDIDATES = `
 
 /** False when the worker's registry row exists and is not `active` (superseded or dead). */
 export async function workerMayClaim(sql: SqliteConnection, workerId: string): Promise<boolean> {
-  const row = sql.get('SELECT status FROM taskmill_workers WHERE worker_id = ?', workerId);
+  const row = sql.get(`SELECT status FROM ${TABLES.workers} WHERE worker_id = ?`, workerId);
   return !row || row.status === 'active';
 }
 
@@ -63,7 +63,7 @@ export async function lockClaimNames(_sql: SqliteConnection, _names: readonly st
 /** Running tasks per name (the partial `idx_task_timeout` index holds exactly the running rows). */
 export async function countRunning(sql: SqliteConnection, names: readonly string[]): Promise<Record<string, number>> {
   const rows = sql.all(
-    `SELECT name, COUNT(*) AS n FROM taskmill_tasks
+    `SELECT name, COUNT(*) AS n FROM ${TABLES.tasks}
      WHERE status = 'running' AND name IN (SELECT value FROM json_each(?)) GROUP BY name`,
     jsonList(names),
   );

@@ -1,4 +1,4 @@
-import { PAGE_ORDER, type Condition, type PagedTable, type Paging } from '@taskmill/contracts/store-kit';
+import { keysetPredicate, PAGE_ORDER, TABLES, type Condition, type KeysetTerm, type PagedTable, type Paging } from '@taskmill/store-kit';
 import { jsonList, type Param } from './connection.js';
 
 /*
@@ -31,12 +31,14 @@ function render(condition: Condition, params: Param[]): string {
       return '(id = ? OR root_id = ?)';
     case 'task_in_workflow':
       params.push(condition.root, condition.root);
-      return 'task_id IN (SELECT id FROM taskmill_tasks WHERE id = ? OR root_id = ?)';
+      return `task_id IN (SELECT id FROM ${TABLES.tasks} WHERE id = ? OR root_id = ?)`;
     case 'after': {
-      const [first, second] = condition.columns;
-      const [v1, v2] = condition.values;
-      params.push(v1, v1, v2);
-      return `${first} ${condition.op}= ? AND (${first} ${condition.op} ? OR ${second} ${condition.op} ?)`;
+      const { all, any } = keysetPredicate(condition);
+      const term = (t: KeysetTerm) => {
+        params.push(t.value);
+        return `${t.column} ${t.op} ?`;
+      };
+      return `${all.map(term).join(' AND ')} AND (${any.map(term).join(' OR ')})`;
     }
     case 'none':
       return '0';

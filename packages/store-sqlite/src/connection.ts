@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { resolve as resolvePath } from 'node:path';
 import { ConfigurationError, StoreUnavailableError } from '@taskmill/contracts';
 import { OpenError } from './errors.js';
-import type { RawRow } from '@taskmill/contracts/store-kit';
+import type { RawRow } from '@taskmill/store-kit';
 
 /** Where a store's database lives: a file, or a private in-memory database. */
 export type SqliteTarget = { kind: 'file'; path: string } | { kind: 'memory' };

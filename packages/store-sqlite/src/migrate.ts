@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { assertSchemaReady } from '@taskmill/contracts/store-kit';
+import { assertSchemaReady, TABLES } from '@taskmill/store-kit';
 import { jsonList, type SqliteConnection } from './connection.js';
 
 /*
@@ -58,7 +58,7 @@ export function checkSchema(connection: SqliteConnection): void {
     : null;
   const expected = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).map((m) => m.folderMillis);
   const where = connection.filePath === null ? 'the in-memory SQLite database' : `SQLite database ${connection.filePath}`;
-  assertSchemaReady(where, tableExists(connection, 'taskmill_tasks'), applied, expected);
+  assertSchemaReady(where, tableExists(connection, TABLES.tasks), applied, expected);
 }
 
 function tableExists(connection: SqliteConnection, name: string): boolean {

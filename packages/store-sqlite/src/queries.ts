@@ -1,5 +1,5 @@
 import type { TagStat, TaskStatus } from '@taskmill/contracts';
-import type { Condition, PagedTable, Paging, RawRow } from '@taskmill/contracts/store-kit';
+import { TABLES, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
 import { pageSlice, where } from './conditions.js';
 import type { SqliteConnection } from './connection.js';
 
@@ -8,12 +8,6 @@ import type { SqliteConnection } from './connection.js';
  * `read()`, so they come from the same snapshot.
  */
 
-const PAGED_TABLES: Readonly<Record<PagedTable, string>> = {
-  tasks: 'taskmill_tasks',
-  events: 'taskmill_task_events',
-  attempts: 'taskmill_task_attempts',
-};
-
 /** One page of rows matching every condition, and the total count. */
 export async function selectPage(
   sql: SqliteConnection,
@@ -21,7 +15,7 @@ export async function selectPage(
   conditions: readonly Condition[],
   paging: Paging,
 ): Promise<{ rows: RawRow[]; total: number }> {
-  const from = PAGED_TABLES[table];
+  const from = TABLES[table];
   const filter = where(conditions);
   const scoped = paging.after ? where([...conditions, paging.after]) : filter;
   const slice = pageSlice(table, paging);
@@ -35,7 +29,7 @@ export async function selectTaskStats(sql: SqliteConnection, conditions: readonl
   const filter = where(conditions);
   return sql
     .all(
-      `SELECT tag, name, status, COUNT(*) AS count FROM taskmill_tasks ${filter.sql}
+      `SELECT tag, name, status, COUNT(*) AS count FROM ${TABLES.tasks} ${filter.sql}
        GROUP BY tag, name, status ORDER BY tag, name, status`,
       ...filter.params,
     )

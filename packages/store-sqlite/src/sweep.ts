@@ -1,5 +1,5 @@
 import type { Task } from '@taskmill/contracts';
-import { decodeTask } from '@taskmill/contracts/store-kit';
+import { decodeTask, TABLES } from '@taskmill/store-kit';
 import { jsonList, type SqliteConnection } from './connection.js';
 
 /*
@@ -14,7 +14,7 @@ import { jsonList, type SqliteConnection } from './connection.js';
 export async function timedOutCandidates(sql: SqliteConnection, now: number, heartbeatCutoff: number, limit: number): Promise<Task[]> {
   return sql
     .all(
-      `SELECT * FROM taskmill_tasks
+      `SELECT * FROM ${TABLES.tasks}
        WHERE status = 'running' AND (start_time + timeout * 1000 <= ? OR last_active_time < ?)
        ORDER BY id LIMIT ?`,
       now,
@@ -28,7 +28,7 @@ export async function timedOutCandidates(sql: SqliteConnection, now: number, hea
 export async function runningTasksOf(sql: SqliteConnection, workerIds: readonly string[], limit: number): Promise<Task[]> {
   return sql
     .all(
-      `SELECT * FROM taskmill_tasks
+      `SELECT * FROM ${TABLES.tasks}
        WHERE status = 'running' AND worker_id IN (SELECT value FROM json_each(?))
        ORDER BY id LIMIT ?`,
       jsonList(workerIds),

@@ -5,13 +5,14 @@ import {
   EVENT_INSERT_COLUMNS,
   patchEntries,
   insertColumnsFor,
+  TABLES,
   TASK_INSERT_BASE_COLUMNS,
   TASK_INSERT_COLUMNS,
   type RawRow,
   type TaskChange,
   type TaskInsert,
   type TaskPatch,
-} from '@taskmill/contracts/store-kit';
+} from '@taskmill/store-kit';
 import { jsonList, toBlob, type Param, type SqliteConnection } from './connection.js';
 
 /*
@@ -22,19 +23,19 @@ import { jsonList, toBlob, type Param, type SqliteConnection } from './connectio
  * calls on cached prepared statements, with no round trip to save by batching.
  */
 
-const insertTask = (columns: readonly string[]) => `INSERT INTO taskmill_tasks (${columns.join(', ')})
+const insertTask = (columns: readonly string[]) => `INSERT INTO ${TABLES.tasks} (${columns.join(', ')})
   VALUES (${columns.map(() => '?').join(', ')})`;
 const INSERT_TASK = insertTask(TASK_INSERT_COLUMNS);
 /** A row that leaves the defaulted columns at their defaults binds fewer parameters. */
 const INSERT_BASE_TASK = insertTask(TASK_INSERT_BASE_COLUMNS);
 
-const INSERT_EVENT = `INSERT INTO taskmill_task_events (${EVENT_INSERT_COLUMNS.join(', ')})
+const INSERT_EVENT = `INSERT INTO ${TABLES.events} (${EVENT_INSERT_COLUMNS.join(', ')})
   VALUES (${EVENT_INSERT_COLUMNS.map(() => '?').join(', ')})`;
 
-const CLOSE_ATTEMPT = `UPDATE taskmill_task_attempts SET ended_at = ?, outcome = ?, error = ?, timeout_flag = ?
+const CLOSE_ATTEMPT = `UPDATE ${TABLES.attempts} SET ended_at = ?, outcome = ?, error = ?, timeout_flag = ?
   WHERE task_id = ? AND attempt = ? AND ended_at IS NULL`;
 
-const OPEN_ATTEMPT = 'INSERT INTO taskmill_task_attempts (task_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)';
+const OPEN_ATTEMPT = `INSERT INTO ${TABLES.attempts} (task_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)`;
 
 /** A value as SQLite stores it: bytes as a Buffer, everything else unchanged. */
 function bind(value: TaskPatch[keyof TaskPatch]): Param {
@@ -44,7 +45,7 @@ function bind(value: TaskPatch[keyof TaskPatch]): Param {
 
 /** The task row, or null. */
 export async function selectTask(sql: SqliteConnection, id: TaskId): Promise<RawRow | null> {
-  return sql.get('SELECT * FROM taskmill_tasks WHERE id = ?', id) ?? null;
+  return sql.get(`SELECT * FROM ${TABLES.tasks} WHERE id = ?`, id) ?? null;
 }
 
 /** The decoded task, or null (the write transaction already holds the database's write lock). */
@@ -56,7 +57,7 @@ export async function lockTask(sql: SqliteConnection, id: TaskId): Promise<Task 
 /** The decoded tasks of these ids, by id (one statement). */
 export async function lockTasks(sql: SqliteConnection, ids: readonly TaskId[]): Promise<Task[]> {
   if (ids.length === 0) return [];
-  return sql.all('SELECT * FROM taskmill_tasks WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id', jsonList(ids)).map(decodeTask);
+  return sql.all(`SELECT * FROM ${TABLES.tasks} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`, jsonList(ids)).map(decodeTask);
 }
 
 /*
@@ -85,13 +86,13 @@ export function insertUniqueTask(sql: SqliteConnection, row: TaskInsert): TaskId
 
 /** The id of the task of this name holding `slot`, or null. */
 export function selectUniqueHolder(sql: SqliteConnection, name: string, slot: string): TaskId | null {
-  const row = sql.get('SELECT id FROM taskmill_tasks WHERE name = ? AND unique_slot = ?', name, slot);
+  const row = sql.get(`SELECT id FROM ${TABLES.tasks} WHERE name = ? AND unique_slot = ?`, name, slot);
   return row ? Number(row.id) : null;
 }
 
 /** Release an expired `period` holder of the slot (compare-and-set); true when released. */
 export function releaseExpiredUnique(sql: SqliteConnection, name: string, slot: string, now: number): boolean {
-  return sql.run('UPDATE taskmill_tasks SET unique_slot = NULL WHERE name = ? AND unique_slot = ? AND unique_until <= ?', name, slot, now).changes > 0;
+  return sql.run(`UPDATE ${TABLES.tasks} SET unique_slot = NULL WHERE name = ? AND unique_slot = ? AND unique_until <= ?`, name, slot, now).changes > 0;
 }
 
 /** UPDATE one task row with a change's patch, under its guard; false when the guard did not match. */
@@ -113,7 +114,7 @@ function patchRow(sql: SqliteConnection, change: TaskChange): boolean {
       params.push(change.guard.attempt);
     }
   }
-  return sql.run(`UPDATE taskmill_tasks SET ${sets} WHERE id = ?${guard}`, ...params).changes > 0;
+  return sql.run(`UPDATE ${TABLES.tasks} SET ${sets} WHERE id = ?${guard}`, ...params).changes > 0;
 }
 
 /** Apply changes in order (see `StoreWriter.applyChanges`). */
@@ -138,13 +139,13 @@ export function applyChanges(sql: SqliteConnection, changes: readonly TaskChange
 
 /** Flip a child's `parent_credited` from 0 to 1; true when this call flipped it. */
 export async function markCredited(sql: SqliteConnection, childId: TaskId): Promise<boolean> {
-  return sql.run('UPDATE taskmill_tasks SET parent_credited = 1 WHERE id = ? AND parent_credited = 0', childId).changes > 0;
+  return sql.run(`UPDATE ${TABLES.tasks} SET parent_credited = 1 WHERE id = ? AND parent_credited = 0`, childId).changes > 0;
 }
 
 /** Count a credited child and append its line to the parent's results; the parent after. */
 export async function addChildResult(sql: SqliteConnection, parentId: TaskId, line: string): Promise<Task | null> {
   sql.run(
-    `UPDATE taskmill_tasks
+    `UPDATE ${TABLES.tasks}
      SET completed_children = completed_children + 1, children_results = COALESCE(children_results, '') || ?
      WHERE id = ?`,
     line,
@@ -162,7 +163,7 @@ export async function touchTasks(
   return fences.map(
     (fence) =>
       sql.run(
-        `UPDATE taskmill_tasks SET last_active_time = ?
+        `UPDATE ${TABLES.tasks} SET last_active_time = ?
          WHERE id = ? AND status = 'running' AND worker_id = ? AND attempt = ?`,
         now,
         fence.task_id,

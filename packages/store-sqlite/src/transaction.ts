@@ -1,3 +1,4 @@
+import { retryTransaction, type TransactionRetryPolicy } from '@taskmill/store-kit';
 import { isBusy, toStoreError } from './errors.js';
 import type { SqliteConnection } from './connection.js';
 import * as notify from './notify.js';
@@ -21,18 +22,14 @@ import * as notify from './notify.js';
  * it task and worker heartbeats) for as long as another process writes; so the driver waits at
  * most BUSY_SLICE_MS at a time and the rest of `busy_timeout` is waited out here, between
  * event-loop turns. A transaction that got SQLITE_BUSY (at BEGIN, or anywhere after) was rolled
- * back whole, so running it again is safe.
+ * back whole, so running it again is safe. The reruns follow the kit's transaction retry policy,
+ * bounded by time (the `busy_timeout` a caller set) rather than by a count, with pauses of 1 to
+ * 20 ms: a write on a local file holds the lock for milliseconds, far less than a server's
+ * deadlock takes to clear.
  */
 
 /** How long `setup()` keeps retrying while another process holds the database during its own setup. */
 const SETUP_RETRY_MS = 30_000;
-
-/** How long to keep retrying a busy database, and how the pause between tries grows. */
-interface RetryPolicy {
-  budgetMs: number;
-  firstPauseMs: number;
-  maxPauseMs: number;
-}
 
 /** Runs one operation at a time, in call order. */
 class Serial {
@@ -71,7 +68,7 @@ export class Transactions {
    * retried with jittered backoff for up to {@link SETUP_RETRY_MS}.
    */
   setup(migrate: (connection: SqliteConnection) => void): Promise<void> {
-    const policy = { budgetMs: SETUP_RETRY_MS, firstPauseMs: 20, maxPauseMs: 500 };
+    const policy = { retries: Infinity, budgetMs: SETUP_RETRY_MS, firstPauseMs: 20, maxPauseMs: 500 };
     return this.#serial.run(() => this.#retry('setup', policy, async () => migrate(this.#connection)));
   }
 
@@ -81,8 +78,8 @@ export class Transactions {
     return this.#closing;
   }
 
-  #busyPolicy(): RetryPolicy {
-    return { budgetMs: this.#connection.busyTimeoutMs, firstPauseMs: 1, maxPauseMs: 20 };
+  #busyPolicy(): TransactionRetryPolicy {
+    return { retries: Infinity, budgetMs: this.#connection.busyTimeoutMs, firstPauseMs: 1, maxPauseMs: 20 };
   }
 
   /** True while one of this store's own transactions is open on its connection. */
@@ -110,16 +107,11 @@ export class Transactions {
     }
   }
 
-  async #retry<T>(operation: string, policy: RetryPolicy, once: () => Promise<T>): Promise<T> {
-    const deadline = Date.now() + policy.budgetMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await once();
-      } catch (error) {
-        if (!isBusy(error) || this.#connection.closed || Date.now() >= deadline) throw toStoreError(error, operation);
-        const pause = Math.min(policy.firstPauseMs * 2 ** attempt, policy.maxPauseMs) * (0.5 + Math.random());
-        await new Promise((resolve) => setTimeout(resolve, pause));
-      }
+  async #retry<T>(operation: string, policy: TransactionRetryPolicy, once: () => Promise<T>): Promise<T> {
+    try {
+      return await retryTransaction(policy, (error) => isBusy(error) && !this.#connection.closed, once);
+    } catch (error) {
+      throw toStoreError(error, operation);
     }
   }
 }

@@ -1,6 +1,6 @@
 import { resolve as resolvePath } from 'node:path';
 import { ValidationError } from '@taskmill/contracts';
-import { bindSyncWriter, drizzleClient, operations, runStepsSync, type Steps } from '@taskmill/contracts/store-kit';
+import { bindSyncWriter, drizzleClient, operations, runStepsSync, type Steps } from '@taskmill/store-kit';
 import type Database from 'better-sqlite3';
 import { isDatabase, SqliteConnection } from './connection.js';
 import { toStoreError } from './errors.js';

@@ -1,5 +1,5 @@
 import type { RegisterWorkerInput, WorkerStatus } from '@taskmill/contracts';
-import type { Condition, RawRow } from '@taskmill/contracts/store-kit';
+import { TABLES, type Condition, type RawRow } from '@taskmill/store-kit';
 import { where } from './conditions.js';
 import { jsonList, type SqliteConnection } from './connection.js';
 
@@ -11,7 +11,7 @@ import { jsonList, type SqliteConnection } from './connection.js';
 
 /** The worker row, or null. */
 export async function selectWorker(sql: SqliteConnection, workerId: string): Promise<RawRow | null> {
-  return sql.get('SELECT * FROM taskmill_workers WHERE worker_id = ?', workerId) ?? null;
+  return sql.get(`SELECT * FROM ${TABLES.workers} WHERE worker_id = ?`, workerId) ?? null;
 }
 
 /**
@@ -25,14 +25,14 @@ export async function selectServerTime(sql: SqliteConnection): Promise<number> {
 /** Workers matching the conditions, by `registered_at, worker_id`. */
 export async function selectWorkers(sql: SqliteConnection, conditions: readonly Condition[]): Promise<RawRow[]> {
   const filter = where(conditions);
-  return sql.all(`SELECT * FROM taskmill_workers ${filter.sql} ORDER BY registered_at, worker_id`, ...filter.params);
+  return sql.all(`SELECT * FROM ${TABLES.workers} ${filter.sql} ORDER BY registered_at, worker_id`, ...filter.params);
 }
 
 /** Replace the worker's row with a fresh `active` lease. */
 export async function replaceWorker(sql: SqliteConnection, input: RegisterWorkerInput): Promise<void> {
-  sql.run('DELETE FROM taskmill_workers WHERE worker_id = ?', input.worker_id);
+  sql.run(`DELETE FROM ${TABLES.workers} WHERE worker_id = ?`, input.worker_id);
   sql.run(
-    `INSERT INTO taskmill_workers (worker_id, pod_id, status, host, pid, registered_at, last_seen_at, expires_at, meta)
+    `INSERT INTO ${TABLES.workers} (worker_id, pod_id, status, host, pid, registered_at, last_seen_at, expires_at, meta)
      VALUES (?, ?, 'active', ?, ?, ?, ?, ?, ?)`,
     input.worker_id,
     input.pod_id,
@@ -54,7 +54,7 @@ export async function extendWorkerLease(
   meta: string | null | undefined,
 ): Promise<void> {
   sql.run(
-    `UPDATE taskmill_workers SET last_seen_at = ?, expires_at = ?, meta = CASE WHEN ? THEN ? ELSE meta END
+    `UPDATE ${TABLES.workers} SET last_seen_at = ?, expires_at = ?, meta = CASE WHEN ? THEN ? ELSE meta END
      WHERE worker_id = ? AND status = 'active'`,
     now,
     expiresAt,
@@ -68,7 +68,7 @@ export async function extendWorkerLease(
 export async function selectPodWorkers(sql: SqliteConnection, podId: string, exceptWorkerId: string): Promise<string[]> {
   return sql
     .all(
-      `SELECT worker_id FROM taskmill_workers WHERE pod_id = ? AND worker_id <> ? AND status = 'active'
+      `SELECT worker_id FROM ${TABLES.workers} WHERE pod_id = ? AND worker_id <> ? AND status = 'active'
        ORDER BY registered_at, worker_id`,
       podId,
       exceptWorkerId,
@@ -80,7 +80,7 @@ export async function selectPodWorkers(sql: SqliteConnection, podId: string, exc
 export async function selectExpiredWorkers(sql: SqliteConnection, now: number, limit: number): Promise<string[]> {
   return sql
     .all(
-      `SELECT worker_id FROM taskmill_workers WHERE status = 'active' AND expires_at < ?
+      `SELECT worker_id FROM ${TABLES.workers} WHERE status = 'active' AND expires_at < ?
        ORDER BY expires_at, worker_id LIMIT ?`,
       now,
       limit,
@@ -97,7 +97,7 @@ export async function retireWorkers(
 ): Promise<void> {
   const column = status === 'dead' ? 'dead_at' : 'superseded_at';
   sql.run(
-    `UPDATE taskmill_workers SET status = ?, ${column} = ?
+    `UPDATE ${TABLES.workers} SET status = ?, ${column} = ?
      WHERE status = 'active' AND worker_id IN (SELECT value FROM json_each(?))`,
     status,
     now,
@@ -107,5 +107,5 @@ export async function retireWorkers(
 
 /** A worker → `dead` from any other status; true when a row changed. */
 export async function markWorkerDead(sql: SqliteConnection, workerId: string, now: number): Promise<boolean> {
-  return sql.run(`UPDATE taskmill_workers SET status = 'dead', dead_at = ? WHERE worker_id = ? AND status <> 'dead'`, now, workerId).changes > 0;
+  return sql.run(`UPDATE ${TABLES.workers} SET status = 'dead', dead_at = ? WHERE worker_id = ? AND status <> 'dead'`, now, workerId).changes > 0;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { Store } from '@taskmill/contracts';
-import { ATTEMPT_COLUMNS, EVENT_COLUMNS, TASK_COLUMNS, WORKER_COLUMNS } from '@taskmill/contracts/store-kit';
+import { ATTEMPT_COLUMNS, EVENT_COLUMNS, TASK_COLUMNS, WORKER_COLUMNS } from '@taskmill/store-kit';
 import type { AppTransaction, BadHandle, ConformanceHarness, TableName } from '@taskmill/store-testkit';
 import { createSqliteStore } from '../src/index.js';
 

@@ -1,4 +1,4 @@
-import { decodeAttempt, decodeEvent, decodeTask, decodeWorker } from '@taskmill/contracts/store-kit';
+import { decodeAttempt, decodeEvent, decodeTask, decodeWorker } from '@taskmill/store-kit';
 import {
   type Store,
   type Task,

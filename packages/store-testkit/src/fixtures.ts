@@ -1,5 +1,4 @@
-import type { Fence, NewChildTask, NewTask, Store, Task, TaskId, TaskStatus } from '@taskmill/contracts';
-import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
+import { NEW_TASK_DEFAULTS, type Fence, type NewChildTask, type NewTask, type Store, type Task, type TaskId, type TaskStatus } from '@taskmill/contracts';
 import { expect } from 'vitest';
 
 /*

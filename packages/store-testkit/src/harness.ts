@@ -1,5 +1,5 @@
 import type { Store } from '@taskmill/contracts';
-import type { TABLES } from '@taskmill/contracts/store-kit';
+import type { TABLES } from '@taskmill/store-kit';
 
 /** A table name of {@link TABLES}. */
 export type TableName = (typeof TABLES)[keyof typeof TABLES];

@@ -1,5 +1,5 @@
 import type { RegisterWorkerInput, Task } from '@taskmill/contracts';
-import { events } from '@taskmill/contracts/store-kit';
+import { events } from '@taskmill/store-kit';
 import { expect } from 'vitest';
 import { claimOne, createOne, newTask, T0, taskInStatus } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';

@@ -1,5 +1,5 @@
-import type { Task } from '@taskmill/contracts';
-import { events, NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
+import { NEW_TASK_DEFAULTS, type Task } from '@taskmill/contracts';
+import { events } from '@taskmill/store-kit';
 import { expect } from 'vitest';
 import { newTask, SQL_INJECTION, T0 } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';

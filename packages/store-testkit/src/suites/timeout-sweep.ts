@@ -1,5 +1,4 @@
-import type { TaskId } from '@taskmill/contracts';
-import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
+import { SWEEP_ERRORS, type TaskId } from '@taskmill/contracts';
 import { expect } from 'vitest';
 import { claimOne, createAndClaim, createOne, newChild, newTask, T0, taskInStatus } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';

@@ -1,5 +1,4 @@
-import { SWEEP_ERRORS } from '@taskmill/contracts/store-kit';
-import { type RegisterWorkerInput, type Store, type WorkerRecord } from '@taskmill/contracts';
+import { SWEEP_ERRORS, type RegisterWorkerInput, type Store, type WorkerRecord } from '@taskmill/contracts';
 import { expect } from 'vitest';
 import { claimOne, createAndClaim, createOne, expectApplied, fenceOf, newTask, T0 } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';

@@ -1,6 +1,15 @@
-import type { EventType } from '../events.js';
-import type { ChildResult, Task, TaskAttempt, TaskEvent, WorkerRecord } from '../rows.js';
-import type { AttemptOutcome, TaskStatus, TaskType, WorkerStatus } from '../statuses.js';
+import type {
+  AttemptOutcome,
+  ChildResult,
+  EventType,
+  Task,
+  TaskAttempt,
+  TaskEvent,
+  TaskStatus,
+  TaskType,
+  WorkerRecord,
+  WorkerStatus,
+} from '@taskmill/contracts';
 
 /*
  * Shared row decoding, so that every store returns byte-for-byte the same objects whatever its

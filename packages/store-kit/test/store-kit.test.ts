@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LIMITS, ValidationError, type Task } from '../src/index.js';
+import { NEW_TASK_DEFAULTS, ValidationError, type Task } from '@taskmill/contracts';
 import {
   changes,
   CLAIM_ORDER_SQL,
@@ -11,15 +11,14 @@ import {
   normalizePaging,
   readPaging,
   makePage,
-  NEW_TASK_DEFAULTS,
   patchEntries,
   pickClaims,
   planClaim,
-  planFailure,
-  retryDelayMs,
   taskConditions,
   TASK_PATCH_COLUMNS,
-} from '../src/store-kit/index.js';
+  retryTransaction,
+  transactionRetryPause,
+} from '../src/index.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -181,28 +180,6 @@ describe('fences and timeouts', () => {
   });
 });
 
-describe('retry backoff', () => {
-  const base = { type: 'async' as const, retry_count: 0, max_retries: 10, retry_interval: 2 };
-  it('fixed waits retry_interval every time; exponential doubles it per retry already made', () => {
-    expect([0, 1, 2, 3].map((n) => retryDelayMs({ ...base, retry_count: n }))).toEqual([2000, 2000, 2000, 2000]);
-    expect([0, 1, 2, 3].map((n) => retryDelayMs({ ...base, retry_count: n, retry_backoff: 'exponential' }))).toEqual([2000, 4000, 8000, 16000]);
-  });
-  it('caps at retry_max_interval, and without one at LIMITS.max_duration_seconds even for huge counts', () => {
-    expect(retryDelayMs({ ...base, retry_count: 5, retry_backoff: 'exponential', retry_max_interval: 30 })).toBe(30_000);
-    expect(retryDelayMs({ ...base, retry_count: 1_000_000, retry_backoff: 'exponential' })).toBe(LIMITS.max_duration_seconds * 1000);
-  });
-  it('jitter shortens a wait by at most its fraction, using the random source', () => {
-    const settings = { ...base, retry_backoff: 'exponential' as const, retry_count: 1, retry_jitter: 0.25 };
-    expect(retryDelayMs(settings, () => 0)).toBe(4000);
-    expect(retryDelayMs(settings, () => 0.5)).toBe(3500);
-    expect(retryDelayMs(settings, () => 0.999999)).toBe(3000);
-  });
-  it('planFailure reports the delay it used and still exhausts at max_retries', () => {
-    expect(planFailure({ ...base, retry_count: 2, retry_backoff: 'exponential' }, 1000)).toEqual({ kind: 'retry', next_run_time: 1000 + 8000, delay_ms: 8000 });
-    expect(planFailure({ ...base, retry_count: 9 }, 1000)).toEqual({ kind: 'exhausted', status: 'permanently_failed' });
-  });
-});
-
 describe('groupBy', () => {
   it('keeps keys in first-seen order and each group in input order', () => {
     const groups = groupBy([3, 1, 4, 1, 5, 9, 2, 6], (n) => (n % 2 === 0 ? 'even' : 'odd'));
@@ -211,5 +188,32 @@ describe('groupBy', () => {
       ['even', [4, 2, 6]],
     ]);
     expect(groupBy([], String).size).toBe(0);
+  });
+});
+
+describe('transaction retry policy', () => {
+  const policy = { retries: 3, firstPauseMs: 10, maxPauseMs: 25 };
+  it('pauses double from firstPauseMs up to maxPauseMs, jittered between half and one and a half times', () => {
+    expect([1, 2, 3].map((rerun) => transactionRetryPause(policy, rerun, T0, T0, () => 0.5))).toEqual([10, 20, 25]);
+    expect(transactionRetryPause(policy, 1, T0, T0, () => 0)).toBe(5);
+    expect(transactionRetryPause(policy, 1, T0, T0, () => 0.999999)).toBeCloseTo(15);
+  });
+  it('allows no rerun beyond retries, nor once the budget has passed', () => {
+    expect(transactionRetryPause(policy, 4, T0, T0)).toBeNull();
+    expect(transactionRetryPause({ ...policy, retries: Infinity, budgetMs: 100 }, 50, T0, T0 + 99, () => 0.5)).toBe(25);
+    expect(transactionRetryPause({ ...policy, retries: Infinity, budgetMs: 100 }, 1, T0, T0 + 100)).toBeNull();
+  });
+  it('reruns only conflicts, and throws the last error unchanged', async () => {
+    const conflict = new Error('deadlock');
+    let runs = 0;
+    const fast = { retries: 2, firstPauseMs: 0, maxPauseMs: 0 };
+    await expect(retryTransaction(fast, (error) => error === conflict, async () => { runs++; throw conflict; })).rejects.toBe(conflict);
+    expect(runs).toBe(3);
+    runs = 0;
+    const other = new Error('syntax');
+    await expect(retryTransaction(fast, (error) => error === conflict, async () => { runs++; throw other; })).rejects.toBe(other);
+    expect(runs).toBe(1);
+    runs = 0;
+    await expect(retryTransaction(fast, (error) => error === conflict, async () => (++runs < 2 ? Promise.reject(conflict) : 'done'))).resolves.toBe('done');
   });
 });

@@ -1,6 +1,4 @@
-import type { EventType } from '../events.js';
-import type { Task, TaskEvent } from '../rows.js';
-import type { TaskStatus } from '../statuses.js';
+import type { EventType, Task, TaskEvent, TaskStatus } from '@taskmill/contracts';
 
 /*
  * Builders for every audit event a store writes, so the three stores produce identical rows

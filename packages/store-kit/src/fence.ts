@@ -1,5 +1,4 @@
-import type { Fence } from '../store.js';
-import type { Task } from '../rows.js';
+import type { Fence, Task } from '@taskmill/contracts';
 
 /**
  * True while `task` is still running under this fence: same worker AND same attempt. Every write

@@ -1,7 +1,47 @@
-import { ValidationError } from '../errors.js';
-import type { Page, PageOptions } from '../rows.js';
-import { PAGE_ORDER, type PagedTable } from './driver.js';
-import type { Condition } from './filters.js';
+import { ValidationError, type Page, type PageOptions } from '@taskmill/contracts';
+import type { Condition, FilterColumn } from './filters.js';
+
+/** A table a paged read runs over. */
+export type PagedTable = 'tasks' | 'events' | 'attempts';
+
+/** Order columns of each paged read (docs/behaviour.md#queries); the direction comes from {@link Paging}. */
+export const PAGE_ORDER: Readonly<Record<PagedTable, readonly [FilterColumn, FilterColumn]>> = {
+  tasks: ['created_at', 'id'],
+  events: ['event_time', 'id'],
+  attempts: ['attempt', 'id'],
+};
+
+/** One `column op value` comparison of a keyset predicate. */
+export interface KeysetTerm {
+  column: FilterColumn;
+  op: '>' | '<' | '>=' | '<=';
+  value: number;
+}
+
+/** A keyset predicate: every term of `all`, AND at least one term of `any`. */
+export interface KeysetPredicate {
+  all: readonly KeysetTerm[];
+  any: readonly KeysetTerm[];
+}
+
+/**
+ * The rows after a cursor page's position, as comparisons for a store to render in its dialect:
+ * `first op= v1 AND (first op v1 OR second op v2)`. The row-value form `(first, second) > (v1, v2)`
+ * says the same, but the leading `first op= v1` is a plain range that an index on
+ * `(scope, first)` serves directly, on every dialect. Terms come in the order their values bind.
+ */
+export function keysetPredicate(after: Extract<Condition, { kind: 'after' }>): KeysetPredicate {
+  const [first, second] = after.columns;
+  const [v1, v2] = after.values;
+  const { op } = after;
+  return {
+    all: [{ column: first, op: op === '>' ? '>=' : '<=', value: v1 }],
+    any: [
+      { column: first, op, value: v1 },
+      { column: second, op, value: v2 },
+    ],
+  };
+}
 
 /** Paging options after validation. `limit` null means every row. */
 export interface Paging {

@@ -1,10 +1,20 @@
-import { ValidationError } from '../errors.js';
-import { isEventType } from '../events.js';
-import { parseTaskId } from '../ids.js';
-import { assertStorableText } from '../text.js';
-import type { AttemptQuery, DeleteTasksFilter, EventQuery, TaskQuery } from '../rows.js';
-import { isTaskStatus, isTaskType, type TaskStatus, type TaskType } from '../statuses.js';
-import { ATTEMPT_OUTCOMES, type AttemptOutcome, type WorkerStatus } from '../statuses.js';
+import {
+  assertStorableText,
+  ATTEMPT_OUTCOMES,
+  isEventType,
+  isTaskStatus,
+  isTaskType,
+  parseTaskId,
+  ValidationError,
+  type AttemptOutcome,
+  type AttemptQuery,
+  type DeleteTasksFilter,
+  type EventQuery,
+  type TaskQuery,
+  type TaskStatus,
+  type TaskType,
+  type WorkerStatus,
+} from '@taskmill/contracts';
 
 /*
  * Query filters (docs/behaviour.md#filters, #errors), decided once for every store: which given values filter, which
@@ -52,9 +62,7 @@ export type Condition =
   | { kind: 'task_in_workflow'; root: number }
   /**
    * Keyset position of a cursor page: rows after `(first, second) = values` in the page order,
-   * `op` `'>'` ascending, `'<'` descending. Stores render it as
-   * `first op= v1 AND (first op v1 OR second op v2)`, whose leading range an index on
-   * `(scope, first)` serves directly.
+   * `op` `'>'` ascending, `'<'` descending. Stores render the terms of {@link keysetPredicate}.
    */
   | { kind: 'after'; columns: readonly [FilterColumn, FilterColumn]; op: '>' | '<'; values: readonly [number, number] }
   /** Matches nothing (a filter given with a value no row can have, e.g. an invalid id). */

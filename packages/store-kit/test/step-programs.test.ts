@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DuplicateTaskError, type NewTask, type Task } from '../src/index.js';
-import { call, changes, operations, pause, runSteps, runStepsSync, type Steps, type StoreWriter, type SyncWriter } from '../src/store-kit/index.js';
+import { DuplicateTaskError, type NewTask, type Task } from '@taskmill/contracts';
+import { call, changes, operations, pause, runSteps, runStepsSync, type Steps, type StoreWriter, type SyncWriter } from '../src/index.js';
 
 const T0 = 1_700_000_000_000;
 

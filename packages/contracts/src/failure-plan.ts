@@ -1,6 +1,6 @@
-import { LIMITS } from '../limits.js';
-import type { RetryBackoff } from '../rows.js';
-import type { TaskType } from '../statuses.js';
+import { LIMITS } from './limits.js';
+import type { RetryBackoff } from './records.js';
+import type { TaskType } from './statuses.js';
 
 /** What happens after a failed or timed-out attempt (docs/behaviour.md#retries). */
 export type FailurePlan =

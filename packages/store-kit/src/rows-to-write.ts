@@ -1,7 +1,4 @@
-import type { EventType } from '../events.js';
-import type { TaskId } from '../rows.js';
-import type { AttemptOutcome, TaskStatus } from '../statuses.js';
-import type { NewTask } from '../store.js';
+import { NEW_TASK_DEFAULTS, type AttemptOutcome, type EventType, type NewTask, type TaskId, type TaskStatus } from '@taskmill/contracts';
 import { EVENT_COLUMNS } from './tables.js';
 import type { EventDraft } from './event-drafts.js';
 
@@ -51,20 +48,6 @@ export const TASK_INSERT_COLUMNS = [
   'unique_slot',
   'trace_context',
 ] as const satisfies readonly (keyof TaskInsert)[];
-
-/**
- * The backoff, unique and trace fields of a {@link NewTask} (and of its `Task` row) when none is
- * given: a fixed backoff, no key, no trace. For callers that build new tasks themselves.
- */
-export const NEW_TASK_DEFAULTS = {
-  retry_backoff: 'fixed',
-  retry_max_interval: null,
-  retry_jitter: 0,
-  unique_key: null,
-  unique_scope: null,
-  unique_until: null,
-  trace_context: null,
-} as const satisfies Partial<NewTask>;
 
 /**
  * Columns of {@link TaskInsert} whose table default (given by every store's migration) is this

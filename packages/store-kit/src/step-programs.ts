@@ -1,4 +1,4 @@
-import type { StoreWriter } from './driver.js';
+import type { StoreWriter, SyncWriter } from './statements.js';
 
 /*
  * An operation written once and run two ways. Most operations are plain async functions over a
@@ -25,11 +25,6 @@ export type Step = WriterCall | Pause;
 
 /** A step program: yields writer calls (and pauses), receives each call's result, returns `T`. */
 export type Steps<T> = Generator<Step, T, unknown>;
-
-/** The writer methods, each returning its result synchronously. */
-export type SyncWriter<K extends Method = Method> = {
-  [P in K]: (...args: Parameters<StoreWriter[P]>) => Awaited<ReturnType<StoreWriter[P]>>;
-};
 
 /** Inside a step program: `const ids = yield* call('insertTasks', rows)` (typed result). */
 export function* call<K extends Method>(method: K, ...args: Parameters<StoreWriter[K]>): Generator<Step, Awaited<ReturnType<StoreWriter[K]>>, unknown> {

@@ -1,11 +1,18 @@
-import type { ChildResult, Task, TaskId } from '../rows.js';
-import type { TaskStatus } from '../statuses.js';
-import type { NewChildTask, NewTask, TimeoutType } from '../store.js';
+import {
+  NEW_TASK_DEFAULTS,
+  planFailure,
+  SWEEP_ERRORS,
+  type ChildResult,
+  type NewChildTask,
+  type NewTask,
+  type Task,
+  type TaskId,
+  type TaskStatus,
+  type TimeoutType,
+} from '@taskmill/contracts';
 import { encodeChildResult, parseJson } from './codec.js';
 import { events, type EventDraft } from './event-drafts.js';
-import { planFailure } from './failure-plan.js';
-import { NEW_TASK_DEFAULTS, type AttemptClose, type AttemptOpen, type TaskGuard, type TaskInsert, type TaskPatch } from './rows.js';
-import { SWEEP_ERRORS } from './timeouts.js';
+import type { AttemptClose, AttemptOpen, TaskGuard, TaskInsert, TaskPatch } from './rows-to-write.js';
 
 /*
  * Every transition of a task (docs/behaviour.md#transitions, #events, #retries, #workflows), as data: the row patch, the attempt row to

@@ -1,8 +1,15 @@
-import { parseTaskId } from '../ids.js';
-import type { Page, Task, TaskAttempt, TaskEvent, TaskId } from '../rows.js';
-import type { Store } from '../store.js';
+import {
+  parseTaskId,
+  type Page,
+  type Store,
+  type Task,
+  type TaskAttempt,
+  type TaskEvent,
+  type TaskId,
+} from '@taskmill/contracts';
 import { decodeAttempt, decodeEvent, decodeTask, decodeWorker, type RawRow } from './codec.js';
-import type { PagedTable, StoreDriver, StoreReader } from './driver.js';
+import type { StoreDriver } from './driver.js';
+import type { StoreReader } from './statements.js';
 import {
   attemptConditions,
   eventConditions,
@@ -11,8 +18,8 @@ import {
   workerConditions,
   type Condition,
 } from './filters.js';
-import * as operations from './operations.js';
-import { makePage, normalizePaging, readPaging } from './paging.js';
+import * as operations from './operations/index.js';
+import { makePage, normalizePaging, readPaging, type PagedTable } from './paging.js';
 
 /*
  * One construction pattern for every store: a store package writes a {@link StoreDriver} (its

@@ -1,5 +1,4 @@
-import type { ClaimRequest } from '../store.js';
-import type { Task } from '../rows.js';
+import type { ClaimRequest, Task } from '@taskmill/contracts';
 
 /*
  * Which due task runs first (docs/behaviour.md#claiming): higher priority, then the earliest due, then the
@@ -10,7 +9,7 @@ import type { Task } from '../rows.js';
 /** The claim order as SQL (column names are those of every store's tasks table). */
 export const CLAIM_ORDER_SQL = 'priority DESC, next_run_time ASC, id ASC';
 
-export { CLAIMABLE_STATUSES } from '../statuses.js';
+export { CLAIMABLE_STATUSES } from '@taskmill/contracts';
 
 /** Sort comparator for the claim order. */
 export function compareClaimOrder(

@@ -1,11 +1,4 @@
-import type { Task } from '../rows.js';
-
-/** Error text written by the maintenance sweep and by worker recovery (docs/behaviour.md#maintenance, #recovery). */
-export const SWEEP_ERRORS = {
-  total: 'Task exceeded total timeout limit',
-  heartbeat: 'Task heartbeat timed out',
-  recovered: 'Task ownership recovered after worker became unavailable',
-} as const;
+import type { Task } from '@taskmill/contracts';
 
 /**
  * Why a running task is overdue at `now`, or null when it is not: `total` once

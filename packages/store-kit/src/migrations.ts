@@ -1,4 +1,4 @@
-import { SchemaNotReadyError } from '../errors.js';
+import { SchemaNotReadyError } from '@taskmill/contracts';
 
 /**
  * Reader mode's verdict on a schema, the same for every store: `tables` says whether any taskmill

@@ -1,4 +1,4 @@
-import type { EventType } from './events.js';
+import type { EventType } from './event-types.js';
 import type { AttemptOutcome, TaskStatus, TaskType, WorkerStatus } from './statuses.js';
 
 /**

@@ -1,32 +1,16 @@
-import type { Dialect, RegisterWorkerInput, StoreCapabilities } from '../store.js';
-import type { RawRow } from './codec.js';
-import type { Task, TaskId, TagStat, WorkerRecord } from '../rows.js';
-import type { TaskStatus, WorkerStatus } from '../statuses.js';
+import type { RegisterWorkerInput, TagStat, Task, TaskId, TaskStatus, WorkerStatus } from '@taskmill/contracts';
 import type { TaskChange } from './changes.js';
 import type { ClaimPlan } from './claim-order.js';
-import type { Condition, FilterColumn } from './filters.js';
-import type { Paging } from './paging.js';
-import type { TaskInsert } from './rows.js';
-import type { Steps, SyncWriter } from './steps.js';
+import type { RawRow } from './codec.js';
+import type { Condition } from './filters.js';
+import type { PagedTable, Paging } from './paging.js';
+import type { TaskInsert } from './rows-to-write.js';
 
 /*
- * What a store author writes: the SQL and the connection handling, nothing else. A store is a
- * {@link StoreDriver}; `assembleStore(driver)` turns it into a complete `Store` whose every
- * operation (validation, fencing, transitions, crediting, recovery…) is written once in this kit.
- *
- * Every method below runs one or a few statements inside the transaction it was handed; none
- * decides anything a rule of the contract decides.
+ * The statements a store writes (its SQL, one function per method) and how they are bound to a
+ * connection or transaction handle. Every method runs one or a few statements inside the
+ * transaction it was handed; none decides anything a rule of the contract decides.
  */
-
-/** A table a paged read runs over. */
-export type PagedTable = 'tasks' | 'events' | 'attempts';
-
-/** Order columns of each paged read (docs/behaviour.md#queries); the direction comes from {@link Paging}. */
-export const PAGE_ORDER: Readonly<Record<PagedTable, readonly [FilterColumn, FilterColumn]>> = {
-  tasks: ['created_at', 'id'],
-  events: ['event_time', 'id'],
-  attempts: ['attempt', 'id'],
-};
 
 /** Reads, on a connection or inside a transaction. */
 export interface StoreReader {
@@ -129,41 +113,10 @@ export interface StoreWriter extends StoreReader {
   wake(): Promise<void>;
 }
 
-/** A store as its author writes it. */
-export interface StoreDriver {
-  readonly dialect: Dialect;
-  readonly capabilities: StoreCapabilities;
-  /** Create or migrate the schema under a cross-process lock. */
-  setup(): Promise<void>;
-  /** Reads only: the schema exists with every migration of this version, else SchemaNotReadyError (reader mode). */
-  checkSchema(): Promise<void>;
-  /** Close what the store opened. */
-  close(): Promise<void>;
-  /** Cross-process wake-ups (only with `capabilities.notify`). */
-  listen?(onWake: () => void): Promise<() => Promise<void>>;
-  /**
-   * Run `work` in ONE transaction: committed when it resolves, rolled back when it throws.
-   * Conflicts (deadlocks, busy locks, serialization failures) roll back and rerun `work`;
-   * driver errors become `StoreUnavailableError` / `StoreError`, taskmill errors pass through.
-   */
-  write<T>(operation: string, work: (tx: StoreWriter) => Promise<T>): Promise<T>;
-  /** Run reads (one statement each, or one read transaction); driver errors mapped as for `write`. */
-  read<T>(operation: string, work: (reader: StoreReader) => Promise<T>): Promise<T>;
-  /**
-   * Run a step program on a transaction the application opened (`Store.createTasksWithin`): bind
-   * the store's SQL to that handle (the driver's native transaction handle, or a drizzle
-   * transaction over it; see `drizzleClient`) and run `steps` with `runSteps`, or with
-   * `runStepsSync` where the driver is synchronous (every statement has run when this returns).
-   * Never BEGIN/COMMIT/ROLLBACK and never retry: the transaction is the application's. A handle the
-   * store does not accept (a pool, a closed connection, one not inside a transaction, another
-   * database or schema) is a `ValidationError` before anything is written; driver errors are
-   * mapped as for `write`. Without this method the store cannot enqueue in foreign transactions.
-   */
-  writeWithin?<T>(handle: unknown, operation: string, steps: Steps<T>): Promise<T>;
-}
-
-/** Re-exported for store authors' convenience. */
-export type { RawRow, WorkerRecord };
+/** The writer methods, each returning its result synchronously. */
+export type SyncWriter<K extends keyof StoreWriter = keyof StoreWriter> = {
+  [P in K]: (...args: Parameters<StoreWriter[P]>) => Awaited<ReturnType<StoreWriter[P]>>;
+};
 
 /**
  * A store's SQL for one kit interface: each method as a function taking the connection or

@@ -1,0 +1,309 @@
+import type { DeleteTasksFilter, Page, RetryBackoff, TagStat, Task, TaskId, TaskQuery, UniqueScope } from './records.js';
+import type { TaskStatus, TaskType } from './statuses.js';
+
+/*
+ * The task part of the Store contract (see store.ts for the rules every store keeps): creating,
+ * claiming, heartbeating and finishing tasks, manual control, the timeout sweep, task reads and
+ * deletes, with their inputs and results.
+ */
+
+/** Identifies one attempt of a claimed task: the lease a worker must hold to write about it. */
+export interface Fence {
+  task_id: TaskId;
+  worker_id: string;
+  /** The attempt number handed out by the claim. A reclaim by the same worker gets a new one. */
+  attempt: number;
+}
+
+/** A new top-level task (`async` or `cron`). All values are validated and defaulted by core. */
+export interface NewTask {
+  name: string;
+  type: TaskType;
+  /** JSON text, or null. */
+  payload: string | null;
+  priority: number;
+  tag: string | null;
+  /** ms */
+  next_run_time: number;
+  /** seconds */
+  timeout: number;
+  max_retries: number;
+  /** seconds */
+  retry_interval: number;
+  cron_expr: string | null;
+  cron_tz: string | null;
+  retry_backoff: RetryBackoff;
+  /** seconds, or null (no cap) */
+  retry_max_interval: number | null;
+  /** 0..1 */
+  retry_jitter: number;
+  /** At most one unfinished/pending/in-period task of this name holds this key (see `UniqueScope`). */
+  unique_key: string | null;
+  unique_scope: UniqueScope | null;
+  /** ms; end of a `period` scope. */
+  unique_until: number | null;
+  /** W3C trace context (JSON text) of the enqueuing span, or null. */
+  trace_context: string | null;
+  /**
+   * What a duplicate of a unique task does: `return` the holder's id (default) or `error`
+   * (`DuplicateTaskError`, and the whole call writes nothing). Not stored.
+   */
+  on_duplicate?: OnDuplicate;
+}
+
+/** What enqueuing a task whose `unique_key` is already held does (see {@link NewTask.on_duplicate}). */
+export type OnDuplicate = 'return' | 'error';
+
+/** A child created by `next()`; always `async`, `pending`, due at once, never unique. */
+export interface NewChildTask {
+  name: string;
+  payload: string | null;
+  priority: number;
+  tag: string | null;
+  timeout: number;
+  max_retries: number;
+  retry_interval: number;
+  retry_backoff: RetryBackoff;
+  retry_max_interval: number | null;
+  retry_jitter: number;
+  trace_context: string | null;
+}
+
+/** Input of {@link TaskStore.claimTasks}. */
+export interface ClaimRequest {
+  worker_id: string;
+  now: number;
+  /** Claim at most this many tasks (the free slots). 0 claims nothing. */
+  limit: number;
+  /** Only tasks with these names; empty claims nothing. */
+  names: string[];
+  /** Per-name caps for this claim (free per-type slots); names absent here are only bound by `limit`. */
+  name_limits?: Record<string, number>;
+  /**
+   * Cluster-wide caps: at most this many tasks of the name `running` at once across every worker
+   * on the database, counted (and claimers of the name serialised) inside the claim transaction.
+   */
+  cluster_limits?: Record<string, number>;
+}
+
+/**
+ * How an attempt ended, as decided by core. The store applies it atomically, fenced.
+ *
+ * - `completed`: async success → `completed` with `result`; attempt `completed`; event
+ *   `task_completed`; if the task is a child its parent is credited (and resumed if it was the last).
+ * - `rescheduled`: cron success → `pending` at `next_run_time`, stage 0, retry_count 0,
+ *   `result` stored; attempt `completed`; event `task_status_changed` (metadata.next_run_time).
+ * - `failed`: the handler threw or timed out. The store reads the locked row and applies
+ *   {@link planFailure}: with attempts left the task stays `failed`/`timeout` with
+ *   `next_run_time = now + retryDelayMs(task)` (`retry_interval` for the fixed backoff; event
+ *   `task_failed`/`task_timed_out` with `retry_delay` in seconds); when
+ *   exhausted it moves on to `permanently_failed` (async; parent credited) or `paused` (cron) with a
+ *   second event (`task_permanently_failed`/`task_paused`, `retry_exhausted: true`). Attempt closes
+ *   with outcome `failed`/`timeout`, `error`, `timeout_flag`.
+ * - `suspended`: explicit `task.suspend()` → `suspended` with `suspend_reason`, stage unchanged,
+ *   context replaced only when given; children results reset to empty; attempt `suspended`; event
+ *   `task_suspended` (metadata `suspend_reason` and the handler's metadata).
+ * - `spawned`: `next(children, context?)` → see docs/behaviour.md#workflows: parent `suspended`
+ *   (`suspend_reason = 'awaiting_subtasks'`), `total_children += n`, children results reset,
+ *   context replaced when given, attempt `suspended`; children inserted `pending` (type async,
+ *   `parent_id`, `root_id` = parent's root or the parent), events: each child's `task_created`,
+ *   then parent's `task_subtasks_created`, then `task_status_changed` (running → suspended). With
+ *   zero children the parent is resumed in the same transaction (`pending`, stage + 1, event
+ *   `task_status_changed` with `resume_reason: 'children_completed'`).
+ * - `interrupted`: the worker gave up on the attempt without it failing (graceful stop deadline)
+ *   → `pending`, stage 0, due now, no retry consumed; attempt `interrupted`; event `task_recovered`
+ *   with `recovery_reason` and `recovered_by_pod_id` = `by_pod_id`.
+ */
+export type FinishOutcome =
+  | { kind: 'completed'; result: string | null }
+  | { kind: 'rescheduled'; result: string | null; next_run_time: number }
+  | {
+      kind: 'failed';
+      status: 'failed' | 'timeout';
+      error: string;
+      /** Set for timeouts: `total` (attempt ran past `timeout`), `heartbeat`, or `check` (`checkTimeout()`). */
+      timeout_type?: TimeoutType;
+    }
+  | { kind: 'suspended'; reason: string; metadata?: Record<string, unknown> | null; context?: Uint8Array | null }
+  | { kind: 'spawned'; children: NewChildTask[]; context?: Uint8Array | null }
+  | { kind: 'interrupted'; reason: 'shutdown_timeout'; by_pod_id: string | null };
+
+/** Why an attempt timed out. */
+export type TimeoutType = 'total' | 'heartbeat' | 'check';
+
+/** One attempt's outcome in a grouped finish ({@link TaskStore.finishAttempts}). */
+export interface FinishItem {
+  fence: Fence;
+  outcome: FinishOutcome;
+}
+
+/** Result of {@link TaskStore.finishAttempt}. */
+export interface FinishResult {
+  /** False when the fence no longer held: nothing was changed. */
+  applied: boolean;
+  /** The task after the change (or as found, when not applied); null if it no longer exists. */
+  task: Task | null;
+  /** Ids of children created by a `spawned` outcome, in definition order. */
+  child_ids: TaskId[];
+}
+
+/** A progress or checkpoint event written by a handler (docs/behaviour.md#progress-and-checkpoints). Validated by core. */
+export interface TaskNoteInput {
+  event_type: 'task_progress' | 'task_checkpoint';
+  message: string;
+  metadata: Record<string, unknown>;
+  /** Progress only: snapshot fields to update on the task row (absent keys are left alone). */
+  progress?: { current_stage_name?: string; progress_text?: string; progress_percent?: number };
+  /** Stage recorded on the event (default: the task's current stage). */
+  stage?: number;
+}
+
+/** A running task the maintenance sweep timed out, so its owner can abort the handler. */
+export interface TimedOutTask extends Fence {
+  timeout_type: 'total' | 'heartbeat';
+}
+
+/** Task lifecycle operations. */
+export interface TaskStore {
+  /**
+   * Insert top-level tasks (`pending`) and their `task_created` events in one transaction; all or
+   * nothing. Returns the ids in input order.
+   *
+   * Unique tasks (`unique_key` set): at most one task of a name holds a key while its scope lasts
+   * (`unique_scope`: `pending` until first claimed or paused/finished; `unfinished` until
+   * `completed` or `permanently_failed`, cancel included; `period` until `unique_until`). A
+   * duplicate is not inserted and gets no event: its id in the result is the holder's (also for a
+   * duplicate of an earlier task of the same call), or with `on_duplicate: 'error'` the call throws
+   * `DuplicateTaskError` and writes nothing. Race-free across processes: a UNIQUE index over
+   * `(name, unique_slot)` decides, never a read before the write. An expired `period` holder is
+   * released (compare-and-set) in the same transaction before the new task takes the key.
+   */
+  createTasks(tasks: NewTask[], now: number): Promise<TaskId[]>;
+
+  /**
+   * Transactional enqueue: insert tasks exactly as {@link createTasks} does (same rows, same
+   * events, same rules), but inside a transaction the application opened, so they commit or roll
+   * back with it and no other connection sees them before its commit. The store never begins,
+   * commits, rolls back or retries that transaction. Cross-process wake-ups follow its commit
+   * (PostgreSQL's NOTIFY is delivered at commit; the MySQL probe and the SQLite file watch see
+   * the committed write).
+   *
+   * `handle` is the application's transaction, as the store's driver knows it:
+   * - PostgreSQL: a postgres-js transaction (`sql.begin(async (tx) => …)`'s `tx`), or a drizzle
+   *   postgres-js transaction. Statements target the store's schema.
+   * - MySQL/MariaDB: a mysql2 promise `Connection`/`PoolConnection` inside `BEGIN`, or a drizzle
+   *   mysql2 transaction (or database over one connection), using the store's database.
+   * - SQLite: a better-sqlite3 `Database` of the store's file inside a transaction
+   *   (`db.transaction(fn)`, `BEGIN`), or a drizzle better-sqlite3 database/transaction over one.
+   *   better-sqlite3 transactions are synchronous: every statement runs during this call, the
+   *   returned promise is already settled, and an error is thrown synchronously (so the
+   *   caller's transaction function throws and rolls back) instead of being returned as a rejection.
+   *
+   * Anything else — a pool, a closed connection, a handle not inside a transaction, one of
+   * another database or schema — is a `ValidationError`, and nothing is written. Returns the ids
+   * in input order. Optional: a store without it cannot enqueue in foreign transactions.
+   */
+  createTasksWithin?(handle: unknown, tasks: NewTask[], now: number): Promise<TaskId[]>;
+
+  /**
+   * Claim up to `limit` due tasks in one transaction (docs/behaviour.md#claiming). Candidates: `name` in
+   * `names`, `next_run_time <= now`, and status `pending`, or `failed`/`timeout` (a task in those
+   * statuses is always waiting for its retry). Order: `priority DESC, next_run_time ASC, id ASC`;
+   * at most `name_limits[name]` per capped name, and for a name in `cluster_limits` at most the
+   * limit minus the tasks of that name already `running` (claimers of limited names are serialised
+   * per name, so concurrent claims never exceed it). A retry candidate first moves to `pending`
+   * (`retry_count + 1`, stage 0, result/context cleared, event `task_retry_scheduled` with
+   * `{retry_count, previous_status}`). Then each becomes `running` (`worker_id`, `start_time` and
+   * `last_active_time` = now, `attempt + 1`), gets an open attempt row, and events `task_claimed`
+   * (attempt null), `task_started` (attempt n, `{name, retry_count}`) and `task_retry_started` when
+   * `retry_count > 0`. Returns the claimed tasks in claim order.
+   *
+   * Fenced by the worker registry: a worker whose registry row exists with a status other than
+   * `active` (superseded or dead) claims nothing: the check is part of the claim transaction, so a
+   * concurrent {@link WorkerRegistryStore.supersedeWorkers} / `reapExpiredWorkers` /
+   * `markWorkerDead` either takes effect before the claim (which then claims nothing) or after it
+   * has committed (so recovery sees the claimed tasks). A worker without a registry row may claim
+   * (stores used without the registry).
+   */
+  claimTasks(request: ClaimRequest): Promise<Task[]>;
+
+  /**
+   * Refresh `last_active_time` of the tasks these fences still hold. Returns the ids of fences that
+   * no longer hold (the task was paused, cancelled, timed out or recovered): their handlers should
+   * be aborted.
+   */
+  heartbeatTasks(fences: Fence[], now: number): Promise<TaskId[]>;
+
+  /** Apply the outcome of an attempt, fenced. See {@link FinishOutcome}. */
+  finishAttempt(fence: Fence, outcome: FinishOutcome, now: number): Promise<FinishResult>;
+
+  /**
+   * Apply several attempts' outcomes in ONE transaction (a group commit): each exactly as
+   * {@link finishAttempt} would, fenced on its own; results in input order. All or nothing: when
+   * it throws, none was written. Tasks are visited in id order, so two groups that touch the
+   * same rows (a shared parent) lock them in the same order.
+   */
+  finishAttempts(items: FinishItem[], now: number): Promise<FinishResult[]>;
+
+  /**
+   * Write a `task_progress`/`task_checkpoint` event (attempt = the fence's attempt) and, for
+   * progress, update the snapshot fields and `last_active_time`. With a fence the task must be
+   * running under it, else `NotOwnerError`; `TaskNotFoundError` for an unknown id. Returns the event id.
+   */
+  recordTaskNote(taskId: TaskId, fence: Fence | null, note: TaskNoteInput, now: number): Promise<number>;
+
+  /**
+   * `pauseTask` (docs/behaviour.md#manual-control): → `paused` from running/pending/failed/timeout. From running the open
+   * attempt closes with outcome `paused`. Event `task_paused`. Throws `TaskNotFoundError` /
+   * `InvalidTransitionError` and changes nothing then.
+   */
+  pauseTask(taskId: TaskId, now: number): Promise<Task>;
+
+  /**
+   * `resumeTask`: → `pending` due now, `retry_count = 0`, `suspend_reason = null`. From `suspended`:
+   * stage + 1, children results reset to empty, event `task_resumed` (`resume_reason`, default
+   * `manual`). From paused/failed/timeout/running: stage 0, event `task_status_changed`; from running
+   * the open attempt closes with outcome `pending`.
+   */
+  resumeTask(taskId: TaskId, options: { resume_reason?: string }, now: number): Promise<Task>;
+
+  /**
+   * `cancelTask`: → `permanently_failed` with `error = reason ?? 'Task cancelled'` from any status but
+   * completed/permanently_failed; from running the open attempt closes with outcome `cancelled`.
+   * Event `task_permanently_failed` (`{error, cancelled: true}`). A child is credited to its parent
+   * (with its error) in the same transaction.
+   */
+  cancelTask(taskId: TaskId, options: { reason?: string }, now: number): Promise<Task>;
+
+  /**
+   * `retryTask` (the operator's "run it again"): → `pending` due now, stage 0, result, context and
+   * children results cleared, from `failed`/`timeout` (retry_count + 1: the retry it was waiting
+   * for, brought forward) or `permanently_failed` (retry_count 0: it starts over). Event
+   * `task_retry_scheduled` (`{retry_count, previous_status, manual: true}`). A permanently failed
+   * workflow child is refused (it was already credited to its parent; see `canRetry`). Throws
+   * `TaskNotFoundError` / `InvalidTransitionError` and changes nothing then.
+   */
+  retryTask(taskId: TaskId, now: number): Promise<Task>;
+
+  /**
+   * Maintenance: time out running tasks past `start_time + timeout*1000 <= now` (`total`) or with
+   * `last_active_time < now - heartbeat_timeout_ms` (`heartbeat`), at most `limit`, each by a guarded
+   * compare-and-set (safe when every worker sweeps at once). Each gets event `task_timed_out`
+   * (`{timeout_type, error}`), attempt outcome `timeout` with `timeout_flag`, then
+   * {@link planFailure} as for a `failed` outcome. Errors: `Task exceeded total timeout limit` /
+   * `Task heartbeat timed out`.
+   */
+  sweepTimedOutTasks(input: { now: number; heartbeat_timeout_ms: number; limit: number }): Promise<TimedOutTask[]>;
+
+  /** One task or null (an id that is not a safe positive integer finds nothing). */
+  getTask(taskId: TaskId): Promise<Task | null>;
+
+  /** Paged task query, ordered by `created_at, id` (docs/behaviour.md#queries). Filters are bound parameters. */
+  queryTasks(query: TaskQuery): Promise<Page<Task>>;
+
+  /** Counts grouped by tag, name, status, ordered the same; filters apply when given. */
+  getTaskStatsByTag(tag?: string, status?: TaskStatus): Promise<TagStat[]>;
+
+  /** Delete matching tasks with their events and attempts in one transaction; returns the task count. */
+  deleteTasks(filter: DeleteTasksFilter): Promise<number>;
+}

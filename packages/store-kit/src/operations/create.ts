@@ -1,0 +1,133 @@
+import { DuplicateTaskError, StoreError, type NewTask, type TaskId } from '@taskmill/contracts';
+import * as changes from '../changes.js';
+import type { TaskChange } from '../changes.js';
+import type { TaskInsert } from '../rows-to-write.js';
+import type { StoreWriter } from '../statements.js';
+import { call, pause, runSteps, type Steps } from '../step-programs.js';
+
+/* Creating tasks (docs/behaviour.md#submission): top-level tasks, unique tasks, children, in chunks. */
+
+/** Insert top-level tasks with their `task_created` events; ids in input order. */
+export function createTasks(tx: StoreWriter, tasks: NewTask[], now: number): Promise<TaskId[]> {
+  return runSteps(tx, createTaskSteps(tasks, now));
+}
+
+/** Writer methods {@link createTaskSteps} calls: what a synchronous writer must provide. */
+export const CREATE_TASK_METHODS = [
+  'insertTasks',
+  'insertUniqueTask',
+  'selectUniqueHolder',
+  'releaseExpiredUnique',
+  'applyChanges',
+  'wake',
+] as const satisfies readonly (keyof StoreWriter)[];
+
+/** How often a unique insert is tried when its key's holder goes away in between (released, deleted). */
+const UNIQUE_INSERT_TRIES = 3;
+
+/**
+ * Rows per writer call of a large write, with a turn of the event loop between two calls (see
+ * step-programs.ts `pause`): every chunk costs the same, so a batch costs time linear in its size, and no
+ * stretch of it holds the event loop for longer than one chunk takes. All chunks are written in
+ * the caller's one transaction: the batch still commits or rolls back whole.
+ */
+export const WRITE_CHUNK = 1000;
+
+/**
+ * {@link createTasks} as a step program (see step-programs.ts), so that it also runs inside an
+ * application's synchronous transaction (`runStepsSync`) with the same rules.
+ *
+ * Unique tasks first, one by one (see {@link insertUnique}); a duplicate of an earlier task of the
+ * same call gets that task's id. Then the plain tasks in multi-row inserts of {@link WRITE_CHUNK}
+ * rows. Only inserted tasks get a `task_created` event, in input order. A duplicate with
+ * `on_duplicate: 'error'` throws before any plain row.
+ */
+export function* createTaskSteps(tasks: NewTask[], now: number): Steps<TaskId[]> {
+  if (tasks.length === 0) return [];
+  // rows are built chunk by chunk, as they are written: building 100,000 at once is a stretch of
+  // the event loop of its own
+  const rows: TaskInsert[] = new Array(tasks.length);
+  const rowOf = (i: number) => (rows[i] ??= changes.taskInsert(tasks[i], now));
+  const ids: TaskId[] = new Array(tasks.length);
+  const isCreated: boolean[] = new Array(tasks.length).fill(false);
+  const inCall = new Map<string, TaskId>();
+  const plain: number[] = [];
+  let uniqueTried = 0;
+  for (let i = 0; i < tasks.length; i++) {
+    if ((tasks[i].unique_key ?? null) === null) {
+      plain.push(i);
+      continue;
+    }
+    const row = rowOf(i);
+    const slot = row.unique_slot!;
+    const key = JSON.stringify([row.name, slot]);
+    const earlier = inCall.get(key);
+    if (earlier === undefined && ++uniqueTried % WRITE_CHUNK === 0) yield* pause();
+    const { id, inserted } = earlier !== undefined ? { id: earlier, inserted: false } : yield* insertUnique(row, slot, now);
+    if (!inserted && tasks[i].on_duplicate === 'error') throw new DuplicateTaskError(row.name, row.unique_key ?? slot, id);
+    ids[i] = id;
+    inCall.set(key, id);
+    if (inserted) isCreated[i] = true;
+  }
+  for (let start = 0; start < plain.length; start += WRITE_CHUNK) {
+    if (start > 0) yield* pause();
+    const chunk = plain.slice(start, start + WRITE_CHUNK);
+    const chunkIds = yield* call('insertTasks', chunk.map(rowOf));
+    chunk.forEach((i, k) => {
+      ids[i] = chunkIds[k];
+      isCreated[i] = true;
+    });
+  }
+  const created: number[] = [];
+  for (let i = 0; i < tasks.length; i++) if (isCreated[i]) created.push(i);
+  // the wake-up before the events, not after: it takes effect at commit either way, and a store
+  // that sends it without waiting (PostgreSQL) gets its answer together with the events'
+  if (created.some((i) => rows[i].next_run_time <= now)) yield* call('wake');
+  yield* createdEvents(created.map((i) => ids[i]), created.map((i) => rows[i]), now);
+  return ids;
+}
+
+/** The `task_created` events of inserted rows, in their order, {@link WRITE_CHUNK} tasks per writer call. */
+function* createdEvents(ids: readonly TaskId[], rows: readonly TaskInsert[], now: number): Steps<void> {
+  for (let start = 0; start < ids.length; start += WRITE_CHUNK) {
+    if (start > 0) yield* pause();
+    const list: TaskChange[] = [];
+    for (let i = start; i < Math.min(start + WRITE_CHUNK, ids.length); i++) list.push(eventsOnly(ids[i], [changes.createdEvent(ids[i], rows[i], now)]));
+    yield* call('applyChanges', list);
+  }
+}
+
+/** Insert child rows with their `task_created` events, in chunks; ids in input order. */
+export function* insertChildren(rows: readonly TaskInsert[], now: number): Steps<TaskId[]> {
+  const ids: TaskId[] = [];
+  for (let start = 0; start < rows.length; start += WRITE_CHUNK) {
+    if (start > 0) yield* pause();
+    for (const id of yield* call('insertTasks', rows.slice(start, start + WRITE_CHUNK))) ids.push(id);
+  }
+  yield* createdEvents(ids, rows, now);
+  return ids;
+}
+
+/**
+ * Insert one unique task, race-free: the store's UNIQUE index over `(name, unique_slot)` decides
+ * (a concurrent holder's transaction is waited for), never a read before the write. When the key
+ * is held: a `period` holder whose `unique_until <= now` is released (compare-and-set) and the
+ * insert tried again; otherwise the holder's id is the answer.
+ */
+function* insertUnique(row: TaskInsert, slot: string, now: number): Steps<{ id: TaskId; inserted: boolean }> {
+  for (let attempt = 1; ; attempt++) {
+    const id = yield* call('insertUniqueTask', row);
+    if (id !== null) return { id, inserted: true };
+    const released = yield* call('releaseExpiredUnique', row.name, slot, now);
+    const holder = released ? null : yield* call('selectUniqueHolder', row.name, slot);
+    if (holder !== null) return { id: holder, inserted: false };
+    if (attempt >= UNIQUE_INSERT_TRIES) {
+      throw new StoreError(`Could not insert unique task ${row.name} (${slot}): its key stays held by a task this transaction cannot see`);
+    }
+  }
+}
+
+/** A change that only inserts events (the row already carries `last_event_*`). */
+function eventsOnly(id: TaskId, drafts: TaskChange['events']): TaskChange {
+  return { task_id: id, patch: {}, guard: null, close_attempt: null, open_attempt: null, events: drafts, credit: null, due: false };
+}

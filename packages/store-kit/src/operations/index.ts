@@ -1,0 +1,10 @@
+/*
+ * Every write operation of the Store contract, once, over a StoreWriter (one transaction), by job.
+ * The kit exports them as the `operations` namespace.
+ */
+export * from './apply.js';
+export { CREATE_TASK_METHODS, createTasks, createTaskSteps, WRITE_CHUNK } from './create.js';
+export * from './attempts.js';
+export * from './manual-control.js';
+export * from './maintenance.js';
+export * from './retention.js';
