@@ -1,6 +1,7 @@
 export * from './statuses.js';
 export * from './events.js';
 export * from './transitions.js';
+export * from './task-actions.js';
 export * from './errors.js';
 export * from './rows.js';
 export * from './store.js';

@@ -6,6 +6,7 @@ import type {
   Page,
   TagStat,
   Task,
+  TaskAction,
   TaskAttempt,
   TaskEvent,
   TaskId,
@@ -37,7 +38,8 @@ import type {
   TransactionalEnqueue,
   UntypedTaskMap,
 } from './types.js';
-import { reasonOption, requireId } from './validate.js';
+import { AFTER_TASK_ACTION, runTaskAction, taskActionOptions } from './task-actions.js';
+import { requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
 
 /** Lifecycle states of a manager. */
@@ -235,27 +237,20 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   /** Pause a task (from running, pending, failed or timeout). A running handler's signal aborts. */
   async pauseTask(id: TaskId): Promise<void> {
-    const taskId = requireId(id);
-    await (await this.db.ready()).pauseTask(taskId, this.clock.now());
-    this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} was paused`));
+    return this.act('pause', id);
   }
 
-  /** Resume a paused, failed, timed-out or suspended task (suspended: stage + 1, `task_resumed`). */
+  /**
+   * Resume a paused, failed, timed-out, running or suspended task: due now, retries reset
+   * (suspended: stage + 1, `task_resumed`). A running handler's signal aborts.
+   */
   async resumeTask(id: TaskId, options?: { resume_reason?: string }): Promise<void> {
-    const taskId = requireId(id);
-    const resume_reason = reasonOption(options, 'resume_reason', 'resumeTask');
-    await (await this.db.ready()).resumeTask(taskId, { resume_reason }, this.clock.now());
-    this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} was resumed elsewhere`));
-    this.wake.wake();
+    return this.act('resume', id, options);
   }
 
-  /** Cancel a task (any status but completed/permanently_failed) → `permanently_failed`. */
+  /** Cancel a task (any status but completed/permanently_failed) → `permanently_failed`. A running handler's signal aborts. */
   async cancelTask(id: TaskId, options?: { reason?: string }): Promise<void> {
-    const taskId = requireId(id);
-    const reason = reasonOption(options, 'reason', 'cancelTask');
-    await (await this.db.ready()).cancelTask(taskId, { reason }, this.clock.now());
-    this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} was cancelled`));
-    this.wake.wake();
+    return this.act('cancel', id, options);
   }
 
   /**
@@ -265,9 +260,17 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    * (its parent already counted it).
    */
   async retryTask(id: TaskId): Promise<void> {
+    return this.act('retry', id);
+  }
+
+  /** One action through the dispatcher the CLI and the dashboard share, then its local effects here. */
+  private async act(action: TaskAction, id: TaskId, options?: unknown): Promise<void> {
     const taskId = requireId(id);
-    await (await this.db.ready()).retryTask(taskId, this.clock.now());
-    this.wake.wake();
+    const checked = taskActionOptions(action, options);
+    await runTaskAction(await this.db.ready(), action, taskId, checked, this.clock.now());
+    const { abandon, wake } = AFTER_TASK_ACTION[action];
+    if (abandon) this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} ${abandon}`));
+    if (wake) this.wake.wake();
   }
 
   // ---------------------------------------------------------------- queries

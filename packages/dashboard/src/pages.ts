@@ -1,5 +1,5 @@
 import { getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
-import { canRetry, canTransition, parseTaskId, TASK_STATUSES, type Store, type Task, type TaskStatus } from '@taskmill/contracts';
+import { allowedTaskActions, parseTaskId, TASK_ACTION_SPECS, TASK_STATUSES, type Store, type Task, type TaskAction, type TaskStatus } from '@taskmill/contracts';
 import { html, page, type Html } from './html.js';
 
 /** What a page needs: the store, the mount path, and whether actions are enabled. */
@@ -112,23 +112,13 @@ ${next ? html`<p><a id="next" href="${ctx.base}/tasks?${keep.toString()}">Next p
   );
 }
 
-/** Actions the transition table allows for the task (the store refuses others anyway). */
-function allowedActions(task: Task): string[] {
-  const out: string[] = [];
-  if (canTransition(task.status, 'paused')) out.push('pause');
-  if (canTransition(task.status, 'pending')) out.push('resume');
-  if (canTransition(task.status, 'permanently_failed')) out.push('cancel');
-  if (canRetry(task)) out.push('retry');
-  return out;
-}
-
 /** A task: its fields, actions, event timeline and attempts. */
 export async function taskPage(ctx: PageContext, id: number): Promise<string | null> {
   const audit = await getTaskAudit(ctx.store, id, { events: { limit: 500 }, attempts: { limit: 200 } });
   const t = audit.task;
   if (!t) return null;
   const actions = ctx.actions
-    ? html`<p class="actions" id="actions">${allowedActions(t).map((a) => html`<a href="${ctx.base}/tasks/${t.id}/${a}">${a[0].toUpperCase() + a.slice(1)}</a>`)}</p>`
+    ? html`<p class="actions" id="actions">${allowedTaskActions(t).map((a) => html`<a href="${ctx.base}/tasks/${t.id}/${a}">${TASK_ACTION_SPECS[a].label}</a>`)}</p>`
     : html`<p class="actions" id="actions">Read-only dashboard: no actions.</p>`;
   const root = t.root_id ?? (t.total_children > 0 ? t.id : null);
   return page(
@@ -201,15 +191,16 @@ ${workers.map((w, i) => html`<tr><td>${w.worker_id}</td><td>${w.pod_id}</td><td 
 }
 
 /** The confirmation step of an action: a POST form that asks for the actions token. */
-export async function confirmPage(ctx: PageContext, id: number, action: string): Promise<string | null> {
+export async function confirmPage(ctx: PageContext, id: number, action: TaskAction): Promise<string | null> {
   const task = await ctx.store.getTask(id);
   if (!task) return null;
+  const { label } = TASK_ACTION_SPECS[action];
   return page(
     ctx.base,
-    `${action[0].toUpperCase() + action.slice(1)} task #${task.id} ${task.name}?`,
+    `${label} task #${task.id} ${task.name}?`,
     html`<p>It is <span class="status">${task.status}</span> now.</p>
 <form method="post" action="${ctx.base}/tasks/${task.id}/${action}" id="confirm">
 <label>Actions token <input type="password" name="token" autocomplete="off" required></label>
-<button type="submit" id="confirm-button">${action[0].toUpperCase() + action.slice(1)}</button> <a href="${ctx.base}/tasks/${task.id}">Back</a></form>`,
+<button type="submit" id="confirm-button">${label}</button> <a href="${ctx.base}/tasks/${task.id}">Back</a></form>`,
   );
 }
