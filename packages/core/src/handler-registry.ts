@@ -1,4 +1,4 @@
-import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObject } from '@taskmill/contracts';
+import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObject, knownKeysObject } from '@taskmill/contracts';
 import type { ResolvedOptions } from './options.js';
 import type { RetryBackoff } from '@taskmill/contracts';
 import type { TaskHandler } from './types.js';
@@ -87,11 +87,15 @@ export class HandlerRegistry {
     if (Object.hasOwn(value, 'parameters') || Object.hasOwn(value, 'output')) {
       throw new InvalidHandlerError(`Handler schema is no longer supported for task: ${name}`);
     }
-    for (const key of Object.keys(value)) {
-      if (!CONFIG_KEYS.includes(key)) {
-        throw new InvalidHandlerError(`Unknown handler option "${key}" for task: ${name}; expected one of: ${CONFIG_KEYS.join(', ')}`);
-      }
-    }
+    knownKeysObject(
+      value,
+      CONFIG_KEYS,
+      {
+        notObject: `Handler must be a function or an object with handler property (task: ${name})`,
+        unknownKey: (key, allowed) => `Unknown handler option "${key}" for task: ${name}; expected one of: ${allowed.join(', ')}`,
+      },
+      InvalidHandlerError,
+    );
     if (value.description !== undefined && typeof value.description !== 'string') {
       throw new ValidationError(`description must be a string (task: ${name})`);
     }
