@@ -1,6 +1,7 @@
 /*
  * @taskmill/audit — the read side of the audit trail, on any taskmill store: paged queries, the
- * task and workflow views, and the workflow summary. Needs no running TaskManager.
+ * task and workflow views, the workflow summary, and task counts by name and status. Needs no
+ * running TaskManager.
  */
 export {
   queryTasks,
@@ -15,6 +16,7 @@ export {
   type TaskAudit,
   type WorkflowAudit,
 } from './queries.js';
+export { countTasksByNameAndStatus, type TaskCounts, type NameStatusCount } from './task-counts.js';
 export {
   summarizeWorkflow,
   type WorkflowRows,

@@ -1,4 +1,4 @@
-import { getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
+import { countTasksByNameAndStatus, getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
 import { allowedTaskActions, parseTaskId, TASK_ACTION_SPECS, TASK_STATUSES, type Store, type Task, type TaskAction, type TaskStatus } from '@taskmill/contracts';
 import { html, page, type Html } from './html.js';
 
@@ -31,14 +31,10 @@ export async function overview(ctx: PageContext): Promise<string> {
     ctx.store.listWorkers(),
     queryTasks(ctx.store, { status: 'completed', order: 'desc', limit: 500 }),
   ]);
+  const { by_name_status, by_status: byStatus } = countTasksByNameAndStatus(stats);
+  // one row per name, in the counts' name order
   const byName = new Map<string, Partial<Record<TaskStatus, number>>>();
-  const byStatus: Partial<Record<TaskStatus, number>> = {};
-  for (const s of stats) {
-    const row = byName.get(s.name) ?? {};
-    row[s.status] = (row[s.status] ?? 0) + s.count;
-    byName.set(s.name, row);
-    byStatus[s.status] = (byStatus[s.status] ?? 0) + s.count;
-  }
+  for (const { name, status, count } of by_name_status) byName.set(name, { ...byName.get(name), [status]: count });
   const perMinute = new Map<number, number>();
   for (const task of recent.items) {
     const minute = Math.floor((task.last_active_time ?? task.created_at) / 60_000);
@@ -56,7 +52,7 @@ export async function overview(ctx: PageContext): Promise<string> {
     html`<table id="by-status"><tr>${TASK_STATUSES.map((s) => html`<th>${s}</th>`)}</tr>
 <tr>${TASK_STATUSES.map((s) => html`<td><a href="${ctx.base}/tasks?status=${s}">${byStatus[s] ?? 0}</a></td>`)}</tr></table>
 <h2>By name</h2><table id="by-name"><tr><th>name</th>${TASK_STATUSES.map((s) => html`<th>${s}</th>`)}</tr>
-${[...byName].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, row]) => html`<tr><td><a href="${ctx.base}/tasks?name=${encodeURIComponent(name)}">${name}</a></td>${TASK_STATUSES.map((s) => html`<td>${row[s] ?? ''}</td>`)}</tr>`)}</table>
+${[...byName].map(([name, row]) => html`<tr><td><a href="${ctx.base}/tasks?name=${encodeURIComponent(name)}">${name}</a></td>${TASK_STATUSES.map((s) => html`<td>${row[s] ?? ''}</td>`)}</tr>`)}</table>
 <h2>Throughput</h2><p>Completions per minute among the latest ${recent.items.length} completed tasks.</p>${chart}
 <h2>Workers</h2><p id="workers-summary">${active} active of ${workers.length} registered. <a href="${ctx.base}/workers">Workers</a></p>`,
     ctx.actions ? undefined : 'Read-only: start the dashboard with an actions token to pause, resume, cancel or retry tasks.',
