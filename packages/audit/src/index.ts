@@ -17,16 +17,7 @@ export {
   type WorkflowAudit,
 } from './queries.js';
 export { countTasksByNameAndStatus, type TaskCounts, type NameStatusCount } from './task-counts.js';
-export {
-  summarizeWorkflow,
-  type WorkflowRows,
-  type WorkflowAuditSummary,
-  type WorkflowTotals,
-  type WorkflowTiming,
-  type StageTiming,
-  type FailedTask,
-  type FailedTaskStatus,
-  type CriticalPath,
-  type CriticalPathNode,
-  type TimedAttempt,
-} from './summary.js';
+export { summarizeWorkflow, type WorkflowRows, type WorkflowAuditSummary } from './summary.js';
+export type { WorkflowTotals, WorkflowTiming, StageTiming, FailedTask, FailedTaskStatus } from './workflow-totals.js';
+export type { CriticalPath, CriticalPathNode } from './critical-path.js';
+export type { TimedAttempt } from './attempt-durations.js';

@@ -1,22 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Task, TaskAttempt, TaskEvent } from '@taskmill/contracts';
 import { NEW_TASK_DEFAULTS } from '@taskmill/contracts/store-kit';
-import {
-  attemptDurationSeconds,
-  countBy,
-  criticalPath,
-  failedTasks,
-  representativeAttempt,
-  slowestAttempts,
-  stageTimings,
-  summarizeWorkflow,
-  timedAttempt,
-  workflowTasks,
-  workflowTiming,
-  workflowTotals,
-  workflowWorkers,
-  type WorkflowRows,
-} from '../src/summary.js';
+import { attemptDurationSeconds, slowestAttempts, timedAttempt } from '../src/attempt-durations.js';
+import { criticalPath, representativeAttempt } from '../src/critical-path.js';
+import { summarizeWorkflow, type WorkflowRows } from '../src/summary.js';
+import { countBy, failedTasks, stageTimings, workflowTasks, workflowTiming, workflowTotals, workflowWorkers } from '../src/workflow-totals.js';
 
 const T0 = 1_700_000_000_000;
 

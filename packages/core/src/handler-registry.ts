@@ -123,6 +123,15 @@ export class HandlerRegistry {
     };
   }
 
+  /** Register or replace several handlers: all are validated first, so a bad entry registers none. */
+  setAll(handlers: Record<string, unknown>): void {
+    const defs = Object.entries(handlers).map(([name, value]) => {
+      const taskNameValue = taskName(name);
+      return [taskNameValue, this.define(taskNameValue, value)] as const;
+    });
+    for (const [name, def] of defs) this.defs.set(name, def);
+  }
+
   /** Remove a handler; true if one was registered. */
   delete(name: string): boolean {
     return this.defs.delete(name);

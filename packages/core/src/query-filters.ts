@@ -1,4 +1,4 @@
-import { ValidationError, type DeleteTasksFilter, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
+import { ValidationError, type DeleteTasksFilter, type TaskId, type TaskQuery, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
 import { knownOptions } from './validate.js';
 
 /*
@@ -21,6 +21,12 @@ export function statusFilters(status: unknown, options: unknown): Record<string,
   if (status === undefined || status === null || status === '') throw new ValidationError('Status is required');
   const opts = knownOptions(options, ['suspend_reason'], 'getTasksByStatus options', 'getTasksByStatus');
   return defined({ status, suspend_reason: opts.suspend_reason });
+}
+
+/** `getChildTasks(parentId)` as `getTasks()` filters: a missing parent id is a ValidationError. */
+export function childFilters(parentId: TaskId): TaskQuery {
+  if (parentId === undefined || parentId === null || (parentId as unknown) === '' || parentId === 0) throw new ValidationError('Parent task ID is required');
+  return { parent_id: parentId };
 }
 
 /** The `deleteTasks()` filters (tag, status, name; ANDed; none deletes all). */

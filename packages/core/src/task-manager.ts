@@ -1,20 +1,6 @@
-import { LifecycleError, ValidationError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
-import type {
-  AttemptQuery,
-  DeleteTasksFilter,
-  EventQuery,
-  Page,
-  TagStat,
-  Task,
-  TaskAction,
-  TaskAttempt,
-  TaskEvent,
-  TaskId,
-  TaskQuery,
-  TaskStatus,
-  WorkerRecord,
-  WorkerStatus,
-} from '@taskmill/contracts';
+import { LifecycleError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
+import type { AttemptQuery, DeleteTasksFilter, EventQuery, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
+import type { TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
 import * as audit from '@taskmill/audit';
 import type { TaskAudit, WorkflowAudit, WorkflowAuditSummary } from '@taskmill/audit';
 import { mergeRetentionPolicy, runRetention, type RetentionPolicy, type RetentionResult } from '@taskmill/retention';
@@ -27,17 +13,8 @@ import { StoreHandle } from './store-handle.js';
 import { Submission } from './submission.js';
 import { Suspension } from './suspension.js';
 import { Telemetry } from './telemetry.js';
-import type {
-  AsyncBatchItem,
-  AsyncOptions,
-  CronOptions,
-  HandlerConfig,
-  PayloadOf,
-  TaskHandler,
-  TaskMap,
-  TransactionalEnqueue,
-  UntypedTaskMap,
-} from './types.js';
+import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler } from './types.js';
+import type { TaskMap, TransactionalEnqueue, UntypedTaskMap } from './types.js';
 import { AFTER_TASK_ACTION, runTaskAction, taskActionOptions } from './task-actions.js';
 import { requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
@@ -114,14 +91,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   use<K extends keyof M & string>(name: K, handler: TaskHandler<M, K> | HandlerConfig<M, K>): void;
   use(handlers: { [K in keyof M & string]?: TaskHandler<M, K> | HandlerConfig<M, K> }): void;
   use(nameOrMap: unknown, handler?: unknown): void {
-    if (arguments.length === 1 && isPlainObject(nameOrMap)) {
-      // validate everything first so a bad entry registers nothing
-      const staged = new HandlerRegistry(this.options);
-      for (const [name, value] of Object.entries(nameOrMap)) staged.set(name, value);
-      for (const [name, value] of Object.entries(nameOrMap)) this.registry.set(name, value);
-    } else {
-      this.registry.set(nameOrMap, handler);
-    }
+    if (arguments.length === 1 && isPlainObject(nameOrMap)) this.registry.setAll(nameOrMap);
+    else this.registry.set(nameOrMap, handler);
     this.wake.wake();
   }
 
@@ -309,10 +280,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   /** Children of a task, in creation order. */
   async getChildTasks(parentId: TaskId): Promise<Task[]> {
-    if (parentId === undefined || parentId === null || (parentId as unknown) === '' || parentId === 0) {
-      throw new ValidationError('Parent task ID is required');
-    }
-    return this.getTasks({ parent_id: parentId });
+    return this.getTasks(filters.childFilters(parentId));
   }
 
   /** Delete tasks matching every given filter (none: all) with their events and attempts. */
