@@ -1,5 +1,5 @@
 import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObject, knownKeysObject } from '@taskmill/contracts';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './manager-options.js';
 import type { RetryBackoff } from '@taskmill/contracts';
 import type { TaskHandler } from './types.js';
 import {

@@ -7,7 +7,7 @@ import { mergeRetentionPolicy, runRetention, type RetentionPolicy, type Retentio
 import { DbClock } from './db-clock.js';
 import { Engine } from './engine.js';
 import { HandlerRegistry } from './handler-registry.js';
-import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from './manager-options.js';
 import * as filters from './query-filters.js';
 import { StoreHandle } from './store-handle.js';
 import { Submission } from './submission.js';
