@@ -1,6 +1,7 @@
 /*
  * @taskmill/audit — the read side of the audit trail, on any taskmill store: paged queries, the
- * task and workflow views, and the workflow summary. Needs no running TaskManager.
+ * task and workflow views, the workflow summary, and task counts by name and status. Needs no
+ * running TaskManager.
  */
 export {
   queryTasks,
@@ -15,16 +16,8 @@ export {
   type TaskAudit,
   type WorkflowAudit,
 } from './queries.js';
-export {
-  summarizeWorkflow,
-  type WorkflowRows,
-  type WorkflowAuditSummary,
-  type WorkflowTotals,
-  type WorkflowTiming,
-  type StageTiming,
-  type FailedTask,
-  type FailedTaskStatus,
-  type CriticalPath,
-  type CriticalPathNode,
-  type TimedAttempt,
-} from './summary.js';
+export { countTasksByNameAndStatus, type TaskCounts, type NameStatusCount } from './task-counts.js';
+export { summarizeWorkflow, type WorkflowRows, type WorkflowAuditSummary } from './summary.js';
+export type { WorkflowTotals, WorkflowTiming, StageTiming, FailedTask, FailedTaskStatus } from './workflow-totals.js';
+export type { CriticalPath, CriticalPathNode } from './critical-path.js';
+export type { TimedAttempt } from './attempt-durations.js';

@@ -1,4 +1,4 @@
-import { ValidationError } from '@taskmill/contracts';
+import { ValidationError, knownKeysObject, unknownOption } from '@taskmill/contracts';
 import type { AttemptQuery, EventQuery, Page, Store, Task, TaskAttempt, TaskEvent, TaskId, TaskQuery } from '@taskmill/contracts';
 import { summarizeWorkflow, type WorkflowAuditSummary } from './summary.js';
 
@@ -71,12 +71,10 @@ function options<T>(value: T | undefined | null, what: string): T | Record<strin
   return value;
 }
 
+/** A view's query argument: like the store's filters it accepts any object but an array (see `knownKeysObject`). */
 function knownOptions(value: unknown, keys: readonly string[], what: string): Record<string, unknown> {
-  const opts = options(value as Record<string, unknown> | undefined, `${what} options`) as Record<string, unknown>;
-  for (const key of Object.keys(opts)) {
-    if (!keys.includes(key)) throw new ValidationError(`Unknown ${what} option "${key}"; expected one of: ${keys.join(', ')}`);
-  }
-  return opts;
+  const messages = { notObject: `${what} options must be an object`, unknownKey: unknownOption(what) };
+  return knownKeysObject(value, keys, messages, ValidationError, { optional: true, accept: 'non-array' });
 }
 
 /** The task, its events and its attempts (docs/behaviour.md#queries), each page with its own filters. */

@@ -1,21 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { NEW_TASK_DEFAULTS, type Task, type TaskAttempt, type TaskEvent } from '@taskmill/contracts';
-import {
-  attemptDurationSeconds,
-  countBy,
-  criticalPath,
-  failedTasks,
-  representativeAttempt,
-  slowestAttempts,
-  stageTimings,
-  summarizeWorkflow,
-  timedAttempt,
-  workflowTasks,
-  workflowTiming,
-  workflowTotals,
-  workflowWorkers,
-  type WorkflowRows,
-} from '../src/summary.js';
+import { attemptDurationSeconds, slowestAttempts, timedAttempt } from '../src/attempt-durations.js';
+import { criticalPath, representativeAttempt } from '../src/critical-path.js';
+import { summarizeWorkflow, type WorkflowRows } from '../src/summary.js';
 
 const T0 = 1_700_000_000_000;
 

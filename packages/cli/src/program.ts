@@ -1,10 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
-import { RETENTION_STATUSES, TASK_STATUSES, TASK_TYPES, WORKER_STATUSES, type Store } from '@taskmill/contracts';
+import { RETENTION_STATUSES, TASK_ACTION_SPECS, TASK_STATUSES, TASK_TYPES, WORKER_STATUSES, type Store } from '@taskmill/contracts';
 import type { Clock } from '@taskmill/core';
 import { MAX_BATCH_SIZE } from '@taskmill/retention';
 import { nonNegativeInteger, positiveInteger, positiveSeconds, taskIdArgument } from './arguments.js';
 import { commandClock, skewWarning } from './clock.js';
-import { control, type Action } from './commands/control.js';
+import { control } from './commands/control.js';
 import { inspect } from './commands/inspect.js';
 import { migrate } from './commands/migrate.js';
 import { DEFAULT_EXPIRE_TIME, retentionRun, type RetentionOptions } from './commands/retention.js';
@@ -128,15 +128,9 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .argument('<id>', 'task id')
     .action(action(false, (store, _clock, id: string, opts: CommonOptions) => inspect(store, taskIdArgument(id), opts)));
 
-  const actions: { name: Action; description: string; reason?: string }[] = [
-    { name: 'pause', description: 'pause a pending, running, failed or timed-out task' },
-    { name: 'resume', description: 'resume a paused, suspended, failed, timed-out or running task (due now, retries reset)', reason: 'resume reason recorded on the event (default: manual)' },
-    { name: 'cancel', description: 'cancel an unfinished task (it becomes permanently_failed)', reason: 'error recorded on the task (default: Task cancelled)' },
-    { name: 'retry', description: 'run a failed or timed-out task now, or a permanently failed one again with its retries reset' },
-  ];
-  for (const { name, description, reason } of actions) {
-    const command = common(program.command(name)).description(description).argument('<id>', 'task id');
-    if (reason) command.option('--reason <text>', reason);
+  for (const { name, help, reason } of Object.values(TASK_ACTION_SPECS)) {
+    const command = common(program.command(name)).description(help).argument('<id>', 'task id');
+    if (reason) command.option('--reason <text>', reason.help);
     command.action(action(false, (store, clock, id: string, opts: CommonOptions & { reason?: string }) => control(store, name, taskIdArgument(id), opts, clock)));
   }
 

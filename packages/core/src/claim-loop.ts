@@ -1,13 +1,13 @@
 import { StoreUnavailableError, SWEEP_ERRORS, TaskTimeoutError, type Fence, type FinishOutcome, type Store, type Task, type TaskId } from '@taskmill/contracts';
 import type { HandlerDefinition, HandlerRegistry } from './handler-registry.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './manager-options.js';
 import { FinishGroups } from './finish-group.js';
 import { failureOutcome, outcomeOf } from './outcome.js';
 import { SubTasks } from './suspension.js';
 import { buildTaskContext, type AttemptState } from './task-context.js';
 import type { Clock } from './db-clock.js';
 import type { NextFn, UntypedTaskMap } from './types.js';
-import { settlesWithin, withinDeadline } from './settle.js';
+import { settlesWithin, withinDeadline } from './bounded-waits.js';
 import type { AttemptTelemetry, Telemetry } from './telemetry.js';
 import type { WakeSignal } from './wake-signal.js';
 

@@ -2,7 +2,7 @@ import type { Store } from '@taskmill/contracts';
 import { ClaimLoop } from './claim-loop.js';
 import type { DbClock } from './db-clock.js';
 import type { HandlerRegistry } from './handler-registry.js';
-import type { ResolvedOptions } from './options.js';
+import type { ResolvedOptions } from './manager-options.js';
 import type { Telemetry } from './telemetry.js';
 import type { WakeSignal } from './wake-signal.js';
 import { WorkerLease } from './worker-lease.js';

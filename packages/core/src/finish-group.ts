@@ -1,6 +1,6 @@
 import { StoreUnavailableError, type Fence, type FinishItem, type FinishOutcome, type FinishResult, type Store } from '@taskmill/contracts';
 import type { Clock } from './db-clock.js';
-import { withinDeadline } from './settle.js';
+import { withinDeadline } from './bounded-waits.js';
 
 /** Outcomes written in one transaction at most. */
 export const MAX_FINISH_GROUP = 100;

@@ -1,5 +1,5 @@
-import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObject } from '@taskmill/contracts';
-import type { ResolvedOptions } from './options.js';
+import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObject, knownKeysObject } from '@taskmill/contracts';
+import type { ResolvedOptions } from './manager-options.js';
 import type { RetryBackoff } from '@taskmill/contracts';
 import type { TaskHandler } from './types.js';
 import {
@@ -87,11 +87,15 @@ export class HandlerRegistry {
     if (Object.hasOwn(value, 'parameters') || Object.hasOwn(value, 'output')) {
       throw new InvalidHandlerError(`Handler schema is no longer supported for task: ${name}`);
     }
-    for (const key of Object.keys(value)) {
-      if (!CONFIG_KEYS.includes(key)) {
-        throw new InvalidHandlerError(`Unknown handler option "${key}" for task: ${name}; expected one of: ${CONFIG_KEYS.join(', ')}`);
-      }
-    }
+    knownKeysObject(
+      value,
+      CONFIG_KEYS,
+      {
+        notObject: `Handler must be a function or an object with handler property (task: ${name})`,
+        unknownKey: (key, allowed) => `Unknown handler option "${key}" for task: ${name}; expected one of: ${allowed.join(', ')}`,
+      },
+      InvalidHandlerError,
+    );
     if (value.description !== undefined && typeof value.description !== 'string') {
       throw new ValidationError(`description must be a string (task: ${name})`);
     }
@@ -117,6 +121,15 @@ export class HandlerRegistry {
           : positiveInteger(value.cluster_max_concurrent_tasks, `cluster_max_concurrent_tasks of ${name}`),
       description: (value.description as string | undefined) ?? '',
     };
+  }
+
+  /** Register or replace several handlers: all are validated first, so a bad entry registers none. */
+  setAll(handlers: Record<string, unknown>): void {
+    const defs = Object.entries(handlers).map(([name, value]) => {
+      const taskNameValue = taskName(name);
+      return [taskNameValue, this.define(taskNameValue, value)] as const;
+    });
+    for (const [name, def] of defs) this.defs.set(name, def);
   }
 
   /** Remove a handler; true if one was registered. */

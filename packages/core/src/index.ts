@@ -1,8 +1,10 @@
 export { TaskManager, type ManagerState } from './task-manager.js';
 export { openStoreForConnection } from './connection.js';
 export { DbClock, CLOCK_SKEW_WARNING_MS, type Clock } from './db-clock.js';
+// the operator tools (CLI, dashboard) act through the same dispatcher as the TaskManager's own methods
+export { runTaskAction, type TaskActionOptions } from './task-actions.js';
 export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
-export type { TaskManagerOptions, ResolvedOptions } from './options.js';
+export type { TaskManagerOptions, ResolvedOptions } from './manager-options.js';
 export type { RetentionPolicy, RetentionRule, NormalizedRetentionRule, RetentionResult } from '@taskmill/retention';
 export type {
   TaskAudit,

@@ -1,5 +1,5 @@
-import { ValidationError, type DeleteTasksFilter, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
-import { knownKeys, optionsObject } from './validate.js';
+import { ValidationError, type DeleteTasksFilter, type TaskId, type TaskQuery, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
+import { knownOptions } from './validate.js';
 
 /*
  * Mapping of the public query arguments onto store calls: argument shapes only. The values of
@@ -19,15 +19,19 @@ function defined<T extends object>(obj: T): T {
 /** `getTasksByStatus(status, {suspend_reason?})` as `getTasks()` filters. */
 export function statusFilters(status: unknown, options: unknown): Record<string, unknown> {
   if (status === undefined || status === null || status === '') throw new ValidationError('Status is required');
-  const opts = optionsObject(options, 'getTasksByStatus options');
-  knownKeys(opts, ['suspend_reason'], 'getTasksByStatus');
+  const opts = knownOptions(options, ['suspend_reason'], 'getTasksByStatus options', 'getTasksByStatus');
   return defined({ status, suspend_reason: opts.suspend_reason });
+}
+
+/** `getChildTasks(parentId)` as `getTasks()` filters: a missing parent id is a ValidationError. */
+export function childFilters(parentId: TaskId): TaskQuery {
+  if (parentId === undefined || parentId === null || (parentId as unknown) === '' || parentId === 0) throw new ValidationError('Parent task ID is required');
+  return { parent_id: parentId };
 }
 
 /** The `deleteTasks()` filters (tag, status, name; ANDed; none deletes all). */
 export function deleteFilter(filters: unknown): DeleteTasksFilter {
-  const f = optionsObject(filters, 'filters');
-  knownKeys(f, ['tag', 'status', 'name'], 'deleteTasks filter');
+  const f = knownOptions(filters, ['tag', 'status', 'name'], 'filters', 'deleteTasks filter');
   return defined({ status: f.status as TaskStatus | undefined, tag: text(f.tag), name: text(f.name) });
 }
 
@@ -38,8 +42,7 @@ export function statsArgs(tag: unknown, status: unknown): [string | undefined, T
 
 /** `listWorkers({pod_id?, status?})`. */
 export function workerFilter(filter: unknown): { pod_id?: string; status?: WorkerStatus } {
-  const f = optionsObject(filter, 'listWorkers filter');
-  knownKeys(f, ['pod_id', 'status'], 'listWorkers');
+  const f = knownOptions(filter, ['pod_id', 'status'], 'listWorkers filter', 'listWorkers');
   return f as { pod_id?: string; status?: WorkerStatus };
 }
 

@@ -1,4 +1,5 @@
 import type { BatchObservableResult, Meter, ObservableGauge } from '@opentelemetry/api';
+import { countTasksByNameAndStatus } from '@taskmill/audit';
 import type { Store } from '@taskmill/contracts';
 import { ATTRS, METRICS } from './telemetry-names.js';
 
@@ -60,11 +61,9 @@ export class QueueGauges {
       try {
         const [stats, workers] = await Promise.all([store.getTaskStatsByTag(), store.listWorkers({ status: 'active' })]);
         const depth: GaugeReading['depth'] = new Map();
-        for (const { name, status, count } of stats) {
+        for (const { name, status, count } of countTasksByNameAndStatus(stats).by_name_status) {
           const key = `${name}\0${status}`;
-          const entry = depth.get(key);
-          if (entry) entry.count += count;
-          else depth.set(key, { name, status, count });
+          depth.set(key, { name, status, count });
           if (!this.seen.has(key)) this.seen.set(key, { name, status });
         }
         this.reading = { at: Date.now(), depth, workers: workers.length };

@@ -1,11 +1,10 @@
-import { LIMITS, ValidationError, isPlainObject, type NewTask, type TaskId } from '@taskmill/contracts';
+import { LIMITS, ValidationError, knownKeysObject, unknownOption, type NewTask, type TaskId } from '@taskmill/contracts';
 import type { DbClock } from './db-clock.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import type { StoreHandle } from './store-handle.js';
 import { asyncTask, cronTask } from './task-options.js';
 import type { Telemetry } from './telemetry.js';
 import type { AsyncBatchItem, AsyncOptions, CronOptions, PayloadOf, TaskMap, TransactionalEnqueue } from './types.js';
-import { knownKeys } from './validate.js';
 import type { WakeSignal } from './wake-signal.js';
 
 /** Items of an `asyncMany` validated between two turns of the event loop. */
@@ -85,8 +84,8 @@ export class Submission<M extends TaskMap> {
   }
 
   private batchItem(item: AsyncBatchItem<M>, i: number, now: number): NewTask {
-    if (!isPlainObject(item)) throw new ValidationError(`asyncMany item ${i} must be an object`);
-    knownKeys(item, ['name', 'payload', 'options'], 'asyncMany item');
+    const messages = { notObject: `asyncMany item ${i} must be an object`, unknownKey: unknownOption('asyncMany item') };
+    knownKeysObject(item, ['name', 'payload', 'options'], messages, ValidationError);
     return asyncTask(this.registry, item.name, item.payload, item.options, now);
   }
 

@@ -1,43 +1,22 @@
-import { LifecycleError, ValidationError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
-import type {
-  AttemptQuery,
-  DeleteTasksFilter,
-  EventQuery,
-  Page,
-  TagStat,
-  Task,
-  TaskAttempt,
-  TaskEvent,
-  TaskId,
-  TaskQuery,
-  TaskStatus,
-  WorkerRecord,
-  WorkerStatus,
-} from '@taskmill/contracts';
+import { LifecycleError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
+import type { AttemptQuery, DeleteTasksFilter, EventQuery, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
+import type { TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
 import * as audit from '@taskmill/audit';
 import type { TaskAudit, WorkflowAudit, WorkflowAuditSummary } from '@taskmill/audit';
 import { mergeRetentionPolicy, runRetention, type RetentionPolicy, type RetentionResult } from '@taskmill/retention';
 import { DbClock } from './db-clock.js';
 import { Engine } from './engine.js';
 import { HandlerRegistry } from './handler-registry.js';
-import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from './manager-options.js';
 import * as filters from './query-filters.js';
 import { StoreHandle } from './store-handle.js';
 import { Submission } from './submission.js';
 import { Suspension } from './suspension.js';
 import { Telemetry } from './telemetry.js';
-import type {
-  AsyncBatchItem,
-  AsyncOptions,
-  CronOptions,
-  HandlerConfig,
-  PayloadOf,
-  TaskHandler,
-  TaskMap,
-  TransactionalEnqueue,
-  UntypedTaskMap,
-} from './types.js';
-import { reasonOption, requireId } from './validate.js';
+import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler } from './types.js';
+import type { TaskMap, TransactionalEnqueue, UntypedTaskMap } from './types.js';
+import { AFTER_TASK_ACTION, runTaskAction, taskActionOptions } from './task-actions.js';
+import { requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
 
 /** Lifecycle states of a manager. */
@@ -112,14 +91,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   use<K extends keyof M & string>(name: K, handler: TaskHandler<M, K> | HandlerConfig<M, K>): void;
   use(handlers: { [K in keyof M & string]?: TaskHandler<M, K> | HandlerConfig<M, K> }): void;
   use(nameOrMap: unknown, handler?: unknown): void {
-    if (arguments.length === 1 && isPlainObject(nameOrMap)) {
-      // validate everything first so a bad entry registers nothing
-      const staged = new HandlerRegistry(this.options);
-      for (const [name, value] of Object.entries(nameOrMap)) staged.set(name, value);
-      for (const [name, value] of Object.entries(nameOrMap)) this.registry.set(name, value);
-    } else {
-      this.registry.set(nameOrMap, handler);
-    }
+    if (arguments.length === 1 && isPlainObject(nameOrMap)) this.registry.setAll(nameOrMap);
+    else this.registry.set(nameOrMap, handler);
     this.wake.wake();
   }
 
@@ -235,27 +208,20 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   /** Pause a task (from running, pending, failed or timeout). A running handler's signal aborts. */
   async pauseTask(id: TaskId): Promise<void> {
-    const taskId = requireId(id);
-    await (await this.db.ready()).pauseTask(taskId, this.clock.now());
-    this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} was paused`));
+    return this.act('pause', id);
   }
 
-  /** Resume a paused, failed, timed-out or suspended task (suspended: stage + 1, `task_resumed`). */
+  /**
+   * Resume a paused, failed, timed-out, running or suspended task: due now, retries reset
+   * (suspended: stage + 1, `task_resumed`). A running handler's signal aborts.
+   */
   async resumeTask(id: TaskId, options?: { resume_reason?: string }): Promise<void> {
-    const taskId = requireId(id);
-    const resume_reason = reasonOption(options, 'resume_reason', 'resumeTask');
-    await (await this.db.ready()).resumeTask(taskId, { resume_reason }, this.clock.now());
-    this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} was resumed elsewhere`));
-    this.wake.wake();
+    return this.act('resume', id, options);
   }
 
-  /** Cancel a task (any status but completed/permanently_failed) → `permanently_failed`. */
+  /** Cancel a task (any status but completed/permanently_failed) → `permanently_failed`. A running handler's signal aborts. */
   async cancelTask(id: TaskId, options?: { reason?: string }): Promise<void> {
-    const taskId = requireId(id);
-    const reason = reasonOption(options, 'reason', 'cancelTask');
-    await (await this.db.ready()).cancelTask(taskId, { reason }, this.clock.now());
-    this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} was cancelled`));
-    this.wake.wake();
+    return this.act('cancel', id, options);
   }
 
   /**
@@ -265,9 +231,17 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    * (its parent already counted it).
    */
   async retryTask(id: TaskId): Promise<void> {
+    return this.act('retry', id);
+  }
+
+  /** One action through the dispatcher the CLI and the dashboard share, then its local effects here. */
+  private async act(action: TaskAction, id: TaskId, options?: unknown): Promise<void> {
     const taskId = requireId(id);
-    await (await this.db.ready()).retryTask(taskId, this.clock.now());
-    this.wake.wake();
+    const checked = taskActionOptions(action, options);
+    await runTaskAction(await this.db.ready(), action, taskId, checked, this.clock.now());
+    const { abandon, wake } = AFTER_TASK_ACTION[action];
+    if (abandon) this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} ${abandon}`));
+    if (wake) this.wake.wake();
   }
 
   // ---------------------------------------------------------------- queries
@@ -306,10 +280,7 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
 
   /** Children of a task, in creation order. */
   async getChildTasks(parentId: TaskId): Promise<Task[]> {
-    if (parentId === undefined || parentId === null || (parentId as unknown) === '' || parentId === 0) {
-      throw new ValidationError('Parent task ID is required');
-    }
-    return this.getTasks({ parent_id: parentId });
+    return this.getTasks(filters.childFilters(parentId));
   }
 
   /** Delete tasks matching every given filter (none: all) with their events and attempts. */

@@ -67,8 +67,7 @@ function topLevelPayload(payload: unknown): unknown {
 /** A one-off task: `async(name, payload?, {delay, priority, timeout, max_retries, retry_interval, tag})`. */
 export function asyncTask(registry: HandlerRegistry, name: unknown, payload: unknown, options: unknown, now: number): NewTask {
   const def = registry.require(name);
-  const opts = v.optionsObject(options, 'async options');
-  v.knownKeys(opts, ASYNC_KEYS, 'async');
+  const opts = v.knownOptions(options, ASYNC_KEYS, 'async options', 'async');
   const delay = opts.delay === undefined ? 0 : v.delaySeconds(opts.delay);
   return topLevel(resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), 'async', now + Math.round(delay * 1000), null, null, opts, now);
 }
@@ -113,8 +112,7 @@ function topLevel(
 /** A cron task: `cron(name, expr, payload?, {priority, timeout, max_retries, retry_interval, tag, tz})`, UTC unless `tz`. */
 export function cronTask(registry: HandlerRegistry, name: unknown, cronExpr: string, payload: unknown, options: unknown, now: number): NewTask {
   const def = registry.require(name);
-  const opts = v.optionsObject(options, 'cron options');
-  v.knownKeys(opts, CRON_KEYS, 'cron');
+  const opts = v.knownOptions(options, CRON_KEYS, 'cron options', 'cron');
   const tz = opts.tz === undefined ? DEFAULT_CRON_TZ : v.nonEmptyString(opts.tz, 'tz');
   const nextRun = nextCronTime(cronExpr, tz, now);
   return topLevel(resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), 'cron', nextRun, cronExpr, tz, opts, now);

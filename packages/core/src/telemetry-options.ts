@@ -1,5 +1,5 @@
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
-import { ConfigurationError, isPlainObject } from '@taskmill/contracts';
+import { ConfigurationError, knownKeysObject } from '@taskmill/contracts';
 import { intervalMs } from './validate.js';
 
 /** The `telemetry` option of `new TaskManager()`. */
@@ -37,11 +37,11 @@ export function resolveTelemetryOptions(value: unknown): ResolvedTelemetryOption
   const resolved: ResolvedTelemetryOptions = { enabled: true, meterProvider: undefined, tracerProvider: undefined, gauges: true, gauge_cache_ms: 15_000 };
   if (value === undefined || value === true) return resolved;
   if (value === false) return { ...resolved, enabled: false, gauges: false };
-  if (!isPlainObject(value)) throw new ConfigurationError('Option telemetry must be a boolean or an object {meterProvider, tracerProvider, gauges, gauge_cache_ms}');
-  for (const key of Object.keys(value)) {
-    if (!TELEMETRY_KEYS.includes(key)) throw new ConfigurationError(`Unknown telemetry option "${key}"`);
-  }
-  const { meterProvider, tracerProvider, gauges, gauge_cache_ms } = value;
+  const messages = {
+    notObject: 'Option telemetry must be a boolean or an object {meterProvider, tracerProvider, gauges, gauge_cache_ms}',
+    unknownKey: (key: string) => `Unknown telemetry option "${key}"`,
+  };
+  const { meterProvider, tracerProvider, gauges, gauge_cache_ms } = knownKeysObject(value, TELEMETRY_KEYS, messages, ConfigurationError);
   if (meterProvider !== undefined && typeof (meterProvider as MeterProvider | null)?.getMeter !== 'function') {
     throw new ConfigurationError('Option telemetry.meterProvider must be a MeterProvider (an object with getMeter())');
   }

@@ -5,8 +5,9 @@ import {
   assertStorableText,
   utf8Bytes,
   ValidationError,
-  isPlainObject,
+  knownKeysObject,
   parseTaskId,
+  unknownOption,
   type RetryBackoff,
   type TaskId,
   type TaskmillError,
@@ -168,20 +169,13 @@ export function onDuplicate(value: unknown): 'return' | 'error' {
   return value;
 }
 
-/** Reject keys a caller may have meant as options but that do not exist (e.g. `retries`). */
-export function knownKeys(obj: object, allowed: readonly string[], what: string): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) {
-      throw new ValidationError(`Unknown ${what} option "${key}"; expected one of: ${allowed.join(', ')}`);
-    }
-  }
-}
-
-/** An options argument: undefined/null mean none; anything but a plain object is a ValidationError. */
-export function optionsObject(value: unknown, what: string): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (!isPlainObject(value)) throw new ValidationError(`${what} must be an object`);
-  return value;
+/**
+ * An options argument of a method: undefined/null mean none; anything but a plain object is a
+ * ValidationError (`<subject> must be an object`), and so is a key a caller may have meant as an
+ * option but that does not exist, e.g. `retries` (`Unknown <method> option "retries"; …`).
+ */
+export function knownOptions(value: unknown, allowed: readonly string[], subject: string, method: string): Record<string, unknown> {
+  return knownKeysObject(value, allowed, { notObject: `${subject} must be an object`, unknownKey: unknownOption(method) }, ValidationError, { optional: true });
 }
 
 
@@ -205,7 +199,6 @@ export function requireId(id: unknown): TaskId {
 
 /** The optional trimmed reason of `resumeTask`/`cancelTask`. */
 export function reasonOption(options: unknown, key: string, method: string): string | undefined {
-  const opts = optionsObject(options, `${method} options`);
-  knownKeys(opts, [key], method);
+  const opts = knownOptions(options, [key], `${method} options`, method);
   return opts[key] === undefined ? undefined : freeText(nonEmptyString(opts[key], key).trim(), key);
 }

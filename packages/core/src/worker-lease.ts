@@ -3,8 +3,8 @@ import { SWEEP_ERRORS, TaskTimeoutError, type Store } from '@taskmill/contracts'
 import { RetentionSweeper } from '@taskmill/retention';
 import type { ClaimLoop } from './claim-loop.js';
 import type { DbClock } from './db-clock.js';
-import type { ResolvedOptions } from './options.js';
-import { settlesWithin } from './settle.js';
+import type { ResolvedOptions } from './manager-options.js';
+import { settlesWithin } from './bounded-waits.js';
 import type { WakeSignal } from './wake-signal.js';
 
 const SWEEP_BATCH = 100;

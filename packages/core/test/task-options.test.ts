@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, LIMITS, ValidationError, type Task } from '@taskmill/contracts';
 import { HandlerRegistry } from '../src/handler-registry.js';
-import { resolveOptions } from '../src/options.js';
+import { resolveOptions } from '../src/manager-options.js';
 import { asyncTask, childTask, cronTask } from '../src/task-options.js';
 
 const defaults = { timeout: 60, max_retries: 3, retry_interval: 0, retry_backoff: 'fixed' as const, retry_max_interval: null, retry_jitter: 0 };

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT_CONTEXT, propagation, trace, type TextMapPropagator } from '@opentelemetry/api';
 import { ConfigurationError } from '@taskmill/contracts';
-import { resolveOptions } from '../src/options.js';
+import { resolveOptions } from '../src/manager-options.js';
 import { MAX_TRACE_CONTEXT } from '../src/telemetry-names.js';
 import { resolveTelemetryOptions } from '../src/telemetry-options.js';
 import { extractContext, injectContext } from '../src/trace-context.js';

@@ -1,5 +1,5 @@
-import { getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
-import { canRetry, canTransition, parseTaskId, TASK_STATUSES, type Store, type Task, type TaskStatus } from '@taskmill/contracts';
+import { countTasksByNameAndStatus, getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
+import { allowedTaskActions, parseTaskId, TASK_ACTION_SPECS, TASK_STATUSES, type Store, type Task, type TaskAction, type TaskStatus } from '@taskmill/contracts';
 import { html, page, type Html } from './html.js';
 
 /** What a page needs: the store, the mount path, and whether actions are enabled. */
@@ -31,14 +31,10 @@ export async function overview(ctx: PageContext): Promise<string> {
     ctx.store.listWorkers(),
     queryTasks(ctx.store, { status: 'completed', order: 'desc', limit: 500 }),
   ]);
+  const { by_name_status, by_status: byStatus } = countTasksByNameAndStatus(stats);
+  // one row per name, in the counts' name order
   const byName = new Map<string, Partial<Record<TaskStatus, number>>>();
-  const byStatus: Partial<Record<TaskStatus, number>> = {};
-  for (const s of stats) {
-    const row = byName.get(s.name) ?? {};
-    row[s.status] = (row[s.status] ?? 0) + s.count;
-    byName.set(s.name, row);
-    byStatus[s.status] = (byStatus[s.status] ?? 0) + s.count;
-  }
+  for (const { name, status, count } of by_name_status) byName.set(name, { ...byName.get(name), [status]: count });
   const perMinute = new Map<number, number>();
   for (const task of recent.items) {
     const minute = Math.floor((task.last_active_time ?? task.created_at) / 60_000);
@@ -56,7 +52,7 @@ export async function overview(ctx: PageContext): Promise<string> {
     html`<table id="by-status"><tr>${TASK_STATUSES.map((s) => html`<th>${s}</th>`)}</tr>
 <tr>${TASK_STATUSES.map((s) => html`<td><a href="${ctx.base}/tasks?status=${s}">${byStatus[s] ?? 0}</a></td>`)}</tr></table>
 <h2>By name</h2><table id="by-name"><tr><th>name</th>${TASK_STATUSES.map((s) => html`<th>${s}</th>`)}</tr>
-${[...byName].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([name, row]) => html`<tr><td><a href="${ctx.base}/tasks?name=${encodeURIComponent(name)}">${name}</a></td>${TASK_STATUSES.map((s) => html`<td>${row[s] ?? ''}</td>`)}</tr>`)}</table>
+${[...byName].map(([name, row]) => html`<tr><td><a href="${ctx.base}/tasks?name=${encodeURIComponent(name)}">${name}</a></td>${TASK_STATUSES.map((s) => html`<td>${row[s] ?? ''}</td>`)}</tr>`)}</table>
 <h2>Throughput</h2><p>Completions per minute among the latest ${recent.items.length} completed tasks.</p>${chart}
 <h2>Workers</h2><p id="workers-summary">${active} active of ${workers.length} registered. <a href="${ctx.base}/workers">Workers</a></p>`,
     ctx.actions ? undefined : 'Read-only: start the dashboard with an actions token to pause, resume, cancel or retry tasks.',
@@ -112,23 +108,13 @@ ${next ? html`<p><a id="next" href="${ctx.base}/tasks?${keep.toString()}">Next p
   );
 }
 
-/** Actions the transition table allows for the task (the store refuses others anyway). */
-function allowedActions(task: Task): string[] {
-  const out: string[] = [];
-  if (canTransition(task.status, 'paused')) out.push('pause');
-  if (canTransition(task.status, 'pending')) out.push('resume');
-  if (canTransition(task.status, 'permanently_failed')) out.push('cancel');
-  if (canRetry(task)) out.push('retry');
-  return out;
-}
-
 /** A task: its fields, actions, event timeline and attempts. */
 export async function taskPage(ctx: PageContext, id: number): Promise<string | null> {
   const audit = await getTaskAudit(ctx.store, id, { events: { limit: 500 }, attempts: { limit: 200 } });
   const t = audit.task;
   if (!t) return null;
   const actions = ctx.actions
-    ? html`<p class="actions" id="actions">${allowedActions(t).map((a) => html`<a href="${ctx.base}/tasks/${t.id}/${a}">${a[0].toUpperCase() + a.slice(1)}</a>`)}</p>`
+    ? html`<p class="actions" id="actions">${allowedTaskActions(t).map((a) => html`<a href="${ctx.base}/tasks/${t.id}/${a}">${TASK_ACTION_SPECS[a].label}</a>`)}</p>`
     : html`<p class="actions" id="actions">Read-only dashboard: no actions.</p>`;
   const root = t.root_id ?? (t.total_children > 0 ? t.id : null);
   return page(
@@ -201,15 +187,16 @@ ${workers.map((w, i) => html`<tr><td>${w.worker_id}</td><td>${w.pod_id}</td><td 
 }
 
 /** The confirmation step of an action: a POST form that asks for the actions token. */
-export async function confirmPage(ctx: PageContext, id: number, action: string): Promise<string | null> {
+export async function confirmPage(ctx: PageContext, id: number, action: TaskAction): Promise<string | null> {
   const task = await ctx.store.getTask(id);
   if (!task) return null;
+  const { label } = TASK_ACTION_SPECS[action];
   return page(
     ctx.base,
-    `${action[0].toUpperCase() + action.slice(1)} task #${task.id} ${task.name}?`,
+    `${label} task #${task.id} ${task.name}?`,
     html`<p>It is <span class="status">${task.status}</span> now.</p>
 <form method="post" action="${ctx.base}/tasks/${task.id}/${action}" id="confirm">
 <label>Actions token <input type="password" name="token" autocomplete="off" required></label>
-<button type="submit" id="confirm-button">${action[0].toUpperCase() + action.slice(1)}</button> <a href="${ctx.base}/tasks/${task.id}">Back</a></form>`,
+<button type="submit" id="confirm-button">${label}</button> <a href="${ctx.base}/tasks/${task.id}">Back</a></form>`,
   );
 }

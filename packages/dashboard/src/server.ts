@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ConfigurationError, ERROR_CODES, isStore, isTaskmillError, parseTaskId, type Store } from '@taskmill/contracts';
-import { DbClock, openStoreForConnection } from '@taskmill/core';
+import { ConfigurationError, ERROR_CODES, isStore, isTaskmillError, parseTaskId, TASK_ACTIONS, type Store, type TaskAction } from '@taskmill/contracts';
+import { DbClock, openStoreForConnection, runTaskAction } from '@taskmill/core';
 import { html, page, STYLE } from './html.js';
 import { confirmPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
 
@@ -59,8 +59,11 @@ function defaultAllowedHosts(listenHost?: string): string[] {
   return own === '' || LOOPBACK_HOSTS.includes(own) || WILDCARD_ADDRESSES.includes(own) ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, own];
 }
 
-const ACTIONS = ['pause', 'resume', 'cancel', 'retry'] as const;
-type Action = (typeof ACTIONS)[number];
+/** `/tasks/<id>/<action>`: the confirmation page on GET, the action itself on POST. */
+const ACTION_PATH = new RegExp(`^/tasks/([^/]+)/(${TASK_ACTIONS.join('|')})$`);
+
+/** The text the dashboard records with the actions that take one. */
+const REASONS: Partial<Record<TaskAction, string>> = { resume: 'dashboard', cancel: 'Cancelled from the dashboard' };
 
 /** Every response: no script may run, no framing, no sniffing, no referrer to other sites (same-origin keeps the Origin header of our own form posts, which the cross-site check reads). */
 const SECURITY_HEADERS: Record<string, string> = {
@@ -123,14 +126,6 @@ async function dbNow(clock: DbClock, store: Store): Promise<number> {
   return clock.now();
 }
 
-/** `now` is on the database's clock: a resumed or retried task is due at it. */
-async function act(store: Store, action: Action, id: number, now: number): Promise<void> {
-  if (action === 'pause') await store.pauseTask(id, now);
-  else if (action === 'resume') await store.resumeTask(id, { resume_reason: 'dashboard' }, now);
-  else if (action === 'cancel') await store.cancelTask(id, { reason: 'Cancelled from the dashboard' }, now);
-  else await store.retryTask(id, now);
-}
-
 /**
  * The dashboard as a request handler, mountable in any Node HTTP server: requests outside
  * `basePath` get a 404. Server-rendered pages with every value escaped and no scripts.
@@ -156,7 +151,7 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
     const path = url.pathname.slice(base.length) || '/';
     try {
       if (req.method === 'POST') {
-        const m = /^\/tasks\/([^/]+)\/(pause|resume|cancel|retry)$/.exec(path);
+        const m = ACTION_PATH.exec(path);
         if (!m) return send(res, 404, simple(base, 'Not found', 'No such action.'));
         if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
         const from = postOrigin(req);
@@ -168,7 +163,9 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
         if (!sameToken(form.get('token') ?? '', token)) return send(res, 403, simple(base, 'Refused', 'Wrong or missing actions token.'));
         const id = parseTaskId(m[1]);
         if (id === null) return send(res, 404, simple(base, 'Not found', 'No such task.'));
-        await act(options.store, m[2] as Action, id, await dbNow(clock, options.store));
+        // `now` is on the database's clock: a resumed or retried task is due at it
+        const action = m[2] as TaskAction;
+        await runTaskAction(options.store, action, id, { reason: REASONS[action] }, await dbNow(clock, options.store));
         return send(res, 303, '', 'text/plain', { Location: `${base}/tasks/${id}` });
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, simple(base, 'Method not allowed', ''), undefined, { Allow: 'GET, HEAD, POST' });
@@ -185,11 +182,11 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
         const body = id === null ? null : await taskPage(ctx, id);
         return body ? send(res, 200, body) : send(res, 404, simple(base, 'Not found', `No task ${m[1]}.`));
       }
-      m = /^\/tasks\/([^/]+)\/(pause|resume|cancel|retry)$/.exec(path);
+      m = ACTION_PATH.exec(path);
       if (m) {
         if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
         const id = parseTaskId(m[1]);
-        const body = id === null ? null : await confirmPage(ctx, id, m[2]);
+        const body = id === null ? null : await confirmPage(ctx, id, m[2] as TaskAction);
         return body ? send(res, 200, body) : send(res, 404, simple(base, 'Not found', `No task ${m[1]}.`));
       }
       m = /^\/workflows\/([^/]+)$/.exec(path);

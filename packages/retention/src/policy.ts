@@ -1,4 +1,4 @@
-import { LIMITS, RETENTION_STATUSES, ValidationError, isPlainObject, isRetentionStatus, type RetentionStatus } from '@taskmill/contracts';
+import { LIMITS, RETENTION_STATUSES, ValidationError, isPlainObject, isRetentionStatus, knownKeysObject, unknownOption, type RetentionStatus } from '@taskmill/contracts';
 
 /*
  * Retention policies (docs/behaviour.md#retention): what may be deleted, and after how long. Validated once,
@@ -115,10 +115,12 @@ export function checkExpireTime(value: unknown, what = 'retention expire_time'):
   return value;
 }
 
+const NOT_A_POLICY = 'retention policy must be a number of seconds, a rule object {expire_time, statuses, now} or an array of them';
+
 function normalizeRule(entry: unknown, defaults: RetentionDefaults): NormalizedRetentionRule | null {
   if (typeof entry === 'number') return { expire_time: checkExpireTime(entry)!, statuses: [...DEFAULT_RETENTION_STATUSES] };
   if (!isPlainObject(entry)) {
-    throw new ValidationError('retention policy must be a number of seconds, a rule object {expire_time, statuses, now} or an array of them');
+    throw new ValidationError(NOT_A_POLICY);
   }
   checkRuleKeys(entry);
   const expireTime = checkExpireTime(entry.expire_time === undefined ? defaults.expire_time : entry.expire_time);
@@ -129,12 +131,9 @@ function normalizeRule(entry: unknown, defaults: RetentionDefaults): NormalizedR
   return now === undefined ? { expire_time: expireTime, statuses } : { expire_time: expireTime, statuses, now };
 }
 
+/** Callers have checked that the rule is a plain object: the not-an-object message is theirs. */
 function checkRuleKeys(rule: Record<string, unknown>): void {
-  for (const key of Object.keys(rule)) {
-    if (!(RULE_KEYS as readonly string[]).includes(key)) {
-      throw new ValidationError(`Unknown retention option "${key}"; expected one of: ${RULE_KEYS.join(', ')}`);
-    }
-  }
+  knownKeysObject(rule, RULE_KEYS, { notObject: NOT_A_POLICY, unknownKey: unknownOption('retention') }, ValidationError);
 }
 
 function checkStatuses(value: unknown): RetentionStatus[] {

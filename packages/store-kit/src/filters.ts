@@ -4,7 +4,9 @@ import {
   isEventType,
   isTaskStatus,
   isTaskType,
+  knownKeysObject,
   parseTaskId,
+  unknownOption,
   ValidationError,
   type AttemptOutcome,
   type AttemptQuery,
@@ -107,15 +109,8 @@ const QUERY_KEYS = {
  * `{stauts: 'failed'}` is an error instead of a filter silently not applied.
  */
 function queryObject(value: unknown, kind: keyof typeof QUERY_KEYS): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(`${kind} filter must be an object`);
-  const allowed: readonly string[] = QUERY_KEYS[kind];
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      throw new ValidationError(`Unknown ${kind} filter option "${key}"; expected one of: ${allowed.join(', ')}`);
-    }
-  }
-  return value as Record<string, unknown>;
+  const messages = { notObject: `${kind} filter must be an object`, unknownKey: unknownOption(`${kind} filter`) };
+  return knownKeysObject(value, QUERY_KEYS[kind], messages, ValidationError, { optional: true, accept: 'non-array' });
 }
 
 /** An event type filter: absent when not given, else one of the catalogue's (docs/behaviour.md#events). */

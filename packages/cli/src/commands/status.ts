@@ -1,4 +1,4 @@
-import { queryTasks } from '@taskmill/audit';
+import { countTasksByNameAndStatus, queryTasks, type NameStatusCount } from '@taskmill/audit';
 import { CLAIMABLE_STATUSES, TASK_STATUSES, WORKER_STATUSES, type Store, type TaskStatus, type WorkerStatus } from '@taskmill/contracts';
 import type { Clock } from '@taskmill/core';
 import { duration, table, time } from '../format.js';
@@ -9,7 +9,7 @@ export interface StatusReport {
   /** When the report was taken (ms, on the database's clock). */
   now: number;
   /** Task counts per name and status, ordered by name then status. */
-  tasks: { name: string; status: TaskStatus; count: number }[];
+  tasks: NameStatusCount[];
   /** Task counts per status (every status, zeros included). */
   by_status: Record<TaskStatus, number>;
   /** Tasks a claim would take now: pending, failed or timeout with `next_run_time <= now`. */
@@ -25,19 +25,7 @@ export interface StatusReport {
  * `now` is the database's time: due times and creation times were written on its clock.
  */
 export async function statusReport(store: Store, now: number): Promise<StatusReport> {
-  const stats = await store.getTaskStatsByTag();
-  const byNameStatus = new Map<string, { name: string; status: TaskStatus; count: number }>();
-  const byStatus = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
-  for (const row of stats) {
-    const key = JSON.stringify([row.name, row.status]);
-    const entry = byNameStatus.get(key) ?? { name: row.name, status: row.status, count: 0 };
-    entry.count += row.count;
-    byNameStatus.set(key, entry);
-    byStatus[row.status] += row.count;
-  }
-  const tasks = [...byNameStatus.values()].sort((a, b) =>
-    a.name === b.name ? TASK_STATUSES.indexOf(a.status) - TASK_STATUSES.indexOf(b.status) : a.name < b.name ? -1 : 1,
-  );
+  const counts = countTasksByNameAndStatus(await store.getTaskStatsByTag());
   let dueNow = 0;
   for (const status of CLAIMABLE_STATUSES) {
     dueNow += (await queryTasks(store, { status, next_run_before: now, limit: 1 })).total;
@@ -47,8 +35,8 @@ export async function statusReport(store: Store, now: number): Promise<StatusRep
   for (const worker of await store.listWorkers()) workers[worker.status] += 1;
   return {
     now,
-    tasks,
-    by_status: byStatus,
+    tasks: counts.by_name_status,
+    by_status: counts.by_status,
     due_now: dueNow,
     oldest_pending: oldest
       ? { task_id: oldest.id, name: oldest.name, created_at: oldest.created_at, age_seconds: Math.max(0, now - oldest.created_at) / 1000 }

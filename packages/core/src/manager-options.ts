@@ -1,4 +1,4 @@
-import { ConfigurationError, ValidationError, assertStorableText, isPlainObject, type RetryBackoff, type Store } from '@taskmill/contracts';
+import { ConfigurationError, ValidationError, assertStorableText, isPlainObject, knownKeysObject, type RetryBackoff, type Store } from '@taskmill/contracts';
 import { checkExpireTime, normalizeRetentionPolicy, resolveSweepTiming, type NormalizedRetentionRule, type RetentionPolicy } from '@taskmill/retention';
 import { nanoid } from 'nanoid';
 import {
@@ -192,16 +192,14 @@ const KNOWN = [
   'telemetry',
 ] as const;
 
+const NO_CONNECTION = 'TaskManager requires an explicit dbConnection';
+
 /** Validate the constructor options and apply defaults. Every number is bounded (LIMITS). */
 export function resolveOptions(options: unknown): ResolvedOptions {
   if (!isPlainObject(options) || !Object.hasOwn(options, 'dbConnection') || options.dbConnection == null) {
-    throw new ConfigurationError('TaskManager requires an explicit dbConnection');
+    throw new ConfigurationError(NO_CONNECTION);
   }
-  for (const key of Object.keys(options)) {
-    if (!(KNOWN as readonly string[]).includes(key)) {
-      throw new ConfigurationError(`Unknown TaskManager option "${key}"`);
-    }
-  }
+  knownKeysObject(options, KNOWN, { notObject: NO_CONNECTION, unknownKey: (key) => `Unknown TaskManager option "${key}"` }, ConfigurationError);
   const workerId = options.worker_id ?? `worker-${nanoid(12)}`;
   if (typeof workerId !== 'string' || workerId.trim() === '' || workerId.length > 255) {
     throw new ConfigurationError('Option worker_id must be a non-empty string of at most 255 characters');
