@@ -3,6 +3,7 @@ import { NEW_TASK_DEFAULTS, type Task, type TaskAttempt, type TaskEvent } from '
 import { attemptDurationSeconds, slowestAttempts, timedAttempt } from '../src/attempt-durations.js';
 import { criticalPath, representativeAttempt } from '../src/critical-path.js';
 import { summarizeWorkflow, type WorkflowRows } from '../src/summary.js';
+import { countBy, failedTasks, stageTimings, workflowTasks, workflowTiming, workflowTotals, workflowWorkers } from '../src/workflow-totals.js';
 
 const T0 = 1_700_000_000_000;
 
