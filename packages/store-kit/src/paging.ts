@@ -43,6 +43,20 @@ export function keysetPredicate(after: Extract<Condition, { kind: 'after' }>): K
   };
 }
 
+/**
+ * {@link keysetPredicate} as SQL text with `?` placeholders, for the dialects that bind by position
+ * (MySQL, SQLite): `column` renders a column name, and each term's value is pushed to `params` in
+ * the order of its placeholder.
+ */
+export function keysetSql(after: Extract<Condition, { kind: 'after' }>, column: (name: FilterColumn) => string, params: { push(value: number): unknown }): string {
+  const { all, any } = keysetPredicate(after);
+  const term = (t: KeysetTerm) => {
+    params.push(t.value);
+    return `${column(t.column)} ${t.op} ?`;
+  };
+  return `${all.map(term).join(' AND ')} AND (${any.map(term).join(' OR ')})`;
+}
+
 /** Paging options after validation. `limit` null means every row. */
 export interface Paging {
   limit: number | null;

@@ -1,4 +1,4 @@
-import { keysetPredicate, PAGE_ORDER, TABLES, type Condition, type KeysetTerm, type PagedTable, type Paging } from '@taskmill/store-kit';
+import { keysetSql, PAGE_ORDER, TABLES, type Condition, type PagedTable, type Paging } from '@taskmill/store-kit';
 
 /*
  * The kit's dialect-neutral query conditions as MySQL: column names come from the kit's fixed
@@ -34,14 +34,8 @@ function render(condition: Condition, params: unknown[]): string {
     case 'task_in_workflow':
       params.push(condition.root, condition.root);
       return `task_id IN (SELECT id FROM ${TABLES.tasks} WHERE id = ? OR root_id = ?)`;
-    case 'after': {
-      const { all, any } = keysetPredicate(condition);
-      const term = (t: KeysetTerm) => {
-        params.push(t.value);
-        return `${column(t.column)} ${t.op} ?`;
-      };
-      return `${all.map(term).join(' AND ')} AND (${any.map(term).join(' OR ')})`;
-    }
+    case 'after':
+      return keysetSql(condition, column, params);
     case 'none':
       return 'FALSE';
   }

@@ -1,4 +1,4 @@
-import { keysetPredicate, PAGE_ORDER, TABLES, type Condition, type KeysetTerm, type PagedTable, type Paging } from '@taskmill/store-kit';
+import { keysetSql, PAGE_ORDER, TABLES, type Condition, type PagedTable, type Paging } from '@taskmill/store-kit';
 import { jsonList, type Param } from './connection.js';
 
 /*
@@ -32,14 +32,8 @@ function render(condition: Condition, params: Param[]): string {
     case 'task_in_workflow':
       params.push(condition.root, condition.root);
       return `task_id IN (SELECT id FROM ${TABLES.tasks} WHERE id = ? OR root_id = ?)`;
-    case 'after': {
-      const { all, any } = keysetPredicate(condition);
-      const term = (t: KeysetTerm) => {
-        params.push(t.value);
-        return `${t.column} ${t.op} ?`;
-      };
-      return `${all.map(term).join(' AND ')} AND (${any.map(term).join(' OR ')})`;
-    }
+    case 'after':
+      return keysetSql(condition, (name) => name, params);
     case 'none':
       return '0';
   }
