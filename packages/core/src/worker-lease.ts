@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { SWEEP_ERRORS, TaskTimeoutError, type Store } from '@taskmill/contracts';
+import { DEFAULT_SESSION_LIMITS, SWEEP_ERRORS, TaskTimeoutError, type Store } from '@taskmill/contracts';
 import { RetentionSweeper } from '@taskmill/retention';
 import type { ClaimLoop } from './claim-loop.js';
 import type { DbClock } from './db-clock.js';
@@ -36,6 +36,13 @@ export class WorkerLease {
    * an expired lease for a dead worker, or it would reap live workers and run their tasks twice.
    */
   private reapAfter = 0;
+  /**
+   * Workers this one reaped or superseded, and until when (`performance.now()`) their running tasks
+   * are looked for again at each lease renewal. Recovery takes a worker's tasks with SKIP LOCKED, so
+   * a task row that a frozen transaction of that worker still locks is passed over; the server ends
+   * that session after its idle limit (docs/failure-model.md), and a later renewal recovers the task.
+   */
+  private readonly recovering = new Map<string, number>();
   /** Automatic retention; absent when retention is off. */
   private readonly retention: RetentionSweeper | undefined;
 
@@ -177,6 +184,7 @@ export class WorkerLease {
     }
     const reaped = performance.now() < this.reapAfter ? [] : await this.store.reapExpiredWorkers(now, SWEEP_BATCH);
     await this.recover(reaped, now);
+    await this.recoverPassedOver(reaped, now);
     if (me?.status === 'active' && !reaped.includes(workerId)) {
       this.fenced = false;
       return;
@@ -208,8 +216,33 @@ export class WorkerLease {
     });
   }
 
-  private async recover(workerIds: string[], now: number): Promise<void> {
+  /**
+   * Look again for the running tasks of workers reaped or superseded in the last few leases (not
+   * those just recovered): long enough for the server to have ended a frozen session's
+   * transaction (its idle limit is at most 10 s by default, and at most the lease for a store the
+   * manager opened), one indexed read per renewal while any is listed.
+   */
+  private async recoverPassedOver(justRecovered: readonly string[], now: number): Promise<void> {
+    const at = performance.now();
+    const again: string[] = [];
+    for (const [id, until] of this.recovering) {
+      if (until < at) this.recovering.delete(id);
+      else if (!justRecovered.includes(id)) again.push(id);
+    }
+    if (again.length === 0) return;
+    // a worker that came back (it woke, found itself reaped and registered again) owns what it
+    // runs now: it is no longer looked after
+    const revived = (await this.store.listWorkers({ status: 'active' })).filter((w) => this.recovering.has(w.worker_id));
+    for (const w of revived) this.recovering.delete(w.worker_id);
+    await this.recover(again.filter((id) => this.recovering.has(id)), now, false);
+  }
+
+  private async recover(workerIds: string[], now: number, remember = true): Promise<void> {
     if (!this.options.recover_running_jobs || workerIds.length === 0) return;
+    if (remember) {
+      const until = performance.now() + 3 * this.options.worker_heartbeat_timeout + DEFAULT_SESSION_LIMITS.idle_transaction_timeout_ms;
+      for (const id of workerIds) if (id !== this.options.worker_id) this.recovering.set(id, until);
+    }
     for (;;) {
       const recovered = await this.store.recoverWorkerTasks({
         worker_ids: workerIds,

@@ -39,16 +39,20 @@ export async function killConnections(backend: Backend, tag: string): Promise<nu
 }
 
 /**
- * Freeze `victim` (SIGSTOP) while one of its transactions holds its registry row locked: stop it,
- * look whether the row is locked, and if not let it run a moment and try again. Resolves to when
+ * Freeze `victim` (SIGSTOP) while one of its transactions holds its registry row locked (or what
+ * `locked` looks for): stop it, look, and if not let it run a moment and try again. Resolves to when
  * it was frozen. The victim should heartbeat its lease often (every 20 ms) for this to be quick.
  */
-export async function freezeInsideTransaction(victim: WorkerProcess, connection: ProcessConnection): Promise<number> {
+export async function freezeInsideTransaction(
+  victim: WorkerProcess,
+  connection: ProcessConnection,
+  locked: () => Promise<boolean> = () => workerRowLocked(connection, victim.worker_id),
+): Promise<number> {
   for (let attempt = 0; attempt < 400; attempt++) {
     victim.child.kill('SIGSTOP');
     const frozenAt = Date.now();
     await sleep(20);
-    if (await workerRowLocked(connection, victim.worker_id)) return frozenAt;
+    if (await locked()) return frozenAt;
     victim.child.kill('SIGCONT');
     await sleep(5 + Math.random() * 25);
   }

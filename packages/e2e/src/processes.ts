@@ -26,11 +26,13 @@ export function spawnWorker(options: {
   clockSkewMs?: number;
   /** The first handler run blocks the process's event loop this many ms. */
   blockFirstMs?: number;
+  /** The store's idle-in-transaction limit in the process, instead of the one derived from its lease. */
+  idleTransactionTimeoutMs?: number;
 }): Promise<WorkerProcess> {
   const skew = options.clockSkewMs ?? 0;
   const child = fork(
     SCRIPT,
-    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit, block_first_ms: options.blockFirstMs })],
+    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit, block_first_ms: options.blockFirstMs, idle_transaction_timeout_ms: options.idleTransactionTimeoutMs })],
     {
       execArgv: ['--conditions=@taskmill/source', '--import', 'tsx', ...(skew !== 0 ? ['--import', SKEW_PRELOAD] : [])],
       env: { ...process.env, TASKMILL_TEST_CLOCK_SKEW_MS: String(skew) },

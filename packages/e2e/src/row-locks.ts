@@ -5,12 +5,21 @@ import type { ProcessConnection } from './backends.js';
  * transaction of that worker left open). Asks with `FOR UPDATE NOWAIT`, so it never waits, and
  * rolls back at once. Server databases only: SQLite has no row locks.
  */
-export async function workerRowLocked(connection: ProcessConnection, workerId: string): Promise<boolean> {
+export function workerRowLocked(connection: ProcessConnection, workerId: string): Promise<boolean> {
+  return rowLocked(connection, 'taskmill_workers', 'worker_id', workerId);
+}
+
+/** True when another session holds a row lock on this task's row right now (see {@link workerRowLocked}). */
+export function taskRowLocked(connection: ProcessConnection, taskId: number): Promise<boolean> {
+  return rowLocked(connection, 'taskmill_tasks', 'id', taskId);
+}
+
+async function rowLocked(connection: ProcessConnection, table: string, key: string, value: string | number): Promise<boolean> {
   if (connection.kind === 'postgres') {
     const { default: pg } = await import('postgres');
     const sql = pg(connection.url, { max: 1, onnotice: () => {} });
     try {
-      await sql.begin((tx) => tx.unsafe(`SELECT 1 FROM "${connection.schema}".taskmill_workers WHERE worker_id = $1 FOR UPDATE NOWAIT`, [workerId]));
+      await sql.begin((tx) => tx.unsafe(`SELECT 1 FROM "${connection.schema}".${table} WHERE ${key} = $1 FOR UPDATE NOWAIT`, [value]));
       return false;
     } catch (error) {
       if ((error as { code?: string }).code === '55P03') return true; // lock_not_available
@@ -19,12 +28,12 @@ export async function workerRowLocked(connection: ProcessConnection, workerId: s
       await sql.end({ timeout: 1 });
     }
   }
-  if (!connection.url.startsWith('mysql:')) throw new Error(`workerRowLocked needs a server database, not ${connection.url}`);
+  if (!connection.url.startsWith('mysql:')) throw new Error(`rowLocked needs a server database, not ${connection.url}`);
   const { default: my } = await import('mysql2/promise');
   const conn = await my.createConnection({ uri: connection.url });
   try {
     await conn.query('START TRANSACTION');
-    await conn.query('SELECT 1 FROM taskmill_workers WHERE worker_id = ? FOR UPDATE NOWAIT', [workerId]);
+    await conn.query(`SELECT 1 FROM ${table} WHERE ${key} = ? FOR UPDATE NOWAIT`, [value]);
     return false;
   } catch (error) {
     // MariaDB answers NOWAIT with 1205 (lock wait timeout), MySQL 8 with 3572 (ER_LOCK_NOWAIT)

@@ -14,6 +14,8 @@ interface WorkerArgs {
   options: Record<string, unknown>;
   /** Milliseconds each handler run takes. */
   work_ms: number;
+  /** Open the store itself with this idle-in-transaction limit instead of the one the manager derives from its lease. */
+  idle_transaction_timeout_ms?: number;
   /** The first `count` handler blocks the event loop (a synchronous busy wait) this many ms, as a CPU-heavy handler would. */
   block_first_ms?: number;
   /** Hide the store's LISTEN/NOTIFY so the worker falls back to polling (benchmarks). */
@@ -25,11 +27,16 @@ interface WorkerArgs {
 const args = JSON.parse(process.argv[2]) as WorkerArgs;
 
 async function connectionOf(c: ProcessConnection) {
+  const idle = args.idle_transaction_timeout_ms;
+  if (c.kind === 'string' && idle !== undefined && c.url.startsWith('mysql:')) {
+    const { createMysqlStore } = await import('@taskmill/store-mysql');
+    return createMysqlStore({ url: c.url, idle_transaction_timeout_ms: idle });
+  }
   if (c.kind === 'string') return c.url;
   const { createPostgresStore } = await import('@taskmill/store-postgres');
   // the session limits a TaskManager asks for when it opens a store from a URL itself
   const lease = Number(args.options.worker_heartbeat_timeout ?? 30_000);
-  return createPostgresStore({ url: c.url, schema: c.schema, ...sessionLimitsForLease(lease) });
+  return createPostgresStore({ url: c.url, schema: c.schema, ...sessionLimitsForLease(lease), ...(idle !== undefined ? { idle_transaction_timeout_ms: idle } : {}) });
 }
 
 const connected = await connectionOf(args.connection);

@@ -6,6 +6,7 @@ import { sharedBackends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { spawnWorker, type WorkerProcess } from '../src/processes.js';
 import { freezeBetweenTransactions, freezeInsideTransaction } from '../src/faults.js';
+import { taskRowLocked } from '../src/row-locks.js';
 
 /*
  * A frozen worker (SIGSTOP: a paused VM or container, a stopped process) cannot hold back the
@@ -70,6 +71,49 @@ describeBackends('frozen worker', sharedBackends(), (env) => {
         frozen.child.kill('SIGCONT');
         await sleep(1500);
         expect({ task: await tm.getTask(id), attempts: await tm.getTaskAttempts(id) }).toEqual(snapshot);
+      } finally {
+        victim?.child.kill('SIGCONT');
+        victim?.child.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 180_000);
+  }
+
+  // The reaper takes a dead worker's tasks with SKIP LOCKED: a task row its frozen transaction still
+  // locks is passed over at the reap. Here the victim's store cuts idle sessions only after 4 s, twice
+  // the lease, so the reap comes first and must come back for the task once the session is gone.
+  if (serverDb) {
+    env.test('frozen inside a transaction holding its task row, with an idle limit past the lease: the task is recovered once the server cut the session', async () => {
+      const IDLE = 4000;
+      const tm = await env.isolated(SHORT);
+      const dir = mkdtempSync(join(tmpdir(), 'taskmill-frozen-task-'));
+      let victim: WorkerProcess | undefined;
+      try {
+        tm.use('count', () => ({ by: 'new owner' }));
+        const id = await tm.async('count', {});
+        victim = await spawnWorker({
+          connection: env.db().processConnection,
+          sideEffects: join(dir, 'victim.log'),
+          // a task heartbeat every 20 ms keeps a transaction on the task's row open often
+          managerOptions: { ...SHORT, poll_interval: 60_000, task_heartbeat_interval: 20 },
+          work_ms: 20_000,
+          idleTransactionTimeoutMs: IDLE,
+        });
+        const frozen = victim;
+        await waitFor(async () => (await tm.getTask(id))?.worker_id === frozen.worker_id, { what: 'the victim to claim the task' });
+        const frozenAt = await freezeInsideTransaction(frozen, env.db().processConnection, () => taskRowLocked(env.db().processConnection, id));
+        await tm.start();
+        await waitFor(async () => (await tm.getWorker(frozen.worker_id))?.status === 'dead', { what: 'the victim to be reaped' });
+        const recovered = await waitFor(async () => (await tm.getTaskEvents(id)).find((e) => e.event_type === 'task_recovered'), {
+          timeout: 30_000,
+          what: 'the task the frozen transaction locked to be recovered',
+        });
+        const took = recovered.event_time - frozenAt;
+        console.log(`[${env.backend.name}] task row locked by a frozen transaction: recovered ${took} ms after SIGSTOP (idle limit ${IDLE} ms)`);
+        expect(took).toBeLessThanOrEqual(IDLE + HEARTBEAT + MARGIN);
+        const done = await waitForStatus(tm, id, 'completed', 30_000);
+        expect(done.result).toEqual({ by: 'new owner' });
+        expect((await tm.getTaskAttempts(id)).map((a) => a.outcome)).toEqual(['interrupted', 'completed']); // recovered, no retry used
       } finally {
         victim?.child.kill('SIGCONT');
         victim?.child.kill('SIGKILL');
