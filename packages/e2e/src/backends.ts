@@ -172,6 +172,15 @@ const mysql: Backend = {
   },
 };
 
+/** The connection string a process uses for this database (PostgreSQL: the test's schema as `?schema=`). */
+export function connectionUrl(db: BackendDb): string {
+  const conn = db.processConnection;
+  if (conn.kind === 'string') return conn.url;
+  const url = new URL(conn.url);
+  url.searchParams.set('schema', conn.schema);
+  return url.toString();
+}
+
 /** Open a store for a sqlite:/mysql: connection string through its package, set up. */
 async function storeFromUrl(url: string): Promise<Store> {
   let store: Store;

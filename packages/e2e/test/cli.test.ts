@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { TaskManager } from '@taskmill/core';
-import { sharedBackends, type BackendDb } from '../src/backends.js';
+import { connectionUrl as dbUrl, sharedBackends, type BackendDb } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 
 /*
@@ -45,14 +45,6 @@ function expectOneLineError(result: CliResult, code: number, message: RegExp): v
   expect(lines[0]).not.toMatch(/\bat .*\.(js|ts):\d+/); // no stack frame
 }
 
-/** The connection string a process uses for this database (PostgreSQL: the test's schema as ?schema=). */
-function dbUrl(db: BackendDb): string {
-  const conn = db.processConnection;
-  if (conn.kind === 'string') return conn.url;
-  const url = new URL(conn.url);
-  url.searchParams.set('schema', conn.schema);
-  return url.toString();
-}
 
 /** Every task row and every event, to prove a command changed nothing. */
 async function snapshot(tm: TaskManager<any>): Promise<unknown> {

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { TaskManager } from '@taskmill/core';
-import { sharedBackends, type BackendDb } from '../src/backends.js';
+import { connectionUrl as dbUrl, sharedBackends, type BackendDb } from '../src/backends.js';
 import { describeBackends, waitFor } from '../src/harness.js';
 
 /*
@@ -51,14 +51,6 @@ function json<T = any>(result: CliResult): T {
   return JSON.parse(result.stdout) as T;
 }
 
-/** The connection string a process uses for this database (PostgreSQL: the test's schema as ?schema=). */
-function dbUrl(db: BackendDb): string {
-  const conn = db.processConnection;
-  if (conn.kind === 'string') return conn.url;
-  const url = new URL(conn.url);
-  url.searchParams.set('schema', conn.schema);
-  return url.toString();
-}
 
 /** `value` lies in [from, to], widened by the margin. */
 function expectWithin(value: number, from: number, to: number, what: string): void {
