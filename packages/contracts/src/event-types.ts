@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   'task_recovered',
   'task_progress',
   'task_checkpoint',
+  'name_paused',
+  'name_resumed',
 ] as const;
 
 /** An audit event type. */

@@ -12,4 +12,5 @@ export const NEW_TASK_DEFAULTS = {
   unique_scope: null,
   unique_until: null,
   trace_context: null,
+  concurrency_key: null,
 } as const satisfies Partial<NewTask>;

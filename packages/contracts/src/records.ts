@@ -76,6 +76,11 @@ export interface Task {
   unique_until: number | null;
   /** W3C trace context of the span that enqueued the task (JSON text), or null. */
   trace_context: string | null;
+  /**
+   * The key its handler's `max_concurrent_per_key` counts and shares the name's claims across
+   * (a tenant, an account, a document), or null (docs/behaviour.md#flow-control).
+   */
+  concurrency_key: string | null;
 }
 
 /** How the wait before a retry grows (docs/behaviour.md#retries for `fixed`). */

@@ -44,6 +44,8 @@ export interface NewTask {
   unique_until: number | null;
   /** W3C trace context (JSON text) of the enqueuing span, or null. */
   trace_context: string | null;
+  /** Per-key concurrency and fair share (docs/behaviour.md#flow-control); null: no key. */
+  concurrency_key: string | null;
   /**
    * What a duplicate of a unique task does: `return` the holder's id (default) or `error`
    * (`DuplicateTaskError`, and the whole call writes nothing). Not stored.
@@ -67,6 +69,8 @@ export interface NewChildTask {
   retry_max_interval: number | null;
   retry_jitter: number;
   trace_context: string | null;
+  /** Per-key concurrency and fair share; null: no key. */
+  concurrency_key: string | null;
 }
 
 /** Input of {@link TaskStore.claimTasks}. */
@@ -84,6 +88,49 @@ export interface ClaimRequest {
    * on the database, counted (and claimers of the name serialised) inside the claim transaction.
    */
   cluster_limits?: Record<string, number>;
+  /**
+   * Rate limits: at most `max` claims (attempt starts) of the name in any window of `per_ms`,
+   * counted from the recorded start times of its attempts across every worker, inside the claim
+   * transaction (claimers of the name serialised as for `cluster_limits`).
+   */
+  rate_limits?: Record<string, RateLimit>;
+  /**
+   * Per-key limits: at most this many tasks of the name with the same `concurrency_key` running at
+   * once across every worker; the name's claims take one key after another in turn (fair share),
+   * the tasks of one key in claim order. Tasks of the name without a key are one more turn, not
+   * limited per key.
+   */
+  key_limits?: Record<string, number>;
+}
+
+/** A rate limit as a claim enforces it (see {@link ClaimRequest.rate_limits}). */
+export interface RateLimit {
+  /** Claims allowed in any window (>= 1). */
+  max: number;
+  /** The window's length in ms (>= 1). */
+  per_ms: number;
+}
+
+/** What {@link TaskStore.claimBatch} returns. */
+export interface ClaimResult {
+  /** The claimed tasks, in the order they should start. */
+  tasks: Task[];
+  /**
+   * When a claim could take tasks a limit held back this time (database time, ms): the end of the
+   * rate window that refused them, or `now` when a fair-share pass stopped before visiting every
+   * key. Null when no limit held anything back: wait for a wake-up or the next poll.
+   */
+  retry_at: number | null;
+}
+
+/** A task name paused cluster-wide (see {@link TaskStore.pauseName}). */
+export interface NamePause {
+  name: string;
+  /** ms */
+  paused_at: number;
+  /** Who paused it (free text, for the audit trail), or null. */
+  paused_by: string | null;
+  reason: string | null;
 }
 
 /**
@@ -226,6 +273,27 @@ export interface TaskStore {
    * (stores used without the registry).
    */
   claimTasks(request: ClaimRequest): Promise<Task[]>;
+
+  /**
+   * {@link claimTasks} with the hint a claim loop sleeps by: when a rate limit or a fair-share
+   * pass held tasks back, the time a new claim may find them (see {@link ClaimResult.retry_at}).
+   */
+  claimBatch(request: ClaimRequest): Promise<ClaimResult>;
+
+  /**
+   * Pause a task name cluster-wide (docs/behaviour.md#flow-control): no claim takes tasks of the
+   * name until {@link resumeName}; its tasks stay as they are (pending ones stay pending, running
+   * ones finish). Persisted, with a `name_paused` event (`task_id` 0, `metadata.name`). Pausing a
+   * paused name changes nothing and writes no event. Returns the pause in force and whether
+   * this call made it.
+   */
+  pauseName(name: string, options: { reason?: string | null; by?: string | null }, now: number): Promise<{ changed: boolean; pause: NamePause }>;
+
+  /** Lift a name's pause with a `name_resumed` event; false (and nothing written) when it was not paused. */
+  resumeName(name: string, options: { by?: string | null }, now: number): Promise<boolean>;
+
+  /** The names paused now, by name. */
+  listPausedNames(): Promise<NamePause[]>;
 
   /**
    * Refresh `last_active_time` of the tasks these fences still hold. Returns the ids of fences that

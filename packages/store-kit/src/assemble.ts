@@ -50,6 +50,7 @@ function scoped(id: unknown, make: (id: TaskId) => Condition): Condition {
 export function assembleStore(driver: StoreDriver): Store {
   const write = driver.write.bind(driver);
   const read = driver.read.bind(driver);
+  const cursors: operations.KeyCursors = new Map();
   const store: Store = {
     dialect: driver.dialect,
     capabilities: driver.capabilities,
@@ -61,7 +62,17 @@ export function assembleStore(driver: StoreDriver): Store {
     // ── tasks ──
     createTasks: (tasks, now) =>
       tasks.length === 0 ? Promise.resolve([]) : write('createTasks', (tx) => operations.createTasks(tx, tasks, now)),
-    claimTasks: (request) => write('claimTasks', (tx) => operations.claimTasks(tx, request)),
+    claimTasks: (request) => write('claimTasks', (tx) => operations.claimTasks(tx, request, cursors)),
+    claimBatch: (request) => write('claimTasks', (tx) => operations.claimBatch(tx, request, cursors)),
+    pauseName: async (name, options, now) => {
+      const input = operations.pauseInput(name, options);
+      return write('pauseName', (tx) => operations.pauseTaskName(tx, input, now));
+    },
+    resumeName: async (name, options, now) => {
+      const { name: checked, by } = operations.pauseInput(name, options);
+      return write('resumeName', (tx) => operations.resumeTaskName(tx, { name: checked, by }, now));
+    },
+    listPausedNames: () => read('listPausedNames', (reader) => operations.listPausedNames(reader)),
     heartbeatTasks: (fences, now) =>
       fences.length === 0 ? Promise.resolve([]) : write('heartbeatTasks', (tx) => operations.heartbeatTasks(tx, fences, now)),
     finishAttempt: (fence, outcome, now) => write('finishAttempt', (tx) => operations.finishAttempt(tx, fence, outcome, now)),

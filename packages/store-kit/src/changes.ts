@@ -126,13 +126,17 @@ export function taskInsert(task: NewTask, now: number): TaskInsert {
     unique_until: task.unique_key ? (task.unique_until ?? null) : null,
     unique_slot: task.unique_key ?? null,
     trace_context: task.trace_context ?? null,
+    concurrency_key: task.concurrency_key ?? null,
   };
 }
 
 /** The insert row of a child created by `next()`: async, due now, in the parent's workflow. */
 export function childInsert(parent: Task, child: NewChildTask, now: number): TaskInsert {
   return {
-    ...taskInsert({ ...child, type: 'async', next_run_time: now, cron_expr: null, cron_tz: null, unique_key: null, unique_scope: null, unique_until: null }, now),
+    ...taskInsert(
+      { ...child, type: 'async', next_run_time: now, cron_expr: null, cron_tz: null, unique_key: null, unique_scope: null, unique_until: null },
+      now,
+    ),
     root_id: parent.root_id ?? parent.id,
     parent_id: parent.id,
   };
@@ -164,7 +168,7 @@ export function claim(task: Task, workerId: string, now: number): TaskChange {
   drafts.push(...events.claimed(current, workerId, attempt, current.retry_count, now));
   return change(task, patch, drafts, {
     guard: { status: task.status },
-    open_attempt: { task_id: task.id, attempt, worker_id: workerId, started_at: now },
+    open_attempt: { task_id: task.id, name: task.name, attempt, worker_id: workerId, started_at: now },
   });
 }
 

@@ -119,6 +119,7 @@ export function decodeTask(row: RawRow): Task {
     unique_scope: strOrNull(row.unique_scope) as Task['unique_scope'],
     unique_until: numOrNull(row.unique_until),
     trace_context: strOrNull(row.trace_context),
+    concurrency_key: strOrNull(row.concurrency_key),
   };
 }
 

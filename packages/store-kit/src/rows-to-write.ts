@@ -47,6 +47,7 @@ export const TASK_INSERT_COLUMNS = [
   'unique_until',
   'unique_slot',
   'trace_context',
+  'concurrency_key',
 ] as const satisfies readonly (keyof TaskInsert)[];
 
 /**
@@ -141,6 +142,8 @@ export interface TaskGuard {
 /** An attempt row opened by a claim. */
 export interface AttemptOpen {
   task_id: TaskId;
+  /** The task's name: rate limits count a name's attempts started in a window (docs/behaviour.md#flow-control). */
+  name: string;
   attempt: number;
   worker_id: string;
   started_at: number;

@@ -4,7 +4,7 @@ import type { ClaimPlan } from './claim-order.js';
 import type { RawRow } from './codec.js';
 import type { Condition } from './filters.js';
 import type { PagedTable, Paging } from './paging.js';
-import type { TaskInsert } from './rows-to-write.js';
+import type { EventRow, TaskInsert } from './rows-to-write.js';
 
 /*
  * The statements a store writes (its SQL, one function per method) and how they are bound to a
@@ -29,6 +29,8 @@ export interface StoreReader {
   selectWorkers(conditions: readonly Condition[]): Promise<RawRow[]>;
   /** The database server's clock, in ms since the epoch (one statement; see docs/failure-model.md, "Clocks"). */
   selectServerTime(): Promise<number>;
+  /** Every row of `taskmill_paused_names`, by name. */
+  selectPausedNames(): Promise<RawRow[]>;
 }
 
 /** Writes, inside one transaction opened by {@link StoreDriver.write}. */
@@ -79,6 +81,34 @@ export interface StoreWriter extends StoreReader {
   lockClaimNames(names: readonly string[]): Promise<void>;
   /** How many tasks of each name are `running` (names with none may be left out). */
   countRunning(names: readonly string[]): Promise<Record<string, number>>;
+  /** Which of these names have a row in `taskmill_paused_names` (any order). */
+  pausedAmong(names: readonly string[]): Promise<string[]>;
+  /**
+   * Attempts of the name with `started_at > since` (the `name` column of the attempts table,
+   * through its `(name, started_at)` index): how many, and the `started_at` of the max-th latest
+   * of them (`ORDER BY started_at DESC LIMIT 1 OFFSET max - 1`; null when there are fewer; `max` >= 1).
+   */
+  countStarts(name: string, since: number, max: number): Promise<{ count: number; max_th_latest: number | null }>;
+  /** Running tasks of the name per non-null `concurrency_key` (keys with none may be left out). */
+  countRunningByKey(name: string): Promise<Record<string, number>>;
+  /**
+   * The next keys of a keyed name in key order, and their due candidates (docs/behaviour.md#flow-control):
+   * the first `visit` distinct non-null `concurrency_key` values greater than `after` (from the
+   * smallest when null) among the name's claimable tasks (any due time), found by probing the
+   * `(name, concurrency_key, priority DESC, next_run_time, id)` claimable index once per key, never
+   * by reading a key's rows; and for each of those keys its first `per_key` claimable tasks with
+   * `next_run_time <= now` in CLAIM_ORDER_SQL, locked as {@link claimCandidates} locks. `keys` lists
+   * every key visited in key order, also those without a due task; `tasks` in any order.
+   */
+  keyedCandidates(name: string, now: number, after: string | null, visit: number, perKey: number): Promise<{ keys: string[]; tasks: Task[] }>;
+  /** Due claimable tasks of the name with a null `concurrency_key`, in CLAIM_ORDER_SQL, at most `limit`, locked as {@link claimCandidates} locks. */
+  unkeyedCandidates(name: string, now: number, limit: number): Promise<Task[]>;
+  /** Insert the name's pause row; false (nothing written) when the name already has one. */
+  insertPausedName(row: { name: string; paused_at: number; paused_by: string | null; reason: string | null }): Promise<boolean>;
+  /** Delete the name's pause row; false when it had none. */
+  deletePausedName(name: string): Promise<boolean>;
+  /** Insert events that belong to no task (`task_id` 0: a name's pause and resume); their ids in order. */
+  insertEvents(rows: readonly EventRow[]): Promise<number[]>;
   /** Running tasks with `start_time + timeout*1000 <= now` or `last_active_time < heartbeat_cutoff`, locked, by id, at most `limit`. */
   timedOutCandidates(now: number, heartbeatCutoff: number, limit: number): Promise<Task[]>;
   /** Running tasks of these workers, locked, by id, at most `limit`. */
@@ -134,7 +164,15 @@ export type SyncSqlOf<K extends keyof StoreWriter, H> = {
 };
 
 /** Method names of {@link StoreReader}, for binding. */
-export const READER_METHODS = ['selectTask', 'selectPage', 'selectTaskStats', 'selectWorker', 'selectWorkers', 'selectServerTime'] as const satisfies readonly (keyof StoreReader)[];
+export const READER_METHODS = [
+  'selectTask',
+  'selectPage',
+  'selectTaskStats',
+  'selectWorker',
+  'selectWorkers',
+  'selectServerTime',
+  'selectPausedNames',
+] as const satisfies readonly (keyof StoreReader)[];
 
 /** Method names of {@link StoreWriter}, for binding. */
 export const WRITER_METHODS = [
@@ -152,6 +190,14 @@ export const WRITER_METHODS = [
   'claimCandidates',
   'lockClaimNames',
   'countRunning',
+  'pausedAmong',
+  'countStarts',
+  'countRunningByKey',
+  'keyedCandidates',
+  'unkeyedCandidates',
+  'insertPausedName',
+  'deletePausedName',
+  'insertEvents',
   'timedOutCandidates',
   'runningTasksOf',
   'touchTasks',

@@ -9,6 +9,8 @@ export const TABLES = {
   events: 'taskmill_task_events',
   attempts: 'taskmill_task_attempts',
   workers: 'taskmill_workers',
+  /** Names paused cluster-wide (docs/behaviour.md#flow-control): one row per paused name. */
+  pausedNames: 'taskmill_paused_names',
 } as const;
 
 /**
@@ -17,7 +19,8 @@ export const TABLES = {
  * `parent_credited` (0/1: this child was already counted by its parent); the retry backoff
  * (`retry_backoff`, `retry_max_interval`, `retry_jitter`); unique tasks (`unique_key`,
  * `unique_scope`, `unique_until`, and `unique_slot`: the key while its scope holds, under a UNIQUE
- * index with `name`); `trace_context` (W3C context of the enqueuing span).
+ * index with `name`); `trace_context` (W3C context of the enqueuing span); `concurrency_key`
+ * (docs/behaviour.md#flow-control).
  */
 export const TASK_COLUMNS = [
   'id',
@@ -63,6 +66,7 @@ export const TASK_COLUMNS = [
   'unique_until',
   'unique_slot',
   'trace_context',
+  'concurrency_key',
 ] as const;
 
 /** Columns of `taskmill_task_events`. */
@@ -86,6 +90,7 @@ export const EVENT_COLUMNS = [
 export const ATTEMPT_COLUMNS = [
   'id',
   'task_id',
+  'name',
   'attempt',
   'worker_id',
   'started_at',
@@ -109,3 +114,6 @@ export const WORKER_COLUMNS = [
   'dead_at',
   'meta',
 ] as const;
+
+/** Columns of `taskmill_paused_names`. */
+export const PAUSED_NAME_COLUMNS = ['name', 'paused_at', 'paused_by', 'reason'] as const;

@@ -3,6 +3,7 @@ import {
   parseTaskId,
   TaskNotFoundError,
   type ClaimRequest,
+  type ClaimResult,
   type Fence,
   type FinishItem,
   type FinishOutcome,
@@ -13,7 +14,17 @@ import {
 } from '@taskmill/contracts';
 import * as changes from '../changes.js';
 import type { TaskChange } from '../changes.js';
-import { clusterLimitedNames, narrowPlan, pickClaims, planClaim, type ClaimPlan } from '../claim-order.js';
+import {
+  capName,
+  clusterLimitedNames,
+  narrowPlan,
+  pickClaims,
+  planClaim,
+  roundRobin,
+  serialisedNames,
+  withoutNames,
+  type ClaimPlan,
+} from '../claim-order.js';
 import type { StoreWriter } from '../statements.js';
 import { holdsFence } from '../fence.js';
 import { runSteps } from '../step-programs.js';
@@ -25,26 +36,89 @@ import { insertChildren } from './create.js';
  * (docs/behaviour.md#claiming, #fencing).
  */
 
-/** Claim a batch (docs/behaviour.md#claiming); see `TaskStore.claimTasks`. */
-export async function claimTasks(tx: StoreWriter, request: ClaimRequest): Promise<Task[]> {
+/** Where each keyed name's fair-share pass goes on from: the last key a claim of this store visited. */
+export type KeyCursors = Map<string, string>;
+
+const NOTHING: ClaimResult = { tasks: [], retry_at: null };
+
+/**
+ * Claim a batch (docs/behaviour.md#claiming, #flow-control); see `TaskStore.claimBatch`.
+ *
+ * Names without limits take the common path: the worker check, the paused names and the
+ * candidates are independent reads sent together (one round trip where the driver pipelines), in
+ * this order, so the worker's row is locked before the candidates, as when awaited one by one, and
+ * a refused worker's locked candidates are released with its transaction. Only when a name of the
+ * claim turns out to be paused are the candidates read again without it.
+ *
+ * Names with a cluster, rate or per-key limit are locked first (claimers of one name run one
+ * after another until commit), then their room is counted: what runs (cluster limit, per key) and
+ * what started within the window (rate limit), read after the lock so it includes every claim an
+ * earlier holder committed.
+ */
+export async function claimBatch(tx: StoreWriter, request: ClaimRequest, cursors: KeyCursors): Promise<ClaimResult> {
   const planned = planClaim(request);
-  if (!planned) return [];
-  let candidates: Task[];
-  let plan: ClaimPlan | null = planned;
-  if (clusterLimitedNames(planned, request.cluster_limits).length === 0) {
-    // independent reads, sent together (one round trip where the driver pipelines), in this
-    // order: the worker's row is locked before the candidates, as when awaited one by one, and a
-    // refused worker's locked candidates are released with its transaction
-    const [may, found] = await Promise.all([tx.workerMayClaim(planned.worker_id), tx.claimCandidates(planned)]);
-    if (!may) return [];
-    candidates = found;
-  } else {
-    if (!(await tx.workerMayClaim(planned.worker_id))) return [];
-    plan = await withClusterLimits(tx, planned, request.cluster_limits);
-    if (!plan) return [];
-    candidates = await tx.claimCandidates(plan);
+  if (!planned) return NOTHING;
+  const serialised = serialisedNames(planned, request.cluster_limits);
+  if (serialised.length === 0) {
+    const [may, paused, found] = await Promise.all([
+      tx.workerMayClaim(planned.worker_id),
+      tx.pausedAmong(planned.names),
+      tx.claimCandidates(planned),
+    ]);
+    if (!may) return NOTHING;
+    if (paused.length === 0) return { tasks: await claimPicked(tx, planned, pickClaims(found, planned)), retry_at: null };
+    const plan = withoutNames(planned, paused);
+    if (!plan) return NOTHING;
+    return { tasks: await claimPicked(tx, plan, pickClaims(await tx.claimCandidates(plan), plan)), retry_at: null };
   }
-  const picked = pickClaims(candidates, plan);
+
+  const [may, paused] = await Promise.all([tx.workerMayClaim(planned.worker_id), tx.pausedAmong(planned.names)]);
+  if (!may) return NOTHING;
+  let plan = withoutNames(planned, paused);
+  if (!plan) return NOTHING;
+  const locked = serialised.filter((name) => plan!.names.includes(name));
+  await tx.lockClaimNames(locked);
+
+  const clustered = clusterLimitedNames(plan, request.cluster_limits);
+  if (clustered.length > 0) {
+    plan = narrowPlan(plan, request.cluster_limits!, await tx.countRunning(clustered));
+    if (!plan) return NOTHING;
+  }
+
+  let retryAt: number | null = null;
+  const holdUntil = (time: number) => {
+    retryAt = retryAt === null ? time : Math.min(retryAt, time);
+  };
+  for (const [name, rate] of Object.entries(plan.rates)) {
+    // starts in the window (now - per, now]; when `max` or more, it reopens as soon as the
+    // max-th latest of them leaves it (max - 1 remain), at that start + per
+    const { count, max_th_latest } = rate.max > 0 ? await tx.countStarts(name, plan.now - rate.per_ms, rate.max) : { count: 0, max_th_latest: null };
+    const room = rate.max - count;
+    if (room <= 0 && max_th_latest !== null) holdUntil(Math.max(plan.now + 1, max_th_latest + rate.per_ms));
+    plan = capName(plan, name, room);
+    if (!plan) return { tasks: [], retry_at: retryAt };
+  }
+
+  const streams: Task[][] = [];
+  for (const name of Object.keys(plan.keys)) {
+    const { tasks, exhausted } = await keyedTurns(tx, plan, name, cursors);
+    streams.push(tasks);
+    if (exhausted) holdUntil(plan.now);
+  }
+  const plain = withoutNames(plan, Object.keys(plan.keys));
+  const candidates = plain ? await tx.claimCandidates(plain) : [];
+  const picked = pickClaims(candidates, plan, streams);
+  if (picked.length >= plan.limit) retryAt = null; // a full batch: the loop claims again at once anyway
+  return { tasks: await claimPicked(tx, plan, picked), retry_at: retryAt };
+}
+
+/** `TaskStore.claimTasks`: {@link claimBatch} without the hint. */
+export async function claimTasks(tx: StoreWriter, request: ClaimRequest, cursors: KeyCursors): Promise<Task[]> {
+  return (await claimBatch(tx, request, cursors)).tasks;
+}
+
+/** Claim the picked candidates (guarded by the status they were read with); the claimed rows in pick order. */
+async function claimPicked(tx: StoreWriter, plan: ClaimPlan, picked: Task[]): Promise<Task[]> {
   if (picked.length === 0) return [];
   const list = picked.map((task) => changes.claim(task, plan.worker_id, plan.now));
   const { applied } = await tx.applyChanges(list);
@@ -53,16 +127,53 @@ export async function claimTasks(tx: StoreWriter, request: ClaimRequest): Promis
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
+/** Keys visited per claim beyond the batch size and the saturated keys met on the way. */
+const EXTRA_KEYS = 8;
+
 /**
- * Cluster-wide limits: lock the limited names (so claimers of one name run one after another
- * until commit), then count what already runs and cap the plan by the room left. The count is
- * read after the lock, so it includes every claim committed by an earlier holder.
+ * A keyed name's candidates in fair-share order (docs/behaviour.md#flow-control): its unkeyed tasks,
+ * then the next keys after the name's cursor in key order (wrapping round to the first key),
+ * round robin, each key limited by its room (`max_concurrent_per_key` minus its running tasks).
+ * The pass visits at most `limit` + saturated keys + a few more keys, one index probe each, so its
+ * cost does not grow with the queue; `exhausted` when it stopped before coming round to where it
+ * began (more keys may have due tasks: the caller claims again at once rather than after a poll).
  */
-async function withClusterLimits(tx: StoreWriter, plan: ClaimPlan, limits: Record<string, number> | undefined): Promise<ClaimPlan | null> {
-  const limited = clusterLimitedNames(plan, limits);
-  if (limited.length === 0) return plan;
-  await tx.lockClaimNames(limited);
-  return narrowPlan(plan, limits!, await tx.countRunning(limited));
+async function keyedTurns(tx: StoreWriter, plan: ClaimPlan, name: string, cursors: KeyCursors): Promise<{ tasks: Task[]; exhausted: boolean }> {
+  const perKeyLimit = plan.keys[name];
+  const want = Math.min(plan.limit, plan.caps[name] ?? Infinity);
+  const running = await tx.countRunningByKey(name);
+  const saturated = Object.values(running).filter((n) => n >= perKeyLimit).length;
+  const budget = want + saturated + EXTRA_KEYS;
+  const perKey = Math.min(perKeyLimit, want);
+  const start = cursors.get(name) ?? null;
+
+  const unkeyed = await tx.unkeyedCandidates(name, plan.now, want);
+  const first = await tx.keyedCandidates(name, plan.now, start, budget, perKey);
+  let keys = first.keys;
+  let rows = first.tasks;
+  let wrapped = first.keys.length < budget;
+  if (wrapped && start !== null) {
+    // came to the last key: go on from the first, up to where this pass began
+    const again = await tx.keyedCandidates(name, plan.now, null, budget - keys.length, perKey);
+    const seen = new Set(keys);
+    const more = again.keys.filter((key) => !seen.has(key) && key <= start);
+    const allowed = new Set(more);
+    keys = [...keys, ...more];
+    rows = [...rows, ...again.tasks.filter((task) => task.concurrency_key !== null && allowed.has(task.concurrency_key))];
+    wrapped = again.keys.length < budget - first.keys.length || more.length < again.keys.length;
+  }
+  const byKey = new Map<string, Task[]>(keys.map((key) => [key, []]));
+  for (const task of rows) if (task.concurrency_key !== null) byKey.get(task.concurrency_key)?.push(task);
+  const turns = [
+    { room: want, tasks: unkeyed },
+    ...keys.map((key) => ({ room: perKeyLimit - (running[key] ?? 0), tasks: byKey.get(key)! })),
+  ];
+  const tasks = roundRobin(turns);
+  // the next pass starts after the last key served (or visited, when the batch did not fill)
+  const served = tasks.slice(0, want).filter((task) => task.concurrency_key !== null);
+  const last = tasks.length > want && served.length > 0 ? served[served.length - 1].concurrency_key! : keys[keys.length - 1];
+  if (last !== undefined) cursors.set(name, last);
+  return { tasks, exhausted: !wrapped && tasks.length < want };
 }
 
 /** Apply how an attempt ended, fenced (see `FinishOutcome`). */

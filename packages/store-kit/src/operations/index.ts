@@ -8,3 +8,4 @@ export * from './attempts.js';
 export * from './manual-control.js';
 export * from './maintenance.js';
 export * from './retention.js';
+export * from './names.js';
