@@ -10,4 +10,9 @@ export interface AuditReadStore {
   queryTaskAttempts(taskId: TaskId, query: AttemptQuery): Promise<Page<TaskAttempt>>;
   /** Attempts of tasks with `id = root OR root_id = root`. */
   queryWorkflowAttempts(rootId: TaskId, query: AttemptQuery): Promise<Page<TaskAttempt>>;
+  /**
+   * Events that belong to no task (`task_id` 0): the pauses and resumes of task names
+   * (`name_paused` / `name_resumed`, the name in `metadata.name`), of every name.
+   */
+  queryNameEvents(query: EventQuery): Promise<Page<TaskEvent>>;
 }

@@ -54,6 +54,11 @@ export const LIMITS = {
   max_name_length: 255,
   /** A cron expression, in characters (a VARCHAR(100) column). */
   max_cron_expr_length: 100,
+  /**
+   * `rate_limit.max` (starts per window): at most this many. A claim counts the window's starts
+   * through an index, so the count a claim reads is bounded by it.
+   */
+  max_rate_starts: 1_000_000,
   /** Nesting of arrays and objects in a payload, result or metadata. */
   max_json_depth: 1000,
 } as const;

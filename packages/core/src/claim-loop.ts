@@ -189,7 +189,7 @@ export class ClaimLoop {
     while (this.running) {
       this.startQueued(); // after a fence lifted
       const limit = this.claimLimit();
-      const { names, name_limits, cluster_limits, defs } = this.registry.claimable();
+      const { names, name_limits, cluster_limits, rate_limits, key_limits, defs } = this.registry.claimable();
       if (!mayClaim() || limit <= 0 || names.length === 0) {
         await this.wake.wait(this.options.poll_interval);
         // slots free in groups (one commit finishes many attempts): let the whole group's
@@ -198,9 +198,11 @@ export class ClaimLoop {
         continue;
       }
       let claimed: Task[];
+      let retryAt: number | null;
       try {
-        const claim = this.store.claimTasks({ worker_id: this.options.worker_id, now: this.clock.now(), limit, names, name_limits, cluster_limits });
-        claimed = await withinDeadline(claim, this.storeCallBound(), 'claimTasks');
+        const now = this.clock.now();
+        const request = { worker_id: this.options.worker_id, now, limit, names, name_limits, cluster_limits, rate_limits, key_limits };
+        ({ tasks: claimed, retry_at: retryAt } = await withinDeadline(this.store.claimBatch(request), this.storeCallBound(), 'claimTasks'));
         failures = 0;
       } catch (error) {
         failures++;
@@ -213,7 +215,10 @@ export class ClaimLoop {
       // and hands back the rest
       this.startQueued(true);
       if (!this.running) this.handBack();
-      if (claimed.length === 0) await this.wake.wait(this.options.poll_interval);
+      // a limit that held tasks back says when they may be taken (the end of a rate window, or at
+      // once when a fair-share pass has keys left to visit): sleep until then, not a whole poll,
+      // and not less (docs/behaviour.md#flow-control)
+      if (claimed.length === 0) await this.wake.wait(retryAt === null ? this.options.poll_interval : Math.min(this.options.poll_interval, Math.max(0, retryAt - this.clock.now())));
       // With a synchronous driver (better-sqlite3) and synchronous handlers, claiming, running and
       // finishing settle as microtasks only: without a turn of the event loop per claim, timers
       // (heartbeats, attempt timeouts) and I/O wait until the whole queue is drained.

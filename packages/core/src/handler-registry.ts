@@ -1,10 +1,11 @@
 import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObject, knownKeysObject } from '@taskmill/contracts';
 import type { ResolvedOptions } from './manager-options.js';
-import type { RetryBackoff } from '@taskmill/contracts';
+import type { RateLimit, RetryBackoff } from '@taskmill/contracts';
 import type { TaskHandler } from './types.js';
 import {
   maxRetries,
   positiveInteger,
+  rateLimit,
   priority,
   retryBackoff,
   retryIntervalSeconds,
@@ -29,6 +30,10 @@ export interface HandlerDefinition {
   max_concurrent_tasks: number | undefined;
   /** Running tasks of this name allowed across every worker sharing the database; undefined: no limit. */
   cluster_max_concurrent_tasks: number | undefined;
+  /** Starts of this name allowed in any window, across every worker; undefined: no limit. */
+  rate_limit: RateLimit | undefined;
+  /** Running tasks of this name with one `concurrency_key` allowed across every worker; undefined: no limit. */
+  max_concurrent_per_key: number | undefined;
   description: string;
 }
 
@@ -45,6 +50,8 @@ const CONFIG_KEYS = [
   'priority',
   'max_concurrent_tasks',
   'cluster_max_concurrent_tasks',
+  'rate_limit',
+  'max_concurrent_per_key',
   'description',
 ];
 
@@ -78,6 +85,8 @@ export class HandlerRegistry {
         priority: undefined,
         max_concurrent_tasks: undefined,
         cluster_max_concurrent_tasks: undefined,
+        rate_limit: undefined,
+        max_concurrent_per_key: undefined,
         description: '',
       };
     }
@@ -119,6 +128,9 @@ export class HandlerRegistry {
         value.cluster_max_concurrent_tasks === undefined
           ? undefined
           : positiveInteger(value.cluster_max_concurrent_tasks, `cluster_max_concurrent_tasks of ${name}`),
+      rate_limit: value.rate_limit === undefined ? undefined : rateLimit(value.rate_limit, `rate_limit of ${name}`),
+      max_concurrent_per_key:
+        value.max_concurrent_per_key === undefined ? undefined : positiveInteger(value.max_concurrent_per_key, `max_concurrent_per_key of ${name}`),
       description: (value.description as string | undefined) ?? '',
     };
   }
@@ -151,20 +163,27 @@ export class HandlerRegistry {
 
   /**
    * What this process may claim now: the names, per-name caps for types with free per-type slots,
-   * the cluster-wide limits of the types that have one (undefined when none has), and the definitions as they are at this moment. A claimed task runs with the definition taken
-   * here, so a handler unregistered while the claim is under way still runs what it claimed.
+   * the cluster-wide, rate and per-key limits of the types that have one (each undefined when none
+   * has), and the definitions as they are at this moment. A claimed task runs with the definition
+   * taken here, so a handler unregistered while the claim is under way still runs what it claimed.
    */
   claimable(): {
     names: string[];
     name_limits: Record<string, number>;
     cluster_limits: Record<string, number> | undefined;
+    rate_limits: Record<string, RateLimit> | undefined;
+    key_limits: Record<string, number> | undefined;
     defs: ReadonlyMap<string, HandlerDefinition>;
   } {
     const names: string[] = [];
     const name_limits: Record<string, number> = {};
     let cluster_limits: Record<string, number> | undefined;
+    let rate_limits: Record<string, RateLimit> | undefined;
+    let key_limits: Record<string, number> | undefined;
     for (const def of this.defs.values()) {
       if (def.cluster_max_concurrent_tasks !== undefined) (cluster_limits ??= {})[def.name] = def.cluster_max_concurrent_tasks;
+      if (def.rate_limit !== undefined) (rate_limits ??= {})[def.name] = def.rate_limit;
+      if (def.max_concurrent_per_key !== undefined) (key_limits ??= {})[def.name] = def.max_concurrent_per_key;
       if (def.max_concurrent_tasks === undefined) {
         names.push(def.name);
         continue;
@@ -175,7 +194,7 @@ export class HandlerRegistry {
         name_limits[def.name] = free;
       }
     }
-    return { names, name_limits, cluster_limits, defs: new Map(this.defs) };
+    return { names, name_limits, cluster_limits, rate_limits, key_limits, defs: new Map(this.defs) };
   }
 
   /** Count a handler run of this type starting (+1) or ending (-1). */

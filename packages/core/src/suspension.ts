@@ -58,6 +58,8 @@ export interface ChildTaskDefinition<Name extends string = string, Payload = unk
   retry_max_interval?: number | null;
   retry_jitter?: number;
   tag?: string;
+  /** The key of its handler's `max_concurrent_per_key` (docs/behaviour.md#flow-control). */
+  concurrency_key?: string;
 }
 
 /** The marker `next(children, context?)` returns: suspend until every child is final. */

@@ -1,5 +1,5 @@
 import { LifecycleError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
-import type { AttemptQuery, DeleteTasksFilter, EventQuery, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
+import type { AttemptQuery, DeleteTasksFilter, EventQuery, NamePause, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
 import type { TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
 import * as audit from '@taskmill/audit';
 import type { TaskAudit, WorkflowAudit, WorkflowAuditSummary } from '@taskmill/audit';
@@ -242,6 +242,36 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     const { abandon, wake } = AFTER_TASK_ACTION[action];
     if (abandon) this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} ${abandon}`));
     if (wake) this.wake.wake();
+  }
+
+  // ---------------------------------------------------------------- names, cluster-wide
+
+  /**
+   * Pause a task name for the whole cluster (docs/behaviour.md#flow-control): no worker claims tasks of
+   * the name until {@link resumeName}; its pending tasks stay pending, running ones finish. Persisted
+   * with a `name_paused` event; pausing a paused name changes nothing. Returns the pause in force.
+   */
+  async pauseName(name: keyof M & string, options?: { reason?: string; by?: string }): Promise<NamePause> {
+    const store = await this.db.ready();
+    return (await store.pauseName(name, options ?? {}, this.clock.now())).pause;
+  }
+
+  /** Lift a name's pause (event `name_resumed`) and wake the workers; false when it was not paused. */
+  async resumeName(name: keyof M & string, options?: { by?: string }): Promise<boolean> {
+    const store = await this.db.ready();
+    const resumed = await store.resumeName(name, options ?? {}, this.clock.now());
+    if (resumed) this.wake.wake();
+    return resumed;
+  }
+
+  /** The names paused now, by name. */
+  async pausedNames(): Promise<NamePause[]> {
+    return (await this.db.ready()).listPausedNames();
+  }
+
+  /** Pause and resume events of task names, oldest first (`metadata.name` names the task name). */
+  async queryNameEvents(query: EventQuery = {}): Promise<Page<TaskEvent>> {
+    return (await this.db.ready()).queryNameEvents(query);
   }
 
   // ---------------------------------------------------------------- queries

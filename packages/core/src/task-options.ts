@@ -15,7 +15,17 @@ import * as v from './validate.js';
 /** Priority of a top-level task whose handler gives none. */
 export const DEFAULT_PRIORITY = 0;
 
-const COMMON_KEYS = ['priority', 'timeout', 'max_retries', 'retry_interval', 'retry_backoff', 'retry_max_interval', 'retry_jitter', 'tag'] as const;
+const COMMON_KEYS = [
+  'priority',
+  'timeout',
+  'max_retries',
+  'retry_interval',
+  'retry_backoff',
+  'retry_max_interval',
+  'retry_jitter',
+  'tag',
+  'concurrency_key',
+] as const;
 const ASYNC_KEYS = [...COMMON_KEYS, 'delay', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
 const CRON_KEYS = [...COMMON_KEYS, 'tz', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
 
@@ -32,6 +42,7 @@ function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, 
     retry_max_interval: opts.retry_max_interval !== undefined ? v.retryMaxInterval(opts.retry_max_interval) : def.retry_max_interval,
     retry_jitter: opts.retry_jitter !== undefined ? v.retryJitter(opts.retry_jitter) : def.retry_jitter,
     trace_context: null,
+    concurrency_key: opts.concurrency_key !== undefined && opts.concurrency_key !== null ? v.concurrencyKey(opts.concurrency_key) : null,
   };
 }
 
@@ -106,6 +117,7 @@ function topLevel(
     unique_until: unique.unique_until,
     on_duplicate: unique.on_duplicate,
     trace_context: resolved.trace_context,
+    concurrency_key: resolved.concurrency_key,
   };
 }
 

@@ -98,6 +98,19 @@ export interface HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends key
    * each one enforces the limit it was given. (Default: none)
    */
   cluster_max_concurrent_tasks?: number;
+  /**
+   * At most `max` tasks of this type start in any window of `per` seconds, counted across every
+   * worker sharing the database from the recorded start of each attempt (docs/behaviour.md#flow-control).
+   * A task held back stays pending in its place; it is not an attempt. Every worker should register
+   * the same value. (Default: none)
+   */
+  rate_limit?: { max: number; per: number };
+  /**
+   * Running tasks of this type with the same `concurrency_key` allowed at once across every worker
+   * (1: one at a time per key, in claim order). Claims of the type then take the keys in turn, so
+   * one key's backlog does not starve the others (docs/behaviour.md#flow-control). (Default: none)
+   */
+  max_concurrent_per_key?: number;
   description?: string;
 }
 
@@ -120,6 +133,11 @@ export interface AsyncOptions {
   /** Fraction 0..1 of each retry wait that is randomised. (Default: the handler's) */
   retry_jitter?: number;
   tag?: string;
+  /**
+   * The key the handler's `max_concurrent_per_key` counts, and its claims share turns across (a
+   * tenant, an account, a document). Non-empty, at most 255 characters. (Default: none)
+   */
+  concurrency_key?: string;
   /**
    * Deduplication key: at most one task of this name holds it while `unique_scope` lasts; a
    * duplicate enqueue returns the holder's id (or throws, see `on_duplicate`). Non-empty, at most

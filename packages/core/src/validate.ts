@@ -6,6 +6,7 @@ import {
   utf8Bytes,
   ValidationError,
   knownKeysObject,
+  isPlainObject,
   parseTaskId,
   unknownOption,
   type RetryBackoff,
@@ -140,6 +141,28 @@ export function optionalTag(value: unknown): string | null {
   if (typeof value !== 'string') throw new ValidationError(`tag must be a string, got ${describe(value)}`);
   if (value.length > LIMITS.max_name_length) throw new ValidationError(`tag must be at most ${LIMITS.max_name_length} characters`);
   return assertStorableText(value, 'tag');
+}
+
+/** A `concurrency_key`: a non-empty string of at most 255 characters (VARCHAR(255) columns). */
+export function concurrencyKey(value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new ValidationError(`concurrency_key must be a non-empty string, got ${describe(value)}`);
+  if (value.length > LIMITS.max_name_length) throw new ValidationError(`concurrency_key must be at most ${LIMITS.max_name_length} characters`);
+  return assertStorableText(value, 'concurrency_key');
+}
+
+/**
+ * A handler's `rate_limit` (docs/behaviour.md#flow-control): `{ max, per }`, at most `max` (a
+ * positive integer up to LIMITS.max_rate_starts) starts in any window of `per` seconds (above 0,
+ * at most LIMITS.max_duration_seconds, whole milliseconds); as the claim request takes it.
+ */
+export function rateLimit(value: unknown, what: string, Err: ErrorClass = ValidationError): { max: number; per_ms: number } {
+  if (!isPlainObject(value)) throw new Err(`${what} must be an object { max, per }, got ${describe(value)}`);
+  for (const key of Object.keys(value)) if (key !== 'max' && key !== 'per') throw new Err(`Unknown key "${key}" in ${what}; expected max, per`);
+  const max = inRange(value.max, `${what}.max`, { min: 1, max: LIMITS.max_rate_starts, integer: true }, Err);
+  const per = inRange(value.per, `${what}.per`, { min: 0, above: true, max: LIMITS.max_duration_seconds, unit: 'seconds' }, Err);
+  const perMs = Math.round(per * 1000);
+  if (perMs < 1) throw new Err(`${what}.per must be at least 0.001 seconds, got ${describe(value.per)}`);
+  return { max, per_ms: perMs };
 }
 
 /** A `unique_key`: a non-empty string of at most 255 characters (VARCHAR(255) columns). */

@@ -152,6 +152,10 @@ export function assembleStore(driver: StoreDriver): Store {
       const conditions = [...eventConditions(query), scoped(rootId, (id) => ({ kind: 'eq', column: 'root_id', value: id }))];
       return read('queryWorkflowEvents', (reader) => paged(reader, 'events', conditions, query, decodeEvent));
     },
+    queryNameEvents: async (query): Promise<Page<TaskEvent>> => {
+      const conditions: Condition[] = [...eventConditions(query), { kind: 'eq', column: 'task_id', value: 0 }];
+      return read('queryNameEvents', (reader) => paged(reader, 'events', conditions, query, decodeEvent));
+    },
     queryTaskAttempts: async (taskId, query): Promise<Page<TaskAttempt>> => {
       const conditions = [...attemptConditions(query), scoped(taskId, (id) => ({ kind: 'eq', column: 'task_id', value: id }))];
       return read('queryTaskAttempts', (reader) => paged(reader, 'attempts', conditions, query, decodeAttempt));

@@ -4,6 +4,7 @@ import { createSuiteContext } from './suite-context.js';
 import { defineAuditQueryTests } from './suites/audit-queries.js';
 import { defineClaimingTests } from './suites/claiming.js';
 import { defineClusterLimitTests } from './suites/cluster-limits.js';
+import { defineFlowControlTests } from './suites/flow-control.js';
 import { defineConcurrencyTests } from './suites/concurrency.js';
 import { defineCreateTests } from './suites/create.js';
 import { defineFencingTests } from './suites/fencing.js';
@@ -53,6 +54,7 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineWorkflowTests(ctx);
     defineConcurrencyTests(ctx);
     defineClusterLimitTests(ctx);
+    defineFlowControlTests(ctx);
     defineTimeoutSweepTests(ctx);
     defineWorkerRegistryTests(ctx);
     defineQueryTests(ctx);

@@ -48,6 +48,7 @@ export function newChild(overrides: Partial<NewChildTask> = {}): NewChildTask {
     retry_max_interval: null,
     retry_jitter: 0,
     trace_context: null,
+    concurrency_key: null,
     ...overrides,
   };
 }

@@ -131,12 +131,13 @@ async function claimPicked(tx: StoreWriter, plan: ClaimPlan, picked: Task[]): Pr
 const EXTRA_KEYS = 8;
 
 /**
- * A keyed name's candidates in fair-share order (docs/behaviour.md#flow-control): its unkeyed tasks,
- * then the next keys after the name's cursor in key order (wrapping round to the first key),
- * round robin, each key limited by its room (`max_concurrent_per_key` minus its running tasks).
- * The pass visits at most `limit` + saturated keys + a few more keys, one index probe each, so its
- * cost does not grow with the queue; `exhausted` when it stopped before coming round to where it
- * began (more keys may have due tasks: the caller claims again at once rather than after a poll).
+ * A keyed name's candidates in fair-share order (docs/behaviour.md#flow-control): the next keys after
+ * the name's cursor in key order, wrapping round to the first key, round robin, each key limited by
+ * its room (`max_concurrent_per_key` minus its running tasks). The name's tasks without a key take
+ * one turn where the pass wraps, as if they had a key after the last. A pass visits at most
+ * `limit` + saturated keys + a few more keys, one index probe each, so its cost does not grow with
+ * the queue; `exhausted` when it stopped before coming round to where it began with the batch not
+ * full (more keys may have due tasks: the caller claims again at once rather than after a poll).
  */
 async function keyedTurns(tx: StoreWriter, plan: ClaimPlan, name: string, cursors: KeyCursors): Promise<{ tasks: Task[]; exhausted: boolean }> {
   const perKeyLimit = plan.keys[name];
@@ -146,33 +147,32 @@ async function keyedTurns(tx: StoreWriter, plan: ClaimPlan, name: string, cursor
   const budget = want + saturated + EXTRA_KEYS;
   const perKey = Math.min(perKeyLimit, want);
   const start = cursors.get(name) ?? null;
+  const turn = (key: string, rows: Task[]) => ({ room: perKeyLimit - (running[key] ?? 0), tasks: rows.filter((task) => task.concurrency_key === key) });
 
-  const unkeyed = await tx.unkeyedCandidates(name, plan.now, want);
   const first = await tx.keyedCandidates(name, plan.now, start, budget, perKey);
-  let keys = first.keys;
-  let rows = first.tasks;
-  let wrapped = first.keys.length < budget;
-  if (wrapped && start !== null) {
-    // came to the last key: go on from the first, up to where this pass began
-    const again = await tx.keyedCandidates(name, plan.now, null, budget - keys.length, perKey);
-    const seen = new Set(keys);
-    const more = again.keys.filter((key) => !seen.has(key) && key <= start);
-    const allowed = new Set(more);
-    keys = [...keys, ...more];
-    rows = [...rows, ...again.tasks.filter((task) => task.concurrency_key !== null && allowed.has(task.concurrency_key))];
-    wrapped = again.keys.length < budget - first.keys.length || more.length < again.keys.length;
+  const turns = first.keys.map((key) => turn(key, first.tasks));
+  let visited = first.keys;
+  const wrapped = first.keys.length < budget;
+  if (wrapped) {
+    // came past the last key: the unkeyed tasks' turn, then the first keys up to where this pass began
+    turns.push({ room: want, tasks: await tx.unkeyedCandidates(name, plan.now, want) });
+    if (start !== null) {
+      const again = await tx.keyedCandidates(name, plan.now, null, budget - first.keys.length, perKey);
+      // in the database's key order, up to the first key the first part visited (no comparison
+      // here: the collation decides the order, not JavaScript)
+      const seen = new Set(first.keys);
+      const stop = again.keys.findIndex((key) => seen.has(key));
+      const more = stop < 0 ? again.keys : again.keys.slice(0, stop);
+      turns.push(...more.map((key) => turn(key, again.tasks)));
+      visited = [...visited, ...more];
+    }
   }
-  const byKey = new Map<string, Task[]>(keys.map((key) => [key, []]));
-  for (const task of rows) if (task.concurrency_key !== null) byKey.get(task.concurrency_key)?.push(task);
-  const turns = [
-    { room: want, tasks: unkeyed },
-    ...keys.map((key) => ({ room: perKeyLimit - (running[key] ?? 0), tasks: byKey.get(key)! })),
-  ];
   const tasks = roundRobin(turns);
-  // the next pass starts after the last key served (or visited, when the batch did not fill)
+  // the next pass starts after the last key served, or the last visited when the batch did not fill
   const served = tasks.slice(0, want).filter((task) => task.concurrency_key !== null);
-  const last = tasks.length > want && served.length > 0 ? served[served.length - 1].concurrency_key! : keys[keys.length - 1];
+  const last = tasks.length > want && served.length > 0 ? served[served.length - 1].concurrency_key! : visited[visited.length - 1];
   if (last !== undefined) cursors.set(name, last);
+  else cursors.delete(name);
   return { tasks, exhausted: !wrapped && tasks.length < want };
 }
 

@@ -81,6 +81,8 @@ export async function pauseTaskName(
 export async function resumeTaskName(tx: StoreWriter, input: { name: string; by: string | null }, now: number): Promise<boolean> {
   if (!(await tx.deletePausedName(input.name))) return false;
   await tx.insertEvents([nameEvent('name_resumed', input.name, input.by, null, now)]);
+  // its pending tasks are claimable again: tell the other processes, as an enqueue does
+  await tx.wake();
   return true;
 }
 
