@@ -4,7 +4,7 @@ import type { Clock } from '@taskmill/core';
 import { MAX_BATCH_SIZE } from '@taskmill/retention';
 import { nonNegativeInteger, positiveInteger, positiveSeconds, taskIdArgument } from './arguments.js';
 import { commandClock, skewWarning } from './clock.js';
-import { control } from './commands/control.js';
+import { control, controlName } from './commands/control.js';
 import { inspect } from './commands/inspect.js';
 import { migrate } from './commands/migrate.js';
 import { DEFAULT_EXPIRE_TIME, retentionRun, type RetentionOptions } from './commands/retention.js';
@@ -133,6 +133,21 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     if (reason) command.option('--reason <text>', reason.help);
     command.action(action(false, (store, clock, id: string, opts: CommonOptions & { reason?: string }) => control(store, name, taskIdArgument(id), opts, clock)));
   }
+
+  common(program.command('pause-name'))
+    .description('pause a task name for the whole cluster: no worker claims its tasks until resume-name')
+    .argument('<name>', 'task name')
+    .option('--reason <text>', 'why (kept with the pause and its event)')
+    .option('--by <who>', 'who pauses it (kept with the pause and its event)')
+    .action(
+      action(false, (store, clock, name: string, opts: CommonOptions & { reason?: string; by?: string }) => controlName(store, 'pause', name, opts, clock)),
+    );
+
+  common(program.command('resume-name'))
+    .description('lift the pause of a task name: workers claim its tasks again')
+    .argument('<name>', 'task name')
+    .option('--by <who>', 'who resumes it (kept with its event)')
+    .action(action(false, (store, clock, name: string, opts: CommonOptions & { by?: string }) => controlName(store, 'resume', name, opts, clock)));
 
   common(program.command('workers'))
     .description('the worker registry: status, heartbeat, lease and running tasks of each worker')

@@ -145,6 +145,11 @@ export class ClaimLoop {
     while (this.flights.size > 0 && Date.now() < deadline) await sleep(Math.min(10, deadline - Date.now()));
   }
 
+  /** The cluster-wide limits of the registered types (for the worker's registry row), or undefined. */
+  flowLimits(): ReturnType<HandlerRegistry['flowLimits']> {
+    return this.registry.flowLimits();
+  }
+
   /** Fences of the attempts under way, queued ones included (for task heartbeats). */
   fences(): Fence[] {
     return this.attempts().map((f) => f.state.fence);

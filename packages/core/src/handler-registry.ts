@@ -15,6 +15,13 @@ import {
   timeoutSeconds,
 } from './validate.js';
 
+/** A type's cluster-wide limits as a worker publishes them (`meta.flow_limits` of its registry row). */
+export interface FlowLimits {
+  rate_limit?: { max: number; per: number };
+  max_concurrent_per_key?: number;
+  cluster_max_concurrent_tasks?: number;
+}
+
 /** A registered handler with its defaults, frozen at registration (docs/behaviour.md#handlers). */
 export interface HandlerDefinition {
   name: string;
@@ -195,6 +202,23 @@ export class HandlerRegistry {
       }
     }
     return { names, name_limits, cluster_limits, rate_limits, key_limits, defs: new Map(this.defs) };
+  }
+
+  /**
+   * The cluster-wide limits of the registered types that have one, as a worker publishes them in
+   * its registry row (`meta.flow_limits`) for operators: the CLI's `status` and the dashboard read
+   * them to show which names are limited and how many of their tasks wait. Undefined when none has.
+   */
+  flowLimits(): Record<string, FlowLimits> | undefined {
+    let out: Record<string, FlowLimits> | undefined;
+    for (const def of this.defs.values()) {
+      const limits: FlowLimits = {};
+      if (def.rate_limit !== undefined) limits.rate_limit = { max: def.rate_limit.max, per: def.rate_limit.per_ms / 1000 };
+      if (def.max_concurrent_per_key !== undefined) limits.max_concurrent_per_key = def.max_concurrent_per_key;
+      if (def.cluster_max_concurrent_tasks !== undefined) limits.cluster_max_concurrent_tasks = def.cluster_max_concurrent_tasks;
+      if (Object.keys(limits).length > 0) (out ??= {})[def.name] = limits;
+    }
+    return out;
   }
 
   /** Count a handler run of this type starting (+1) or ending (-1). */

@@ -199,7 +199,9 @@ export class WorkerLease {
 
   private currentMeta(): Record<string, unknown> {
     const overdue = this.attempts.overdue();
-    return overdue.length > 0 ? { ...this.meta, overdue_handlers: overdue } : this.meta;
+    const limits = this.attempts.flowLimits();
+    if (overdue.length === 0 && limits === undefined) return this.meta;
+    return { ...this.meta, ...(overdue.length > 0 ? { overdue_handlers: overdue } : {}), ...(limits ? { flow_limits: limits } : {}) };
   }
 
   /** Insert or replace this worker's registry row with a fresh lease. */

@@ -1,6 +1,6 @@
 import { TASK_ACTION_SPECS, type Store, type TaskAction, type TaskId } from '@taskmill/contracts';
 import { runTaskAction, type Clock } from '@taskmill/core';
-import { cell } from '../format.js';
+import { cell, time } from '../format.js';
 import { json } from '../output.js';
 
 /**
@@ -13,4 +13,26 @@ export async function control(store: Store, action: TaskAction, id: TaskId, opti
   const task = await runTaskAction(store, action, id, { reason: options.reason }, clock.now());
   if (options.json) return json(task);
   return `Task ${task.id} (${cell(task.name)}) ${TASK_ACTION_SPECS[action].past}: now ${task.status}.\n`;
+}
+
+/**
+ * `taskmill pause-name <name>` / `resume-name <name>`: pause or resume a task name for the whole
+ * cluster (docs/behaviour.md#pausing-a-name), on the database's clock; a bad name is a usage error
+ * and nothing is written.
+ */
+export async function controlName(
+  store: Store,
+  action: 'pause' | 'resume',
+  name: string,
+  options: { json?: boolean; reason?: string; by?: string },
+  clock: Clock,
+): Promise<string> {
+  if (action === 'pause') {
+    const { changed, pause } = await store.pauseName(name, { reason: options.reason ?? null, by: options.by ?? null }, clock.now());
+    if (options.json) return json({ changed, pause });
+    return changed ? `Name ${cell(name)} paused: no worker claims its tasks until resume-name.\n` : `Name ${cell(name)} was already paused (since ${time(pause.paused_at)}).\n`;
+  }
+  const resumed = await store.resumeName(name, { by: options.by ?? null }, clock.now());
+  if (options.json) return json({ changed: resumed });
+  return resumed ? `Name ${cell(name)} resumed: workers claim its tasks again.\n` : `Name ${cell(name)} was not paused.\n`;
 }
