@@ -22,6 +22,8 @@ export function spawnWorker(options: {
   work_ms?: number;
   disableNotify?: boolean;
   clusterLimit?: number;
+  /** Register `flow` with these flow-control handler options (see worker-process.ts). */
+  flow?: Record<string, unknown>;
   /** Shift the process's `Date.now()` by this many ms (a host whose clock is off). */
   clockSkewMs?: number;
   /** The first handler run blocks the process's event loop this many ms. */
@@ -32,7 +34,7 @@ export function spawnWorker(options: {
   const skew = options.clockSkewMs ?? 0;
   const child = fork(
     SCRIPT,
-    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit, block_first_ms: options.blockFirstMs, idle_transaction_timeout_ms: options.idleTransactionTimeoutMs })],
+    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit, flow: options.flow, block_first_ms: options.blockFirstMs, idle_transaction_timeout_ms: options.idleTransactionTimeoutMs })],
     {
       execArgv: ['--conditions=@taskmill/source', '--import', 'tsx', ...(skew !== 0 ? ['--import', SKEW_PRELOAD] : [])],
       env: { ...process.env, TASKMILL_TEST_CLOCK_SKEW_MS: String(skew) },

@@ -22,6 +22,11 @@ interface WorkerArgs {
   disable_notify?: boolean;
   /** Register `limited` with this `cluster_max_concurrent_tasks`; it logs `start|end <id> <ms>` to `<side effects>.spans`. */
   cluster_limit?: number;
+  /**
+   * Register `flow` with these flow-control options; it logs `start|end <id> <ms> <key>` to
+   * `<side effects>.spans` (handler entry and exit on this host's clock).
+   */
+  flow?: Record<string, unknown>;
 }
 
 const args = JSON.parse(process.argv[2]) as WorkerArgs;
@@ -92,6 +97,18 @@ if (args.cluster_limit !== undefined) {
       return null;
     },
     cluster_max_concurrent_tasks: args.cluster_limit,
+  });
+}
+if (args.flow !== undefined) {
+  tm.use('flow', {
+    handler: async (task) => {
+      const key = task.concurrency_key ?? '-';
+      appendFileSync(`${args.sideEffects}.spans`, `start ${task.id} ${Date.now()} ${key}\n`);
+      if (args.work_ms > 0) await new Promise((r) => setTimeout(r, args.work_ms));
+      appendFileSync(`${args.sideEffects}.spans`, `end ${task.id} ${Date.now()} ${key}\n`);
+      return null;
+    },
+    ...args.flow,
   });
 }
 await tm.start();
