@@ -17,6 +17,15 @@ export {
   type WorkflowAudit,
 } from './queries.js';
 export { countTasksByNameAndStatus, type TaskCounts, type NameStatusCount } from './task-counts.js';
+export {
+  countDue,
+  describeFlowLimits,
+  flowStatus,
+  publishedFlowLimits,
+  type FlowStatus,
+  type LimitedNameStatus,
+  type PausedNameStatus,
+} from './flow-status.js';
 export { summarizeWorkflow, type WorkflowRows, type WorkflowAuditSummary } from './summary.js';
 export type { WorkflowTotals, WorkflowTiming, StageTiming, FailedTask, FailedTaskStatus } from './workflow-totals.js';
 export type { CriticalPath, CriticalPathNode } from './critical-path.js';

@@ -123,6 +123,16 @@ export interface ClaimResult {
   retry_at: number | null;
 }
 
+/**
+ * A type's cluster-wide limits as a worker publishes them in its registry row (`meta.flow_limits`,
+ * by name), for operators' tools: `per` in seconds.
+ */
+export interface FlowLimits {
+  rate_limit?: { max: number; per: number };
+  max_concurrent_per_key?: number;
+  cluster_max_concurrent_tasks?: number;
+}
+
 /** A task name paused cluster-wide (see {@link TaskStore.pauseName}). */
 export interface NamePause {
   name: string;

@@ -1,6 +1,6 @@
 import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObject, knownKeysObject } from '@taskmill/contracts';
 import type { ResolvedOptions } from './manager-options.js';
-import type { RateLimit, RetryBackoff } from '@taskmill/contracts';
+import type { FlowLimits, RateLimit, RetryBackoff } from '@taskmill/contracts';
 import type { TaskHandler } from './types.js';
 import {
   maxRetries,
@@ -14,13 +14,6 @@ import {
   taskName,
   timeoutSeconds,
 } from './validate.js';
-
-/** A type's cluster-wide limits as a worker publishes them (`meta.flow_limits` of its registry row). */
-export interface FlowLimits {
-  rate_limit?: { max: number; per: number };
-  max_concurrent_per_key?: number;
-  cluster_max_concurrent_tasks?: number;
-}
 
 /** A registered handler with its defaults, frozen at registration (docs/behaviour.md#handlers). */
 export interface HandlerDefinition {

@@ -5,7 +5,6 @@ export { DbClock, CLOCK_SKEW_WARNING_MS, type Clock } from './db-clock.js';
 export { runTaskAction, type TaskActionOptions } from './task-actions.js';
 export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
 export type { TaskManagerOptions, ResolvedOptions } from './manager-options.js';
-export type { FlowLimits } from './handler-registry.js';
 export type { RetentionPolicy, RetentionRule, NormalizedRetentionRule, RetentionResult } from '@taskmill/retention';
 export type {
   TaskAudit,
@@ -96,4 +95,5 @@ export type {
   Store,
   Dialect,
   NamePause,
+  FlowLimits,
 } from '@taskmill/contracts';

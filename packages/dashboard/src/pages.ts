@@ -1,4 +1,4 @@
-import { countTasksByNameAndStatus, getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
+import { countTasksByNameAndStatus, describeFlowLimits, flowStatus, getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
 import { allowedTaskActions, parseTaskId, TASK_ACTION_SPECS, TASK_STATUSES, type Store, type Task, type TaskAction, type TaskStatus } from '@taskmill/contracts';
 import { html, page, type Html } from './html.js';
 
@@ -24,13 +24,25 @@ function taskLink(ctx: PageContext, id: number, label?: unknown): Html {
   return html`<a href="${ctx.base}/tasks/${id}">${label ?? `#${id}`}</a>`;
 }
 
-/** Overview: counts by name and status, throughput of the latest completions per minute, workers. */
-export async function overview(ctx: PageContext): Promise<string> {
+/**
+ * Overview: counts by name and status, flow control (paused and limited names with their waiting
+ * tasks), throughput of the latest completions per minute, workers. `now` is the database's time.
+ */
+export async function overview(ctx: PageContext, now: number): Promise<string> {
   const [stats, workers, recent] = await Promise.all([
     ctx.store.getTaskStatsByTag(),
     ctx.store.listWorkers(),
     queryTasks(ctx.store, { status: 'completed', order: 'desc', limit: 500 }),
   ]);
+  const flow = await flowStatus(ctx.store, now, workers);
+  const nameLink = (name: string) => html`<a href="${ctx.base}/tasks?name=${encodeURIComponent(name)}">${name}</a>`;
+  const flowSection = html`<h2>Flow control</h2>
+<table id="paused-names"><caption>Paused names</caption><tr><th>name</th><th>since</th><th>by</th><th>reason</th><th>due, waiting</th>${ctx.actions ? html`<th>action</th>` : ''}</tr>
+${flow.paused_names.map((p) => html`<tr><td>${nameLink(p.name)}</td><td>${time(p.paused_at)}</td><td>${p.paused_by}</td><td>${p.reason}</td><td>${p.due_waiting}</td>${ctx.actions ? html`<td><a href="${ctx.base}/names/resume?name=${encodeURIComponent(p.name)}">Resume</a></td>` : ''}</tr>`)}</table>
+${flow.paused_names.length === 0 ? html`<p id="no-paused-names">No name is paused.</p>` : ''}
+<table id="limited-names"><caption>Limited names (as the active workers registered them)</caption><tr><th>name</th><th>limits</th><th>due, waiting</th></tr>
+${flow.limited_names.map((l) => html`<tr><td>${nameLink(l.name)}</td><td>${describeFlowLimits(l.limits)}</td><td>${l.due_waiting}</td></tr>`)}</table>
+${ctx.actions ? html`<p><a id="pause-name-link" href="${ctx.base}/names/pause">Pause a name…</a></p>` : ''}`;
   const { by_name_status, by_status: byStatus } = countTasksByNameAndStatus(stats);
   // one row per name, in the counts' name order
   const byName = new Map<string, Partial<Record<TaskStatus, number>>>();
@@ -53,6 +65,7 @@ export async function overview(ctx: PageContext): Promise<string> {
 <tr>${TASK_STATUSES.map((s) => html`<td><a href="${ctx.base}/tasks?status=${s}">${byStatus[s] ?? 0}</a></td>`)}</tr></table>
 <h2>By name</h2><table id="by-name"><tr><th>name</th>${TASK_STATUSES.map((s) => html`<th>${s}</th>`)}</tr>
 ${[...byName].map(([name, row]) => html`<tr><td><a href="${ctx.base}/tasks?name=${encodeURIComponent(name)}">${name}</a></td>${TASK_STATUSES.map((s) => html`<td>${row[s] ?? ''}</td>`)}</tr>`)}</table>
+${flowSection}
 <h2>Throughput</h2><p>Completions per minute among the latest ${recent.items.length} completed tasks.</p>${chart}
 <h2>Workers</h2><p id="workers-summary">${active} active of ${workers.length} registered. <a href="${ctx.base}/workers">Workers</a></p>`,
     ctx.actions ? undefined : 'Read-only: start the dashboard with an actions token to pause, resume, cancel or retry tasks.',
@@ -183,6 +196,21 @@ export async function workersPage(ctx: PageContext): Promise<string> {
     'Workers',
     html`<table id="workers"><tr><th>worker</th><th>pod</th><th>status</th><th>host / pid</th><th>last heartbeat</th><th>lease until</th><th>running tasks</th></tr>
 ${workers.map((w, i) => html`<tr><td>${w.worker_id}</td><td>${w.pod_id}</td><td class="status">${w.status}</td><td>${w.host} ${w.pid}</td><td>${time(w.last_seen_at)}</td><td>${time(w.expires_at)}</td><td>${held[i].total} ${held[i].items.map((t) => html` ${taskLink(ctx, t.id)}`)}</td></tr>`)}</table>`,
+  );
+}
+
+/** The form of a name's pause or resume: the name (and for a pause a reason), and the actions token. */
+export function nameActionPage(ctx: PageContext, action: 'pause' | 'resume', name: string): string {
+  const label = action === 'pause' ? 'Pause' : 'Resume';
+  return page(
+    ctx.base,
+    `${label} a task name for the whole cluster`,
+    html`<p>${action === 'pause' ? 'No worker claims tasks of a paused name until it is resumed; its tasks stay pending.' : 'Workers claim tasks of the name again.'}</p>
+<form method="post" action="${ctx.base}/names/${action}" id="confirm">
+<label>Task name <input name="name" value="${name}" required maxlength="255"></label>
+${action === 'pause' ? html`<label>Reason <input name="reason" maxlength="1000"></label>` : ''}
+<label>Actions token <input type="password" name="token" autocomplete="off" required></label>
+<button type="submit" id="confirm-button">${label}</button> <a href="${ctx.base}/">Back</a></form>`,
   );
 }
 

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ConfigurationError, ERROR_CODES, isStore, isTaskmillError, parseTaskId, TASK_ACTIONS, type Store, type TaskAction } from '@taskmill/contracts';
 import { DbClock, openStoreForConnection, runTaskAction } from '@taskmill/core';
 import { html, page, STYLE } from './html.js';
-import { confirmPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
+import { confirmPage, nameActionPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
 
 /** Options of {@link createDashboard}. */
 export interface DashboardOptions {
@@ -61,6 +61,9 @@ function defaultAllowedHosts(listenHost?: string): string[] {
 
 /** `/tasks/<id>/<action>`: the confirmation page on GET, the action itself on POST. */
 const ACTION_PATH = new RegExp(`^/tasks/([^/]+)/(${TASK_ACTIONS.join('|')})$`);
+
+/** `/names/pause` and `/names/resume`: the form on GET, the action on POST (the name in the form). */
+const NAME_ACTION_PATH = /^\/names\/(pause|resume)$/;
 
 /** The text the dashboard records with the actions that take one. */
 const REASONS: Partial<Record<TaskAction, string>> = { resume: 'dashboard', cancel: 'Cancelled from the dashboard' };
@@ -151,8 +154,9 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
     const path = url.pathname.slice(base.length) || '/';
     try {
       if (req.method === 'POST') {
+        const nameAction = NAME_ACTION_PATH.exec(path);
         const m = ACTION_PATH.exec(path);
-        if (!m) return send(res, 404, simple(base, 'Not found', 'No such action.'));
+        if (!m && !nameAction) return send(res, 404, simple(base, 'Not found', 'No such action.'));
         if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
         const from = postOrigin(req);
         if (from === 'unknown') {
@@ -161,16 +165,29 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
         if (from === 'cross') return send(res, 403, simple(base, 'Refused', 'Cross-site request refused.'));
         const form = await readForm(req);
         if (!sameToken(form.get('token') ?? '', token)) return send(res, 403, simple(base, 'Refused', 'Wrong or missing actions token.'));
-        const id = parseTaskId(m[1]);
+        if (nameAction) {
+          // a bad name is a ValidationError (409 below), and nothing is written
+          const name = form.get('name') ?? '';
+          const now = await dbNow(clock, options.store);
+          if (nameAction[1] === 'pause') await options.store.pauseName(name, { reason: form.get('reason') || null, by: 'dashboard' }, now);
+          else await options.store.resumeName(name, { by: 'dashboard' }, now);
+          return send(res, 303, '', 'text/plain', { Location: `${base}/` });
+        }
+        const id = parseTaskId(m![1]);
         if (id === null) return send(res, 404, simple(base, 'Not found', 'No such task.'));
         // `now` is on the database's clock: a resumed or retried task is due at it
-        const action = m[2] as TaskAction;
+        const action = m![2] as TaskAction;
         await runTaskAction(options.store, action, id, { reason: REASONS[action] }, await dbNow(clock, options.store));
         return send(res, 303, '', 'text/plain', { Location: `${base}/tasks/${id}` });
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, simple(base, 'Method not allowed', ''), undefined, { Allow: 'GET, HEAD, POST' });
       if (path === '/style.css') return send(res, 200, STYLE, 'text/css; charset=utf-8');
-      if (path === '/') return send(res, 200, await overview(ctx));
+      if (path === '/') return send(res, 200, await overview(ctx, await dbNow(clock, options.store)));
+      const nameForm = NAME_ACTION_PATH.exec(path);
+      if (nameForm) {
+        if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
+        return send(res, 200, nameActionPage(ctx, nameForm[1] as 'pause' | 'resume', url.searchParams.get('name') ?? ''));
+      }
       if (path === '/tasks') {
         const result = await taskList(ctx, url.searchParams);
         return typeof result === 'string' ? send(res, 200, result) : send(res, 303, '', 'text/plain', { Location: result.redirect });
