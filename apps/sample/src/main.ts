@@ -1,8 +1,10 @@
 /*
  * taskmill sample: one-off tasks with priorities, a task that fails once and then succeeds, a
- * cron task, and a small workflow (a parent that fans out to children and resumes with their
- * results). Prints what happened — statuses, attempts, events — then shows what a retention
- * policy that keeps failures longer than successes deletes, and exits.
+ * cron task, a small workflow (a parent that fans out to children and resumes with their
+ * results), flow control (a rate-limited sender held by a cluster-wide pause until resumed, and a
+ * per-tenant serial task sharing turns fairly between tenants). Prints what happened — statuses,
+ * attempts, events — then shows what a retention policy that keeps failures longer than
+ * successes deletes, and exits.
  *
  *   pnpm sample                         # embedded SQLite file under ./.tmp
  *   TASKMILL_DB=postgres://… pnpm sample  # any other store
@@ -17,6 +19,8 @@ type Tasks = {
   doomed: { payload: Record<string, never> };
   report: { payload: { pages: number }; result: { total_words: number } };
   count_words: { payload: { page: number }; result: number };
+  send_sms: { payload: { to: string } };
+  sync_tenant: { payload: { step: number } };
 };
 
 const quiet = process.argv.includes('--quiet');
@@ -33,7 +37,7 @@ if (dbConnection.startsWith('sqlite:.tmp/')) {
 const tm = new TaskManager<Tasks>({
   dbConnection,
   poll_interval: 100,
-  max_concurrent_tasks: 1, // one at a time, so the priority order is visible
+  max_concurrent_tasks: 4,
   task_heartbeat_interval: 500,
   // successes go after an hour, failures are kept for a week; paused cron tasks are never deleted
   // unless a rule names `paused`. Every worker sweeps every retention_interval ms (default 5 min).
@@ -46,11 +50,27 @@ const tm = new TaskManager<Tasks>({
 const order: string[] = [];
 let flakyCalls = 0;
 let heartbeats = 0;
+const smsStarts: number[] = [];
+const tenantRuns: Array<{ tenant: string; start: number; end: number }> = [];
 
 tm.use({
-  greet: (task) => {
-    order.push(task.payload.name);
-    return `hello ${task.payload.name}`;
+  greet: {
+    handler: (task) => {
+      order.push(task.payload.name);
+      return `hello ${task.payload.name}`;
+    },
+    max_concurrent_tasks: 1, // one at a time, so the priority order is visible
+  },
+  // a provider that allows 3 messages a second, across every worker of the database
+  send_sms: { handler: () => void smsStarts.push(Date.now()), rate_limit: { max: 3, per: 1 } },
+  // one sync at a time per tenant; tenants take turns, so a long backlog does not starve the others
+  sync_tenant: {
+    handler: async (task) => {
+      const start = Date.now();
+      await new Promise((r) => setTimeout(r, 50));
+      tenantRuns.push({ tenant: task.concurrency_key!, start, end: Date.now() });
+    },
+    max_concurrent_per_key: 1,
   },
   flaky: {
     handler: (task) => {
@@ -91,6 +111,14 @@ const flaky = await tm.async('flaky', { failTimes: 2 });
 const cron = await tm.cron('heartbeat', '* * * * * *', {}, { unique_key: 'heartbeat' });
 const report = await tm.async('report', { pages: 3 });
 const doomed = await tm.async('doomed', {});
+// the SMS provider is down: pause the name for the whole cluster; its tasks wait, pending
+await tm.pauseName('send_sms', { reason: 'provider outage', by: 'sample' });
+const sms = await tm.asyncMany(Array.from({ length: 6 }, (_, i) => ({ name: 'send_sms' as const, payload: { to: `+1555000${i}` } })));
+// tenant a enqueues a backlog first, tenant b two tasks after it
+const syncs = await tm.asyncMany([
+  ...Array.from({ length: 4 }, (_, step) => ({ name: 'sync_tenant' as const, payload: { step }, options: { concurrency_key: 'tenant-a' } })),
+  ...Array.from({ length: 2 }, (_, step) => ({ name: 'sync_tenant' as const, payload: { step }, options: { concurrency_key: 'tenant-b' } })),
+]);
 
 await tm.start();
 const deadline = Date.now() + 30_000;
@@ -98,7 +126,8 @@ for (;;) {
   const ids = [low, normal, high, flaky, report];
   const tasks = await Promise.all(ids.map((id) => tm.getTask(id)));
   const failed = await tm.getTask(doomed);
-  if (tasks.every((t) => t?.status === 'completed') && failed?.status === 'permanently_failed' && heartbeats >= 2) break;
+  const synced = (await Promise.all(syncs.map((id) => tm.getTask(id)))).every((t) => t?.status === 'completed');
+  if (tasks.every((t) => t?.status === 'completed') && failed?.status === 'permanently_failed' && heartbeats >= 2 && synced) break;
   if (Date.now() > deadline) {
     console.error('sample did not finish within 30 s:', tasks.map((t) => `${t?.id}:${t?.status}`).join(' '));
     process.exit(1);
@@ -107,12 +136,36 @@ for (;;) {
 }
 await tm.pauseTask(cron); // stop the cron task; it can be resumed later with resumeTask
 
+// everything else ran while send_sms was paused; the provider is back
+const stillPending = (await Promise.all(sms.map((id) => tm.getTask(id)))).filter((t) => t?.status === 'pending').length;
+await tm.resumeName('send_sms', { by: 'sample' });
+for (const id of sms) {
+  while ((await tm.getTask(id))?.status !== 'completed') {
+    if (Date.now() > deadline + 15_000) {
+      console.error(`sample: send_sms task ${id} did not complete`);
+      process.exit(1);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+const smsSpread = (Math.max(...smsStarts) - Math.min(...smsStarts)) / 1000;
+const tenantOverlap = ['tenant-a', 'tenant-b'].map((tenant) => {
+  const runs = tenantRuns.filter((r) => r.tenant === tenant).sort((a, b) => a.start - b.start);
+  return runs.some((r, i) => i > 0 && r.start < runs[i - 1].end);
+});
+const tenantOrder = [...tenantRuns].sort((a, b) => a.start - b.start).map((r) => r.tenant.slice(-1));
+
 // a restart registering the cron task again gets the same task, not a second heartbeat
 const again = await tm.cron('heartbeat', '* * * * * *', {}, { unique_key: 'heartbeat' });
 log(`\nRegistering the heartbeat again (unique_key 'heartbeat') returns #${again}, the same task`);
 
 log('\nRun order of one-off tasks (one slot, higher priority first):');
 log('  ' + order.join(' → '));
+
+log(`\nFlow control:`);
+log(`  send_sms paused by name: ${stillPending} of ${sms.length} still pending while everything else ran; resumed, they started at most 3 a second (${smsSpread.toFixed(1)} s for 6)`);
+log(`  sync_tenant, one at a time per tenant, tenants in turn: ${tenantOrder.join(' ')} (tenant a enqueued its 4 first)`);
+log(`  pause events: ${(await tm.queryNameEvents()).items.map((e) => `${e.event_type} by ${(e.metadata as { by: string }).by}`).join(', ')}`);
 
 log('\nTasks:');
 for (const id of [low, normal, high, flaky, cron, report, doomed]) {
@@ -158,10 +211,26 @@ const ok =
   waits.join() === '0.2,0.4' &&
   summary.totals.tasks === 4 &&
   summary.critical_path.nodes.length === 2 &&
-  deleted.tasks_deleted === 5 + 3 && // five one-off tasks and the report's three children
+  stillPending === sms.length &&
+  smsSpread >= 0.9 && // 6 starts at 3 a second span at least one window
+  tenantOverlap.every((overlapped) => !overlapped) &&
+  tenantOrder.slice(0, 4).includes('b') && // tenant b did not wait for tenant a's backlog
+  deleted.tasks_deleted === 5 + 3 + 6 + 6 && // five one-off tasks, the report's three children, the SMS and the syncs
   left.map((t) => t.id).join() === [cron, doomed].join();
 if (!ok) {
-  console.error('sample: unexpected outcome', { order, flakyCalls, waits, totals: summary.totals, path: summary.critical_path, deleted, left: left.map((t) => t.id) });
+  console.error('sample: unexpected outcome', {
+    order,
+    flakyCalls,
+    waits,
+    stillPending,
+    smsSpread,
+    tenantOrder,
+    tenantOverlap,
+    totals: summary.totals,
+    path: summary.critical_path,
+    deleted,
+    left: left.map((t) => t.id),
+  });
   process.exit(1);
 }
 log('\nsample finished cleanly');
