@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { blob, check, index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /*
- * The drizzle schema of the SQLite store: the four tables of docs/behaviour.md#schema with the names of
+ * The drizzle schema of the SQLite store: the tables of docs/behaviour.md#schema with the names of
  * the store kit's tables.ts. Times are integer epoch milliseconds. drizzle-kit generates the
  * migrations in ../drizzle from this file; the store itself talks SQL through better-sqlite3.
  * No foreign keys: no store cascades deletes the others would not (docs/behaviour.md#schema).
@@ -56,6 +56,7 @@ export const tasks = sqliteTable(
     unique_until: integer('unique_until'),
     unique_slot: text('unique_slot'),
     trace_context: text('trace_context'),
+    concurrency_key: text('concurrency_key'),
   },
   (t) => [
     check('taskmill_tasks_type_check', sql`${t.type} IN ('async', 'cron')`),
@@ -68,6 +69,13 @@ export const tasks = sqliteTable(
     // instead of sorting every due row.
     index('idx_task_scheduling')
       .on(sql`${t.priority} DESC`, t.next_run_time, t.id)
+      .where(sql`status IN ('pending', 'failed', 'timeout')`),
+    // A keyed name's claims (docs/behaviour.md#flow-control): the claimable rows of one name, key by
+    // key, each key's in claim order. The next key after a cursor is one probe of this index
+    // (never a read of a key's rows), a key's due rows come out in order up to a LIMIT, and the
+    // name's unkeyed rows (NULL key, first in the index) likewise. Same partial WHERE as above.
+    index('idx_task_claim_key')
+      .on(t.name, t.concurrency_key, sql`${t.priority} DESC`, t.next_run_time, t.id)
       .where(sql`status IN ('pending', 'failed', 'timeout')`),
     index('idx_task_timeout').on(t.status, t.last_active_time).where(sql`status = 'running'`),
     index('idx_task_workflow').on(t.parent_id, t.status, t.completed_children),
@@ -118,6 +126,9 @@ export const taskAttempts = sqliteTable(
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     task_id: integer('task_id').notNull(),
+    // the task's name, copied at claim: a rate limit counts the name's starts in a window
+    // (docs/behaviour.md#flow-control) without joining the tasks; NULL in rows written before it
+    name: text('name'),
     attempt: integer('attempt').notNull(),
     worker_id: text('worker_id'),
     started_at: integer('started_at').notNull(),
@@ -130,8 +141,21 @@ export const taskAttempts = sqliteTable(
     // attempt reads are scoped to a task or a workflow's tasks too: no index per worker or outcome
     index('idx_task_attempts_task_attempt').on(t.task_id, t.attempt),
     index('idx_task_attempts_task_open').on(t.task_id, t.ended_at, t.attempt),
+    // a name's starts since a time, newest first (countStarts)
+    index('idx_task_attempts_name_started').on(t.name, t.started_at),
   ],
 );
+
+/**
+ * `taskmill_paused_names`: names paused cluster-wide (docs/behaviour.md#flow-control), one row per
+ * paused name; every claim reads it by primary key.
+ */
+export const pausedNames = sqliteTable('taskmill_paused_names', {
+  name: text('name').primaryKey(),
+  paused_at: integer('paused_at').notNull(),
+  paused_by: text('paused_by'),
+  reason: text('reason'),
+});
 
 /** `taskmill_workers`. */
 export const workers = sqliteTable(

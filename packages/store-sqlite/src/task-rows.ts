@@ -8,6 +8,7 @@ import {
   TABLES,
   TASK_INSERT_BASE_COLUMNS,
   TASK_INSERT_COLUMNS,
+  type EventRow,
   type RawRow,
   type TaskChange,
   type TaskInsert,
@@ -35,7 +36,8 @@ const INSERT_EVENT = `INSERT INTO ${TABLES.events} (${EVENT_INSERT_COLUMNS.join(
 const CLOSE_ATTEMPT = `UPDATE ${TABLES.attempts} SET ended_at = ?, outcome = ?, error = ?, timeout_flag = ?
   WHERE task_id = ? AND attempt = ? AND ended_at IS NULL`;
 
-const OPEN_ATTEMPT = `INSERT INTO ${TABLES.attempts} (task_id, attempt, worker_id, started_at) VALUES (?, ?, ?, ?)`;
+/** The open attempt carries the task's name: rate limits count a name's starts (docs/behaviour.md#flow-control). */
+const OPEN_ATTEMPT = `INSERT INTO ${TABLES.attempts} (task_id, name, attempt, worker_id, started_at) VALUES (?, ?, ?, ?, ?)`;
 
 /** A value as SQLite stores it: bytes as a Buffer, everything else unchanged. */
 function bind(value: TaskPatch[keyof TaskPatch]): Param {
@@ -128,13 +130,20 @@ export function applyChanges(sql: SqliteConnection, changes: readonly TaskChange
     const close = change.close_attempt;
     if (close) sql.run(CLOSE_ATTEMPT, close.ended_at, close.outcome, close.error, close.timeout_flag ? 1 : 0, close.task_id, close.attempt);
     const open = change.open_attempt;
-    if (open) sql.run(OPEN_ATTEMPT, open.task_id, open.attempt, open.worker_id, open.started_at);
-    for (const draft of change.events) {
-      const row = eventRow(draft);
-      eventIds.push(Number(sql.run(INSERT_EVENT, ...EVENT_INSERT_COLUMNS.map((column) => row[column])).lastInsertRowid));
-    }
+    if (open) sql.run(OPEN_ATTEMPT, open.task_id, open.name, open.attempt, open.worker_id, open.started_at);
+    for (const draft of change.events) eventIds.push(insertEvent(sql, eventRow(draft)));
   }
   return { applied, event_ids: eventIds };
+}
+
+/** Insert one event row; its id. */
+function insertEvent(sql: SqliteConnection, row: EventRow): number {
+  return Number(sql.run(INSERT_EVENT, ...EVENT_INSERT_COLUMNS.map((column) => row[column])).lastInsertRowid);
+}
+
+/** Insert events that belong to no task (`task_id` 0: a name's pause and resume); their ids in order. */
+export function insertEvents(sql: SqliteConnection, rows: readonly EventRow[]): number[] {
+  return rows.map((row) => insertEvent(sql, row));
 }
 
 /** Flip a child's `parent_credited` from 0 to 1; true when this call flipped it. */

@@ -113,4 +113,48 @@ describe('migrations bookkeeping', () => {
       expect((bookkeeping(db) as unknown[]).length).toBe(readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).length);
     });
   });
+
+  it('upgrades a file of the previous migration (0003) in place: old rows kept with NULL key and attempt name, flow control works', async () => {
+    const file = tempFile();
+    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+    const before = migrations.findIndex((migration) => migration.sql.some((statement) => statement.includes('taskmill_paused_names')));
+    expect(before).toBeGreaterThan(0);
+    // additive: columns added and indexes created, no table rebuilt (drizzle-kit copies a table it
+    // cannot ALTER into `__new_<table>` and drops the old one)
+    expect(migrations[before].sql.join('\n')).not.toMatch(/__new_|DROP TABLE/);
+    // the store as it was before that migration: everything earlier applied and recorded by migrate.ts
+    const db = new Database(file);
+    db.exec('CREATE TABLE "taskmill_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+    for (const migration of migrations.slice(0, before)) {
+      for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
+      db.prepare('INSERT INTO "taskmill_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
+    }
+    const old = Number(
+      db
+        .prepare(
+          `INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time, timeout, max_retries)
+           VALUES ('old', 'async', 1000, 'pending', 1000, 60, 2)`,
+        )
+        .run().lastInsertRowid,
+    );
+    db.prepare(`INSERT INTO taskmill_task_attempts (task_id, attempt, worker_id, started_at) VALUES (?, 1, 'w0', 900)`).run(old);
+    db.close();
+
+    const store = createSqliteStore({ path: file });
+    await store.setup();
+    expect(await store.getTask(old)).toMatchObject({ id: old, name: 'old', concurrency_key: null });
+    const claimed = await store.claimBatch({ worker_id: 'w1', now: 2000, limit: 5, names: ['old'], key_limits: { old: 1 }, rate_limits: { old: { max: 5, per_ms: 10_000 } } });
+    expect(claimed.tasks.map((task) => task.id)).toEqual([old]);
+    expect((await store.pauseName('old', {}, 2001)).changed).toBe(true);
+    await store.close();
+    read(file, (db) => {
+      expect(db.prepare('SELECT task_id, name, started_at FROM taskmill_task_attempts ORDER BY id').all()).toEqual([
+        { task_id: old, name: null, started_at: 900 },
+        { task_id: old, name: 'old', started_at: 2000 },
+      ]);
+      expect((bookkeeping(db) as { hash: string }[]).map((row) => row.hash)).toEqual(migrations.map((m) => m.hash));
+      const indexes = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('idx_task_claim_key', 'idx_task_attempts_name_started')`).all();
+      expect(indexes).toHaveLength(2);
+    });
+  });
 });

@@ -114,6 +114,7 @@ describe('opening', () => {
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'taskmill_%' ORDER BY name`).all();
     expect(tables.map((row) => (row as { name: string }).name)).toEqual([
       'taskmill_migrations',
+      'taskmill_paused_names',
       'taskmill_task_attempts',
       'taskmill_task_events',
       'taskmill_tasks',
