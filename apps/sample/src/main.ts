@@ -159,7 +159,7 @@ const tenantOrder = [...tenantRuns].sort((a, b) => a.start - b.start).map((r) =>
 const again = await tm.cron('heartbeat', '* * * * * *', {}, { unique_key: 'heartbeat' });
 log(`\nRegistering the heartbeat again (unique_key 'heartbeat') returns #${again}, the same task`);
 
-log('\nRun order of one-off tasks (one slot, higher priority first):');
+log('\nRun order of the greetings (one at a time, higher priority first):');
 log('  ' + order.join(' → '));
 
 log(`\nFlow control:`);
