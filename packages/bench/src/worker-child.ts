@@ -7,7 +7,7 @@
  */
 import { loadConfig } from './config.js';
 import { systemNamed } from './systems/index.js';
-import { statementCounter, type Payload, type Place } from './systems/types.js';
+import { statementCounter, type FlowOptions, type Payload, type Place } from './systems/types.js';
 
 /** What the parent tells a worker process. */
 export interface ChildArgs {
@@ -23,8 +23,10 @@ export interface ChildArgs {
   markAt?: number;
   /** Sample RSS every this many handler runs (W6); counted in the handler for the same reason. */
   rssEveryTasks?: number;
-  /** Count SQL statements (W7). */
+  /** Count SQL statements (W2 idle cost, W7, WRL). */
   countStatements?: boolean;
+  /** The handler's flow-control options (WRL, WK; taskmill only). */
+  flow?: FlowOptions;
 }
 
 /** One RSS sample. */
@@ -88,7 +90,7 @@ process.on('message', async (msg: { type: string }) => {
     if (msg.type === 'go') {
       if (args.rssEveryTasks) sample();
       startAt = Date.now();
-      worker = await system.worker(args.place, { concurrency: args.concurrency, onJob, countStatements: args.countStatements });
+      worker = await system.worker(args.place, { concurrency: args.concurrency, onJob, countStatements: args.countStatements, flow: args.flow });
       timers.push(setInterval(() => process.send?.({ type: 'progress', count, statements: statementCounter.count }), 100));
       process.send?.({ type: 'started', at: Date.now() });
     } else if (msg.type === 'stop') {

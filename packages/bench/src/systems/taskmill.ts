@@ -9,7 +9,7 @@ import { TaskManager } from '@taskmill/core';
 import { createMysqlStore } from '@taskmill/store-mysql';
 import { createPostgresStore } from '@taskmill/store-postgres';
 import { createSqliteStore } from '@taskmill/store-sqlite';
-import { countMysqlStatements } from './driver-counters.js';
+import { countMysqlStatements, countSqliteStatements } from './driver-counters.js';
 import { statementCounter, type JobSystem, type Payload, type Place, type Producer } from './types.js';
 
 /*
@@ -23,9 +23,12 @@ export type TaskmillStore = 'sqlite' | 'postgres' | 'mysql';
 
 const TASK = 'noop';
 
-/** The store a place describes. With `count`, PostgreSQL statements are counted (W7). */
+/** The store a place describes. With `count`, its statements are counted at the driver (W2 idle cost, W7, WRL). */
 export function openStore(place: Place, count = false): Store {
-  if (place.kind === 'sqlite') return createSqliteStore(place.url) as Store;
+  if (place.kind === 'sqlite') {
+    if (count) countSqliteStatements();
+    return createSqliteStore(place.url) as Store;
+  }
   if (place.kind === 'mysql') {
     if (count) countMysqlStatements();
     return createMysqlStore(place.url) as Store;
@@ -120,7 +123,9 @@ export function taskmillSystem(kind: TaskmillStore, urls: { pgUrl: string; mysql
       tm.use(TASK, () => null);
       return {
         async enqueueMany(payloads: Payload[]) {
-          await tm.asyncMany(payloads.map((payload) => ({ name: TASK, payload: { ...payload } })));
+          await tm.asyncMany(
+            payloads.map((payload) => ({ name: TASK, payload: { ...payload }, ...(payload.key === undefined ? {} : { options: { concurrency_key: payload.key } }) })),
+          );
         },
         async enqueue(payload: Payload) {
           await tm.async(TASK, { ...payload });
@@ -135,9 +140,12 @@ export function taskmillSystem(kind: TaskmillStore, urls: { pgUrl: string; mysql
     async worker(place, options) {
       const store = openStore(place, options.countStatements);
       const tm = manager(store, { max_concurrent_tasks: options.concurrency, prefetch_tasks: prefetch });
-      tm.use(TASK, (task) => {
-        options.onJob(task.payload as Payload);
-        return null;
+      tm.use(TASK, {
+        handler: (task) => {
+          options.onJob(task.payload as Payload);
+          return null;
+        },
+        ...options.flow,
       });
       await tm.start();
       return {
@@ -149,33 +157,40 @@ export function taskmillSystem(kind: TaskmillStore, urls: { pgUrl: string; mysql
     },
 
     async unfinished(place) {
-      const query = "SELECT COUNT(*) AS n FROM taskmill_tasks WHERE status <> 'completed'";
-      if (place.kind === 'sqlite') {
-        const db = new Database(place.url.slice('sqlite:'.length), { readonly: true });
-        try {
-          return Number((db.prepare(query).get() as { n: number }).n);
-        } finally {
-          db.close();
-        }
-      }
-      if (place.kind === 'postgres') {
-        const sql = postgres(place.url, { max: 1, onnotice: () => {} });
-        try {
-          const [row] = await sql.unsafe(query.replace('taskmill_tasks', `"${place.schema}".taskmill_tasks`));
-          return Number(row.n);
-        } finally {
-          await sql.end({ timeout: 1 });
-        }
-      }
-      const conn = await mysql.createConnection({ uri: place.url });
-      try {
-        const [rows] = await conn.query(query);
-        return Number((rows as { n: number }[])[0].n);
-      } finally {
-        await conn.end();
-      }
+      const [row] = await queryPlace(place, "SELECT COUNT(*) AS n FROM taskmill_tasks WHERE status <> 'completed'");
+      return Number(row.n);
     },
   };
+}
+
+/**
+ * Rows of one read-only query on a place's taskmill tables (unqualified names: PostgreSQL reads
+ * the place's schema first), each as the driver returns it (numbers may come back as strings).
+ */
+export async function queryPlace(place: Place, query: string): Promise<Record<string, unknown>[]> {
+  if (place.kind === 'sqlite') {
+    const db = new Database(place.url.slice('sqlite:'.length), { readonly: true });
+    try {
+      return db.prepare(query).all() as Record<string, unknown>[];
+    } finally {
+      db.close();
+    }
+  }
+  if (place.kind === 'postgres') {
+    const sql = postgres(place.url, { max: 1, onnotice: () => {}, connection: { search_path: `"${place.schema}"` } });
+    try {
+      return [...(await sql.unsafe(query))];
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+  const conn = await mysql.createConnection({ uri: place.url });
+  try {
+    const [rows] = await conn.query(query);
+    return rows as Record<string, unknown>[];
+  } finally {
+    await conn.end();
+  }
 }
 
 /*

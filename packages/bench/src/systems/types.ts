@@ -9,6 +9,14 @@
 export interface Payload {
   i?: number;
   t?: number;
+  /** The task's concurrency key (WK): taskmill enqueues it as `concurrency_key` too; the peers ignore it. */
+  key?: string;
+}
+
+/** A handler's flow-control options (WRL, WK): taskmill's `rate_limit` and `max_concurrent_per_key`; the peers have none. */
+export interface FlowOptions {
+  rate_limit?: { max: number; per: number };
+  max_concurrent_per_key?: number;
 }
 
 /**
@@ -39,6 +47,8 @@ export interface WorkerOptions {
   onJob(payload: Payload): void;
   /** Count the worker's SQL statements into `statementCounter` (W7). */
   countStatements?: boolean;
+  /** The handler's flow-control options (taskmill only). */
+  flow?: FlowOptions;
 }
 
 /** A job system under test. */

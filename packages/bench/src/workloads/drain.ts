@@ -1,4 +1,4 @@
-import type { JobSystem, Payload, Place, Producer } from '../systems/types.js';
+import type { FlowOptions, JobSystem, Payload, Place, Producer } from '../systems/types.js';
 import type { ChildResult } from '../worker-child.js';
 import { spawnWorker, until } from '../worker-process.js';
 import type { BenchContext } from './context.js';
@@ -33,7 +33,7 @@ export async function drain(
   system: JobSystem,
   place: Place,
   n: number,
-  options: { processes?: number; rssEveryTasks?: number; countStatements?: boolean; markAt?: number } = {},
+  options: { processes?: number; rssEveryTasks?: number; countStatements?: boolean; markAt?: number; flow?: FlowOptions; timeoutMs?: number } = {},
 ): Promise<Drain> {
   const workers = await Promise.all(
     Array.from({ length: options.processes ?? 1 }, () =>
@@ -44,13 +44,14 @@ export async function drain(
         rssEveryTasks: options.rssEveryTasks,
         countStatements: options.countStatements,
         markAt: options.markAt,
+        flow: options.flow,
       }),
     ),
   );
   try {
     await Promise.all(workers.map((w) => w.go()));
-    // generous: 60 s plus 20 tasks/s, far below any system's rate here
-    await until(() => workers.reduce((sum, w) => sum + w.count, 0) >= n, 60_000 + n * 50, `${system.name} to run ${n} tasks`);
+    // generous: 60 s plus 20 tasks/s, far below any system's rate here (a rate-limited drain says its own)
+    await until(() => workers.reduce((sum, w) => sum + w.count, 0) >= n, options.timeoutMs ?? 60_000 + n * 50, `${system.name} to run ${n} tasks`);
   } catch (error) {
     await Promise.all(workers.map((w) => w.stop().catch(() => null)));
     throw error;
@@ -87,10 +88,14 @@ export async function checkExactlyOnce(ctx: BenchContext, label: string, system:
   if (strays) problems.push(`${strays} unknown payloads`);
   if (unfinished) problems.push(`${unfinished} tasks not completed in the store after a graceful stop`);
   if (problems.length === 0) return true;
-  const message = `${label} ${system.name}: ${problems.join('; ')} (handler runs per process: ${results.map((r) => r.count).join(', ')})`;
-  ctx.failures.push(message);
-  ctx.log(`EXACTLY-ONCE VIOLATION: ${message}`);
+  fail(ctx, 'EXACTLY-ONCE VIOLATION', `${label} ${system.name}: ${problems.join('; ')} (handler runs per process: ${results.map((r) => r.count).join(', ')})`);
   return false;
+}
+
+/** Record a violation in `ctx.failures` (the bench then exits non-zero) and log it under `kind`. */
+export function fail(ctx: BenchContext, kind: string, message: string): void {
+  ctx.failures.push(message);
+  ctx.log(`${kind}: ${message}`);
 }
 
 /** Run `fn` on a fresh place of `system`, destroying the place afterwards whatever happens. */
