@@ -35,6 +35,13 @@ export interface BenchConfig {
   w6N: number;
   /** W7: tasks enqueued and drained while WAL and statements are counted. (BENCH_W7_N, default 10,000) */
   w7N: number;
+  /** WRL: tasks drained under `rate_limit: { max: wrlMax, per: wrlPer }` (seconds). (BENCH_WRL_N 2,000, BENCH_WRL_MAX 200, BENCH_WRL_PER 1) */
+  wrlN: number;
+  wrlMax: number;
+  wrlPer: number;
+  /** WK: keys, and tasks per key, drained under `max_concurrent_per_key: 1`. (BENCH_WK_KEYS 10,000, BENCH_WK_PER_KEY 20) */
+  wkKeys: number;
+  wkPerKey: number;
   /** Tasks per batch-API call when enqueueing (every system the same). (BENCH_CHUNK, default 1,000) */
   chunk: number;
   /** Worker concurrency of every system. (BENCH_CONCURRENCY, default 10) */
@@ -62,9 +69,14 @@ export function loadConfig(): BenchConfig {
     w5Measure: int('BENCH_W5_MEASURE', 1_000),
     w6N: int('BENCH_W6_N', 100_000),
     w7N: int('BENCH_W7_N', 10_000),
+    wrlN: int('BENCH_WRL_N', 2_000),
+    wrlMax: int('BENCH_WRL_MAX', 200),
+    wrlPer: int('BENCH_WRL_PER', 1),
+    wkKeys: int('BENCH_WK_KEYS', 10_000),
+    wkPerKey: int('BENCH_WK_PER_KEY', 20),
     chunk: int('BENCH_CHUNK', 1_000),
     concurrency: int('BENCH_CONCURRENCY', 10),
-    workloads: list('BENCH_WORKLOADS') ?? ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'WR'],
+    workloads: list('BENCH_WORKLOADS') ?? ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'WR', 'WRL', 'WK'],
     systems: list('BENCH_SYSTEMS'),
     w6Systems: list('BENCH_W6_SYSTEMS') ?? ['taskmill-sqlite', 'taskmill-postgres', 'taskmill-mysql'],
     pgUrl: process.env.TASKMILL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',

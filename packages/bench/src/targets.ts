@@ -66,6 +66,46 @@ export function targetsTable(reports: WorkloadReport[]): string {
   for (const store of ['sqlite', 'postgres', 'mysql']) {
     atLeast(`WR retention deletes ≥ 3× the drain rate, taskmill-${store}`, m('WR', `taskmill-${store}`, 'deleted'), m('WR', `taskmill-${store}`, 'drain'), 3);
   }
+  // flow control (taskmill only): the rate limit holds and is used, a full window costs no more
+  // than idling, and many keys with a per-key limit drain nearly as fast as plain tasks
+  for (const store of ['sqlite', 'postgres', 'mysql']) {
+    const system = `taskmill-${store}`;
+    const limit = m('WRL', system, 'limit');
+    const max = m('WRL', system, 'max');
+    for (const [metric, label] of [['rate', 'one worker process'], ['rate3', 'three worker processes']] as const) {
+      const rate = m('WRL', system, metric);
+      const r = rate / limit;
+      checks.push({
+        target: `WRL start rate within 5% below the limit, never above (${label}), ${system}`,
+        measured: Number.isFinite(r) ? `${fmt(rate, 1)}/s ÷ ${fmt(limit, 0)}/s = ${r.toFixed(3)}×` : 'not measured',
+        met: Number.isFinite(r) ? r >= 0.95 && r <= 1 : null,
+      });
+    }
+    const runs = byId.get('WRL')?.metrics[system];
+    const most = runs && runs.most.length + runs.most3.length ? Math.max(...runs.most, ...runs.most3) : NaN;
+    checks.push({
+      target: `WRL most starts in any window ≤ max (every run, 1 and 3 processes), ${system}`,
+      measured: Number.isFinite(most) ? `${most} (max ${max})` : 'not measured',
+      met: Number.isFinite(most) ? most <= max : null,
+    });
+    const held = m('WRL', system, 'held');
+    const idle = m('W2c', system, 'perSecond');
+    checks.push({
+      target: `WRL statements/s held back (full window, due tasks) ≤ 1.1 × W2 idle cost, ${system}`,
+      measured: Number.isFinite(held) && Number.isFinite(idle) ? `${fmt(held, 1)} vs ${fmt(idle, 1)} statements/s (${(held / idle).toFixed(2)}×)` : 'not measured',
+      met: Number.isFinite(held) && Number.isFinite(idle) ? held <= 1.1 * idle : null,
+    });
+  }
+  for (const store of ['sqlite', 'postgres', 'mysql']) {
+    const system = `taskmill-${store}`;
+    atLeast(`WK (many keys, per-key limit 1) ≥ 0.8× W1, ${system}`, m('WK', system, 'rate'), m('W1', system, 'rate'), 0.8);
+    const runs = byId.get('WK')?.metrics[system]?.most ?? [];
+    checks.push({
+      target: `WK at most one running task per key (every run), ${system}`,
+      measured: runs.length ? `most at once: ${Math.max(...runs)}` : 'not measured',
+      met: runs.length ? Math.max(...runs) <= 1 : null,
+    });
+  }
   return markdownTable(
     ['target', 'measured (medians of this run)', 'met'],
     checks.map((c) => [c.target, c.measured, c.met === null ? 'not measured' : c.met ? 'yes' : '**no**']),
