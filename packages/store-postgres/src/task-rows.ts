@@ -117,7 +117,8 @@ const ATTEMPT_TYPES = columnTypes(taskAttempts);
 
 function columnTypes(table: typeof tasks | typeof taskAttempts): Record<string, string> {
   const types: Record<string, string> = {};
-  for (const column of getTableConfig(table).columns) types[column.name] = column.getSQLType().replace('bigserial', 'bigint');
+  // a column's collation is no part of its type in a cast (`::varchar(255)[]`)
+  for (const column of getTableConfig(table).columns) types[column.name] = column.getSQLType().replace('bigserial', 'bigint').replace(/ COLLATE .*$/, '');
   return types;
 }
 
