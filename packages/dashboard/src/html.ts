@@ -56,7 +56,7 @@ header{display:flex;gap:1.5em;align-items:center;padding:.6em 1.2em;background:#
 header a{color:#fff;text-decoration:none;margin-right:1em}.brand{font-weight:700}
 .search{margin-left:auto}main{padding:1em 1.5em}h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
 table{border-collapse:collapse;background:#fff;margin:.5em 0}td,th{border:1px solid #dde1e6;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#eef0f3}pre{white-space:pre-wrap;word-break:break-all;margin:0;max-width:60em}
+th{background:#eef0f3}caption{text-align:left;font-weight:600;padding:.4em 0}pre{white-space:pre-wrap;word-break:break-all;margin:0;max-width:60em}
 .status{font-weight:600}.note{background:#fff4d6;border:1px solid #e8c96b;padding:.5em}
 .actions a,.actions button{margin-right:.8em}.bar{fill:#3b73c4}.bar.cp{fill:#d9534f}svg{background:#fff;border:1px solid #dde1e6}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}

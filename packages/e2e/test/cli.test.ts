@@ -420,6 +420,40 @@ describeBackends('taskmill CLI', sharedBackends(), (env) => {
     expect((await tm.getTask(other))?.status).toBe('pending');
   });
 
+  env.test('pause-name and resume-name pause a task name cluster-wide; status shows paused and limited names with their due tasks', async () => {
+    const { url, tm } = await migrated();
+    tm.use('send', { handler: () => null, rate_limit: { max: 1, per: 3600 } });
+    tm.use('mail', () => null);
+    const paused = json(await cli(['pause-name', 'mail', '--reason', 'provider down', '--by', 'ops', '--json', '--db', url]));
+    expect(paused).toMatchObject({ changed: true, pause: { name: 'mail', paused_by: 'ops', reason: 'provider down' } });
+    expect(await cli(['pause-name', 'mail', '--db', url])).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(/^Name mail was already paused/) });
+    const mails = [await tm.async('mail', {}), await tm.async('mail', {})];
+    const sends = await tm.asyncMany([{ name: 'send' }, { name: 'send' }, { name: 'send' }]);
+    await tm.start();
+    try {
+      // one start an hour: the first send runs, the other two wait for the window; mail waits for the resume
+      await waitFor(async () => (await tm.getTasks({ name: 'send', status: 'completed' })).length === 1, { timeout: 30_000, what: 'one send completed' });
+      const report = json(await cli(['status', '--json', '--db', url]));
+      expect(report.paused_names).toEqual([{ name: 'mail', paused_at: expect.any(Number), paused_by: 'ops', reason: 'provider down', due_waiting: 2 }]);
+      expect(report.limited_names).toEqual([{ name: 'send', limits: { rate_limit: { max: 1, per: 3600 } }, due_waiting: 2 }]);
+      const human = await cli(['status', '--db', url]);
+      expect(human.stdout).toMatch(/^Paused name: mail since .* by ops \(provider down\), 2 due waiting$/m);
+      expect(human.stdout).toMatch(/^Limited name: send: rate 1\/3600s, 2 due waiting$/m);
+      for (const id of mails) expect((await tm.getTask(id))?.status).toBe('pending');
+
+      expectOneLineError(await cli(['pause-name', '', '--db', url]), 2, /Task name must be a non-empty string/);
+      expectOneLineError(await cli(['pause-name', 'x'.repeat(256), '--db', url]), 2, /at most 255 characters/);
+      expect(await cli(['resume-name', 'mail', '--by', 'ops', '--db', url])).toMatchObject({ code: 0, stderr: '', stdout: 'Name mail resumed: workers claim its tasks again.\n' });
+      for (const id of mails) await waitForStatus(tm, id, 'completed', 30_000);
+      expect(json(await cli(['resume-name', 'mail', '--json', '--db', url]))).toEqual({ changed: false });
+      expect((await tm.queryNameEvents()).items.map((e) => e.event_type)).toEqual(['name_paused', 'name_resumed']);
+      // the rate window still holds the other two sends back
+      expect((await Promise.all(sends.map((id) => tm.getTask(id)))).filter((t) => t?.status === 'pending')).toHaveLength(2);
+    } finally {
+      await tm.stop();
+    }
+  });
+
   env.test('retry: a failed task runs now, a permanently failed one starts over; others are refused', async () => {
     const { url, tm } = await migrated();
     tm.use('boom', () => {

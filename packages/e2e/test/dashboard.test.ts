@@ -292,3 +292,81 @@ describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
     120_000,
   );
 });
+
+describeBackends('dashboard flow control in Chromium', sharedBackends(), (env) => {
+  env.test(
+    'the overview shows paused and limited names with their waiting tasks; a name is paused and resumed with the token; a hostile name is text',
+    async () => {
+      const tm = await env.isolated();
+      const store: Store = await env.db().openPeerStore();
+      tm.use('send', { handler: () => null, rate_limit: { max: 1, per: 3600 } });
+      tm.use('mail', () => null);
+      const sends = await tm.asyncMany([{ name: 'send' }, { name: 'send' }, { name: 'send' }]);
+      const mail = await tm.async('mail', {});
+      await tm.start();
+      const dashboard: RunningDashboard = await serveDashboard({ store, actionsToken: TOKEN });
+      const readOnly: RunningDashboard = await serveDashboard({ store });
+      const { page, dialogs } = await openPage();
+      try {
+        await waitForStatus(tm, mail, 'completed');
+        // one send an hour: one ran, two wait for the window
+        await waitForStatus(tm, sends[0], 'completed');
+        await page.goto(dashboard.url);
+        expect(await page.locator('#limited-names').innerText()).toMatch(/send\s+rate 1\/3600s\s+2/);
+        expect(await page.locator('#no-paused-names').innerText()).toBe('No name is paused.');
+
+        // pause `mail` through the form, with the token
+        await page.click('#pause-name-link');
+        await page.fill('input[name=name]', 'mail');
+        await page.fill('input[name=reason]', `outage ${HOSTILE_TEXT}`);
+        await page.fill('input[name=token]', TOKEN);
+        await Promise.all([page.waitForURL(dashboard.url, { timeout: 10_000 }), page.click('#confirm-button')]);
+        expect((await store.listPausedNames()).map((p) => [p.name, p.paused_by, p.reason])).toEqual([['mail', 'dashboard', `outage ${HOSTILE_TEXT}`]]);
+        const held = await tm.async('mail', {});
+        await page.reload();
+        expect(await page.locator('#paused-names').innerText()).toMatch(/mail/);
+        expect(await page.locator('#paused-names').innerText()).toContain(`outage ${HOSTILE_TEXT}`);
+        expect(await page.locator('img').count()).toBe(0);
+        await sleep(300);
+        expect((await tm.getTask(held))?.status).toBe('pending');
+        await page.screenshot({ path: `${SHOTS}${env.backend.name.replace(/[^a-z0-9]+/gi, '-')}-flow.png`, fullPage: true });
+
+        // refused: a wrong token, a cross-site post, the read-only dashboard, a bad name (nothing written)
+        const before = await store.listPausedNames();
+        await page.goto(`${dashboard.url}names/pause?name=other`);
+        await page.fill('input[name=token]', 'not the token');
+        await Promise.all([page.waitForLoadState('load'), page.click('#confirm-button')]);
+        expect(await page.locator('#message').innerText()).toBe('Wrong or missing actions token.');
+        const crossSite = await page.request.post(`${dashboard.url}names/pause`, { form: { token: TOKEN, name: 'other' }, headers: { Origin: 'http://evil.example' }, maxRedirects: 0 });
+        expect(crossSite.status()).toBe(403);
+        const readOnlyPost = await page.request.post(`${readOnly.url}names/pause`, { form: { token: TOKEN, name: 'other' }, maxRedirects: 0 });
+        expect(readOnlyPost.status()).toBe(403);
+        const badName = await page.request.post(`${dashboard.url}names/pause`, { form: { token: TOKEN, name: '' }, headers: { Origin: new URL(dashboard.url).origin }, maxRedirects: 0 });
+        expect(badName.status()).toBe(409);
+        expect(await store.listPausedNames()).toEqual(before);
+        await page.goto(readOnly.url);
+        expect(await page.locator('#pause-name-link').count()).toBe(0);
+
+        // resume from the overview's row
+        await page.goto(dashboard.url);
+        await page.click('#paused-names >> text=Resume');
+        await page.fill('input[name=token]', TOKEN);
+        await Promise.all([page.waitForURL(dashboard.url, { timeout: 10_000 }), page.click('#confirm-button')]);
+        expect(await store.listPausedNames()).toEqual([]);
+        await waitForStatus(tm, held, 'completed', 10_000);
+        expect((await store.queryNameEvents({})).items.map((e) => [e.event_type, (e.metadata as { by: string }).by])).toEqual([
+          ['name_paused', 'dashboard'],
+          ['name_resumed', 'dashboard'],
+        ]);
+        expect(dialogs).toEqual([]);
+      } finally {
+        await page.close();
+        await dashboard.close();
+        await readOnly.close();
+        await tm.stop();
+        await store.close();
+      }
+    },
+    120_000,
+  );
+});

@@ -106,3 +106,118 @@ export async function countRunning(db: Db, names: readonly string[]): Promise<Re
     GROUP BY name`;
   return Object.fromEntries(rows.map((row) => [String(row.name), Number(row.n)]));
 }
+
+/*
+ * Flow control (docs/behaviour.md#flow-control): the kit decides every rule; these statements only
+ * count and find. Each reads one index range, whatever the size of the queue.
+ */
+
+/** Which of these names are paused (primary-key lookups of `taskmill_paused_names`). */
+export async function pausedAmong(db: Db, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const rows = await db.sql`SELECT name FROM ${db.t.pausedNames} WHERE name = ANY(${names as string[]}::text[])`;
+  return rows.map((row) => String(row.name));
+}
+
+/**
+ * Starts of the name in the window `(since, …)` and the `max`-th latest of them, in one statement:
+ * two ranges of idx_task_attempts_name_started (the count, and a backward walk that stops at the
+ * `max`-th entry), never the name's older attempts.
+ */
+export async function countStarts(db: Db, name: string, since: number, max: number): Promise<{ count: number; max_th_latest: number | null }> {
+  const { sql, t } = db;
+  const [row] = await sql`
+    SELECT
+      (SELECT count(*)::int FROM ${t.attempts} WHERE name = ${name} AND started_at > ${since}) AS count,
+      (SELECT started_at FROM ${t.attempts} WHERE name = ${name} AND started_at > ${since}
+        ORDER BY started_at DESC LIMIT 1 OFFSET ${Math.max(1, max) - 1}) AS max_th_latest`;
+  return { count: Number(row.count), max_th_latest: row.max_th_latest === null ? null : Number(row.max_th_latest) };
+}
+
+/** Running tasks of the name per non-null key (through the partial index of running rows). */
+export async function countRunningByKey(db: Db, name: string): Promise<Record<string, number>> {
+  const rows = await db.sql`
+    SELECT concurrency_key AS key, COUNT(*)::int AS n FROM ${db.t.tasks}
+    WHERE status = 'running' AND name = ${name} AND concurrency_key IS NOT NULL
+    GROUP BY concurrency_key`;
+  return Object.fromEntries(rows.map((row) => [String(row.key), Number(row.n)]));
+}
+
+/**
+ * The next keys of a keyed name and their due candidates, in one statement over idx_task_claim_key
+ * (name, concurrency_key, priority DESC, next_run_time, id; claimable rows only):
+ *
+ *   WITH RECURSIVE visited(key, n) AS (
+ *     (SELECT concurrency_key, 1 … WHERE name = $n AND claimable AND concurrency_key > $after
+ *       ORDER BY concurrency_key LIMIT 1)                                 -- IS NOT NULL without $after
+ *     UNION ALL
+ *     SELECT next.key, n + 1 FROM visited, LATERAL (SELECT concurrency_key … AND concurrency_key > visited.key
+ *       ORDER BY concurrency_key LIMIT 1) next WHERE n < $visit)
+ *   SELECT … FROM visited LEFT JOIN LATERAL (SELECT * … WHERE name = $n AND concurrency_key = visited.key
+ *     AND claimable AND next_run_time <= $now ORDER BY <claim order> LIMIT $perKey FOR UPDATE SKIP LOCKED) ON true
+ *
+ * The recursive part is a loose index scan: each step is one descent of the index to the first
+ * entry past the previous key, so a key with a thousand waiting tasks costs what a key with one
+ * does, and a pass reads `visit` entries however many keys the name has. A key's entries are in
+ * claim order after the key, so its candidates are the first due entries of its range, locked
+ * as claimCandidates locks them. The LEFT JOIN keeps the keys none of whose tasks is due (or
+ * whose due tasks another claim holds): the kit's cursor moves past them too. The probes lock
+ * nothing: a key is only a place to look.
+ */
+export async function keyedCandidates(
+  db: Db,
+  name: string,
+  now: number,
+  after: string | null,
+  visit: number,
+  perKey: number,
+): Promise<{ keys: string[]; tasks: Task[] }> {
+  if (!(visit >= 1) || !(perKey >= 1)) return { keys: [], tasks: [] };
+  const { sql, t } = db;
+  const claimable = sql.unsafe(CLAIMABLE_SQL);
+  const from = after === null ? sql`concurrency_key IS NOT NULL` : sql`concurrency_key > ${after}`;
+  const rows = await sql`
+    WITH RECURSIVE visited(key, n) AS (
+      (SELECT concurrency_key, 1 FROM ${t.tasks}
+        WHERE name = ${name} AND ${claimable} AND ${from}
+        ORDER BY concurrency_key LIMIT 1)
+      UNION ALL
+      SELECT next.key, visited.n + 1 FROM visited, LATERAL (
+        SELECT concurrency_key AS key FROM ${t.tasks}
+        WHERE name = ${name} AND ${claimable} AND concurrency_key > visited.key
+        ORDER BY concurrency_key LIMIT 1) AS next
+      WHERE visited.n < ${visit}
+    )
+    SELECT visited.key AS visited_key, visited.n AS visited_n, due.* FROM visited
+    LEFT JOIN LATERAL (
+      SELECT * FROM ${t.tasks}
+      WHERE name = ${name} AND concurrency_key = visited.key AND ${claimable} AND next_run_time <= ${now}
+      ORDER BY ${sql.unsafe(CLAIM_ORDER_SQL)}
+      LIMIT ${perKey}
+      FOR UPDATE SKIP LOCKED) AS due ON true`;
+  // visited's rows come out in recursion order, but only an ORDER BY would promise it: sorted
+  // here rather than by a Sort node over the joined rows
+  const order = new Map<string, number>();
+  for (const row of rows) order.set(String(row.visited_key), Number(row.visited_n));
+  const keys = [...order.keys()].sort((a, b) => order.get(a)! - order.get(b)!);
+  const tasks = rows.filter((row) => row.id !== null).map(decodeTask);
+  return { keys, tasks };
+}
+
+/**
+ * Due claimable tasks of the name without a key, in claim order, locked. `ORDER BY
+ * concurrency_key` first (every row's is NULL) is what lets the planner read idx_task_claim_key
+ * in order: `concurrency_key IS NULL` does not tell it the column is constant, as `= $1` would,
+ * and without it every due unkeyed task was read and sorted.
+ */
+export async function unkeyedCandidates(db: Db, name: string, now: number, limit: number): Promise<Task[]> {
+  if (!(limit >= 1)) return [];
+  const { sql, t } = db;
+  const rows = await sql`
+    SELECT * FROM ${t.tasks}
+    WHERE name = ${name} AND concurrency_key IS NULL AND ${sql.unsafe(CLAIMABLE_SQL)} AND next_run_time <= ${now}
+    ORDER BY concurrency_key, ${sql.unsafe(CLAIM_ORDER_SQL)}
+    LIMIT ${limit}
+    FOR UPDATE SKIP LOCKED`;
+  return rows.map(decodeTask);
+}

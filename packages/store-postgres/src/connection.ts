@@ -64,6 +64,7 @@ export interface Tables {
   events: Fragment;
   attempts: Fragment;
   workers: Fragment;
+  pausedNames: Fragment;
 }
 
 /** The resolved connection of a store: its client, whether it owns it, its schema and tables. */
@@ -142,7 +143,13 @@ export function tablesFor(sql: Queryable, schema: string): Tables {
   // postgres-js escapes each dot-separated part as its own identifier: "schema"."table". The
   // schema name was validated, so no quoting issue arises.
   const table = (name: string) => (sql as unknown as (name: string) => Fragment)(`${schema}.${name}`);
-  return { tasks: table(TABLES.tasks), events: table(TABLES.events), attempts: table(TABLES.attempts), workers: table(TABLES.workers) };
+  return {
+    tasks: table(TABLES.tasks),
+    events: table(TABLES.events),
+    attempts: table(TABLES.attempts),
+    workers: table(TABLES.workers),
+    pausedNames: table(TABLES.pausedNames),
+  };
 }
 
 /** The longest channel name PostgreSQL takes (NAMEDATALEN − 1 bytes); a longer one fails `pg_notify` with "channel name too long". */

@@ -14,7 +14,7 @@ import {
 } from 'drizzle-orm/pg-core';
 
 /*
- * The drizzle schema of the PostgreSQL store: the four tables of docs/behaviour.md#schema with the column
+ * The drizzle schema of the PostgreSQL store: the tables of docs/behaviour.md#schema with the column
  * names of the store kit's tables.ts. It exists to generate the versioned migrations in ../drizzle
  * (`pnpm db:generate`); queries are written as dialect-tuned SQL against schema-qualified names.
  *
@@ -30,6 +30,19 @@ const bytea = customType<{ data: Buffer; driverData: Buffer }>({
 });
 
 const ms = (name: string) => bigint(name, { mode: 'number' });
+
+/**
+ * `varchar(255) COLLATE "C"`: a text compared and ordered byte-wise whatever the database's
+ * collation. The kit keeps a cursor into the keys' order and compares keys in JavaScript (code
+ * point order), so the order the index walks must be the same; with a linguistic collation
+ * (`en_US.UTF-8`: `a` < `B`) a pass over the keys would skip some and visit others twice. Byte-wise
+ * comparisons are also cheaper than the locale's.
+ */
+const bytewiseKey = customType<{ data: string; driverData: string }>({
+  dataType() {
+    return 'varchar(255) COLLATE "C"';
+  },
+});
 
 /** `taskmill_tasks`. */
 export const tasks = pgTable(
@@ -78,6 +91,7 @@ export const tasks = pgTable(
     unique_until: ms('unique_until'),
     unique_slot: varchar('unique_slot', { length: 255 }),
     trace_context: varchar('trace_context', { length: 1024 }),
+    concurrency_key: bytewiseKey('concurrency_key'),
   },
   (t) => [
     // Claim order (docs/behaviour.md#claiming) over every claimable status: failed/timeout rows wait for their
@@ -93,6 +107,14 @@ export const tasks = pgTable(
     // only by walking the whole queue.
     index('idx_task_claim_name')
       .on(t.name, t.priority.desc().nullsFirst(), t.next_run_time, t.id)
+      .where(sql`status IN ('pending', 'failed', 'timeout')`),
+    // A keyed name's claims (docs/behaviour.md#flow-control): the next key after a cursor is one
+    // probe of this index (a loose index scan, never a read of a key's rows), and each key's due
+    // tasks are its first entries in claim order. NULL keys are indexed too: the name's unkeyed
+    // tasks are read in claim order through `concurrency_key IS NULL`. Same predicate and
+    // `NULLS FIRST` as idx_task_claim_name, for the same reason.
+    index('idx_task_claim_key')
+      .on(t.name, t.concurrency_key, t.priority.desc().nullsFirst(), t.next_run_time, t.id)
       .where(sql`status IN ('pending', 'failed', 'timeout')`),
     index('idx_task_timeout').on(t.last_active_time).where(sql`status = 'running'`),
     // retention's oldest-first batches, one ordered range per status (retention.ts); partial, so
@@ -146,6 +168,9 @@ export const taskAttempts = pgTable(
   {
     id: bigserial('id', { mode: 'number' }).primaryKey(),
     task_id: bigint('task_id', { mode: 'number' }).notNull(),
+    // the task's name, written at claim: a rate limit counts the attempts of a name started in
+    // its window (docs/behaviour.md#flow-control); null on rows from before the column existed
+    name: varchar('name', { length: 255 }),
     attempt: integer('attempt').notNull(),
     worker_id: varchar('worker_id', { length: 255 }),
     started_at: ms('started_at').notNull(),
@@ -158,6 +183,8 @@ export const taskAttempts = pgTable(
     // attempt reads are scoped to a task or a workflow's tasks too: no index per worker or outcome
     index('idx_task_attempts_task_attempt').on(t.task_id, t.attempt),
     index('idx_task_attempts_task_open').on(t.task_id, t.attempt.desc()).where(sql`ended_at IS NULL`),
+    // a rate limit's starts in the window, newest first, as one range of the name's entries
+    index('idx_task_attempts_name_started').on(t.name, t.started_at),
   ],
 );
 
@@ -183,3 +210,11 @@ export const workers = pgTable(
     index('idx_task_workers_pod_status').on(t.pod_id, t.status),
   ],
 );
+
+/** `taskmill_paused_names`: names paused cluster-wide (docs/behaviour.md#flow-control), read by every claim. */
+export const pausedNames = pgTable('taskmill_paused_names', {
+  name: varchar('name', { length: 255 }).primaryKey(),
+  paused_at: ms('paused_at').notNull(),
+  paused_by: varchar('paused_by', { length: 255 }),
+  reason: text('reason'),
+});

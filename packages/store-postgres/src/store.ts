@@ -2,6 +2,7 @@ import type { Store } from '@taskmill/contracts';
 import { assembleStore, bindReader, bindWriter, type StoreDriver } from '@taskmill/store-kit';
 import * as claim from './claim.js';
 import * as notify from './notify.js';
+import * as pausedNames from './paused-names.js';
 import * as queries from './queries.js';
 import * as retention from './retention.js';
 import * as sweep from './sweep.js';
@@ -13,7 +14,7 @@ import { read, write } from './transaction.js';
 import { postgresWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
-const SQL = { ...claim, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
+const SQL = { ...claim, ...notify, ...pausedNames, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
 
 /**
  * Create a PostgreSQL store from a `postgres://` / `postgresql://` / `psql://` URL or options.

@@ -4,6 +4,7 @@ import {
   type AttemptClose,
   decodeTask,
   EVENT_INSERT_COLUMNS,
+  type EventRow,
   eventRow,
   groupBy,
   patchEntries,
@@ -117,7 +118,8 @@ const ATTEMPT_TYPES = columnTypes(taskAttempts);
 
 function columnTypes(table: typeof tasks | typeof taskAttempts): Record<string, string> {
   const types: Record<string, string> = {};
-  for (const column of getTableConfig(table).columns) types[column.name] = column.getSQLType().replace('bigserial', 'bigint');
+  // a column's collation is no part of its type in a cast (`::varchar(255)[]`)
+  for (const column of getTableConfig(table).columns) types[column.name] = column.getSQLType().replace('bigserial', 'bigint').replace(/ COLLATE .*$/, '');
   return types;
 }
 
@@ -230,15 +232,25 @@ export async function applyChanges(db: Db, changes: readonly TaskChange[]): Prom
   const [, , eventIds] = await Promise.all([
     closeAttempts(db, closes),
     Promise.all(batches(opens).map((batch) => sql`INSERT INTO ${t.attempts} ${sql(batch)}`)),
-    Promise.all(
-      batches(events).map(async (batch) => {
-        const inserted = await sql`INSERT INTO ${t.events} ${sql(batch, ...EVENT_INSERT_COLUMNS)} RETURNING id`;
-        // Sequence values are drawn in VALUES order: ascending ids are the drafts' order.
-        return inserted.map((r) => Number(r.id)).sort((a, b) => a - b);
-      }),
-    ),
+    insertEvents(db, events),
   ]);
-  return { applied, event_ids: eventIds.flat() };
+  return { applied, event_ids: eventIds };
+}
+
+/**
+ * Insert event rows with multi-row INSERTs (pipelined); their ids in input order. Also the events
+ * that belong to no task (`task_id` 0: a name's pause and resume).
+ */
+export async function insertEvents(db: Db, rows: readonly EventRow[]): Promise<number[]> {
+  const { sql, t } = db;
+  const ids = await Promise.all(
+    batches(rows).map(async (batch) => {
+      const inserted = await sql`INSERT INTO ${t.events} ${sql(batch, ...EVENT_INSERT_COLUMNS)} RETURNING id`;
+      // Sequence values are drawn in VALUES order: ascending ids are the rows' order.
+      return inserted.map((r) => Number(r.id)).sort((a, b) => a - b);
+    }),
+  );
+  return ids.flat();
 }
 
 /**

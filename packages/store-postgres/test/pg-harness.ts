@@ -13,6 +13,7 @@ const PRIMARY_KEYS: Record<TableName, string> = {
   taskmill_task_events: 'id',
   taskmill_task_attempts: 'id',
   taskmill_workers: 'worker_id',
+  taskmill_paused_names: 'name',
 };
 
 /** A fresh schema name for one store's database. */

@@ -88,6 +88,7 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
       SELECT table_name FROM information_schema.tables WHERE table_schema = ${name} ORDER BY table_name`;
     expect(tables.map((r) => r.table_name)).toEqual([
       'taskmill_migrations',
+      'taskmill_paused_names',
       'taskmill_task_attempts',
       'taskmill_task_events',
       'taskmill_tasks',
@@ -98,7 +99,13 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
     expect(n).toBe(MIGRATIONS);
     const indexes = await admin`SELECT indexname FROM pg_indexes WHERE schemaname = ${name}`;
     expect(indexes.map((r) => r.indexname)).toEqual(
-      expect.arrayContaining(['idx_task_scheduling', 'idx_task_attempts_task_open', 'idx_task_workers_pod_status']),
+      expect.arrayContaining([
+        'idx_task_scheduling',
+        'idx_task_claim_key',
+        'idx_task_attempts_task_open',
+        'idx_task_attempts_name_started',
+        'idx_task_workers_pod_status',
+      ]),
     );
   });
 
