@@ -42,11 +42,28 @@ export function steadyRate(starts: number[], max: number): number {
   return span > 0 ? (k * max) / (span / 1000) : NaN;
 }
 
+/**
+ * The longest time (ms) `max` consecutive starts took, over the whole windows' worth that
+ * {@link steadyRate} counts: each group of `max` starts is what one window lets through, so a
+ * group that took `per` or longer means the claims, not the limit, set the pace there.
+ */
+export function slowestFill(starts: number[], max: number): number {
+  const k = Math.floor((starts.length - 1) / max);
+  let slowest = NaN;
+  for (let i = 0; i < k; i++) {
+    const took = starts[(i + 1) * max - 1] - starts[i * max];
+    if (!(took <= slowest)) slowest = took;
+  }
+  return slowest;
+}
+
 interface LimitedDrain {
   /** Starts/s over the steady part (see {@link steadyRate}); NaN when a task ran twice or never. */
   rate: number;
   /** The most starts in any window of `per`. */
   most: number;
+  /** See {@link slowestFill}. */
+  fillMs: number;
   split: number[];
 }
 
@@ -67,7 +84,7 @@ async function limitedDrain(ctx: BenchContext, system: JobSystem, processes: num
     const starts = await startTimes(place);
     const most = mostInWindow(starts, per * 1000);
     if (most > max) fail(ctx, 'RATE LIMIT VIOLATION', `${label} ${system.name}: ${most} starts in one window of ${per} s, over the limit of ${max}`);
-    return { rate: once ? steadyRate(starts, max) : NaN, most, split: results.map((r) => r.count) };
+    return { rate: once ? steadyRate(starts, max) : NaN, most, fillMs: slowestFill(starts, max), split: results.map((r) => r.count) };
   });
 }
 
@@ -118,7 +135,8 @@ export async function wrl(ctx: BenchContext, w2c?: WorkloadReport): Promise<Work
     return { one, three, held: await heldBack(ctx, system) };
   });
   const of = (name: string, pick: (r: { one: LimitedDrain; three: LimitedDrain; held: number }) => number) => runs.get(name)!.map(pick).filter(Number.isFinite);
-  const toLimit = (rates: number[]) => (rates.length ? ratio(median(rates), limit) : '—');
+  const toLimit = (rates: number[]) => (rates.length ? `${(median(rates) / limit).toFixed(3)}×` : '—');
+  const slowest = (values: number[]) => (values.length ? fmt(Math.max(...values), 0) : '—');
   const most = (values: number[]) => (values.length ? String(Math.max(...values)) : '—');
   const rows = systems.map((s) => {
     const idle = w2c?.metrics[s.name]?.perSecond ?? [];
@@ -128,9 +146,11 @@ export async function wrl(ctx: BenchContext, w2c?: WorkloadReport): Promise<Work
       ...spreadCells(of(s.name, (r) => r.one.rate), 1),
       toLimit(of(s.name, (r) => r.one.rate)),
       most(of(s.name, (r) => r.one.most)),
+      slowest(of(s.name, (r) => r.one.fillMs)),
       ...spreadCells(of(s.name, (r) => r.three.rate), 1),
       toLimit(of(s.name, (r) => r.three.rate)),
       most(of(s.name, (r) => r.three.most)),
+      slowest(of(s.name, (r) => r.three.fillMs)),
       runs.get(s.name)!.at(-1)?.three.split.join(' / ') ?? '—',
       held.length ? fmt(median(held), 1) : '—',
       idle.length ? fmt(median(idle), 1) : '—',
@@ -149,6 +169,8 @@ export async function wrl(ctx: BenchContext, w2c?: WorkloadReport): Promise<Work
           rate3: of(s.name, (r) => r.three.rate),
           most: of(s.name, (r) => r.one.most),
           most3: of(s.name, (r) => r.three.most),
+          fill: of(s.name, (r) => r.one.fillMs),
+          fill3: of(s.name, (r) => r.three.fillMs),
           held: of(s.name, (r) => r.held),
         },
       ]),
@@ -156,7 +178,7 @@ export async function wrl(ctx: BenchContext, w2c?: WorkloadReport): Promise<Work
     title: `WRL rate-limited drain: starts/s under rate_limit { max: ${max}, per: ${per} } (${fmt(limit, 0)}/s), N = ${n.toLocaleString('en-US')} (taskmill only)`,
     method:
       `${n.toLocaleString('en-US')} no-op tasks of a handler with \`rate_limit: { max: ${max}, per: ${per} }\` enqueued with the batch API, then drained by one worker process at concurrency ${concurrency}, and on a fresh place by three worker processes started together. ` +
-      `The start times are the attempts' \`started_at\` read back from the store: starts/s over the steady part (k·${max} starts, from the first start to the (k·${max} + 1)-th, for the largest k), its ratio to the limit, and the most starts in any window (t − ${per} s, t] (more than ${max} fails the bench). ` +
+      `The start times are the attempts' \`started_at\` read back from the store: starts/s over the steady part (k·${max} starts, from the first start to the (k·${max} + 1)-th, for the largest k), its ratio to the limit, the most starts in any window (t − ${per} s, t] (more than ${max} fails the bench), and the longest any ${max} consecutive starts of those k·${max} took (${per * 1000} ms or more: the claims, not the limit, set the pace). ` +
       `Held back: a worker process under \`rate_limit: { max: ${max}, per: ${HOLD_PER} }\` runs ${max} tasks and then has ${HOLD_WAITING.toLocaleString('en-US')} due tasks and a full window; its statements/s over ${IDLE_COUNTING}, as W2 idle cost counts an idle worker (a task started meanwhile fails the bench). ` +
       'The peers have no cluster-wide rate limit of this kind and are not run.',
     table: markdownTable(
@@ -166,10 +188,12 @@ export async function wrl(ctx: BenchContext, w2c?: WorkloadReport): Promise<Work
         'min–max',
         '÷ limit',
         'most starts in a window',
+        `slowest ${max} starts, ms`,
         'starts/s, 3 processes (median)',
         'min–max',
         '÷ limit',
         'most starts in a window',
+        `slowest ${max} starts, ms`,
         'split, 3 processes (last run)',
         'statements/s held back',
         'W2 idle statements/s',
