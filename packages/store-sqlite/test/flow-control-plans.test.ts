@@ -163,6 +163,17 @@ describe(`flow-control reads over ${TASKS} tasks of one name in ${KEYS} keys`, (
     expect(await claim.unkeyedCandidates(sql, 'job', T0, 100)).toHaveLength(100);
   });
 
+  it('countRunningByKey reads only the running rows; pausedAmong looks names up by primary key', async () => {
+    const running = plans(await recording(() => claim.countRunningByKey(sql, 'job')));
+    const paused = plans(await recording(() => claim.pausedAmong(sql, ['job', 'other'])));
+    for (const [text, lines] of [...running, ...paused]) console.log(`${text.trim().split('\n')[0]} …\n  ${lines.join('\n  ')}`);
+    // a sort of the running rows for GROUP BY is fine: there are as many as busy worker slots
+    expect([...running.values()][0]).toContainEqual(expect.stringMatching(/^SEARCH taskmill_tasks USING INDEX \w+ \(status=\?\)$/));
+    expect([...running.values()][0].join('\n')).not.toMatch(/SCAN taskmill_tasks/);
+    expect([...paused.values()][0]).toContainEqual(expect.stringMatching(/^SEARCH taskmill_paused_names USING COVERING INDEX \w+ \(name=\?\)$/));
+    expect(Object.keys(await claim.countRunningByKey(sql, 'job'))).toHaveLength(500);
+  });
+
   it('times a fair-share pass and a keyed claim on this data', async () => {
     const times = {
       'keyedCandidates visit 18, perKey 1': await timed(21, () => claim.keyedCandidates(sql, 'job', T0, 'k05000', 18, 1)),
