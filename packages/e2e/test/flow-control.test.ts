@@ -107,9 +107,10 @@ describeBackends('flow control across processes', sharedBackends(), (env) => {
       const starts = await attemptStarts(tm, ids);
       expect(starts).toHaveLength(ids.length);
       expect(maxStartsInWindow(starts, PER_MS)).toBe(MAX);
-      // handler entries on this host's clock: a claim's tasks start a few ms after it, so a window
-      // a little shorter than `per` (by 50 ms) holds at most the limit too
-      expect(maxStartsInWindow(spans.map((s) => s.start), PER_MS - 50)).toBeLessThanOrEqual(MAX);
+      // handler entries on this host's clock: a claim records its start just before it writes, and
+      // its handlers start after the commit, some ms later (10-60 ms measured on this loaded 2-core
+      // machine), so a window shorter than `per` by 100 ms holds at most the limit too
+      expect(maxStartsInWindow(spans.map((s) => s.start), PER_MS - 100)).toBeLessThanOrEqual(MAX);
       // 40 starts at 5 per 500 ms take at least 7 windows (3.5 s) after the first batch ...
       expect(took).toBeGreaterThanOrEqual(3400);
       // ... and the workers slept until each window reopened rather than a whole poll or more
