@@ -167,20 +167,22 @@ export async function countRunning(conn: Conn, names: readonly string[]): Promis
  *      index by one dive while the statement is optimised ("Select tables optimized away"), never
  *      by reading the key's rows; repeated from each key found, up to `visit` keys;
  *   2. the due tasks of those keys, a branch per key, each an equality on (name, claim_key) and
- *      so exactly the claim order, stopping after `per_key` index entries (covering):
+ *      so exactly the claim order, stopping after `per_key` due index entries (covering; a key's
+ *      tasks of a higher priority that are not due yet come first and are passed over, as in the
+ *      claim above):
  *        (SELECT id, claim_key … WHERE name = ? AND claim_key = ? AND next_run_time <= ?
  *           ORDER BY priority DESC, next_run_time, id LIMIT ?) UNION ALL (…next key…)
  *   3. lock them by primary key FOR UPDATE SKIP LOCKED, as the claim above does (and for the
  *      same reason); a key whose rows another transaction holds is peeked again past them.
  *
- * Step 1 costs a round trip per key. One statement cannot do it on MariaDB: the step of a
- * `WITH RECURSIVE` loose scan is a subquery correlated with the key before, and MariaDB plans a
- * correlated subquery once, as a scan of the whole name (`ref` on name) that filters on
- * `claim_key > previous`, without a range from the outer value; with a million tasks of one name,
- * 20 keys took 5.4 s that way. Its loose index scan for `GROUP BY` ("Using index for group-by")
- * is not used on an index with a DESC part, and elsewhere is a cost-based choice that reads the
- * keys' rows when it is not made. The probes are taken after the name's lock, so no other claim
- * of the name waits on a probe but the next claimer of the same name.
+ * Step 1 costs a round trip per key (0.5–1 ms each on a busy 2-core test server). One statement
+ * cannot do it on MariaDB 10.11: the step of a `WITH RECURSIVE` loose scan is a subquery
+ * correlated with the key before, and MariaDB plans a correlated subquery once, as a read of the
+ * name's whole range (`ref` on name) filtered by `claim_key > previous`, never as a range starting
+ * at the outer value; with a million tasks of one name, 20 keys took 5.4 s that way. Its own loose
+ * index scan for `GROUP BY` ("Using index for group-by") is not used on an index with a DESC part,
+ * and elsewhere is a cost-based choice that reads every row of the keys when it is not made. The
+ * probes run while the name's claim lock is held, so they delay only the next claim of that name.
  */
 
 /** The prefix of a keyed task's `claim_key`; an unkeyed claimable task's is empty. */
@@ -226,12 +228,13 @@ export async function countStarts(conn: Conn, name: string, since: number, max: 
 
 /**
  * Running tasks of the name per key, read along `idx_task_claim_name (name, status, …)`: only the
- * name's running rows. Grouped by the key's bytes, so keys that differ in trailing spaces stay apart.
+ * name's running rows (forced: the optimiser otherwise may take `idx_task_timeout`, the running
+ * rows of every name). Grouped by the key's bytes, so keys that differ in trailing spaces stay apart.
  */
 export async function countRunningByKey(conn: Conn, name: string): Promise<Record<string, number>> {
   const found = await rows(
     conn,
-    `SELECT CAST(concurrency_key AS BINARY) AS k, COUNT(*) AS n FROM ${T}
+    `SELECT CAST(concurrency_key AS BINARY) AS k, COUNT(*) AS n FROM ${T} FORCE INDEX (idx_task_claim_name)
       WHERE name = ? AND status = 'running' AND concurrency_key IS NOT NULL GROUP BY k`,
     [name],
   );
