@@ -6,6 +6,7 @@ import { ValidationError, type TaskManager } from '@taskmill/core';
 import { backends, sharedBackends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { spawnWorker, type WorkerProcess } from '../src/processes.js';
+import { appDatabase } from '../src/app-transactions.js';
 
 /*
  * Flow control end to end (docs/behaviour.md#flow-control): rate limits and per-key limits held by
@@ -179,6 +180,35 @@ describeBackends('flow control across processes', sharedBackends(), (env) => {
   }, 120_000);
 });
 
+describeBackends('flow control with transactional enqueue', sharedBackends(), (env) => {
+  env.test('within() enqueues keyed tasks that keep to their per-key limit once committed', async () => {
+    const tm = await env.isolated({ max_concurrent_tasks: 6 });
+    const spans: Array<{ key: string; start: number; end: number }> = [];
+    tm.use('sync', {
+      handler: async (task) => {
+        const start = Date.now();
+        await new Promise((r) => setTimeout(r, 30));
+        spans.push({ key: task.concurrency_key!, start, end: Date.now() });
+      },
+      max_concurrent_per_key: 1,
+    });
+    await tm.setup();
+    const app = await appDatabase(env.backend, env.db());
+    try {
+      const ids = await app.run('commit', async (tx) =>
+        tm.within(tx).asyncMany(Array.from({ length: 9 }, (_, n) => ({ name: 'sync', payload: { n }, options: { concurrency_key: `doc-${n % 3}` } }))),
+      );
+      await tm.start();
+      for (const id of ids) await waitForStatus(tm, id, 'completed', 30_000);
+      expect((await tm.getTask(ids[0]))!.concurrency_key).toBe('doc-0');
+      for (const key of ['doc-0', 'doc-1', 'doc-2']) expect(maxOverlap(spans.filter((s) => s.key === key))).toBe(1);
+      expect(maxOverlap(spans)).toBeGreaterThan(1);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describeBackends('flow control', backends(), (env) => {
   env.test('fair share: 10 tasks of a key enqueued after 2,000 of another start within the first 100', async () => {
     const tm = await env.isolated({ max_concurrent_tasks: 4 });
@@ -239,6 +269,26 @@ describeBackends('flow control', backends(), (env) => {
     expect(peak).toBe(1);
     const cron = await tm.cron('child', '0 0 1 1 *', {}, { concurrency_key: 'doc-2' });
     expect((await tm.getTask(cron))!.concurrency_key).toBe('doc-2');
+  });
+
+  env.test('prefetched tasks count toward the per-key limit and the rate window from their claim', async () => {
+    const tm = await env.isolated({ max_concurrent_tasks: 2, prefetch_tasks: 10 });
+    const spans: Array<{ key: string; start: number; end: number }> = [];
+    tm.use('sync', {
+      handler: async (task) => {
+        const start = Date.now();
+        await new Promise((r) => setTimeout(r, 20));
+        spans.push({ key: task.concurrency_key!, start, end: Date.now() });
+      },
+      max_concurrent_per_key: 1,
+    });
+    tm.use('send', { handler: () => null, rate_limit: { max: 3, per: 0.5 } });
+    const keyed = await tm.asyncMany(Array.from({ length: 12 }, (_, n) => ({ name: 'sync' as const, options: { concurrency_key: `k${n % 2}` } })));
+    const sends = await tm.asyncMany(Array.from({ length: 9 }, () => ({ name: 'send' as const })));
+    await tm.start();
+    for (const id of [...keyed, ...sends]) await waitForStatus(tm, id, 'completed', 30_000);
+    for (const key of ['k0', 'k1']) expect(maxOverlap(spans.filter((s) => s.key === key))).toBe(1);
+    expect(maxStartsInWindow(await attemptStarts(tm, sends), 500)).toBe(3);
   });
 
   env.test('bad flow-control options are a ValidationError and register or write nothing', async () => {
