@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { ValidationError, type TaskManager } from '@taskmill/core';
 import { backends, sharedBackends } from '../src/backends.js';
+import { maxOverlap, maxStartsInWindow } from '../src/intervals.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { spawnWorker, type WorkerProcess } from '../src/processes.js';
 import { appDatabase } from '../src/app-transactions.js';
@@ -19,31 +20,6 @@ interface Span {
   end: number;
   key: string;
   by: number;
-}
-
-/** Most starts in any window of `perMs` ending at a start: (t - per, t]. */
-function maxStartsInWindow(starts: number[], perMs: number): number {
-  const sorted = [...starts].sort((a, b) => a - b);
-  let best = 0;
-  let from = 0;
-  for (let i = 0; i < sorted.length; i += 1) {
-    while (sorted[from] <= sorted[i] - perMs) from += 1;
-    best = Math.max(best, i - from + 1);
-  }
-  return best;
-}
-
-/** The most intervals open at one instant (an end at the same millisecond as a start closes first). */
-function maxOverlap(spans: Array<{ start: number; end: number }>): number {
-  const points = spans.flatMap((s) => [
-    { t: s.start, d: 1 },
-    { t: s.end, d: -1 },
-  ]);
-  points.sort((a, b) => a.t - b.t || a.d - b.d);
-  let open = 0;
-  let max = 0;
-  for (const p of points) max = Math.max(max, (open += p.d));
-  return max;
 }
 
 function readSpans(dir: string, count: number): Span[] {
