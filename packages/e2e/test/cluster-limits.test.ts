@@ -4,21 +4,9 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { ValidationError } from '@taskmill/core';
 import { backends, sharedBackends } from '../src/backends.js';
+import { maxOverlap } from '../src/intervals.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { spawnWorker, type WorkerProcess } from '../src/processes.js';
-
-/** The most intervals open at one instant (an end at the same millisecond as a start closes first). */
-function maxOverlap(spans: Array<{ start: number; end: number }>): number {
-  const points = spans.flatMap((s) => [
-    { t: s.start, d: 1 },
-    { t: s.end, d: -1 },
-  ]);
-  points.sort((a, b) => a.t - b.t || a.d - b.d);
-  let open = 0;
-  let max = 0;
-  for (const p of points) max = Math.max(max, (open += p.d));
-  return max;
-}
 
 describeBackends('cluster-wide concurrency limits', backends(), (env) => {
   env.test('one manager with 10 slots runs at most cluster_max_concurrent_tasks of a type at once, and other types beside them', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { Store, Task } from '@taskmill/contracts';
 import { sharedBackends } from '../src/backends.js';
+import { freezeBetweenTransactions } from '../src/faults.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { spawnWorker, type WorkerProcess } from '../src/processes.js';
 
@@ -98,6 +99,8 @@ describeBackends('worker recovery', sharedBackends(), (env) => {
       // holding the worker's registry row or the task's row, the server ends that session after the
       // store's idle-in-transaction limit (capped at the 1 s lease), so the reap and the recovery wait
       // at most that long (frozen-worker.test.ts freezes a worker inside a transaction on purpose).
+      // On SQLite nothing can take the file's write lock back from a frozen process, so the freeze
+      // is retried until it lands outside a write transaction (freezeBetweenTransactions).
       frozen = await spawnWorker({
         connection: env.db().processConnection,
         sideEffects: join(dir, 'frozen.log'),
@@ -105,7 +108,7 @@ describeBackends('worker recovery', sharedBackends(), (env) => {
         work_ms: 1500,
       });
       await waitFor(async () => (await tm.getTask(id))?.worker_id === frozen!.worker_id, { what: 'the worker to claim the task' });
-      frozen.child.kill('SIGSTOP');
+      await freezeBetweenTransactions(frozen, env.db().processConnection);
       // the live manager reaps the frozen worker's lease, recovers the task and runs it itself
       tm.use('count', async () => ({ by: 'new owner' }));
       await tm.start();

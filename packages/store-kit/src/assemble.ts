@@ -62,8 +62,14 @@ export function assembleStore(driver: StoreDriver): Store {
     // ── tasks ──
     createTasks: (tasks, now) =>
       tasks.length === 0 ? Promise.resolve([]) : write('createTasks', (tx) => operations.createTasks(tx, tasks, now)),
-    claimTasks: (request) => write('claimTasks', (tx) => operations.claimTasks(tx, request, cursors)),
-    claimBatch: (request) => write('claimTasks', (tx) => operations.claimBatch(tx, request, cursors)),
+    claimTasks: (request) => {
+      const calledAt = performance.now();
+      return write('claimTasks', (tx) => operations.claimTasks(tx, request, cursors, calledAt));
+    },
+    claimBatch: (request) => {
+      const calledAt = performance.now();
+      return write('claimTasks', (tx) => operations.claimBatch(tx, request, cursors, calledAt));
+    },
     pauseName: async (name, options, now) => {
       const input = operations.pauseInput(name, options);
       return write('pauseName', (tx) => operations.pauseTaskName(tx, input, now));

@@ -11,7 +11,7 @@ function task(overrides: Partial<Task> = {}): Task {
     progress_text: null, progress_percent: null, stage: 0, timeout: 60, retry_count: 0, max_retries: 3, retry_interval: 0,
     cron_expr: null, cron_tz: null, root_id: null, parent_id: null, total_children: 0, completed_children: 0, worker_id: null,
     start_time: null, context: null, attempt: 0, suspend_reason: null, retry_backoff: 'fixed', retry_max_interval: null,
-    retry_jitter: 0, unique_key: null, unique_scope: null, unique_until: null, trace_context: null, ...overrides,
+    retry_jitter: 0, unique_key: null, unique_scope: null, unique_until: null, trace_context: null, concurrency_key: null, ...overrides,
   } as Task;
 }
 
@@ -19,7 +19,7 @@ function newTask(overrides: Partial<NewTask> = {}): NewTask {
   return {
     name: 'job', type: 'async', payload: null, priority: 0, tag: null, next_run_time: T0, timeout: 60, max_retries: 3,
     retry_interval: 0, cron_expr: null, cron_tz: null, retry_backoff: 'fixed', retry_max_interval: null, retry_jitter: 0,
-    unique_key: null, unique_scope: null, unique_until: null, trace_context: null, ...overrides,
+    unique_key: null, unique_scope: null, unique_until: null, trace_context: null, concurrency_key: null, ...overrides,
   };
 }
 

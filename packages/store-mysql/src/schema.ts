@@ -77,6 +77,24 @@ export const tasks = mysqlTable(
     // `abc ` would be one key here and two on PostgreSQL and SQLite; bytes compare exactly
     unique_slot: varbinary('unique_slot', { length: 1020 }),
     trace_context: varchar('trace_context', { length: 1024 }),
+    concurrency_key: varchar('concurrency_key', { length: 255 }),
+    // Where a claimable task sits in the keyed claim's index (claim.ts `keyedCandidates`,
+    // docs/behaviour.md#flow-control): NULL unless the task is claimable, '' for a claimable task
+    // without a key, and 'k' followed by the key's bytes for a keyed one. MariaDB and MySQL have
+    // no partial index, so this column is one: the rows it is NULL for (running, completed…) sit
+    // apart at the start of their name's range and no probe reads them, and one range holds the
+    // three claimable statuses, so the distinct keys are a single ordered run. Bytes, not text: a
+    // VARCHAR's binary collation still pads with spaces (see unique_slot), so `a` and `a ` would
+    // compare equal and a probe for the key after `a` would skip `a ` for good; the prefix keeps
+    // the unkeyed tasks apart from a key that is the empty string. STORED, not VIRTUAL: an index
+    // on a stored column is a plain index, while InnoDB must recompute an indexed virtual column
+    // in purge and rollback, which has had a long run of bugs on MariaDB; the price is that adding
+    // it rebuilds the table once (migration "flow_control"; about 25 s per million tasks on a
+    // small server, with writes waiting).
+    claim_key: varbinary('claim_key', { length: 1021 }).generatedAlwaysAs(
+      sql`CASE WHEN \`status\` IN ('pending', 'failed', 'timeout') THEN CAST(IF(\`concurrency_key\` IS NULL, '', CONCAT('k', \`concurrency_key\`)) AS BINARY) END`,
+      { mode: 'stored' },
+    ),
   },
   (t) => [
     index('idx_task_scheduling').on(t.status, t.next_run_time, t.priority),
@@ -98,6 +116,9 @@ export const tasks = mysqlTable(
     // unique tasks: at most one task of a name holds a key while its scope lasts (released by
     // setting the slot NULL; NULLs never collide in a UNIQUE index)
     uniqueIndex('idx_task_unique').on(t.name, t.unique_slot),
+    // the keyed claim (claim.ts): one probe per distinct key of a name's claimable tasks, each
+    // key's due tasks in claim order, and the unkeyed ones (claim_key '') the same way
+    index('idx_task_claim_key').on(t.name, t.claim_key, sql`\`priority\` DESC`, t.next_run_time, t.id),
   ],
 );
 
@@ -135,6 +156,9 @@ export const taskAttempts = mysqlTable(
   {
     id: ms('id').autoincrement().primaryKey(),
     task_id: ms('task_id').notNull(),
+    // the task's name, so that a rate limit counts the starts of a name in a window by index
+    // (docs/behaviour.md#flow-control); NULL on attempts recorded before the column existed
+    name: varchar('name', { length: 255 }),
     attempt: int('attempt').notNull(),
     worker_id: varchar('worker_id', { length: 255 }),
     started_at: ms('started_at').notNull(),
@@ -147,6 +171,8 @@ export const taskAttempts = mysqlTable(
     // attempt reads are scoped to a task or a workflow's tasks too: no index per worker or outcome
     index('idx_task_attempts_task_attempt').on(t.task_id, t.attempt),
     index('idx_task_attempts_task_open').on(t.task_id, t.ended_at, t.attempt),
+    // rate limits: the starts of a name since a time (claim.ts `countStarts`)
+    index('idx_task_attempts_name_started').on(t.name, t.started_at),
   ],
 );
 
@@ -174,10 +200,18 @@ export const workers = mysqlTable(
 );
 
 /**
- * `taskmill_claim_locks`: one row per task name with a cluster-wide concurrency limit, whose row
- * lock serialises the claimers of that name (MySQL has no transaction-scoped advisory lock; see
+ * `taskmill_claim_locks`: one row per task name with a cluster-wide concurrency limit, a rate
+ * limit or a per-key limit, whose row lock serialises the claimers of that name (MySQL has no transaction-scoped advisory lock; see
  * claim.ts `lockClaimNames`). Holds nothing else.
  */
 export const claimLocks = mysqlTable('taskmill_claim_locks', {
   name: varchar('name', { length: 255 }).primaryKey(),
+});
+
+/** `taskmill_paused_names`: one row per task name paused cluster-wide (docs/behaviour.md#flow-control). */
+export const pausedNames = mysqlTable('taskmill_paused_names', {
+  name: varchar('name', { length: 255 }).primaryKey(),
+  paused_at: ms('paused_at').notNull(),
+  paused_by: varchar('paused_by', { length: 255 }),
+  reason: text('reason'),
 });

@@ -184,7 +184,7 @@ async function closeAttempt(conn: Conn, close: AttemptClose): Promise<void> {
 }
 
 async function openAttempts(conn: Conn, list: AttemptOpen[]): Promise<void> {
-  const names = ['task_id', 'attempt', 'worker_id', 'started_at'] as const;
+  const names = ['task_id', 'name', 'attempt', 'worker_id', 'started_at'] as const;
   await insertRows(conn, A, names, list.map((open) => names.map((name) => open[name])));
 }
 
@@ -215,7 +215,8 @@ export async function applyChanges(conn: Conn, list: readonly TaskChange[]): Pro
   return { applied, event_ids: await insertEvents(conn, events) };
 }
 
-function insertEvents(conn: Conn, events: readonly EventRow[]): Promise<number[]> {
+/** Insert events (one multi-row INSERT per chunk); their ids in order. Also those of no task (`task_id` 0: a name's pause and resume). */
+export function insertEvents(conn: Conn, events: readonly EventRow[]): Promise<number[]> {
   return insertRows(
     conn,
     E,

@@ -194,7 +194,7 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
   it('countStarts: starts after `since` (strictly) and the max-th latest of them', async () => {
     const starts = [T0 - 100, T0 - 50, T0 - 10, T0 - 10, T0];
     await admin`INSERT INTO ${table('taskmill_task_attempts')} ${admin(
-      [...starts.map((started_at, i) => ({ task_id: 1000 + i, name: 'rated', attempt: 1, started_at })), { task_id: 2000, name: 'unrated', attempt: 1, started_at: T0 }],
+      [...starts.map((started_at, i) => ({ task_id: 1000 + i, name: 'rated', attempt: 1, started_at })), { task_id: 2000, name: 'unrated', attempt: 1, started_at: T0 }] as never,
     )}`;
     const count = (since: number, max: number) => tx((db) => claim.countStarts(db, 'rated', since, max));
     expect(await count(T0 - 50, 1)).toEqual({ count: 3, max_th_latest: T0 });

@@ -97,7 +97,7 @@ export async function countStarts(sql: SqliteConnection, name: string, since: nu
   return { count: Number(row.n), max_th_latest: row.max_th_latest === null ? null : Number(row.max_th_latest) };
 }
 
-/** Running tasks of the name per key: like {@link countRunning}, from the partial index of running rows (few: one per busy worker slot). */
+/** Running tasks of the name per key: like {@link countRunning}, a read of the running rows only (an index on status), which are few: one per busy worker slot. */
 export async function countRunningByKey(sql: SqliteConnection, name: string): Promise<Record<string, number>> {
   const rows = sql.all(
     `SELECT concurrency_key AS k, COUNT(*) AS n FROM ${TABLES.tasks}

@@ -142,7 +142,7 @@ function insertEvent(sql: SqliteConnection, row: EventRow): number {
 }
 
 /** Insert events that belong to no task (`task_id` 0: a name's pause and resume); their ids in order. */
-export function insertEvents(sql: SqliteConnection, rows: readonly EventRow[]): number[] {
+export async function insertEvents(sql: SqliteConnection, rows: readonly EventRow[]): Promise<number[]> {
   return rows.map((row) => insertEvent(sql, row));
 }
 

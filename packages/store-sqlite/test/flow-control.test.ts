@@ -199,7 +199,7 @@ describe('paused names and events without a task', () => {
     expect(await claim.pausedAmong(sql, ['job', 'alpha'])).toEqual(['alpha']);
   });
 
-  it('insertEvents writes rows with task_id 0 and returns their ids in order', () => {
+  it('insertEvents writes rows with task_id 0 and returns their ids in order', async () => {
     const sql = database();
     const row = (type: 'name_paused' | 'name_resumed', time: number) =>
       eventRow({
@@ -216,14 +216,14 @@ describe('paused names and events without a task', () => {
         message: null,
         metadata: { name: 'job', by: null },
       });
-    const eventIds = taskRows.insertEvents(sql, [row('name_paused', T0), row('name_resumed', T0 + 1)]);
+    const eventIds = await taskRows.insertEvents(sql, [row('name_paused', T0), row('name_resumed', T0 + 1)]);
     expect(eventIds).toHaveLength(2);
     expect(eventIds[1]).toBeGreaterThan(eventIds[0]);
     expect(sql.all('SELECT id, task_id, event_type, event_time, metadata FROM taskmill_task_events ORDER BY id')).toEqual([
       { id: eventIds[0], task_id: 0, event_type: 'name_paused', event_time: T0, metadata: '{"name":"job","by":null}' },
       { id: eventIds[1], task_id: 0, event_type: 'name_resumed', event_time: T0 + 1, metadata: '{"name":"job","by":null}' },
     ]);
-    expect(taskRows.insertEvents(sql, [])).toEqual([]);
+    expect(await taskRows.insertEvents(sql, [])).toEqual([]);
   });
 });
 

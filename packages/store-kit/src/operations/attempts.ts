@@ -55,7 +55,7 @@ const NOTHING: ClaimResult = { tasks: [], retry_at: null };
  * what started within the window (rate limit), read after the lock so it includes every claim an
  * earlier holder committed.
  */
-export async function claimBatch(tx: StoreWriter, request: ClaimRequest, cursors: KeyCursors): Promise<ClaimResult> {
+export async function claimBatch(tx: StoreWriter, request: ClaimRequest, cursors: KeyCursors, calledAt = performance.now()): Promise<ClaimResult> {
   const planned = planClaim(request);
   if (!planned) return NOTHING;
   const serialised = serialisedNames(planned, request.cluster_limits);
@@ -78,6 +78,11 @@ export async function claimBatch(tx: StoreWriter, request: ClaimRequest, cursors
   if (!plan) return NOTHING;
   const locked = serialised.filter((name) => plan!.names.includes(name));
   await tx.lockClaimNames(locked);
+  // the claim starts its tasks when it commits, not when it was asked for: waiting for a
+  // connection and for the lock behind other claimers of the name can take longer than a rate
+  // window allows for, so the time this claim records and judges windows by moves on by the time
+  // since the store was asked (docs/behaviour.md#flow-control)
+  plan = { ...plan, now: plan.now + Math.floor(performance.now() - calledAt) };
 
   const clustered = clusterLimitedNames(plan, request.cluster_limits);
   if (clustered.length > 0) {
@@ -109,12 +114,15 @@ export async function claimBatch(tx: StoreWriter, request: ClaimRequest, cursors
   const candidates = plain ? await tx.claimCandidates(plain) : [];
   const picked = pickClaims(candidates, plan, streams);
   if (picked.length >= plan.limit) retryAt = null; // a full batch: the loop claims again at once anyway
-  return { tasks: await claimPicked(tx, plan, picked), retry_at: retryAt };
+  // recorded as late as it can be (before the rows are written): a start later than the `now` the
+  // windows were counted at only makes them stricter
+  const startedAt = Math.max(plan.now, request.now + Math.floor(performance.now() - calledAt));
+  return { tasks: await claimPicked(tx, { ...plan, now: startedAt }, picked), retry_at: retryAt };
 }
 
 /** `TaskStore.claimTasks`: {@link claimBatch} without the hint. */
-export async function claimTasks(tx: StoreWriter, request: ClaimRequest, cursors: KeyCursors): Promise<Task[]> {
-  return (await claimBatch(tx, request, cursors)).tasks;
+export async function claimTasks(tx: StoreWriter, request: ClaimRequest, cursors: KeyCursors, calledAt = performance.now()): Promise<Task[]> {
+  return (await claimBatch(tx, request, cursors, calledAt)).tasks;
 }
 
 /** Claim the picked candidates (guarded by the status they were read with); the claimed rows in pick order. */

@@ -39,11 +39,15 @@ export function defineFlowControlTests({ test, open, peer, db }: SuiteContext): 
     const claim = claimer(store);
     const first = await claim(T0 + 10, 10, ['send'], RATE(3, 1000));
     expect(first.tasks.map((t) => t.id)).toEqual(ids.slice(0, 3));
+    // a limited claim records its start at its `now` plus the time it took to get there (a few ms at most here)
+    const started = (await db.attempts(store)).map((a) => a.started_at);
+    expect(started.every((t) => t >= T0 + 10 && t < T0 + 10 + 1000)).toBe(true);
     const held = await claim(T0 + 20, 10, ['send'], RATE(3, 1000));
     expect(held.tasks).toEqual([]);
-    // the third latest start (T0 + 10) leaves the window (now - 1000, now] at T0 + 1010
-    expect(held.retry_at).toBe(T0 + 1010);
-    expect((await claim(T0 + 1009, 10, ['send'], RATE(3, 1000))).tasks).toEqual([]);
+    // the third latest start leaves the window (now - 1000, now] 1000 ms after it
+    const reopen = Math.min(...started) + 1000;
+    expect(held.retry_at).toBe(reopen);
+    expect((await claim(reopen - 1, 10, ['send'], RATE(3, 1000))).tasks).toEqual([]);
     for (const id of ids.slice(3)) {
       const task = (await db.task(store, id))!;
       expect(task.status).toBe('pending');
@@ -51,7 +55,7 @@ export function defineFlowControlTests({ test, open, peer, db }: SuiteContext): 
       expect(await db.eventTypes(store, id)).toEqual(['task_created']);
     }
     expect(await db.attempts(store, { task_id: ids[3] })).toEqual([]);
-    const reopened = await claim(T0 + 1010, 10, ['send'], RATE(3, 1000));
+    const reopened = await claim(Math.max(...started) + 1000, 10, ['send'], RATE(3, 1000));
     expect(reopened.tasks.map((t) => t.id)).toEqual(ids.slice(3));
     expect(reopened.retry_at).toBeNull();
   });
@@ -60,17 +64,21 @@ export function defineFlowControlTests({ test, open, peer, db }: SuiteContext): 
     const store = await open();
     await store.createTasks([...Array.from({ length: 6 }, () => newTask({ name: 'send' })), newTask({ name: 'other' }), newTask({ name: 'other' })], T0);
     const claim = claimer(store);
+    const startOf = async (tasks: Task[]) => (await db.attempts(store, { task_id: tasks[0].id }))[0].started_at;
     const a = await claim(T0 + 100, 1, ['send'], RATE(3, 1000));
+    const firstStart = await startOf(a.tasks);
     await complete(store, a.tasks, T0 + 150);
-    expect((await claim(T0 + 500, 2, ['send'], RATE(3, 1000))).tasks).toHaveLength(2);
+    const b = await claim(T0 + 500, 2, ['send'], RATE(3, 1000));
+    expect(b.tasks).toHaveLength(2);
+    const secondStart = await startOf(b.tasks);
     const mixed = await claim(T0 + 600, 5, ['send', 'other'], RATE(3, 1000));
     expect(mixed.tasks.map((t) => t.name)).toEqual(['other', 'other']);
-    expect(mixed.retry_at).toBe(T0 + 1100);
-    // at T0 + 1100 only the first start has left: one place
-    expect((await claim(T0 + 1100, 5, ['send'], RATE(3, 1000))).tasks).toHaveLength(1);
-    const after = await claim(T0 + 1200, 5, ['send'], RATE(3, 1000));
+    expect(mixed.retry_at).toBe(firstStart + 1000);
+    // once the first start has left: one place
+    expect((await claim(firstStart + 1000, 5, ['send'], RATE(3, 1000))).tasks).toHaveLength(1);
+    const after = await claim(firstStart + 1001, 5, ['send'], RATE(3, 1000));
     expect(after.tasks).toEqual([]);
-    expect(after.retry_at).toBe(T0 + 1500);
+    expect(after.retry_at).toBe(secondStart + 1000);
   });
 
   test('concurrent claimers on three peers never start more than max tasks of a rate-limited name in any window', async () => {
