@@ -22,7 +22,7 @@ if (!url) {
   process.exit(2);
 }
 const N = Number(nArg ?? 5000);
-const TABLES = ['taskmill_task_events', 'taskmill_task_attempts', 'taskmill_tasks', 'taskmill_workers', 'taskmill_claim_locks', 'taskmill_migrations'];
+const TABLES = ['taskmill_task_events', 'taskmill_task_attempts', 'taskmill_tasks', 'taskmill_workers', 'taskmill_claim_locks', 'taskmill_paused_names', 'taskmill_migrations'];
 
 async function reset(): Promise<void> {
   if (url.startsWith('postgres')) {
@@ -95,13 +95,19 @@ let done = 0;
 let finished!: () => void;
 const all = new Promise<void>((resolve) => (finished = resolve));
 const worker = new TaskManager({ dbConnection: store, max_concurrent_tasks: Number(process.env.PROFILE_CONCURRENCY ?? 10), prefetch_tasks: Number(process.env.PROFILE_PREFETCH ?? 0) });
-worker.use('noop', () => {
-  if (++done === N) finished();
-  return null;
+// PROFILE_KEYS: WK's tasks instead, keyed round the keys, under max_concurrent_per_key 1
+const keys = Number(process.env.PROFILE_KEYS ?? 0);
+const keyOf = (i: number) => (keys > 0 ? { options: { concurrency_key: `k${String(i % keys).padStart(String(keys - 1).length, '0')}` } } : {});
+worker.use('noop', {
+  handler: () => {
+    if (++done === N) finished();
+    return null;
+  },
+  ...(keys > 0 ? { max_concurrent_per_key: 1 } : {}),
 });
 const producer = new TaskManager({ dbConnection: url });
 producer.use('noop', () => null);
-for (let i = 0; i < N; i += 1000) await producer.asyncMany(Array.from({ length: Math.min(1000, N - i) }, () => ({ name: 'noop', payload: {} })));
+for (let i = 0; i < N; i += 1000) await producer.asyncMany(Array.from({ length: Math.min(1000, N - i) }, (_, j) => ({ name: 'noop', payload: {}, ...keyOf(i + j) })));
 await producer.stop();
 
 const session = flags.includes('--cpu-prof') ? new Session() : null;
