@@ -144,7 +144,7 @@ async function claimPicked(tx: StoreWriter, plan: ClaimPlan, picked: Task[]): Pr
 }
 
 /** Keys visited per claim beyond the batch size and the saturated keys met on the way. */
-const EXTRA_KEYS = 8;
+const EXTRA_KEYS = 2;
 
 /**
  * A keyed name's candidates in fair-share order (docs/behaviour.md#flow-control): the next keys after
