@@ -175,10 +175,14 @@ async function keyedTurns(
   let visited = first.keys;
   const wrapped = first.keys.length < budget;
   if (wrapped) {
-    // came past the last key: the unkeyed tasks' turn, then the first keys up to where this pass began
-    turns.push({ room: want, tasks: await tx.unkeyedCandidates(name, plan.now, want) });
-    if (start !== null) {
-      const again = await tx.keyedCandidates(name, plan.now, null, budget - first.keys.length, perKey);
+    // came past the last key: the unkeyed tasks' turn, then the first keys up to where this pass
+    // began (both read together)
+    const [unkeyed, again] = await Promise.all([
+      tx.unkeyedCandidates(name, plan.now, want),
+      start === null ? Promise.resolve(null) : tx.keyedCandidates(name, plan.now, null, budget - first.keys.length, perKey),
+    ]);
+    turns.push({ room: want, tasks: unkeyed });
+    if (again) {
       // in the database's key order, up to the first key the first part visited (no comparison
       // here: the collation decides the order, not JavaScript)
       const seen = new Set(first.keys);
