@@ -305,6 +305,9 @@ describe('the store writes the flow-control columns', () => {
     const rated = await s.claimBatch({ worker_id: 'w1', now: T0 + 10, limit: 10, names: ['rated'], rate_limits: { rated: { max: 2, per_ms: 1000 } } });
     expect(rated.tasks).toHaveLength(2);
     const held = await s.claimBatch({ worker_id: 'w1', now: T0 + 20, limit: 10, names: ['rated'], rate_limits: { rated: { max: 2, per_ms: 1000 } } });
-    expect(held).toEqual({ tasks: [], retry_at: T0 + 1010 });
+    expect(held.tasks).toEqual([]);
+    // a limited claim records its start at its `now` plus the time it took (docs/behaviour.md#flow-control)
+    expect(held.retry_at).toBeGreaterThanOrEqual(T0 + 1010);
+    expect(held.retry_at).toBeLessThan(T0 + 1510);
   });
 });

@@ -72,21 +72,30 @@ export async function claimBatch(tx: StoreWriter, request: ClaimRequest, cursors
     return { tasks: await claimPicked(tx, plan, pickClaims(await tx.claimCandidates(plan), plan)), retry_at: null };
   }
 
-  const [may, paused] = await Promise.all([tx.workerMayClaim(planned.worker_id), tx.pausedAmong(planned.names)]);
+  // sent together: the worker's row, the paused names, and the locks of every serialised name (a
+  // paused one is locked for nothing until commit, which costs less than another round trip)
+  const [may, paused] = await Promise.all([tx.workerMayClaim(planned.worker_id), tx.pausedAmong(planned.names), tx.lockClaimNames(serialised)]);
   if (!may) return NOTHING;
-  let plan = withoutNames(planned, paused);
-  if (!plan) return NOTHING;
-  const locked = serialised.filter((name) => plan!.names.includes(name));
-  await tx.lockClaimNames(locked);
+  const unpaused = withoutNames(planned, paused);
+  if (!unpaused) return NOTHING;
   // the claim starts its tasks when it commits, not when it was asked for: waiting for a
   // connection and for the lock behind other claimers of the name can take longer than a rate
   // window allows for, so the time this claim records and judges windows by moves on by the time
   // since the store was asked (docs/behaviour.md#flow-control)
-  plan = { ...plan, now: plan.now + Math.floor(performance.now() - calledAt) };
+  let plan: ClaimPlan | null = { ...unpaused, now: unpaused.now + Math.floor(performance.now() - calledAt) };
+  const now = plan.now;
 
+  // every room, read together after the locks: what runs, what started in each window, what runs per key
   const clustered = clusterLimitedNames(plan, request.cluster_limits);
+  const rated = Object.entries(plan.rates);
+  const keyed = Object.keys(plan.keys);
+  const [running, windows, runningByKey] = await Promise.all([
+    clustered.length > 0 ? tx.countRunning(clustered) : Promise.resolve({}),
+    Promise.all(rated.map(([name, rate]) => (rate.max > 0 ? tx.countStarts(name, now - rate.per_ms, rate.max) : Promise.resolve({ count: 0, max_th_latest: null })))),
+    Promise.all(keyed.map((name) => tx.countRunningByKey(name))),
+  ]);
   if (clustered.length > 0) {
-    plan = narrowPlan(plan, request.cluster_limits!, await tx.countRunning(clustered));
+    plan = narrowPlan(plan, request.cluster_limits!, running);
     if (!plan) return NOTHING;
   }
 
@@ -94,30 +103,29 @@ export async function claimBatch(tx: StoreWriter, request: ClaimRequest, cursors
   const holdUntil = (time: number) => {
     retryAt = retryAt === null ? time : Math.min(retryAt, time);
   };
-  for (const [name, rate] of Object.entries(plan.rates)) {
+  for (const [i, [name, rate]] of rated.entries()) {
     // starts in the window (now - per, now]; when `max` or more, it reopens as soon as the
     // max-th latest of them leaves it (max - 1 remain), at that start + per
-    const { count, max_th_latest } = rate.max > 0 ? await tx.countStarts(name, plan.now - rate.per_ms, rate.max) : { count: 0, max_th_latest: null };
+    const { count, max_th_latest } = windows[i];
     const room = rate.max - count;
-    if (room <= 0 && max_th_latest !== null) holdUntil(Math.max(plan.now + 1, max_th_latest + rate.per_ms));
-    plan = capName(plan, name, room);
+    if (room <= 0 && max_th_latest !== null) holdUntil(Math.max(now + 1, max_th_latest + rate.per_ms));
+    plan = capName(plan!, name, room);
     if (!plan) return { tasks: [], retry_at: retryAt };
   }
 
-  const streams: Task[][] = [];
-  for (const name of Object.keys(plan.keys)) {
-    const { tasks, exhausted } = await keyedTurns(tx, plan, name, cursors);
-    streams.push(tasks);
-    if (exhausted) holdUntil(plan.now);
-  }
-  const plain = withoutNames(plan, Object.keys(plan.keys));
-  const candidates = plain ? await tx.claimCandidates(plain) : [];
-  const picked = pickClaims(candidates, plan, streams);
-  if (picked.length >= plan.limit) retryAt = null; // a full batch: the loop claims again at once anyway
+  const current: ClaimPlan = plan!;
+  const plain = withoutNames(current, keyed);
+  const [turns, candidates] = await Promise.all([
+    Promise.all(keyed.filter((name) => current.names.includes(name)).map((name) => keyedTurns(tx, current, name, runningByKey[keyed.indexOf(name)], cursors))),
+    plain ? tx.claimCandidates(plain) : Promise.resolve([]),
+  ]);
+  for (const { exhausted } of turns) if (exhausted) holdUntil(now);
+  const picked = pickClaims(candidates, current, turns.map((turn) => turn.tasks));
+  if (picked.length >= current.limit) retryAt = null; // a full batch: the loop claims again at once anyway
   // recorded as late as it can be (before the rows are written): a start later than the `now` the
   // windows were counted at only makes them stricter
-  const startedAt = Math.max(plan.now, request.now + Math.floor(performance.now() - calledAt));
-  return { tasks: await claimPicked(tx, { ...plan, now: startedAt }, picked), retry_at: retryAt };
+  const startedAt = Math.max(now, request.now + Math.floor(performance.now() - calledAt));
+  return { tasks: await claimPicked(tx, { ...current, now: startedAt }, picked), retry_at: retryAt };
 }
 
 /** `TaskStore.claimTasks`: {@link claimBatch} without the hint. */
@@ -136,7 +144,7 @@ async function claimPicked(tx: StoreWriter, plan: ClaimPlan, picked: Task[]): Pr
 }
 
 /** Keys visited per claim beyond the batch size and the saturated keys met on the way. */
-const EXTRA_KEYS = 8;
+const EXTRA_KEYS = 2;
 
 /**
  * A keyed name's candidates in fair-share order (docs/behaviour.md#flow-control): the next keys after
@@ -147,10 +155,15 @@ const EXTRA_KEYS = 8;
  * the queue; `exhausted` when it stopped before coming round to where it began with the batch not
  * full (more keys may have due tasks: the caller claims again at once rather than after a poll).
  */
-async function keyedTurns(tx: StoreWriter, plan: ClaimPlan, name: string, cursors: KeyCursors): Promise<{ tasks: Task[]; exhausted: boolean }> {
+async function keyedTurns(
+  tx: StoreWriter,
+  plan: ClaimPlan,
+  name: string,
+  running: Record<string, number>,
+  cursors: KeyCursors,
+): Promise<{ tasks: Task[]; exhausted: boolean }> {
   const perKeyLimit = plan.keys[name];
   const want = Math.min(plan.limit, plan.caps[name] ?? Infinity);
-  const running = await tx.countRunningByKey(name);
   const saturated = Object.values(running).filter((n) => n >= perKeyLimit).length;
   const budget = want + saturated + EXTRA_KEYS;
   const perKey = Math.min(perKeyLimit, want);
@@ -162,10 +175,14 @@ async function keyedTurns(tx: StoreWriter, plan: ClaimPlan, name: string, cursor
   let visited = first.keys;
   const wrapped = first.keys.length < budget;
   if (wrapped) {
-    // came past the last key: the unkeyed tasks' turn, then the first keys up to where this pass began
-    turns.push({ room: want, tasks: await tx.unkeyedCandidates(name, plan.now, want) });
-    if (start !== null) {
-      const again = await tx.keyedCandidates(name, plan.now, null, budget - first.keys.length, perKey);
+    // came past the last key: the unkeyed tasks' turn, then the first keys up to where this pass
+    // began (both read together)
+    const [unkeyed, again] = await Promise.all([
+      tx.unkeyedCandidates(name, plan.now, want),
+      start === null ? Promise.resolve(null) : tx.keyedCandidates(name, plan.now, null, budget - first.keys.length, perKey),
+    ]);
+    turns.push({ room: want, tasks: unkeyed });
+    if (again) {
       // in the database's key order, up to the first key the first part visited (no comparison
       // here: the collation decides the order, not JavaScript)
       const seen = new Set(first.keys);
