@@ -14,6 +14,7 @@ import {
   patchEntries,
   pickClaims,
   planClaim,
+  roundRobin,
   taskConditions,
   TASK_PATCH_COLUMNS,
   retryTransaction,
@@ -50,8 +51,34 @@ describe('claim order', () => {
     expect(planClaim({ worker_id: 'w', now: T0, limit: 3, names: [] })).toBeNull();
     expect(planClaim({ worker_id: 'w', now: T0, limit: 3, names: ['a'], name_limits: { a: 0 } })).toBeNull();
     expect(planClaim({ worker_id: 'w', now: T0, limit: 3, names: ['a', 'b', 'a', 'c'], name_limits: { a: 1, b: 7 } })).toEqual({
-      worker_id: 'w', now: T0, limit: 3, names: ['a', 'b', 'c'], caps: { a: 1 },
+      worker_id: 'w', now: T0, limit: 3, names: ['a', 'b', 'c'], caps: { a: 1 }, rates: {}, keys: {},
     });
+    // rate and per-key limits of the claim's names; one that cannot be read holds back rather than lifts
+    expect(
+      planClaim({
+        worker_id: 'w', now: T0, limit: 3, names: ['a', 'b'],
+        rate_limits: { a: { max: 2, per_ms: 1000 }, b: { max: 'x' as never, per_ms: 0 }, z: { max: 1, per_ms: 1 } },
+        key_limits: { b: 2, z: 1 },
+      }),
+    ).toMatchObject({ rates: { a: { max: 2, per_ms: 1000 }, b: { max: 0, per_ms: 1 } }, keys: { b: 2 } });
+  });
+
+  it('takes keyed candidates round robin: one task of each turn per round, within its room, each turn in claim order', () => {
+    const task = (id: number, key: string | null, priority = 0) => ({ id, priority, next_run_time: T0, name: 'k', concurrency_key: key }) as unknown as Task;
+    const order = roundRobin([
+      { room: 2, tasks: [task(3, 'a'), task(1, 'a'), task(2, 'a', 5)] },
+      { room: 1, tasks: [task(4, 'b'), task(5, 'b')] },
+      { room: 0, tasks: [task(6, 'c')] },
+      { room: 9, tasks: [task(7, null), task(8, null)] },
+    ]);
+    expect(order.map((t) => t.id)).toEqual([2, 4, 7, 1, 8]);
+  });
+
+  it('merges streams by their heads in claim order, keeping each stream in its own order, under the caps', () => {
+    const plan = planClaim({ worker_id: 'w', now: T0, limit: 4, names: ['p', 'k'], name_limits: { k: 2 } })!;
+    const t = (id: number, name: string, priority = 0) => ({ id, priority, next_run_time: T0, name });
+    const picked = pickClaims([t(1, 'p'), t(2, 'p', 1)], plan, [[t(9, 'k'), t(5, 'k', 3), t(6, 'k')]]);
+    expect(picked.map((x) => x.id)).toEqual([2, 1, 9, 5]);
   });
 
   it('picks the batch in claim order under per-name caps', () => {
@@ -150,7 +177,7 @@ describe('transitions as data', () => {
     const c = changes.claim(task({ status: 'failed', retry_count: 1, attempt: 2, stage: 3 }), 'w9', T0);
     expect(c.guard).toEqual({ status: 'failed' });
     expect(c.patch).toMatchObject({ status: 'running', retry_count: 2, stage: 0, attempt: 3, worker_id: 'w9' });
-    expect(c.open_attempt).toEqual({ task_id: 1, attempt: 3, worker_id: 'w9', started_at: T0 });
+    expect(c.open_attempt).toEqual({ task_id: 1, name: 'job', attempt: 3, worker_id: 'w9', started_at: T0 });
     expect(c.events.map((e) => e.event_type)).toEqual(['task_retry_scheduled', 'task_claimed', 'task_started', 'task_retry_started']);
   });
 
