@@ -193,9 +193,8 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
 
   it('countStarts: starts after `since` (strictly) and the max-th latest of them', async () => {
     const starts = [T0 - 100, T0 - 50, T0 - 10, T0 - 10, T0];
-    await admin`INSERT INTO ${table('taskmill_task_attempts')} ${admin(
-      [...starts.map((started_at, i) => ({ task_id: 1000 + i, name: 'rated', attempt: 1, started_at })), { task_id: 2000, name: 'unrated', attempt: 1, started_at: T0 }] as never,
-    )}`;
+    const rows = [...starts.map((started_at, i) => ({ task_id: 1000 + i, name: 'rated', attempt: 1, started_at })), { task_id: 2000, name: 'unrated', attempt: 1, started_at: T0 }];
+    await admin`INSERT INTO ${table('taskmill_task_attempts')} ${admin(rows as never)}`;
     const count = (since: number, max: number) => tx((db) => claim.countStarts(db, 'rated', since, max));
     expect(await count(T0 - 50, 1)).toEqual({ count: 3, max_th_latest: T0 });
     expect(await count(T0 - 50, 2)).toEqual({ count: 3, max_th_latest: T0 - 10 });
@@ -346,5 +345,154 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
       await store.close();
       await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;
     }
+  });
+});
+
+describe.skipIf(unreachable !== null)(`postgres flow-control plans on 1,000,000 tasks${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
+  const TASKS = 1_000_000;
+  const KEYS = 10_000;
+  const ATTEMPTS = 200_000;
+  const statements: Array<{ query: string; params: unknown[] }> = [];
+  let admin: postgres.Sql;
+  let client: postgres.Sql;
+  let schema: string;
+  let connection: Connection;
+
+  beforeAll(async () => {
+    admin = postgres(PG_URL, { max: 2, onnotice: () => {} });
+    client = postgres(PG_URL, { max: 2, onnotice: () => {}, debug: (_connection, query, params) => statements.push({ query, params: [...params] }) });
+    schema = freshSchema();
+    connection = openConnection({ client, schema });
+    await migrate(connection);
+    const tasks = admin(`${schema}.taskmill_tasks`);
+    const started = performance.now();
+    // The rows go in without the secondary indexes, which are then built again from their own
+    // definitions: a sorted build of each costs a third of keeping ten of them up to date row by
+    // row, and the planner sees the same indexes and statistics either way.
+    const indexes = await admin`
+      SELECT indexname, indexdef FROM pg_indexes
+      WHERE schemaname = ${schema} AND tablename = 'taskmill_tasks' AND indexname <> 'taskmill_tasks_pkey'`;
+    for (const index of indexes) await admin`DROP INDEX ${admin(`${schema}.${index.indexname}`)}`;
+    // nor is the load written to the WAL: the plans do not depend on it, the test's time does
+    await admin`ALTER TABLE ${tasks} SET UNLOGGED`;
+    // one name, 10,000 keys of 100 tasks each (but every 1001st task, without a key); within a
+    // key priorities 0-6 and two thirds of the tasks due, the rest an hour ahead
+    await admin`
+      INSERT INTO ${tasks} (name, type, priority, created_at, status, next_run_time, timeout, max_retries, concurrency_key)
+      SELECT 'keyed', 'async', (g / ${KEYS}) % 7, ${T0}::int8, 'pending',
+        CASE WHEN (g / ${KEYS}) % 3 <> 0 THEN ${T0}::int8 - g ELSE ${T0}::int8 + 3600000 + g END, 60, 3,
+        CASE WHEN g % 1001 = 0 THEN NULL ELSE 'k' || lpad((g % ${KEYS})::text, 5, '0') END
+      FROM generate_series(1, ${TASKS}) AS g`;
+    await admin.begin(async (tx) => {
+      await tx`SET LOCAL maintenance_work_mem = '256MB'`;
+      for (const index of indexes) await tx.unsafe(String(index.indexdef));
+    });
+    // a rate-limited name's starts among others', one every 10 ms up to T0
+    await admin`
+      INSERT INTO ${admin(`${schema}.taskmill_task_attempts`)} (task_id, name, attempt, worker_id, started_at, ended_at, outcome)
+      SELECT g, CASE WHEN g % 4 = 0 THEN 'keyed' ELSE 'other' END, 1, 'w', ${T0}::int8 - (${ATTEMPTS} - g) * 10, ${T0}::int8, 'completed'
+      FROM generate_series(1, ${ATTEMPTS}) AS g`;
+    await admin`ANALYZE ${tasks}`;
+    await admin`ANALYZE ${admin(`${schema}.taskmill_task_attempts`)}`;
+    console.log(`[store-postgres] flow-control plans: ${TASKS} tasks over ${KEYS} keys and ${ATTEMPTS} attempts loaded in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }, 180_000);
+  afterAll(async () => {
+    await client?.end({ timeout: 5 });
+    await admin`DROP SCHEMA IF EXISTS ${admin(schema)} CASCADE`;
+    await admin.end({ timeout: 5 });
+  });
+
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+  /**
+   * Run a statement function in store transactions: the one statement it sent, its result, and
+   * the median times of the statement and of its whole transaction (BEGIN … COMMIT).
+   */
+  async function sent<T>(work: (db: Db) => Promise<T>, runs = 5) {
+    const statementMs: number[] = [];
+    const transactionMs: number[] = [];
+    let result!: T;
+    for (let i = 0; i < runs; i++) {
+      statements.length = 0;
+      const began = performance.now();
+      result = await write(connection, 'probe', async (db) => {
+        const started = performance.now();
+        const out = await work(db);
+        statementMs.push(performance.now() - started);
+        return out;
+      });
+      transactionMs.push(performance.now() - began);
+    }
+    const own = statements.filter((s) => !/^\s*(begin|commit)/i.test(s.query));
+    expect(own).toHaveLength(1);
+    return { ...own[0], result, statementMs: median(statementMs), transactionMs: median(transactionMs) };
+  }
+
+  const planText = (rows: postgres.RowList<postgres.Row[]>) => rows.map((r) => String(r['QUERY PLAN'])).join('\n');
+
+  /** The plan of the statement with these parameters (a custom plan). */
+  async function customPlan(query: string, params: unknown[], analyze = false): Promise<string> {
+    return planText(await admin.unsafe(`EXPLAIN ${analyze ? '(ANALYZE, BUFFERS) ' : ''}${query}`, params as never[]));
+  }
+
+  const literal = (value: unknown) => (value === null ? 'NULL' : typeof value === 'number' ? String(value) : `'${String(value).replace(/'/g, "''")}'`);
+  let prepared = 0;
+
+  /** The generic plan of the statement, which a prepared statement may switch to after five runs. */
+  async function genericPlan(query: string, params: unknown[]): Promise<string> {
+    const name = `flow_probe_${++prepared}`;
+    return admin.begin(async (tx) => {
+      await tx.unsafe('SET LOCAL plan_cache_mode = force_generic_plan');
+      await tx.unsafe(`PREPARE ${name} AS ${query}`);
+      const plan = planText(await tx.unsafe(`EXPLAIN EXECUTE ${name}(${params.map(literal).join(', ')})`));
+      await tx.unsafe(`DEALLOCATE ${name}`);
+      return plan;
+    });
+  }
+
+  /** Both plans read `index` and neither reads a table whole or sorts. */
+  async function expectIndexed(query: string, params: unknown[], index: string, times = 1): Promise<string> {
+    const custom = await customPlan(query, params);
+    const generic = await genericPlan(query, params);
+    for (const [kind, plan] of [['custom', custom], ['generic', generic]]) {
+      expect(plan.split(index).length - 1, `${kind} plan:\n${plan}`).toBeGreaterThanOrEqual(times);
+      expect(plan, `${kind} plan`).not.toMatch(/Seq Scan|Sort/);
+    }
+    return custom;
+  }
+
+  it('keyedCandidates probes idx_task_claim_key once per key and reads each key in claim order: no scan of the queue, no sort', async () => {
+    const { query, params, result, statementMs, transactionMs } = await sent((db) => claim.keyedCandidates(db, 'keyed', T0, 'k04999', 40, 2), 9);
+    expect(result.keys).toEqual(Array.from({ length: 40 }, (_, i) => `k${String(5000 + i).padStart(5, '0')}`));
+    expect(result.tasks).toHaveLength(80);
+    for (const task of result.tasks) expect(task.next_run_time).toBeLessThanOrEqual(T0);
+    // two probes (the first key, then each next one) and each key's candidates
+    await expectIndexed(query, params, 'idx_task_claim_key', 3);
+    const analyzed = await customPlan(query, params, true);
+    const execution = /Execution Time: ([\d.]+) ms/.exec(analyzed)?.[1];
+    console.log(
+      `[store-postgres] keyedCandidates (40 keys × 2 of ${TASKS} tasks over ${KEYS} keys), median of 9: ` +
+        `statement ${statementMs.toFixed(2)} ms, transaction ${transactionMs.toFixed(2)} ms; server execution ${execution} ms\n${analyzed}`,
+    );
+    // from the first key, as a pass wrapping round starts
+    const first = await sent((db) => claim.keyedCandidates(db, 'keyed', T0, null, 3, 1), 1);
+    expect(first.result.keys).toEqual(['k00000', 'k00001', 'k00002']);
+    await expectIndexed(first.query, first.params, 'idx_task_claim_key', 3);
+  });
+
+  it('unkeyedCandidates reads the name’s unkeyed range of idx_task_claim_key in claim order: no sort', async () => {
+    const { query, params, result } = await sent((db) => claim.unkeyedCandidates(db, 'keyed', T0, 10), 1);
+    expect(result).toHaveLength(10);
+    expect(result.every((task) => task.concurrency_key === null)).toBe(true);
+    const plan = await expectIndexed(query, params, 'idx_task_claim_key');
+    console.log(`[store-postgres] unkeyedCandidates plan:\n${plan}`);
+  });
+
+  it('countStarts reads the window of idx_task_attempts_name_started: no scan of the attempts, no sort', async () => {
+    const { query, params, result } = await sent((db) => claim.countStarts(db, 'keyed', T0 - 60_000, 100), 1);
+    // one start every 40 ms of the name's (every 4th of one every 10 ms) in the last minute
+    expect(result).toEqual({ count: 1500, max_th_latest: T0 - 99 * 40 });
+    const plan = await expectIndexed(query, params, 'idx_task_attempts_name_started', 2);
+    console.log(`[store-postgres] countStarts plan:\n${plan}`);
   });
 });
