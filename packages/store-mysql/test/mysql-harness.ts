@@ -3,6 +3,7 @@ import type { Store } from '@taskmill/contracts';
 import type { AppTransaction, BadHandle, ConformanceHarness, TableName } from '@taskmill/store-testkit';
 import { drizzle } from 'drizzle-orm/mysql2';
 import mysql from 'mysql2/promise';
+import { beforeAll, describe } from 'vitest';
 import { createMysqlStore } from '../src/index.js';
 
 /*
@@ -44,6 +45,21 @@ export async function probe(): Promise<string | null> {
   } catch (error) {
     return `MySQL/MariaDB at ${MYSQL_URL} is unreachable (${(error as Error).message}); set TASKMILL_MYSQL_URL`;
   }
+}
+
+/**
+ * `describe` for a suite that needs the server: without one it is skipped with the reason, except
+ * under CI, where it runs and fails at once (database suites fail, never skip, in CI).
+ */
+export async function describeServer(title: string, body: () => void): Promise<void> {
+  const unreachable = await probe();
+  const suite = unreachable && !process.env.CI ? describe.skip : describe;
+  suite(`${title}${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
+    beforeAll(() => {
+      if (unreachable) throw new Error(unreachable);
+    });
+    body();
+  });
 }
 
 /** Creates and drops test databases; remembers which store uses which database. */

@@ -8,13 +8,13 @@ import {
 } from '@taskmill/contracts';
 import mysql from 'mysql2/promise';
 import { T0, newChild, newTask } from '@taskmill/store-testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { changes } from '@taskmill/store-kit';
 import { openConnection } from '../src/connection.js';
 import { createMysqlStore } from '../src/index.js';
 import { applyChanges } from '../src/task-rows.js';
 import { inTransaction } from '../src/transaction.js';
-import { adminOptions, probe, TestDatabases, urlFor } from './mysql-harness.js';
+import { adminOptions, describeServer, TestDatabases, urlFor } from './mysql-harness.js';
 
 /** Migrations in drizzle/meta/_journal.json. */
 const MIGRATIONS = (JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] }).entries.length;
@@ -61,17 +61,12 @@ describe('createMysqlStore options (no server needed)', () => {
   });
 });
 
-const unreachable = await probe();
-const describeServer = unreachable && !process.env.CI ? describe.skip : describe;
 
-describeServer(`MySQL store against a server${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
+await describeServer('MySQL store against a server', () => {
   const dbs = new TestDatabases();
   const stores: Store[] = [];
   const track = (store: Store) => (stores.push(store), store);
 
-  beforeAll(() => {
-    if (unreachable) throw new Error(unreachable);
-  });
   afterAll(async () => {
     for (const store of stores.reverse()) await store.close().catch(() => {});
     await dbs.cleanup();
