@@ -25,10 +25,10 @@ export interface FlowStatus {
 }
 
 /** Tasks of the name (or of every name) a claim would take at `now`, but for limits and pauses. */
-export async function countDue(store: Pick<Store, 'queryTasks'>, now: number, name?: string): Promise<number> {
+export async function countDue(store: Store, now: number, name?: string): Promise<number> {
   let due = 0;
   for (const status of CLAIMABLE_STATUSES) {
-    due += (await queryTasks(store as Store, { status, next_run_before: now, limit: 1, ...(name === undefined ? {} : { name }) })).total;
+    due += (await queryTasks(store, { status, next_run_before: now, limit: 1, ...(name === undefined ? {} : { name }) })).total;
   }
   return due;
 }

@@ -62,10 +62,7 @@ export function assembleStore(driver: StoreDriver): Store {
     // ── tasks ──
     createTasks: (tasks, now) =>
       tasks.length === 0 ? Promise.resolve([]) : write('createTasks', (tx) => operations.createTasks(tx, tasks, now)),
-    claimTasks: (request) => {
-      const calledAt = performance.now();
-      return write('claimTasks', (tx) => operations.claimTasks(tx, request, cursors, calledAt));
-    },
+    claimTasks: async (request) => (await store.claimBatch(request)).tasks,
     claimBatch: (request) => {
       const calledAt = performance.now();
       return write('claimTasks', (tx) => operations.claimBatch(tx, request, cursors, calledAt));

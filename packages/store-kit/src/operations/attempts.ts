@@ -128,11 +128,6 @@ export async function claimBatch(tx: StoreWriter, request: ClaimRequest, cursors
   return { tasks: await claimPicked(tx, { ...current, now: startedAt }, picked), retry_at: retryAt };
 }
 
-/** `TaskStore.claimTasks`: {@link claimBatch} without the hint. */
-export async function claimTasks(tx: StoreWriter, request: ClaimRequest, cursors: KeyCursors, calledAt = performance.now()): Promise<Task[]> {
-  return (await claimBatch(tx, request, cursors, calledAt)).tasks;
-}
-
 /** Claim the picked candidates (guarded by the status they were read with); the claimed rows in pick order. */
 async function claimPicked(tx: StoreWriter, plan: ClaimPlan, picked: Task[]): Promise<Task[]> {
   if (picked.length === 0) return [];
