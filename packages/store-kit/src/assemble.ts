@@ -1,5 +1,6 @@
 import {
   parseTaskId,
+  type FinishItem,
   type Page,
   type Store,
   type Task,
@@ -51,6 +52,8 @@ export function assembleStore(driver: StoreDriver): Store {
   const write = driver.write.bind(driver);
   const read = driver.read.bind(driver);
   const cursors: operations.KeyCursors = new Map();
+  const plain = driver.plain;
+  const generalFinish = (now: number) => (items: FinishItem[]) => write('finishAttempts', (tx) => operations.finishAttempts(tx, items, now));
   const store: Store = {
     dialect: driver.dialect,
     capabilities: driver.capabilities,
@@ -63,8 +66,13 @@ export function assembleStore(driver: StoreDriver): Store {
     createTasks: (tasks, now) =>
       tasks.length === 0 ? Promise.resolve([]) : write('createTasks', (tx) => operations.createTasks(tx, tasks, now)),
     claimTasks: async (request) => (await store.claimBatch(request)).tasks,
-    claimBatch: (request) => {
+    claimBatch: async (request) => {
       const calledAt = performance.now();
+      if (plain) {
+        const plan = operations.plainClaimPlan(request);
+        if (plan === false) return { tasks: [], retry_at: null };
+        if (plan) return { tasks: await plain.claim(plan), retry_at: null };
+      }
       return write('claimTasks', (tx) => operations.claimBatch(tx, request, cursors, calledAt));
     },
     pauseName: async (name, options, now) => {
@@ -78,9 +86,15 @@ export function assembleStore(driver: StoreDriver): Store {
     listPausedNames: () => read('listPausedNames', (reader) => operations.listPausedNames(reader)),
     heartbeatTasks: (fences, now) =>
       fences.length === 0 ? Promise.resolve([]) : write('heartbeatTasks', (tx) => operations.heartbeatTasks(tx, fences, now)),
-    finishAttempt: (fence, outcome, now) => write('finishAttempt', (tx) => operations.finishAttempt(tx, fence, outcome, now)),
-    finishAttempts: (items, now) =>
-      items.length === 0 ? Promise.resolve([]) : write('finishAttempts', (tx) => operations.finishAttempts(tx, items, now)),
+    finishAttempt: async (fence, outcome, now) => {
+      if (plain && outcome.kind === 'completed') return (await operations.finishGroup(plain, [{ fence, outcome }], now, generalFinish(now)))[0];
+      return write('finishAttempt', (tx) => operations.finishAttempt(tx, fence, outcome, now));
+    },
+    finishAttempts: (items, now) => {
+      if (items.length === 0) return Promise.resolve([]);
+      if (plain) return operations.finishGroup(plain, items, now, generalFinish(now));
+      return write('finishAttempts', (tx) => operations.finishAttempts(tx, items, now));
+    },
     recordTaskNote: (taskId, fence, note, now) => write('recordTaskNote', (tx) => operations.recordTaskNote(tx, taskId, fence, note, now)),
     pauseTask: (taskId, now) => write('pauseTask', (tx) => operations.pauseTask(tx, taskId, now)),
     resumeTask: (taskId, options, now) =>

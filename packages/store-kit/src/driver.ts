@@ -1,4 +1,5 @@
-import type { Dialect, StoreCapabilities, WorkerRecord } from '@taskmill/contracts';
+import type { Dialect, StoreCapabilities, Task, TaskId, WorkerRecord } from '@taskmill/contracts';
+import type { ClaimPlan } from './claim-order.js';
 import type { RawRow } from './codec.js';
 import type { StoreReader, StoreWriter } from './statements.js';
 import type { Steps } from './step-programs.js';
@@ -41,6 +42,48 @@ export interface StoreDriver {
    * mapped as for `write`. Without this method the store cannot enqueue in foreign transactions.
    */
   writeWithin?<T>(handle: unknown, operation: string, steps: Steps<T>): Promise<T>;
+  /**
+   * The common path in one round trip each (docs/behaviour.md#one-round-trip), where the store
+   * can: optional. The kit decides when a claim or a finished group takes it (operations/plain.ts)
+   * and falls back to `write` for everything else.
+   */
+  plain?: PlainPaths;
+}
+
+/**
+ * A claim and a group of completions, each atomic on its own in one round trip (one statement,
+ * or one packet the server runs as one transaction), with no BEGIN/COMMIT exchanged. They write
+ * exactly the rows the general path writes (the kit's `changes.claim` and `changes.complete`,
+ * events and attempts included); the conformance suite `plain-paths` compares the two row by row.
+ * Conflicts (deadlocks, serialization failures) are retried and driver errors mapped as `write`
+ * does.
+ */
+export interface PlainPaths {
+  /**
+   * Claim due tasks of `plan` (no caps, rate, key or cluster limits: the kit never passes one
+   * with them) as `operations.claimBatch` does on its common path: nothing when the worker's
+   * registry row exists and is not `active` (read with a share lock, as `workerMayClaim`); no
+   * task of a paused name; at most `plan.limit` candidates in claim order, locked and skipped
+   * when locked by others; each claimed as `changes.claim` does (a failed or timed-out one with
+   * its retry). The claimed rows after the claim, in claim order.
+   */
+  claim(plan: ClaimPlan): Promise<Task[]>;
+  /**
+   * Complete each item's task as `changes.complete` does, but only where it holds the fence
+   * (status `running`, same worker and attempt) and has no parent (a child credits its parent:
+   * the general path's). `applied`: the rows after the change; `found`: the rows of the other
+   * ids as the statement saw them (absent ids in neither). Ids are distinct.
+   */
+  complete(items: readonly PlainCompletion[], now: number): Promise<{ applied: Task[]; found: Task[] }>;
+}
+
+/** One `completed` outcome for {@link PlainPaths.complete}. */
+export interface PlainCompletion {
+  task_id: TaskId;
+  worker_id: string;
+  attempt: number;
+  /** The handler's result, encoded as the row stores it (JSON text) or null. */
+  result: string | null;
 }
 
 /** Re-exported for store authors' convenience. */

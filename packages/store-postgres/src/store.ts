@@ -10,6 +10,7 @@ import * as taskRows from './task-rows.js';
 import * as workers from './workers.js';
 import { closeConnection, openConnection, type PostgresStoreOptions } from './connection.js';
 import { checkSchema, migrate } from './migrate.js';
+import { plainPaths } from './plain.js';
 import { read, write } from './transaction.js';
 import { postgresWithin } from './within.js';
 
@@ -35,6 +36,7 @@ export function createPostgresStore(options: string | PostgresStoreOptions): Sto
     write: (operation, work) => write(connection, operation, (db) => work(bindWriter(db, SQL))),
     read: (operation, work) => read(connection, operation, (db) => work(bindReader(db, SQL))),
     writeWithin: postgresWithin(connection, SQL),
+    plain: plainPaths(connection),
   };
   return assembleStore(driver);
 }

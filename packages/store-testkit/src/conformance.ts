@@ -10,6 +10,7 @@ import { defineCreateTests } from './suites/create.js';
 import { defineFencingTests } from './suites/fencing.js';
 import { defineFinishTests } from './suites/finishing.js';
 import { defineGroupedFinishTests } from './suites/grouped-finish.js';
+import { definePlainPathTests } from './suites/plain-paths.js';
 import { defineManualControlTests } from './suites/manual-control.js';
 import { defineManualRetryTests } from './suites/manual-retry.js';
 import { defineNoteAndHeartbeatTests } from './suites/notes-and-heartbeats.js';
@@ -47,6 +48,7 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineRetryTests(ctx);
     defineFinishTests(ctx);
     defineGroupedFinishTests(ctx);
+    definePlainPathTests(ctx);
     defineFencingTests(ctx);
     defineNoteAndHeartbeatTests(ctx);
     defineManualControlTests(ctx);

@@ -9,3 +9,4 @@ export * from './manual-control.js';
 export * from './maintenance.js';
 export * from './retention.js';
 export * from './names.js';
+export * from './plain.js';
