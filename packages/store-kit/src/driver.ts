@@ -69,10 +69,12 @@ export interface PlainPaths {
    */
   claim(plan: ClaimPlan): Promise<Task[]>;
   /**
-   * Complete each item's task as `changes.complete` does, but only where it holds the fence
-   * (status `running`, same worker and attempt) and has no parent (a child credits its parent:
-   * the general path's). `applied`: the rows after the change; `found`: the rows of the other
-   * ids as the statement saw them (absent ids in neither). Ids are distinct.
+   * Complete a group's tasks as `changes.complete` does, all or nothing, in task id order: when
+   * any of the tasks has a parent (a child credits its parent, which only the general path does),
+   * nothing at all is written. Otherwise each task whose row holds its item's fence (status
+   * `running`, same worker and attempt, as locked by the statement) is completed; `applied` holds
+   * those rows after the change, `found` the other ids' rows as locked (absent ids in neither).
+   * Ids are distinct.
    */
   complete(items: readonly PlainCompletion[], now: number): Promise<{ applied: Task[]; found: Task[] }>;
 }

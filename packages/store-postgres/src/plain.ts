@@ -23,9 +23,10 @@ import { isRetryableTransactionError, toStoreError } from './errors.js';
  * suite `plain-paths` (store-testkit) runs both paths on the same tasks and compares every column
  * of every task, attempt and event row, so a difference here fails it.
  *
- * The fences are in the statements' conditions: a completion changes a row only while it is
- * `running` under the same worker and attempt (the UPDATE re-checks the newest version of a row
- * it had to wait for, at READ COMMITTED), and the claim locks its candidates `FOR UPDATE SKIP
+ * The fences are in the statements' conditions: a completion locks the group's rows in id order
+ * (the newest versions, waited for) and changes a row only while it is `running` under the same
+ * worker and attempt (the UPDATE re-checks the newest version at READ COMMITTED), and nothing at
+ * all when one of them is a child; the claim locks its candidates `FOR UPDATE SKIP
  * LOCKED` exactly as claimCandidates does, after the worker's registry row `FOR SHARE`.
  */
 
@@ -115,17 +116,22 @@ export function plainPaths(connection: Connection): PlainPaths {
     complete: (items: readonly PlainCompletion[], now: number) =>
       once('finishAttempts', async () => {
         const ids = items.map((item) => item.task_id);
+        // the group's rows locked in id order (their newest versions, waited for), then completed
+        // where the fence holds, and only if none of them is a child (those go the general way)
         const rows = await sql`
           WITH item AS (
             SELECT * FROM unnest(${ids as TaskId[]}::int8[], ${items.map((item) => item.worker_id)}::text[],
               ${items.map((item) => item.attempt)}::int4[], ${items.map((item) => item.result)}::text[]) AS v(id, worker_id, attempt, result)
+          ), locked AS (
+            SELECT * FROM ${t.tasks} WHERE id = ANY(${ids as TaskId[]}::int8[]) ORDER BY id FOR UPDATE
           ), completed AS (
             UPDATE ${t.tasks} AS t SET
               status = 'completed', result = v.result, last_active_time = ${now}, suspend_reason = NULL,
               unique_slot = CASE WHEN t.unique_key IS NOT NULL AND t.unique_scope IN ('pending', 'unfinished') THEN NULL ELSE t.unique_slot END,
               last_event_time = ${now}, last_event_type = 'task_completed'
             FROM item AS v
-            WHERE t.id = v.id AND t.status = 'running' AND t.worker_id = v.worker_id AND t.attempt = v.attempt AND t.parent_id IS NULL
+            WHERE t.id = v.id AND t.status = 'running' AND t.worker_id = v.worker_id AND t.attempt = v.attempt
+              AND NOT EXISTS (SELECT 1 FROM locked WHERE parent_id IS NOT NULL)
             RETURNING t.*
           ), closed AS (
             UPDATE ${t.attempts} AS a SET ended_at = ${now}, outcome = 'completed', error = NULL, timeout_flag = FALSE
@@ -139,8 +145,7 @@ export function plainPaths(connection: Connection): PlainPaths {
           )
           SELECT completed.*, TRUE AS plain_applied FROM completed
           UNION ALL
-          SELECT t.*, FALSE FROM ${t.tasks} AS t
-          WHERE t.id = ANY(${ids as TaskId[]}::int8[]) AND t.id NOT IN (SELECT id FROM completed)`;
+          SELECT locked.*, FALSE FROM locked WHERE id NOT IN (SELECT id FROM completed)`;
         const applied: Task[] = [];
         const found: Task[] = [];
         for (const row of rows) (row.plain_applied ? applied : found).push(decodeTask(row));

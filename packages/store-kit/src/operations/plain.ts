@@ -1,7 +1,6 @@
 import { parseTaskId, type ClaimRequest, type FinishItem, type FinishResult, type Task, type TaskId } from '@taskmill/contracts';
 import { planClaim, serialisedNames, type ClaimPlan } from '../claim-order.js';
 import type { PlainCompletion, PlainPaths } from '../driver.js';
-import { holdsFence } from '../fence.js';
 
 /*
  * When a claim or a finished group takes a store's one-round-trip path (docs/behaviour.md#one-round-trip),
@@ -23,10 +22,9 @@ export function plainClaimPlan(request: ClaimRequest): ClaimPlan | null | false 
 }
 
 /**
- * Finish a group: its `completed` outcomes in one round trip when every outcome of the group is
- * one (the choice is made once per group), the rest, and the completions the one statement may
- * not make (a child credits its parent; a row another transaction changed meanwhile), by
- * `general` in one transaction. Results in input order, as `finishAttempts` gives them.
+ * Finish a group (docs/behaviour.md#one-round-trip): in one round trip when every outcome of the
+ * group is a completion and none of its tasks has a parent, else by `general`, one transaction;
+ * either way all or nothing, as `finishAttempts` promises. Results in input order.
  */
 export async function finishGroup(
   plain: PlainPaths,
@@ -45,22 +43,13 @@ export async function finishGroup(
     result: (item.outcome as { result: string | null }).result,
   }));
   const { applied, found } = await plain.complete(completions, now);
+  // a child among them: the statement wrote nothing, and the general path credits its parent
+  if (applied.length === 0 && found.some((task) => task.parent_id !== null)) return general([...items]);
   const after = new Map<TaskId, Task>(applied.map((task) => [task.id, task]));
   const seen = new Map<TaskId, Task>(found.map((task) => [task.id, task]));
-  const results: Array<FinishResult | undefined> = items.map((item, i) => {
+  return items.map((_, i): FinishResult => {
     const done = after.get(ids[i]!);
     if (done) return { applied: true, task: done, child_ids: [] };
-    const row = seen.get(ids[i]!);
-    if (!row) return { applied: false, task: null, child_ids: [] };
-    // still held as the statement saw it, but not completed: a child, or a row that changed
-    // under the statement; the general path locks it and decides
-    if (holdsFence(row, item.fence)) return undefined;
-    return { applied: false, task: row, child_ids: [] };
+    return { applied: false, task: seen.get(ids[i]!) ?? null, child_ids: [] };
   });
-  const rest = items.flatMap((item, i) => (results[i] === undefined ? [i] : []));
-  if (rest.length > 0) {
-    const more = await general(rest.map((i) => items[i]));
-    rest.forEach((i, k) => (results[i] = more[k]));
-  }
-  return results as FinishResult[];
 }
