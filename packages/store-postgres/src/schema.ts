@@ -126,8 +126,9 @@ export const tasks = pgTable(
     index('idx_task_stats').on(t.tag, t.name, t.status),
     // no index on last_event_*: no query filters or sorts by them, and every event rewrote its entry
     index('idx_task_root_created').on(t.root_id, t.created_at).where(sql`root_id IS NOT NULL`),
-    // Worker recovery looks up the running tasks of given workers.
-    index('idx_task_running_worker').on(t.worker_id).where(sql`status = 'running'`),
+    // (no index of the running tasks by worker: recovery finds a worker's running tasks through
+    // idx_task_timeout, which holds every running task and no other, and they are few; each claim
+    // paid an entry for a lookup made when a worker dies; migration "lean_writes")
     // Unique tasks: at most one task of a name holds a key while its scope lasts (released by
     // setting the slot NULL); partial, so tasks without a key cost no index entry.
     uniqueIndex('idx_task_unique').on(t.name, t.unique_slot).where(sql`unique_slot IS NOT NULL`),
@@ -181,8 +182,10 @@ export const taskAttempts = pgTable(
   },
   (t) => [
     // attempt reads are scoped to a task or a workflow's tasks too: no index per worker or outcome
+    // also how an attempt is closed (task_id, attempt, ended_at IS NULL). No other index names a
+    // column an attempt's close changes, so the close is a HOT update (no new index entries) where
+    // the page has room, which the table's fillfactor 90 keeps (migration "lean_writes")
     index('idx_task_attempts_task_attempt').on(t.task_id, t.attempt),
-    index('idx_task_attempts_task_open').on(t.task_id, t.attempt.desc()).where(sql`ended_at IS NULL`),
     // a rate limit's starts in the window, newest first, as one range of the name's entries
     index('idx_task_attempts_name_started').on(t.name, t.started_at),
   ],

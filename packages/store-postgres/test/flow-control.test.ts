@@ -319,12 +319,16 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
     const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
     try {
       await store.setup();
-      // back to the schema as migration 0005 left it
+      // back to the schema as migration 0005 left it: undo 0006 (flow control)
       const at = (t: string) => admin(`${name}.${t}`);
       await admin`DROP TABLE ${at('taskmill_paused_names')}`;
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN concurrency_key`;
       await admin`ALTER TABLE ${at('taskmill_task_attempts')} DROP COLUMN name`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at = (SELECT max(created_at) FROM ${at('taskmill_migrations')})`;
+      // and undo 0007 (lean_writes) too: the two indexes back, the default fillfactor
+      await admin`CREATE INDEX idx_task_attempts_task_open ON ${at('taskmill_task_attempts')} (task_id, attempt DESC) WHERE ended_at IS NULL`;
+      await admin`CREATE INDEX idx_task_running_worker ON ${at('taskmill_tasks')} (worker_id) WHERE status = 'running'`;
+      await admin`ALTER TABLE ${at('taskmill_task_attempts')} RESET (fillfactor)`;
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 2)`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time) VALUES ('old', 'async', ${T0}, ${T0})`;
       await admin`INSERT INTO ${at('taskmill_task_attempts')} (task_id, attempt, started_at) VALUES (1, 1, ${T0})`;
 
@@ -336,6 +340,8 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
       expect((await admin`SELECT name FROM ${at('taskmill_task_attempts')}`).map((r) => r.name)).toEqual([null]);
       const indexes = await admin`SELECT indexname FROM pg_indexes WHERE schemaname = ${name}`;
       expect(indexes.map((r) => r.indexname)).toEqual(expect.arrayContaining(['idx_task_claim_key', 'idx_task_attempts_name_started', 'taskmill_paused_names_pkey']));
+      expect(indexes.map((r) => r.indexname)).not.toContain('idx_task_attempts_task_open');
+      expect(indexes.map((r) => r.indexname)).not.toContain('idx_task_running_worker');
       const [column] = await admin`
         SELECT collation_name FROM information_schema.columns
         WHERE table_schema = ${name} AND table_name = 'taskmill_tasks' AND column_name = 'concurrency_key'`;
