@@ -63,8 +63,12 @@ export function assembleStore(driver: StoreDriver): Store {
     serverTime: () => read('serverTime', (reader) => reader.selectServerTime()),
 
     // ── tasks ──
-    createTasks: (tasks, now) =>
-      tasks.length === 0 ? Promise.resolve([]) : write('createTasks', (tx) => operations.createTasks(tx, tasks, now)),
+    createTasks: async (tasks, now) => {
+      if (tasks.length === 0) return [];
+      const lean = plain?.create ? operations.plainCreateRows(tasks, now) : null;
+      if (lean) return plain!.create!(lean.rows, now, lean.wake);
+      return write('createTasks', (tx) => operations.createTasks(tx, tasks, now));
+    },
     claimTasks: async (request) => (await store.claimBatch(request)).tasks,
     claimBatch: async (request) => {
       const calledAt = performance.now();

@@ -1,6 +1,7 @@
 import type { Dialect, StoreCapabilities, Task, TaskId, WorkerRecord } from '@taskmill/contracts';
 import type { ClaimPlan } from './claim-order.js';
 import type { RawRow } from './codec.js';
+import type { TaskInsert } from './rows-to-write.js';
 import type { StoreReader, StoreWriter } from './statements.js';
 import type { Steps } from './step-programs.js';
 
@@ -77,6 +78,12 @@ export interface PlainPaths {
    * Ids are distinct.
    */
   complete(items: readonly PlainCompletion[], now: number): Promise<{ applied: Task[]; found: Task[] }>;
+  /**
+   * Insert top-level task rows without unique keys (at most `WRITE_CHUNK`) with their
+   * `task_created` events (`changes.createdEvent`), and when `wake` a wake-up delivered at commit,
+   * as `operations.createTasks` does; ids in input order. Optional.
+   */
+  create?(rows: readonly TaskInsert[], now: number, wake: boolean): Promise<TaskId[]>;
 }
 
 /** One `completed` outcome for {@link PlainPaths.complete}. */

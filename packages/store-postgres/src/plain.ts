@@ -5,9 +5,11 @@ import {
   decodeTask,
   retryTransaction,
   TRANSACTION_RETRY,
+  insertColumnsFor,
   type ClaimPlan,
   type PlainCompletion,
   type PlainPaths,
+  type TaskInsert,
 } from '@taskmill/store-kit';
 import type { Connection, Fragment } from './connection.js';
 import { isRetryableTransactionError, toStoreError } from './errors.js';
@@ -150,6 +152,26 @@ export function plainPaths(connection: Connection): PlainPaths {
         const found: Task[] = [];
         for (const row of rows) (row.plain_applied ? applied : found).push(decodeTask(row));
         return { applied, found };
+      }),
+
+    create: (rows: readonly TaskInsert[], now: number, wake: boolean) =>
+      once('createTasks', async () => {
+        // the wake-up (changes nothing but the commit's notification) is an InitPlan, run once;
+        // PostgreSQL delivers it when the statement commits, as a transaction's NOTIFY
+        const woke = wake ? sql`, (SELECT pg_notify(${connection.channel}, '')) AS woke` : sql``;
+        const inserted = await sql`
+          WITH created AS (
+            INSERT INTO ${t.tasks} ${sql(rows as TaskInsert[], ...insertColumnsFor(rows))}
+            RETURNING id, name, type, tag
+          ), logged AS (
+            INSERT INTO ${t.events} (task_id, root_id, parent_id, event_type, from_status, to_status, stage, worker_id, attempt, event_time, message, metadata)
+            SELECT id, id, NULL, 'task_created', NULL, 'pending', 0, NULL, NULL, ${now}::int8, 'Task ' || id || ' created',
+              '{"name":' || to_json(name)::text || ',"type":' || to_json(type)::text || ',"tag":' || COALESCE(to_json(tag)::text, 'null') || '}'
+            FROM created ORDER BY id
+          )
+          SELECT id${woke} FROM created ORDER BY id`;
+        // sequence values are drawn in VALUES order: ascending ids are the input order
+        return inserted.map((row) => Number(row.id));
       }),
   };
 }

@@ -1,6 +1,9 @@
-import { parseTaskId, type ClaimRequest, type FinishItem, type FinishResult, type Task, type TaskId } from '@taskmill/contracts';
+import { parseTaskId, type ClaimRequest, type FinishItem, type FinishResult, type NewTask, type Task, type TaskId } from '@taskmill/contracts';
+import * as changes from '../changes.js';
 import { planClaim, serialisedNames, type ClaimPlan } from '../claim-order.js';
 import type { PlainCompletion, PlainPaths } from '../driver.js';
+import type { TaskInsert } from '../rows-to-write.js';
+import { WRITE_CHUNK } from './create.js';
 
 /*
  * When a claim or a finished group takes a store's one-round-trip path (docs/behaviour.md#one-round-trip),
@@ -19,6 +22,17 @@ export function plainClaimPlan(request: ClaimRequest): ClaimPlan | null | false 
   if (!plan) return false;
   if (Object.keys(plan.caps).length > 0 || serialisedNames(plan, request.cluster_limits).length > 0) return null;
   return plan;
+}
+
+/**
+ * The rows of a `createTasks` the one-statement path may take, and whether it wakes claimers: no
+ * unique key (those are inserted one by one against the unique index) and one chunk at most (a
+ * larger batch is several statements in one transaction). Null for the general path.
+ */
+export function plainCreateRows(tasks: readonly NewTask[], now: number): { rows: TaskInsert[]; wake: boolean } | null {
+  if (tasks.length === 0 || tasks.length > WRITE_CHUNK || tasks.some((task) => (task.unique_key ?? null) !== null)) return null;
+  const rows = tasks.map((task) => changes.taskInsert(task, now));
+  return { rows, wake: rows.some((row) => row.next_run_time <= now) };
 }
 
 /**

@@ -5,12 +5,12 @@ import type { SuiteContext } from '../suite-context.js';
 
 /*
  * The one-round-trip paths (docs/behaviour.md#one-round-trip) write what the general path writes.
- * A store may claim and complete the common case in one statement each (`StoreDriver.plain`); the
- * kit sends a claim there unless it has caps or limits, and a group of finishes when every one of
- * them is a completion. The same story runs twice on fresh stores, once as the common case and
- * once with a detail that sends every claim and finish through the general path but changes
- * nothing it writes (a cap the claim never reaches; a finish of an unknown task that finds
- * nothing); every task, attempt and event row must come out the same, column by column, and so
+ * A store may enqueue, claim and complete the common case in one statement each
+ * (`StoreDriver.plain`); the kit sends an enqueue there when no task has a unique key, a claim
+ * unless it has caps or limits, and a group of finishes when every one of them is a completion. The same story runs twice on fresh stores, once as the common case and
+ * once with a detail that sends every enqueue, claim and finish through the general path but
+ * changes nothing it writes (a duplicate of a held unique key; a cap the claim never reaches; a
+ * finish of an unknown task that finds nothing); every task, attempt and event row must come out the same, column by column, and so
  * must what the calls return. On a store without the one-statement forms both runs take the
  * general path and the suite passes trivially.
  */
@@ -50,16 +50,26 @@ async function rows(ctx: SuiteContext, store: Store) {
 async function story(ctx: SuiteContext, route: Route) {
   const store = await ctx.open();
   const returned: unknown[] = [];
-  const [a, pending, unfinished, parent, retried] = await store.createTasks(
-    [
-      newTask({ name: 'a', payload: '{"x":1}', tag: 'tagged', priority: 5 }),
-      newTask({ name: 'a', unique_key: 'k1', unique_scope: 'pending' }),
-      newTask({ name: 'a', unique_key: 'k2', unique_scope: 'unfinished' }),
-      newTask({ name: 'b' }),
-      newTask({ name: 'r', max_retries: 2, retry_interval: 0 }),
-    ],
+  // unique tasks are inserted one by one against the unique index: the general path both times
+  const [pending, unfinished] = await store.createTasks(
+    [newTask({ name: 'a', unique_key: 'k1', unique_scope: 'pending' }), newTask({ name: 'a', unique_key: 'k2', unique_scope: 'unfinished' })],
     T0,
   );
+  // plain tasks: one statement, or (general) with a duplicate of a held key in the same call,
+  // which the plain run makes on its own first (a unique insert may use up an id either way)
+  const plainTasks = [newTask({ name: 'a', payload: '{"x":1}', tag: 'tagged', priority: 5 }), newTask({ name: 'b' }), newTask({ name: 'r', max_retries: 2, retry_interval: 0 })];
+  const duplicate = newTask({ name: 'a', unique_key: 'k2', unique_scope: 'unfinished' });
+  let created: number[];
+  if (route === 'plain') {
+    expect(await store.createTasks([duplicate], T0 + 1)).toEqual([unfinished]);
+    created = await store.createTasks(plainTasks, T0 + 1);
+  } else {
+    const ids = await store.createTasks([duplicate, ...plainTasks], T0 + 1);
+    expect(ids[0]).toBe(unfinished);
+    created = ids.slice(1);
+  }
+  const [a, parent, retried] = created;
+  returned.push(created);
 
   // several names (one statement over the claim-order index) and one name (its own index)
   const first = await claim(store, route, ['a', 'b'], T0 + 10);
@@ -108,6 +118,6 @@ export function definePlainPathTests(ctx: SuiteContext): void {
     expect(plain.returned).toEqual(general.returned);
     // the story reached every event the paths write
     const types = new Set(plain.rows.events.map((event) => event.event_type));
-    for (const type of ['task_claimed', 'task_started', 'task_retry_scheduled', 'task_retry_started', 'task_completed']) expect(types).toContain(type);
+    for (const type of ['task_created', 'task_claimed', 'task_started', 'task_retry_scheduled', 'task_retry_started', 'task_completed']) expect(types).toContain(type);
   });
 }
