@@ -121,7 +121,7 @@ try {
     else if (id === 'WK') print(await wk(ctx, w1Report));
   }
   const minutes = ((Date.now() - started.getTime()) / 60_000).toFixed(1);
-  const targets = `## Issue 11's targets, checked against this run\n\n${targetsTable(reports)}\n`;
+  const targets = `## Targets, checked against this run\n\n${targetsTable(reports)}\n`;
   console.log(targets);
   const footer = ctx.failures.length
     ? `\n**FAILURES (${ctx.failures.length})**\n\n${ctx.failures.map((f) => `- ${f.split('\n')[0]}`).join('\n')}\n`
