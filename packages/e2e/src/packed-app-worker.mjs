@@ -1,5 +1,5 @@
 /*
- * The worker of the packed-app test (test/packed-outage.test.ts), copied into an app outside the
+ * The worker of the packed-app test (test/packed-app.test.ts), copied into an app outside the
  * workspace that installed the packed tarballs with npm: plain JavaScript on the published
  * builds, as an application runs them. It installs no process-wide error handler on purpose, so
  * an uncaught error from the driver crashes it the way it would crash an application.

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
 import { TABLES } from '@taskmill/store-kit';
@@ -7,12 +7,14 @@ import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { createPackedApp, runInApp, startPackedWorker, type PackedApp } from '../src/packed-app.js';
 
 /*
- * postgres-js 3.4.9 can crash a process with an uncaught TypeError in nextWrite when a connection
- * dies with a small write queued (porsager/postgres#1154, #1208). @taskmill/store-postgres ships
- * a fixed copy of the driver (packages/store-postgres/vendor/postgres). These tests check the fix
- * as users get it: the packed packages installed with npm into an app outside the workspace, a
- * worker process of that app on PostgreSQL, its server connections killed several times. The
- * same app also reads the audit trail with @taskmill/audit alone, as a reporting job would.
+ * postgres-js 3.4.x can crash a process with an uncaught TypeError in nextWrite when a connection
+ * dies with a small write queued (porsager/postgres#1154, #1208), or with an unhandled rejection
+ * from its array-type fetch on a new connection (#1192, #1223). @taskmill/store-postgres depends on
+ * the registry's postgres-js 4.x, whose rewritten connection layer does neither. These tests check
+ * that as users get it: the packed packages installed with npm into an app outside the workspace,
+ * the driver from the registry, a worker process of that app on PostgreSQL, its server connections
+ * killed several times. The same app also reads the audit trail with @taskmill/audit alone, as a
+ * reporting job would.
  */
 
 const TASKS = 400;
@@ -24,11 +26,15 @@ describeBackends('packed packages', backends().filter((b) => b.name === 'postgre
     (await app?.catch(() => undefined))?.cleanup();
   });
 
-  env.test('the packed store-postgres installs and imports in an app without a postgres package', async () => {
+  env.test('the packed store-postgres installs postgres-js 4 from the registry', async () => {
     const { dir } = await packedApp();
-    expect(existsSync(join(dir, 'node_modules/@taskmill/store-postgres/vendor/postgres/src/connection.js'))).toBe(true);
-    // the store runs on its vendored driver: the app has no `postgres` package to fall back on
-    expect(existsSync(join(dir, 'node_modules/postgres'))).toBe(false);
+    // the copy the store resolves (npm nests it under the store when the app's own differs)
+    const nested = join(dir, 'node_modules/@taskmill/store-postgres/node_modules/postgres/package.json');
+    const file = existsSync(nested) ? nested : join(dir, 'node_modules/postgres/package.json');
+    const driver = JSON.parse(readFileSync(file, 'utf8')) as { version: string };
+    // 3.4.x crashes on the kills below
+    expect(driver.version).toMatch(/^4\./);
+    expect(existsSync(join(dir, 'node_modules/@taskmill/store-postgres/vendor'))).toBe(false);
   }, 300_000);
 
   env.test(`a worker of the packed app survives its connections being killed while it runs ${TASKS} tasks`, async () => {

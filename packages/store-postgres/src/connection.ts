@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
 import { ConfigurationError, protocolsOf, redactUrl, resolveSessionLimits, type SessionLimits } from '@taskmill/contracts';
 import { TABLES } from '@taskmill/store-kit';
-import postgres from '#postgres';
+import postgres from 'postgres';
 
 /*
  * The one file that imports the driver: every other file takes the types it needs from here. The
- * driver is postgres-js 3.4.9 with fixes, shipped inside this package (`#postgres`, see
- * vendor/postgres/README.md), because the registry release can crash a process when a connection
- * dies (porsager/postgres#1154, #1208, #1223).
+ * driver is the registry's postgres-js 4.x, a dependency of this package. Earlier versions shipped
+ * a patched copy of 3.4.9, because 3.4.x can crash a process when a connection dies
+ * (porsager/postgres#1154, #1208, #1192, #1223); 4.x's rewritten connection layer survives what
+ * crashed 3.4.9, checked on the packed packages by packages/e2e/test/packed-app.test.ts.
  */
 
 /** A postgres-js client (a pool). */
@@ -27,7 +28,7 @@ export type PendingRows = postgres.PendingQuery<postgres.Row[]>;
 
 /**
  * A postgres-js `Sql` client, typed by shape: the application's client comes from its own
- * `postgres` package, whose types are not the store's vendored ones.
+ * `postgres` package, whose version (and so whose types) may differ from the store's.
  */
 export interface PostgresClient {
   (...args: never[]): unknown;
@@ -45,7 +46,8 @@ export interface PostgresStoreOptions extends SessionLimits {
   /**
    * An existing postgres-js client to use instead of opening one. The store never ends it:
    * `close()` leaves it to its owner. It runs on the caller's copy of postgres-js, not the
-   * store's vendored one, so it carries whatever fixes that copy has.
+   * store's, so it has that copy's bugs and fixes: 3.4.x can crash the process when a
+   * connection dies (see above).
    */
   client?: PostgresClient;
   /** Schema holding the tables; created by `setup()`. (Default: `public`) */

@@ -41,9 +41,9 @@ export async function migrate(connection: Connection): Promise<void> {
     try {
       await moveLegacyBookkeeping(reserved, schema);
       await reserved`SET search_path TO ${reserved(schema)}`;
-      // What drizzle-orm/postgres-js/migrator does, without drizzle-orm/postgres-js's driver
-      // module: that one imports the `postgres` package, which applications do not install (the
-      // store runs on its vendored copy, see vendor/postgres/README.md).
+      // What drizzle-orm/postgres-js/migrator does, on the reserved connection that holds the
+      // advisory lock: a drizzle database on it would need `begin`, which a reserved connection
+      // lacks, so migrationClient() supplies one.
       const config = { migrationsFolder: MIGRATIONS_FOLDER, migrationsSchema: schema, migrationsTable: MIGRATIONS_TABLE };
       const dialect = new PgDialect();
       const session = new PostgresJsSession<never, Record<string, never>, Record<string, never>>(migrationClient(reserved) as never, dialect, undefined);

@@ -90,7 +90,7 @@ export function createPgHarness(): ConformanceHarness {
       const filter = Object.entries(where)
         .map(([col, value]) => sql`${sql(col)} = ${value as string}`)
         .reduce((a, b) => sql`${a} AND ${b}`);
-      await inApp((fn) => sql.begin(fn) as Promise<never>, 'rollback', async (handle) => {
+      await inApp((fn) => sql.begin(fn) as unknown as Promise<never>, 'rollback', async (handle) => {
         const tx = handle as postgres.TransactionSql;
         await tx`SELECT 1 FROM ${tx(`${schema}.${table}`)} WHERE ${filter} FOR UPDATE`;
       }, during);
@@ -136,7 +136,7 @@ function appTransactions(app: () => postgres.Sql): AppTransaction[] {
   return [
     {
       kind: 'postgres-js sql.begin',
-      run: (_store, outcome, body, during) => inApp((fn) => app().begin(fn) as Promise<never>, outcome, body, during),
+      run: (_store, outcome, body, during) => inApp((fn) => app().begin(fn) as unknown as Promise<never>, outcome, body, during),
     },
     {
       kind: 'drizzle postgres-js transaction',

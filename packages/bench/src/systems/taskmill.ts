@@ -35,7 +35,7 @@ export function openStore(place: Place, count = false): Store {
   }
   if (!count) return createPostgresStore({ url: place.url, schema: place.schema }) as Store;
   // the store's own client options (connection.ts), plus postgres-js's per-statement `debug` hook;
-  // the registry's postgres-js is the release the store vendors, so the statements are the same
+  // the bench's postgres-js is the release the store depends on, so the statements are the same
   const client = postgres(place.url, {
     max: 10,
     idle_timeout: 30,
