@@ -94,6 +94,7 @@ export class Transactions {
     connection.exec(begin);
     this.#active = true;
     try {
+      connection.checkSchemaVersion();
       const result = await work();
       connection.exec('COMMIT');
       notify.committed(connection);

@@ -209,6 +209,26 @@ describe('one connection, one operation at a time', () => {
   });
 });
 
+describe('rows read in raw mode', () => {
+  it('reads rows by their current columns after another connection rebuilt a table in another column order', async () => {
+    const file = tempFile();
+    const store = track(createSqliteStore({ path: file }));
+    await store.setup();
+    const input = { worker_id: 'w1', pod_id: 'pod', host: 'h', pid: 7, now: T0, ttl_ms: 1000, meta: { a: 1 } };
+    await store.registerWorker(input);
+    const before = await store.getWorker('w1');
+    // the same columns, reversed: a SELECT * prepared before the change now lists them the other way round
+    const other = new Database(file);
+    const columns = (other.prepare('PRAGMA table_info(taskmill_workers)').all() as Array<{ name: string; type: string }>).reverse();
+    other.exec(`ALTER TABLE taskmill_workers RENAME TO old_workers;
+      CREATE TABLE taskmill_workers (${columns.map((c) => `${c.name} ${c.type}`).join(', ')});
+      INSERT INTO taskmill_workers SELECT ${columns.map((c) => c.name).join(', ')} FROM old_workers;
+      DROP TABLE old_workers;`);
+    other.close();
+    expect(await store.getWorker('w1')).toEqual(before);
+  });
+});
+
 describe('errors', () => {
   it('reports a held write lock past busy_timeout as StoreUnavailableError', async () => {
     const file = tempFile();
