@@ -265,13 +265,31 @@ export class SqliteConnection {
     return out;
   }
 
-  /** Run a statement; `changes` and `lastInsertRowid` tell what it did. */
+  /**
+   * Task rows as the open transaction last read or wrote them, by id (task-rows.ts), so that a
+   * transaction reading back the rows it just changed need not read them again; null outside the
+   * store's own transactions (transaction.ts). A statement that may change task rows in a way
+   * nobody applied to these copies ({@link run}, {@link exec}) empties it.
+   */
+  taskRows: Map<number, RawRow> | null = null;
+
+  /** Run a statement; `changes` and `lastInsertRowid` tell what it did. Forgets the {@link taskRows}. */
   run(text: string, ...params: Param[]): Database.RunResult {
+    this.taskRows?.clear();
     return this.#prepare(text).statement.run(...params);
+  }
+
+  /**
+   * Run a statement with its parameters in one array, keeping the {@link taskRows}: for statements
+   * that change no task row, or whose change the caller applies to the kept copy itself.
+   */
+  write(text: string, params: readonly Param[]): Database.RunResult {
+    return this.#prepare(text).statement.run(params);
   }
 
   /** Run statements without parameters (transaction control, migrations). */
   exec(text: string): void {
+    this.taskRows?.clear();
     this.db.exec(text);
   }
 

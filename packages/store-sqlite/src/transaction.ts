@@ -93,6 +93,7 @@ export class Transactions {
     const connection = this.#connection;
     connection.exec(begin);
     this.#active = true;
+    connection.taskRows = new Map();
     try {
       connection.checkSchemaVersion();
       const result = await work();
@@ -105,6 +106,7 @@ export class Transactions {
       throw error;
     } finally {
       this.#active = false;
+      connection.taskRows = null;
     }
   }
 

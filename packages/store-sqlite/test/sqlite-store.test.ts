@@ -229,6 +229,35 @@ describe('rows read in raw mode', () => {
   });
 });
 
+describe('rows a transaction writes and reads back', () => {
+  it('hands back claimed and finished tasks exactly as a fresh read finds them', async () => {
+    const store = track(createSqliteStore({ path: tempFile() }));
+    await store.setup();
+    const ids = await store.createTasks([task(), task(), task({ type: 'cron', cron_expr: '* * * * *' }), task(), task({ max_retries: 0 })], T0);
+    const claimed = await store.claimTasks({ worker_id: 'w1', now: T0 + 1, limit: 10, names: ['job'] });
+    expect(claimed.map((t) => t.id)).toEqual(ids);
+    for (const t of claimed) expect(t).toEqual(await store.getTask(t.id));
+    const fence = (id: number) => ({ task_id: id, worker_id: 'w1', attempt: 1 });
+    const results = await store.finishAttempts!(
+      [
+        { fence: fence(ids[0]), outcome: { kind: 'completed', result: '{"ok":1}' } },
+        { fence: fence(ids[1]), outcome: { kind: 'suspended', reason: 'wait', metadata: { m: 1 }, context: new Uint8Array([1, 2, 3]) } },
+        { fence: fence(ids[2]), outcome: { kind: 'rescheduled', result: null, next_run_time: T0 + 60_000 } },
+        { fence: fence(ids[3]), outcome: { kind: 'failed', status: 'failed', error: 'boom' } },
+        { fence: fence(ids[4]), outcome: { kind: 'failed', status: 'timeout', error: 'late', timeout_type: 'total' } },
+      ],
+      T0 + 2,
+    );
+    expect(results.map((r) => r.applied)).toEqual([true, true, true, true, true]);
+    expect(results.map((r) => r.task?.status)).toEqual(['completed', 'suspended', 'pending', 'failed', 'permanently_failed']);
+    for (const r of results) expect(r.task).toEqual(await store.getTask(r.task!.id));
+    // a second claim retries the failed task: its retry patch and claim patch land on one kept row
+    const [retried] = await store.claimTasks({ worker_id: 'w2', now: T0 + 3, limit: 10, names: ['job'] });
+    expect(retried).toMatchObject({ id: ids[3], attempt: 2, retry_count: 1, worker_id: 'w2' });
+    expect(retried).toEqual(await store.getTask(ids[3]));
+  });
+});
+
 describe('errors', () => {
   it('reports a held write lock past busy_timeout as StoreUnavailableError', async () => {
     const file = tempFile();
