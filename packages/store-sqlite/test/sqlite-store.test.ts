@@ -258,6 +258,28 @@ describe('rows a transaction writes and reads back', () => {
   });
 });
 
+describe('writes called together', () => {
+  it('share a transaction in which a failing write is undone alone and the others commit', async () => {
+    const file = tempFile();
+    const store = track(createSqliteStore({ path: file }));
+    await store.setup();
+    const other = new Database(file);
+    other.exec('DROP TABLE taskmill_task_events'); // createTasks inserts its row, then fails at its event
+    other.close();
+    const worker = { worker_id: 'w1', pod_id: null, host: null, pid: null, now: T0, ttl_ms: 1000, meta: null };
+    const [created, registered, again] = await Promise.allSettled([
+      store.createTasks([task()], T0),
+      store.registerWorker(worker),
+      store.registerWorker({ ...worker, worker_id: 'w2' }),
+    ]);
+    expect(created.status).toBe('rejected');
+    expect((created as PromiseRejectedResult).reason).toBeInstanceOf(StoreError);
+    expect([registered.status, again.status]).toEqual(['fulfilled', 'fulfilled']);
+    expect(await store.queryTasks({})).toMatchObject({ total: 0 });
+    expect((await store.listWorkers()).map((w) => w.worker_id)).toEqual(['w1', 'w2']);
+  });
+});
+
 describe('errors', () => {
   it('reports a held write lock past busy_timeout as StoreUnavailableError', async () => {
     const file = tempFile();
