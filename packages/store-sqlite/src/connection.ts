@@ -242,7 +242,7 @@ export class SqliteConnection {
     const version = Number(this.get('PRAGMA schema_version')?.schema_version);
     if (version !== this.#schemaVersion) {
       this.#statements.clear();
-      this.get('SELECT count(*) AS n FROM sqlite_master');
+      this.get('SELECT name FROM sqlite_master LIMIT 1');
       this.#schemaVersion = version;
     }
   }
