@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
 }
 
 const [file, tasksArg, topArg] = process.argv.slice(2);
@@ -49,4 +50,27 @@ const print = (title: string, map: Map<string, number>, n: number) => {
   for (const [key, us] of [...map].sort((a, b) => b[1] - a[1]).slice(0, n)) console.log(`${perTask(us)}  ${((us / total) * 100).toFixed(1).padStart(5)} %  ${key}`);
 };
 print('functions', functions, top);
+
+// inclusive time of named functions (BENCH_PROFILE_INCLUSIVE=claimBatch,finishAttempts,…), a
+// function's own recursion counted once
+const wanted = (process.env.BENCH_PROFILE_INCLUSIVE ?? '').split(',').filter(Boolean);
+if (wanted.length > 0) {
+  const inclusive = new Map<string, number>();
+  const walk = (id: number, open: Set<string>): number => {
+    const node = byId.get(id)!;
+    let us = node.callFrame.functionName === '(idle)' ? 0 : (self.get(id) ?? 0);
+    const name = node.callFrame.functionName;
+    const mine = wanted.includes(name) && !open.has(name);
+    if (mine) open.add(name);
+    for (const child of node.children ?? []) us += walk(child, open);
+    if (mine) {
+      open.delete(name);
+      add(inclusive, name, us);
+    }
+    return us;
+  };
+  walk(profile.nodes[0].id, new Set());
+  console.log('\ninclusive (µs per task, % of busy)');
+  for (const name of wanted) console.log(`${perTask(inclusive.get(name) ?? 0)}  ${(((inclusive.get(name) ?? 0) / total) * 100).toFixed(1).padStart(5)} %  ${name}`);
+}
 print('files', files, 15);
