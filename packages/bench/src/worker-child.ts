@@ -5,6 +5,9 @@
  * and sends back what it saw: the payload numbers it ran (exactly-once checks), enqueue→start
  * latencies, timestamps, RSS samples and statement counts.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { loadConfig } from './config.js';
 import { systemNamed } from './systems/index.js';
 import { statementCounter, type FlowOptions, type Payload, type Place } from './systems/types.js';
@@ -84,11 +87,20 @@ let worker: { stop(): Promise<void> } | undefined;
 let stopping: Promise<void> | undefined;
 let startAt = 0;
 let timers: NodeJS.Timeout[] = [];
+/** With BENCH_CPU_PROF_DIR: a V8 CPU profile from `go` to `stop`, written there (see profile-summary.ts). */
+const profileDir = process.env.BENCH_CPU_PROF_DIR;
+let profiler: Session | undefined;
 
 process.on('message', async (msg: { type: string }) => {
   try {
     if (msg.type === 'go') {
       if (args.rssEveryTasks) sample();
+      if (profileDir) {
+        profiler = new Session();
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      }
       startAt = Date.now();
       worker = await system.worker(args.place, { concurrency: args.concurrency, onJob, countStatements: args.countStatements, flow: args.flow });
       timers.push(setInterval(() => process.send?.({ type: 'progress', count, statements: statementCounter.count }), 100));
@@ -97,6 +109,10 @@ process.on('message', async (msg: { type: string }) => {
       for (const t of timers) clearInterval(t);
       timers = [];
       await (stopping ??= worker?.stop());
+      if (profiler && profileDir) {
+        const { profile } = await profiler.post('Profiler.stop');
+        writeFileSync(join(profileDir, `${args.system}-${process.pid}-${count}.cpuprofile`), JSON.stringify(profile));
+      }
       if (args.rssEveryTasks) sample();
       const result: ChildResult = {
         type: 'result',

@@ -207,6 +207,8 @@ export class ClaimLoop {
       try {
         const now = this.clock.now();
         const request = { worker_id: this.options.worker_id, now, limit, names, name_limits, cluster_limits, rate_limits, key_limits };
+        // the outcomes waiting for their group go first, called together with the claim (see FinishGroups.flush)
+        this.groups.flush();
         ({ tasks: claimed, retry_at: retryAt } = await withinDeadline(this.store.claimBatch(request), this.storeCallBound(), 'claimTasks'));
         failures = 0;
       } catch (error) {

@@ -12,7 +12,8 @@ interface Waiting extends FinishItem {
 
 /**
  * Group commit of attempt outcomes: outcomes that arrive while a group is being written, or in
- * the same turn of the event loop, are written together in the next group, one transaction
+ * the same turn of the event loop, are written together in the next group (at the next turn, or
+ * with the claim loop's next claim, see {@link FinishGroups.flush}), one transaction
  * (`store.finishAttempts`), so a worker pays one commit for many finished attempts instead of one
  * each. Nothing waits for a group to fill: a lone outcome is written at the next turn.
  *
@@ -25,7 +26,8 @@ interface Waiting extends FinishItem {
 export class FinishGroups {
   private queue: Waiting[] = [];
   private writing = false;
-  private scheduled = false;
+  /** The next turn's write, when one is scheduled. */
+  private scheduled: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly store: Store,
@@ -43,23 +45,39 @@ export class FinishGroups {
     });
   }
 
+  /**
+   * Write the outcomes waiting for the next turn now, if no group is being written. The claim loop
+   * calls this right before it claims: the group and the claim are then called together, and a
+   * store that runs writes called together in one transaction (SQLite) commits them once.
+   */
+  flush(): void {
+    if (this.writing || this.queue.length === 0) return;
+    // the scheduled turn is taken over: left in place it would write the next outcomes alone,
+    // ahead of the claim that could have taken them along
+    clearImmediate(this.scheduled);
+    this.scheduled = undefined;
+    void this.drain();
+  }
+
   private schedule(): void {
     if (this.writing || this.scheduled) return;
-    this.scheduled = true;
     // one turn of the event loop: outcomes of handlers that return together share the group
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.drain();
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      if (!this.writing && this.queue.length > 0) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
     this.writing = true;
     try {
-      while (this.queue.length > 0) await this.write(this.queue.splice(0, MAX_FINISH_GROUP));
+      await this.write(this.queue.splice(0, MAX_FINISH_GROUP));
     } finally {
       this.writing = false;
     }
+    // outcomes that arrived meanwhile go with the next turn, or with the next claim if it comes
+    // first (flush): written at once, they would commit alone just before that claim
+    if (this.queue.length > 0) this.schedule();
   }
 
   private async write(group: Waiting[]): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Task } from '@taskmill/contracts';
 import { CLAIM_ORDER_SQL, CLAIMABLE_STATUSES, decodeTask, TABLES, type ClaimPlan } from '@taskmill/store-kit';
 import { jsonList, type SqliteConnection } from './connection.js';
+import { readTasks } from './task-rows.js';
 
 /*
  * Claiming on SQLite (docs/behaviour.md#claiming).
@@ -50,7 +51,7 @@ export async function claimCandidates(sql: SqliteConnection, plan: ClaimPlan): P
   const uncapped = plan.names.filter((name) => plan.caps[name] === undefined);
   const reads = Object.entries(plan.caps).map(([name, cap]) => ({ names: [name], limit: cap }));
   if (uncapped.length > 0) reads.push({ names: uncapped, limit: plan.limit });
-  return reads.flatMap((read) => sql.all(CANDIDATES, plan.now, jsonList(read.names), read.limit).map(decodeTask));
+  return reads.flatMap((read) => readTasks(sql, sql.all(CANDIDATES, plan.now, jsonList(read.names), read.limit)));
 }
 
 /**

@@ -1,13 +1,13 @@
 import type { Task, TaskId } from '@taskmill/contracts';
 import {
   decodeTask,
-  eventRow,
   EVENT_INSERT_COLUMNS,
-  patchEntries,
   insertColumnsFor,
   TABLES,
   TASK_INSERT_BASE_COLUMNS,
   TASK_INSERT_COLUMNS,
+  TASK_PATCH_COLUMNS,
+  type EventDraft,
   type EventRow,
   type RawRow,
   type TaskChange,
@@ -22,6 +22,15 @@ import { jsonList, toBlob, type Param, type SqliteConnection } from './connectio
  * locks: a write transaction holds the database's write lock from `BEGIN IMMEDIATE` on, so a row
  * read here cannot change before COMMIT. Statements run one row at a time: they are in-process
  * calls on cached prepared statements, with no round trip to save by batching.
+ *
+ * The per-task path is kept lean, since a drain runs it for every task (the bench README's
+ * "SQLite per-task cost"): an UPDATE's text is built once per patch shape (which columns, which
+ * guard) and found again by a number; parameters are bound as one array; and the rows a
+ * transaction read are kept (`connection.taskRows`) with each applied patch merged into them, so
+ * reading back the rows a claim or a finish group just wrote reads nothing. A copy is merged only
+ * when every value keeps its JavaScript type in its column (a string in a TEXT column, a number in
+ * a numeric one, bytes in the BLOB), which is exactly when SQLite hands back the same value; any
+ * other value, and any other statement that may change task rows, drops the copies.
  */
 
 const insertTask = (columns: readonly string[]) => `INSERT INTO ${TABLES.tasks} (${columns.join(', ')})
@@ -47,7 +56,11 @@ function bind(value: TaskPatch[keyof TaskPatch]): Param {
 
 /** The task row, or null. */
 export async function selectTask(sql: SqliteConnection, id: TaskId): Promise<RawRow | null> {
-  return sql.get(`SELECT * FROM ${TABLES.tasks} WHERE id = ?`, id) ?? null;
+  const kept = sql.taskRows?.get(id);
+  if (kept) return kept;
+  const row = sql.get(`SELECT * FROM ${TABLES.tasks} WHERE id = ?`, id) ?? null;
+  if (row) keep(sql, row);
+  return row;
 }
 
 /** The decoded task, or null (the write transaction already holds the database's write lock). */
@@ -56,10 +69,26 @@ export async function lockTask(sql: SqliteConnection, id: TaskId): Promise<Task 
   return row ? decodeTask(row) : null;
 }
 
-/** The decoded tasks of these ids, by id (one statement). */
+/** The decoded tasks of these ids, by id (one statement, or none when the transaction holds every row). */
 export async function lockTasks(sql: SqliteConnection, ids: readonly TaskId[]): Promise<Task[]> {
   if (ids.length === 0) return [];
-  return sql.all(`SELECT * FROM ${TABLES.tasks} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`, jsonList(ids)).map(decodeTask);
+  const kept = sql.taskRows;
+  if (kept && ids.every((id) => kept.has(id))) return [...new Set(ids)].sort((a, b) => a - b).map((id) => decodeTask(kept.get(id)!));
+  return readTasks(sql, sql.all(`SELECT * FROM ${TABLES.tasks} WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`, jsonList(ids)));
+}
+
+/** Keep task rows read in the open transaction (see above), and decode them. */
+export function readTasks(sql: SqliteConnection, rows: RawRow[]): Task[] {
+  const out: Task[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    keep(sql, rows[i]);
+    out[i] = decodeTask(rows[i]);
+  }
+  return out;
+}
+
+function keep(sql: SqliteConnection, row: RawRow): void {
+  sql.taskRows?.set(Number(row.id), row);
 }
 
 /*
@@ -97,26 +126,104 @@ export function releaseExpiredUnique(sql: SqliteConnection, name: string, slot: 
   return sql.run(`UPDATE ${TABLES.tasks} SET unique_slot = NULL WHERE name = ? AND unique_slot = ? AND unique_until <= ?`, name, slot, now).changes > 0;
 }
 
+/** What SQLite hands back for a value of each patch column: the value itself when it is of this type (else the kept row is dropped). */
+const PATCH_KINDS: Record<keyof TaskPatch, 'number' | 'string' | 'bytes'> = {
+  status: 'string',
+  worker_id: 'string',
+  start_time: 'number',
+  last_active_time: 'number',
+  attempt: 'number',
+  next_run_time: 'number',
+  stage: 'number',
+  retry_count: 'number',
+  result: 'string',
+  error: 'string',
+  context: 'bytes',
+  children_results: 'string',
+  suspend_reason: 'string',
+  total_children: 'number',
+  current_stage_name: 'string',
+  progress_text: 'string',
+  progress_percent: 'number',
+  last_event_time: 'number',
+  last_event_type: 'string',
+  unique_slot: 'string',
+};
+const KINDS = TASK_PATCH_COLUMNS.map((column) => PATCH_KINDS[column]);
+
+/** Whether SQLite hands `value` back unchanged from a column of this kind. */
+function keepsType(value: Param, kind: 'number' | 'string' | 'bytes'): boolean {
+  if (value === null) return true;
+  if (kind === 'number') return typeof value === 'number' && Number.isFinite(value);
+  if (kind === 'string') return typeof value === 'string';
+  return Buffer.isBuffer(value);
+}
+
+/** UPDATE texts by shape: bit i of the mask for TASK_PATCH_COLUMNS[i], times 8, plus the guard's bits. */
+const UPDATES = new Map<number, string>();
+
+function updateText(mask: number, guardBits: number): string {
+  const key = mask * 8 + guardBits;
+  let text = UPDATES.get(key);
+  if (text === undefined) {
+    const sets = TASK_PATCH_COLUMNS.filter((_, i) => mask & (1 << i)).map((column) => `${column} = ?`);
+    let guard = '';
+    if (guardBits & 1) guard += ' AND status = ?';
+    if (guardBits & 2) guard += ' AND worker_id = ?';
+    if (guardBits & 4) guard += ' AND attempt = ?';
+    text = `UPDATE ${TABLES.tasks} SET ${sets.length > 0 ? sets.join(', ') : 'id = id'} WHERE id = ?${guard}`;
+    UPDATES.set(key, text);
+  }
+  return text;
+}
+
 /** UPDATE one task row with a change's patch, under its guard; false when the guard did not match. */
 function patchRow(sql: SqliteConnection, change: TaskChange): boolean {
-  const entries = patchEntries(change.patch);
-  if (entries.length === 0 && change.guard === null) return true;
-  const sets = entries.length > 0 ? entries.map(([column]) => `${column} = ?`).join(', ') : 'id = id';
-  const params: Param[] = [...entries.map(([, value]) => bind(value)), change.task_id];
-  let guard = '';
-  if (change.guard) {
-    guard = ' AND status = ?';
-    params.push(change.guard.status);
-    if (change.guard.worker_id !== undefined) {
-      guard += ' AND worker_id = ?';
-      params.push(change.guard.worker_id);
+  const patch = change.patch as Record<string, TaskPatch[keyof TaskPatch]>;
+  const params: Param[] = [];
+  const columns: number[] = [];
+  let mask = 0;
+  for (let i = 0; i < TASK_PATCH_COLUMNS.length; i++) {
+    const value = patch[TASK_PATCH_COLUMNS[i]];
+    if (value === undefined) continue;
+    mask |= 1 << i;
+    columns.push(i);
+    params.push(bind(value));
+  }
+  const guard = change.guard;
+  if (mask === 0 && guard === null) return true;
+  const values = columns.length;
+  params.push(change.task_id);
+  let guardBits = 0;
+  if (guard) {
+    guardBits = 1;
+    params.push(guard.status);
+    if (guard.worker_id !== undefined) {
+      guardBits |= 2;
+      params.push(guard.worker_id);
     }
-    if (change.guard.attempt !== undefined) {
-      guard += ' AND attempt = ?';
-      params.push(change.guard.attempt);
+    if (guard.attempt !== undefined) {
+      guardBits |= 4;
+      params.push(guard.attempt);
     }
   }
-  return sql.run(`UPDATE ${TABLES.tasks} SET ${sets} WHERE id = ?${guard}`, ...params).changes > 0;
+  if (sql.write(updateText(mask, guardBits), params).changes === 0) return false;
+  // the kept copy of the row, if any, becomes the row as written (a new object: one handed out stays as it was)
+  const kept = sql.taskRows;
+  const row = kept?.get(change.task_id);
+  if (kept && row) {
+    const merged: RawRow = { ...row };
+    for (let j = 0; j < values; j++) {
+      const i = columns[j];
+      if (!keepsType(params[j], KINDS[i])) {
+        kept.delete(change.task_id);
+        return true;
+      }
+      merged[TASK_PATCH_COLUMNS[i]] = params[j];
+    }
+    kept.set(change.task_id, merged);
+  }
+  return true;
 }
 
 /** Apply changes in order (see `StoreWriter.applyChanges`). */
@@ -128,17 +235,28 @@ export function applyChanges(sql: SqliteConnection, changes: readonly TaskChange
     applied.push(ok);
     if (!ok) continue;
     const close = change.close_attempt;
-    if (close) sql.run(CLOSE_ATTEMPT, close.ended_at, close.outcome, close.error, close.timeout_flag ? 1 : 0, close.task_id, close.attempt);
+    if (close) sql.write(CLOSE_ATTEMPT, [close.ended_at, close.outcome, close.error, close.timeout_flag ? 1 : 0, close.task_id, close.attempt]);
     const open = change.open_attempt;
-    if (open) sql.run(OPEN_ATTEMPT, open.task_id, open.name, open.attempt, open.worker_id, open.started_at);
-    for (const draft of change.events) eventIds.push(insertEvent(sql, eventRow(draft)));
+    if (open) sql.write(OPEN_ATTEMPT, [open.task_id, open.name, open.attempt, open.worker_id, open.started_at]);
+    for (const draft of change.events) eventIds.push(insertEvent(sql, draft));
   }
   return { applied, event_ids: eventIds };
 }
 
-/** Insert one event row; its id. */
-function insertEvent(sql: SqliteConnection, row: EventRow): number {
-  return Number(sql.run(INSERT_EVENT, ...EVENT_INSERT_COLUMNS.map((column) => row[column])).lastInsertRowid);
+/** An event's INSERT parameters, in EVENT_INSERT_COLUMNS order, `metadata` as JSON text (as the kit's `eventRow`). */
+function eventParams(draft: EventDraft | EventRow): Param[] {
+  const params: Param[] = new Array(EVENT_INSERT_COLUMNS.length);
+  for (let i = 0; i < EVENT_INSERT_COLUMNS.length; i++) {
+    const column = EVENT_INSERT_COLUMNS[i];
+    const value = draft[column];
+    params[i] = column === 'metadata' && value !== null && typeof value !== 'string' ? JSON.stringify(value) : (value as Param);
+  }
+  return params;
+}
+
+/** Insert one event (a draft, or a row whose metadata is already text); its id. */
+function insertEvent(sql: SqliteConnection, event: EventDraft | EventRow): number {
+  return Number(sql.write(INSERT_EVENT, eventParams(event)).lastInsertRowid);
 }
 
 /** Insert events that belong to no task (`task_id` 0: a name's pause and resume); their ids in order. */

@@ -209,6 +209,77 @@ describe('one connection, one operation at a time', () => {
   });
 });
 
+describe('rows read in raw mode', () => {
+  it('reads rows by their current columns after another connection rebuilt a table in another column order', async () => {
+    const file = tempFile();
+    const store = track(createSqliteStore({ path: file }));
+    await store.setup();
+    const input = { worker_id: 'w1', pod_id: 'pod', host: 'h', pid: 7, now: T0, ttl_ms: 1000, meta: { a: 1 } };
+    await store.registerWorker(input);
+    const before = await store.getWorker('w1');
+    // the same columns, reversed: a SELECT * prepared before the change now lists them the other way round
+    const other = new Database(file);
+    const columns = (other.prepare('PRAGMA table_info(taskmill_workers)').all() as Array<{ name: string; type: string }>).reverse();
+    other.exec(`ALTER TABLE taskmill_workers RENAME TO old_workers;
+      CREATE TABLE taskmill_workers (${columns.map((c) => `${c.name} ${c.type}`).join(', ')});
+      INSERT INTO taskmill_workers SELECT ${columns.map((c) => c.name).join(', ')} FROM old_workers;
+      DROP TABLE old_workers;`);
+    other.close();
+    expect(await store.getWorker('w1')).toEqual(before);
+  });
+});
+
+describe('rows a transaction writes and reads back', () => {
+  it('hands back claimed and finished tasks exactly as a fresh read finds them', async () => {
+    const store = track(createSqliteStore({ path: tempFile() }));
+    await store.setup();
+    const ids = await store.createTasks([task(), task(), task({ type: 'cron', cron_expr: '* * * * *' }), task(), task({ max_retries: 0 })], T0);
+    const claimed = await store.claimTasks({ worker_id: 'w1', now: T0 + 1, limit: 10, names: ['job'] });
+    expect(claimed.map((t) => t.id)).toEqual(ids);
+    for (const t of claimed) expect(t).toEqual(await store.getTask(t.id));
+    const fence = (id: number) => ({ task_id: id, worker_id: 'w1', attempt: 1 });
+    const results = await store.finishAttempts!(
+      [
+        { fence: fence(ids[0]), outcome: { kind: 'completed', result: '{"ok":1}' } },
+        { fence: fence(ids[1]), outcome: { kind: 'suspended', reason: 'wait', metadata: { m: 1 }, context: new Uint8Array([1, 2, 3]) } },
+        { fence: fence(ids[2]), outcome: { kind: 'rescheduled', result: null, next_run_time: T0 + 60_000 } },
+        { fence: fence(ids[3]), outcome: { kind: 'failed', status: 'failed', error: 'boom' } },
+        { fence: fence(ids[4]), outcome: { kind: 'failed', status: 'timeout', error: 'late', timeout_type: 'total' } },
+      ],
+      T0 + 2,
+    );
+    expect(results.map((r) => r.applied)).toEqual([true, true, true, true, true]);
+    expect(results.map((r) => r.task?.status)).toEqual(['completed', 'suspended', 'pending', 'failed', 'permanently_failed']);
+    for (const r of results) expect(r.task).toEqual(await store.getTask(r.task!.id));
+    // a second claim retries the failed task: its retry patch and claim patch land on one kept row
+    const [retried] = await store.claimTasks({ worker_id: 'w2', now: T0 + 3, limit: 10, names: ['job'] });
+    expect(retried).toMatchObject({ id: ids[3], attempt: 2, retry_count: 1, worker_id: 'w2' });
+    expect(retried).toEqual(await store.getTask(ids[3]));
+  });
+});
+
+describe('writes called together', () => {
+  it('share a transaction in which a failing write is undone alone and the others commit', async () => {
+    const file = tempFile();
+    const store = track(createSqliteStore({ path: file }));
+    await store.setup();
+    const other = new Database(file);
+    other.exec('DROP TABLE taskmill_task_events'); // createTasks inserts its row, then fails at its event
+    other.close();
+    const worker = { worker_id: 'w1', pod_id: null, host: null, pid: null, now: T0, ttl_ms: 1000, meta: null };
+    const [created, registered, again] = await Promise.allSettled([
+      store.createTasks([task()], T0),
+      store.registerWorker(worker),
+      store.registerWorker({ ...worker, worker_id: 'w2' }),
+    ]);
+    expect(created.status).toBe('rejected');
+    expect((created as PromiseRejectedResult).reason).toBeInstanceOf(StoreError);
+    expect([registered.status, again.status]).toEqual(['fulfilled', 'fulfilled']);
+    expect(await store.queryTasks({})).toMatchObject({ total: 0 });
+    expect((await store.listWorkers()).map((w) => w.worker_id)).toEqual(['w1', 'w2']);
+  });
+});
+
 describe('errors', () => {
   it('reports a held write lock past busy_timeout as StoreUnavailableError', async () => {
     const file = tempFile();
