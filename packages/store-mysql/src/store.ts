@@ -1,5 +1,5 @@
 import type { Store } from '@taskmill/contracts';
-import { assembleStore, bindReader, bindWriter, type StoreDriver } from '@taskmill/store-kit';
+import { assembleStore, bindReader, bindWriter, operations, type PlainPaths, type StoreDriver } from '@taskmill/store-kit';
 import * as claim from './claim.js';
 import * as names from './names.js';
 import * as notify from './notify.js';
@@ -10,6 +10,7 @@ import * as taskRows from './task-rows.js';
 import * as workers from './workers.js';
 import { openConnection, type MysqlStoreOptions } from './connection.js';
 import { checkSchema, runMigrations } from './migrate.js';
+import { plainPaths } from './plain.js';
 import { inTransaction, withConnection } from './transaction.js';
 import { mysqlWithin } from './within.js';
 
@@ -30,6 +31,18 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
   const connection = openConnection(options);
   let closed = false;
   const probes = new Set<() => Promise<void>>();
+  const write: StoreDriver['write'] = (operation, work) => inTransaction(connection, operation, (conn) => work(bindWriter(conn, SQL)));
+  // where a packet cannot run (MySQL; a pool without multipleStatements), what the kit would have done
+  const general: PlainPaths = {
+    claim: async (plan) =>
+      (await write('claimTasks', (tx) => operations.claimBatch(tx, { worker_id: plan.worker_id, now: plan.now, limit: plan.limit, names: plan.names }, new Map())))
+        .tasks,
+    // every row as found, its fence still held: the kit's finishGroup completes them the general way
+    complete: async (items) => ({
+      applied: [],
+      found: await write('finishAttempts', (tx) => tx.lockTasks(items.map((item) => item.task_id))),
+    }),
+  };
   const driver: StoreDriver = {
     dialect: 'mysql',
     capabilities: { notify: connection.wakeProbeInterval > 0, skipLocked: true },
@@ -56,9 +69,10 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
       probes.add(unsubscribe);
       return unsubscribe;
     },
-    write: (operation, work) => inTransaction(connection, operation, (conn) => work(bindWriter(conn, SQL))),
+    write,
     read: (operation, work) => withConnection(connection, operation, (conn) => work(bindReader(conn, SQL))),
     writeWithin: mysqlWithin(connection, SQL),
+    plain: connection.multipleStatements ? plainPaths(connection, general) : undefined,
   };
   return assembleStore(driver);
 }
