@@ -32,16 +32,25 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
   let closed = false;
   const probes = new Set<() => Promise<void>>();
   const write: StoreDriver['write'] = (operation, work) => inTransaction(connection, operation, (conn) => work(bindWriter(conn, SQL)));
-  // where a packet cannot run (MySQL; a pool without multipleStatements), what the kit would have done
+  // where a packet cannot run (a server that is not MariaDB, seen at the first packet), what the kit would have done
   const general: PlainPaths = {
     claim: async (plan) =>
       (await write('claimTasks', (tx) => operations.claimBatch(tx, { worker_id: plan.worker_id, now: plan.now, limit: plan.limit, names: plan.names }, new Map())))
         .tasks,
-    // every row as found, its fence still held: the kit's finishGroup completes them the general way
-    complete: async (items) => ({
-      applied: [],
-      found: await write('finishAttempts', (tx) => tx.lockTasks(items.map((item) => item.task_id))),
-    }),
+    // the kit's general finish of the whole group in one transaction, its results as the packet
+    // would give them (a child is credited there too: applied, as the kit's own fallback would)
+    complete: async (items, now) => {
+      const finished = await write('finishAttempts', (tx) =>
+        operations.finishAttempts(
+          tx,
+          items.map((item) => ({ fence: { task_id: item.task_id, worker_id: item.worker_id, attempt: item.attempt }, outcome: { kind: 'completed' as const, result: item.result } })),
+          now,
+        ),
+      );
+      const applied = finished.flatMap((result) => (result.applied && result.task ? [result.task] : []));
+      const found = finished.flatMap((result) => (!result.applied && result.task ? [result.task] : []));
+      return { applied, found };
+    },
   };
   const driver: StoreDriver = {
     dialect: 'mysql',
