@@ -38,6 +38,8 @@ export interface MysqlConnection {
   readonly deadlockRetries: number;
   /** ms between wake-up probes; 0 for none. */
   readonly wakeProbeInterval: number;
+  /** The pool may send several statements in one query (plain.ts packets): the store's own always, a pool passed in when made so. */
+  readonly multipleStatements: boolean;
 }
 
 function positiveInt(value: unknown, name: string, fallback: number): number {
@@ -115,7 +117,15 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
     if (typeof pool.getConnection !== 'function' || typeof pool.query !== 'function') {
       throw new ConfigurationError('options.pool must be a mysql2 promise pool (mysql2/promise createPool())');
     }
-    return { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout, deadlockRetries, wakeProbeInterval };
+    return {
+      pool: () => pool,
+      close: async () => {},
+      ownsPool: false,
+      migrationLockTimeout,
+      deadlockRetries,
+      wakeProbeInterval,
+      multipleStatements: allowsMultipleStatements(pool),
+    };
   }
   if (typeof opts.url !== 'string' || opts.url.trim() === '') {
     throw new ConfigurationError('createMysqlStore needs a mysql:// URL or an existing mysql2 pool');
@@ -133,6 +143,8 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
     charset: 'utf8mb4',
     enableKeepAlive: true,
     waitForConnections: true,
+    // the one-round-trip packets (plain.ts); every value still goes through a `?` placeholder
+    multipleStatements: true,
   };
   const limits = resolveSessionLimits(opts, 'MySQL');
   let pool: Pool | null = null;
@@ -156,5 +168,12 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
     migrationLockTimeout,
     deadlockRetries,
     wakeProbeInterval,
+    multipleStatements: true,
   };
+}
+
+/** Whether a mysql2 promise pool was created with `multipleStatements: true` (its core pool's connection settings). */
+function allowsMultipleStatements(pool: Pool): boolean {
+  const core = (pool as unknown as { pool?: { config?: { connectionConfig?: { multipleStatements?: unknown } } } }).pool;
+  return core?.config?.connectionConfig?.multipleStatements === true;
 }

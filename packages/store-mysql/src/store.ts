@@ -1,5 +1,5 @@
 import type { Store } from '@taskmill/contracts';
-import { assembleStore, bindReader, bindWriter, type StoreDriver } from '@taskmill/store-kit';
+import { assembleStore, bindReader, bindWriter, operations, type PlainPaths, type StoreDriver } from '@taskmill/store-kit';
 import * as claim from './claim.js';
 import * as names from './names.js';
 import * as notify from './notify.js';
@@ -10,6 +10,7 @@ import * as taskRows from './task-rows.js';
 import * as workers from './workers.js';
 import { openConnection, type MysqlStoreOptions } from './connection.js';
 import { checkSchema, runMigrations } from './migrate.js';
+import { plainPaths } from './plain.js';
 import { inTransaction, withConnection } from './transaction.js';
 import { mysqlWithin } from './within.js';
 
@@ -30,6 +31,27 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
   const connection = openConnection(options);
   let closed = false;
   const probes = new Set<() => Promise<void>>();
+  const write: StoreDriver['write'] = (operation, work) => inTransaction(connection, operation, (conn) => work(bindWriter(conn, SQL)));
+  // where a packet cannot run (a server that is not MariaDB, seen at the first packet), what the kit would have done
+  const general: PlainPaths = {
+    claim: async (plan) =>
+      (await write('claimTasks', (tx) => operations.claimBatch(tx, { worker_id: plan.worker_id, now: plan.now, limit: plan.limit, names: plan.names }, new Map())))
+        .tasks,
+    // the kit's general finish of the whole group in one transaction, its results as the packet
+    // would give them (a child is credited there too: applied, as the kit's own fallback would)
+    complete: async (items, now) => {
+      const finished = await write('finishAttempts', (tx) =>
+        operations.finishAttempts(
+          tx,
+          items.map((item) => ({ fence: { task_id: item.task_id, worker_id: item.worker_id, attempt: item.attempt }, outcome: { kind: 'completed' as const, result: item.result } })),
+          now,
+        ),
+      );
+      const applied = finished.flatMap((result) => (result.applied && result.task ? [result.task] : []));
+      const found = finished.flatMap((result) => (!result.applied && result.task ? [result.task] : []));
+      return { applied, found };
+    },
+  };
   const driver: StoreDriver = {
     dialect: 'mysql',
     capabilities: { notify: connection.wakeProbeInterval > 0, skipLocked: true },
@@ -56,9 +78,10 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
       probes.add(unsubscribe);
       return unsubscribe;
     },
-    write: (operation, work) => inTransaction(connection, operation, (conn) => work(bindWriter(conn, SQL))),
+    write,
     read: (operation, work) => withConnection(connection, operation, (conn) => work(bindReader(conn, SQL))),
     writeWithin: mysqlWithin(connection, SQL),
+    plain: connection.multipleStatements ? plainPaths(connection, general) : undefined,
   };
   return assembleStore(driver);
 }

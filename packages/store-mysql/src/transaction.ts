@@ -141,6 +141,80 @@ export async function inTransaction<T>(connection: MysqlConnection, operation: s
   }
 }
 
+/** The statements of one multi-statement packet, each with its own `?` values. */
+export type Packet = Array<{ sql: string; params?: unknown[] }>;
+
+/** Whether the connection's server is MariaDB, as its handshake said (mysql2 records it; else from the version text). */
+function isMariaDB(conn: PoolConnection): boolean {
+  const core = (conn as unknown as { connection?: { _isMariaDB?: boolean; _handshakePacket?: { serverVersion?: string } } }).connection;
+  if (typeof core?._isMariaDB === 'boolean') return core._isMariaDB;
+  return /mariadb/i.test(core?._handshakePacket?.serverVersion ?? '');
+}
+
+/**
+ * Run one packet, `START TRANSACTION … COMMIT` (plain.ts), in one round trip: the statements
+ * joined by `;` and sent as one query, every value escaped by mysql2 into its placeholder. The
+ * results of its statements in order; null, without sending anything, when the pool cannot run
+ * packets (no `multipleStatements`, or not MariaDB): the caller takes the general path.
+ *
+ * The server stops at a failing statement and answers with its error. A transaction may then
+ * still be open (a lock wait timeout undoes only its statement), so a ROLLBACK follows before the
+ * connection goes back to the pool, or the connection is destroyed when even that fails; a
+ * deadlock or lock wait timeout then runs the packet again as `inTransaction` runs its work. A
+ * packet that was sent and lost its connection may have committed: like a failure during COMMIT,
+ * it is never run again (StoreUnavailableError); only a connection that was closed before the
+ * packet left is replaced and the packet sent on another.
+ */
+export async function inPacket(connection: MysqlConnection, operation: string, packet: Packet): Promise<unknown[] | null> {
+  if (!connection.multipleStatements) return null;
+  const sql = packet.map((statement) => statement.sql).join(';\n');
+  const params = packet.flatMap((statement) => statement.params ?? []);
+  const policy = { ...TRANSACTION_RETRY, retries: connection.deadlockRetries };
+  const startedAt = Date.now();
+  let lockRetries = 0;
+  let staleRetries = 0;
+  for (;;) {
+    const conn = await acquire(connection, operation);
+    if (!isMariaDB(conn)) {
+      conn.release();
+      return null;
+    }
+    try {
+      const [results] = await conn.query<RowDataPacket[][]>(sql, params);
+      conn.release();
+      return results as unknown[];
+    } catch (error) {
+      if (isConnectionError(error)) {
+        conn.destroy();
+        if (isClosedBeforeSending(error) && staleRetries < STALE_CONNECTION_RETRIES) {
+          staleRetries += 1;
+          continue;
+        }
+        throw toStoreError(error, failure(operation));
+      }
+      try {
+        await conn.query('ROLLBACK');
+        conn.release();
+      } catch {
+        conn.destroy();
+      }
+      const pause = isLockConflict(error) ? transactionRetryPause(policy, lockRetries + 1, startedAt) : null;
+      if (pause !== null) {
+        lockRetries += 1;
+        await sleep(pause);
+        continue;
+      }
+      throw toStoreError(error, failure(operation));
+    }
+  }
+}
+
+/** mysql2 refused the command because the connection had already closed: nothing was sent. */
+function isClosedBeforeSending(error: unknown): boolean {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message.toLowerCase().includes('connection is in closed state');
+}
+
 /** Run reads on a pooled connection (autocommit, one statement at a time); errors mapped. */
 export async function withConnection<T>(connection: MysqlConnection, operation: string, work: (conn: Conn) => Promise<T>): Promise<T> {
   let staleRetries = 0;

@@ -2,7 +2,7 @@ import { StoreError, StoreUnavailableError, TaskNotFoundError } from '@taskmill/
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import type { MysqlConnection } from '../src/connection.js';
-import { inTransaction, withConnection } from '../src/transaction.js';
+import { inPacket, inTransaction, withConnection } from '../src/transaction.js';
 
 /*
  * The transaction wrapper against a scripted fake pool: which failures are retried, which are
@@ -43,7 +43,7 @@ function fakeSource(failCommitWith?: Error): { source: MysqlConnection; conns: F
   } as unknown as Pool;
   return {
     conns,
-    source: { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5, wakeProbeInterval: 0 },
+    source: { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5, wakeProbeInterval: 0, multipleStatements: false },
   };
 }
 
@@ -114,9 +114,94 @@ describe('inTransaction', () => {
 describe('withConnection', () => {
   it('maps a refused connection to StoreUnavailableError', async () => {
     const pool = { getConnection: () => Promise.reject(driverError('ECONNREFUSED', -111)) } as unknown as Pool;
-    const source: MysqlConnection = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5, wakeProbeInterval: 0 };
+    const source: MysqlConnection = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5, wakeProbeInterval: 0, multipleStatements: false };
     const error = await withConnection(source, 'test', async () => 1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect((error as StoreUnavailableError).cause).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
+
+/** A MariaDB source whose packets (queries with more than one statement) fail as scripted, in turn. */
+function packetSource(failures: Array<Error | null>, options: { mariadb?: boolean; rollbackFails?: boolean } = {}) {
+  const conns: FakeConn[] = [];
+  const pool = {
+    async getConnection() {
+      const log: FakeConn = { statements: [], released: false, destroyed: false };
+      conns.push(log);
+      return {
+        connection: { _isMariaDB: options.mariadb ?? true },
+        async query(sql: string) {
+          log.statements.push(sql);
+          if (sql === 'ROLLBACK' && options.rollbackFails) throw driverError('ER_UNKNOWN', 1105);
+          if (sql.includes(';')) {
+            const failure = failures.shift();
+            if (failure) throw failure;
+            return [[{}, { fieldCount: 0 }, [{ id: 1 }], { fieldCount: 0 }], []];
+          }
+          return [[], []];
+        },
+        release() {
+          log.released = true;
+        },
+        destroy() {
+          log.destroyed = true;
+        },
+      } as unknown as PoolConnection;
+    },
+  } as unknown as Pool;
+  const source: MysqlConnection = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 2, wakeProbeInterval: 0, multipleStatements: true };
+  return { source, conns };
+}
+
+const PACKET = [{ sql: 'START TRANSACTION' }, { sql: 'SELECT ?', params: [1] }, { sql: 'COMMIT' }];
+
+describe('inPacket', () => {
+  it('sends the statements as one query and returns their results', async () => {
+    const { source, conns } = packetSource([]);
+    const results = await inPacket(source, 'test', PACKET);
+    expect(results?.[2]).toEqual([{ id: 1 }]);
+    expect(conns[0].statements).toEqual(['START TRANSACTION;\nSELECT ?;\nCOMMIT']);
+    expect(conns[0].released).toBe(true);
+  });
+
+  it('rolls back after a deadlock or lock wait timeout and sends the packet again', async () => {
+    const { source, conns } = packetSource([driverError('ER_LOCK_DEADLOCK', 1213), driverError('ER_LOCK_WAIT_TIMEOUT', 1205)]);
+    expect(await inPacket(source, 'test', PACKET)).not.toBeNull();
+    expect(conns.map((conn) => conn.statements.length)).toEqual([2, 2, 1]);
+    expect(conns.slice(0, 2).every((conn) => conn.statements[1] === 'ROLLBACK' && conn.released)).toBe(true);
+  });
+
+  it('gives up after the configured reruns with a StoreError, every connection rolled back', async () => {
+    const { source, conns } = packetSource([1, 2, 3, 4].map(() => driverError('ER_LOCK_DEADLOCK', 1213)));
+    const error = await inPacket(source, 'test', PACKET).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StoreError);
+    expect(conns).toHaveLength(3);
+    expect(conns.every((conn) => conn.statements.at(-1) === 'ROLLBACK' && conn.released)).toBe(true);
+  });
+
+  it('destroys the connection when the ROLLBACK after a failed packet fails too', async () => {
+    const { source, conns } = packetSource([driverError('ER_DUP_ENTRY', 1062)], { rollbackFails: true });
+    expect(await inPacket(source, 'test', PACKET).catch((e: unknown) => e)).toBeInstanceOf(StoreError);
+    expect(conns[0]).toMatchObject({ destroyed: true, released: false });
+  });
+
+  it('never sends again a packet whose connection was lost after it left (it may have committed)', async () => {
+    const { source, conns } = packetSource([driverError('PROTOCOL_CONNECTION_LOST', 0, 'Connection lost: The server closed the connection.')]);
+    expect(await inPacket(source, 'test', PACKET).catch((e: unknown) => e)).toBeInstanceOf(StoreUnavailableError);
+    expect(conns).toHaveLength(1);
+    expect(conns[0].destroyed).toBe(true);
+  });
+
+  it('sends it on a fresh connection when the pooled one was closed before it left', async () => {
+    const { source, conns } = packetSource([new Error("Can't add new command when connection is in closed state")]);
+    expect(await inPacket(source, 'test', PACKET)).not.toBeNull();
+    expect(conns).toHaveLength(2);
+    expect(conns[0].destroyed).toBe(true);
+  });
+
+  it('returns null without sending anything when the server is not MariaDB', async () => {
+    const { source, conns } = packetSource([], { mariadb: false });
+    expect(await inPacket(source, 'test', PACKET)).toBeNull();
+    expect(conns[0]).toMatchObject({ statements: [], released: true });
   });
 });
