@@ -29,10 +29,12 @@ import { inPacket, type Packet } from './transaction.js';
  * the peek. The attempt and event rows are written from the locked rows before they change (the
  * retry of a failed or timed-out task needs its previous status and worker), then the one UPDATE.
  *
- * A completion locks the rows that hold their fence (running, same worker and attempt, no parent)
- * and returns their ids: exactly these rows, under lock, satisfy the same condition in the
- * packet's later statements (no other row can come to hold a fence whose attempt already ran), so
- * the event, the attempt close and the task UPDATE each repeat it instead of passing ids on.
+ * A completion locks the group's rows in id order, counts the children among them (with one, it
+ * writes nothing: the kit then sends the whole group the general way), and returns the ids of the
+ * rows that hold their fence (running, same worker and attempt): exactly these rows, under lock,
+ * satisfy the same condition in the packet's later statements (no other row can come to hold a
+ * fence whose attempt already ran), so the event, the attempt close and the task UPDATE each
+ * repeat it instead of passing ids on.
  *
  * The packets use MariaDB's JSON_ARRAYAGG(… ORDER BY … LIMIT …); on MySQL the store takes the
  * general path (store.ts).
@@ -169,14 +171,19 @@ export function claimPacket(plan: ClaimPlan): { packet: Packet; rowsAt: number }
 function completePacket(items: readonly PlainCompletion[], now: number): { packet: Packet; heldAt: number; rowsAt: number } {
   const ids = items.map((item) => item.task_id);
   const fences = items.map((item) => [item.task_id, item.worker_id, item.attempt]);
-  // the fence of changes.complete's guard, and no parent (a child credits its parent: the general path)
-  const held = (t: string) => `${t}.id IN (?) AND ${t}.status = 'running' AND ${t}.parent_id IS NULL AND (${t}.id, ${t}.worker_id, ${t}.attempt) IN (?)`;
+  // the fence of changes.complete's guard, and no child in the group (a child credits its parent,
+  // which only the general path does: then nothing is written here and the kit sends the whole
+  // group that way, all or nothing)
+  const held = (t: string) => `${t}.id IN (?) AND ${t}.status = 'running' AND @taskmill_children = 0 AND (${t}.id, ${t}.worker_id, ${t}.attempt) IN (?)`;
   const resultParams: unknown[] = [];
   for (const item of items) resultParams.push(item.task_id, item.result);
   const packet: Packet = [
     { sql: 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED' },
     { sql: 'START TRANSACTION' },
-    { sql: `SELECT t.id FROM ${T} AS t WHERE ${held('t')} FOR UPDATE`, params: [ids, fences] },
+    // the group's rows locked in id order, as the general path's lockTasks does
+    { sql: `SELECT id FROM ${T} WHERE id IN (?) ORDER BY id FOR UPDATE`, params: [ids] },
+    { sql: `SET @taskmill_children = (SELECT COUNT(*) FROM ${T} WHERE id IN (?) AND parent_id IS NOT NULL)`, params: [ids] },
+    { sql: `SELECT t.id FROM ${T} AS t WHERE ${held('t')}`, params: [ids, fences] },
     {
       sql: `INSERT INTO ${E} (${EVENT_COLUMNS})
         SELECT t.id, COALESCE(t.root_id, t.id), t.parent_id, 'task_completed', 'running', 'completed', t.stage, t.worker_id, NULL, ?,
@@ -202,7 +209,7 @@ function completePacket(items: readonly PlainCompletion[], now: number): { packe
     { sql: `SELECT * FROM ${T} WHERE id IN (?)`, params: [ids] },
     { sql: 'COMMIT' },
   ];
-  return { packet, heldAt: 2, rowsAt: packet.length - 2 };
+  return { packet, heldAt: 4, rowsAt: packet.length - 2 };
 }
 
 /**
