@@ -1,5 +1,6 @@
 import type { Task } from '@taskmill/contracts';
 import { decodeTask } from '@taskmill/store-kit';
+import { endFrozenTaskSessions } from './frozen-sessions.js';
 import type { Db } from './transaction.js';
 
 /*
@@ -21,8 +22,13 @@ export async function timedOutCandidates(db: Db, now: number, heartbeatCutoff: n
   return rows.map(decodeTask);
 }
 
-/** Running tasks of these workers, locked, by id, at most `limit`. */
+/**
+ * Running tasks of these workers, locked, by id, at most `limit`. A task row that a stopped process
+ * holds where the server's idle limit cannot end its session is freed for the next look first
+ * (see frozen-sessions.ts); the lease looks again at each renewal.
+ */
 export async function runningTasksOf(db: Db, workerIds: readonly string[], limit: number): Promise<Task[]> {
+  await endFrozenTaskSessions(db, workerIds);
   const rows = await db.sql`
     SELECT * FROM ${db.t.tasks}
     WHERE status = 'running' AND worker_id = ANY(${workerIds as string[]}::text[])

@@ -1,6 +1,7 @@
 import type { RegisterWorkerInput, WorkerStatus } from '@taskmill/contracts';
 import type { Condition, RawRow } from '@taskmill/store-kit';
 import { where } from './conditions.js';
+import { endFrozenWorkerSessions } from './frozen-sessions.js';
 import type { Db } from './transaction.js';
 
 /*
@@ -82,8 +83,11 @@ export async function selectPodWorkers(db: Db, podId: string, exceptWorkerId: st
 /**
  * Ids of `active` workers whose lease ended, oldest first, at most `limit`, locked. SKIP LOCKED:
  * concurrent reapers split the rows, and a worker in the middle of a claim is reaped next round.
+ * A row that a stopped process holds where the server's idle limit cannot end its session is
+ * freed for the next round first (see frozen-sessions.ts).
  */
 export async function selectExpiredWorkers(db: Db, now: number, limit: number): Promise<string[]> {
+  await endFrozenWorkerSessions(db, now);
   const rows = await db.sql`
     SELECT worker_id FROM ${db.t.workers}
     WHERE status = 'active' AND expires_at < ${now}
