@@ -6,10 +6,10 @@ import type { TaskInsert } from '../rows-to-write.js';
 import { WRITE_CHUNK } from './create.js';
 
 /*
- * When a claim or a finished group takes a store's one-round-trip path (docs/behaviour.md#one-round-trip),
- * and how what it could not do goes on to the general path. The rules of what a claim and a
- * completion write stay in changes.ts; a store's one-statement forms write the same rows, and the
- * conformance suite `plain-paths` holds them to it.
+ * When an enqueue, a claim or a finished group takes a store's one-round-trip path
+ * (docs/behaviour.md#one-round-trip), and when it goes the general way instead. The rules of what
+ * an enqueue, a claim and a completion write stay in changes.ts; a store's one-statement forms
+ * write the same rows, and the conformance suite `plain-paths` holds them to it.
  */
 
 /**
