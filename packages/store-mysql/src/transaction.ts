@@ -98,11 +98,35 @@ function discard(conn: PoolConnection, error: unknown): void {
   }
 }
 
-/** Run `work` in one READ COMMITTED transaction, rerun after a deadlock or a stale connection; errors mapped. */
-export async function inTransaction<T>(connection: MysqlConnection, operation: string, work: (conn: Conn) => Promise<T>): Promise<T> {
+/**
+ * The pause before the next rerun of a transaction (or packet) that failed with `error`: after a
+ * deadlock or lock wait timeout while the connection's policy allows another rerun, else null.
+ * One per transaction: it counts the reruns and the time since it was made.
+ */
+function lockRetries(connection: MysqlConnection): (error: unknown) => number | null {
   const policy = { ...TRANSACTION_RETRY, retries: connection.deadlockRetries };
   const startedAt = Date.now();
-  let lockRetries = 0;
+  let reruns = 0;
+  return (error) => {
+    const pause = isLockConflict(error) ? transactionRetryPause(policy, reruns + 1, startedAt) : null;
+    if (pause !== null) reruns += 1;
+    return pause;
+  };
+}
+
+/** Undo what a failed transaction left open and give the connection back; destroy it when even the ROLLBACK fails. */
+async function rollBackOrDestroy(conn: PoolConnection): Promise<void> {
+  try {
+    await conn.query('ROLLBACK');
+    conn.release();
+  } catch {
+    conn.destroy();
+  }
+}
+
+/** Run `work` in one READ COMMITTED transaction, rerun after a deadlock or a stale connection; errors mapped. */
+export async function inTransaction<T>(connection: MysqlConnection, operation: string, work: (conn: Conn) => Promise<T>): Promise<T> {
+  const lockPause = lockRetries(connection);
   let staleRetries = 0;
   for (;;) {
     const conn = await acquire(connection, operation);
@@ -116,19 +140,10 @@ export async function inTransaction<T>(connection: MysqlConnection, operation: s
       conn.release();
       return out;
     } catch (error) {
-      if (isConnectionError(error)) {
-        conn.destroy();
-      } else {
-        try {
-          await conn.query('ROLLBACK');
-          conn.release();
-        } catch {
-          conn.destroy();
-        }
-      }
-      const pause = !committing && isLockConflict(error) ? transactionRetryPause(policy, lockRetries + 1, startedAt) : null;
+      if (isConnectionError(error)) conn.destroy();
+      else await rollBackOrDestroy(conn);
+      const pause = committing ? null : lockPause(error);
       if (pause !== null) {
-        lockRetries += 1;
         await sleep(pause);
         continue;
       }
@@ -169,9 +184,7 @@ export async function inPacket(connection: MysqlConnection, operation: string, p
   if (!connection.multipleStatements) return null;
   const sql = packet.map((statement) => statement.sql).join(';\n');
   const params = packet.flatMap((statement) => statement.params ?? []);
-  const policy = { ...TRANSACTION_RETRY, retries: connection.deadlockRetries };
-  const startedAt = Date.now();
-  let lockRetries = 0;
+  const lockPause = lockRetries(connection);
   let staleRetries = 0;
   for (;;) {
     const conn = await acquire(connection, operation);
@@ -192,15 +205,9 @@ export async function inPacket(connection: MysqlConnection, operation: string, p
         }
         throw toStoreError(error, failure(operation));
       }
-      try {
-        await conn.query('ROLLBACK');
-        conn.release();
-      } catch {
-        conn.destroy();
-      }
-      const pause = isLockConflict(error) ? transactionRetryPause(policy, lockRetries + 1, startedAt) : null;
+      await rollBackOrDestroy(conn);
+      const pause = lockPause(error);
       if (pause !== null) {
-        lockRetries += 1;
         await sleep(pause);
         continue;
       }

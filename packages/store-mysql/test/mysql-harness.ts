@@ -294,3 +294,31 @@ export class TestDatabases {
     ];
   }
 }
+
+/** A statement the store sent on a connection of a {@link recordingPool}. */
+export interface SentQuery {
+  sql: string;
+  values: unknown;
+}
+
+/** `pool`, but every connection the store takes from it logs the queries it sends into `sent`. */
+export function recordingPool(pool: mysql.Pool, sent: SentQuery[]): mysql.Pool {
+  return new Proxy(pool, {
+    get(target, key) {
+      if (key !== 'getConnection') return Reflect.get(target, key, target);
+      return async () => {
+        const conn = await target.getConnection();
+        return new Proxy(conn, {
+          get(c, k) {
+            const value = Reflect.get(c, k, c);
+            if (k !== 'query' || typeof value !== 'function') return typeof value === 'function' ? value.bind(c) : value;
+            return (sql: unknown, values: unknown) => {
+              if (typeof sql === 'string') sent.push({ sql, values });
+              return value.call(c, sql, values);
+            };
+          },
+        });
+      };
+    },
+  });
+}

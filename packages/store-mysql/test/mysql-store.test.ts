@@ -14,7 +14,7 @@ import { openConnection } from '../src/connection.js';
 import { createMysqlStore } from '../src/index.js';
 import { applyChanges } from '../src/task-rows.js';
 import { inTransaction } from '../src/transaction.js';
-import { adminOptions, describeServer, TestDatabases, urlFor } from './mysql-harness.js';
+import { adminOptions, describeServer, recordingPool, TestDatabases, urlFor, type SentQuery } from './mysql-harness.js';
 
 /** Migrations in drizzle/meta/_journal.json. */
 const MIGRATIONS = (JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] }).entries.length;
@@ -193,26 +193,9 @@ await describeServer('MySQL store against a server', () => {
   it('the claim reads each claimable status along idx_task_claim_order: no row sorted but the merged LIMITs, with 65,536 due tasks', async () => {
     const db = await dbs.create();
     const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 2 });
-    const statements: { sql: string; values: unknown }[] = [];
+    const statements: SentQuery[] = [];
     // record what the store sends: each connection it takes from the pool logs its queries
-    const recording = new Proxy(pool, {
-      get(target, key) {
-        if (key !== 'getConnection') return Reflect.get(target, key, target);
-        return async () => {
-          const conn = await target.getConnection();
-          return new Proxy(conn, {
-            get(c, k) {
-              const value = Reflect.get(c, k, c);
-              if (k !== 'query' || typeof value !== 'function') return typeof value === 'function' ? value.bind(c) : value;
-              return (sql: unknown, values: unknown) => {
-                if (typeof sql === 'string') statements.push({ sql, values });
-                return value.call(c, sql, values);
-              };
-            },
-          });
-        };
-      },
-    });
+    const recording = recordingPool(pool, statements);
     try {
       const store = createMysqlStore({ pool: recording });
       await store.setup();

@@ -5,35 +5,13 @@ import mysql from 'mysql2/promise';
 import { afterAll, expect, it } from 'vitest';
 import { createMysqlStore } from '../src/index.js';
 import { claimPacket, peekStatement } from '../src/plain.js';
-import { adminOptions, describeServer, TestDatabases, urlFor } from './mysql-harness.js';
+import { adminOptions, describeServer, recordingPool, TestDatabases, urlFor, type SentQuery } from './mysql-harness.js';
 
 /*
  * The one-round-trip packets (plain.ts): one query per claim and per group of completions, the
  * claim index plan kept, and a packet that fails rolled back and retried like a transaction. That
  * they write the general path's rows is the conformance suite's `plain-paths`.
  */
-
-/** A pool whose connections record every query the store sends on them. */
-function recordingPool(pool: mysql.Pool, sent: string[]): mysql.Pool {
-  return new Proxy(pool, {
-    get(target, key) {
-      if (key !== 'getConnection') return Reflect.get(target, key, target);
-      return async () => {
-        const conn = await target.getConnection();
-        return new Proxy(conn, {
-          get(c, k) {
-            const value = Reflect.get(c, k, c);
-            if (k !== 'query' || typeof value !== 'function') return typeof value === 'function' ? value.bind(c) : value;
-            return (sql: unknown, values: unknown) => {
-              if (typeof sql === 'string') sent.push(sql);
-              return value.call(c, sql, values);
-            };
-          },
-        });
-      };
-    },
-  });
-}
 
 await describeServer('MySQL one-round-trip packets', () => {
   const dbs = new TestDatabases();
@@ -81,7 +59,7 @@ await describeServer('MySQL one-round-trip packets', () => {
 
   it('a claim and a group of completions are one query each; a pool without multipleStatements takes the general path', async () => {
     for (const multi of [true, false]) {
-      const sent: string[] = [];
+      const sent: SentQuery[] = [];
       const store = track(createMysqlStore({ pool: recordingPool(await pool(multi), sent) }));
       await store.setup();
       await store.createTasks([newTask({ name: 'job' }), newTask({ name: 'job' }), newTask({ name: 'job' })], T0);
@@ -97,7 +75,7 @@ await describeServer('MySQL one-round-trip packets', () => {
       expect(results.every((result) => result.applied && result.task?.status === 'completed')).toBe(true);
       if (multi) {
         expect([claimQueries, sent.length]).toEqual([1, 1]);
-        expect(sent[0]).toMatch(/^SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nSTART TRANSACTION;/);
+        expect(sent[0].sql).toMatch(/^SET TRANSACTION ISOLATION LEVEL READ COMMITTED;\nSTART TRANSACTION;/);
       } else {
         expect(claimQueries).toBeGreaterThan(3);
         expect(sent.length).toBeGreaterThan(3);

@@ -19,18 +19,25 @@ interface FakeConn {
   destroyed: boolean;
 }
 
-/** A source whose connections log statements and fail `COMMIT`/work as scripted. */
-function fakeSource(failCommitWith?: Error): { source: MysqlConnection; conns: FakeConn[] } {
+/**
+ * A source whose connections log every statement and answer it with `answer` (which may throw),
+ * from a server that says it is MariaDB unless `mariadb` is false.
+ */
+function scriptedSource(
+  answer: (sql: string) => unknown,
+  config: Pick<MysqlConnection, 'deadlockRetries' | 'multipleStatements'>,
+  mariadb = true,
+): { source: MysqlConnection; conns: FakeConn[] } {
   const conns: FakeConn[] = [];
   const pool = {
     async getConnection() {
       const log: FakeConn = { statements: [], released: false, destroyed: false };
       conns.push(log);
       return {
+        connection: { _isMariaDB: mariadb },
         async query(sql: string) {
           log.statements.push(sql);
-          if (sql === 'COMMIT' && failCommitWith) throw failCommitWith;
-          return [[], []];
+          return [answer(sql), []];
         },
         release() {
           log.released = true;
@@ -41,10 +48,18 @@ function fakeSource(failCommitWith?: Error): { source: MysqlConnection; conns: F
       } as unknown as PoolConnection;
     },
   } as unknown as Pool;
-  return {
-    conns,
-    source: { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5, wakeProbeInterval: 0, multipleStatements: false },
-  };
+  return { conns, source: { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, wakeProbeInterval: 0, ...config } };
+}
+
+/** A source whose connections log statements and fail `COMMIT` as scripted. */
+function fakeSource(failCommitWith?: Error): { source: MysqlConnection; conns: FakeConn[] } {
+  return scriptedSource(
+    (sql) => {
+      if (sql === 'COMMIT' && failCommitWith) throw failCommitWith;
+      return [];
+    },
+    { deadlockRetries: 5, multipleStatements: false },
+  );
 }
 
 describe('inTransaction', () => {
@@ -123,34 +138,17 @@ describe('withConnection', () => {
 
 /** A MariaDB source whose packets (queries with more than one statement) fail as scripted, in turn. */
 function packetSource(failures: Array<Error | null>, options: { mariadb?: boolean; rollbackFails?: boolean } = {}) {
-  const conns: FakeConn[] = [];
-  const pool = {
-    async getConnection() {
-      const log: FakeConn = { statements: [], released: false, destroyed: false };
-      conns.push(log);
-      return {
-        connection: { _isMariaDB: options.mariadb ?? true },
-        async query(sql: string) {
-          log.statements.push(sql);
-          if (sql === 'ROLLBACK' && options.rollbackFails) throw driverError('ER_UNKNOWN', 1105);
-          if (sql.includes(';')) {
-            const failure = failures.shift();
-            if (failure) throw failure;
-            return [[{}, { fieldCount: 0 }, [{ id: 1 }], { fieldCount: 0 }], []];
-          }
-          return [[], []];
-        },
-        release() {
-          log.released = true;
-        },
-        destroy() {
-          log.destroyed = true;
-        },
-      } as unknown as PoolConnection;
+  return scriptedSource(
+    (sql) => {
+      if (sql === 'ROLLBACK' && options.rollbackFails) throw driverError('ER_UNKNOWN', 1105);
+      if (!sql.includes(';')) return [];
+      const failure = failures.shift();
+      if (failure) throw failure;
+      return [{}, { fieldCount: 0 }, [{ id: 1 }], { fieldCount: 0 }];
     },
-  } as unknown as Pool;
-  const source: MysqlConnection = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 2, wakeProbeInterval: 0, multipleStatements: true };
-  return { source, conns };
+    { deadlockRetries: 2, multipleStatements: true },
+    options.mariadb ?? true,
+  );
 }
 
 const PACKET = [{ sql: 'START TRANSACTION' }, { sql: 'SELECT ?', params: [1] }, { sql: 'COMMIT' }];
