@@ -48,7 +48,7 @@ import type { Db } from './transaction.js';
  * provably implied by the query, which a generic plan of a prepared statement cannot do with
  * parameters. The values are the kit's constants, never user input.
  */
-const CLAIMABLE_SQL = `status IN (${CLAIMABLE_STATUSES.map((status) => `'${status}'`).join(', ')})`;
+export const CLAIMABLE_SQL = `status IN (${CLAIMABLE_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /** False when the worker's registry row exists and is not `active`; the row stays share-locked until commit. */
 export async function workerMayClaim(db: Db, workerId: string): Promise<boolean> {

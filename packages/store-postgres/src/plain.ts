@@ -1,7 +1,6 @@
 import type { Task, TaskId } from '@taskmill/contracts';
 import {
   CLAIM_ORDER_SQL,
-  CLAIMABLE_STATUSES,
   decodeTask,
   retryTransaction,
   TRANSACTION_RETRY,
@@ -11,6 +10,7 @@ import {
   type PlainPaths,
   type TaskInsert,
 } from '@taskmill/store-kit';
+import { CLAIMABLE_SQL } from './claim.js';
 import type { Connection, Fragment } from './connection.js';
 import { isRetryableTransactionError, toStoreError } from './errors.js';
 
@@ -31,8 +31,6 @@ import { isRetryableTransactionError, toStoreError } from './errors.js';
  * all when one of them is a child; the claim locks its candidates `FOR UPDATE SKIP
  * LOCKED` exactly as claimCandidates does, after the worker's registry row `FOR SHARE`.
  */
-
-const CLAIMABLE_SQL = `status IN (${CLAIMABLE_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /** Run one statement on the pool: conflicts retried, errors mapped as a transaction's are. */
 async function once<T>(operation: string, run: () => Promise<T>): Promise<T> {
