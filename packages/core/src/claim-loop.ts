@@ -307,7 +307,8 @@ export class ClaimLoop {
     const next: NextFn<UntypedTaskMap> = (children, context) => new SubTasks(children, context);
     let outcome: FinishOutcome;
     try {
-      const value = await flight.telemetry.run(() => def.handler(buildTaskContext(task, state, this.store, this.clock) as never, next as never));
+      const ctx = buildTaskContext(task, state, this.store, this.clock);
+      const value = await flight.telemetry.run(() => (def.isolated ? def.isolated.run(ctx, state) : def.handler(ctx as never, next as never)));
       outcome = state.checkTimedOut ? failureOutcome(new TaskTimeoutError(), true) : outcomeOf(value, task, this.registry, this.clock.now());
     } catch (error) {
       outcome = failureOutcome(error, state.checkTimedOut);

@@ -29,6 +29,7 @@ export class Engine {
     private readonly unlisten: (() => Promise<void>) | undefined,
     private readonly unobserve: () => void,
     private readonly options: ResolvedOptions,
+    private readonly registry: HandlerRegistry,
   ) {}
 
   /** Register this worker (superseding and recovering as needed) and subscribe to wake-ups; nothing runs yet. */
@@ -38,7 +39,7 @@ export class Engine {
     const lease = new WorkerLease(store, options, loop, wake, clock);
     await lease.register();
     const unlisten = store.capabilities.notify && store.listen ? await store.listen(() => wake.wake()) : undefined;
-    return new Engine(loop, lease, unlisten, telemetry.observe(store), options);
+    return new Engine(loop, lease, unlisten, telemetry.observe(store), options, registry);
   }
 
   /** Start the lease timers and the claim loop; it claims while `mayClaim()` holds and this worker is not fenced. */
@@ -54,6 +55,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.unobserve();
     await this.loop.stop(this.options.shutdown_timeout);
+    await this.registry.closeIsolates();
     await this.lease.stop();
     await this.unlisten?.().catch((error) => this.options.onError(error, 'unlisten'));
   }

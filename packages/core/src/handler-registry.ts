@@ -2,6 +2,8 @@ import { HandlerNotFoundError, InvalidHandlerError, ValidationError, isPlainObje
 import type { ResolvedOptions } from './manager-options.js';
 import type { FlowLimits, RateLimit, RetryBackoff } from '@taskmill/contracts';
 import type { TaskHandler } from './types.js';
+import { IsolatePool } from './isolate-pool.js';
+import { isolateOption, moduleUrl } from './isolate-options.js';
 import {
   maxRetries,
   positiveInteger,
@@ -35,12 +37,16 @@ export interface HandlerDefinition {
   /** Running tasks of this name with one `concurrency_key` allowed across every worker; undefined: no limit. */
   max_concurrent_per_key: number | undefined;
   description: string;
+  /** Set for `{module, isolate}` registrations: the worker threads its attempts run in (docs/behaviour.md#isolated-handlers). */
+  isolated: IsolatePool | undefined;
 }
 
 type Defaults = Pick<ResolvedOptions, 'timeout' | 'max_retries' | 'retry_interval' | 'retry_backoff' | 'retry_max_interval' | 'retry_jitter'>;
 
 const CONFIG_KEYS = [
   'handler',
+  'module',
+  'isolate',
   'timeout',
   'max_retries',
   'retry_interval',
@@ -55,6 +61,11 @@ const CONFIG_KEYS = [
   'description',
 ];
 
+/** The `handler` of an isolated definition: the claim loop runs its pool instead (see ClaimLoop.execute). */
+function isolatedOnly(): never {
+  throw new Error('An isolated handler runs in its worker thread, never in-process');
+}
+
 /**
  * Handler registry with hot reload: re-registering replaces the definition for future claims;
  * the per-type running counter lives outside the definition so it survives reloads.
@@ -64,16 +75,32 @@ export class HandlerRegistry {
   private readonly running = new Map<string, number>();
 
   private readonly defaults: Defaults;
+  /** The manager's `max_concurrent_tasks`: the idle threads an isolated handler without its own cap keeps. */
+  private readonly maxConcurrent: number;
+  private readonly onError: ResolvedOptions['onError'];
 
-  constructor(options: Defaults) {
+  constructor(options: Defaults & Pick<ResolvedOptions, 'max_concurrent_tasks' | 'onError'>) {
     const { timeout, max_retries, retry_interval, retry_backoff, retry_max_interval, retry_jitter } = options;
     this.defaults = { timeout, max_retries, retry_interval, retry_backoff, retry_max_interval, retry_jitter };
+    this.maxConcurrent = options.max_concurrent_tasks;
+    this.onError = options.onError;
   }
 
   /** Register or replace a handler. */
   set(name: unknown, handlerOrConfig: unknown): void {
     const taskNameValue = taskName(name);
-    this.defs.set(taskNameValue, this.define(taskNameValue, handlerOrConfig));
+    this.replace(taskNameValue, this.define(taskNameValue, handlerOrConfig));
+  }
+
+  /** Put a definition in place; the threads of the one it replaces end once their attempts do. */
+  private replace(name: string, def: HandlerDefinition): void {
+    this.defs.get(name)?.isolated?.retire();
+    this.defs.set(name, def);
+  }
+
+  /** End the threads of every isolated handler (the manager stopped). */
+  async closeIsolates(): Promise<void> {
+    await Promise.all([...this.defs.values()].map((def) => def.isolated?.close()));
   }
 
   private define(name: string, value: unknown): HandlerDefinition {
@@ -88,10 +115,18 @@ export class HandlerRegistry {
         rate_limit: undefined,
         max_concurrent_per_key: undefined,
         description: '',
+        isolated: undefined,
       };
     }
-    if (!isPlainObject(value) || typeof value.handler !== 'function') {
-      throw new InvalidHandlerError(`Handler must be a function or an object with handler property (task: ${name})`);
+    const withModule = isPlainObject(value) && Object.hasOwn(value, 'module') && value.module !== undefined;
+    if (!isPlainObject(value) || (typeof value.handler !== 'function' && !withModule)) {
+      throw new InvalidHandlerError(`Handler must be a function or an object with a handler or module property (task: ${name})`);
+    }
+    if (withModule && value.handler !== undefined) {
+      throw new InvalidHandlerError(`Handler of task ${name} gives both handler and module: an isolated handler is the module's export, give one of them`);
+    }
+    if (!withModule && value.isolate !== undefined) {
+      throw new InvalidHandlerError(`isolate of task ${name} needs module: a function passed as handler runs in-process; give the module that exports it instead`);
     }
     if (Object.hasOwn(value, 'parameters') || Object.hasOwn(value, 'output')) {
       throw new InvalidHandlerError(`Handler schema is no longer supported for task: ${name}`);
@@ -108,9 +143,13 @@ export class HandlerRegistry {
     if (value.description !== undefined && typeof value.description !== 'string') {
       throw new ValidationError(`description must be a string (task: ${name})`);
     }
-    return {
+    const module = withModule ? moduleUrl(value.module, `module of ${name}`) : undefined;
+    if (withModule) isolateOption(value.isolate, `isolate of ${name}`);
+    const max_concurrent_tasks =
+      value.max_concurrent_tasks === undefined ? undefined : positiveInteger(value.max_concurrent_tasks, `max_concurrent_tasks of ${name}`);
+    const def: HandlerDefinition = {
       name,
-      handler: value.handler as TaskHandler,
+      handler: module === undefined ? (value.handler as TaskHandler) : isolatedOnly,
       timeout: value.timeout === undefined ? this.defaults.timeout : timeoutSeconds(value.timeout, `timeout of ${name}`),
       max_retries: value.max_retries === undefined ? this.defaults.max_retries : maxRetries(value.max_retries, `max_retries of ${name}`),
       retry_interval:
@@ -122,8 +161,7 @@ export class HandlerRegistry {
           : retryMaxInterval(value.retry_max_interval, `retry_max_interval of ${name}`),
       retry_jitter: value.retry_jitter === undefined ? this.defaults.retry_jitter : retryJitter(value.retry_jitter, `retry_jitter of ${name}`),
       priority: value.priority === undefined ? undefined : priority(value.priority, `priority of ${name}`),
-      max_concurrent_tasks:
-        value.max_concurrent_tasks === undefined ? undefined : positiveInteger(value.max_concurrent_tasks, `max_concurrent_tasks of ${name}`),
+      max_concurrent_tasks,
       cluster_max_concurrent_tasks:
         value.cluster_max_concurrent_tasks === undefined
           ? undefined
@@ -132,7 +170,11 @@ export class HandlerRegistry {
       max_concurrent_per_key:
         value.max_concurrent_per_key === undefined ? undefined : positiveInteger(value.max_concurrent_per_key, `max_concurrent_per_key of ${name}`),
       description: (value.description as string | undefined) ?? '',
+      isolated: undefined,
     };
+    // last, once every option is valid: a refused registration starts no thread and holds no pool
+    if (module !== undefined) def.isolated = new IsolatePool(module, max_concurrent_tasks ?? this.maxConcurrent, this.onError);
+    return def;
   }
 
   /** Register or replace several handlers: all are validated first, so a bad entry registers none. */
@@ -141,11 +183,12 @@ export class HandlerRegistry {
       const taskNameValue = taskName(name);
       return [taskNameValue, this.define(taskNameValue, value)] as const;
     });
-    for (const [name, def] of defs) this.defs.set(name, def);
+    for (const [name, def] of defs) this.replace(name, def);
   }
 
   /** Remove a handler; true if one was registered. */
   delete(name: string): boolean {
+    this.defs.get(name)?.isolated?.retire();
     return this.defs.delete(name);
   }
 

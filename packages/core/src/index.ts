@@ -26,6 +26,7 @@ export type {
   TaskContext,
   TaskHandler,
   HandlerConfig,
+  HandlerOptions,
   NextFn,
   AsyncOptions,
   CronOptions,

@@ -73,9 +73,28 @@ export type TaskHandler<M extends TaskMap = UntypedTaskMap, K extends keyof M = 
   next: NextFn<M>,
 ) => HandlerReturn<ResultOf<M, K>>;
 
-/** Object form of a handler registration (docs/behaviour.md#handlers). */
-export interface HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends keyof M = string> {
-  handler: TaskHandler<M, K>;
+/**
+ * Object form of a handler registration (docs/behaviour.md#handlers): the handler as a function
+ * (`handler`), or as a module run in a worker thread (`module`, docs/behaviour.md#isolated-handlers).
+ */
+export type HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends keyof M = string> = HandlerOptions &
+  (
+    | { handler: TaskHandler<M, K>; module?: never; isolate?: never }
+    | {
+        /**
+         * The handler's module, run off the main thread: a `file:` URL (`new URL('./resize.js',
+         * import.meta.url)`) or an absolute path, of a file that exists at `use()`. Its default export
+         * (else its export named `handler`) is called as `handler(task, next)` in a worker thread.
+         */
+        module: string | URL;
+        /** Where the module runs: `thread`, a pool of worker threads of this process. (Default: `thread`) */
+        isolate?: 'thread';
+        handler?: never;
+      }
+  );
+
+/** The options of a handler registration, whichever form its handler takes. */
+export interface HandlerOptions {
   /** Seconds, above 0, at most `LIMITS.max_duration_seconds`. (Default: the manager's `timeout`) */
   timeout?: number;
   /** At most `LIMITS.max_retries`. (Default: the manager's `max_retries`) */

@@ -8,7 +8,7 @@ const defaults = { timeout: 60, max_retries: 3, retry_interval: 0, retry_backoff
 const NOW = Date.UTC(2026, 0, 1);
 
 function registry() {
-  const r = new HandlerRegistry(defaults);
+  const r = new HandlerRegistry({ ...defaults, max_concurrent_tasks: 10, onError: () => undefined });
   r.set('plain', () => 1);
   r.set('ranked', { handler: () => 1, priority: 7, timeout: 9 });
   return r;

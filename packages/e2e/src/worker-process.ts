@@ -27,6 +27,11 @@ interface WorkerArgs {
    * `<side effects>.spans` (handler entry and exit on this host's clock).
    */
   flow?: Record<string, unknown>;
+  /**
+   * Register `spin` (busy-waits `payload.ms`, see isolated/spin.mjs): as an isolated handler in a
+   * worker thread, or the same function in-process (to see the test fail without isolation).
+   */
+  spin?: 'isolated' | 'in-process';
 }
 
 const args = JSON.parse(process.argv[2]) as WorkerArgs;
@@ -110,6 +115,11 @@ if (args.flow !== undefined) {
     },
     ...args.flow,
   });
+}
+if (args.spin !== undefined) {
+  const module = new URL('./isolated/spin.mjs', import.meta.url);
+  if (args.spin === 'isolated') tm.use('spin', { module, isolate: 'thread' });
+  else tm.use('spin', (await import(module.href)).default);
 }
 await tm.start();
 process.send?.({ type: 'ready', worker_id: tm.options.worker_id, pid: process.pid });
