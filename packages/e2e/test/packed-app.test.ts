@@ -102,6 +102,37 @@ describeBackends('packed packages', backends().filter((b) => b.name === 'postgre
     }
   }, 300_000);
 
+  env.test('an isolated handler of the packed app runs in a worker thread started from the packed @taskmill/core', async () => {
+    const app = await packedApp();
+    await env.isolated();
+    const connection = env.db().processConnection;
+    if (connection.kind !== 'postgres') throw new Error('expected a PostgreSQL schema');
+    const printed = await runInApp(
+      app,
+      `import { writeFileSync } from 'node:fs';
+       import { TaskManager } from '@taskmill/core';
+       import { createPostgresStore } from '@taskmill/store-postgres';
+       const [url, schema] = process.argv.slice(2);
+       const module = new URL('./isolated-double-' + process.pid + '.mjs', import.meta.url);
+       writeFileSync(module, "import { isMainThread } from 'node:worker_threads';\\nexport default (task) => ({ doubled: task.payload.n * 2, isMainThread });\\n");
+       const store = createPostgresStore({ url, schema });
+       const tm = new TaskManager({ dbConnection: store, poll_interval: 50 });
+       tm.use('double', { module, isolate: 'thread' });
+       const id = await tm.async('double', { n: 21 });
+       await tm.start();
+       let task = await tm.getTask(id);
+       while (task.status !== 'completed' && task.status !== 'permanently_failed') {
+         await new Promise((resolve) => setTimeout(resolve, 50));
+         task = await tm.getTask(id);
+       }
+       await tm.stop();
+       await store.close();
+       console.log(JSON.stringify({ status: task.status, result: task.result, error: task.error }));`,
+      [connection.url, connection.schema],
+    );
+    expect(JSON.parse(printed)).toEqual({ status: 'completed', result: { doubled: 42, isMainThread: false }, error: null });
+  }, 300_000);
+
   env.test('the packed @taskmill/audit reads a workflow from a store in the app, with no TaskManager there', async () => {
     const app = await packedApp();
     const tm = await env.isolated();
