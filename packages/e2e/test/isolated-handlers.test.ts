@@ -198,6 +198,22 @@ describeBackends('isolated handlers', backends(), (env) => {
   });
 });
 
+describeBackends('isolated handler at stop()', sharedBackends(), (env) => {
+  env.test('stop() gives up on a spinning isolated handler: its attempt is handed back and its thread ended, never reported overdue', async () => {
+    const errors: string[] = [];
+    const tm = await env.isolated({ shutdown_timeout: 300, onError: (error, where) => errors.push(`${where}: ${(error as Error).message}`) });
+    tm.use('img', { module: HANDLERS });
+    await tm.start();
+    const id = await tm.async('img', { case: 'spin-forever' });
+    await waitForStatus(tm, id, 'running');
+    await tm.stop();
+    const reader = env.manager(); // a stopped manager answers no queries (hence a database another manager can open)
+    expect(await onlyAttempt(reader, id)).toMatchObject({ outcome: 'interrupted' });
+    expect((await reader.getTask(id))!.status).toBe('pending');
+    expect(errors.filter((e) => e.startsWith('overdue handler'))).toEqual([]);
+  });
+});
+
 /*
  * The point of isolation. The worker process runs `spin`, which busy-waits three leases in a
  * worker thread, and `count`, in-process tasks that each run longer than the task heartbeat
