@@ -85,7 +85,9 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   // ---------------------------------------------------------------- handlers
 
   /**
-   * Register handlers: `use(name, fn)`, `use(name, {handler, ...defaults})` or `use({name: handler})`.
+   * Register handlers: `use(name, fn)`, `use(name, {handler, ...defaults})`,
+   * `use(name, {module, isolate: 'thread', ...defaults})` (run in a worker thread,
+   * docs/behaviour.md#isolated-handlers) or `use({name: handler})`.
    * Re-registering replaces the handler for future claims (hot reload). Never changes pause state.
    */
   use<K extends keyof M & string>(name: K, handler: TaskHandler<M, K> | HandlerConfig<M, K>): void;
