@@ -13,6 +13,7 @@ import {
   retryMaxInterval,
   taskName,
   timeoutSeconds,
+  deadLetter,
 } from './validate.js';
 
 /** A registered handler with its defaults, frozen at registration (docs/behaviour.md#handlers). */
@@ -35,6 +36,8 @@ export interface HandlerDefinition {
   /** Running tasks of this name with one `concurrency_key` allowed across every worker; undefined: no limit. */
   max_concurrent_per_key: number | undefined;
   description: string;
+  /** Where its tasks' dead letters go (docs/behaviour.md#dead-letters); null: none. */
+  dead_letter: string | null;
 }
 
 type Defaults = Pick<ResolvedOptions, 'timeout' | 'max_retries' | 'retry_interval' | 'retry_backoff' | 'retry_max_interval' | 'retry_jitter'>;
@@ -53,6 +56,7 @@ const CONFIG_KEYS = [
   'rate_limit',
   'max_concurrent_per_key',
   'description',
+  'dead_letter',
 ];
 
 /**
@@ -88,6 +92,7 @@ export class HandlerRegistry {
         rate_limit: undefined,
         max_concurrent_per_key: undefined,
         description: '',
+        dead_letter: null,
       };
     }
     if (!isPlainObject(value) || typeof value.handler !== 'function') {
@@ -132,6 +137,7 @@ export class HandlerRegistry {
       max_concurrent_per_key:
         value.max_concurrent_per_key === undefined ? undefined : positiveInteger(value.max_concurrent_per_key, `max_concurrent_per_key of ${name}`),
       description: (value.description as string | undefined) ?? '',
+      dead_letter: value.dead_letter === undefined ? null : deadLetter(value.dead_letter, name, `dead_letter of ${name}`),
     };
   }
 

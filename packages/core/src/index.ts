@@ -53,6 +53,8 @@ export {
   NotOwnerError,
   LifecycleError,
   TaskTimeoutError,
+  PermanentError,
+  isPermanentError,
   StoreUnavailableError,
   StoreError,
   isTaskmillError,

@@ -112,6 +112,13 @@ export interface HandlerConfig<M extends TaskMap = UntypedTaskMap, K extends key
    */
   max_concurrent_per_key?: number;
   description?: string;
+  /**
+   * A task name: when a task of this type fails for good (attempts exhausted, or a
+   * `PermanentError`), a task of that name is enqueued in the same transaction with
+   * `{task_id, name, payload, error, attempts, non_retryable}` as its payload
+   * (docs/behaviour.md#dead-letters). Not its own name. Cron tasks never use it. (Default: none)
+   */
+  dead_letter?: string | null;
 }
 
 /** Options of `async()` (docs/behaviour.md#enqueueing). */
@@ -138,6 +145,11 @@ export interface AsyncOptions {
    * tenant, an account, a document). Non-empty, at most 255 characters. (Default: none)
    */
   concurrency_key?: string;
+  /**
+   * Where this task's dead letter goes if it fails for good, overriding the handler's; null: none
+   * (docs/behaviour.md#dead-letters). Not an option of `cron()`. (Default: the handler's)
+   */
+  dead_letter?: string | null;
   /**
    * Deduplication key: at most one task of this name holds it while `unique_scope` lasts; a
    * duplicate enqueue returns the holder's id (or throws, see `on_duplicate`). Non-empty, at most
