@@ -30,11 +30,13 @@ export function spawnWorker(options: {
   blockFirstMs?: number;
   /** The store's idle-in-transaction limit in the process, instead of the one derived from its lease. */
   idleTransactionTimeoutMs?: number;
+  /** Register the dead-letter handlers `doomed` and `doomed-now` (see worker-process.ts). */
+  deadLetters?: boolean;
 }): Promise<WorkerProcess> {
   const skew = options.clockSkewMs ?? 0;
   const child = fork(
     SCRIPT,
-    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit, flow: options.flow, block_first_ms: options.blockFirstMs, idle_transaction_timeout_ms: options.idleTransactionTimeoutMs })],
+    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit, flow: options.flow, block_first_ms: options.blockFirstMs, idle_transaction_timeout_ms: options.idleTransactionTimeoutMs, dead_letters: options.deadLetters })],
     {
       execArgv: ['--conditions=@taskmill/source', '--import', 'tsx', ...(skew !== 0 ? ['--import', SKEW_PRELOAD] : [])],
       env: { ...process.env, TASKMILL_TEST_CLOCK_SKEW_MS: String(skew) },

@@ -5,7 +5,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { sessionLimitsForLease } from '@taskmill/contracts';
-import { TaskManager } from '@taskmill/core';
+import { PermanentError, TaskManager } from '@taskmill/core';
 import type { ProcessConnection } from './backends.js';
 
 interface WorkerArgs {
@@ -27,6 +27,11 @@ interface WorkerArgs {
    * `<side effects>.spans` (handler entry and exit on this host's clock).
    */
   flow?: Record<string, unknown>;
+  /**
+   * Register `doomed` (hangs until the process dies) and `doomed-now` (throws a `PermanentError`
+   * after `work_ms`), both dead-lettering to `doomed-dead`; each logs `<name>:<id>` on entry.
+   */
+  dead_letters?: boolean;
 }
 
 const args = JSON.parse(process.argv[2]) as WorkerArgs;
@@ -109,6 +114,24 @@ if (args.flow !== undefined) {
       return null;
     },
     ...args.flow,
+  });
+}
+if (args.dead_letters) {
+  tm.use('doomed', {
+    handler: async (task) => {
+      appendFileSync(args.sideEffects, `doomed:${task.id}\n`);
+      await new Promise(() => undefined); // until the process is killed
+    },
+    dead_letter: 'doomed-dead',
+    max_retries: 1,
+  });
+  tm.use('doomed-now', {
+    handler: async (task) => {
+      appendFileSync(args.sideEffects, `doomed-now:${task.id}\n`);
+      if (args.work_ms > 0) await new Promise((r) => setTimeout(r, args.work_ms));
+      throw new PermanentError(`task ${task.id} cannot succeed`);
+    },
+    dead_letter: 'doomed-dead',
   });
 }
 await tm.start();
