@@ -140,6 +140,17 @@ export function defineDeadLetterTests({ test, open, peer, db }: SuiteContext): v
     expect(await db.tasks(store)).toHaveLength(2);
   });
 
+  test('a task retried by an operator after it failed for good is dead-lettered again when it fails for good again', async () => {
+    const store = await open();
+    const { task, fence } = await createAndClaim(store, { max_retries: 1, dead_letter: 'dead' });
+    await expectApplied(store.finishAttempt(fence, { kind: 'failed', status: 'failed', error: 'Error: first' }, T0 + 1));
+    await store.retryTask(task.id, T0 + 2);
+    const again = await claimOne(store, { now: T0 + 2 });
+    await expectApplied(store.finishAttempt(fenceOf(again), { kind: 'failed', status: 'failed', error: 'Error: second' }, T0 + 3));
+    expect((await letters(store)).map((t) => (t.payload as DeadLetterPayload).error)).toEqual(['Error: first', 'Error: second']);
+    expect((await letters(store)).map((t) => (t.payload as DeadLetterPayload).attempts)).toEqual([1, 2]);
+  });
+
   test('cancelTask writes no dead letter: the operator chose the end', async () => {
     const store = await open();
     const pending = await createOne(store, { dead_letter: 'dead' });
