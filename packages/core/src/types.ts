@@ -168,8 +168,8 @@ export interface AsyncOptions {
   on_duplicate?: 'return' | 'error';
 }
 
-/** Options of `cron()`: those of `async()` without `delay`, plus a time zone. */
-export interface CronOptions extends Omit<AsyncOptions, 'delay'> {
+/** Options of `cron()`: those of `async()` without `delay` and `dead_letter` (a cron task pauses, never fails for good), plus a time zone. */
+export interface CronOptions extends Omit<AsyncOptions, 'delay' | 'dead_letter'> {
   /** IANA time zone the expression is evaluated in. (Default: `UTC`) */
   tz?: string;
 }
