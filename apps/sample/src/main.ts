@@ -2,7 +2,8 @@
  * taskmill sample: one-off tasks with priorities, a task that fails once and then succeeds, a
  * cron task, a small workflow (a parent that fans out to children and resumes with their
  * results), flow control (a rate-limited sender held by a cluster-wide pause until resumed, and a
- * per-tenant serial task sharing turns fairly between tenants). Prints what happened — statuses,
+ * per-tenant serial task sharing turns fairly between tenants), a task that fails for good at
+ * once (a non-retryable error) and lands in a dead-letter handler. Prints what happened — statuses,
  * attempts, events — then shows what a retention policy that keeps failures longer than
  * successes deletes, and exits.
  *
@@ -10,13 +11,14 @@
  *   TASKMILL_DB=postgres://… pnpm sample  # any other store
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { TaskManager, type ChildResult } from '@taskmill/core';
+import { PermanentError, TaskManager, type ChildResult } from '@taskmill/core';
 
 type Tasks = {
   greet: { payload: { name: string }; result: string };
   flaky: { payload: { failTimes: number }; result: { attempts: number } };
   heartbeat: { payload: Record<string, never>; result: number };
-  doomed: { payload: Record<string, never> };
+  doomed: { payload: { to: string } };
+  doomed_dead: { payload: { task_id: number; name: string; payload: unknown; error: string; attempts: number; non_retryable: boolean } };
   report: { payload: { pages: number }; result: { total_words: number } };
   count_words: { payload: { page: number }; result: number };
   send_sms: { payload: { to: string } };
@@ -52,6 +54,8 @@ let flakyCalls = 0;
 let heartbeats = 0;
 const smsStarts: number[] = [];
 const tenantRuns: Array<{ tenant: string; start: number; end: number }> = [];
+let doomedCalls = 0;
+const deadLetters: Tasks['doomed_dead']['payload'][] = [];
 
 tm.use({
   greet: {
@@ -83,12 +87,17 @@ tm.use({
     retry_backoff: 'exponential', // waits 0.2 s, then 0.4 s
   },
   heartbeat: () => ++heartbeats,
+  // retrying cannot fix a bad address: PermanentError fails the task at once, whatever
+  // max_retries allows, and its dead letter goes to `doomed_dead` in the same transaction
   doomed: {
-    handler: () => {
-      throw new Error('this one always fails');
+    handler: (task) => {
+      doomedCalls++;
+      throw new PermanentError(`no such mailbox: ${task.payload.to}`);
     },
-    max_retries: 1,
+    max_retries: 3,
+    dead_letter: 'doomed_dead',
   },
+  doomed_dead: (task) => void deadLetters.push(task.payload),
   count_words: async (task) => {
     await task.progress({ stage_name: 'counting', progress_percent: 50 });
     return 100 * task.payload.page;
@@ -110,7 +119,7 @@ const flaky = await tm.async('flaky', { failTimes: 2 });
 // every second (6-field expression); the unique_key makes registering it idempotent (see the end)
 const cron = await tm.cron('heartbeat', '* * * * * *', {}, { unique_key: 'heartbeat' });
 const report = await tm.async('report', { pages: 3 });
-const doomed = await tm.async('doomed', {});
+const doomed = await tm.async('doomed', { to: 'nobody@example.invalid' });
 // the SMS provider is down: pause the name for the whole cluster; its tasks wait, pending
 await tm.pauseName('send_sms', { reason: 'provider outage', by: 'sample' });
 const sms = await tm.asyncMany(Array.from({ length: 6 }, (_, i) => ({ name: 'send_sms' as const, payload: { to: `+1555000${i}` } })));
@@ -127,7 +136,8 @@ for (;;) {
   const tasks = await Promise.all(ids.map((id) => tm.getTask(id)));
   const failed = await tm.getTask(doomed);
   const synced = (await Promise.all(syncs.map((id) => tm.getTask(id)))).every((t) => t?.status === 'completed');
-  if (tasks.every((t) => t?.status === 'completed') && failed?.status === 'permanently_failed' && heartbeats >= 2 && synced) break;
+  const lettered = (await tm.getTasks({ name: 'doomed_dead', status: 'completed' })).length === 1;
+  if (tasks.every((t) => t?.status === 'completed') && failed?.status === 'permanently_failed' && lettered && heartbeats >= 2 && synced) break;
   if (Date.now() > deadline) {
     console.error('sample did not finish within 30 s:', tasks.map((t) => `${t?.id}:${t?.status}`).join(' '));
     process.exit(1);
@@ -184,6 +194,10 @@ for (const a of await tm.getTaskAttempts(flaky)) {
 const waits = (await tm.getTaskEvents(flaky)).filter((e) => e.event_type === 'task_failed').map((e) => e.metadata?.retry_delay);
 log(`  retry waits (exponential backoff): ${waits.map((w) => `${w}s`).join(', ')}`);
 
+const doomedTask = (await tm.getTask(doomed))!;
+log(`\nThe doomed task #${doomed} threw PermanentError: ${doomedTask.status} after ${doomedCalls} of its 3 allowed attempts (${doomedTask.error?.split('\n')[0]})`);
+log(`  its dead letter, handled by doomed_dead: ${JSON.stringify({ ...deadLetters[0], error: deadLetters[0]?.error.split('\n')[0] })}`);
+
 log(`\nEvents of the workflow parent #${report}:`);
 for (const e of await tm.getTaskEvents(report)) {
   log(`  ${e.event_type.padEnd(22)} ${String(e.from_status).padEnd(9)} → ${String(e.to_status).padEnd(9)} stage=${e.stage}${e.message ? `  ${e.message}` : ''}`);
@@ -212,15 +226,21 @@ const ok =
   summary.totals.tasks === 4 &&
   summary.critical_path.nodes.length === 2 &&
   stillPending === sms.length &&
+  doomedCalls === 1 &&
+  deadLetters.length === 1 &&
+  deadLetters[0].task_id === doomed &&
+  deadLetters[0].non_retryable &&
   smsSpread >= 0.9 && // 6 starts at 3 a second span at least one window
   tenantOverlap.every((overlapped) => !overlapped) &&
   tenantOrder.slice(0, 4).includes('b') && // tenant b did not wait for tenant a's backlog
-  deleted.tasks_deleted === 5 + 3 + 6 + 6 && // five one-off tasks, the report's three children, the SMS and the syncs
+  deleted.tasks_deleted === 5 + 3 + 6 + 6 + 1 && // five one-off tasks, the report's three children, the SMS, the syncs and the dead letter
   left.map((t) => t.id).join() === [cron, doomed].join();
 if (!ok) {
   console.error('sample: unexpected outcome', {
     order,
     flakyCalls,
+    doomedCalls,
+    deadLetters,
     waits,
     stillPending,
     smsSpread,

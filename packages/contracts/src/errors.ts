@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   DUPLICATE_TASK: 'TASKMILL_DUPLICATE_TASK',
   LIMIT_EXCEEDED: 'TASKMILL_LIMIT_EXCEEDED',
   SCHEMA_NOT_READY: 'TASKMILL_SCHEMA_NOT_READY',
+  PERMANENT: 'TASKMILL_PERMANENT',
 } as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -217,6 +218,31 @@ export class DuplicateTaskError extends TaskmillError {
     this.taskName = taskName;
     this.uniqueKey = uniqueKey;
   }
+}
+
+/**
+ * Thrown by a handler to fail its task for good: no retry, whatever `max_retries` allows
+ * (docs/behaviour.md#non-retryable-failures). An `async` task becomes `permanently_failed` at once (and
+ * is dead-lettered when it has a target), a `cron` task `paused`. Give a message, or the error
+ * that made retrying pointless (kept as `cause`, its message reused). The stored error text starts
+ * with `PermanentError: `.
+ */
+export class PermanentError extends TaskmillError {
+  constructor(reason: string | Error, options?: { cause?: unknown }) {
+    const message = reason instanceof Error ? reason.message : String(reason);
+    super(ERROR_CODES.PERMANENT, message, { cause: reason instanceof Error ? reason : options?.cause });
+    // fixed, not the subclass's name: the stored error text starts with it (docs/behaviour.md#non-retryable-failures)
+    this.name = 'PermanentError';
+  }
+}
+
+/**
+ * True when a handler's error asks not to be retried: a {@link PermanentError}, or any error with
+ * its code (a copy of the class from another install of this package, an error that crossed a
+ * thread or process boundary).
+ */
+export function isPermanentError(error: unknown): boolean {
+  return error instanceof PermanentError || (typeof error === 'object' && error !== null && (error as { code?: unknown }).code === ERROR_CODES.PERMANENT);
 }
 
 /** True when `error` is a {@link TaskmillError} (optionally with the given code). */

@@ -5,7 +5,12 @@ import type { TaskType } from './statuses.js';
 /** What happens after a failed or timed-out attempt (docs/behaviour.md#retries). */
 export type FailurePlan =
   | { kind: 'retry'; next_run_time: number; /** ms waited before the retry */ delay_ms: number }
-  | { kind: 'exhausted'; status: 'permanently_failed' | 'paused' };
+  | {
+      kind: 'exhausted';
+      status: 'permanently_failed' | 'paused';
+      /** True when the handler said not to retry (a `PermanentError`), false when the attempts ran out. */
+      non_retryable: boolean;
+    };
 
 /** The row fields a failure plan reads. */
 export interface RetrySettings {
@@ -45,12 +50,12 @@ export function retryDelayMs(task: RetrySettings, random: () => number = Math.ra
  * Decide retry or exhaustion for a task whose attempt just failed at `now` (ms).
  * `max_retries` counts every attempt, the first included: retried iff `retry_count + 1 < max_retries`,
  * after {@link retryDelayMs}. An exhausted async task is `permanently_failed`; an exhausted cron
- * task is `paused`.
+ * task is `paused`. A `non_retryable` failure (docs/behaviour.md#non-retryable-failures) is exhausted at once.
  */
-export function planFailure(task: RetrySettings, now: number, random: () => number = Math.random): FailurePlan {
-  if (task.retry_count + 1 < task.max_retries) {
+export function planFailure(task: RetrySettings, now: number, random: () => number = Math.random, nonRetryable = false): FailurePlan {
+  if (!nonRetryable && task.retry_count + 1 < task.max_retries) {
     const delay = retryDelayMs(task, random);
     return { kind: 'retry', next_run_time: now + delay, delay_ms: delay };
   }
-  return { kind: 'exhausted', status: task.type === 'cron' ? 'paused' : 'permanently_failed' };
+  return { kind: 'exhausted', status: task.type === 'cron' ? 'paused' : 'permanently_failed', non_retryable: nonRetryable };
 }

@@ -13,4 +13,5 @@ export const NEW_TASK_DEFAULTS = {
   unique_until: null,
   trace_context: null,
   concurrency_key: null,
+  dead_letter: null,
 } as const satisfies Partial<NewTask>;

@@ -81,6 +81,11 @@ export interface Task {
    * (a tenant, an account, a document), or null (docs/behaviour.md#flow-control).
    */
   concurrency_key: string | null;
+  /**
+   * The task name a dead letter is enqueued under when this task fails for good
+   * (docs/behaviour.md#dead-letters), or null: none.
+   */
+  dead_letter: string | null;
 }
 
 /** How the wait before a retry grows (docs/behaviour.md#retries for `fixed`). */

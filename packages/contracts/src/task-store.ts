@@ -46,6 +46,8 @@ export interface NewTask {
   trace_context: string | null;
   /** Per-key concurrency and fair share (docs/behaviour.md#flow-control); null: no key. */
   concurrency_key: string | null;
+  /** Where a dead letter goes when the task fails for good (docs/behaviour.md#dead-letters); null: none. Absent: null. */
+  dead_letter?: string | null;
   /**
    * What a duplicate of a unique task does: `return` the holder's id (default) or `error`
    * (`DuplicateTaskError`, and the whole call writes nothing). Not stored.
@@ -71,6 +73,8 @@ export interface NewChildTask {
   trace_context: string | null;
   /** Per-key concurrency and fair share; null: no key. */
   concurrency_key: string | null;
+  /** Where a dead letter goes when the child fails for good; null or absent: none. */
+  dead_letter?: string | null;
 }
 
 /** Input of {@link TaskStore.claimTasks}. */
@@ -180,6 +184,11 @@ export type FinishOutcome =
       error: string;
       /** Set for timeouts: `total` (attempt ran past `timeout`), `heartbeat`, or `check` (`checkTimeout()`). */
       timeout_type?: TimeoutType;
+      /**
+       * The handler said not to retry (it threw a `PermanentError`): the task is exhausted at once,
+       * whatever attempts are left (docs/behaviour.md#non-retryable-failures).
+       */
+      permanent?: boolean;
     }
   | { kind: 'suspended'; reason: string; metadata?: Record<string, unknown> | null; context?: Uint8Array | null }
   | { kind: 'spawned'; children: NewChildTask[]; context?: Uint8Array | null }

@@ -15,9 +15,12 @@ describe('planFailure', () => {
   it('retries while retry_count + 1 < max_retries, then exhausts async to permanently_failed and cron to paused', () => {
     const now = 1_000_000;
     expect(planFailure({ type: 'async', retry_count: 0, max_retries: 3, retry_interval: 2 }, now)).toEqual({ kind: 'retry', next_run_time: now + 2000, delay_ms: 2000 });
-    expect(planFailure({ type: 'async', retry_count: 2, max_retries: 3, retry_interval: 2 }, now)).toEqual({ kind: 'exhausted', status: 'permanently_failed' });
-    expect(planFailure({ type: 'cron', retry_count: 0, max_retries: 1, retry_interval: 0 }, now)).toEqual({ kind: 'exhausted', status: 'paused' });
+    expect(planFailure({ type: 'async', retry_count: 2, max_retries: 3, retry_interval: 2 }, now)).toEqual({ kind: 'exhausted', status: 'permanently_failed', non_retryable: false });
+    expect(planFailure({ type: 'cron', retry_count: 0, max_retries: 1, retry_interval: 0 }, now)).toEqual({ kind: 'exhausted', status: 'paused', non_retryable: false });
     expect(planFailure({ type: 'async', retry_count: 0, max_retries: 0, retry_interval: 0 }, now).kind).toBe('exhausted');
+    // a non-retryable failure exhausts at once, attempts left or not (docs/behaviour.md#non-retryable-failures)
+    expect(planFailure({ type: 'async', retry_count: 0, max_retries: 5, retry_interval: 2 }, now, Math.random, true)).toEqual({ kind: 'exhausted', status: 'permanently_failed', non_retryable: true });
+    expect(planFailure({ type: 'cron', retry_count: 0, max_retries: 5, retry_interval: 2 }, now, Math.random, true)).toEqual({ kind: 'exhausted', status: 'paused', non_retryable: true });
     expect(planFailure({ type: 'async', retry_count: 0, max_retries: 2, retry_interval: 0.3333 }, now)).toEqual({ kind: 'retry', next_run_time: now + 333, delay_ms: 333 });
   });
 });
@@ -40,7 +43,7 @@ describe('retry backoff', () => {
   });
   it('planFailure reports the delay it used and still exhausts at max_retries', () => {
     expect(planFailure({ ...base, retry_count: 2, retry_backoff: 'exponential' }, 1000)).toEqual({ kind: 'retry', next_run_time: 1000 + 8000, delay_ms: 8000 });
-    expect(planFailure({ ...base, retry_count: 9 }, 1000)).toEqual({ kind: 'exhausted', status: 'permanently_failed' });
+    expect(planFailure({ ...base, retry_count: 9 }, 1000)).toEqual({ kind: 'exhausted', status: 'permanently_failed', non_retryable: false });
   });
 });
 

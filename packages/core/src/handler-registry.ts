@@ -15,6 +15,7 @@ import {
   retryMaxInterval,
   taskName,
   timeoutSeconds,
+  deadLetter,
 } from './validate.js';
 
 /** A registered handler with its defaults, frozen at registration (docs/behaviour.md#handlers). */
@@ -39,6 +40,8 @@ export interface HandlerDefinition {
   description: string;
   /** Set for `{module, isolate}` registrations: the worker threads its attempts run in (docs/behaviour.md#isolated-handlers). */
   isolated: IsolatePool | undefined;
+  /** Where its tasks' dead letters go (docs/behaviour.md#dead-letters); null: none. */
+  dead_letter: string | null;
 }
 
 type Defaults = Pick<ResolvedOptions, 'timeout' | 'max_retries' | 'retry_interval' | 'retry_backoff' | 'retry_max_interval' | 'retry_jitter'>;
@@ -59,6 +62,7 @@ const CONFIG_KEYS = [
   'rate_limit',
   'max_concurrent_per_key',
   'description',
+  'dead_letter',
 ];
 
 /** The `handler` of an isolated definition: the claim loop runs its pool instead (see ClaimLoop.execute). */
@@ -116,6 +120,7 @@ export class HandlerRegistry {
         max_concurrent_per_key: undefined,
         description: '',
         isolated: undefined,
+        dead_letter: null,
       };
     }
     const withModule = isPlainObject(value) && Object.hasOwn(value, 'module') && value.module !== undefined;
@@ -171,6 +176,7 @@ export class HandlerRegistry {
         value.max_concurrent_per_key === undefined ? undefined : positiveInteger(value.max_concurrent_per_key, `max_concurrent_per_key of ${name}`),
       description: (value.description as string | undefined) ?? '',
       isolated: undefined,
+      dead_letter: value.dead_letter === undefined ? null : deadLetter(value.dead_letter, name, `dead_letter of ${name}`),
     };
     // last, once every option is valid: a refused registration starts no thread and holds no pool
     if (module !== undefined) def.isolated = new IsolatePool(module, max_concurrent_tasks ?? this.maxConcurrent, this.onError);

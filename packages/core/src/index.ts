@@ -54,6 +54,8 @@ export {
   NotOwnerError,
   LifecycleError,
   TaskTimeoutError,
+  PermanentError,
+  isPermanentError,
   StoreUnavailableError,
   StoreError,
   isTaskmillError,

@@ -1,4 +1,4 @@
-import { LIMITS, TaskTimeoutError, TaskmillError, utf8Bytes, type FinishOutcome, type Task } from '@taskmill/contracts';
+import { LIMITS, TaskTimeoutError, TaskmillError, isPermanentError, utf8Bytes, type FinishOutcome, type Task } from '@taskmill/contracts';
 import { nextCronTime } from './cron.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import { toJsonText } from './serialize.js';
@@ -47,11 +47,24 @@ export function storableError(text: string): string {
   return `${clean.slice(0, end)}\n… [truncated: ${total - kept} more bytes]`;
 }
 
-/** The outcome of an attempt whose handler threw. */
+const PERMANENT_PREFIX = 'PermanentError: ';
+
+/**
+ * A non-retryable failure's text always starts with `PermanentError: ` (docs/behaviour.md#non-retryable-failures),
+ * so attempts and tasks that failed that way are found by their error, also when the error only
+ * carried the code (a copy of the class from another install, one that crossed a process).
+ */
+function permanentErrorText(error: unknown): string {
+  const text = errorText(error);
+  return text.startsWith(PERMANENT_PREFIX) ? text : storableError(`${PERMANENT_PREFIX}${text}`);
+}
+
+/** The outcome of an attempt whose handler threw (a `PermanentError`: not retried). */
 export function failureOutcome(error: unknown, checkTimedOut: boolean): FinishOutcome {
   if (checkTimedOut || error instanceof TaskTimeoutError) {
     return { kind: 'failed', status: 'timeout', error: errorText(error), timeout_type: 'check' };
   }
+  if (isPermanentError(error)) return { kind: 'failed', status: 'failed', error: permanentErrorText(error), permanent: true };
   return { kind: 'failed', status: 'failed', error: errorText(error) };
 }
 

@@ -60,6 +60,8 @@ export interface ChildTaskDefinition<Name extends string = string, Payload = unk
   tag?: string;
   /** The key of its handler's `max_concurrent_per_key` (docs/behaviour.md#flow-control). */
   concurrency_key?: string;
+  /** Where its dead letter goes if it fails for good; null: none (docs/behaviour.md#dead-letters). (Default: its handler's) */
+  dead_letter?: string | null;
 }
 
 /** The marker `next(children, context?)` returns: suspend until every child is final. */

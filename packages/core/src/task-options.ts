@@ -26,7 +26,7 @@ const COMMON_KEYS = [
   'tag',
   'concurrency_key',
 ] as const;
-const ASYNC_KEYS = [...COMMON_KEYS, 'delay', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
+const ASYNC_KEYS = [...COMMON_KEYS, 'dead_letter', 'delay', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
 const CRON_KEYS = [...COMMON_KEYS, 'tz', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
 
 function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, unknown>, fallbackPriority: number, what: string): NewChildTask {
@@ -43,6 +43,7 @@ function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, 
     retry_jitter: opts.retry_jitter !== undefined ? v.retryJitter(opts.retry_jitter) : def.retry_jitter,
     trace_context: null,
     concurrency_key: opts.concurrency_key !== undefined && opts.concurrency_key !== null ? v.concurrencyKey(opts.concurrency_key) : null,
+    dead_letter: opts.dead_letter !== undefined ? v.deadLetter(opts.dead_letter, def.name) : def.dead_letter,
   };
 }
 
@@ -118,12 +119,17 @@ function topLevel(
     on_duplicate: unique.on_duplicate,
     trace_context: resolved.trace_context,
     concurrency_key: resolved.concurrency_key,
+    // a cron task pauses when its attempts run out, never fails for good: no dead letter (docs/behaviour.md#dead-letters)
+    dead_letter: type === 'cron' ? null : (resolved.dead_letter ?? null),
   };
 }
 
 /** A cron task: `cron(name, expr, payload?, {priority, timeout, max_retries, retry_interval, tag, tz})`, UTC unless `tz`. */
 export function cronTask(registry: HandlerRegistry, name: unknown, cronExpr: string, payload: unknown, options: unknown, now: number): NewTask {
   const def = registry.require(name);
+  if (isPlainObject(options) && options.dead_letter !== undefined) {
+    throw new ValidationError('dead_letter is not an option of cron(): a cron task whose attempts run out is paused, never permanently failed (docs/behaviour.md#dead-letters)');
+  }
   const opts = v.knownOptions(options, CRON_KEYS, 'cron options', 'cron');
   const tz = opts.tz === undefined ? DEFAULT_CRON_TZ : v.nonEmptyString(opts.tz, 'tz');
   const nextRun = nextCronTime(cronExpr, tz, now);

@@ -131,6 +131,13 @@ export interface HandlerOptions {
    */
   max_concurrent_per_key?: number;
   description?: string;
+  /**
+   * A task name: when a task of this type fails for good (attempts exhausted, or a
+   * `PermanentError`), a task of that name is enqueued in the same transaction with
+   * `{task_id, name, payload, error, attempts, non_retryable}` as its payload
+   * (docs/behaviour.md#dead-letters). Not its own name. Cron tasks never use it. (Default: none)
+   */
+  dead_letter?: string | null;
 }
 
 /** Options of `async()` (docs/behaviour.md#enqueueing). */
@@ -158,6 +165,11 @@ export interface AsyncOptions {
    */
   concurrency_key?: string;
   /**
+   * Where this task's dead letter goes if it fails for good, overriding the handler's; null: none
+   * (docs/behaviour.md#dead-letters). Not an option of `cron()`. (Default: the handler's)
+   */
+  dead_letter?: string | null;
+  /**
    * Deduplication key: at most one task of this name holds it while `unique_scope` lasts; a
    * duplicate enqueue returns the holder's id (or throws, see `on_duplicate`). Non-empty, at most
    * 255 characters. (Default: none)
@@ -175,8 +187,8 @@ export interface AsyncOptions {
   on_duplicate?: 'return' | 'error';
 }
 
-/** Options of `cron()`: those of `async()` without `delay`, plus a time zone. */
-export interface CronOptions extends Omit<AsyncOptions, 'delay'> {
+/** Options of `cron()`: those of `async()` without `delay` and `dead_letter` (a cron task pauses, never fails for good), plus a time zone. */
+export interface CronOptions extends Omit<AsyncOptions, 'delay' | 'dead_letter'> {
   /** IANA time zone the expression is evaluated in. (Default: `UTC`) */
   tz?: string;
 }

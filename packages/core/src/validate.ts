@@ -135,6 +135,18 @@ export function taskName(value: unknown, what = 'Task name'): string {
   return name;
 }
 
+/**
+ * A `dead_letter` target (docs/behaviour.md#dead-letters): a task name (the rules of {@link taskName}),
+ * not `own` (a task dead-lettering into its own name would loop), or null for none.
+ */
+export function deadLetter(value: unknown, own: string, what = 'dead_letter'): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string') throw new ValidationError(`${what} must be a task name (a string) or null, got ${describe(value)}`);
+  const name = assertStorableText(taskName(value, what), what);
+  if (name === own) throw new ValidationError(`${what} must name another task than ${JSON.stringify(own)} itself (its failures would loop)`);
+  return name;
+}
+
 /** An optional tag: a string of at most 255 characters, or null/undefined. */
 export function optionalTag(value: unknown): string | null {
   if (value === undefined || value === null) return null;

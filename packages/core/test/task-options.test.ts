@@ -27,6 +27,24 @@ describe('task options: one resolver for async, cron and children', () => {
     expect(childTask(r, { name: 'plain', priority: 1 }, parent).priority).toBe(1);
   });
 
+  it('dead_letter: the task option (null: none), else the handler; never on cron tasks; a task name other than its own', () => {
+    const r = registry();
+    r.set('mail', { handler: () => 1, dead_letter: 'mail_failed' });
+    expect(asyncTask(r, 'plain', {}, {}, NOW).dead_letter).toBeNull();
+    expect(asyncTask(r, 'mail', {}, {}, NOW).dead_letter).toBe('mail_failed');
+    expect(asyncTask(r, 'mail', {}, { dead_letter: 'other' }, NOW).dead_letter).toBe('other');
+    expect(asyncTask(r, 'mail', {}, { dead_letter: null }, NOW).dead_letter).toBeNull();
+    expect(cronTask(r, 'mail', '* * * * *', {}, {}, NOW).dead_letter).toBeNull();
+    expect(() => cronTask(r, 'mail', '* * * * *', {}, { dead_letter: 'x' }, NOW)).toThrow(ValidationError);
+    const parent = { priority: 0 } as Task;
+    expect(childTask(r, { name: 'mail' }, parent).dead_letter).toBe('mail_failed');
+    expect(childTask(r, { name: 'mail', dead_letter: 'child_failed' }, parent).dead_letter).toBe('child_failed');
+    for (const bad of ['', 'mail', 'x'.repeat(LIMITS.max_name_length + 1), 'a\u0000b', 7, {}]) {
+      expect(() => asyncTask(r, 'mail', {}, { dead_letter: bad }, NOW), String(bad)).toThrow(ValidationError);
+    }
+    expect(() => r.set('loop', { handler: () => 1, dead_letter: 'loop' })).toThrow(ValidationError);
+  });
+
   it('payload: {} for top-level tasks given none, passed through for children', () => {
     const r = registry();
     expect(asyncTask(r, 'plain', undefined, undefined, NOW).payload).toBe('{}');

@@ -32,11 +32,13 @@ export function spawnWorker(options: {
   idleTransactionTimeoutMs?: number;
   /** Register `spin` (a busy wait of `payload.ms`) isolated in a worker thread, or in-process. */
   spin?: 'isolated' | 'in-process';
+  /** Register the dead-letter handlers `doomed` and `doomed-now` (see worker-process.ts). */
+  deadLetters?: boolean;
 }): Promise<WorkerProcess> {
   const skew = options.clockSkewMs ?? 0;
   const child = fork(
     SCRIPT,
-    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit, flow: options.flow, block_first_ms: options.blockFirstMs, idle_transaction_timeout_ms: options.idleTransactionTimeoutMs, spin: options.spin })],
+    [JSON.stringify({ connection: options.connection, sideEffects: options.sideEffects, options: options.managerOptions ?? {}, work_ms: options.work_ms ?? 0, disable_notify: options.disableNotify ?? false, cluster_limit: options.clusterLimit, flow: options.flow, block_first_ms: options.blockFirstMs, idle_transaction_timeout_ms: options.idleTransactionTimeoutMs, spin: options.spin, dead_letters: options.deadLetters })],
     {
       execArgv: ['--conditions=@taskmill/source', '--import', 'tsx', ...(skew !== 0 ? ['--import', SKEW_PRELOAD] : [])],
       env: { ...process.env, TASKMILL_TEST_CLOCK_SKEW_MS: String(skew) },

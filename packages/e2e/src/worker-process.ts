@@ -5,7 +5,7 @@
  */
 import { appendFileSync } from 'node:fs';
 import { sessionLimitsForLease } from '@taskmill/contracts';
-import { TaskManager } from '@taskmill/core';
+import { PermanentError, TaskManager } from '@taskmill/core';
 import type { ProcessConnection } from './backends.js';
 
 interface WorkerArgs {
@@ -32,6 +32,11 @@ interface WorkerArgs {
    * worker thread, or the same function in-process (to see the test fail without isolation).
    */
   spin?: 'isolated' | 'in-process';
+  /**
+   * Register `doomed` (hangs until the process dies) and `doomed-now` (throws a `PermanentError`
+   * after `work_ms`), both dead-lettering to `doomed-dead`; each logs `<name>:<id>` on entry.
+   */
+  dead_letters?: boolean;
 }
 
 const args = JSON.parse(process.argv[2]) as WorkerArgs;
@@ -120,6 +125,24 @@ if (args.spin !== undefined) {
   const module = new URL('./isolated/spin.mjs', import.meta.url);
   if (args.spin === 'isolated') tm.use('spin', { module, isolate: 'thread' });
   else tm.use('spin', (await import(module.href)).default);
+}
+if (args.dead_letters) {
+  tm.use('doomed', {
+    handler: async (task) => {
+      appendFileSync(args.sideEffects, `doomed:${task.id}\n`);
+      await new Promise(() => undefined); // until the process is killed
+    },
+    dead_letter: 'doomed-dead',
+    max_retries: 1,
+  });
+  tm.use('doomed-now', {
+    handler: async (task) => {
+      appendFileSync(args.sideEffects, `doomed-now:${task.id}\n`);
+      if (args.work_ms > 0) await new Promise((r) => setTimeout(r, args.work_ms));
+      throw new PermanentError(`task ${task.id} cannot succeed`);
+    },
+    dead_letter: 'doomed-dead',
+  });
 }
 await tm.start();
 process.send?.({ type: 'ready', worker_id: tm.options.worker_id, pid: process.pid });

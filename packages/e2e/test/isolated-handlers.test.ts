@@ -147,6 +147,12 @@ describeBackends('isolated handlers', backends(), (env) => {
     expect(error).toContain('handlers.mjs');
     expect((await onlyAttempt(tm, thrown)).outcome).toBe('failed');
 
+    // a PermanentError thrown in the thread is not retried, although retries are left
+    tm.use('img-retried', { module: HANDLERS, max_retries: 3 });
+    const permanent = await tm.async('img-retried', { case: 'permanent' });
+    expect((await waitForStatus(tm, permanent, 'permanently_failed')).error!.split('\n')[0]).toBe('PermanentError: address does not exist');
+    expect((await onlyAttempt(tm, permanent)).outcome).toBe('failed');
+
     for (const [i, c] of cases.entries()) {
       const fromThread = (await waitForStatus(tm, isolated[i], 'permanently_failed')).error!;
       const inProcess = (await waitForStatus(tm, local[i], 'permanently_failed')).error!;

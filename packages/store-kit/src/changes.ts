@@ -41,13 +41,15 @@ export interface TaskChange {
   credit: ChildResult | null;
   /** The task is claimable now: wake claimers (stores with cross-process wake-ups). */
   due: boolean;
+  /** The task failed for good with a dead-letter target: insert this task with it (docs/behaviour.md#dead-letters). */
+  dead_letter: NewTask | null;
 }
 
 function change(
   task: Task,
   patch: TaskPatch,
   drafts: EventDraft[],
-  extra: Partial<Pick<TaskChange, 'guard' | 'close_attempt' | 'open_attempt' | 'credit' | 'due'>> = {},
+  extra: Partial<Pick<TaskChange, 'guard' | 'close_attempt' | 'open_attempt' | 'credit' | 'due' | 'dead_letter'>> = {},
 ): TaskChange {
   const full: TaskPatch = { ...patch };
   if (full.status !== undefined && full.status !== 'suspended') full.suspend_reason = null;
@@ -66,6 +68,7 @@ function change(
     events: drafts,
     credit: extra.credit ?? null,
     due: extra.due ?? false,
+    dead_letter: extra.dead_letter ?? null,
   };
 }
 
@@ -127,6 +130,7 @@ export function taskInsert(task: NewTask, now: number): TaskInsert {
     unique_slot: task.unique_key ?? null,
     trace_context: task.trace_context ?? null,
     concurrency_key: task.concurrency_key ?? null,
+    dead_letter: task.dead_letter ?? null,
   };
 }
 
@@ -145,6 +149,39 @@ export function childInsert(parent: Task, child: NewChildTask, now: number): Tas
 /** The `task_created` event of an inserted row. */
 export function createdEvent(id: TaskId, row: TaskInsert, now: number): EventDraft {
   return events.created({ id, root_id: row.root_id, parent_id: row.parent_id, name: row.name, type: row.type, tag: row.tag, stage: 0, worker_id: null }, 'pending', now);
+}
+
+/** Timeout (seconds) and attempts of a dead-letter task: the tables' defaults, as for a task enqueued without options. */
+export const DEAD_LETTER_TASK = { timeout: 60, max_retries: 3, retry_interval: 0 } as const;
+
+/**
+ * The dead letter of a task that just failed for good (docs/behaviour.md#dead-letters): a top-level
+ * `async` task named by its `dead_letter`, pending and due now, with the failed task's priority,
+ * whose payload is `{task_id, name, payload, error, attempts, non_retryable}` (`payload` the failed
+ * task's own JSON). It has no dead letter of its own, no tag, no key, and the tables' defaults
+ * for timeout and attempts.
+ */
+export function deadLetterTask(task: Task, error: string, nonRetryable: boolean, now: number): NewTask | null {
+  if (task.dead_letter === null || task.dead_letter === undefined) return null;
+  const payload = { task_id: task.id, name: task.name, payload: parseJson(task.payload), error, attempts: task.attempt, non_retryable: nonRetryable };
+  return {
+    ...NEW_TASK_DEFAULTS,
+    name: task.dead_letter,
+    type: 'async',
+    payload: JSON.stringify(payload),
+    priority: task.priority,
+    tag: null,
+    next_run_time: now,
+    ...DEAD_LETTER_TASK,
+    cron_expr: null,
+    cron_tz: null,
+  };
+}
+
+/** The `task_created` event of a dead letter: `metadata.dead_letter_of` names the failed task. */
+export function deadLetterCreatedEvent(id: TaskId, row: TaskInsert, failedTaskId: TaskId, now: number): EventDraft {
+  const draft = createdEvent(id, row, now);
+  return { ...draft, metadata: { ...draft.metadata, dead_letter_of: failedTaskId } };
 }
 
 /**
@@ -195,8 +232,8 @@ export function reschedule(task: Task, result: string | null, nextRunTime: numbe
  * `failed`/`timeout` for its backoff's delay (`retryDelayMs`: `retry_interval` when fixed); exhausted it becomes `permanently_failed`
  * (async; a child is credited) or `paused` (cron), with a second event.
  */
-export function fail(task: Task, status: 'failed' | 'timeout', error: string, timeoutType: TimeoutType | undefined, now: number): TaskChange {
-  const plan = planFailure(task, now);
+export function fail(task: Task, status: 'failed' | 'timeout', error: string, timeoutType: TimeoutType | undefined, now: number, nonRetryable = false): TaskChange {
+  const plan = planFailure(task, now, Math.random, nonRetryable);
   const attemptClose = close(task, status, now, error);
   if (plan.kind === 'retry') {
     const retry = { retry_count: task.retry_count, next_run_time: plan.next_run_time, delay_ms: plan.delay_ms, backoff: task.retry_backoff };
@@ -208,11 +245,14 @@ export function fail(task: Task, status: 'failed' | 'timeout', error: string, ti
     );
   }
   const retry = { retry_count: task.retry_count, next_run_time: null };
+  // cron tasks pause instead: they never fail for good, so never dead-letter
+  const deadLetter = plan.status === 'permanently_failed' ? deadLetterTask(task, error, plan.non_retryable, now) : null;
+  const how = { non_retryable: plan.non_retryable, dead_letter: deadLetter?.name ?? null };
   return change(
     task,
     { status: plan.status, error, last_active_time: now },
-    [events.failed(task, status, error, retry, timeoutType, now), events.exhausted(task, status, plan.status, error, now)],
-    { close_attempt: attemptClose, credit: plan.status === 'permanently_failed' ? creditOf(task, { error }) : null },
+    [events.failed(task, status, error, retry, timeoutType, now, plan.non_retryable), events.exhausted(task, status, plan.status, error, now, how)],
+    { close_attempt: attemptClose, credit: plan.status === 'permanently_failed' ? creditOf(task, { error }) : null, dead_letter: deadLetter },
   );
 }
 

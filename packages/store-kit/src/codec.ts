@@ -120,6 +120,7 @@ export function decodeTask(row: RawRow): Task {
     unique_until: numOrNull(row.unique_until),
     trace_context: strOrNull(row.trace_context),
     concurrency_key: strOrNull(row.concurrency_key),
+    dead_letter: strOrNull(row.dead_letter),
   };
 }
 

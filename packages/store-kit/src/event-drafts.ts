@@ -123,6 +123,7 @@ export const events = {
     retry: { retry_count: number; next_run_time: number | null; delay_ms?: number; backoff?: string },
     timeoutType: string | undefined,
     now: number,
+    nonRetryable = false,
   ): EventDraft {
     // with a retry planned: how long it waits (seconds) and by which backoff strategy
     const planned = retry.delay_ms === undefined ? {} : { retry_delay: retry.delay_ms / 1000, retry_backoff: retry.backoff ?? 'fixed' };
@@ -132,15 +133,32 @@ export const events = {
         ...generic({ error, retry_count: retry.retry_count, next_run_time: retry.next_run_time }),
         ...planned,
         ...(timeoutType ? { timeout_type: timeoutType } : {}),
+        // docs/behaviour.md#non-retryable-failures
+        ...(nonRetryable ? { retryable: false } : {}),
       },
     });
   },
 
-  /** Retries exhausted: async → `task_permanently_failed`, cron → `task_paused`. */
-  exhausted(task: EventSubject, from: 'failed' | 'timeout', to: 'permanently_failed' | 'paused', error: string, now: number): EventDraft {
+  /**
+   * Retries exhausted (`retry_exhausted: true`), or a non-retryable failure (`non_retryable: true`,
+   * docs/behaviour.md#non-retryable-failures): async → `task_permanently_failed`, cron → `task_paused`. With a dead
+   * letter enqueued in the same change, `dead_letter` names its task name (docs/behaviour.md#dead-letters).
+   */
+  exhausted(
+    task: EventSubject,
+    from: 'failed' | 'timeout',
+    to: 'permanently_failed' | 'paused',
+    error: string,
+    now: number,
+    how: { non_retryable?: boolean; dead_letter?: string | null } = {},
+  ): EventDraft {
     return draft(task, to === 'paused' ? 'task_paused' : 'task_permanently_failed', from, to, now, {
-      message: `Task ${task.id} retries exhausted`,
-      metadata: { error, retry_exhausted: true },
+      message: how.non_retryable ? `Task ${task.id} failed with a non-retryable error` : `Task ${task.id} retries exhausted`,
+      metadata: {
+        error,
+        ...(how.non_retryable ? { non_retryable: true } : { retry_exhausted: true }),
+        ...(how.dead_letter ? { dead_letter: how.dead_letter } : {}),
+      },
     });
   },
 

@@ -18,6 +18,7 @@ export type TaskInsert = NewTask & {
   parent_id: TaskId | null;
   last_event_time: number;
   last_event_type: EventType;
+  dead_letter: string | null;
 };
 
 /** Columns of {@link TaskInsert}, in the order stores list them in their INSERT. */
@@ -48,6 +49,7 @@ export const TASK_INSERT_COLUMNS = [
   'unique_slot',
   'trace_context',
   'concurrency_key',
+  'dead_letter',
 ] as const satisfies readonly (keyof TaskInsert)[];
 
 /**

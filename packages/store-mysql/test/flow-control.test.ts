@@ -375,4 +375,35 @@ await describeServer('MySQL flow-control statements', () => {
     const claimed = await store.claimBatch({ worker_id: 'w', now: T0, limit: 5, names: ['old'], key_limits: { old: 1 }, rate_limits: { old: { max: 5, per_ms: 1000 } } });
     expect(claimed.tasks.map((task) => [task.name, task.concurrency_key])).toEqual([['old', null]]);
   });
+
+  it('a database at migration 0007 migrates: existing tasks get a NULL dead_letter, and dead letters work', async () => {
+    const db = await dbs.create();
+    const dir = mkdtempSync(join(tmpdir(), 'tm-migrations-'));
+    try {
+      cpSync(new URL('../drizzle', import.meta.url), dir, { recursive: true });
+      const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
+      const upTo = journal.entries.findIndex((entry) => entry.tag === '0007_flow_control');
+      for (const entry of journal.entries.slice(upTo + 1)) rmSync(join(dir, `${entry.tag}.sql`));
+      journal.entries = journal.entries.slice(0, upTo + 1);
+      writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
+      const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 1 });
+      try {
+        await migrate(drizzle({ client: pool }), { migrationsFolder: dir, migrationsTable: 'taskmill_migrations' });
+        await pool.query(`INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time) VALUES ('old', 'async', ?, 'pending', ?)`, [T0, T0]);
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const store = createMysqlStore(urlFor(db));
+    stores.push(store);
+    await store.setup();
+    expect(await dbs.query(`SELECT dead_letter FROM \`${db}\`.taskmill_tasks`)).toEqual([{ dead_letter: null }]);
+    const [id] = await store.createTasks([newTask({ name: 'new', max_retries: 1, dead_letter: 'dead' })], T0);
+    const [claimed] = await store.claimTasks({ worker_id: 'w', now: T0, limit: 1, names: ['new'] });
+    await store.finishAttempt({ task_id: id, worker_id: 'w', attempt: claimed.attempt }, { kind: 'failed', status: 'failed', error: 'PermanentError: x', permanent: true }, T0 + 1);
+    const letters = (await dbs.query(`SELECT payload FROM \`${db}\`.taskmill_tasks WHERE name = 'dead'`)) as { payload: string }[];
+    expect(letters.map((row) => JSON.parse(row.payload).task_id)).toEqual([id]);
+  });
 });

@@ -92,6 +92,7 @@ export const tasks = pgTable(
     unique_slot: varchar('unique_slot', { length: 255 }),
     trace_context: varchar('trace_context', { length: 1024 }),
     concurrency_key: bytewiseKey('concurrency_key'),
+    dead_letter: varchar('dead_letter', { length: 255 }),
   },
   (t) => [
     // Claim order (docs/behaviour.md#claiming) over every claimable status: failed/timeout rows wait for their

@@ -319,8 +319,9 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
     const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
     try {
       await store.setup();
-      // back to the schema as migration 0005 left it: undo 0006 (flow control)
+      // back to the schema as migration 0005 left it: undo 0008 (dead_letter), then 0006 (flow control)
       const at = (t: string) => admin(`${name}.${t}`);
+      await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
       await admin`DROP TABLE ${at('taskmill_paused_names')}`;
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN concurrency_key`;
       await admin`ALTER TABLE ${at('taskmill_task_attempts')} DROP COLUMN name`;
@@ -328,7 +329,7 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
       await admin`CREATE INDEX idx_task_attempts_task_open ON ${at('taskmill_task_attempts')} (task_id, attempt DESC) WHERE ended_at IS NULL`;
       await admin`CREATE INDEX idx_task_running_worker ON ${at('taskmill_tasks')} (worker_id) WHERE status = 'running'`;
       await admin`ALTER TABLE ${at('taskmill_task_attempts')} RESET (fillfactor)`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 2)`;
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 3)`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time) VALUES ('old', 'async', ${T0}, ${T0})`;
       await admin`INSERT INTO ${at('taskmill_task_attempts')} (task_id, attempt, started_at) VALUES (1, 1, ${T0})`;
 
@@ -347,6 +348,42 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
         WHERE table_schema = ${name} AND table_name = 'taskmill_tasks' AND column_name = 'concurrency_key'`;
       expect(column.collation_name).toBe('C');
       expect((await store.claimBatch({ worker_id: 'w', now: T0, limit: 5, names: ['old'], key_limits: { old: 1 } })).tasks).toHaveLength(1);
+    } finally {
+      await store.close();
+      await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;
+    }
+  });
+});
+
+describe.skipIf(unreachable !== null)(`postgres dead_letter migration${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
+  let admin: postgres.Sql;
+  beforeAll(() => {
+    admin = postgres(PG_URL, { max: 2, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await admin?.end({ timeout: 1 });
+  });
+
+  it('setup() brings a schema of migration 0007 up: old rows get a NULL dead_letter, and dead letters work', async () => {
+    const name = freshSchema();
+    const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
+    try {
+      await store.setup();
+      const at = (t: string) => admin(`${name}.${t}`);
+      // undo 0008 (dead_letter)
+      await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at = (SELECT max(created_at) FROM ${at('taskmill_migrations')})`;
+      await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time, max_retries) VALUES ('old', 'async', ${T0}, ${T0}, 1)`;
+
+      await store.setup();
+
+      const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${at('taskmill_migrations')}`;
+      expect(n).toBe(MIGRATIONS);
+      expect((await admin`SELECT dead_letter FROM ${at('taskmill_tasks')}`).map((r) => r.dead_letter)).toEqual([null]);
+      const [id] = await store.createTasks([newTask({ name: 'new', max_retries: 1, dead_letter: 'dead' })], T0);
+      const [claimed] = (await store.claimBatch({ worker_id: 'w', now: T0, limit: 1, names: ['new'] })).tasks;
+      await store.finishAttempt({ task_id: id, worker_id: 'w', attempt: claimed.attempt }, { kind: 'failed', status: 'failed', error: 'PermanentError: x', permanent: true }, T0 + 1);
+      expect((await admin`SELECT name, payload FROM ${at('taskmill_tasks')} WHERE name = 'dead'`).map((r) => [r.name, JSON.parse(r.payload).task_id])).toEqual([['dead', id]]);
     } finally {
       await store.close();
       await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;

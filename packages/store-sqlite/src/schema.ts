@@ -57,6 +57,7 @@ export const tasks = sqliteTable(
     unique_slot: text('unique_slot'),
     trace_context: text('trace_context'),
     concurrency_key: text('concurrency_key'),
+    dead_letter: text('dead_letter'),
   },
   (t) => [
     check('taskmill_tasks_type_check', sql`${t.type} IN ('async', 'cron')`),

@@ -158,4 +158,38 @@ describe('migrations bookkeeping', () => {
       expect(indexes).toHaveLength(2);
     });
   });
+
+  it('upgrades a file of migration 0004 in place: old rows get a NULL dead_letter, and dead letters work', async () => {
+    const file = tempFile();
+    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+    const added = migrations.findIndex((migration) => migration.sql.some((statement) => statement.includes('`dead_letter`')));
+    expect(added).toBeGreaterThan(0);
+    expect(migrations[added].sql.join('\n')).not.toMatch(/__new_|DROP TABLE/);
+    const db = new Database(file);
+    db.exec('CREATE TABLE "taskmill_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+    for (const migration of migrations.slice(0, added)) {
+      for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
+      db.prepare('INSERT INTO "taskmill_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
+    }
+    const old = Number(
+      db.prepare(`INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time, timeout, max_retries) VALUES ('old', 'async', 1000, 'pending', 1000, 60, 1)`).run()
+        .lastInsertRowid,
+    );
+    db.close();
+
+    const store = createSqliteStore({ path: file });
+    await store.setup();
+    expect(await store.getTask(old)).toMatchObject({ id: old, dead_letter: null });
+    const [id] = await store.createTasks(
+      [{ name: 'new', type: 'async', payload: null, priority: 0, tag: null, next_run_time: 2000, timeout: 60, max_retries: 1, retry_interval: 0, cron_expr: null, cron_tz: null, retry_backoff: 'fixed', retry_max_interval: null, retry_jitter: 0, unique_key: null, unique_scope: null, unique_until: null, trace_context: null, concurrency_key: null, dead_letter: 'dead' }],
+      2000,
+    );
+    const [claimed] = await store.claimTasks({ worker_id: 'w1', now: 2000, limit: 1, names: ['new'] });
+    await store.finishAttempt({ task_id: id, worker_id: 'w1', attempt: claimed.attempt }, { kind: 'failed', status: 'failed', error: 'PermanentError: x', permanent: true }, 2001);
+    await store.close();
+    read(file, (db) => {
+      expect(db.prepare(`SELECT name, json_extract(payload, '$.task_id') AS of FROM taskmill_tasks WHERE name = 'dead'`).all()).toEqual([{ name: 'dead', of: id }]);
+      expect((bookkeeping(db) as { hash: string }[]).map((row) => row.hash)).toEqual(migrations.map((m) => m.hash));
+    });
+  });
 });

@@ -7,6 +7,7 @@ import { defineClusterLimitTests } from './suites/cluster-limits.js';
 import { defineFlowControlTests } from './suites/flow-control.js';
 import { defineConcurrencyTests } from './suites/concurrency.js';
 import { defineCreateTests } from './suites/create.js';
+import { defineDeadLetterTests } from './suites/dead-letters.js';
 import { defineFencingTests } from './suites/fencing.js';
 import { defineFinishTests } from './suites/finishing.js';
 import { defineGroupedFinishTests } from './suites/grouped-finish.js';
@@ -46,6 +47,7 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineCreateTests(ctx);
     defineClaimingTests(ctx);
     defineRetryTests(ctx);
+    defineDeadLetterTests(ctx);
     defineFinishTests(ctx);
     defineGroupedFinishTests(ctx);
     definePlainPathTests(ctx);

@@ -49,6 +49,13 @@ export default async function handler(task, next) {
     }
     case 'throw':
       throw Object.assign(new Error('thumbnail too large'), { code: 'E_TOO_LARGE' });
+    case 'permanent': {
+      // what `throw new PermanentError(...)` from @taskmill/core looks like: the code is what crosses the boundary
+      const error = new Error('address does not exist');
+      error.name = 'PermanentError';
+      error.code = 'TASKMILL_PERMANENT';
+      throw error;
+    }
     case 'exit':
       process.exit(3);
       break;

@@ -227,7 +227,7 @@ function outcomeChange(task: Task, fence: Fence, outcome: Exclude<FinishOutcome,
     case 'rescheduled':
       return changes.reschedule(task, outcome.result, outcome.next_run_time, now);
     case 'failed':
-      return changes.fail(task, outcome.status, outcome.error, outcome.timeout_type, now);
+      return changes.fail(task, outcome.status, outcome.error, outcome.timeout_type, now, outcome.permanent === true);
     case 'suspended':
       return changes.suspend(task, outcome.reason, outcome.metadata ?? null, outcome.context, now);
     case 'interrupted':

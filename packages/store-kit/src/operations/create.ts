@@ -127,7 +127,20 @@ function* insertUnique(row: TaskInsert, slot: string, now: number): Steps<{ id: 
   }
 }
 
+/**
+ * Insert the dead letter of a task that just failed for good, in the transaction of that change
+ * (docs/behaviour.md#dead-letters): its row, its `task_created` event (`dead_letter_of`), a wake-up.
+ * Returns its id.
+ */
+export async function insertDeadLetter(tx: StoreWriter, failedTaskId: TaskId, task: NewTask, now: number): Promise<TaskId> {
+  const row = changes.taskInsert(task, now);
+  const [id] = await tx.insertTasks([row]);
+  await tx.wake();
+  await tx.applyChanges([eventsOnly(id, [changes.deadLetterCreatedEvent(id, row, failedTaskId, now)])]);
+  return id;
+}
+
 /** A change that only inserts events (the row already carries `last_event_*`). */
 function eventsOnly(id: TaskId, drafts: TaskChange['events']): TaskChange {
-  return { task_id: id, patch: {}, guard: null, close_attempt: null, open_attempt: null, events: drafts, credit: null, due: false };
+  return { task_id: id, patch: {}, guard: null, close_attempt: null, open_attempt: null, events: drafts, credit: null, due: false, dead_letter: null };
 }

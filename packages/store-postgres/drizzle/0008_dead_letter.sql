@@ -1,0 +1,1 @@
+ALTER TABLE "taskmill_tasks" ADD COLUMN "dead_letter" varchar(255);

@@ -1,0 +1,1 @@
+ALTER TABLE `taskmill_tasks` ADD `dead_letter` text;
