@@ -141,9 +141,13 @@ export function defineDebounceTests({ test, open, peer, db }: SuiteContext): voi
     const store = await open();
     const holder = await create(store, keyed({ v: 1 }), T0);
     const before = await db.snapshot(store);
-    const error = await store
-      .createTasks([replacing({ v: 2 }), newTask({ name: 'plain' }), keyed({ v: 3 }, { unique_key: 'other' }), keyed({ v: 3 }, { unique_key: 'other', on_duplicate: 'error' })], T0 + 1)
-      .then(() => null, (e: unknown) => e);
+    const batch = [
+      replacing({ v: 2 }),
+      newTask({ name: 'plain' }),
+      keyed({ v: 3 }, { unique_key: 'other' }),
+      keyed({ v: 3 }, { unique_key: 'other', on_duplicate: 'error' }),
+    ];
+    const error = await store.createTasks(batch, T0 + 1).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(DuplicateTaskError);
     expect(await db.snapshot(store)).toEqual(before);
     expect(await db.task(store, holder)).toMatchObject({ payload: { v: 1 } });
@@ -191,6 +195,35 @@ export function defineDebounceTests({ test, open, peer, db }: SuiteContext): voi
       const types = await db.eventTypes(store, holder);
       if ((row.payload as { v: number }).v === 1) expect(types).toEqual(['task_created', 'task_replaced', 'task_claimed', 'task_started']);
       else expect(types).toEqual(['task_created', 'task_claimed', 'task_started']);
+      await store.cancelTask(holder, {}, T0 + 2);
+    }
+  });
+  test("a claim racing replacements (scope 'pending') takes the old or the new version; a replacement after it makes a new task", async () => {
+    const store = await open();
+    const other = await peer(store);
+    const rounds = 8;
+    for (let round = 0; round < rounds; round++) {
+      const key = `race-${round}`;
+      const holder = await create(store, keyed({ v: 0 }, { unique_key: key, unique_scope: 'pending' }), T0);
+      let [claimed, [again]] = await Promise.all([
+        other.claimTasks({ worker_id: 'w1', now: T0 + 1, limit: 1, names: ['job'] }),
+        store.createTasks([replacing({ v: 1 }, { unique_key: key, unique_scope: 'pending', next_run_time: T0 + 60_000 })], T0 + 1),
+      ]);
+      if (claimed.length === 0) claimed = await other.claimTasks({ worker_id: 'w1', now: T0 + 1, limit: 1, names: ['job'] });
+      expect(claimed.map((t) => t.id)).toEqual([holder]);
+      const row = (await db.task(store, holder))!;
+      expect(row.payload).toEqual(claimed[0].payload);
+      if (again === holder) {
+        // the replacement came first: the claim took the new version
+        expect(row.payload).toEqual({ v: 1 });
+        expect(await db.eventTypes(store, holder)).toEqual(['task_created', 'task_replaced', 'task_claimed', 'task_started']);
+      } else {
+        // the claim came first and freed the key: the duplicate is a task of its own
+        expect(row.payload).toEqual({ v: 0 });
+        expect(await db.eventTypes(store, holder)).toEqual(['task_created', 'task_claimed', 'task_started']);
+        expect(await db.task(store, again)).toMatchObject({ status: 'pending', payload: { v: 1 } });
+        await store.cancelTask(again, {}, T0 + 2);
+      }
       await store.cancelTask(holder, {}, T0 + 2);
     }
   });
