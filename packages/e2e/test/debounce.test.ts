@@ -36,6 +36,12 @@ describeBackends('debounce and replace', backends(), (env) => {
     const events = await tm.getTaskEvents(id, { event_type: 'task_replaced' });
     expect(events).toHaveLength(1);
     expect(events[0].metadata).toMatchObject({ payload_replaced: true, next_run_time: task.next_run_time, previous_next_run_time: task.next_run_time });
+    // a cron task between runs takes the payload for its next runs, and keeps its schedule
+    tm.use('nightly', () => null);
+    const cron = await tm.cron('nightly', '0 3 * * *', { to: 'a' }, { unique_key: 'nightly' });
+    const due = (await tm.getTask(cron))!.next_run_time;
+    expect(await tm.cron('nightly', '0 4 * * *', { to: 'b' }, { unique_key: 'nightly', on_duplicate: 'replace' })).toBe(cron);
+    expect(await tm.getTask(cron)).toMatchObject({ payload: { to: 'b' }, cron_expr: '0 3 * * *', next_run_time: due });
   });
 
   env.test('debounce: the task runs once, after the last duplicate, with the last payload when replacing', async () => {
