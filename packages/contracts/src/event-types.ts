@@ -17,6 +17,7 @@ export const EVENT_TYPES = [
   'task_recovered',
   'task_progress',
   'task_checkpoint',
+  'task_replaced',
   'name_paused',
   'name_resumed',
 ] as const;

@@ -49,14 +49,21 @@ export interface NewTask {
   /** Where a dead letter goes when the task fails for good (docs/behaviour.md#dead-letters); null: none. Absent: null. */
   dead_letter?: string | null;
   /**
-   * What a duplicate of a unique task does: `return` the holder's id (default) or `error`
-   * (`DuplicateTaskError`, and the whole call writes nothing). Not stored.
+   * What a duplicate of a unique task does: `return` the holder's id (default), `error`
+   * (`DuplicateTaskError`, and the whole call writes nothing) or `replace` (the holder's payload
+   * becomes this task's while the holder is `pending` at stage 0; its id is returned). Not stored.
    */
   on_duplicate?: OnDuplicate;
+  /**
+   * Debounce (docs/behaviour.md#debounce-and-replace): a duplicate moves a `pending` holder at
+   * stage 0 to this task's `next_run_time` when that is later. Core sets `next_run_time` to
+   * `now + debounce`. Not stored. (Default: false)
+   */
+  debounce?: boolean;
 }
 
 /** What enqueuing a task whose `unique_key` is already held does (see {@link NewTask.on_duplicate}). */
-export type OnDuplicate = 'return' | 'error';
+export type OnDuplicate = 'return' | 'error' | 'replace';
 
 /** A child created by `next()`; always `async`, `pending`, due at once, never unique. */
 export interface NewChildTask {
@@ -238,9 +245,13 @@ export interface TaskStore {
    * Unique tasks (`unique_key` set): at most one task of a name holds a key while its scope lasts
    * (`unique_scope`: `pending` until first claimed or paused/finished; `unfinished` until
    * `completed` or `permanently_failed`, cancel included; `period` until `unique_until`). A
-   * duplicate is not inserted and gets no event: its id in the result is the holder's (also for a
-   * duplicate of an earlier task of the same call), or with `on_duplicate: 'error'` the call throws
-   * `DuplicateTaskError` and writes nothing. Race-free across processes: a UNIQUE index over
+   * duplicate is not inserted: its id in the result is the holder's (also for a duplicate of an
+   * earlier task of the same call), or with `on_duplicate: 'error'` the call throws
+   * `DuplicateTaskError` and writes nothing. With `on_duplicate: 'replace'` or `debounce`, a
+   * duplicate changes a holder that is still `pending` at stage 0 (its payload, its later
+   * `next_run_time`) with a `task_replaced` event, under the holder's row lock; any other holder is
+   * left as it is (docs/behaviour.md#debounce-and-replace). Duplicates inside one call fold into the
+   * earlier task before it is written. Race-free across processes: a UNIQUE index over
    * `(name, unique_slot)` decides, never a read before the write. An expired `period` holder is
    * released (compare-and-set) in the same transaction before the new task takes the key.
    */

@@ -26,7 +26,7 @@ const COMMON_KEYS = [
   'tag',
   'concurrency_key',
 ] as const;
-const ASYNC_KEYS = [...COMMON_KEYS, 'dead_letter', 'delay', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
+const ASYNC_KEYS = [...COMMON_KEYS, 'dead_letter', 'delay', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate', 'debounce'] as const;
 const CRON_KEYS = [...COMMON_KEYS, 'tz', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
 
 function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, unknown>, fallbackPriority: number, what: string): NewChildTask {
@@ -47,27 +47,36 @@ function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, 
   };
 }
 
-const UNIQUE_KEYS = ['unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
-const NOT_UNIQUE = { unique_key: null, unique_scope: null, unique_until: null, on_duplicate: undefined } as const;
+const UNIQUE_KEYS = ['unique_key', 'unique_scope', 'unique_period', 'on_duplicate', 'debounce'] as const;
+const NOT_UNIQUE = { unique_key: null, unique_scope: null, unique_until: null, on_duplicate: undefined, debounce: false } as const;
 
 /**
- * `unique_key` with its scope (`unfinished` unless given; `period` needs `unique_period` seconds,
- * which ends the scope at `now + unique_period`) and `on_duplicate` (`return` unless given).
+ * `unique_key` with its scope (`unfinished` unless given, `pending` with `debounce`; `period` needs
+ * `unique_period` seconds, which ends the scope at `now + unique_period`), `on_duplicate` (`return`
+ * unless given) and `debounce` (docs/behaviour.md#debounce-and-replace).
  */
-function uniqueness(opts: Record<string, unknown>, now: number): Pick<NewTask, 'unique_key' | 'unique_scope' | 'unique_until' | 'on_duplicate'> {
+function uniqueness(opts: Record<string, unknown>, now: number): Pick<NewTask, 'unique_key' | 'unique_scope' | 'unique_until' | 'on_duplicate' | 'debounce'> {
   if (opts.unique_key === undefined) {
     for (const key of UNIQUE_KEYS) if (opts[key] !== undefined) throw new ValidationError(`${key} needs a unique_key`);
     return NOT_UNIQUE;
   }
   const key = v.uniqueKey(opts.unique_key);
-  const scope = opts.unique_scope === undefined ? 'unfinished' : v.uniqueScope(opts.unique_scope);
+  const debounced = opts.debounce !== undefined;
+  const scope = opts.unique_scope === undefined ? (debounced ? 'pending' : 'unfinished') : v.uniqueScope(opts.unique_scope);
   if (scope !== 'period' && opts.unique_period !== undefined) throw new ValidationError(`unique_period is only for unique_scope 'period', not '${scope}'`);
   const period = scope === 'period' ? v.uniquePeriodSeconds(opts.unique_period) : null;
+  const onDuplicate = opts.on_duplicate === undefined ? 'return' : v.onDuplicate(opts.on_duplicate);
+  if (debounced) {
+    if (scope === 'period') throw new ValidationError("debounce is for unique_scope 'pending' or 'unfinished', not 'period'");
+    if (onDuplicate === 'error') throw new ValidationError("debounce cannot be combined with on_duplicate 'error'");
+    if (opts.delay !== undefined) throw new ValidationError('debounce and delay cannot be combined: debounce is the delay');
+  }
   return {
     unique_key: key,
     unique_scope: scope,
     unique_until: period === null ? null : now + Math.round(period * 1000),
-    on_duplicate: opts.on_duplicate === undefined ? 'return' : v.onDuplicate(opts.on_duplicate),
+    on_duplicate: onDuplicate,
+    debounce: debounced,
   };
 }
 
@@ -80,7 +89,8 @@ function topLevelPayload(payload: unknown): unknown {
 export function asyncTask(registry: HandlerRegistry, name: unknown, payload: unknown, options: unknown, now: number): NewTask {
   const def = registry.require(name);
   const opts = v.knownOptions(options, ASYNC_KEYS, 'async options', 'async');
-  const delay = opts.delay === undefined ? 0 : v.delaySeconds(opts.delay);
+  // debounce (seconds) is the delay of a debounced task, and each duplicate's new due time
+  const delay = opts.debounce !== undefined ? v.delaySeconds(opts.debounce, 'debounce') : opts.delay === undefined ? 0 : v.delaySeconds(opts.delay);
   return topLevel(resolve(def, topLevelPayload(payload), opts, DEFAULT_PRIORITY, 'task'), 'async', now + Math.round(delay * 1000), null, null, opts, now);
 }
 
@@ -117,6 +127,7 @@ function topLevel(
     unique_scope: unique.unique_scope,
     unique_until: unique.unique_until,
     on_duplicate: unique.on_duplicate,
+    debounce: unique.debounce,
     trace_context: resolved.trace_context,
     concurrency_key: resolved.concurrency_key,
     // a cron task pauses when its attempts run out, never fails for good: no dead letter (docs/behaviour.md#dead-letters)

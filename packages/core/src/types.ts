@@ -178,17 +178,28 @@ export interface AsyncOptions {
   /**
    * How long the key keeps duplicates out: `pending` (until first claimed, paused or finished),
    * `unfinished` (until completed or permanently failed, cancel included) or `period`
-   * (`unique_period` seconds from the enqueue). (Default: `unfinished`)
+   * (`unique_period` seconds from the enqueue). (Default: `unfinished`; `pending` with `debounce`)
    */
   unique_scope?: 'pending' | 'unfinished' | 'period';
   /** Seconds a `period` scope lasts (required with it, only with it). */
   unique_period?: number;
-  /** A duplicate `return`s the holder's id, or throws `DuplicateTaskError` (`error`), writing nothing. (Default: `return`) */
-  on_duplicate?: 'return' | 'error';
+  /**
+   * A duplicate `return`s the holder's id; throws `DuplicateTaskError` (`error`), writing nothing;
+   * or (`replace`) gives its payload to the holder while that is still `pending`, and returns the
+   * holder's id (docs/behaviour.md#debounce-and-replace). (Default: `return`)
+   */
+  on_duplicate?: 'return' | 'error' | 'replace';
+  /**
+   * Seconds: the task runs this long after the enqueue, and each duplicate while it is still
+   * `pending` pushes its run to this long after the duplicate (combine with `on_duplicate:
+   * 'replace'` to run with the last payload). Needs `unique_key`; not with `delay`, `on_duplicate:
+   * 'error'` or `unique_scope: 'period'`; at most `LIMITS.max_delay_seconds`. (Default: none)
+   */
+  debounce?: number;
 }
 
-/** Options of `cron()`: those of `async()` without `delay` and `dead_letter` (a cron task pauses, never fails for good), plus a time zone. */
-export interface CronOptions extends Omit<AsyncOptions, 'delay' | 'dead_letter'> {
+/** Options of `cron()`: those of `async()` without `delay`, `debounce` and `dead_letter` (a cron task pauses, never fails for good), plus a time zone. */
+export interface CronOptions extends Omit<AsyncOptions, 'delay' | 'debounce' | 'dead_letter'> {
   /** IANA time zone the expression is evaluated in. (Default: `UTC`) */
   tz?: string;
 }

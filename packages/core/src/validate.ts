@@ -198,10 +198,12 @@ export function uniquePeriodSeconds(value: unknown): number {
   return inRange(value, 'unique_period', { min: 0, above: true, max: LIMITS.max_delay_seconds, unit: 'seconds' }, ValidationError);
 }
 
-/** `on_duplicate`: `return` (the holder's id) or `error` (DuplicateTaskError). */
-export function onDuplicate(value: unknown): 'return' | 'error' {
-  if (value !== 'return' && value !== 'error') throw new ValidationError(`on_duplicate must be 'return' or 'error', got ${describe(value)}`);
-  return value;
+const ON_DUPLICATE = ['return', 'error', 'replace'] as const;
+
+/** `on_duplicate`: `return` (the holder's id), `error` (DuplicateTaskError) or `replace` (the pending holder's payload). */
+export function onDuplicate(value: unknown): (typeof ON_DUPLICATE)[number] {
+  if (!ON_DUPLICATE.includes(value as never)) throw new ValidationError(`on_duplicate must be one of ${ON_DUPLICATE.join(', ')}, got ${describe(value)}`);
+  return value as (typeof ON_DUPLICATE)[number];
 }
 
 /**

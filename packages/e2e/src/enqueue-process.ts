@@ -1,8 +1,8 @@
 /*
- * An enqueuing process for the unique-task race (test/unique-tasks.test.ts). Spawned with IPC by
- * src/processes.ts (spawnEnqueuer): it sets up a TaskManager (no worker), says `ready`, and on
- * `go` enqueues `count` tasks of `name` with the same `unique_key`, as fast as it can, then sends
- * back the ids it got and exits.
+ * An enqueuing process for the unique-task races (test/unique-tasks.test.ts, test/debounce.test.ts).
+ * Spawned with IPC by src/processes.ts (spawnEnqueuer): it sets up a TaskManager (no worker), says
+ * `ready`, and on `go` enqueues `count` tasks of `name` with the same `unique_key` (and `options`,
+ * e.g. a debounce), payload `{from: pid, i}`, as fast as it can, then sends back the ids it got and exits.
  */
 import { TaskManager } from '@taskmill/core';
 import type { ProcessConnection } from './backends.js';
@@ -12,6 +12,7 @@ interface EnqueueArgs {
   name: string;
   key: string;
   count: number;
+  options?: Record<string, unknown>;
 }
 
 const args = JSON.parse(process.argv[2]) as EnqueueArgs;
@@ -30,7 +31,7 @@ process.on('message', async (msg: { type: string }) => {
   if (msg.type !== 'go') return;
   const ids: number[] = [];
   try {
-    for (let i = 0; i < args.count; i++) ids.push(await tm.async(args.name, { from: process.pid, i }, { unique_key: args.key }));
+    for (let i = 0; i < args.count; i++) ids.push(await tm.async(args.name, { from: process.pid, i }, { ...args.options, unique_key: args.key }));
     process.send!({ type: 'done', ids });
   } catch (error) {
     process.send!({ type: 'failed', error: `${(error as { code?: string }).code ?? ''} ${(error as Error).message}` });

@@ -392,6 +392,31 @@ export function withKey(change: TaskChange, key: string | null): TaskChange {
   return key === null ? change : { ...change, patch: { ...change.patch, unique_slot: key } };
 }
 
+/** What duplicates of a unique task ask of its holder: a payload to take, a run time to move to when later. */
+export interface HolderUpdate {
+  /** JSON text (`on_duplicate: 'replace'`); undefined leaves the payload. */
+  payload?: string | null;
+  /** A debounced duplicate's `next_run_time`; the holder moves to it only when that is later. */
+  next_run_time?: number;
+}
+
+/**
+ * A duplicate applied to the unique task holding its key (docs/behaviour.md#debounce-and-replace),
+ * or null when nothing is to change: only a `pending` holder at stage 0 is changed (one that runs,
+ * waits for a retry, is paused or suspended, or a workflow parent between stages has started), a
+ * debounce never moves a run time earlier, and the status is left as it is. `task` is read under
+ * the row's lock; the guard on `pending` makes the write a compare-and-set all the same.
+ */
+export function replaceHolder(task: Task, update: HolderUpdate, now: number): TaskChange | null {
+  if (task.status !== 'pending' || task.stage !== 0) return null;
+  const patch: TaskPatch = {};
+  if (update.payload !== undefined) patch.payload = update.payload;
+  if (update.next_run_time !== undefined && update.next_run_time > task.next_run_time) patch.next_run_time = update.next_run_time;
+  if (patch.payload === undefined && patch.next_run_time === undefined) return null;
+  const nextRunTime = patch.next_run_time ?? task.next_run_time;
+  return change(task, patch, [events.replaced(task, patch.payload !== undefined, task.next_run_time, nextRunTime, now)], { guard: { status: 'pending' } });
+}
+
 /** Manual cancel: `permanently_failed` with the reason as error; a child is credited. */
 export function cancel(task: Task, reason: string, now: number): TaskChange {
   return change(task, { status: 'permanently_failed', error: reason, last_active_time: now }, [events.cancelled(task, task.status, reason, now)], {

@@ -182,6 +182,14 @@ export const events = {
     });
   },
 
+  /** A duplicate of a unique task changed its pending holder (docs/behaviour.md#debounce-and-replace). */
+  replaced(task: EventSubject, payloadReplaced: boolean, previousRunTime: number, nextRunTime: number, now: number): EventDraft {
+    return draft(task, 'task_replaced', 'pending', 'pending', now, {
+      message: `Task ${task.id} ${payloadReplaced ? 'replaced' : 'debounced'} by a duplicate`,
+      metadata: { payload_replaced: payloadReplaced, previous_next_run_time: previousRunTime, next_run_time: nextRunTime },
+    });
+  },
+
   cancelled(task: EventSubject, from: TaskStatus, reason: string, now: number): EventDraft {
     return draft(task, 'task_permanently_failed', from, 'permanently_failed', now, {
       message: `Task ${task.id} cancelled`,

@@ -99,6 +99,8 @@ export interface TaskPatch {
   last_event_type?: EventType;
   /** null releases the task's unique key; the key takes it back (an operator's retry or resume). */
   unique_slot?: string | null;
+  /** JSON text: a duplicate with `on_duplicate: 'replace'` (docs/behaviour.md#debounce-and-replace). */
+  payload?: string | null;
 }
 
 /** Every column a {@link TaskPatch} may set, in a fixed order (stable statement text for caches). */
@@ -123,6 +125,7 @@ export const TASK_PATCH_COLUMNS = [
   'last_event_time',
   'last_event_type',
   'unique_slot',
+  'payload',
 ] as const satisfies readonly (keyof TaskPatch)[];
 
 /** The `[column, value]` pairs a patch sets, in {@link TASK_PATCH_COLUMNS} order. */

@@ -38,6 +38,10 @@ function memoryWriter(held: Map<string, number> = new Map()) {
     },
     selectUniqueHolder: (name, slot) => held.get(`${name}/${slot}`) ?? null,
     releaseExpiredUnique: () => false,
+    // no task here replaces or debounces, so no holder is ever locked
+    lockTask: () => {
+      throw new Error('lockTask: not expected in these programs');
+    },
     applyChanges: (list) => (log.push(`events:${list.length}`), { applied: list.map(() => true), event_ids: [] }),
     wake: () => void log.push('wake'),
   };

@@ -54,8 +54,8 @@ function bind(value: TaskPatch[keyof TaskPatch]): Param {
   return value ?? null;
 }
 
-/** The task row, or null. */
-export async function selectTask(sql: SqliteConnection, id: TaskId): Promise<RawRow | null> {
+/** The task row, or null (synchronous: the create program also runs inside an application's transaction). */
+export function selectTask(sql: SqliteConnection, id: TaskId): RawRow | null {
   const kept = sql.taskRows?.get(id);
   if (kept) return kept;
   const row = sql.get(`SELECT * FROM ${TABLES.tasks} WHERE id = ?`, id) ?? null;
@@ -64,8 +64,8 @@ export async function selectTask(sql: SqliteConnection, id: TaskId): Promise<Raw
 }
 
 /** The decoded task, or null (the write transaction already holds the database's write lock). */
-export async function lockTask(sql: SqliteConnection, id: TaskId): Promise<Task | null> {
-  const row = await selectTask(sql, id);
+export function lockTask(sql: SqliteConnection, id: TaskId): Task | null {
+  const row = selectTask(sql, id);
   return row ? decodeTask(row) : null;
 }
 
@@ -148,6 +148,7 @@ const PATCH_KINDS: Record<keyof TaskPatch, 'number' | 'string' | 'bytes'> = {
   last_event_time: 'number',
   last_event_type: 'string',
   unique_slot: 'string',
+  payload: 'string',
 };
 const KINDS = TASK_PATCH_COLUMNS.map((column) => PATCH_KINDS[column]);
 

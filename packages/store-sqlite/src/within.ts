@@ -22,6 +22,7 @@ const SYNC_SQL = {
   insertTasks: taskRows.insertTasks,
   insertUniqueTask: taskRows.insertUniqueTask,
   selectUniqueHolder: taskRows.selectUniqueHolder,
+  lockTask: taskRows.lockTask,
   releaseExpiredUnique: taskRows.releaseExpiredUnique,
   applyChanges: taskRows.applyChanges,
   wake: notify.wake,

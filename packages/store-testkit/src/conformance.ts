@@ -24,6 +24,7 @@ import { defineWorkerRegistryTests } from './suites/worker-registry.js';
 import { defineWorkflowTests } from './suites/workflows.js';
 import { defineWithinTests } from './suites/within.js';
 import { defineUniqueTests } from './suites/unique.js';
+import { defineDebounceTests } from './suites/debounce.js';
 
 /**
  * Declare the Store conformance suite (docs/store-authors.md#the-conformance-suite) for one store, inside vitest.
@@ -67,5 +68,6 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineRowRuleTests(ctx);
     defineWithinTests(ctx);
     defineUniqueTests(ctx);
+    defineDebounceTests(ctx);
   });
 }

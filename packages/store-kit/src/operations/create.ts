@@ -1,6 +1,6 @@
 import { DuplicateTaskError, StoreError, type NewTask, type TaskId } from '@taskmill/contracts';
 import * as changes from '../changes.js';
-import type { TaskChange } from '../changes.js';
+import type { HolderUpdate, TaskChange } from '../changes.js';
 import type { TaskInsert } from '../rows-to-write.js';
 import type { StoreWriter } from '../statements.js';
 import { call, pause, runSteps, type Steps } from '../step-programs.js';
@@ -17,6 +17,7 @@ export const CREATE_TASK_METHODS = [
   'insertTasks',
   'insertUniqueTask',
   'selectUniqueHolder',
+  'lockTask',
   'releaseExpiredUnique',
   'applyChanges',
   'wake',
@@ -37,10 +38,11 @@ export const WRITE_CHUNK = 1000;
  * {@link createTasks} as a step program (see step-programs.ts), so that it also runs inside an
  * application's synchronous transaction (`runStepsSync`) with the same rules.
  *
- * Unique tasks first, one by one (see {@link insertUnique}); a duplicate of an earlier task of the
- * same call gets that task's id. Then the plain tasks in multi-row inserts of {@link WRITE_CHUNK}
- * rows. Only inserted tasks get a `task_created` event, in input order. A duplicate with
- * `on_duplicate: 'error'` throws before any plain row.
+ * Unique tasks first, one key at a time (see {@link insertUnique}); a duplicate of an earlier task
+ * of the same call gets that task's id, and folds into it before it is written (its `replace`
+ * payload, its later debounced run time; docs/behaviour.md#debounce-and-replace). Then the plain
+ * tasks in multi-row inserts of {@link WRITE_CHUNK} rows. Only inserted tasks get a `task_created`
+ * event, in input order. A duplicate with `on_duplicate: 'error'` throws before any plain row.
  */
 export function* createTaskSteps(tasks: NewTask[], now: number): Steps<TaskId[]> {
   if (tasks.length === 0) return [];
@@ -50,24 +52,34 @@ export function* createTaskSteps(tasks: NewTask[], now: number): Steps<TaskId[]>
   const rowOf = (i: number) => (rows[i] ??= changes.taskInsert(tasks[i], now));
   const ids: TaskId[] = new Array(tasks.length);
   const isCreated: boolean[] = new Array(tasks.length).fill(false);
-  const inCall = new Map<string, TaskId>();
+  // unique tasks by (name, key), in order of first appearance: a key's later items are duplicates of its first
+  const keys = new Map<string, number[]>();
   const plain: number[] = [];
-  let uniqueTried = 0;
   for (let i = 0; i < tasks.length; i++) {
     if ((tasks[i].unique_key ?? null) === null) {
       plain.push(i);
       continue;
     }
     const row = rowOf(i);
+    const key = JSON.stringify([row.name, row.unique_slot]);
+    const items = keys.get(key);
+    if (items === undefined) keys.set(key, [i]);
+    else items.push(i);
+  }
+  let uniqueTried = 0;
+  for (const items of keys.values()) {
+    if (++uniqueTried % WRITE_CHUNK === 0) yield* pause();
+    const first = items[0];
+    const later = items.slice(1);
+    const row = (rows[first] = withDuplicates(rowOf(first), foldDuplicates(tasks, later)));
     const slot = row.unique_slot!;
-    const key = JSON.stringify([row.name, slot]);
-    const earlier = inCall.get(key);
-    if (earlier === undefined && ++uniqueTried % WRITE_CHUNK === 0) yield* pause();
-    const { id, inserted } = earlier !== undefined ? { id: earlier, inserted: false } : yield* insertUnique(row, slot, now);
-    if (!inserted && tasks[i].on_duplicate === 'error') throw new DuplicateTaskError(row.name, row.unique_key ?? slot, id);
-    ids[i] = id;
-    inCall.set(key, id);
-    if (inserted) isCreated[i] = true;
+    const refused = tasks[first].on_duplicate === 'error' || later.some((i) => tasks[i].on_duplicate === 'error');
+    const { id, inserted } = yield* insertUnique(row, slot, refused ? null : foldDuplicates(tasks, items), now);
+    if ((!inserted && tasks[first].on_duplicate === 'error') || later.some((i) => tasks[i].on_duplicate === 'error')) {
+      throw new DuplicateTaskError(row.name, row.unique_key ?? slot, id);
+    }
+    for (const i of items) ids[i] = id;
+    if (inserted) isCreated[first] = true;
   }
   for (let start = 0; start < plain.length; start += WRITE_CHUNK) {
     if (start > 0) yield* pause();
@@ -112,15 +124,16 @@ export function* insertChildren(rows: readonly TaskInsert[], now: number): Steps
  * Insert one unique task, race-free: the store's UNIQUE index over `(name, unique_slot)` decides
  * (a concurrent holder's transaction is waited for), never a read before the write. When the key
  * is held: a `period` holder whose `unique_until <= now` is released (compare-and-set) and the
- * insert tried again; otherwise the holder's id is the answer.
+ * insert tried again; otherwise the holder's id is the answer, after `update` (if any) is applied
+ * to it (see {@link updateHolder}).
  */
-function* insertUnique(row: TaskInsert, slot: string, now: number): Steps<{ id: TaskId; inserted: boolean }> {
+function* insertUnique(row: TaskInsert, slot: string, update: HolderUpdate | null, now: number): Steps<{ id: TaskId; inserted: boolean }> {
   for (let attempt = 1; ; attempt++) {
     const id = yield* call('insertUniqueTask', row);
     if (id !== null) return { id, inserted: true };
     const released = yield* call('releaseExpiredUnique', row.name, slot, now);
     const holder = released ? null : yield* call('selectUniqueHolder', row.name, slot);
-    if (holder !== null) return { id: holder, inserted: false };
+    if (holder !== null && (update === null || (yield* updateHolder(holder, row.name, slot, update, now)))) return { id: holder, inserted: false };
     if (attempt >= UNIQUE_INSERT_TRIES) {
       throw new StoreError(`Could not insert unique task ${row.name} (${slot}): its key stays held by a task this transaction cannot see`);
     }
@@ -138,6 +151,43 @@ export async function insertDeadLetter(tx: StoreWriter, failedTaskId: TaskId, ta
   await tx.wake();
   await tx.applyChanges([eventsOnly(id, [changes.deadLetterCreatedEvent(id, row, failedTaskId, now)])]);
   return id;
+}
+
+/**
+ * Apply duplicates to the key's holder (docs/behaviour.md#debounce-and-replace): lock its row, so a
+ * claim, a pause or another duplicate of the key is serialised with this transaction, then check
+ * that it still holds the key (a claim may have released a `pending` scope, or a delete the row,
+ * before the lock): false when not, and the insert is tried again. The change itself is decided on
+ * the locked row (see `changes.replaceHolder`); none when nothing is asked.
+ */
+function* updateHolder(id: TaskId, name: string, slot: string, update: HolderUpdate, now: number): Steps<boolean> {
+  if (update.payload === undefined && update.next_run_time === undefined) return true;
+  const task = yield* call('lockTask', id);
+  if (task === null || (yield* call('selectUniqueHolder', name, slot)) !== id) return false;
+  const change = changes.replaceHolder(task, update, now);
+  if (change !== null) yield* call('applyChanges', [change]);
+  return true;
+}
+
+/** What the duplicates among `items` ask of their key's holder: the last `replace` payload, the latest debounced run time. */
+function foldDuplicates(tasks: readonly NewTask[], items: readonly number[]): HolderUpdate {
+  const update: HolderUpdate = {};
+  for (const i of items) {
+    const task = tasks[i];
+    if (task.on_duplicate === 'replace') update.payload = task.payload;
+    if (task.debounce === true) update.next_run_time = Math.max(update.next_run_time ?? task.next_run_time, task.next_run_time);
+  }
+  return update;
+}
+
+/** A key's first row with its later duplicates of the same call folded in (they never existed apart from it). */
+function withDuplicates(row: TaskInsert, update: HolderUpdate): TaskInsert {
+  if (update.payload === undefined && update.next_run_time === undefined) return row;
+  return {
+    ...row,
+    payload: update.payload !== undefined ? update.payload : row.payload,
+    next_run_time: Math.max(row.next_run_time, update.next_run_time ?? row.next_run_time),
+  };
 }
 
 /** A change that only inserts events (the row already carries `last_event_*`). */
