@@ -5,7 +5,9 @@
  * per-tenant serial task sharing turns fairly between tenants), a task that fails for good at
  * once (a non-retryable error) and lands in a dead-letter handler. Prints what happened — statuses,
  * attempts, events — then shows what a retention policy that keeps failures longer than
- * successes deletes, and exits.
+ * successes deletes. Last, it leaves a database worth opening with `pnpm sample:dashboard`: a
+ * mix of completed, retried, failed, dead-lettered, paused, scheduled and workflow tasks that the
+ * retention demonstration does not touch.
  *
  *   pnpm sample                         # embedded SQLite file under ./.tmp
  *   TASKMILL_DB=postgres://… pnpm sample  # any other store
@@ -50,7 +52,9 @@ const tm = new TaskManager<Tasks>({
 });
 
 const order: string[] = [];
+/** Calls of the story's flaky task (the showcase at the end runs more of them). */
 let flakyCalls = 0;
+let flakyId = 0;
 let heartbeats = 0;
 const smsStarts: number[] = [];
 const tenantRuns: Array<{ tenant: string; start: number; end: number }> = [];
@@ -78,8 +82,8 @@ tm.use({
   },
   flaky: {
     handler: (task) => {
-      flakyCalls++;
-      if (flakyCalls <= task.payload.failTimes) throw new Error(`transient failure #${flakyCalls}`);
+      if (task.id === flakyId) flakyCalls++;
+      if (task.attempt <= task.payload.failTimes) throw new Error(`transient failure #${task.attempt}`);
       return { attempts: task.attempt };
     },
     max_retries: 3,
@@ -116,6 +120,7 @@ const low = await tm.async('greet', { name: 'low priority' }, { priority: -1 });
 const normal = await tm.async('greet', { name: 'normal priority' });
 const high = await tm.async('greet', { name: 'high priority' }, { priority: 10 });
 const flaky = await tm.async('flaky', { failTimes: 2 });
+flakyId = flaky;
 // every second (6-field expression); the unique_key makes registering it idempotent (see the end)
 const cron = await tm.cron('heartbeat', '* * * * * *', {}, { unique_key: 'heartbeat' });
 const report = await tm.async('report', { pages: 3 });
@@ -215,31 +220,72 @@ const left = await tm.getTasks();
 log(`\nRetention two hours on (successes kept 1 h, failures 7 days): deleted ${deleted.tasks_deleted} completed tasks with ${deleted.events_deleted} events and ${deleted.attempts_deleted} attempts;`);
 log(`  kept: ${left.map((t) => `#${t.id} ${t.name} (${t.status})`).join(', ')}`);
 
+// what the story did, before the showcase below runs the same handlers again
+const storyOrder = order.join();
+const storyDoomedCalls = doomedCalls;
+const storyLetters = deadLetters.length;
+
+// Something to look at with `pnpm sample:dashboard`: the retention run above emptied the story's
+// successes, so leave a small day of traffic behind (nothing deletes it: the next automatic sweep
+// is retention_interval away, and the sample stops before then).
+const showcase = {
+  completed: await tm.asyncMany(Array.from({ length: 12 }, (_, i) => ({ name: 'greet' as const, payload: { name: `visitor ${i + 1}` }, options: { tag: 'showcase' } }))),
+  retried: await tm.asyncMany(Array.from({ length: 3 }, () => ({ name: 'flaky' as const, payload: { failTimes: 1 }, options: { tag: 'showcase' } }))),
+  // fails once, then waits an hour for its retry: `failed`
+  waiting: await tm.async('flaky', { failTimes: 5 }, { retry_interval: 3600, tag: 'showcase' }),
+  doomed: await tm.asyncMany(Array.from({ length: 2 }, (_, i) => ({ name: 'doomed' as const, payload: { to: `gone${i}@example.invalid` }, options: { tag: 'showcase' } }))),
+  workflow: await tm.async('report', { pages: 5 }, { tag: 'showcase' }),
+  scheduled: await tm.asyncMany(Array.from({ length: 3 }, (_, i) => ({ name: 'greet' as const, payload: { name: `tomorrow ${i + 1}` }, options: { delay: 86_400, tag: 'showcase' } }))),
+  paused: await tm.async('greet', { name: 'on hold' }, { delay: 3600, tag: 'showcase' }),
+};
+await tm.pauseTask(showcase.paused);
+const settled = async () => {
+  const done = await Promise.all([...showcase.completed, ...showcase.retried, showcase.workflow].map((id) => tm.getTask(id)));
+  const failed = await Promise.all(showcase.doomed.map((id) => tm.getTask(id)));
+  const waiting = await tm.getTask(showcase.waiting);
+  const letters = await tm.getTasks({ name: 'doomed_dead', status: 'completed' });
+  return done.every((t) => t?.status === 'completed') && failed.every((t) => t?.status === 'permanently_failed') && waiting?.status === 'failed' && letters.length === 2;
+};
+while (!(await settled())) {
+  if (Date.now() > deadline + 30_000) {
+    console.error('sample: the showcase tasks did not settle');
+    process.exit(1);
+  }
+  await new Promise((r) => setTimeout(r, 100));
+}
+const stats = (await tm.getTaskStatsByTag('showcase')).reduce<Record<string, number>>((all, s) => ({ ...all, [s.status]: (all[s.status] ?? 0) + s.count }), {});
+log(`\nLeft for the dashboard (\`pnpm sample:dashboard\`), tag showcase: ${JSON.stringify(stats)}`);
+
 await tm.stop();
 
 // exit non-zero if the sample did not show what it claims
 const ok =
-  order.join() === 'high priority,normal priority,low priority' &&
+  storyOrder === 'high priority,normal priority,low priority' &&
   flakyCalls === 3 &&
   again === cron &&
   waits.join() === '0.2,0.4' &&
   summary.totals.tasks === 4 &&
   summary.critical_path.nodes.length === 2 &&
   stillPending === sms.length &&
-  doomedCalls === 1 &&
-  deadLetters.length === 1 &&
+  storyDoomedCalls === 1 &&
+  storyLetters === 1 &&
   deadLetters[0].task_id === doomed &&
   deadLetters[0].non_retryable &&
   smsSpread >= 0.9 && // 6 starts at 3 a second span at least one window
   tenantOverlap.every((overlapped) => !overlapped) &&
   tenantOrder.slice(0, 4).includes('b') && // tenant b did not wait for tenant a's backlog
   deleted.tasks_deleted === 5 + 3 + 6 + 6 + 1 && // five one-off tasks, the report's three children, the SMS, the syncs and the dead letter
-  left.map((t) => t.id).join() === [cron, doomed].join();
+  left.map((t) => t.id).join() === [cron, doomed].join() &&
+  stats.completed === 12 + 3 + 1 && // greets, retried, the workflow parent (its children and the dead letters carry no tag)
+  stats.permanently_failed === 2 &&
+  stats.failed === 1 &&
+  stats.pending === 3 &&
+  stats.paused === 1;
 if (!ok) {
   console.error('sample: unexpected outcome', {
-    order,
+    storyOrder,
     flakyCalls,
-    doomedCalls,
+    storyDoomedCalls,
     deadLetters,
     waits,
     stillPending,
@@ -250,6 +296,7 @@ if (!ok) {
     path: summary.critical_path,
     deleted,
     left: left.map((t) => t.id),
+    stats,
   });
   process.exit(1);
 }
