@@ -190,6 +190,21 @@ export function defineBulkActionTests({ test, open, db }: SuiteContext): void {
     const result = await store.bulkActionBatch('retry', { status: 'permanently_failed' }, { after: 0, limit: 10 }, T0 + 10);
     expect(result).toEqual({ changed: [top], skipped: [child], next: null });
     expect(await db.task(store, child)).toEqual(before);
+    // a skipped task still matches the filter: the cursor moves past it, one batch at a time too
+    await store.cancelTask(top, {}, T0 + 20);
+    const calls = [];
+    let after: TaskId = 0;
+    for (let i = 0; i < 5; i++) {
+      const batch = await store.bulkActionBatch('retry', { status: 'permanently_failed' }, { after, limit: 1 }, T0 + 30);
+      calls.push(batch);
+      if (batch.next === null) break;
+      after = batch.next;
+    }
+    expect(calls).toEqual([
+      { changed: [], skipped: [child], next: child },
+      { changed: [top], skipped: [], next: top },
+      { changed: [], skipped: [], next: null },
+    ]);
   });
 
   test('bulk retry takes unique keys back; a key held by another task (or taken back earlier in the run) skips the task', async () => {
