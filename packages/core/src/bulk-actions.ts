@@ -1,4 +1,4 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BULK_ACTIONS,
   isBulkAction,
@@ -14,6 +14,9 @@ import { freeText, knownOptions, nonEmptyString } from './validate.js';
 
 /** A bulk action's batch size when none is given (docs/behaviour.md#bulk-actions). */
 export const DEFAULT_BULK_BATCH_SIZE = 500;
+
+/** The longest pause between two batches of a bulk action, ms (docs/behaviour.md#bulk-actions). */
+export const MAX_BULK_PAUSE_MS = 1000;
 
 /** Where a bulk action stands, after its count and after each batch. */
 export interface BulkProgress {
@@ -81,10 +84,12 @@ export function bulkOptions(action: BulkAction, options: unknown): CheckedBulkOp
 /**
  * Carry out a bulk action (docs/behaviour.md#bulk-actions): count what the filter selects (the
  * store validates the filter there, before anything is written), then, unless a dry run, batch
- * after batch, each the store's one transaction, with a turn of the event loop between batches so
- * that this process's own workers run meanwhile. `now` is read per batch on the database's clock.
- * `afterBatch` gets each batch's changed ids (the TaskManager abandons its local handlers of them).
- * The TaskManager, the CLI and the dashboard all act through this.
+ * after batch, each the store's one transaction. After each batch it waits as long as the batch
+ * took (at most MAX_BULK_PAUSE_MS), so that a run holds write locks at most about half of the time:
+ * workers waiting for them (SQLite's one writer above all, whose busy wait polls) get their turn.
+ * `now` is read per batch on the database's clock. `afterBatch` gets each batch's changed ids (the
+ * TaskManager abandons its local handlers of them). The TaskManager, the CLI and the dashboard all
+ * act through this.
  */
 export async function runBulkAction(
   store: Store,
@@ -100,7 +105,9 @@ export async function runBulkAction(
   options.onProgress?.({ ...progress });
   let after: TaskId = 0;
   for (;;) {
+    const started = performance.now();
     const batch = await store.bulkActionBatch(action, filter, { after, limit: options.batch_size, reason: options.reason }, now());
+    const took = performance.now() - started;
     progress.batches += 1;
     progress.changed += batch.changed.length;
     progress.skipped += batch.skipped.length;
@@ -109,7 +116,7 @@ export async function runBulkAction(
     options.onProgress?.({ ...progress });
     if (batch.next === null) break;
     after = batch.next;
-    await nextTurn();
+    await sleep(Math.min(took, MAX_BULK_PAUSE_MS));
   }
   return { ...progress, dry_run: false };
 }

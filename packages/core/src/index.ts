@@ -8,6 +8,7 @@ export {
   bulkAction,
   bulkOptions,
   DEFAULT_BULK_BATCH_SIZE,
+  MAX_BULK_PAUSE_MS,
   type BulkOptions,
   type BulkProgress,
   type BulkResult,
