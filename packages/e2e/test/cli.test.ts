@@ -658,7 +658,7 @@ describe('taskmill CLI without a reachable database', () => {
     const main = await cli(['--help']);
     expect(main.code).toBe(0);
     expect(main.stdout).toContain('Exit codes:');
-    for (const command of ['migrate', 'status', 'tasks', 'inspect', 'pause', 'resume', 'cancel', 'retry', 'workers']) {
+    for (const command of ['migrate', 'status', 'tasks', 'inspect', 'pause', 'resume', 'cancel', 'retry', 'bulk', 'workers']) {
       const help = await cli([command, '--help']);
       expect(help.code, command).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: taskmill ${command} `, 'm'));
