@@ -42,6 +42,9 @@ export interface BenchConfig {
   /** WK: keys, and tasks per key, drained under `max_concurrent_per_key: 1`. (BENCH_WK_KEYS 10,000, BENCH_WK_PER_KEY 5: N = 50,000 as W1's; the issue's 20 per key took 10 min a run on PostgreSQL) */
   wkKeys: number;
   wkPerKey: number;
+  /** WB: tasks retried in bulk, and tasks the worker drains meanwhile. (BENCH_WB_N 100,000, BENCH_WB_DRAIN 100,000) */
+  wbN: number;
+  wbDrain: number;
   /** Tasks per batch-API call when enqueueing (every system the same). (BENCH_CHUNK, default 1,000) */
   chunk: number;
   /** Worker concurrency of every system. (BENCH_CONCURRENCY, default 10) */
@@ -74,9 +77,11 @@ export function loadConfig(): BenchConfig {
     wrlPer: int('BENCH_WRL_PER', 1),
     wkKeys: int('BENCH_WK_KEYS', 10_000),
     wkPerKey: int('BENCH_WK_PER_KEY', 5),
+    wbN: int('BENCH_WB_N', 100_000),
+    wbDrain: int('BENCH_WB_DRAIN', 100_000),
     chunk: int('BENCH_CHUNK', 1_000),
     concurrency: int('BENCH_CONCURRENCY', 10),
-    workloads: list('BENCH_WORKLOADS') ?? ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'WR', 'WRL', 'WK'],
+    workloads: list('BENCH_WORKLOADS') ?? ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'WR', 'WRL', 'WK', 'WB'],
     systems: list('BENCH_SYSTEMS'),
     w6Systems: list('BENCH_W6_SYSTEMS') ?? ['taskmill-sqlite', 'taskmill-postgres', 'taskmill-mysql'],
     pgUrl: process.env.TASKMILL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',

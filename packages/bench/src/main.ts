@@ -28,6 +28,7 @@ import { w5 } from './workloads/w5-scale.js';
 import { w6 } from './workloads/w6-memory.js';
 import { w7 } from './workloads/w7-write-cost.js';
 import { wr } from './workloads/wr-retention.js';
+import { wb } from './workloads/wb-bulk-retry.js';
 import { wrl } from './workloads/wrl-rate-limit.js';
 import { wk } from './workloads/wk-many-keys.js';
 
@@ -80,7 +81,7 @@ try {
     `# taskmill bench — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
     `Machine: ${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(1)} GB RAM, Node ${process.version}; ${await versions()}.`,
-    `Sizes: runs ${config.runs}, N (W1/W3) ${config.n.toLocaleString('en-US')}, W2 ${config.w2Tasks} tasks at ${config.w2Rate}/s, W4 ${config.w4N.toLocaleString('en-US')}, W5 ${config.w5Small.toLocaleString('en-US')} vs ${config.w5Large.toLocaleString('en-US')} pending (${config.w5Measure.toLocaleString('en-US')} timed), W6 ${config.w6N.toLocaleString('en-US')}, W7 ${config.w7N.toLocaleString('en-US')}, WRL ${config.wrlN.toLocaleString('en-US')} at ${config.wrlMax} per ${config.wrlPer} s, WK ${config.wkKeys.toLocaleString('en-US')} keys × ${config.wkPerKey}; concurrency ${config.concurrency}; batch enqueue ${config.chunk.toLocaleString('en-US')} per call.`,
+    `Sizes: runs ${config.runs}, N (W1/W3) ${config.n.toLocaleString('en-US')}, W2 ${config.w2Tasks} tasks at ${config.w2Rate}/s, W4 ${config.w4N.toLocaleString('en-US')}, W5 ${config.w5Small.toLocaleString('en-US')} vs ${config.w5Large.toLocaleString('en-US')} pending (${config.w5Measure.toLocaleString('en-US')} timed), W6 ${config.w6N.toLocaleString('en-US')}, W7 ${config.w7N.toLocaleString('en-US')}, WRL ${config.wrlN.toLocaleString('en-US')} at ${config.wrlMax} per ${config.wrlPer} s, WK ${config.wkKeys.toLocaleString('en-US')} keys × ${config.wkPerKey}, WB ${config.wbN.toLocaleString('en-US')} retried while ${config.wbDrain.toLocaleString('en-US')} drain; concurrency ${config.concurrency}; batch enqueue ${config.chunk.toLocaleString('en-US')} per call.`,
     '',
     'Systems:',
     ...systems.map((s) => `- **${s.name}**: ${s.settings}`),
@@ -98,7 +99,7 @@ try {
   };
   let w1Report: WorkloadReport | undefined;
   let w2IdleReport: WorkloadReport | undefined;
-  for (const id of ['W4', 'W2', 'W1', 'W3', 'W7', 'W5', 'W6', 'WR', 'WRL', 'WK']) {
+  for (const id of ['W4', 'W2', 'W1', 'W3', 'W7', 'W5', 'W6', 'WR', 'WRL', 'WK', 'WB']) {
     if (!config.workloads.includes(id)) continue;
     log(`${id} starting`);
     if (id === 'W1') {
@@ -119,13 +120,14 @@ try {
     else if (id === 'WR') print(await wr(ctx));
     else if (id === 'WRL') print(await wrl(ctx, w2IdleReport));
     else if (id === 'WK') print(await wk(ctx, w1Report));
+    else if (id === 'WB') print(await wb(ctx));
   }
   const minutes = ((Date.now() - started.getTime()) / 60_000).toFixed(1);
   const targets = `## Targets, checked against this run\n\n${targetsTable(reports)}\n`;
   console.log(targets);
   const footer = ctx.failures.length
     ? `\n**FAILURES (${ctx.failures.length})**\n\n${ctx.failures.map((f) => `- ${f.split('\n')[0]}`).join('\n')}\n`
-    : `\nNo failures: every task of the drains (${['W1', 'W3', 'W6', 'W7', 'WR', 'WRL', 'WK'].filter((w) => config.workloads.includes(w)).join(', ') || 'none run'}) ran exactly once and was completed in its store${['WRL', 'WK'].some((w) => config.workloads.includes(w)) ? ', and no rate or per-key limit was exceeded' : ''}. Whole run: ${minutes} min.\n`;
+    : `\nNo failures: every task of the drains (${['W1', 'W3', 'W6', 'W7', 'WR', 'WRL', 'WK', 'WB'].filter((w) => config.workloads.includes(w)).join(', ') || 'none run'}) ran exactly once and was completed in its store${['WRL', 'WK'].some((w) => config.workloads.includes(w)) ? ', and no rate or per-key limit was exceeded' : ''}. Whole run: ${minutes} min.\n`;
   console.log(footer);
   save([targets, footer]);
   if (ctx.failures.length) exitCode = 1;

@@ -38,3 +38,18 @@ export function nonNegativeInteger(value: string): number {
   }
   return Number(value);
 }
+
+/**
+ * A commander parser for an ISO 8601 time (`--created-before`): a date, or a date and time with an
+ * optional zone (no zone: UTC for a date alone, local time otherwise, as `Date.parse` reads it);
+ * ms since the epoch.
+ */
+export function isoTime(value: string): number {
+  const match = /^(\d{4})-(\d{2})-(\d{2})([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.exec(value);
+  const ms = match ? Date.parse(value) : Number.NaN;
+  // Date.parse reads 2026-02-30 as March 2: a day the month does not have is refused
+  const [y, m, d] = match ? [Number(match[1]), Number(match[2]), Number(match[3])] : [0, 0, 0];
+  const real = new Date(Date.UTC(y, m - 1, d));
+  if (!Number.isFinite(ms) || real.getUTCMonth() !== m - 1 || real.getUTCDate() !== d) throw new InvalidArgumentError('expected an ISO 8601 time such as 2026-12-06 or 2026-12-06T09:00:00Z.');
+  return ms;
+}

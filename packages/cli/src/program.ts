@@ -1,8 +1,9 @@
-import { Command, CommanderError, Option } from 'commander';
-import { RETENTION_STATUSES, TASK_ACTION_SPECS, TASK_STATUSES, TASK_TYPES, WORKER_STATUSES, type Store } from '@taskmill/contracts';
+import { Argument, Command, CommanderError, Option } from 'commander';
+import { BULK_ACTIONS, LIMITS, RETENTION_STATUSES, TASK_ACTION_SPECS, TASK_STATUSES, TASK_TYPES, WORKER_STATUSES, type Store } from '@taskmill/contracts';
 import type { Clock } from '@taskmill/core';
 import { MAX_BATCH_SIZE } from '@taskmill/retention';
-import { nonNegativeInteger, positiveInteger, positiveSeconds, taskIdArgument } from './arguments.js';
+import { isoTime, nonNegativeInteger, positiveInteger, positiveSeconds, taskIdArgument } from './arguments.js';
+import { bulk, type BulkCommandOptions } from './commands/bulk.js';
 import { commandClock, skewWarning } from './clock.js';
 import { control, controlName } from './commands/control.js';
 import { inspect } from './commands/inspect.js';
@@ -133,6 +134,21 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     if (reason) command.option('--reason <text>', reason.help);
     command.action(action(false, (store, clock, id: string, opts: CommonOptions & { reason?: string }) => control(store, name, taskIdArgument(id), opts, clock)));
   }
+
+  common(program.command('bulk'))
+    .description('retry, cancel, pause, resume or delete every task a filter selects, in batches (each its own transaction); a progress line on a terminal')
+    .addArgument(new Argument('<action>', 'what to do to each selected task').choices(BULK_ACTIONS))
+    .option('--name <name>', 'only tasks with this name')
+    .addOption(new Option('--status <status...>', 'only tasks in these statuses (each must be one the action takes)').choices(TASK_STATUSES))
+    .option('--tag <tag>', 'only tasks with this tag')
+    .option('--created-after <time>', 'only tasks created at or after this ISO 8601 time (e.g. 2026-12-06T09:00:00Z)', isoTime)
+    .option('--created-before <time>', 'only tasks created at or before this ISO 8601 time', isoTime)
+    .option('--root <id>', 'only this workflow: the root and every task under it', positiveInteger)
+    .option('--all', 'act on every task the action applies to (required when no filter is given)')
+    .option('--dry-run', 'print how many tasks the action would take; write nothing')
+    .option('--batch-size <n>', `tasks per batch, at most ${LIMITS.max_bulk_batch_size} (default: 500)`, positiveInteger)
+    .option('--reason <text>', 'cancel: the error recorded (default: Task cancelled); resume: the resume reason (default: manual)')
+    .action(action(false, (store, clock, name: (typeof BULK_ACTIONS)[number], opts: BulkCommandOptions & CommonOptions) => bulk(store, name, opts, output, clock)));
 
   common(program.command('pause-name'))
     .description('pause a task name for the whole cluster: no worker claims its tasks until resume-name')

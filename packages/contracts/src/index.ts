@@ -2,6 +2,7 @@ export * from './statuses.js';
 export * from './event-types.js';
 export * from './transitions.js';
 export * from './task-actions.js';
+export * from './bulk-actions.js';
 export * from './errors.js';
 export * from './records.js';
 export * from './store.js';

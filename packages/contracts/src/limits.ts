@@ -59,6 +59,11 @@ export const LIMITS = {
    * through an index, so the count a claim reads is bounded by it.
    */
   max_rate_starts: 1_000_000,
+  /**
+   * Tasks in one batch of a bulk action (its own transaction, holding their row locks until it
+   * commits): at most this many, so that no batch keeps workers waiting long.
+   */
+  max_bulk_batch_size: 10_000,
   /** Nesting of arrays and objects in a payload, result or metadata. */
   max_json_depth: 1000,
 } as const;

@@ -1,3 +1,4 @@
+import type { BulkAction, BulkBatchInput, BulkBatchResult, BulkFilter } from './bulk-actions.js';
 import type { DeleteTasksFilter, Page, RetryBackoff, TagStat, Task, TaskId, TaskQuery, UniqueScope } from './records.js';
 import type { TaskStatus, TaskType } from './statuses.js';
 
@@ -404,4 +405,21 @@ export interface TaskStore {
 
   /** Delete matching tasks with their events and attempts in one transaction; returns the task count. */
   deleteTasks(filter: DeleteTasksFilter): Promise<number>;
+
+  /**
+   * How many tasks a bulk action's filter selects now (docs/behaviour.md#bulk-actions): matching
+   * every criterion and in a status the action accepts. Validates the filter as
+   * {@link bulkActionBatch} does; writes nothing.
+   */
+  countBulkTasks(action: BulkAction, filter: BulkFilter): Promise<number>;
+
+  /**
+   * One batch of a bulk action, in ONE transaction: the first `batch.limit` tasks by id after
+   * `batch.after` that match the filter in a status the action accepts, locked; each re-checked and
+   * changed by exactly the rule (and with the events) of its per-task action, or deleted with its
+   * events and attempts. A task whose status no longer allows the action, or whose unique key
+   * another task holds, is skipped. A bad action, filter or batch is a `ValidationError` and nothing
+   * is written.
+   */
+  bulkActionBatch(action: BulkAction, filter: BulkFilter, batch: BulkBatchInput, now: number): Promise<BulkBatchResult>;
 }

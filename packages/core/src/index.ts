@@ -3,6 +3,17 @@ export { openStoreForConnection } from './connection.js';
 export { DbClock, CLOCK_SKEW_WARNING_MS, type Clock } from './db-clock.js';
 // the operator tools (CLI, dashboard) act through the same dispatcher as the TaskManager's own methods
 export { runTaskAction, type TaskActionOptions } from './task-actions.js';
+export {
+  runBulkAction,
+  bulkAction,
+  bulkOptions,
+  DEFAULT_BULK_BATCH_SIZE,
+  MAX_BULK_PAUSE_MS,
+  type BulkOptions,
+  type BulkProgress,
+  type BulkResult,
+  type CheckedBulkOptions,
+} from './bulk-actions.js';
 export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
 export type { TaskManagerOptions, ResolvedOptions } from './manager-options.js';
 export type { RetentionPolicy, RetentionRule, NormalizedRetentionRule, RetentionResult } from '@taskmill/retention';
@@ -73,6 +84,10 @@ export {
   parseTaskId,
   RETRYABLE_STATUSES,
   canRetry,
+  BULK_ACTIONS,
+  BULK_DELETABLE_STATUSES,
+  bulkActionStatuses,
+  isBulkAction,
 } from '@taskmill/contracts';
 export type {
   ErrorCode,
@@ -95,6 +110,8 @@ export type {
   AttemptQuery,
   TagStat,
   DeleteTasksFilter,
+  BulkAction,
+  BulkFilter,
   Store,
   Dialect,
   NamePause,

@@ -1,5 +1,5 @@
 import { LifecycleError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
-import type { AttemptQuery, DeleteTasksFilter, EventQuery, NamePause, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
+import type { AttemptQuery, BulkAction, BulkFilter, DeleteTasksFilter, EventQuery, NamePause, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
 import type { TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
 import * as audit from '@taskmill/audit';
 import type { TaskAudit, WorkflowAudit, WorkflowAuditSummary } from '@taskmill/audit';
@@ -16,6 +16,7 @@ import { Telemetry } from './telemetry.js';
 import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler } from './types.js';
 import type { TaskMap, TransactionalEnqueue, UntypedTaskMap } from './types.js';
 import { AFTER_TASK_ACTION, runTaskAction, taskActionOptions } from './task-actions.js';
+import { bulkAction, bulkOptions, runBulkAction, type BulkOptions, type BulkResult } from './bulk-actions.js';
 import { requireId } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
 
@@ -244,6 +245,28 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     const { abandon, wake } = AFTER_TASK_ACTION[action];
     if (abandon) this.engine?.loop.abandon(taskId, new Error(`Task ${taskId} ${abandon}`));
     if (wake) this.wake.wake();
+  }
+
+  /**
+   * Retry, cancel, pause, resume or delete every task a filter selects (docs/behaviour.md#bulk-actions):
+   * in batches of `batch_size` tasks, each its own transaction, each task changed by exactly the
+   * rule and with the events of its per-task action (`bulk: true` in their metadata); a task whose
+   * status no longer allows it, or whose unique key another task holds, is skipped and counted. A
+   * filter without criteria needs `all: true`. A bad action, filter or option is a ValidationError
+   * and nothing is written. `dry_run` only counts. Handlers this process runs for changed tasks
+   * have their signal aborted, as for the per-task actions.
+   */
+  async bulk(action: BulkAction, filter: BulkFilter, options?: BulkOptions): Promise<BulkResult> {
+    const checkedAction = bulkAction(action);
+    const checked = bulkOptions(checkedAction, options);
+    const store = await this.db.ready();
+    const after = checkedAction === 'delete' ? { wake: false } : AFTER_TASK_ACTION[checkedAction];
+    return runBulkAction(store, checkedAction, filter, checked, () => this.clock.now(), (changed) => {
+      if ('abandon' in after && after.abandon) {
+        for (const id of changed) this.engine?.loop.abandon(id, new Error(`Task ${id} ${after.abandon}`));
+      }
+      if (after.wake) this.wake.wake();
+    });
   }
 
   // ---------------------------------------------------------------- names, cluster-wide

@@ -77,6 +77,13 @@ function taskRows(ctx: PageContext, tasks: Task[]): Html {
 ${tasks.map((t) => html`<tr><td>${taskLink(ctx, t.id)}</td><td>${t.name}</td><td class="status">${t.status}</td><td>${t.tag}</td><td>${t.priority}</td><td>${time(t.created_at)}</td><td>${t.attempt}</td><td>${t.progress_text}</td></tr>`)}</table>`;
 }
 
+/** The task list's filters as a bulk form's (status, name, tag). */
+function bulkParams(params: URLSearchParams): URLSearchParams {
+  const keep = new URLSearchParams();
+  for (const key of ['status', 'name', 'tag']) if (params.get(key)) keep.set(key, params.get(key)!);
+  return keep;
+}
+
 /** Task list: filters by status, name and tag; search by id, name or tag; cursor paging. */
 export async function taskList(ctx: PageContext, params: URLSearchParams): Promise<string | { redirect: string }> {
   const q = (params.get('q') ?? '').trim();
@@ -116,7 +123,8 @@ export async function taskList(ctx: PageContext, params: URLSearchParams): Promi
 <label>status <select name="status"><option value="">any</option>${TASK_STATUSES.map((s) => html`<option${s === status ? html` selected` : ''}>${s}</option>`)}</select></label>
 <label>name <input name="name" value="${params.get('name') ?? ''}"></label>
 <label>tag <input name="tag" value="${params.get('tag') ?? ''}"></label><button>Filter</button></form>
-<p id="count">${total} task(s)${q ? html` matching ${q}` : ''}</p>${taskRows(ctx, items)}
+<p id="count">${total} task(s)${q ? html` matching ${q}` : ''}</p>
+${ctx.actions ? html`<p><a id="bulk-link" href="${ctx.base}/bulk?${bulkParams(params).toString()}">Bulk action on tasks like these…</a></p>` : ''}${taskRows(ctx, items)}
 ${next ? html`<p><a id="next" href="${ctx.base}/tasks?${keep.toString()}">Next page</a></p>` : ''}`,
   );
 }

@@ -1,7 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ConfigurationError, ERROR_CODES, isStore, isTaskmillError, parseTaskId, TASK_ACTIONS, type Store, type TaskAction } from '@taskmill/contracts';
-import { DbClock, openStoreForConnection, runTaskAction } from '@taskmill/core';
+import { bulkOptions, DbClock, openStoreForConnection, runBulkAction, runTaskAction } from '@taskmill/core';
+import { bulkConfirmPage, bulkDonePage, bulkFormPage, bulkRequest } from './bulk.js';
 import { html, page, STYLE } from './html.js';
 import { confirmPage, nameActionPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
 
@@ -10,7 +11,7 @@ export interface DashboardOptions {
   /** The store to read and act on (any taskmill store). */
   store: Store;
   /**
-   * Enables pause, resume, cancel and retry: each is a POST that must carry this token (typed on
+   * Enables pause, resume, cancel and retry, and bulk actions by filter: each is a POST that must carry this token (typed on
    * the confirmation page) and come from the dashboard's own origin (`Origin` of this host, or
    * `Sec-Fetch-Site: same-origin`; a POST with neither header is refused). Without it the
    * dashboard is read-only. At least 8 characters.
@@ -156,7 +157,8 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
       if (req.method === 'POST') {
         const nameAction = NAME_ACTION_PATH.exec(path);
         const m = ACTION_PATH.exec(path);
-        if (!m && !nameAction) return send(res, 404, simple(base, 'Not found', 'No such action.'));
+        const bulkPost = path === '/bulk';
+        if (!m && !nameAction && !bulkPost) return send(res, 404, simple(base, 'Not found', 'No such action.'));
         if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
         const from = postOrigin(req);
         if (from === 'unknown') {
@@ -165,6 +167,16 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
         if (from === 'cross') return send(res, 403, simple(base, 'Refused', 'Cross-site request refused.'));
         const form = await readForm(req);
         if (!sameToken(form.get('token') ?? '', token)) return send(res, 403, simple(base, 'Refused', 'Wrong or missing actions token.'));
+        if (bulkPost) {
+          // the filter confirmed on /bulk/confirm, validated again by the store: a bad one is a
+          // ValidationError (409 below) before anything is written
+          const { action, filter } = bulkRequest(form);
+          const checked = bulkOptions(action, { reason: action === 'delete' ? undefined : REASONS[action] });
+          await dbNow(clock, options.store);
+          const result = await runBulkAction(options.store, action, filter, checked, () => clock.now());
+          const done = new URLSearchParams({ action, changed: String(result.changed), skipped: String(result.skipped), batches: String(result.batches) });
+          return send(res, 303, '', 'text/plain', { Location: `${base}/bulk/done?${done.toString()}` });
+        }
         if (nameAction) {
           // a bad name is a ValidationError (409 below), and nothing is written
           const name = form.get('name') ?? '';
@@ -187,6 +199,12 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
       if (nameForm) {
         if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
         return send(res, 200, nameActionPage(ctx, nameForm[1] as 'pause' | 'resume', url.searchParams.get('name') ?? ''));
+      }
+      if (path === '/bulk' || path === '/bulk/confirm' || path === '/bulk/done') {
+        if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
+        if (path === '/bulk') return send(res, 200, bulkFormPage(ctx, url.searchParams));
+        if (path === '/bulk/done') return send(res, 200, bulkDonePage(ctx, url.searchParams));
+        return send(res, 200, await bulkConfirmPage(ctx, url.searchParams));
       }
       if (path === '/tasks') {
         const result = await taskList(ctx, url.searchParams);

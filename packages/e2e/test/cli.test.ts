@@ -219,6 +219,85 @@ describeBackends('taskmill CLI', sharedBackends(), (env) => {
     for (const id of ids) expect(await reader.getTask(id)).toBeNull();
   });
 
+  env.test('bulk retry --dry-run prints the count and writes nothing; the run retries them and prints a summary', async () => {
+    const { url, tm } = await migrated();
+    tm.use('mail', () => {
+      throw new Error('smtp down');
+    });
+    tm.use('other', () => {
+      throw new Error('down');
+    });
+    const ids = await tm.asyncMany([1, 2, 3].map(() => ({ name: 'mail', options: { max_retries: 1 } })));
+    const other = await tm.async('other', {}, { max_retries: 1 });
+    const reader = await runToEnd(tm, async () => {
+      for (const id of [...ids, other]) await waitForStatus(tm, id, 'permanently_failed');
+    });
+    const before = await snapshot(reader);
+    const dry = await cli(['bulk', 'retry', '--db', url, '--name', 'mail', '--status', 'permanently_failed', '--dry-run']);
+    expect(dry).toEqual({ code: 0, stdout: 'Dry run: retry would take 3 tasks; nothing was written.\n', stderr: '' });
+    expect(json(await cli(['bulk', 'retry', '--json', '--db', url, '--name', 'mail', '--dry-run']))).toMatchObject({ total: 3, changed: 0, dry_run: true });
+    expect(await snapshot(reader)).toEqual(before);
+    const done = await cli(['bulk', 'retry', '--db', url, '--name', 'mail', '--batch-size', '2']);
+    expect(done).toEqual({ code: 0, stdout: '3 tasks retried in 2 batches.\n', stderr: '' });
+    for (const id of ids) expect((await reader.getTask(id))?.status).toBe('pending');
+    expect((await reader.getTask(other))?.status).toBe('permanently_failed');
+    const cancelled = json(await cli(['bulk', 'cancel', '--json', '--db', url, '--created-after', '2000-01-01', '--reason', 'cleanup']));
+    expect(cancelled).toMatchObject({ action: 'cancel', total: 3, changed: 3, skipped: 0, dry_run: false });
+    expect(await reader.getTask(ids[0])).toMatchObject({ status: 'permanently_failed', error: 'cleanup' });
+    const deleted = await cli(['bulk', 'delete', '--db', url, '--all']);
+    expect(deleted).toEqual({ code: 0, stdout: '4 tasks deleted in 1 batches.\n', stderr: '' });
+    expect(await reader.getTasks()).toEqual([]);
+  });
+
+  env.test('bulk refuses bad input with one line and exit 2, writing nothing', async () => {
+    const { url, tm } = await migrated();
+    const id = await handlers(tm, 'job').async('job', {});
+    await tm.pauseTask(id);
+    const before = await snapshot(tm);
+    for (const [args, message] of [
+      [['explode', '--all'], /argument 'explode' is invalid|Allowed choices/],
+      [['cancel'], /needs a filter .* or --all/],
+      [['cancel', '--status', 'finished'], /--status.*finished.*invalid|Allowed choices/],
+      [['retry', '--status', 'paused'], /retry does not apply to paused tasks/],
+      [['cancel', '--created-before', '2026-02-30'], /--created-before.*ISO 8601/],
+      [['cancel', '--created-after', 'yesterday'], /--created-after.*ISO 8601/],
+      [['cancel', '--created-after', '2026-01-02', '--created-before', '2026-01-01'], /created_after is later than created_before/],
+      [['cancel', '--root', '0'], /--root.*positive integer/],
+      [['cancel', '--all', '--batch-size', '20000'], /batch_size must be an integer from 1 to 10000/],
+      [['pause', '--all', '--reason', 'why'], /bulk pause takes no reason/],
+      [['resume', '--name', ''], /name must be a non-empty string/],
+    ] as const) {
+      expectOneLineError(await cli(['bulk', ...args, '--db', url]), 2, message);
+    }
+    expect(await snapshot(tm)).toEqual(before);
+  });
+
+  env.test('bulk on a terminal redraws a progress line per batch on stderr and ends it', async () => {
+    const { url, tm } = await migrated();
+    const ids = await handlers(tm, 'job').asyncMany([{ name: 'job' }, { name: 'job' }, { name: 'job' }]);
+    const { run } = await import('@taskmill/cli');
+    const out: string[] = [];
+    const lines: { line: string; done: boolean }[] = [];
+    const code = await run(['bulk', 'pause', '--db', url, '--name', 'job', '--batch-size', '1'], {
+      out: (text) => out.push(text),
+      err: (text) => out.push(`ERR ${text}`),
+      progress: (line, done = false) => lines.push({ line, done }),
+    });
+    expect(code).toBe(0);
+    expect(out.join('')).toBe('3 tasks paused in 4 batches.\n');
+    // the count, a line per batch (three of 1, then the empty one), then the closing line
+    expect(lines.map((l) => l.line.replace(/, [0-9.]+ s\)$/, ')'))).toEqual([
+      'pause: 0 / 3 tasks (0 paused, 0 skipped, 0 batches)',
+      'pause: 1 / 3 tasks (1 paused, 0 skipped, 1 batches)',
+      'pause: 2 / 3 tasks (2 paused, 0 skipped, 2 batches)',
+      'pause: 3 / 3 tasks (3 paused, 0 skipped, 3 batches)',
+      'pause: 3 / 3 tasks (3 paused, 0 skipped, 4 batches)',
+      'pause: 3 / 3 tasks (3 paused, 0 skipped, 4 batches)',
+    ]);
+    expect(lines.map((l) => l.done)).toEqual([false, false, false, false, false, true]);
+    for (const id of ids) expect((await tm.getTask(id))?.status).toBe('paused');
+  });
+
   env.test('dashboard serves the web dashboard on 127.0.0.1 until interrupted; a short actions token is refused', async () => {
     const { url, tm } = await migrated();
     const id = await handlers(tm, 'job').async('job', {}, { tag: 'from-cli' });
@@ -579,7 +658,7 @@ describe('taskmill CLI without a reachable database', () => {
     const main = await cli(['--help']);
     expect(main.code).toBe(0);
     expect(main.stdout).toContain('Exit codes:');
-    for (const command of ['migrate', 'status', 'tasks', 'inspect', 'pause', 'resume', 'cancel', 'retry', 'workers']) {
+    for (const command of ['migrate', 'status', 'tasks', 'inspect', 'pause', 'resume', 'cancel', 'retry', 'bulk', 'workers']) {
       const help = await cli([command, '--help']);
       expect(help.code, command).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: taskmill ${command} `, 'm'));

@@ -370,3 +370,72 @@ describeBackends('dashboard flow control in Chromium', sharedBackends(), (env) =
     120_000,
   );
 });
+
+describeBackends('dashboard bulk actions in Chromium', sharedBackends(), (env) => {
+  env.test(
+    'a bulk action from the task list: the form, a confirmation with the count (nothing written), then the POST with the token; refusals write nothing',
+    async () => {
+      const tm = await env.isolated();
+      const store: Store = await env.db().openPeerStore();
+      tm.use('mail', () => null);
+      tm.use('other', () => null);
+      const mails = await tm.asyncMany([{ name: 'mail' }, { name: 'mail' }, { name: 'mail', options: { tag: HOSTILE_TAG } }]);
+      const other = await tm.async('other', {});
+      const dashboard: RunningDashboard = await serveDashboard({ store, actionsToken: TOKEN });
+      const readOnly: RunningDashboard = await serveDashboard({ store });
+      const { page, dialogs } = await openPage();
+      const statuses = async () => (await Promise.all([...mails, other].map((id) => tm.getTask(id)))).map((t) => t?.status);
+      try {
+        await page.goto(`${dashboard.url}tasks?name=mail`);
+        await page.click('#bulk-link');
+        expect(await page.inputValue('input[name=name]')).toBe('mail');
+        await page.selectOption('#bulk-action', 'pause');
+        await page.click('#bulk-preview');
+        expect(await page.locator('#bulk-count').innerText()).toMatch(/^3 task\(s\) in running, pending, failed, timeout match: name mail\.$/);
+        expect(await statuses()).toEqual(['pending', 'pending', 'pending', 'pending']);
+        await page.screenshot({ path: `${SHOTS}${env.backend.name.replace(/[^a-z0-9]+/gi, '-')}-bulk-confirm.png`, fullPage: true });
+
+        // refused: a wrong token, a cross-site post, the read-only dashboard, an empty filter without "all"
+        const confirmUrl = page.url();
+        await page.fill('input[name=token]', 'not the token');
+        await Promise.all([page.waitForLoadState('load'), page.click('#confirm-button')]);
+        expect(await page.locator('#message').innerText()).toBe('Wrong or missing actions token.');
+        const form = { token: TOKEN, action: 'cancel', name: 'mail' };
+        const crossSite = await page.request.post(`${dashboard.url}bulk`, { form, headers: { Origin: 'http://evil.example' }, maxRedirects: 0 });
+        expect(crossSite.status()).toBe(403);
+        expect((await page.request.post(`${readOnly.url}bulk`, { form, maxRedirects: 0 })).status()).toBe(403);
+        expect((await page.request.get(`${readOnly.url}bulk`)).status()).toBe(403);
+        const origin = { Origin: new URL(dashboard.url).origin };
+        const unfiltered = await page.request.post(`${dashboard.url}bulk`, { form: { token: TOKEN, action: 'cancel' }, headers: origin, maxRedirects: 0 });
+        expect(unfiltered.status()).toBe(409);
+        expect(await unfiltered.text()).toContain('pass all: true');
+        const badDate = await page.request.get(`${dashboard.url}bulk/confirm?action=cancel&created_before=yesterday`);
+        expect(badDate.status()).toBe(409);
+        expect(await statuses()).toEqual(['pending', 'pending', 'pending', 'pending']);
+
+        // confirmed with the token: the three mails are paused, the other task is not
+        await page.goto(confirmUrl);
+        await page.fill('input[name=token]', TOKEN);
+        await Promise.all([page.waitForURL(/\/bulk\/done\?/, { timeout: 30_000 }), page.click('#confirm-button')]);
+        expect(await page.locator('#bulk-result').innerText()).toBe('pause: 3 task(s) changed, 0 skipped, in 1 batch(es).');
+        expect(await statuses()).toEqual(['paused', 'paused', 'paused', 'pending']);
+        const paused = (await tm.getTaskEvents(mails[2])).find((e) => e.event_type === 'task_paused');
+        expect(paused?.metadata).toMatchObject({ bulk: true });
+        // and resumed again from the form, every task the action applies to
+        await page.goto(`${dashboard.url}bulk?action=resume&all=on`);
+        await page.click('#bulk-preview');
+        expect(await page.locator('#bulk-count').innerText()).toMatch(/^3 task\(s\) in .* match: every task\.$/);
+        await page.fill('input[name=token]', TOKEN);
+        await Promise.all([page.waitForURL(/\/bulk\/done\?/, { timeout: 30_000 }), page.click('#confirm-button')]);
+        expect(await statuses()).toEqual(['pending', 'pending', 'pending', 'pending']);
+        expect(dialogs).toEqual([]);
+      } finally {
+        await page.close();
+        await dashboard.close();
+        await readOnly.close();
+        await store.close();
+      }
+    },
+    120_000,
+  );
+});

@@ -13,6 +13,8 @@ import type { StoreDriver } from './driver.js';
 import type { StoreReader } from './statements.js';
 import {
   attemptConditions,
+  bulkSelection,
+  checkBulkBatch,
   eventConditions,
   taskConditions,
   taskStatConditions,
@@ -126,6 +128,15 @@ export function assembleStore(driver: StoreDriver): Store {
         const ids = await tx.selectTaskIds(conditions);
         return ids.length === 0 ? 0 : (await tx.deleteTasksWithAudit(ids)).tasks;
       });
+    },
+    countBulkTasks: async (action, filter) => {
+      const selection = bulkSelection(action, filter);
+      return read('countBulkTasks', (reader) => operations.countBulkTasks(reader, selection));
+    },
+    bulkActionBatch: async (action, filter, batch, now) => {
+      const selection = bulkSelection(action, filter);
+      const checked = checkBulkBatch(batch);
+      return write('bulkActionBatch', (tx) => operations.bulkActionBatch(tx, selection, checked, now));
     },
 
     // ── worker registry ──

@@ -1,5 +1,9 @@
 import {
   assertStorableText,
+  bulkActionStatuses,
+  isBulkAction,
+  LIMITS,
+  type BulkAction,
   ATTEMPT_OUTCOMES,
   isEventType,
   isTaskStatus,
@@ -238,4 +242,90 @@ export function workerConditions(filter: { pod_id?: string; status?: WorkerStatu
   if (typeof f.pod_id === 'string') c.add({ kind: 'eq', column: 'pod_id', value: assertStorableText(f.pod_id, 'pod_id') });
   if (typeof f.status === 'string') c.add({ kind: 'eq', column: 'status', value: f.status });
   return c.list;
+}
+
+const BULK_FILTER_KEYS = ['name', 'status', 'tag', 'created_after', 'created_before', 'root_id', 'all'] as const;
+
+/** A bulk filter's name or tag: a non-empty storable string of at most LIMITS.max_name_length. */
+function bulkText(value: unknown, key: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new ValidationError(`bulk filter ${key} must be a non-empty string`);
+  if (value.length > LIMITS.max_name_length) throw new ValidationError(`bulk filter ${key} must be at most ${LIMITS.max_name_length} characters`);
+  return assertStorableText(value, key);
+}
+
+/** A bulk filter's time bound: ms since the epoch (or a Date) before LIMITS.max_time_ms. */
+function bulkTime(value: unknown, key: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = value instanceof Date ? value.getTime() : value;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms >= LIMITS.max_time_ms) {
+    throw new ValidationError(`bulk filter ${key} must be a time in ms since the epoch (or a Date) before year 10000`);
+  }
+  return ms;
+}
+
+/** What a bulk action selects: its conditions and the statuses re-checked on each locked task. */
+export interface BulkSelection {
+  action: BulkAction;
+  conditions: Condition[];
+  statuses: readonly TaskStatus[];
+}
+
+/**
+ * The selection of a bulk action (docs/behaviour.md#bulk-actions). Stricter than the query filters:
+ * the action changes what it selects, so a value that cannot filter is an error rather than
+ * ignored (which would widen the selection), and a filter without any criterion must say
+ * `all: true`.
+ */
+export function bulkSelection(action: unknown, filter: unknown): BulkSelection {
+  if (!isBulkAction(action)) throw new ValidationError(`Invalid bulk action: ${JSON.stringify(action)}; expected one of: retry, cancel, pause, resume, delete`);
+  const f = knownKeysObject(filter, BULK_FILTER_KEYS, { notObject: 'bulk filter must be an object', unknownKey: unknownOption('bulk filter') }, ValidationError);
+  if (f.all !== undefined && f.all !== true && f.all !== false) throw new ValidationError('bulk filter all must be true or false');
+  const accepted = bulkActionStatuses(action);
+  let statuses = accepted;
+  if (f.status !== undefined) {
+    const given = Array.isArray(f.status) ? f.status : [f.status];
+    if (given.length === 0) throw new ValidationError('bulk filter status must name at least one status');
+    for (const status of given) {
+      if (!isTaskStatus(status)) throw new ValidationError(`Invalid status value: ${JSON.stringify(status)}`);
+    }
+    statuses = accepted.filter((status) => given.includes(status));
+    if (statuses.length === 0) {
+      throw new ValidationError(`${action} does not apply to ${given.join(', ')} tasks; it takes: ${accepted.join(', ')}`);
+    }
+  }
+  const c = new Conditions();
+  c.add({ kind: 'in', column: 'status', values: statuses });
+  const name = bulkText(f.name, 'name');
+  if (name !== undefined) c.add({ kind: 'eq', column: 'name', value: name });
+  const tag = bulkText(f.tag, 'tag');
+  if (tag !== undefined) c.add({ kind: 'eq', column: 'tag', value: tag });
+  const after = bulkTime(f.created_after, 'created_after');
+  const before = bulkTime(f.created_before, 'created_before');
+  if (after !== undefined && before !== undefined && after > before) throw new ValidationError('bulk filter created_after is later than created_before');
+  if (after !== undefined) c.add({ kind: 'cmp', column: 'created_at', op: '>=', value: after });
+  if (before !== undefined) c.add({ kind: 'cmp', column: 'created_at', op: '<=', value: before });
+  if (f.root_id !== undefined) {
+    const root = parseTaskId(f.root_id);
+    if (root === null) throw new ValidationError(`bulk filter root_id must be a task id, got ${JSON.stringify(f.root_id)}`);
+    c.add({ kind: 'in_workflow', root });
+  }
+  const criteria = [name, tag, after, before, f.root_id, f.status].filter((value) => value !== undefined).length;
+  if (criteria === 0 && f.all !== true) {
+    throw new ValidationError(`bulk ${action} without a filter acts on every task: pass all: true to mean it`);
+  }
+  return { action, conditions: c.list, statuses };
+}
+
+/** A bulk batch's cursor, size and reason, checked (docs/behaviour.md#bulk-actions). */
+export function checkBulkBatch(batch: unknown): { after: number; limit: number; reason: string | undefined } {
+  const b = knownKeysObject(batch, ['after', 'limit', 'reason'], { notObject: 'bulk batch must be an object', unknownKey: unknownOption('bulk batch') }, ValidationError);
+  const after = b.after === 0 ? 0 : parseTaskId(b.after);
+  if (after === null) throw new ValidationError(`bulk batch after must be 0 or a task id, got ${JSON.stringify(b.after)}`);
+  const limit = b.limit;
+  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > LIMITS.max_bulk_batch_size) {
+    throw new ValidationError(`batch_size must be an integer from 1 to ${LIMITS.max_bulk_batch_size}, got ${JSON.stringify(limit)}`);
+  }
+  if (b.reason !== undefined && (typeof b.reason !== 'string' || b.reason === '')) throw new ValidationError('bulk reason must be a non-empty string');
+  return { after, limit, reason: b.reason === undefined ? undefined : assertStorableText(b.reason as string, 'reason') };
 }

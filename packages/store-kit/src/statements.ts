@@ -115,8 +115,8 @@ export interface StoreWriter extends StoreReader {
   runningTasksOf(workerIds: readonly string[], limit: number): Promise<Task[]>;
   /** Refresh `last_active_time` of the tasks still running under each fence; returns per fence whether it held. */
   touchTasks(fences: ReadonlyArray<{ task_id: TaskId; worker_id: string; attempt: number }>, now: number): Promise<boolean[]>;
-  /** Ids of tasks matching every condition. */
-  selectTaskIds(conditions: readonly Condition[]): Promise<TaskId[]>;
+  /** Ids of tasks matching every condition, by id; with `limit`, the first `limit` of them (a bulk action's batch). */
+  selectTaskIds(conditions: readonly Condition[], limit?: number): Promise<TaskId[]>;
   /** Ids of tasks in `statuses` with `COALESCE(last_active_time, created_at) < before`, oldest first, at most `limit`. */
   selectExpiredTaskIds(statuses: readonly TaskStatus[], before: number, limit: number): Promise<TaskId[]>;
   /**

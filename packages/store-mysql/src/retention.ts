@@ -15,10 +15,11 @@ const T = TABLES.tasks;
 /** Keeps `IN (…)` lists and packets bounded. */
 const DELETE_CHUNK = 500;
 
-/** Ids of tasks matching every condition, locked. */
-export async function selectTaskIds(conn: Conn, conditions: readonly Condition[]): Promise<TaskId[]> {
+/** Ids of tasks matching every condition, by id, at most `limit` when given, locked. */
+export async function selectTaskIds(conn: Conn, conditions: readonly Condition[], limit?: number): Promise<TaskId[]> {
   const filter = where(conditions);
-  const found = await rows(conn, `SELECT id FROM ${T}${filter.sql} ORDER BY id FOR UPDATE`, filter.params);
+  const cut = limit === undefined ? '' : ` LIMIT ${Math.floor(limit)}`;
+  const found = await rows(conn, `SELECT id FROM ${T}${filter.sql} ORDER BY id${cut} FOR UPDATE`, filter.params);
   return found.map((row) => Number(row.id));
 }
 

@@ -8,9 +8,10 @@ import type { Db } from './transaction.js';
  * its events and attempts in one statement (the tables carry no foreign keys).
  */
 
-/** Ids of tasks matching every condition. */
-export async function selectTaskIds(db: Db, conditions: readonly Condition[]): Promise<TaskId[]> {
-  const rows = await db.sql`SELECT id FROM ${db.t.tasks} WHERE ${where(db, conditions)} ORDER BY id`;
+/** Ids of tasks matching every condition, by id, at most `limit` when given. */
+export async function selectTaskIds(db: Db, conditions: readonly Condition[], limit?: number): Promise<TaskId[]> {
+  const cut = limit === undefined ? db.sql`` : db.sql`LIMIT ${limit}`;
+  const rows = await db.sql`SELECT id FROM ${db.t.tasks} WHERE ${where(db, conditions)} ORDER BY id ${cut}`;
   return rows.map((r) => Number(r.id));
 }
 

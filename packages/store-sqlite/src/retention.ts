@@ -8,10 +8,11 @@ import { jsonList, type Param, type SqliteConnection } from './connection.js';
  * never outlive their task (docs/behaviour.md#retention). No cascades: a parent's children stay unless they match.
  */
 
-/** Ids of tasks matching every condition. */
-export async function selectTaskIds(sql: SqliteConnection, conditions: readonly Condition[]): Promise<TaskId[]> {
+/** Ids of tasks matching every condition, by id, at most `limit` when given. */
+export async function selectTaskIds(sql: SqliteConnection, conditions: readonly Condition[], limit?: number): Promise<TaskId[]> {
   const filter = where(conditions);
-  return sql.all(`SELECT id FROM taskmill_tasks ${filter.sql}`, ...filter.params).map((row) => Number(row.id));
+  const cut = limit === undefined ? '' : ` LIMIT ${Math.floor(limit)}`;
+  return sql.all(`SELECT id FROM taskmill_tasks ${filter.sql} ORDER BY id${cut}`, ...filter.params).map((row) => Number(row.id));
 }
 
 /**

@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe } from 'vitest';
 import type { ConformanceHarness } from './harness.js';
 import { createSuiteContext } from './suite-context.js';
 import { defineAuditQueryTests } from './suites/audit-queries.js';
+import { defineBulkActionTests } from './suites/bulk-actions.js';
 import { defineClaimingTests } from './suites/claiming.js';
 import { defineClusterLimitTests } from './suites/cluster-limits.js';
 import { defineFlowControlTests } from './suites/flow-control.js';
@@ -56,6 +57,7 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineNoteAndHeartbeatTests(ctx);
     defineManualControlTests(ctx);
     defineManualRetryTests(ctx);
+    defineBulkActionTests(ctx);
     defineWorkflowTests(ctx);
     defineConcurrencyTests(ctx);
     defineClusterLimitTests(ctx);

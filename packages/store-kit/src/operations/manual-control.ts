@@ -6,6 +6,7 @@ import {
   parseTaskId,
   TaskNotFoundError,
   type Task,
+  type TaskId,
   type TaskStatus,
 } from '@taskmill/contracts';
 import * as changes from '../changes.js';
@@ -38,10 +39,20 @@ export async function pauseTask(tx: StoreWriter, taskId: unknown, now: number): 
  * enqueue racing between this read and the update makes the update fail (a `StoreError`).
  */
 async function retakeKey(tx: StoreWriter, task: Task): Promise<string | null> {
+  const key = await keyToRetake(tx, task);
+  if (typeof key === 'object' && key !== null) throw new DuplicateTaskError(task.name, task.unique_key!, key.held_by);
+  return key;
+}
+
+/**
+ * What {@link retakeKey} decides, without throwing: the key to set, null (nothing to take back),
+ * or the task holding the key now (a bulk action skips the task then).
+ */
+export async function keyToRetake(tx: StoreWriter, task: Task): Promise<string | null | { held_by: TaskId }> {
   if (task.unique_key === null || (task.unique_scope !== 'pending' && task.unique_scope !== 'unfinished')) return null;
   const holder = await tx.selectUniqueHolder(task.name, task.unique_key);
   if (holder === task.id) return null;
-  if (holder !== null) throw new DuplicateTaskError(task.name, task.unique_key, holder);
+  if (holder !== null) return { held_by: holder };
   return task.unique_key;
 }
 
