@@ -10,3 +10,4 @@ export * from './maintenance.js';
 export * from './retention.js';
 export * from './names.js';
 export * from './plain.js';
+export * from './queue-health.js';
