@@ -6,10 +6,10 @@ export const QUEUE_HEALTH_LIMITS = {
   max_window_ms: 7 * 24 * 3_600_000,
   /** Most buckets a window is cut into. */
   max_buckets: 288,
-  /** Most attempts read for the figures and buckets; the latest are kept. */
-  max_attempts: 10_000,
+  /** Most attempts read per name for the figures and buckets: the latest ones (`attempts_truncated`). */
+  max_attempts_per_name: 500,
   /** Most names reported; the rest are left out (`names_truncated`). */
-  max_names: 500,
+  max_names: 100,
 } as const;
 
 /** Arguments of `getQueueHealth`. */
@@ -71,7 +71,7 @@ export interface QueueHealth {
   names: NameHealth[];
   /** Oldest first, `buckets` of them. */
   buckets: HealthBucket[];
-  /** More attempts started in the read span than `max_attempts`: the figures are of the latest ones. */
+  /** A name had more attempts in the read span than `max_attempts_per_name`: its figures, and the buckets, are of its latest ones. */
   attempts_truncated: boolean;
   /** More names than `max_names`. */
   names_truncated: boolean;

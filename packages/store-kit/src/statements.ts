@@ -37,12 +37,13 @@ export interface StoreReader {
    */
   selectDueByName(now: number): Promise<RawRow[]>;
   /**
-   * Attempts of these names (at most QUEUE_HEALTH_LIMITS.max_names) with `started_at` in
-   * `[since, now]`, latest start first, at most `limit`, through the `(name, started_at)` index:
-   * `name`, `started_at`, `ended_at`, `outcome`, and `due_at`, the task's `next_run_time` when
-   * the attempt is the task's latest (`attempt` equal) and that time is not after its start, else null.
+   * Per name of `names` (at most QUEUE_HEALTH_LIMITS.max_names), its latest `perName` attempts
+   * with `started_at` in `[since, now]`, each name one backward range of the `(name, started_at)`
+   * index stopped at its LIMIT (one statement, UNION ALL): `name`, `started_at`, `ended_at`,
+   * `outcome`, and `due_at`, the task's `next_run_time` when the attempt is the task's latest
+   * (`attempt` equal) and that time is not after its start, else null. Any order.
    */
-  selectRecentAttempts(names: readonly string[], since: number, now: number, limit: number): Promise<RawRow[]>;
+  selectRecentAttempts(names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]>;
 }
 
 /** Writes, inside one transaction opened by {@link StoreDriver.write}. */

@@ -55,17 +55,14 @@ export function selectDueByName(conn: Conn, now: number): Promise<RawRow[]> {
 }
 
 /**
- * The latest attempts of these names started in `[since, now]` (queue health): one range of
- * `idx_task_attempts_name_started` per name, the task row by its primary key for the due time.
+ * Each name's latest attempts started in `[since, now]` (queue health): per name one backward
+ * range of `idx_task_attempts_name_started` stopped at its LIMIT, the task row by its primary key
+ * for the due time; the names' branches in one statement.
  */
-export function selectRecentAttempts(conn: Conn, names: readonly string[], since: number, now: number, limit: number): Promise<RawRow[]> {
-  return rows(
-    conn,
-    `SELECT a.name, a.started_at, a.ended_at, a.outcome,
-            CASE WHEN t.attempt = a.attempt AND t.next_run_time <= a.started_at THEN t.next_run_time END AS due_at
-     FROM ${TABLES.attempts} a LEFT JOIN ${TABLES.tasks} t ON t.id = a.task_id
-     WHERE a.name IN (${names.map(() => '?').join(', ')}) AND a.started_at >= ? AND a.started_at <= ?
-     ORDER BY a.started_at DESC LIMIT ?`,
-    [...names, since, now, limit],
-  );
+export function selectRecentAttempts(conn: Conn, names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]> {
+  const branch = `(SELECT a.name, a.started_at, a.ended_at, a.outcome,
+      CASE WHEN t.attempt = a.attempt AND t.next_run_time <= a.started_at THEN t.next_run_time END AS due_at
+    FROM ${TABLES.attempts} a LEFT JOIN ${TABLES.tasks} t ON t.id = a.task_id
+    WHERE a.name = ? AND a.started_at >= ? AND a.started_at <= ? ORDER BY a.started_at DESC LIMIT ?)`;
+  return rows(conn, names.map(() => branch).join(' UNION ALL '), names.flatMap((name) => [name, since, now, perName]));
 }

@@ -44,15 +44,17 @@ export async function selectDueByName(db: Db, now: number): Promise<RawRow[]> {
 }
 
 /**
- * The latest attempts of these names started in `[since, now]` (queue health): one range of
- * `idx_task_attempts_name_started` per name, the task row by its primary key for the due time.
+ * Each name's latest attempts started in `[since, now]` (queue health): per name one backward
+ * range of `idx_task_attempts_name_started` stopped at its LIMIT, the task row by its primary key
+ * for the due time; the names' branches in one statement.
  */
-export async function selectRecentAttempts(db: Db, names: readonly string[], since: number, now: number, limit: number): Promise<RawRow[]> {
+export async function selectRecentAttempts(db: Db, names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]> {
   const { sql } = db;
-  return sql`
-    SELECT a.name, a.started_at, a.ended_at, a.outcome,
-           CASE WHEN t.attempt = a.attempt AND t.next_run_time <= a.started_at THEN t.next_run_time END AS due_at
-    FROM ${db.t.attempts} a LEFT JOIN ${db.t.tasks} t ON t.id = a.task_id
-    WHERE a.name IN ${sql(names as string[])} AND a.started_at >= ${since} AND a.started_at <= ${now}
-    ORDER BY a.started_at DESC LIMIT ${limit}`;
+  const branches = names.map(
+    (name) => sql`(SELECT a.name, a.started_at, a.ended_at, a.outcome,
+        CASE WHEN t.attempt = a.attempt AND t.next_run_time <= a.started_at THEN t.next_run_time END AS due_at
+      FROM ${db.t.attempts} a LEFT JOIN ${db.t.tasks} t ON t.id = a.task_id
+      WHERE a.name = ${name} AND a.started_at >= ${since} AND a.started_at <= ${now} ORDER BY a.started_at DESC LIMIT ${perName})`,
+  );
+  return sql`${branches.reduce((all, branch) => sql`${all} UNION ALL ${branch}`)}`;
 }

@@ -12,7 +12,7 @@ import type { StoreReader } from '../statements.js';
  * Queue health (docs/behaviour.md#queue-health): counts of the tasks now, and figures of the
  * latest attempts that started in the window, from bounded statements on indexed columns (task
  * counts through the stats index, due tasks through the claim index, attempts through
- * `(name, started_at)` with a LIMIT). The folding into figures and buckets is here, once.
+ * `(name, started_at)` with a LIMIT per name). The folding into figures and buckets is here, once.
  */
 
 const HOUR = 3_600_000;
@@ -73,8 +73,21 @@ export async function queueHealth(reader: StoreReader, query: QueueHealthQuery):
   const names = allNames.slice(0, QUEUE_HEALTH_LIMITS.max_names);
   // the hour of `failed_last_hour` is read even when the window is shorter
   const readFrom = Math.min(since, now - HOUR);
-  const rows = names.length === 0 ? [] : await reader.selectRecentAttempts(names, readFrom, now, QUEUE_HEALTH_LIMITS.max_attempts + 1);
-  const attemptsTruncated = rows.length > QUEUE_HEALTH_LIMITS.max_attempts;
+  const perName = QUEUE_HEALTH_LIMITS.max_attempts_per_name;
+  const read = names.length === 0 ? [] : await reader.selectRecentAttempts(names, readFrom, now, perName + 1);
+  // each name's latest `perName`; one more read tells that it had more
+  const byName = new Map<string, typeof read>();
+  for (const row of read) {
+    const list = byName.get(String(row.name));
+    if (list) list.push(row);
+    else byName.set(String(row.name), [row]);
+  }
+  let attemptsTruncated = false;
+  const rows = [...byName.values()].flatMap((list) => {
+    if (list.length <= perName) return list;
+    attemptsTruncated = true;
+    return list.sort((a, b) => Number(b.started_at) - Number(a.started_at)).slice(0, perName);
+  });
 
   const due = new Map(dueRows.map((r) => [String(r.name), { due: Number(r.due), oldest: num(r.oldest_due_at) }]));
   const tallies = new Map<string, Tally>();
@@ -86,7 +99,7 @@ export async function queueHealth(reader: StoreReader, query: QueueHealthQuery):
     waits: [],
   }));
   const bucketOf = (time: number) => (time < since || time > now ? null : buckets[Math.min(count - 1, Math.floor((time - since) / bucketMs))]);
-  for (const row of rows.slice(0, QUEUE_HEALTH_LIMITS.max_attempts)) {
+  for (const row of rows) {
     const name = String(row.name);
     const started = Number(row.started_at);
     const ended = num(row.ended_at);

@@ -1,6 +1,6 @@
 import { QUEUE_HEALTH_LIMITS, ValidationError, type Store } from '@taskmill/contracts';
 import { expect } from 'vitest';
-import { claimOne, createOne, expectApplied, fenceOf, T0 } from '../fixtures.js';
+import { claimOne, createOne, expectApplied, fenceOf, newTask, T0 } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';
 
 const NOW = T0 + 10_000;
@@ -84,6 +84,31 @@ export function defineQueueHealthTests({ test, open }: SuiteContext): void {
       ['b', 0, 0, null, 0, null],
     ]);
     expect(later.buckets.every((b) => b.completed === 0 && b.failed === 0 && b.wait_p50 === null)).toBe(true);
+  });
+
+  test('getQueueHealth reads each name\'s latest max_attempts_per_name attempts of the window and says when a name had more', async () => {
+    const store = await open();
+    const cap = QUEUE_HEALTH_LIMITS.max_attempts_per_name;
+    await store.createTasks(Array.from({ length: cap + 1 }, () => newTask({ name: 'busy' })), T0);
+    await createOne(store, { name: 'calm' }, T0);
+    // the busy name's oldest attempt waited 100 ms, its latest `cap` 300 ms
+    await claimOne(store, { names: ['busy'], now: T0 + 100 });
+    await claimOne(store, { names: ['calm'], now: T0 + 200 });
+    let claimed = 0;
+    while (claimed < cap) claimed += (await store.claimTasks({ worker_id: 'w1', now: T0 + 300, limit: cap - claimed, names: ['busy'] })).length;
+    const health = await store.getQueueHealth({ now: NOW, window_ms: 10_000, buckets: 1 });
+    expect(health.attempts_truncated).toBe(true);
+    expect(health.names.map((n) => [n.name, n.running, n.started, n.wait_p50, n.wait_p95])).toEqual([
+      ['busy', cap + 1, cap, 300, 300],
+      ['calm', 1, 1, 200, 200],
+    ]);
+    expect(health.buckets[0].wait_p50).toBe(300);
+    const fewer = await store.getQueueHealth({ now: T0 + 250, window_ms: 10_000, buckets: 1 });
+    expect(fewer.attempts_truncated).toBe(false);
+    expect(fewer.names.map((n) => [n.name, n.started, n.wait_p50])).toEqual([
+      ['busy', 1, 100],
+      ['calm', 1, 200],
+    ]);
   });
 
   test('getQueueHealth refuses a bad query with a ValidationError', async () => {
