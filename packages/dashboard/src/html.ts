@@ -85,6 +85,9 @@ svg{background:var(--panel);border:1px solid var(--line);max-width:100%;height:a
 .windows{display:flex;gap:.4em;margin:.4em 0}.windows a{padding:.15em .7em;border:1px solid var(--line);border-radius:3px;text-decoration:none;background:var(--panel)}
 .windows a[aria-current=page]{background:var(--link);color:var(--panel);border-color:var(--link)}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1em}.chart{margin:0}.chart svg{width:100%;height:130px}figcaption{font-weight:600}
+.seg-queued{fill:var(--wait-bg);stroke:var(--wait-fg);stroke-width:.5}.seg-running{fill:var(--bar)}.seg-suspended{fill:var(--stop-bg);stroke:var(--stop-fg);stroke-width:.5}.seg-cp{fill:var(--bad-bar)}
+svg text{fill:var(--fg);font-size:12px}.timeline-row.cp text{font-weight:700}.pager{margin:.4em 0}.pager a{margin-left:.6em}
+.key{display:inline-block;padding:0 .5em;border-radius:3px}.key-queued{background:var(--wait-bg);color:var(--wait-fg)}.key-running{background:var(--bar);color:var(--panel)}.key-suspended{background:var(--stop-bg);color:var(--stop-fg)}.key-cp{background:var(--bad-bar);color:var(--panel)}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:600}dd{margin:0;overflow-wrap:anywhere}
 @media (max-width:700px){main{padding:.8em}.search{margin-left:0;width:100%}.search input{flex:1}dl{grid-template-columns:1fr}dt{margin-top:.4em}}
 `;

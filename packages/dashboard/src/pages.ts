@@ -3,6 +3,7 @@ import { allowedTaskActions, parseTaskId, TASK_ACTION_SPECS, TASK_STATUSES, type
 import { badge, progressText, when } from './format.js';
 import { healthSection, overviewData, type WindowKey } from './health.js';
 import { html, page, type Html } from './html.js';
+import { timelineSection } from './workflow-timeline.js';
 
 /** What a page needs: the store, the mount path, whether actions are enabled, the live refresh, the database's clock. */
 export interface PageContext {
@@ -146,7 +147,7 @@ ${audit.attempts.items.map((a) => html`<tr><td>${a.attempt}</td><td>${a.worker_i
 }
 
 /** A workflow: the tree, the root's stage timings, and the critical path drawn as a timeline. */
-export async function workflowPage(ctx: PageContext, rootId: number): Promise<string | null> {
+export async function workflowPage(ctx: PageContext, rootId: number, pageNo = 0): Promise<string | null> {
   const summary = await getWorkflowAuditSummary(ctx.store, rootId);
   if (!summary.root_task) return null;
   const tasks = await queryTasks(ctx.store, { root_id: rootId, limit: 1000 });
@@ -162,12 +163,15 @@ export async function workflowPage(ctx: PageContext, rootId: number): Promise<st
   const t1 = Math.max(...ends, t0 + 1);
   const width = 600;
   const x = (ms: number) => 120 + ((ms - t0) / (t1 - t0)) * width;
-  const timeline = html`<svg id="critical-path-timeline" width="${width + 140}" height="${nodes.length * 24 + 10}" role="img" aria-label="critical path timeline">${nodes.map((n, i) => {
+  const criticalTimeline = html`<svg id="critical-path-timeline" width="${width + 140}" height="${nodes.length * 24 + 10}" role="img" aria-label="critical path timeline">${nodes.map((n, i) => {
     const start = n.started_at ?? t0;
     const end = n.ended_at ?? start;
     return html`<text x="4" y="${i * 24 + 20}">${n.name} #${n.task_id}</text><rect class="bar cp" x="${x(start)}" y="${i * 24 + 8}" width="${Math.max(2, x(end) - x(start))}" height="16"><title>${n.name} #${n.task_id}: ${n.duration_seconds ?? 'open'} s</title></rect>`;
   })}</svg>`;
-  const events = await queryWorkflowEvents(ctx.store, rootId, { limit: 1 });
+  const [events, timeline] = await Promise.all([
+    queryWorkflowEvents(ctx.store, rootId, { limit: 1 }),
+    timelineSection(ctx.store, ctx.base, rootId, pageNo, new Set(nodes.map((n) => n.task_id)), ctx.now()),
+  ]);
   return page(
     ctx.base,
     `Workflow of #${rootId} ${summary.root_task.name}`,
@@ -176,7 +180,8 @@ export async function workflowPage(ctx: PageContext, rootId: number): Promise<st
 <h2>Stages of the root</h2><table id="stages"><tr><th>stage</th><th>attempt</th><th>started</th><th>duration (s)</th><th>outcome</th><th>worker</th></tr>
 ${summary.stage_timings.map((s) => html`<tr><td>${s.stage}</td><td>${s.attempt}</td><td>${time(ctx, s.started_at)}</td><td>${s.duration_seconds}</td><td>${s.outcome}</td><td>${s.worker_id}</td></tr>`)}</table>
 <h2>Critical path: ${summary.critical_path.total_duration_seconds} s</h2>
-<ol id="critical-path">${nodes.map((n) => html`<li>${taskLink(ctx, n.task_id, `${n.name} #${n.task_id}`)}: ${n.duration_seconds ?? 'open'} s</li>`)}</ol>${timeline}
+<ol id="critical-path">${nodes.map((n) => html`<li>${taskLink(ctx, n.task_id, `${n.name} #${n.task_id}`)}: ${n.duration_seconds ?? 'open'} s</li>`)}</ol>${criticalTimeline}
+${timeline}
 ${summary.failed_tasks.length ? html`<h2>Failed tasks</h2><ul id="failed">${summary.failed_tasks.map((f) => html`<li>${taskLink(ctx, f.task_id)} ${f.name} ${f.status}</li>`)}</ul>` : ''}`,
   );
 }

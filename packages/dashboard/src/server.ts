@@ -239,7 +239,9 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
       m = /^\/workflows\/([^/]+)$/.exec(path);
       if (m) {
         const id = parseTaskId(m[1]);
-        const body = id === null ? null : await workflowPage(ctx, id);
+        const pageNo = Number(url.searchParams.get('page') ?? '1');
+        if (!Number.isSafeInteger(pageNo) || pageNo < 1) return send(res, 400, simple(base, 'Bad request', 'page must be a whole number from 1.'));
+        const body = id === null ? null : await workflowPage(ctx, id, pageNo - 1);
         return body ? send(res, 200, body) : send(res, 404, simple(base, 'Not found', `No workflow ${m[1]}.`));
       }
       return send(res, 404, simple(base, 'Not found', 'No such page.'));

@@ -188,8 +188,13 @@ describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
       const root = await workflow(tm);
       const hostile = await tm.async('hostile', { note: HOSTILE_TEXT }, { tag: HOSTILE_TAG, max_retries: 1 });
       const later = await tm.async('later', {}, { delay: 3600 });
+      // 202 tasks in one workflow
+      tm.use('wide', (task, next) => (task.stage === 0 ? next(Array.from({ length: 201 }, () => ({ name: 'wide-child', payload: {} }))) : 'done'));
+      tm.use('wide-child', () => null);
+      const wide = await tm.async('wide', {});
       await tm.start();
       await waitForStatus(tm, root, 'completed', 30_000);
+      await waitForStatus(tm, wide, 'completed', 30_000);
       await waitForStatus(tm, hostile, 'permanently_failed');
       // stopped, so a resumed task stays pending for the checks below (the worker stays in the registry)
       await tm.stop();
@@ -216,7 +221,7 @@ describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
         expect(await page.locator('#error').innerText()).toContain(`boom ${HOSTILE_TEXT}`);
         expect(await page.locator('img').count()).toBe(0);
         // the one script is the dashboard's own file, none inline
-        expect(await page.locator('script').evaluateAll((all) => all.map((s) => [(s as HTMLScriptElement).src, s.textContent]))).toEqual([[`${dashboard.url}assets/live.js`, '']]);
+        expect(await page.locator('script').evaluateAll((all) => all.map((s) => [s.getAttribute('src'), s.textContent]))).toEqual([['/assets/live.js', '']]);
         expect(await page.locator('#events tr').count()).toBeGreaterThan(2);
         expect(await page.locator('#attempts').innerText()).toMatch(/failed/);
         await page.screenshot({ path: `${SHOTS}${name}-task.png`, fullPage: true });
@@ -236,7 +241,26 @@ describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
         const path = await page.locator('#critical-path li').allInnerTexts();
         expect(path.map((line) => line.split(' #')[0])).toEqual(['root', 'slow', 'leaf']);
         expect(await page.locator('#critical-path-timeline rect').count()).toBe(3);
+        // every task on one timeline: the root ran, was suspended for its children, and ran again; the critical path marked
+        const rows = page.locator('#workflow-timeline g.timeline-row');
+        expect(await rows.count()).toBe(4);
+        const rootRow = page.locator(`#workflow-timeline g[data-task="${root}"]`);
+        expect(await rootRow.locator('rect.seg-running').count()).toBe(2);
+        expect(await rootRow.locator('rect.seg-suspended').count()).toBe(1);
+        expect(await page.locator('#workflow-timeline g.cp text').allTextContents()).toEqual(expect.arrayContaining([`★ root #${root}`]));
+        expect(await page.locator('#workflow-timeline g.cp').count()).toBe(3);
+        expect(await page.locator('#workflow-timeline g:not(.cp) text').allTextContents()).toEqual([expect.stringMatching(/^fast #\d+$/)]);
+        expect(await page.locator('#timeline-table').textContent()).toMatch(/suspended \d/);
         await page.screenshot({ path: `${SHOTS}${name}-workflow.png`, fullPage: true });
+        // a wide workflow's timeline comes in pages of 200 tasks
+        await page.goto(`${dashboard.url}workflows/${wide}`);
+        expect(await page.locator('#workflow-timeline g.timeline-row').count()).toBe(200);
+        await page.click('#timeline-next');
+        expect(page.url()).toBe(`${dashboard.url}workflows/${wide}?page=2`);
+        expect(await page.locator('#workflow-timeline g.timeline-row').count()).toBe(2);
+        expect(await page.locator('#timeline-next').count()).toBe(0);
+        expect(await page.locator('#timeline-prev').count()).toBe(1);
+        expect((await page.request.get(`${dashboard.url}workflows/${wide}?page=0`)).status()).toBe(400);
 
         // pause → resume through the UI, confirmed with the token
         await page.goto(`${dashboard.url}tasks/${later}`);
@@ -387,6 +411,13 @@ describeBackends('dashboard flow control in Chromium', sharedBackends(), (env) =
   );
 });
 
+/** The little of the page's DOM the tests read inside the page (the e2e package compiles without the DOM library). */
+type DomElement = { textContent: string | null; getAttribute(name: string): string | null };
+type Dom = {
+  document: { querySelector(selector: string): DomElement | null; activeElement: DomElement | null; documentElement: { scrollWidth: number } };
+  getComputedStyle(element: unknown): { backgroundColor: string };
+};
+
 /** `n` tasks of `name` due at `due`, claimed at `start` and finished at `end` (completed, or failed for good), through the store with these times. */
 async function history(store: Store, name: string, n: number, times: { due: number; start: number; end: number }, outcome: 'completed' | 'failed'): Promise<void> {
   const ids = await store.createTasks(
@@ -461,14 +492,14 @@ describeBackends('live dashboard in Chromium', sharedBackends(), (env) => {
         expect(await page.locator('#by-status th .badge-bad').allTextContents()).toEqual(['failed', 'timeout', 'permanently_failed']);
 
         // a live update arrives without a reload
-        await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+        await page.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
         const completed = page.locator('#by-status [data-count=completed]');
         expect(await completed.textContent()).toBe('4');
         const now = await store.serverTime();
         await history(store, 'chart', 1, { due: now, start: now, end: now }, 'completed');
-        await page.waitForFunction(() => document.querySelector('#by-status [data-count=completed]')?.textContent === '5', undefined, { timeout: 15_000 });
+        await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('#by-status [data-count=completed]')?.textContent === '5', undefined, { timeout: 15_000 });
         await waitFor(async () => (await row('chart').locator('td').nth(5).textContent()) === '5', { what: 'the health row updated in place' });
-        expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+        expect(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
         expect(await page.locator('#live-status').textContent()).toMatch(/^Live: updated \d\d:\d\d:\d\d UTC$/);
         expect(await page.locator('#health-rows th').allTextContents()).toContain(HOSTILE_NAME);
         expect(await page.locator('img').count()).toBe(0);
@@ -479,12 +510,12 @@ describeBackends('live dashboard in Chromium', sharedBackends(), (env) => {
           for (const [label, width] of [['desktop', 1280], ['phone', 390]] as const) {
             await page.setViewportSize({ width, height: 900 });
             // nothing wider than the viewport but the tables' own scroll boxes
-            expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+            expect(await page.evaluate(() => (globalThis as unknown as Dom).document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
             await page.screenshot({ path: `${shot}-overview-${scheme}-${label}.png`, fullPage: true });
           }
         }
         await page.emulateMedia({ colorScheme: 'dark' });
-        expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(18, 22, 28)');
+        expect(await page.locator('body').evaluate((body) => (globalThis as unknown as Dom).getComputedStyle(body).backgroundColor)).toBe('rgb(18, 22, 28)');
         await page.emulateMedia({ colorScheme: 'light' });
         await page.setViewportSize({ width: 1280, height: 900 });
 
@@ -503,9 +534,9 @@ describeBackends('live dashboard in Chromium', sharedBackends(), (env) => {
           }
           throw new Error(`Tab never reached ${what}`);
         };
-        await tabTo(() => page.evaluate(() => document.activeElement?.textContent === 'Pause'), 'Pause');
+        await tabTo(() => page.evaluate(() => (globalThis as unknown as Dom).document.activeElement?.textContent === 'Pause'), 'Pause');
         await Promise.all([page.waitForURL(`${dashboard.url}tasks/${later}/pause`), page.keyboard.press('Enter')]);
-        await tabTo(() => page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name === 'token'), 'the token field');
+        await tabTo(() => page.evaluate(() => (globalThis as unknown as Dom).document.activeElement?.getAttribute('name') === 'token'), 'the token field');
         await page.keyboard.type(TOKEN);
         await Promise.all([page.waitForURL(`${dashboard.url}tasks/${later}`), page.keyboard.press('Enter')]);
         expect(await page.locator('#status').textContent()).toBe('paused');
@@ -514,7 +545,7 @@ describeBackends('live dashboard in Chromium', sharedBackends(), (env) => {
 
         // the task page is live too: resumed elsewhere, its badge changes without a reload
         await store.resumeTask(later, {}, await store.serverTime());
-        await page.waitForFunction(() => document.getElementById('status')?.textContent === 'pending', undefined, { timeout: 15_000 });
+        await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('#status')?.textContent === 'pending', undefined, { timeout: 15_000 });
         expect(await page.locator('#status').getAttribute('class')).toBe('badge badge-wait');
         for (const scheme of ['light', 'dark'] as const) {
           await page.emulateMedia({ colorScheme: scheme });
