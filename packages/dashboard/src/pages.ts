@@ -54,7 +54,7 @@ ${ctx.actions ? html`<p><a id="pause-name-link" href="${ctx.base}/names/pause">P
     'Overview',
     html`<div data-live-src="${ctx.base}/api/overview.json?window=${window}">
 <div class="scroll"><table id="by-status"><caption>Tasks by status</caption><tr>${TASK_STATUSES.map((s) => html`<th scope="col">${badge(s)}</th>`)}</tr>
-<tr>${TASK_STATUSES.map((s) => html`<td><a href="${ctx.base}/tasks?status=${s}" data-count="${s}" aria-label="${s} tasks">${data.by_status[s] ?? 0}</a></td>`)}</tr></table></div>
+<tr>${TASK_STATUSES.map((s) => html`<td><a href="${ctx.base}/tasks?status=${s}" data-count="${s}">${data.by_status[s] ?? 0}</a></td>`)}</tr></table></div>
 ${healthSection(ctx.base, data)}
 <h2>By name</h2><div class="scroll"><table id="by-name"><thead><tr><th scope="col">name</th>${TASK_STATUSES.map((s) => html`<th scope="col">${s}</th>`)}</tr></thead>
 <tbody id="by-name-rows">${data.by_name.map((r) => html`<tr><td><a href="${r.href}">${r.name}</a></td>${r.cells.map((c) => html`<td>${c}</td>`)}</tr>`)}</tbody></table></div>
