@@ -1,3 +1,5 @@
+import type { TaskStatus } from './statuses.js';
+
 /* Queue health: what an operator looks at first, per task name and over a time window. */
 
 /** What {@link QueueHealthQuery} accepts (docs/behaviour.md#queue-health). */
@@ -25,6 +27,8 @@ export interface QueueHealthQuery {
 /** One name's health. Times in ms; figures from attempts that started in the window, unless said otherwise. */
 export interface NameHealth {
   name: string;
+  /** Tasks of the name in each status now, every status, zeros included. */
+  statuses: Record<TaskStatus, number>;
   /** Tasks in `pending`, now (due or not). */
   pending: number;
   /** Claimable tasks (`pending`, `failed`, `timeout`) whose `next_run_time <= now`. */
@@ -67,6 +71,8 @@ export interface QueueHealth {
   /** Start of the window: `now - window_ms`. */
   since: number;
   bucket_ms: number;
+  /** Tasks in each status now, of every name (not only of those in `names`), zeros included. */
+  by_status: Record<TaskStatus, number>;
   /** By name (code units); names with tasks now, at most `max_names`. */
   names: NameHealth[];
   /** Oldest first, `buckets` of them. */

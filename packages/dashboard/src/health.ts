@@ -1,4 +1,3 @@
-import { countTasksByNameAndStatus } from '@taskmill/audit';
 import { TASK_STATUSES, type NameHealth, type QueueHealth, type Store, type TaskStatus } from '@taskmill/contracts';
 import { chartFigure, charts, type ChartData } from './charts.js';
 import { duration } from './format.js';
@@ -92,18 +91,16 @@ export interface OverviewData {
 /** Read the overview's figures; `now` is the database's time. */
 export async function overviewData(store: Store, base: string, window: WindowKey, now: number): Promise<OverviewData & { queue: QueueHealth }> {
   const { window_ms, buckets } = WINDOWS[window];
-  const [stats, workers, queue] = await Promise.all([store.getTaskStatsByTag(), store.listWorkers(), store.getQueueHealth({ now, window_ms, buckets })]);
-  const { by_name_status, by_status } = countTasksByNameAndStatus(stats);
-  const byName = new Map<string, Partial<Record<TaskStatus, number>>>();
-  for (const { name, status, count } of by_name_status) byName.set(name, { ...byName.get(name), [status]: count });
+  // one read of the task counts: getQueueHealth's (the by-name table shows its names)
+  const [workers, queue] = await Promise.all([store.listWorkers(), store.getQueueHealth({ now, window_ms, buckets })]);
   return {
     now,
     window,
-    by_status,
-    by_name: [...byName].map(([name, row]) => ({
+    by_status: queue.by_status,
+    by_name: queue.names.map(({ name, statuses }) => ({
       name,
       href: `${base}/tasks?name=${encodeURIComponent(name)}`,
-      cells: TASK_STATUSES.map((s) => (row[s] === undefined ? '' : String(row[s]))),
+      cells: TASK_STATUSES.map((s) => (statuses[s] === 0 ? '' : String(statuses[s]))),
     })),
     health: queue.names.map((h) => healthRow(base, h, now)),
     charts: charts(queue),
@@ -133,6 +130,7 @@ export function healthSection(base: string, data: OverviewData & { queue: QueueH
     (r) => html`<tr${r.alert ? html` class="alert"` : ''}><th scope="row"><a href="${r.href}">${r.name}</a></th>${r.cells.map((c) => html`<td>${c}</td>`)}</tr>`,
   )}</tbody></table></div>
 ${data.health.length === 0 ? html`<p id="no-health">No tasks yet.</p>` : ''}
+${data.names_truncated ? html`<p id="names-truncated"><strong>Only the first names (by name) are shown.</strong></p>` : ''}
 <h2>Activity, last ${label}</h2><div class="charts">${data.charts.map((c) => chartFigure(c))}</div>`;
 }
 

@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { NEW_TASK_DEFAULTS, type Store } from '@taskmill/contracts';
 import { serveDashboard } from '@taskmill/dashboard';
-import { backends } from '../src/backends.js';
+import { backends, type BackendDb } from '../src/backends.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 250);
 const PER_ROUND = 1000;
@@ -48,6 +48,39 @@ async function fill(store: Store, ref: number): Promise<number> {
   return events + WAITING;
 }
 
+/**
+ * Statistics and the visibility map as a running database has them (autovacuum / InnoDB's
+ * persistent statistics / `ANALYZE`), not as a bulk load leaves them.
+ */
+async function settle(db: BackendDb): Promise<void> {
+  const conn = db.processConnection;
+  if (conn.kind === 'postgres') {
+    const { default: pg } = await import('postgres');
+    const sql = pg(conn.url, { max: 1, onnotice: () => {} });
+    try {
+      for (const table of ['taskmill_tasks', 'taskmill_task_attempts', 'taskmill_task_events']) await sql.unsafe(`VACUUM ANALYZE "${conn.schema}".${table}`);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  } else if (conn.url.startsWith('mysql:')) {
+    const { default: my } = await import('mysql2/promise');
+    const c = await my.createConnection({ uri: conn.url });
+    try {
+      await c.query('ANALYZE TABLE taskmill_tasks, taskmill_task_attempts, taskmill_task_events');
+    } finally {
+      await c.end();
+    }
+  } else {
+    const { default: Database } = await import('better-sqlite3');
+    const file = new Database(conn.url.replace(/^sqlite:/, ''));
+    try {
+      file.exec('ANALYZE');
+    } finally {
+      file.close();
+    }
+  }
+}
+
 async function time(runs: number, fn: () => Promise<unknown>): Promise<number[]> {
   await fn();
   const ms: number[] = [];
@@ -73,6 +106,7 @@ for (const backend of backends().filter((b) => b.name !== 'sqlite-memory')) {
     console.log(`\n## ${backend.name}`);
     const events = await fill(store, ref);
     console.log(`~${events} events, ${ROUNDS * PER_ROUND + WAITING} tasks, generated in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    await settle(db);
     const dashboard = await serveDashboard({ store });
     try {
       const get = async (path: string) => {

@@ -1,5 +1,7 @@
 import {
   QUEUE_HEALTH_LIMITS,
+  TASK_STATUSES,
+  type TaskStatus,
   ValidationError,
   type HealthBucket,
   type NameHealth,
@@ -62,11 +64,13 @@ export async function queueHealth(reader: StoreReader, query: QueueHealthQuery):
   const since = now - window_ms;
   const bucketMs = window_ms / count;
   const [stats, dueRows] = await Promise.all([reader.selectTaskStats([]), reader.selectDueByName(now)]);
-  const counts = new Map<string, { pending: number; running: number }>();
+  const zeros = () => Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
+  const byStatus = zeros();
+  const counts = new Map<string, Record<TaskStatus, number>>();
   for (const { name, status, count: n } of stats) {
-    const entry = counts.get(name) ?? { pending: 0, running: 0 };
-    if (status === 'pending') entry.pending += n;
-    if (status === 'running') entry.running += n;
+    const entry = counts.get(name) ?? zeros();
+    entry[status] += n;
+    byStatus[status] += n;
     counts.set(name, entry);
   }
   const allNames = [...counts.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
@@ -132,6 +136,7 @@ export async function queueHealth(reader: StoreReader, query: QueueHealthQuery):
     const runs = ascending(t.runs);
     return {
       name,
+      statuses: counts.get(name)!,
       pending: counts.get(name)!.pending,
       due: due.get(name)?.due ?? 0,
       running: counts.get(name)!.running,
@@ -150,6 +155,7 @@ export async function queueHealth(reader: StoreReader, query: QueueHealthQuery):
     now,
     since,
     bucket_ms: bucketMs,
+    by_status: byStatus,
     names: health,
     buckets: buckets.map(({ waits, ...b }) => ({ ...b, wait_p50: percentile(ascending(waits), 50) })),
     attempts_truncated: attemptsTruncated,

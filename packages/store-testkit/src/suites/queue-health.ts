@@ -1,10 +1,11 @@
-import { QUEUE_HEALTH_LIMITS, ValidationError, type Store } from '@taskmill/contracts';
+import { QUEUE_HEALTH_LIMITS, TASK_STATUSES, ValidationError, type Store, type TaskStatus } from '@taskmill/contracts';
 import { expect } from 'vitest';
 import { claimOne, createOne, expectApplied, fenceOf, newTask, T0 } from '../fixtures.js';
 import type { SuiteContext } from '../suite-context.js';
 
 const NOW = T0 + 10_000;
 const HOUR = 3_600_000;
+const NONE = Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as Record<TaskStatus, number>;
 
 /**
  * Known history, the window being [T0, T0+10 s] in ten 1 s buckets:
@@ -37,9 +38,11 @@ export function defineQueueHealthTests({ test, open }: SuiteContext): void {
     await history(store);
     const health = await store.getQueueHealth({ now: NOW, window_ms: 10_000, buckets: 10 });
     expect(health).toMatchObject({ now: NOW, since: T0, bucket_ms: 1000, attempts_truncated: false, names_truncated: false });
+    expect(health.by_status).toEqual({ ...NONE, pending: 2, running: 1, completed: 1, permanently_failed: 2 });
     expect(health.names).toEqual([
       {
         name: 'a',
+        statuses: { ...NONE, pending: 2, completed: 1, permanently_failed: 2 },
         pending: 2,
         due: 1,
         running: 0,
@@ -55,6 +58,7 @@ export function defineQueueHealthTests({ test, open }: SuiteContext): void {
       },
       {
         name: 'b',
+        statuses: { ...NONE, running: 1 },
         pending: 0,
         due: 0,
         running: 1,
