@@ -1,3 +1,4 @@
+import type { QueueHealth, QueueHealthQuery } from './queue-health.js';
 import type { AttemptQuery, EventQuery, Page, TaskAttempt, TaskEvent, TaskId } from './records.js';
 
 /* The audit-read part of the Store contract: paged events and attempts of a task or a workflow. */
@@ -15,4 +16,11 @@ export interface AuditReadStore {
    * (`name_paused` / `name_resumed`, the name in `metadata.name`), of every name.
    */
   queryNameEvents(query: EventQuery): Promise<Page<TaskEvent>>;
+  /**
+   * Queue health per name and the window's activity in buckets (docs/behaviour.md#queue-health):
+   * counts of the tasks now, and figures of the latest attempts that started in the window (or in
+   * the last hour, if longer), read with bounded, indexed statements. A bad query is a
+   * `ValidationError`.
+   */
+  getQueueHealth(query: QueueHealthQuery): Promise<QueueHealth>;
 }

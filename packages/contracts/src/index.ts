@@ -9,6 +9,7 @@ export * from './store.js';
 export * from './task-store.js';
 export * from './worker-registry-store.js';
 export * from './audit-read-store.js';
+export * from './queue-health.js';
 export * from './retention-store.js';
 export * from './limits.js';
 export * from './session-limits.js';

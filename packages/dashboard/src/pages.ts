@@ -1,18 +1,26 @@
-import { countTasksByNameAndStatus, describeFlowLimits, flowStatus, getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
+import { describeFlowLimits, flowStatus, getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
 import { allowedTaskActions, parseTaskId, TASK_ACTION_SPECS, TASK_STATUSES, type Store, type Task, type TaskAction, type TaskStatus } from '@taskmill/contracts';
+import { badge, progressText, when } from './format.js';
+import { healthSection, overviewData, type WindowKey } from './health.js';
 import { html, page, type Html } from './html.js';
+import { timelineSection } from './workflow-timeline.js';
 
-/** What a page needs: the store, the mount path, and whether actions are enabled. */
+/** What a page needs: the store, the mount path, whether actions are enabled, the live refresh, the database's clock. */
 export interface PageContext {
   store: Store;
   base: string;
   actions: boolean;
+  /** Seconds between live updates; 0: no live script. */
+  refresh: number;
+  /** The database's time now (synced before a page is built). */
+  now(): number;
 }
 
 const PAGE_SIZE = 50;
 
-function time(ms: number | null | undefined): string {
-  return ms === null || ms === undefined ? '' : new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+/** A time relative to the database's now, the absolute time on hover (format.ts). */
+function time(ctx: PageContext, ms: number | null | undefined): Html | string {
+  return when(ms, ctx.now());
 }
 
 function text(value: unknown): string {
@@ -25,56 +33,41 @@ function taskLink(ctx: PageContext, id: number, label?: unknown): Html {
 }
 
 /**
- * Overview: counts by name and status, flow control (paused and limited names with their waiting
- * tasks), throughput of the latest completions per minute, workers. `now` is the database's time.
+ * Overview: counts by status, queue health per name with the charts of the chosen window
+ * (health.ts), counts by name and status, flow control (paused and limited names with their
+ * waiting tasks), workers. Live: the script polls `/api/overview.json` with the same window.
+ * `now` is the database's time.
  */
-export async function overview(ctx: PageContext, now: number): Promise<string> {
-  const [stats, workers, recent] = await Promise.all([
-    ctx.store.getTaskStatsByTag(),
-    ctx.store.listWorkers(),
-    queryTasks(ctx.store, { status: 'completed', order: 'desc', limit: 500 }),
-  ]);
+export async function overview(ctx: PageContext, now: number, window: WindowKey): Promise<string> {
+  const [data, workers] = await Promise.all([overviewData(ctx.store, ctx.base, window, now), ctx.store.listWorkers()]);
   const flow = await flowStatus(ctx.store, now, workers);
   const nameLink = (name: string) => html`<a href="${ctx.base}/tasks?name=${encodeURIComponent(name)}">${name}</a>`;
   const flowSection = html`<h2>Flow control</h2>
-<table id="paused-names"><caption>Paused names</caption><tr><th>name</th><th>since</th><th>by</th><th>reason</th><th>due, waiting</th>${ctx.actions ? html`<th>action</th>` : ''}</tr>
-${flow.paused_names.map((p) => html`<tr><td>${nameLink(p.name)}</td><td>${time(p.paused_at)}</td><td>${p.paused_by}</td><td>${p.reason}</td><td>${p.due_waiting}</td>${ctx.actions ? html`<td><a href="${ctx.base}/names/resume?name=${encodeURIComponent(p.name)}">Resume</a></td>` : ''}</tr>`)}</table>
+<div class="scroll"><table id="paused-names"><caption>Paused names</caption><tr><th>name</th><th>since</th><th>by</th><th>reason</th><th>due, waiting</th>${ctx.actions ? html`<th>action</th>` : ''}</tr>
+${flow.paused_names.map((p) => html`<tr><td>${nameLink(p.name)}</td><td>${time(ctx, p.paused_at)}</td><td>${p.paused_by}</td><td>${p.reason}</td><td>${p.due_waiting}</td>${ctx.actions ? html`<td><a href="${ctx.base}/names/resume?name=${encodeURIComponent(p.name)}">Resume</a></td>` : ''}</tr>`)}</table></div>
 ${flow.paused_names.length === 0 ? html`<p id="no-paused-names">No name is paused.</p>` : ''}
-<table id="limited-names"><caption>Limited names (as the active workers registered them)</caption><tr><th>name</th><th>limits</th><th>due, waiting</th></tr>
-${flow.limited_names.map((l) => html`<tr><td>${nameLink(l.name)}</td><td>${describeFlowLimits(l.limits)}</td><td>${l.due_waiting}</td></tr>`)}</table>
+<div class="scroll"><table id="limited-names"><caption>Limited names (as the active workers registered them)</caption><tr><th>name</th><th>limits</th><th>due, waiting</th></tr>
+${flow.limited_names.map((l) => html`<tr><td>${nameLink(l.name)}</td><td>${describeFlowLimits(l.limits)}</td><td>${l.due_waiting}</td></tr>`)}</table></div>
 ${ctx.actions ? html`<p><a id="pause-name-link" href="${ctx.base}/names/pause">Pause a name…</a></p>` : ''}`;
-  const { by_name_status, by_status: byStatus } = countTasksByNameAndStatus(stats);
-  // one row per name, in the counts' name order
-  const byName = new Map<string, Partial<Record<TaskStatus, number>>>();
-  for (const { name, status, count } of by_name_status) byName.set(name, { ...byName.get(name), [status]: count });
-  const perMinute = new Map<number, number>();
-  for (const task of recent.items) {
-    const minute = Math.floor((task.last_active_time ?? task.created_at) / 60_000);
-    perMinute.set(minute, (perMinute.get(minute) ?? 0) + 1);
-  }
-  const minutes = [...perMinute].sort((a, b) => a[0] - b[0]).slice(-30);
-  const peak = Math.max(1, ...minutes.map(([, n]) => n));
-  const chart = html`<svg width="${minutes.length * 22 + 10}" height="110" role="img" aria-label="completions per minute">${minutes.map(
-    ([minute, n], i) => html`<rect class="bar" x="${5 + i * 22}" y="${100 - (n / peak) * 90}" width="18" height="${(n / peak) * 90}"><title>${time(minute * 60_000)}: ${n}</title></rect>`,
-  )}</svg>`;
-  const active = workers.filter((w) => w.status === 'active').length;
   return page(
     ctx.base,
     'Overview',
-    html`<table id="by-status"><tr>${TASK_STATUSES.map((s) => html`<th>${s}</th>`)}</tr>
-<tr>${TASK_STATUSES.map((s) => html`<td><a href="${ctx.base}/tasks?status=${s}">${byStatus[s] ?? 0}</a></td>`)}</tr></table>
-<h2>By name</h2><table id="by-name"><tr><th>name</th>${TASK_STATUSES.map((s) => html`<th>${s}</th>`)}</tr>
-${[...byName].map(([name, row]) => html`<tr><td><a href="${ctx.base}/tasks?name=${encodeURIComponent(name)}">${name}</a></td>${TASK_STATUSES.map((s) => html`<td>${row[s] ?? ''}</td>`)}</tr>`)}</table>
+    html`<div data-live-src="${ctx.base}/api/overview.json?window=${window}">
+<div class="scroll"><table id="by-status"><caption>Tasks by status</caption><tr>${TASK_STATUSES.map((s) => html`<th scope="col">${badge(s)}</th>`)}</tr>
+<tr>${TASK_STATUSES.map((s) => html`<td><a href="${ctx.base}/tasks?status=${s}" data-count="${s}">${data.by_status[s] ?? 0}</a></td>`)}</tr></table></div>
+${healthSection(ctx.base, data)}
+<h2>By name</h2><div class="scroll"><table id="by-name"><thead><tr><th scope="col">name</th>${TASK_STATUSES.map((s) => html`<th scope="col">${s}</th>`)}</tr></thead>
+<tbody id="by-name-rows">${data.by_name.map((r) => html`<tr><td><a href="${r.href}">${r.name}</a></td>${r.cells.map((c) => html`<td>${c}</td>`)}</tr>`)}</tbody></table></div>
 ${flowSection}
-<h2>Throughput</h2><p>Completions per minute among the latest ${recent.items.length} completed tasks.</p>${chart}
-<h2>Workers</h2><p id="workers-summary">${active} active of ${workers.length} registered. <a href="${ctx.base}/workers">Workers</a></p>`,
+<h2>Workers</h2><p id="workers-summary"><span id="workers-active">${data.workers.active}</span> active of <span id="workers-registered">${data.workers.registered}</span> registered. <a href="${ctx.base}/workers">Workers</a></p></div>`,
     ctx.actions ? undefined : 'Read-only: start the dashboard with an actions token to pause, resume, cancel or retry tasks.',
+    ctx.refresh,
   );
 }
 
 function taskRows(ctx: PageContext, tasks: Task[]): Html {
-  return html`<table id="tasks"><tr><th>id</th><th>name</th><th>status</th><th>tag</th><th>priority</th><th>created</th><th>attempt</th><th>progress</th></tr>
-${tasks.map((t) => html`<tr><td>${taskLink(ctx, t.id)}</td><td>${t.name}</td><td class="status">${t.status}</td><td>${t.tag}</td><td>${t.priority}</td><td>${time(t.created_at)}</td><td>${t.attempt}</td><td>${t.progress_text}</td></tr>`)}</table>`;
+  return html`<div class="scroll"><table id="tasks"><tr><th>id</th><th>name</th><th>status</th><th>tag</th><th>priority</th><th>created</th><th>attempt</th><th>progress</th></tr>
+${tasks.map((t) => html`<tr><td>${taskLink(ctx, t.id)}</td><td>${t.name}</td><td>${badge(t.status)}</td><td>${t.tag}</td><td>${t.priority}</td><td>${time(ctx, t.created_at)}</td><td>${t.attempt}</td><td>${t.progress_text}</td></tr>`)}</table></div>`;
 }
 
 /** The task list's filters as a bulk form's (status, name, tag). */
@@ -141,26 +134,28 @@ export async function taskPage(ctx: PageContext, id: number): Promise<string | n
   return page(
     ctx.base,
     `Task #${t.id} ${t.name}`,
-    html`<dl id="task">
-<dt>status</dt><dd class="status" id="status">${t.status}</dd><dt>name</dt><dd>${t.name}</dd><dt>type</dt><dd>${t.type}</dd>
+    html`<dl id="task" data-live-src="${ctx.base}/api/tasks/${t.id}.json">
+<dt>status</dt><dd>${badge(t.status, 'status')}</dd><dt>name</dt><dd>${t.name}</dd><dt>type</dt><dd>${t.type}</dd>
 <dt>tag</dt><dd id="tag">${t.tag}</dd><dt>priority</dt><dd>${t.priority}</dd><dt>stage</dt><dd>${t.stage}${t.current_stage_name ? html` (${t.current_stage_name})` : ''}</dd>
-<dt>progress</dt><dd id="progress">${t.progress_percent !== null ? `${t.progress_percent}% ` : ''}${t.progress_text}</dd>
+<dt>progress</dt><dd id="progress">${progressText(t)}</dd>
 <dt>attempt</dt><dd>${t.attempt} (retries ${t.retry_count} of max ${t.max_retries})</dd><dt>worker</dt><dd>${t.worker_id}</dd>
-<dt>created</dt><dd>${time(t.created_at)}</dd><dt>next run</dt><dd>${time(t.next_run_time)}</dd>
+<dt>created</dt><dd>${time(ctx, t.created_at)}</dd><dt>next run</dt><dd>${time(ctx, t.next_run_time)}</dd>
 <dt>payload</dt><dd><pre id="payload">${text(t.payload)}</pre></dd><dt>result</dt><dd><pre id="result">${text(t.result)}</pre></dd>
 <dt>error</dt><dd><pre id="error">${t.error}</pre></dd>
 ${t.parent_id ? html`<dt>parent</dt><dd>${taskLink(ctx, t.parent_id)}</dd>` : ''}
 ${root ? html`<dt>workflow</dt><dd><a id="workflow-link" href="${ctx.base}/workflows/${root}">workflow of #${root}</a></dd>` : ''}</dl>
 ${actions}
 <h2>Events (${audit.events.total})</h2><table id="events"><tr><th>time</th><th>event</th><th>from → to</th><th>stage</th><th>attempt</th><th>worker</th><th>message</th></tr>
-${audit.events.items.map((e) => html`<tr><td>${time(e.event_time)}</td><td>${e.event_type}</td><td>${e.from_status ?? ''} → ${e.to_status ?? ''}</td><td>${e.stage}</td><td>${e.attempt}</td><td>${e.worker_id}</td><td><pre>${e.message}${e.metadata ? `\n${text(e.metadata)}` : ''}</pre></td></tr>`)}</table>
+${audit.events.items.map((e) => html`<tr><td>${time(ctx, e.event_time)}</td><td>${e.event_type}</td><td>${e.from_status ?? ''} → ${e.to_status ?? ''}</td><td>${e.stage}</td><td>${e.attempt}</td><td>${e.worker_id}</td><td><pre>${e.message}${e.metadata ? `\n${text(e.metadata)}` : ''}</pre></td></tr>`)}</table>
 <h2>Attempts (${audit.attempts.total})</h2><table id="attempts"><tr><th>attempt</th><th>worker</th><th>started</th><th>ended</th><th>outcome</th><th>error</th></tr>
-${audit.attempts.items.map((a) => html`<tr><td>${a.attempt}</td><td>${a.worker_id}</td><td>${time(a.started_at)}</td><td>${time(a.ended_at)}</td><td>${a.outcome}</td><td><pre>${a.error}</pre></td></tr>`)}</table>`,
+${audit.attempts.items.map((a) => html`<tr><td>${a.attempt}</td><td>${a.worker_id}</td><td>${time(ctx, a.started_at)}</td><td>${time(ctx, a.ended_at)}</td><td>${a.outcome ? badge(a.outcome) : ''}</td><td><pre>${a.error}</pre></td></tr>`)}</table>`,
+    undefined,
+    ctx.refresh,
   );
 }
 
 /** A workflow: the tree, the root's stage timings, and the critical path drawn as a timeline. */
-export async function workflowPage(ctx: PageContext, rootId: number): Promise<string | null> {
+export async function workflowPage(ctx: PageContext, rootId: number, pageNo = 0): Promise<string | null> {
   const summary = await getWorkflowAuditSummary(ctx.store, rootId);
   if (!summary.root_task) return null;
   const tasks = await queryTasks(ctx.store, { root_id: rootId, limit: 1000 });
@@ -168,7 +163,7 @@ export async function workflowPage(ctx: PageContext, rootId: number): Promise<st
   const children = new Map<number, Task[]>();
   for (const t of all) if (t.parent_id !== null) children.set(t.parent_id, [...(children.get(t.parent_id) ?? []), t]);
   const tree = (t: Task): Html =>
-    html`<li>${taskLink(ctx, t.id)} ${t.name} <span class="status">${t.status}</span>${children.get(t.id) ? html`<ul>${children.get(t.id)!.map(tree)}</ul>` : ''}</li>`;
+    html`<li>${taskLink(ctx, t.id)} ${t.name} ${badge(t.status)}${children.get(t.id) ? html`<ul>${children.get(t.id)!.map(tree)}</ul>` : ''}</li>`;
   const nodes = summary.critical_path.nodes;
   const starts = nodes.map((n) => n.started_at).filter((v): v is number => v !== null);
   const ends = nodes.map((n) => n.ended_at).filter((v): v is number => v !== null);
@@ -176,21 +171,25 @@ export async function workflowPage(ctx: PageContext, rootId: number): Promise<st
   const t1 = Math.max(...ends, t0 + 1);
   const width = 600;
   const x = (ms: number) => 120 + ((ms - t0) / (t1 - t0)) * width;
-  const timeline = html`<svg id="critical-path-timeline" width="${width + 140}" height="${nodes.length * 24 + 10}" role="img" aria-label="critical path timeline">${nodes.map((n, i) => {
+  const criticalTimeline = html`<svg id="critical-path-timeline" width="${width + 140}" height="${nodes.length * 24 + 10}" role="img" aria-label="critical path timeline">${nodes.map((n, i) => {
     const start = n.started_at ?? t0;
     const end = n.ended_at ?? start;
     return html`<text x="4" y="${i * 24 + 20}">${n.name} #${n.task_id}</text><rect class="bar cp" x="${x(start)}" y="${i * 24 + 8}" width="${Math.max(2, x(end) - x(start))}" height="16"><title>${n.name} #${n.task_id}: ${n.duration_seconds ?? 'open'} s</title></rect>`;
   })}</svg>`;
-  const events = await queryWorkflowEvents(ctx.store, rootId, { limit: 1 });
+  const [events, timeline] = await Promise.all([
+    queryWorkflowEvents(ctx.store, rootId, { limit: 1 }),
+    timelineSection(ctx.store, ctx.base, rootId, pageNo, new Set(nodes.map((n) => n.task_id)), ctx.now()),
+  ]);
   return page(
     ctx.base,
     `Workflow of #${rootId} ${summary.root_task.name}`,
     html`<p id="totals">${all.length} tasks, ${events.total} events; duration ${summary.timing.workflow_duration_seconds ?? 'unfinished'} s</p>
 <h2>Tree</h2><ul id="tree">${tree(summary.root_task)}</ul>
 <h2>Stages of the root</h2><table id="stages"><tr><th>stage</th><th>attempt</th><th>started</th><th>duration (s)</th><th>outcome</th><th>worker</th></tr>
-${summary.stage_timings.map((s) => html`<tr><td>${s.stage}</td><td>${s.attempt}</td><td>${time(s.started_at)}</td><td>${s.duration_seconds}</td><td>${s.outcome}</td><td>${s.worker_id}</td></tr>`)}</table>
+${summary.stage_timings.map((s) => html`<tr><td>${s.stage}</td><td>${s.attempt}</td><td>${time(ctx, s.started_at)}</td><td>${s.duration_seconds}</td><td>${s.outcome}</td><td>${s.worker_id}</td></tr>`)}</table>
 <h2>Critical path: ${summary.critical_path.total_duration_seconds} s</h2>
-<ol id="critical-path">${nodes.map((n) => html`<li>${taskLink(ctx, n.task_id, `${n.name} #${n.task_id}`)}: ${n.duration_seconds ?? 'open'} s</li>`)}</ol>${timeline}
+<ol id="critical-path">${nodes.map((n) => html`<li>${taskLink(ctx, n.task_id, `${n.name} #${n.task_id}`)}: ${n.duration_seconds ?? 'open'} s</li>`)}</ol>${criticalTimeline}
+${timeline}
 ${summary.failed_tasks.length ? html`<h2>Failed tasks</h2><ul id="failed">${summary.failed_tasks.map((f) => html`<li>${taskLink(ctx, f.task_id)} ${f.name} ${f.status}</li>`)}</ul>` : ''}`,
   );
 }
@@ -203,7 +202,7 @@ export async function workersPage(ctx: PageContext): Promise<string> {
     ctx.base,
     'Workers',
     html`<table id="workers"><tr><th>worker</th><th>pod</th><th>status</th><th>host / pid</th><th>last heartbeat</th><th>lease until</th><th>running tasks</th></tr>
-${workers.map((w, i) => html`<tr><td>${w.worker_id}</td><td>${w.pod_id}</td><td class="status">${w.status}</td><td>${w.host} ${w.pid}</td><td>${time(w.last_seen_at)}</td><td>${time(w.expires_at)}</td><td>${held[i].total} ${held[i].items.map((t) => html` ${taskLink(ctx, t.id)}`)}</td></tr>`)}</table>`,
+${workers.map((w, i) => html`<tr><td>${w.worker_id}</td><td>${w.pod_id}</td><td>${badge(w.status)}</td><td>${w.host} ${w.pid}</td><td>${time(ctx, w.last_seen_at)}</td><td>${time(ctx, w.expires_at)}</td><td>${held[i].total} ${held[i].items.map((t) => html` ${taskLink(ctx, t.id)}`)}</td></tr>`)}</table>`,
   );
 }
 
@@ -230,7 +229,7 @@ export async function confirmPage(ctx: PageContext, id: number, action: TaskActi
   return page(
     ctx.base,
     `${label} task #${task.id} ${task.name}?`,
-    html`<p>It is <span class="status">${task.status}</span> now.</p>
+    html`<p>It is ${badge(task.status)} now.</p>
 <form method="post" action="${ctx.base}/tasks/${task.id}/${action}" id="confirm">
 <label>Actions token <input type="password" name="token" autocomplete="off" required></label>
 <button type="submit" id="confirm-button">${label}</button> <a href="${ctx.base}/tasks/${task.id}">Back</a></form>`,

@@ -4,6 +4,8 @@ import { ConfigurationError, ERROR_CODES, isStore, isTaskmillError, parseTaskId,
 import { bulkOptions, DbClock, openStoreForConnection, runBulkAction, runTaskAction } from '@taskmill/core';
 import { bulkConfirmPage, bulkDonePage, bulkFormPage, bulkRequest } from './bulk.js';
 import { html, page, STYLE } from './html.js';
+import { overviewData, overviewJson, windowOf, WINDOWS } from './health.js';
+import { LIVE_SCRIPT, taskJson } from './live.js';
 import { confirmPage, nameActionPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
 
 /** Options of {@link createDashboard}. */
@@ -27,6 +29,13 @@ export interface DashboardOptions {
    * that address)
    */
   allowedHosts?: readonly string[];
+  /**
+   * Seconds between live updates of the overview and task pages: the dashboard's own script
+   * (`/assets/live.js`) polls their JSON (`/api/overview.json`, `/api/tasks/<id>.json`) and
+   * updates the figures in place. 0 serves the pages without the script. An integer from 0 to
+   * 3600. (Default: 5)
+   */
+  refreshSeconds?: number;
 }
 
 /** This machine's own names: a hostile site's name cannot be made to send them as its Host. */
@@ -69,14 +78,16 @@ const NAME_ACTION_PATH = /^\/names\/(pause|resume)$/;
 /** The text the dashboard records with the actions that take one. */
 const REASONS: Partial<Record<TaskAction, string>> = { resume: 'dashboard', cancel: 'Cancelled from the dashboard' };
 
-/** Every response: no script may run, no framing, no sniffing, no referrer to other sites (same-origin keeps the Origin header of our own form posts, which the cross-site check reads). */
+/** Every response: no script but the dashboard's own file (live.ts) may run, it may fetch only from this origin; no framing, no sniffing, no referrer to other sites (same-origin keeps the Origin header of our own form posts, which the cross-site check reads). */
 const SECURITY_HEADERS: Record<string, string> = {
-  'Content-Security-Policy': "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'same-origin',
   'Cache-Control': 'no-store',
 };
+
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/html; charset=utf-8', headers: Record<string, string> = {}): void {
   res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, ...headers });
@@ -142,11 +153,13 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
   }
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   if (base !== '' && !/^\/[A-Za-z0-9/_-]*$/.test(base)) throw new ConfigurationError('basePath must be a path such as /taskmill');
-  const ctx: PageContext = { store: options.store, base, actions: token !== undefined };
+  const refresh = options.refreshSeconds ?? 5;
+  if (!Number.isInteger(refresh) || refresh < 0 || refresh > 3600) throw new ConfigurationError('refreshSeconds must be an integer from 0 to 3600');
   const hosts = new Set((options.allowedHosts ?? defaultAllowedHosts()).map(bareHost));
   // a failed background refresh keeps the last offset; a database that stays down fails the next
   // request's own statements, which the error page reports
   const clock = new DbClock(() => undefined);
+  const ctx: PageContext = { store: options.store, base, actions: token !== undefined, refresh, now: () => clock.now() };
 
   return async (req, res) => {
     if (!hosts.has(hostName(req.headers.host))) return send(res, 421, simple(base, 'Refused', 'Unknown host name.'));
@@ -194,7 +207,24 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, simple(base, 'Method not allowed', ''), undefined, { Allow: 'GET, HEAD, POST' });
       if (path === '/style.css') return send(res, 200, STYLE, 'text/css; charset=utf-8');
-      if (path === '/') return send(res, 200, await overview(ctx, await dbNow(clock, options.store)));
+      if (path === '/assets/live.js') return send(res, 200, LIVE_SCRIPT, 'text/javascript; charset=utf-8');
+      // every page shows times relative to the database's clock
+      const now = await dbNow(clock, options.store);
+      if (path === '/' || path === '/api/overview.json') {
+        const window = windowOf(url.searchParams);
+        if (window === null) {
+          const message = `Unknown window: use one of ${Object.keys(WINDOWS).join(', ')}.`;
+          return path === '/' ? send(res, 400, simple(base, 'Bad request', message)) : send(res, 400, JSON.stringify({ error: message }), JSON_TYPE);
+        }
+        if (path === '/') return send(res, 200, await overview(ctx, now, window));
+        return send(res, 200, overviewJson(await overviewData(options.store, base, window, now)), JSON_TYPE);
+      }
+      const taskApi = /^\/api\/tasks\/([^/]+)\.json$/.exec(path);
+      if (taskApi) {
+        const id = parseTaskId(taskApi[1]);
+        const task = id === null ? null : await options.store.getTask(id);
+        return task ? send(res, 200, taskJson(task, now), JSON_TYPE) : send(res, 404, JSON.stringify({ error: `No task ${taskApi[1]}.` }), JSON_TYPE);
+      }
       const nameForm = NAME_ACTION_PATH.exec(path);
       if (nameForm) {
         if (!token) return send(res, 403, simple(base, 'Refused', 'This dashboard is read-only: it was started without an actions token.'));
@@ -227,7 +257,9 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
       m = /^\/workflows\/([^/]+)$/.exec(path);
       if (m) {
         const id = parseTaskId(m[1]);
-        const body = id === null ? null : await workflowPage(ctx, id);
+        const pageNo = Number(url.searchParams.get('page') ?? '1');
+        if (!Number.isSafeInteger(pageNo) || pageNo < 1) return send(res, 400, simple(base, 'Bad request', 'page must be a whole number from 1.'));
+        const body = id === null ? null : await workflowPage(ctx, id, pageNo - 1);
         return body ? send(res, 200, body) : send(res, 404, simple(base, 'Not found', `No workflow ${m[1]}.`));
       }
       return send(res, 404, simple(base, 'Not found', 'No such page.'));

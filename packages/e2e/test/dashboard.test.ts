@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { Store } from '@taskmill/contracts';
+import { NEW_TASK_DEFAULTS, type Store } from '@taskmill/contracts';
 import type { TaskManager } from '@taskmill/core';
 import { createDashboard, serveDashboard, type RunningDashboard } from '@taskmill/dashboard';
 import { sharedBackends } from '../src/backends.js';
-import { describeBackends, waitForStatus } from '../src/harness.js';
+import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 
 /*
  * The web dashboard driven by a real headless Chromium (Debian's chromium through playwright-core)
@@ -23,6 +23,20 @@ const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));
 const TOKEN = 'correct horse battery staple';
 const HOSTILE_TAG = '<script>alert(1)</script>';
 const HOSTILE_TEXT = '"><img src=x onerror=alert(1)>';
+const HOSTILE_NAME = `fails ${HOSTILE_TEXT}`;
+/** A new task's fields as the store takes them (defaults of docs/behaviour.md#enqueueing). */
+const NEW_TASK = {
+  type: 'async' as const,
+  payload: null,
+  priority: 0,
+  tag: null,
+  timeout: 60,
+  max_retries: 1,
+  retry_interval: 0,
+  cron_expr: null,
+  cron_tz: null,
+  ...NEW_TASK_DEFAULTS,
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let browser: Browser | undefined;
@@ -174,8 +188,13 @@ describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
       const root = await workflow(tm);
       const hostile = await tm.async('hostile', { note: HOSTILE_TEXT }, { tag: HOSTILE_TAG, max_retries: 1 });
       const later = await tm.async('later', {}, { delay: 3600 });
+      // 202 tasks in one workflow
+      tm.use('wide', (task, next) => (task.stage === 0 ? next(Array.from({ length: 201 }, () => ({ name: 'wide-child', payload: {} }))) : 'done'));
+      tm.use('wide-child', () => null);
+      const wide = await tm.async('wide', {});
       await tm.start();
       await waitForStatus(tm, root, 'completed', 30_000);
+      await waitForStatus(tm, wide, 'completed', 30_000);
       await waitForStatus(tm, hostile, 'permanently_failed');
       // stopped, so a resumed task stays pending for the checks below (the worker stays in the registry)
       await tm.stop();
@@ -201,7 +220,8 @@ describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
         expect(await page.locator('#payload').innerText()).toContain(HOSTILE_TEXT.replace(/"/g, '\\"'));
         expect(await page.locator('#error').innerText()).toContain(`boom ${HOSTILE_TEXT}`);
         expect(await page.locator('img').count()).toBe(0);
-        expect(await page.locator('script').count()).toBe(0);
+        // the one script is the dashboard's own file, none inline
+        expect(await page.locator('script').evaluateAll((all) => all.map((s) => [s.getAttribute('src'), s.textContent]))).toEqual([['/assets/live.js', '']]);
         expect(await page.locator('#events tr').count()).toBeGreaterThan(2);
         expect(await page.locator('#attempts').innerText()).toMatch(/failed/);
         await page.screenshot({ path: `${SHOTS}${name}-task.png`, fullPage: true });
@@ -221,7 +241,26 @@ describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
         const path = await page.locator('#critical-path li').allInnerTexts();
         expect(path.map((line) => line.split(' #')[0])).toEqual(['root', 'slow', 'leaf']);
         expect(await page.locator('#critical-path-timeline rect').count()).toBe(3);
+        // every task on one timeline: the root ran, was suspended for its children, and ran again; the critical path marked
+        const rows = page.locator('#workflow-timeline g.timeline-row');
+        expect(await rows.count()).toBe(4);
+        const rootRow = page.locator(`#workflow-timeline g[data-task="${root}"]`);
+        expect(await rootRow.locator('rect.seg-running').count()).toBe(2);
+        expect(await rootRow.locator('rect.seg-suspended').count()).toBe(1);
+        expect(await page.locator('#workflow-timeline g.cp text').allTextContents()).toEqual(expect.arrayContaining([`★ root #${root}`]));
+        expect(await page.locator('#workflow-timeline g.cp').count()).toBe(3);
+        expect(await page.locator('#workflow-timeline g:not(.cp) text').allTextContents()).toEqual([expect.stringMatching(/^fast #\d+$/)]);
+        expect(await page.locator('#timeline-table').textContent()).toMatch(/suspended \d/);
         await page.screenshot({ path: `${SHOTS}${name}-workflow.png`, fullPage: true });
+        // a wide workflow's timeline comes in pages of 200 tasks
+        await page.goto(`${dashboard.url}workflows/${wide}`);
+        expect(await page.locator('#workflow-timeline g.timeline-row').count()).toBe(200);
+        await page.click('#timeline-next');
+        expect(page.url()).toBe(`${dashboard.url}workflows/${wide}?page=2`);
+        expect(await page.locator('#workflow-timeline g.timeline-row').count()).toBe(2);
+        expect(await page.locator('#timeline-next').count()).toBe(0);
+        expect(await page.locator('#timeline-prev').count()).toBe(1);
+        expect((await page.request.get(`${dashboard.url}workflows/${wide}?page=0`)).status()).toBe(400);
 
         // pause → resume through the UI, confirmed with the token
         await page.goto(`${dashboard.url}tasks/${later}`);
@@ -274,6 +313,7 @@ describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
         // security headers on every page
         const response = await page.request.get(dashboard.url);
         expect(response.headers()['content-security-policy']).toContain("default-src 'none'");
+        expect(response.headers()['content-security-policy']).not.toContain('unsafe');
         expect(response.headers()['x-frame-options']).toBe('DENY');
 
         // workers page
@@ -433,6 +473,174 @@ describeBackends('dashboard bulk actions in Chromium', sharedBackends(), (env) =
         await page.close();
         await dashboard.close();
         await readOnly.close();
+        await store.close();
+      }
+    },
+    120_000,
+  );
+});
+
+/** The little of the page's DOM the tests read inside the page (the e2e package compiles without the DOM library). */
+type DomElement = { textContent: string | null; getAttribute(name: string): string | null };
+type Dom = {
+  document: { querySelector(selector: string): DomElement | null; activeElement: DomElement | null; documentElement: { scrollWidth: number } };
+  getComputedStyle(element: unknown): { backgroundColor: string };
+};
+
+/** `n` tasks of `name` due at `due`, claimed at `start` and finished at `end` (completed, or failed for good), through the store with these times. */
+async function history(store: Store, name: string, n: number, times: { due: number; start: number; end: number }, outcome: 'completed' | 'failed'): Promise<void> {
+  const ids = await store.createTasks(
+    Array.from({ length: n }, () => ({ ...NEW_TASK, name, next_run_time: times.due })),
+    times.due,
+  );
+  const claimed = await store.claimTasks({ worker_id: 'w-history', now: times.start, limit: n, names: [name] });
+  expect(claimed.map((t) => t.id).sort((a, b) => a - b)).toEqual(ids);
+  for (const task of claimed) {
+    const fence = { task_id: task.id, worker_id: 'w-history', attempt: task.attempt };
+    await store.finishAttempt(fence, outcome === 'completed' ? { kind: 'completed', result: null } : { kind: 'failed', status: 'failed', error: `boom ${HOSTILE_TEXT}` }, times.end);
+  }
+}
+
+/** The values of a chart's data table, oldest bucket first. */
+function chartValues(page: Page, id: string): Promise<string[]> {
+  return page.locator(`#${id} tbody tr td:nth-child(2)`).allTextContents();
+}
+
+describeBackends('live dashboard in Chromium', sharedBackends(), (env) => {
+  env.test(
+    'queue health and charts against known data, a live update without a reload, badges and relative times, keyboard actions, hostile names as text, light and dark at desktop and phone widths',
+    async () => {
+      await env.isolated();
+      const store: Store = await env.db().openPeerStore();
+      const shot = `${SHOTS}${env.backend.name.replace(/[^a-z0-9]+/gi, '-')}-live`;
+      // known history on the database's clock: in the 15 min window's 1-min buckets (the page is
+      // read within seconds), 3 completions and 2 failures end in bucket 9 and 1 completion in 13
+      const ref = await store.serverTime();
+      await history(store, 'chart', 3, { due: ref - 400_000, start: ref - 340_000, end: ref - 330_000 }, 'completed');
+      await history(store, HOSTILE_NAME, 2, { due: ref - 400_000, start: ref - 340_000, end: ref - 330_000 }, 'failed');
+      await history(store, 'chart', 1, { due: ref - 100_000, start: ref - 95_000, end: ref - 90_000 }, 'completed');
+      const [later] = await store.createTasks([{ ...NEW_TASK, name: 'later', next_run_time: ref + 3_600_000 }], ref);
+
+      const dashboard = await serveDashboard({ store, actionsToken: TOKEN, refreshSeconds: 1 });
+      const { page, dialogs } = await openPage();
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      try {
+        const response = await page.goto(`${dashboard.url}?window=15m`);
+        const csp = response!.headers()['content-security-policy'];
+        expect(csp).toContain("script-src 'self'");
+        expect(csp).toContain("connect-src 'self'");
+        expect(csp).not.toContain('unsafe');
+        expect(await page.locator('#window-15m').getAttribute('aria-current')).toBe('page');
+
+        // the charts' data tables and bars
+        const zeros = (n: number) => Array.from({ length: n }, () => '0');
+        expect(await chartValues(page, 'chart-completed')).toEqual([...zeros(9), '3', ...zeros(3), '1', '0']);
+        expect(await chartValues(page, 'chart-failed')).toEqual([...zeros(9), '2', ...zeros(5)]);
+        const waits = await chartValues(page, 'chart-wait');
+        expect([waits[9], waits[13]]).toEqual(['1 min', '5 s']);
+        expect(waits.filter((w, i) => i !== 9 && i !== 13).every((w) => w === '–')).toBe(true);
+        const heights = await page.locator('#chart-completed rect').evaluateAll((all) => all.map((r) => Number(r.getAttribute('height'))));
+        expect(heights).toHaveLength(15);
+        expect(heights[13]).toBeCloseTo(heights[9] / 3, 0);
+        expect(heights.filter((h, i) => i !== 9 && i !== 13).every((h) => h === 0)).toBe(true);
+        expect(await page.locator('#chart-completed svg').getAttribute('role')).toBe('img');
+        expect(await page.locator('#chart-completed desc').textContent()).toMatch(/^Completions per 1 min from .* peak 3\.$/);
+
+        // queue health per name; the hostile name is text
+        const row = (name: string) => page.locator('#health-rows tr').filter({ has: page.locator('th', { hasText: name }) });
+        expect(await row('chart').locator('td').allTextContents()).toEqual(['0', '0', '0', '0', '', '4', '0', '1 min', '1 min', '10 s', '10 s']);
+        expect(await row('later').locator('td').allTextContents()).toEqual(['1', '0', '0', '0', '', '0', '0', '', '', '', '']);
+        expect(await page.locator('#health-rows th').allTextContents()).toEqual(['chart', HOSTILE_NAME, 'later']);
+        const hostileRow = page.locator('#health-rows tr').nth(1);
+        expect(await hostileRow.getAttribute('class')).toBe('alert');
+        expect(await hostileRow.locator('td').nth(3).textContent()).toBe('2');
+        expect(await page.locator('img').count()).toBe(0);
+
+        // badges: colour and text
+        expect(await page.locator('#by-status th .badge-bad').allTextContents()).toEqual(['failed', 'timeout', 'permanently_failed']);
+
+        // a live update arrives without a reload
+        await page.evaluate(() => ((globalThis as unknown as { notReloaded: boolean }).notReloaded = true));
+        const completed = page.locator('#by-status [data-count=completed]');
+        expect(await completed.textContent()).toBe('4');
+        const now = await store.serverTime();
+        await history(store, 'chart', 1, { due: now, start: now, end: now }, 'completed');
+        await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('#by-status [data-count=completed]')?.textContent === '5', undefined, { timeout: 15_000 });
+        await waitFor(async () => (await row('chart').locator('td').nth(5).textContent()) === '5', { what: 'the health row updated in place' });
+        expect(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+        expect(await page.locator('#live-status').textContent()).toMatch(/^Live: updated \d\d:\d\d:\d\d UTC$/);
+        expect(await page.locator('#health-rows th').allTextContents()).toContain(HOSTILE_NAME);
+        expect(await page.locator('img').count()).toBe(0);
+
+        // screenshots, light and dark, desktop and phone
+        for (const scheme of ['light', 'dark'] as const) {
+          await page.emulateMedia({ colorScheme: scheme });
+          for (const [label, width] of [['desktop', 1280], ['phone', 390]] as const) {
+            await page.setViewportSize({ width, height: 900 });
+            // nothing wider than the viewport but the tables' own scroll boxes
+            expect(await page.evaluate(() => (globalThis as unknown as Dom).document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+            await page.screenshot({ path: `${shot}-overview-${scheme}-${label}.png`, fullPage: true });
+          }
+        }
+        await page.emulateMedia({ colorScheme: 'dark' });
+        expect(await page.locator('body').evaluate((body) => (globalThis as unknown as Dom).getComputedStyle(body).backgroundColor)).toBe('rgb(18, 22, 28)');
+        await page.emulateMedia({ colorScheme: 'light' });
+        await page.setViewportSize({ width: 1280, height: 900 });
+
+        // a task page: its badge, relative times with the absolute one on hover
+        await page.goto(`${dashboard.url}tasks/${later}`);
+        expect(await page.locator('#status').getAttribute('class')).toBe('badge badge-wait');
+        const due = page.locator('#task time').nth(1);
+        expect(await due.textContent()).toMatch(/^in (59|60) min$/);
+        expect(await due.getAttribute('title')).toBe(`${new Date(ref + 3_600_000).toISOString().replace('T', ' ').replace('Z', '')} UTC`);
+
+        // keyboard only: Tab to Pause, Enter; Tab to the token, type it, Enter
+        const tabTo = async (check: () => boolean | Promise<boolean>, what: string) => {
+          for (let i = 0; i < 40; i++) {
+            await page.keyboard.press('Tab');
+            if (await check()) return;
+          }
+          throw new Error(`Tab never reached ${what}`);
+        };
+        await tabTo(() => page.evaluate(() => (globalThis as unknown as Dom).document.activeElement?.textContent === 'Pause'), 'Pause');
+        await Promise.all([page.waitForURL(`${dashboard.url}tasks/${later}/pause`), page.keyboard.press('Enter')]);
+        await tabTo(() => page.evaluate(() => (globalThis as unknown as Dom).document.activeElement?.getAttribute('name') === 'token'), 'the token field');
+        await page.keyboard.type(TOKEN);
+        await Promise.all([page.waitForURL(`${dashboard.url}tasks/${later}`), page.keyboard.press('Enter')]);
+        expect(await page.locator('#status').textContent()).toBe('paused');
+        expect(await page.locator('#status').getAttribute('class')).toBe('badge badge-stop');
+        expect((await store.getTask(later))?.status).toBe('paused');
+
+        // the task page is live too: resumed elsewhere, its badge changes without a reload
+        await store.resumeTask(later, {}, await store.serverTime());
+        await page.waitForFunction(() => (globalThis as unknown as Dom).document.querySelector('#status')?.textContent === 'pending', undefined, { timeout: 15_000 });
+        expect(await page.locator('#status').getAttribute('class')).toBe('badge badge-wait');
+        for (const scheme of ['light', 'dark'] as const) {
+          await page.emulateMedia({ colorScheme: scheme });
+          for (const [label, width] of [['desktop', 1280], ['phone', 390]] as const) {
+            await page.setViewportSize({ width, height: 900 });
+            await page.screenshot({ path: `${shot}-task-${scheme}-${label}.png`, fullPage: true });
+          }
+        }
+
+        // the JSON: read-only GETs under the same host check; a bad window is refused
+        const json = await page.request.get(`${dashboard.url}api/overview.json?window=24h`);
+        expect(json.headers()['content-type']).toBe('application/json; charset=utf-8');
+        const body = (await json.json()) as { health: { name: string }[]; window: string };
+        expect(body.window).toBe('24h');
+        expect(body.health.map((h) => h.name)).toContain(HOSTILE_NAME);
+        expect((await page.request.get(`${dashboard.url}api/overview.json?window=2h`)).status()).toBe(400);
+        expect((await page.request.get(`${dashboard.url}?window=<b>`)).status()).toBe(400);
+        expect((await raw(`${dashboard.url}api/overview.json`, { headers: { Host: 'evil.example' } })).status).toBe(421);
+        expect((await page.request.post(`${dashboard.url}api/overview.json`, { maxRedirects: 0 })).status()).toBe(404);
+        expect(() => createDashboard({ store, refreshSeconds: 0.5 })).toThrow(/refreshSeconds/);
+
+        expect(dialogs).toEqual([]);
+        expect(errors).toEqual([]);
+      } finally {
+        await page.close();
+        await dashboard.close();
         await store.close();
       }
     },

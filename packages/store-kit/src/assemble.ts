@@ -197,6 +197,11 @@ export function assembleStore(driver: StoreDriver): Store {
       return read('queryWorkflowAttempts', (reader) => paged(reader, 'attempts', conditions, query, decodeAttempt));
     },
 
+    getQueueHealth: async (query) => {
+      const input = operations.queueHealthInput(query);
+      return read('getQueueHealth', (reader) => operations.queueHealth(reader, input));
+    },
+
     // ── retention ──
     purgeExpiredTasks: (input) => write('purgeExpiredTasks', (tx) => operations.purgeExpiredTasks(tx, input)),
   };

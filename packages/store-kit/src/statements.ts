@@ -31,6 +31,19 @@ export interface StoreReader {
   selectServerTime(): Promise<number>;
   /** Every row of `taskmill_paused_names`, by name. */
   selectPausedNames(): Promise<RawRow[]>;
+  /**
+   * Per name, the claimable tasks (CLAIMABLE_STATUSES) with `next_run_time <= now`: `name`, `due`
+   * (their count) and `oldest_due_at` (their least `next_run_time`), through the claim index.
+   */
+  selectDueByName(now: number): Promise<RawRow[]>;
+  /**
+   * Per name of `names` (at most QUEUE_HEALTH_LIMITS.max_names), its latest `perName` attempts
+   * with `started_at` in `[since, now]`, each name one backward range of the `(name, started_at)`
+   * index stopped at its LIMIT (one statement, UNION ALL): `name`, `started_at`, `ended_at`,
+   * `outcome`, and `due_at`, the task's `next_run_time` when the attempt is the task's latest
+   * (`attempt` equal) and that time is not after its start, else null. Any order.
+   */
+  selectRecentAttempts(names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]>;
 }
 
 /** Writes, inside one transaction opened by {@link StoreDriver.write}. */
@@ -172,6 +185,8 @@ export const READER_METHODS = [
   'selectWorkers',
   'selectServerTime',
   'selectPausedNames',
+  'selectDueByName',
+  'selectRecentAttempts',
 ] as const satisfies readonly (keyof StoreReader)[];
 
 /** Method names of {@link StoreWriter}, for binding. */

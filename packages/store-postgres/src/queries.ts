@@ -35,3 +35,26 @@ export async function selectTaskStats(db: Db, conditions: readonly Condition[]):
     ORDER BY tag COLLATE "C" ASC NULLS FIRST, name COLLATE "C", status COLLATE "C"`;
   return rows.map((r) => ({ tag: r.tag ?? null, name: String(r.name), status: r.status as TaskStatus, count: Number(r.count) }));
 }
+
+/** Due claimable tasks per name (queue health, docs/behaviour.md#queue-health), through the partial `idx_task_claim_name`. */
+export async function selectDueByName(db: Db, now: number): Promise<RawRow[]> {
+  return db.sql`
+    SELECT name, count(*)::int AS due, min(next_run_time) AS oldest_due_at FROM ${db.t.tasks}
+    WHERE status IN ('pending', 'failed', 'timeout') AND next_run_time <= ${now} GROUP BY name`;
+}
+
+/**
+ * Each name's latest attempts started in `[since, now]` (queue health): per name one backward
+ * range of `idx_task_attempts_name_started` stopped at its LIMIT, the task row by its primary key
+ * for the due time; the names' branches in one statement.
+ */
+export async function selectRecentAttempts(db: Db, names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]> {
+  const { sql } = db;
+  const branches = names.map(
+    (name) => sql`(SELECT a.name, a.started_at, a.ended_at, a.outcome,
+        CASE WHEN t.attempt = a.attempt AND t.next_run_time <= a.started_at THEN t.next_run_time END AS due_at
+      FROM ${db.t.attempts} a LEFT JOIN ${db.t.tasks} t ON t.id = a.task_id
+      WHERE a.name = ${name} AND a.started_at >= ${since} AND a.started_at <= ${now} ORDER BY a.started_at DESC LIMIT ${perName})`,
+  );
+  return sql`${branches.reduce((all, branch) => sql`${all} UNION ALL ${branch}`)}`;
+}

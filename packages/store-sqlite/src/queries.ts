@@ -40,3 +40,25 @@ export async function selectTaskStats(sql: SqliteConnection, conditions: readonl
       count: Number(row.count),
     }));
 }
+
+/** Due claimable tasks per name (queue health, docs/behaviour.md#queue-health), walking the partial claim-key index. */
+export async function selectDueByName(sql: SqliteConnection, now: number): Promise<RawRow[]> {
+  return sql.all(
+    `SELECT name, COUNT(*) AS due, MIN(next_run_time) AS oldest_due_at FROM ${TABLES.tasks}
+     WHERE status IN ('pending', 'failed', 'timeout') AND next_run_time <= ? GROUP BY name`,
+    now,
+  );
+}
+
+/**
+ * Each name's latest attempts started in `[since, now]` (queue health): per name one backward
+ * range of `idx_task_attempts_name_started` stopped at its LIMIT, the task row by its primary key
+ * for the due time; the names' branches in one statement.
+ */
+export async function selectRecentAttempts(sql: SqliteConnection, names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]> {
+  const branch = `SELECT * FROM (SELECT a.name, a.started_at, a.ended_at, a.outcome,
+      CASE WHEN t.attempt = a.attempt AND t.next_run_time <= a.started_at THEN t.next_run_time END AS due_at
+    FROM ${TABLES.attempts} a LEFT JOIN ${TABLES.tasks} t ON t.id = a.task_id
+    WHERE a.name = ? AND a.started_at >= ? AND a.started_at <= ? ORDER BY a.started_at DESC LIMIT ?)`;
+  return sql.all(names.map(() => branch).join(' UNION ALL '), ...names.flatMap((name) => [name, since, now, perName]));
+}

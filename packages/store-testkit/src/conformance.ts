@@ -17,6 +17,7 @@ import { defineManualControlTests } from './suites/manual-control.js';
 import { defineManualRetryTests } from './suites/manual-retry.js';
 import { defineNoteAndHeartbeatTests } from './suites/notes-and-heartbeats.js';
 import { defineQueryTests } from './suites/queries.js';
+import { defineQueueHealthTests } from './suites/queue-health.js';
 import { defineRetentionTests } from './suites/retention.js';
 import { defineRetryTests } from './suites/retries.js';
 import { defineRowRuleTests } from './suites/row-rules.js';
@@ -66,6 +67,7 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineWorkerRegistryTests(ctx);
     defineQueryTests(ctx);
     defineAuditQueryTests(ctx);
+    defineQueueHealthTests(ctx);
     defineRetentionTests(ctx);
     defineRowRuleTests(ctx);
     defineWithinTests(ctx);

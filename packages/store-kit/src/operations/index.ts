@@ -11,3 +11,4 @@ export * from './retention.js';
 export * from './names.js';
 export * from './plain.js';
 export * from './bulk.js';
+export * from './queue-health.js';
