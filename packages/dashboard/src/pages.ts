@@ -145,10 +145,10 @@ export async function taskPage(ctx: PageContext, id: number): Promise<string | n
 ${t.parent_id ? html`<dt>parent</dt><dd>${taskLink(ctx, t.parent_id)}</dd>` : ''}
 ${root ? html`<dt>workflow</dt><dd><a id="workflow-link" href="${ctx.base}/workflows/${root}">workflow of #${root}</a></dd>` : ''}</dl>
 ${actions}
-<h2>Events (${audit.events.total})</h2><table id="events"><tr><th>time</th><th>event</th><th>from → to</th><th>stage</th><th>attempt</th><th>worker</th><th>message</th></tr>
-${audit.events.items.map((e) => html`<tr><td>${time(ctx, e.event_time)}</td><td>${e.event_type}</td><td>${e.from_status ?? ''} → ${e.to_status ?? ''}</td><td>${e.stage}</td><td>${e.attempt}</td><td>${e.worker_id}</td><td><pre>${e.message}${e.metadata ? `\n${text(e.metadata)}` : ''}</pre></td></tr>`)}</table>
-<h2>Attempts (${audit.attempts.total})</h2><table id="attempts"><tr><th>attempt</th><th>worker</th><th>started</th><th>ended</th><th>outcome</th><th>error</th></tr>
-${audit.attempts.items.map((a) => html`<tr><td>${a.attempt}</td><td>${a.worker_id}</td><td>${time(ctx, a.started_at)}</td><td>${time(ctx, a.ended_at)}</td><td>${a.outcome ? badge(a.outcome) : ''}</td><td><pre>${a.error}</pre></td></tr>`)}</table>`,
+<h2>Events (${audit.events.total})</h2><div class="scroll"><table id="events"><tr><th>time</th><th>event</th><th>from → to</th><th>stage</th><th>attempt</th><th>worker</th><th>message</th></tr>
+${audit.events.items.map((e) => html`<tr><td>${time(ctx, e.event_time)}</td><td>${e.event_type}</td><td>${e.from_status ?? ''} → ${e.to_status ?? ''}</td><td>${e.stage}</td><td>${e.attempt}</td><td>${e.worker_id}</td><td><pre>${e.message}${e.metadata ? `\n${text(e.metadata)}` : ''}</pre></td></tr>`)}</table></div>
+<h2>Attempts (${audit.attempts.total})</h2><div class="scroll"><table id="attempts"><tr><th>attempt</th><th>worker</th><th>started</th><th>ended</th><th>outcome</th><th>error</th></tr>
+${audit.attempts.items.map((a) => html`<tr><td>${a.attempt}</td><td>${a.worker_id}</td><td>${time(ctx, a.started_at)}</td><td>${time(ctx, a.ended_at)}</td><td>${a.outcome ? badge(a.outcome) : ''}</td><td><pre>${a.error}</pre></td></tr>`)}</table></div>`,
     undefined,
     ctx.refresh,
   );
@@ -185,10 +185,10 @@ export async function workflowPage(ctx: PageContext, rootId: number, pageNo = 0)
     `Workflow of #${rootId} ${summary.root_task.name}`,
     html`<p id="totals">${all.length} tasks, ${events.total} events; duration ${summary.timing.workflow_duration_seconds ?? 'unfinished'} s</p>
 <h2>Tree</h2><ul id="tree">${tree(summary.root_task)}</ul>
-<h2>Stages of the root</h2><table id="stages"><tr><th>stage</th><th>attempt</th><th>started</th><th>duration (s)</th><th>outcome</th><th>worker</th></tr>
-${summary.stage_timings.map((s) => html`<tr><td>${s.stage}</td><td>${s.attempt}</td><td>${time(ctx, s.started_at)}</td><td>${s.duration_seconds}</td><td>${s.outcome}</td><td>${s.worker_id}</td></tr>`)}</table>
+<h2>Stages of the root</h2><div class="scroll"><table id="stages"><tr><th>stage</th><th>attempt</th><th>started</th><th>duration (s)</th><th>outcome</th><th>worker</th></tr>
+${summary.stage_timings.map((s) => html`<tr><td>${s.stage}</td><td>${s.attempt}</td><td>${time(ctx, s.started_at)}</td><td>${s.duration_seconds}</td><td>${s.outcome}</td><td>${s.worker_id}</td></tr>`)}</table></div>
 <h2>Critical path: ${summary.critical_path.total_duration_seconds} s</h2>
-<ol id="critical-path">${nodes.map((n) => html`<li>${taskLink(ctx, n.task_id, `${n.name} #${n.task_id}`)}: ${n.duration_seconds ?? 'open'} s</li>`)}</ol>${criticalTimeline}
+<ol id="critical-path">${nodes.map((n) => html`<li>${taskLink(ctx, n.task_id, `${n.name} #${n.task_id}`)}: ${n.duration_seconds ?? 'open'} s</li>`)}</ol><div class="scroll">${criticalTimeline}</div>
 ${timeline}
 ${summary.failed_tasks.length ? html`<h2>Failed tasks</h2><ul id="failed">${summary.failed_tasks.map((f) => html`<li>${taskLink(ctx, f.task_id)} ${f.name} ${f.status}</li>`)}</ul>` : ''}`,
   );
@@ -201,8 +201,8 @@ export async function workersPage(ctx: PageContext): Promise<string> {
   return page(
     ctx.base,
     'Workers',
-    html`<table id="workers"><tr><th>worker</th><th>pod</th><th>status</th><th>host / pid</th><th>last heartbeat</th><th>lease until</th><th>running tasks</th></tr>
-${workers.map((w, i) => html`<tr><td>${w.worker_id}</td><td>${w.pod_id}</td><td>${badge(w.status)}</td><td>${w.host} ${w.pid}</td><td>${time(ctx, w.last_seen_at)}</td><td>${time(ctx, w.expires_at)}</td><td>${held[i].total} ${held[i].items.map((t) => html` ${taskLink(ctx, t.id)}`)}</td></tr>`)}</table>`,
+    html`<div class="scroll"><table id="workers"><tr><th>worker</th><th>pod</th><th>status</th><th>host / pid</th><th>last heartbeat</th><th>lease until</th><th>running tasks</th></tr>
+${workers.map((w, i) => html`<tr><td>${w.worker_id}</td><td>${w.pod_id}</td><td>${badge(w.status)}</td><td>${w.host} ${w.pid}</td><td>${time(ctx, w.last_seen_at)}</td><td>${time(ctx, w.expires_at)}</td><td>${held[i].total} ${held[i].items.map((t) => html` ${taskLink(ctx, t.id)}`)}</td></tr>`)}</table></div>`,
   );
 }
 

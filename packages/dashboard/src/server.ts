@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ConfigurationError, ERROR_CODES, isStore, isTaskmillError, parseTaskId, TASK_ACTIONS, type Store, type TaskAction } from '@taskmill/contracts';
 import { bulkOptions, DbClock, openStoreForConnection, runBulkAction, runTaskAction } from '@taskmill/core';
 import { bulkConfirmPage, bulkDonePage, bulkFormPage, bulkRequest } from './bulk.js';
-import { html, page, STYLE } from './html.js';
+import { FAVICON, html, page, STYLE } from './html.js';
 import { overviewData, overviewJson, windowOf, WINDOWS } from './health.js';
 import { LIVE_SCRIPT, taskJson } from './live.js';
 import { confirmPage, nameActionPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
@@ -207,6 +207,7 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, simple(base, 'Method not allowed', ''), undefined, { Allow: 'GET, HEAD, POST' });
       if (path === '/style.css') return send(res, 200, STYLE, 'text/css; charset=utf-8');
+      if (path === '/favicon.svg') return send(res, 200, FAVICON, 'image/svg+xml');
       if (path === '/assets/live.js') return send(res, 200, LIVE_SCRIPT, 'text/javascript; charset=utf-8');
       // every page shows times relative to the database's clock
       const now = await dbNow(clock, options.store);
