@@ -125,7 +125,8 @@ export class HandlerRegistry {
     }
     const withModule = isPlainObject(value) && Object.hasOwn(value, 'module') && value.module !== undefined;
     if (!isPlainObject(value) || (typeof value.handler !== 'function' && !withModule)) {
-      throw new InvalidHandlerError(`Handler must be a function or an object with a handler or module property (task: ${name})`);
+      // fib-flow's message, kept word for word (docs/behaviour.md#handlers), with the isolated form named after it
+      throw new InvalidHandlerError(`Handler must be a function or an object with handler property (or module, for an isolated handler) (task: ${name})`);
     }
     if (withModule && value.handler !== undefined) {
       throw new InvalidHandlerError(`Handler of task ${name} gives both handler and module: an isolated handler is the module's export, give one of them`);
