@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../src/chromium.js';
 import type { Store, Task, TaskQuery } from '@taskmill/contracts';
 import { openStoreForConnection } from '@taskmill/core';
 import { serveDashboard, type RunningDashboard } from '@taskmill/dashboard';
@@ -20,7 +21,6 @@ import { serveDashboard, type RunningDashboard } from '@taskmill/dashboard';
  * covers the pages on every store.
  */
 
-const CHROMIUM = process.env.TASKMILL_CHROMIUM ?? '/usr/bin/chromium';
 const SAMPLE_DIR = fileURLToPath(new URL('../../../apps/sample/', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../screenshots/sample/', import.meta.url));
 const TOKEN = 'correct horse battery staple';
@@ -51,7 +51,7 @@ function runSample(connection: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set TASKMILL_CHROMIUM)`);
+  browser = await launchChromium(); // first: a missing browser fails before the sample runs
   dir = mkdtempSync(join(tmpdir(), 'taskmill-sample-'));
   const connection = `sqlite:${join(dir, 'sample.db')}`;
   await runSample(connection);
@@ -59,10 +59,6 @@ beforeAll(async () => {
   dashboard = await serveDashboard({ store, actionsToken: TOKEN });
   rmSync(SHOTS, { recursive: true, force: true });
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
 }, 90_000);
 
 afterAll(async () => {

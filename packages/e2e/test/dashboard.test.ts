@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, request, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../src/chromium.js';
 import { NEW_TASK_DEFAULTS, type Store } from '@taskmill/contracts';
 import type { TaskManager } from '@taskmill/core';
 import { createDashboard, serveDashboard, type RunningDashboard } from '@taskmill/dashboard';
@@ -18,7 +19,6 @@ import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
  * packages/e2e/screenshots/<store>-<page>.png.
  */
 
-const CHROMIUM = process.env.TASKMILL_CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = fileURLToPath(new URL('../screenshots/', import.meta.url));
 const TOKEN = 'correct horse battery staple';
 const HOSTILE_TAG = '<script>alert(1)</script>';
@@ -42,13 +42,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  // under CI a missing browser fails the suite; locally too: the dashboard's tests need it
-  if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install chromium, or set TASKMILL_CHROMIUM)`);
   mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
