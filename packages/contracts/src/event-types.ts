@@ -20,6 +20,8 @@ export const EVENT_TYPES = [
   'task_replaced',
   'name_paused',
   'name_resumed',
+  'schedule_updated',
+  'schedule_removed',
 ] as const;
 
 /** An audit event type. */

@@ -52,6 +52,8 @@ export const LIMITS = {
    * `length`): VARCHAR(255) columns on MySQL and PostgreSQL count characters, never more than this.
    */
   max_name_length: 255,
+  /** `every` of a schedule (seconds between runs): at most 366 days. */
+  max_every_seconds: 366 * 24 * 3600,
   /** A cron expression, in characters (a VARCHAR(100) column). */
   max_cron_expr_length: 100,
   /**

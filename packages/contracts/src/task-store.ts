@@ -1,5 +1,6 @@
 import type { BulkAction, BulkBatchInput, BulkBatchResult, BulkFilter } from './bulk-actions.js';
 import type { DeleteTasksFilter, Page, RetryBackoff, TagStat, Task, TaskId, TaskQuery, UniqueScope } from './records.js';
+import type { ScheduleQuery } from './schedules.js';
 import type { TaskStatus, TaskType } from './statuses.js';
 
 /*
@@ -185,7 +186,18 @@ export interface NamePause {
  */
 export type FinishOutcome =
   | { kind: 'completed'; result: string | null }
-  | { kind: 'rescheduled'; result: string | null; next_run_time: number }
+  | {
+      kind: 'rescheduled';
+      result: string | null;
+      next_run_time: number;
+      /**
+       * The expression `next_run_time` was computed from (the claimed row's `cron_expr` and
+       * `cron_tz`). When the row's differ at finish, a schedule update changed them during the run
+       * and set the row's `next_run_time` from the new ones: that time stands
+       * (docs/behaviour.md#schedules). Absent: `next_run_time` stands.
+       */
+      basis?: { cron_expr: string | null; cron_tz: string | null };
+    }
   | {
       kind: 'failed';
       status: 'failed' | 'timeout';
@@ -282,6 +294,34 @@ export interface TaskStore {
    * in input order. Optional: a store without it cannot enqueue in foreign transactions.
    */
   createTasksWithin?(handle: unknown, tasks: NewTask[], now: number): Promise<TaskId[]>;
+
+  /**
+   * Create or update in place the managed schedule `(task.name, task.unique_key)`
+   * (docs/behaviour.md#schedules). `task` is a `cron` task with `unique_key` of scope `unfinished`,
+   * validated by core, its `next_run_time` computed from its expression at `now`. The UNIQUE index
+   * over `(name, unique_slot)` decides, as for unique tasks: without a holder the row is inserted
+   * (event `task_created`). Else the holder is locked and must be a schedule row (`cron`, scope
+   * `unfinished`), or `DuplicateTaskError` and nothing is written. Its payload, expression, time
+   * zone, priority, tag, timeout, retry settings and concurrency key become the task's; when the
+   * expression or time zone changed, its `next_run_time` becomes the task's, except while it waits
+   * for a retry (`failed`/`timeout`) or for a workflow stage (`pending` at stage > 0). Its status,
+   * attempt, worker and run history are left alone, so a running attempt finishes undisturbed.
+   * One `schedule_updated` event when anything changed; nothing is written when nothing did.
+   * Returns the row after the call and whether it was inserted.
+   */
+  upsertSchedule(task: NewTask, now: number): Promise<{ task: Task; created: boolean }>;
+
+  /**
+   * Remove the schedule `(name, key)`; false (nothing written) when no schedule row holds it. A
+   * row that is not running is cancelled (`permanently_failed`, error `Schedule removed`). A running
+   * one releases its key and becomes an `async` task: its attempt finishes as a one-off task's
+   * would (completed, or failed and retried like one), and it is never rescheduled. Events:
+   * `schedule_removed`, then for a cancelled row `task_permanently_failed` (`cancelled: true`).
+   */
+  removeSchedule(name: string, key: string, now: number): Promise<boolean>;
+
+  /** The schedule rows (see `isScheduleTask`), paged in creation order like `queryTasks`; `name` filters. */
+  listSchedules(query: ScheduleQuery): Promise<Page<Task>>;
 
   /**
    * Claim up to `limit` due tasks in one transaction (docs/behaviour.md#claiming). Candidates: `name` in

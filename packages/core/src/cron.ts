@@ -1,5 +1,5 @@
 import { CronExpressionParser } from 'cron-parser';
-import { InvalidCronError, LIMITS } from '@taskmill/contracts';
+import { InvalidCronError, LIMITS, parseEvery } from '@taskmill/contracts';
 
 /** Default time zone of cron expressions. */
 export const DEFAULT_CRON_TZ = 'UTC';
@@ -28,4 +28,16 @@ export function nextCronTime(expr: string, tz: string, after: number): number {
   } catch (cause) {
     throw new InvalidCronError(expr, { cause });
   }
+}
+
+/**
+ * The next run of a cron task's stored expression after `after` (ms): an interval schedule's
+ * `@every Ns` falls on the grid of multiples of N seconds since the Unix epoch, the first grid
+ * time strictly after `after` (docs/behaviour.md#schedules); anything else is a cron expression.
+ */
+export function nextRunTime(expr: string, tz: string, after: number): number {
+  const every = parseEvery(expr);
+  if (every === null) return nextCronTime(expr, tz, after);
+  const ms = every * 1000;
+  return (Math.floor(after / ms) + 1) * ms;
 }

@@ -18,6 +18,12 @@ import {
   deadLetter,
 } from './validate.js';
 
+/** What a new task takes from its handler's registration when the task does not say. */
+export type TaskDefaults = Pick<
+  HandlerDefinition,
+  'name' | 'timeout' | 'max_retries' | 'retry_interval' | 'retry_backoff' | 'retry_max_interval' | 'retry_jitter' | 'priority' | 'dead_letter'
+>;
+
 /** A registered handler with its defaults, frozen at registration (docs/behaviour.md#handlers). */
 export interface HandlerDefinition {
   name: string;
@@ -200,6 +206,14 @@ export class HandlerRegistry {
   }
 
   /** The live definition, or undefined. */
+  /**
+   * The defaults a task of `name` takes: its registration's, else the manager's (a schedule may
+   * name a handler this process does not run; docs/behaviour.md#schedules).
+   */
+  defaultsFor(name: string): TaskDefaults {
+    return this.defs.get(name) ?? { name, priority: undefined, dead_letter: null, ...this.defaults };
+  }
+
   get(name: string): HandlerDefinition | undefined {
     return this.defs.get(name);
   }

@@ -3,6 +3,7 @@ export { openStoreForConnection } from './connection.js';
 export { DbClock, CLOCK_SKEW_WARNING_MS, type Clock } from './db-clock.js';
 // the operator tools (CLI, dashboard) act through the same dispatcher as the TaskManager's own methods
 export { runTaskAction, type TaskActionOptions } from './task-actions.js';
+export { scheduleTask, builtInDefaults } from './task-options.js';
 export {
   runBulkAction,
   bulkAction,
@@ -41,6 +42,7 @@ export type {
   NextFn,
   AsyncOptions,
   CronOptions,
+  ScheduleSpec,
   AsyncBatchItem,
   TransactionalEnqueue,
   CheckpointInput,
@@ -116,4 +118,7 @@ export type {
   Dialect,
   NamePause,
   FlowLimits,
+  Schedule,
+  ScheduleQuery,
+  ScheduleUpsert,
 } from '@taskmill/contracts';

@@ -1,5 +1,5 @@
 import { LIMITS, TaskTimeoutError, TaskmillError, isPermanentError, utf8Bytes, type FinishOutcome, type Task } from '@taskmill/contracts';
-import { nextCronTime } from './cron.js';
+import { nextRunTime } from './cron.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import { toJsonText } from './serialize.js';
 import { SubTasks, Suspension } from './suspension.js';
@@ -84,7 +84,8 @@ export function outcomeOf(value: unknown, task: Task, registry: HandlerRegistry,
     }
     const result = toJsonText(value, `Result of task ${task.id} (${task.name})`, 'max_result_bytes');
     if (task.type === 'cron') {
-      return { kind: 'rescheduled', result, next_run_time: nextCronTime(task.cron_expr ?? '', task.cron_tz ?? 'UTC', now) };
+      const basis = { cron_expr: task.cron_expr, cron_tz: task.cron_tz };
+      return { kind: 'rescheduled', result, next_run_time: nextRunTime(task.cron_expr ?? '', task.cron_tz ?? 'UTC', now), basis };
     }
     return { kind: 'completed', result };
   } catch (error) {

@@ -1,10 +1,10 @@
-import { LIMITS, ValidationError, knownKeysObject, unknownOption, type NewTask, type TaskId } from '@taskmill/contracts';
+import { LIMITS, ValidationError, knownKeysObject, scheduleOf, unknownOption, type NewTask, type ScheduleUpsert, type TaskId } from '@taskmill/contracts';
 import type { DbClock } from './db-clock.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import type { StoreHandle } from './store-handle.js';
-import { asyncTask, cronTask } from './task-options.js';
+import { asyncTask, cronTask, scheduleTask } from './task-options.js';
 import type { Telemetry } from './telemetry.js';
-import type { AsyncBatchItem, AsyncOptions, CronOptions, PayloadOf, TaskMap, TransactionalEnqueue } from './types.js';
+import type { AsyncBatchItem, AsyncOptions, CronOptions, PayloadOf, ScheduleSpec, TaskMap, TransactionalEnqueue } from './types.js';
 import type { WakeSignal } from './wake-signal.js';
 
 /** Items of an `asyncMany` validated between two turns of the event loop. */
@@ -47,6 +47,20 @@ export class Submission<M extends TaskMap> {
   async cron<K extends keyof M & string>(name: K, cronExpr: string, payload?: PayloadOf<M, K>, options?: CronOptions): Promise<TaskId> {
     const [id] = await this.insert((now) => [cronTask(this.registry, name, cronExpr, payload, options, now)]);
     return id;
+  }
+
+  /** Create or update the schedule `(name, key)` in place (see `TaskManager.schedule`). */
+  async schedule<K extends keyof M & string>(name: K, key: string, spec: ScheduleSpec<PayloadOf<M, K>>): Promise<ScheduleUpsert> {
+    const build = (now: number) => scheduleTask((n) => this.registry.defaultsFor(n), name, key, spec, now);
+    let task = build(this.clock.now());
+    if (!this.clock.synced) {
+      await this.db.ready();
+      task = build(this.clock.now());
+    }
+    const store = await this.db.ready();
+    const { task: row, created } = await store.upsertSchedule(task, this.clock.now());
+    this.wake.wakeAt(row.next_run_time);
+    return { ...scheduleOf(row), created };
   }
 
   /** Enqueue inside the application's transaction `handle` (see `TaskManager.within`). */

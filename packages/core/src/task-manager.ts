@@ -1,4 +1,5 @@
-import { LifecycleError, isPlainObject, parseTaskId, sessionLimitsForLease } from '@taskmill/contracts';
+import { LifecycleError, isPlainObject, parseTaskId, scheduleOf, sessionLimitsForLease } from '@taskmill/contracts';
+import type { Schedule, ScheduleQuery, ScheduleUpsert } from '@taskmill/contracts';
 import type { AttemptQuery, BulkAction, BulkFilter, DeleteTasksFilter, EventQuery, NamePause, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
 import type { TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
 import * as audit from '@taskmill/audit';
@@ -13,11 +14,11 @@ import { StoreHandle } from './store-handle.js';
 import { Submission } from './submission.js';
 import { Suspension } from './suspension.js';
 import { Telemetry } from './telemetry.js';
-import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler } from './types.js';
+import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, ScheduleSpec, TaskHandler } from './types.js';
 import type { TaskMap, TransactionalEnqueue, UntypedTaskMap } from './types.js';
 import { AFTER_TASK_ACTION, runTaskAction, taskActionOptions } from './task-actions.js';
 import { bulkAction, bulkOptions, runBulkAction, type BulkOptions, type BulkResult } from './bulk-actions.js';
-import { requireId } from './validate.js';
+import { requireId, scheduleKey, taskName } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
 
 /** Lifecycle states of a manager. */
@@ -130,6 +131,37 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   /** Register a cron task (UTC unless `tz` is given; payload `{}` when none is given); resolves to its id. */
   cron<K extends keyof M & string>(name: K, cronExpr: string, payload?: PayloadOf<M, K>, options?: CronOptions): Promise<TaskId> {
     return this.submission.cron(name, cronExpr, payload, options);
+  }
+
+  /**
+   * Create or update in place the managed schedule `(name, key)` (docs/behaviour.md#schedules):
+   * `{cron: expr, tz?}` or `{every: seconds}`, with `payload` and the task options of `cron()`. One
+   * row per `(name, key)` whatever number of processes call it at once; the call sets the whole
+   * definition. A changed expression moves the next run (computed now, on the database's clock);
+   * a changed payload or option alone keeps it; a running attempt finishes undisturbed and the new
+   * definition applies from the next run. The handler need not be registered in this manager.
+   * Resolves to the schedule as it now stands, with `created`.
+   */
+  schedule<K extends keyof M & string>(name: K, key: string, spec: ScheduleSpec<PayloadOf<M, K>>): Promise<ScheduleUpsert> {
+    return this.submission.schedule(name, key, spec);
+  }
+
+  /**
+   * Remove the schedule `(name, key)`: no further runs. A running attempt finishes (as a one-off
+   * task: it is not rescheduled); any other state is cancelled (`Schedule removed`). Resolves to
+   * whether such a schedule existed.
+   */
+  async unschedule(name: keyof M & string, key: string): Promise<boolean> {
+    const checkedName = taskName(name);
+    const checkedKey = scheduleKey(key);
+    const store = await this.db.ready();
+    return store.removeSchedule(checkedName, checkedKey, this.clock.now());
+  }
+
+  /** The managed schedules, in creation order, paged like the task queries (`{name?, limit?, cursor?…}`). */
+  async getSchedules(query: ScheduleQuery = {}): Promise<Page<Schedule>> {
+    const page = await (await this.db.ready()).listSchedules(query);
+    return { ...page, items: page.items.map(scheduleOf) };
   }
 
   /**

@@ -1,6 +1,6 @@
-import { ValidationError, isPlainObject, type NewChildTask, type NewTask, type Task } from '@taskmill/contracts';
-import { DEFAULT_CRON_TZ, nextCronTime } from './cron.js';
-import type { HandlerDefinition, HandlerRegistry } from './handler-registry.js';
+import { InvalidCronError, LIMITS, ValidationError, everyExpr, isPlainObject, type NewChildTask, type NewTask, type Task } from '@taskmill/contracts';
+import { DEFAULT_CRON_TZ, nextCronTime, nextRunTime } from './cron.js';
+import type { HandlerRegistry, TaskDefaults } from './handler-registry.js';
 import { toJsonText } from './serialize.js';
 import * as v from './validate.js';
 
@@ -29,7 +29,7 @@ const COMMON_KEYS = [
 const ASYNC_KEYS = [...COMMON_KEYS, 'dead_letter', 'delay', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate', 'debounce'] as const;
 const CRON_KEYS = [...COMMON_KEYS, 'tz', 'unique_key', 'unique_scope', 'unique_period', 'on_duplicate'] as const;
 
-function resolve(def: HandlerDefinition, payload: unknown, opts: Record<string, unknown>, fallbackPriority: number, what: string): NewChildTask {
+function resolve(def: TaskDefaults, payload: unknown, opts: Record<string, unknown>, fallbackPriority: number, what: string): NewChildTask {
   return {
     name: def.name,
     payload: toJsonText(payload, `Payload of ${what} ${def.name}`, 'max_payload_bytes'),
@@ -158,4 +158,46 @@ export function childTask(registry: HandlerRegistry, def: unknown, parent: Task)
   }
   const handler = registry.require(def.name, (n) => `No handler registered for child task: ${n}`);
   return resolve(handler, def.payload, def, parent.priority, 'child task');
+}
+
+const SCHEDULE_KEYS = [...COMMON_KEYS, 'cron', 'every', 'tz', 'payload'] as const;
+
+/** The defaults of a schedule built without a manager (the CLI): the tables' defaults, as a task enqueued without options gets. */
+export function builtInDefaults(name: string): TaskDefaults {
+  return { name, priority: undefined, dead_letter: null, timeout: 60, max_retries: 3, retry_interval: 0, retry_backoff: 'fixed', retry_max_interval: null, retry_jitter: 0 };
+}
+
+/**
+ * A managed schedule's task (docs/behaviour.md#schedules): `schedule(name, key, {cron | every, tz?,
+ * payload?, …task options})`. A `cron` task whose unique key (scope `unfinished`) is `key`; an
+ * interval is stored as `@every Ns` and has no time zone. The handler need not be registered here
+ * (`defaults` are its registration's, or the manager's). Every value is validated, before
+ * anything is written; the next run is computed at `now`.
+ */
+export function scheduleTask(defaults: (name: string) => TaskDefaults, name: unknown, key: unknown, spec: unknown, now: number): NewTask {
+  const checkedName = v.taskName(name);
+  const checkedKey = v.scheduleKey(key);
+  if (!isPlainObject(spec)) throw new ValidationError(`schedule() needs a definition object {cron | every, tz?, payload?, ...options}, got ${v.describe(spec)}`);
+  const opts = v.knownOptions(spec, SCHEDULE_KEYS, 'schedule definition', 'schedule');
+  if ((opts.cron === undefined) === (opts.every === undefined)) throw new ValidationError('A schedule needs exactly one of cron (an expression) and every (seconds)');
+  let expr: string;
+  let tz: string | null;
+  let nextRun: number;
+  if (opts.every !== undefined) {
+    if (opts.tz !== undefined) throw new ValidationError('tz is for cron expressions; an every interval runs on a grid of seconds since the Unix epoch');
+    const every = opts.every;
+    if (typeof every !== 'number' || !Number.isInteger(every) || every < 1 || every > LIMITS.max_every_seconds) {
+      throw new ValidationError(`every must be a whole number of seconds from 1 to ${LIMITS.max_every_seconds}, got ${v.describe(every)}`);
+    }
+    expr = everyExpr(every);
+    tz = null;
+    nextRun = nextRunTime(expr, 'UTC', now);
+  } else {
+    if (typeof opts.cron !== 'string') throw new InvalidCronError(String(opts.cron), { detail: 'cron must be a string' });
+    expr = opts.cron;
+    tz = opts.tz === undefined ? DEFAULT_CRON_TZ : v.nonEmptyString(opts.tz, 'tz');
+    nextRun = nextCronTime(expr, tz, now);
+  }
+  const resolved = resolve(defaults(checkedName), topLevelPayload(opts.payload), opts, DEFAULT_PRIORITY, 'schedule');
+  return topLevel(resolved, 'cron', nextRun, expr, tz, { unique_key: checkedKey, unique_scope: 'unfinished' }, now);
 }

@@ -204,6 +204,20 @@ export interface CronOptions extends Omit<AsyncOptions, 'delay' | 'debounce' | '
   tz?: string;
 }
 
+/**
+ * The definition of a managed schedule (docs/behaviour.md#schedules): exactly one of `cron` and
+ * `every`, and the task options of `cron()` but the unique ones (the schedule's key is its unique
+ * key). A `schedule()` call sets the whole definition: an option left out takes its default again.
+ */
+export interface ScheduleSpec<P = unknown> extends Omit<CronOptions, 'unique_key' | 'unique_scope' | 'unique_period' | 'on_duplicate'> {
+  /** A cron expression (as `cron()` accepts), evaluated in `tz`. */
+  cron?: string;
+  /** Seconds between runs, a whole number from 1 to `LIMITS.max_every_seconds`: runs fall on the multiples of it since the Unix epoch. */
+  every?: number;
+  /** The payload of every run. (Default: `{}`) */
+  payload?: P;
+}
+
 /** One entry of `asyncMany()`. */
 export interface AsyncBatchItem<M extends TaskMap = UntypedTaskMap, K extends keyof M & string = keyof M & string> {
   name: K;

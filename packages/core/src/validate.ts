@@ -184,6 +184,13 @@ export function uniqueKey(value: unknown): string {
   return assertStorableText(value, 'unique_key');
 }
 
+/** A schedule's key: a non-empty string of at most `LIMITS.max_name_length` characters (docs/behaviour.md#schedules). */
+export function scheduleKey(value: unknown): string {
+  if (typeof value !== 'string' || value === '') throw new ValidationError(`A schedule key must be a non-empty string, got ${describe(value)}`);
+  if (value.length > LIMITS.max_name_length) throw new ValidationError(`A schedule key must be at most ${LIMITS.max_name_length} characters`);
+  return assertStorableText(value, 'schedule key');
+}
+
 const UNIQUE_SCOPES = ['pending', 'unfinished', 'period'] as const;
 
 /** A `unique_scope`: `pending`, `unfinished` or `period`. */

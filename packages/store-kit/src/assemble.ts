@@ -16,6 +16,7 @@ import {
   bulkSelection,
   checkBulkBatch,
   eventConditions,
+  scheduleConditions,
   taskConditions,
   taskStatConditions,
   workerConditions,
@@ -70,6 +71,12 @@ export function assembleStore(driver: StoreDriver): Store {
       const lean = plain?.create ? operations.plainCreateRows(tasks, now) : null;
       if (lean) return plain!.create!(lean.rows, now, lean.wake);
       return write('createTasks', (tx) => operations.createTasks(tx, tasks, now));
+    },
+    upsertSchedule: (task, now) => write('upsertSchedule', (tx) => operations.upsertSchedule(tx, task, now)),
+    removeSchedule: (name, key, now) => write('removeSchedule', (tx) => operations.removeSchedule(tx, String(name), String(key), now)),
+    listSchedules: async (query) => {
+      const conditions = scheduleConditions(query);
+      return read('listSchedules', (reader) => paged(reader, 'tasks', conditions, query, decodeTask));
     },
     claimTasks: async (request) => (await store.claimBatch(request)).tasks,
     claimBatch: async (request) => {

@@ -217,8 +217,21 @@ export function complete(task: Task, result: string | null, now: number): TaskCh
   });
 }
 
-/** A cron task's handler returned: `pending` at its next run, stage 0, retries reset. */
-export function reschedule(task: Task, result: string | null, nextRunTime: number, now: number): TaskChange {
+/**
+ * A cron task's handler returned: `pending` at its next run, stage 0, retries reset. Two cases of
+ * a schedule changed during the run (docs/behaviour.md#schedules): a row whose expression differs
+ * from `basis` (the one the worker computed `nextRunTime` from) keeps the `next_run_time` the
+ * update set from the new expression; a row removed while running (now `async`) completes.
+ */
+export function reschedule(
+  task: Task,
+  result: string | null,
+  nextRunTime: number,
+  now: number,
+  basis?: { cron_expr: string | null; cron_tz: string | null },
+): TaskChange {
+  if (task.type !== 'cron') return complete(task, result, now);
+  if (basis && (basis.cron_expr !== task.cron_expr || basis.cron_tz !== task.cron_tz)) nextRunTime = task.next_run_time;
   return change(
     task,
     { status: 'pending', result, next_run_time: nextRunTime, stage: 0, retry_count: 0, last_active_time: now },
@@ -416,6 +429,72 @@ export function replaceHolder(task: Task, update: HolderUpdate, now: number): Ta
   const nextRunTime = patch.next_run_time ?? task.next_run_time;
   return change(task, patch, [events.replaced(task, patch.payload !== undefined, task.next_run_time, nextRunTime, now)], { guard: { status: 'pending' } });
 }
+
+/** The columns of a schedule's definition a `schedule()` call sets (docs/behaviour.md#schedules). */
+const SCHEDULE_OPTION_COLUMNS = [
+  'priority',
+  'tag',
+  'timeout',
+  'max_retries',
+  'retry_interval',
+  'retry_backoff',
+  'retry_max_interval',
+  'retry_jitter',
+  'concurrency_key',
+] as const satisfies readonly (keyof TaskPatch & keyof NewTask)[];
+
+/**
+ * A schedule's row takes the definition of a `schedule()` call (docs/behaviour.md#schedules), or
+ * null when nothing differs. A changed expression or time zone moves `next_run_time` to the new
+ * one's (computed at the call), except while the row waits for a retry (`failed`/`timeout`) or a
+ * workflow stage (`pending` at stage > 0); a running row keeps its attempt, and its worker's
+ * finish keeps that time (see {@link reschedule}). The status never changes.
+ */
+export function updateSchedule(task: Task, def: NewTask, now: number): TaskChange | null {
+  const patch: TaskPatch = {};
+  const changed: string[] = [];
+  if (def.payload !== JSON.stringify(task.payload)) {
+    patch.payload = def.payload;
+    changed.push('payload');
+  }
+  if (def.cron_expr !== task.cron_expr || def.cron_tz !== task.cron_tz) {
+    patch.cron_expr = def.cron_expr;
+    patch.cron_tz = def.cron_tz;
+    changed.push('expression');
+    const waits = task.status === 'failed' || task.status === 'timeout' || (task.status === 'pending' && task.stage > 0);
+    if (!waits) patch.next_run_time = def.next_run_time;
+  }
+  let options = false;
+  for (const column of SCHEDULE_OPTION_COLUMNS) {
+    const value = def[column] ?? null;
+    if (value !== (task[column] ?? null)) {
+      (patch as Record<string, unknown>)[column] = value;
+      options = true;
+    }
+  }
+  if (options) changed.push('options');
+  if (changed.length === 0) return null;
+  const nextRunTime = patch.next_run_time ?? task.next_run_time;
+  const draft = events.scheduleUpdated(task, task.status, task.unique_key ?? '', changed, task.next_run_time, nextRunTime, now);
+  return change(task, patch, [draft], { due: task.status === 'pending' && nextRunTime <= now });
+}
+
+/**
+ * A schedule removed (docs/behaviour.md#schedules): its key is released. A running row becomes an
+ * `async` task whose attempt finishes as a one-off task's would; any other is cancelled
+ * (`permanently_failed`, `Schedule removed`).
+ */
+export function removeSchedule(task: Task, now: number): TaskChange {
+  const key = task.unique_key ?? '';
+  if (task.status === 'running') {
+    return change(task, { type: 'async', unique_slot: null }, [events.scheduleRemoved(task, 'running', 'running', key, now)]);
+  }
+  const cancelled = cancel(task, SCHEDULE_REMOVED, now);
+  return { ...cancelled, events: [events.scheduleRemoved(task, task.status, 'permanently_failed', key, now), ...cancelled.events] };
+}
+
+/** The error of a schedule's row cancelled by its removal. */
+export const SCHEDULE_REMOVED = 'Schedule removed';
 
 /** Manual cancel: `permanently_failed` with the reason as error; a child is credited. */
 export function cancel(task: Task, reason: string, now: number): TaskChange {

@@ -190,6 +190,25 @@ export const events = {
     });
   },
 
+  /**
+   * A schedule changed in place (docs/behaviour.md#schedules): status unchanged; `changed` names
+   * what changed (`payload`, `expression`, `options`).
+   */
+  scheduleUpdated(task: EventSubject, status: TaskStatus, key: string, changed: string[], previousRunTime: number, nextRunTime: number, now: number): EventDraft {
+    return draft(task, 'schedule_updated', status, status, now, {
+      message: `Schedule ${JSON.stringify(key)} of task ${task.id} updated: ${changed.join(', ')}`,
+      metadata: { key, changed, previous_next_run_time: previousRunTime, next_run_time: nextRunTime },
+    });
+  },
+
+  /** A schedule removed (docs/behaviour.md#schedules): `to` is `running` while its last attempt runs on, else `permanently_failed`. */
+  scheduleRemoved(task: EventSubject, from: TaskStatus, to: TaskStatus, key: string, now: number): EventDraft {
+    return draft(task, 'schedule_removed', from, to, now, {
+      message: `Schedule ${JSON.stringify(key)} of task ${task.id} removed`,
+      metadata: { key, running: from === 'running' },
+    });
+  },
+
   cancelled(task: EventSubject, from: TaskStatus, reason: string, now: number): EventDraft {
     return draft(task, 'task_permanently_failed', from, 'permanently_failed', now, {
       message: `Task ${task.id} cancelled`,

@@ -16,6 +16,7 @@ import {
   type AttemptQuery,
   type DeleteTasksFilter,
   type EventQuery,
+  type ScheduleQuery,
   type TaskQuery,
   type TaskStatus,
   type TaskType,
@@ -50,7 +51,9 @@ export type FilterColumn =
   | 'started_at'
   | 'ended_at'
   | 'created_at'
-  | 'next_run_time';
+  | 'next_run_time'
+  | 'unique_scope'
+  | 'unique_slot';
 
 /** One ANDed condition of a query. */
 export type Condition =
@@ -62,6 +65,8 @@ export type Condition =
   | { kind: 'cmp'; column: FilterColumn; op: '>=' | '<='; value: number }
   /** `column IS NULL` */
   | { kind: 'null'; column: FilterColumn }
+  /** `column IS NOT NULL` */
+  | { kind: 'not_null'; column: FilterColumn }
   /** A task of a workflow: `(id = root OR root_id = root)` on the tasks table. */
   | { kind: 'in_workflow'; root: number }
   /** An attempt of a workflow's task: `task_id IN (SELECT id FROM tasks WHERE id = root OR root_id = root)`. */
@@ -106,7 +111,8 @@ const QUERY_KEYS = {
   task: ['tag', 'status', 'name', 'worker_id', 'parent_id', 'root_id', 'type', 'workflow_root_id', 'suspend_reason', 'next_run_before', ...PAGE_KEYS],
   event: ['event_type', 'event_types', 'worker_id', 'parent_id', 'attempt', 'stage', 'started_after', 'started_before', ...PAGE_KEYS],
   attempt: ['worker_id', 'outcome', 'started_after', 'started_before', 'ended_after', 'ended_before', 'open_only', ...PAGE_KEYS],
-} as const satisfies Record<string, readonly (keyof TaskQuery | keyof EventQuery | keyof AttemptQuery)[]>;
+  schedule: ['name', ...PAGE_KEYS],
+} as const satisfies Record<string, readonly (keyof TaskQuery | keyof EventQuery | keyof AttemptQuery | keyof ScheduleQuery)[]>;
 
 /**
  * A query argument: none (undefined/null) or a plain object of known keys, so that a typo such as
@@ -187,6 +193,20 @@ export function taskConditions(query: TaskQuery | undefined | null): Condition[]
     c.add({ kind: 'eq', column: 'suspend_reason', value: assertStorableText(q.suspend_reason, 'suspend_reason') });
   }
   c.bound('next_run_time', '<=', q.next_run_before);
+  return c.list;
+}
+
+/**
+ * Conditions of `listSchedules` (docs/behaviour.md#schedules): the rows `isScheduleTask` accepts
+ * that hold their key, by `name` when given.
+ */
+export function scheduleConditions(query: ScheduleQuery | undefined | null): Condition[] {
+  const q = queryObject(query, 'schedule');
+  const c = new Conditions();
+  c.add({ kind: 'eq', column: 'type', value: 'cron' });
+  c.add({ kind: 'eq', column: 'unique_scope', value: 'unfinished' });
+  c.add({ kind: 'not_null', column: 'unique_slot' });
+  c.text('name', q.name);
   return c.list;
 }
 

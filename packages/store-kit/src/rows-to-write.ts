@@ -1,4 +1,4 @@
-import { NEW_TASK_DEFAULTS, type AttemptOutcome, type EventType, type NewTask, type TaskId, type TaskStatus } from '@taskmill/contracts';
+import { NEW_TASK_DEFAULTS, type AttemptOutcome, type EventType, type NewTask, type RetryBackoff, type TaskId, type TaskStatus, type TaskType } from '@taskmill/contracts';
 import { EVENT_COLUMNS } from './tables.js';
 import type { EventDraft } from './event-drafts.js';
 
@@ -99,8 +99,21 @@ export interface TaskPatch {
   last_event_type?: EventType;
   /** null releases the task's unique key; the key takes it back (an operator's retry or resume). */
   unique_slot?: string | null;
-  /** JSON text: a duplicate with `on_duplicate: 'replace'` (docs/behaviour.md#debounce-and-replace). */
+  /** JSON text: a duplicate with `on_duplicate: 'replace'` (docs/behaviour.md#debounce-and-replace), or a schedule update. */
   payload?: string | null;
+  // a schedule updated in place, or removed while it runs (docs/behaviour.md#schedules)
+  type?: TaskType;
+  cron_expr?: string | null;
+  cron_tz?: string | null;
+  priority?: number;
+  tag?: string | null;
+  timeout?: number;
+  max_retries?: number;
+  retry_interval?: number;
+  retry_backoff?: RetryBackoff;
+  retry_max_interval?: number | null;
+  retry_jitter?: number;
+  concurrency_key?: string | null;
 }
 
 /** Every column a {@link TaskPatch} may set, in a fixed order (stable statement text for caches). */
@@ -126,6 +139,18 @@ export const TASK_PATCH_COLUMNS = [
   'last_event_type',
   'unique_slot',
   'payload',
+  'type',
+  'cron_expr',
+  'cron_tz',
+  'priority',
+  'tag',
+  'timeout',
+  'max_retries',
+  'retry_interval',
+  'retry_backoff',
+  'retry_max_interval',
+  'retry_jitter',
+  'concurrency_key',
 ] as const satisfies readonly (keyof TaskPatch)[];
 
 /** The `[column, value]` pairs a patch sets, in {@link TASK_PATCH_COLUMNS} order. */

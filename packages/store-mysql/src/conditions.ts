@@ -28,6 +28,8 @@ function render(condition: Condition, params: unknown[]): string {
       return `${column(condition.column)} ${condition.op} ?`;
     case 'null':
       return `${column(condition.column)} IS NULL`;
+    case 'not_null':
+      return `${column(condition.column)} IS NOT NULL`;
     case 'in_workflow':
       params.push(condition.root, condition.root);
       return '(id = ? OR root_id = ?)';

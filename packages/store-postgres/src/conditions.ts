@@ -34,6 +34,8 @@ function render(db: Db, c: Condition): Fragment {
       return c.op === '>=' ? sql`${sql(c.column)} >= ${c.value}` : sql`${sql(c.column)} <= ${c.value}`;
     case 'null':
       return sql`${sql(c.column)} IS NULL`;
+    case 'not_null':
+      return sql`${sql(c.column)} IS NOT NULL`;
     case 'in_workflow':
       return sql`(id = ${c.root} OR root_id = ${c.root})`;
     case 'task_in_workflow':

@@ -26,6 +26,8 @@ function render(condition: Condition, params: Param[]): string {
       return `${condition.column} ${condition.op} ?`;
     case 'null':
       return `${condition.column} IS NULL`;
+    case 'not_null':
+      return `${condition.column} IS NOT NULL`;
     case 'in_workflow':
       params.push(condition.root, condition.root);
       return '(id = ? OR root_id = ?)';

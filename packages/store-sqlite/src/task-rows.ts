@@ -149,6 +149,18 @@ const PATCH_KINDS: Record<keyof TaskPatch, 'number' | 'string' | 'bytes'> = {
   last_event_type: 'string',
   unique_slot: 'string',
   payload: 'string',
+  type: 'string',
+  cron_expr: 'string',
+  cron_tz: 'string',
+  priority: 'number',
+  tag: 'string',
+  timeout: 'number',
+  max_retries: 'number',
+  retry_interval: 'number',
+  retry_backoff: 'string',
+  retry_max_interval: 'number',
+  retry_jitter: 'number',
+  concurrency_key: 'string',
 };
 const KINDS = TASK_PATCH_COLUMNS.map((column) => PATCH_KINDS[column]);
 

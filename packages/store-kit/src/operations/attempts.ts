@@ -225,7 +225,7 @@ function outcomeChange(task: Task, fence: Fence, outcome: Exclude<FinishOutcome,
     case 'completed':
       return changes.complete(task, outcome.result, now);
     case 'rescheduled':
-      return changes.reschedule(task, outcome.result, outcome.next_run_time, now);
+      return changes.reschedule(task, outcome.result, outcome.next_run_time, now, outcome.basis);
     case 'failed':
       return changes.fail(task, outcome.status, outcome.error, outcome.timeout_type, now, outcome.permanent === true);
     case 'suspended':
