@@ -172,14 +172,17 @@ function keepsType(value: Param, kind: 'number' | 'string' | 'bytes'): boolean {
   return Buffer.isBuffer(value);
 }
 
-/** UPDATE texts by shape: bit i of the mask for TASK_PATCH_COLUMNS[i], times 8, plus the guard's bits. */
+/**
+ * UPDATE texts by shape: the mask has 2^i for TASK_PATCH_COLUMNS[i] (more columns than a 32-bit
+ * bit operation holds, so arithmetic, exact in a double), times 8, plus the guard's bits.
+ */
 const UPDATES = new Map<number, string>();
 
-function updateText(mask: number, guardBits: number): string {
+function updateText(mask: number, columns: readonly number[], guardBits: number): string {
   const key = mask * 8 + guardBits;
   let text = UPDATES.get(key);
   if (text === undefined) {
-    const sets = TASK_PATCH_COLUMNS.filter((_, i) => mask & (1 << i)).map((column) => `${column} = ?`);
+    const sets = columns.map((i) => `${TASK_PATCH_COLUMNS[i]} = ?`);
     let guard = '';
     if (guardBits & 1) guard += ' AND status = ?';
     if (guardBits & 2) guard += ' AND worker_id = ?';
@@ -199,7 +202,7 @@ function patchRow(sql: SqliteConnection, change: TaskChange): boolean {
   for (let i = 0; i < TASK_PATCH_COLUMNS.length; i++) {
     const value = patch[TASK_PATCH_COLUMNS[i]];
     if (value === undefined) continue;
-    mask |= 1 << i;
+    mask += 2 ** i;
     columns.push(i);
     params.push(bind(value));
   }
@@ -220,7 +223,7 @@ function patchRow(sql: SqliteConnection, change: TaskChange): boolean {
       params.push(guard.attempt);
     }
   }
-  if (sql.write(updateText(mask, guardBits), params).changes === 0) return false;
+  if (sql.write(updateText(mask, columns, guardBits), params).changes === 0) return false;
   // the kept copy of the row, if any, becomes the row as written (a new object: one handed out stays as it was)
   const kept = sql.taskRows;
   const row = kept?.get(change.task_id);
