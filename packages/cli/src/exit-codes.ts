@@ -9,7 +9,7 @@ export const EXIT_CODES = {
   OK: 0,
   /** The task's state does not allow the action (e.g. `resume` of a completed task), or an unexpected error. */
   REFUSED: 1,
-  /** Bad usage: unknown command or option, a missing or malformed argument (id, `--limit`, `--status`, `--db` URL). */
+  /** Bad usage: unknown command or option, a missing or malformed argument (id, `--limit`, `--status`, `--db` URL, a schedule's `--cron`, `--every` or `--payload`). */
   USAGE: 2,
   /** The database cannot be reached or failed (server down, store package missing, schema not migrated). */
   UNAVAILABLE: 3,
@@ -29,6 +29,9 @@ export function exitCodeFor(error: unknown): ExitCode {
       return EXIT_CODES.NOT_FOUND;
     case ERROR_CODES.CONFIG:
     case ERROR_CODES.VALIDATION:
+    case ERROR_CODES.INVALID_CRON:
+    case ERROR_CODES.NOT_SERIALIZABLE:
+    case ERROR_CODES.LIMIT_EXCEEDED:
       return EXIT_CODES.USAGE;
     case ERROR_CODES.STORE_UNAVAILABLE:
     case ERROR_CODES.STORE:

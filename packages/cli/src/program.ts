@@ -12,6 +12,7 @@ import { DEFAULT_EXPIRE_TIME, retentionRun, type RetentionOptions } from './comm
 import { status } from './commands/status.js';
 import { DEFAULT_LIMIT, tasks, type TasksOptions } from './commands/tasks.js';
 import { workers } from './commands/workers.js';
+import { listSchedules, removeSchedule, setSchedule, type ScheduleListOptions, type ScheduleSetOptions } from './commands/schedules.js';
 import { serveDashboard } from '@taskmill/dashboard';
 import { DB_ENV, openCommandStore, type ConnectionOptions } from './connection.js';
 
@@ -164,6 +165,33 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .argument('<name>', 'task name')
     .option('--by <who>', 'who resumes it (kept with its event)')
     .action(action(false, (store, clock, name: string, opts: CommonOptions & { by?: string }) => controlName(store, 'resume', name, opts, clock)));
+
+  const schedules = program.command('schedules').description('managed schedules: list them, create or update one by key, remove one');
+  common(schedules.command('list', { isDefault: true }))
+    .description('list schedules (paged, oldest first)')
+    .option('--name <name>', 'only schedules of this task name')
+    .option('--limit <n>', `page size (default: ${DEFAULT_LIMIT})`, positiveInteger)
+    .option('--cursor <cursor>', "continue after a page (the previous page's next cursor)")
+    .action(action(false, (store, _clock, opts: ScheduleListOptions & CommonOptions) => listSchedules(store, opts)));
+  common(schedules.command('set'))
+    .description('create the schedule <key> of a task name, or update it in place (a changed expression moves its next run; a running attempt is not disturbed)')
+    .argument('<key>', 'schedule key (unique per task name)')
+    .requiredOption('--name <name>', 'the task name its runs have')
+    .option('--cron <expr>', 'a cron expression (5 fields, or 6 with seconds)')
+    .option('--every <seconds>', 'seconds between runs (runs fall on multiples of it since the Unix epoch)', positiveInteger)
+    .option('--tz <zone>', 'IANA time zone of --cron (default: UTC)')
+    .option('--payload <json>', 'the payload of every run (default: {})')
+    .option('--priority <n>', 'priority of its runs (default: 0)', Number)
+    .option('--tag <tag>', 'tag of its runs')
+    .option('--timeout <seconds>', 'per-attempt timeout (default: 60)', Number)
+    .option('--max-retries <n>', 'attempts per run, the first included (default: 3)', Number)
+    .option('--retry-interval <seconds>', 'seconds between a failure and its retry (default: 0)', Number)
+    .action(action(false, (store, clock, key: string, opts: ScheduleSetOptions & CommonOptions) => setSchedule(store, key, opts, clock)));
+  common(schedules.command('remove'))
+    .description('remove the schedule <key> of a task name: no further runs; a running attempt finishes')
+    .argument('<key>', 'schedule key')
+    .requiredOption('--name <name>', 'the task name')
+    .action(action(false, (store, clock, key: string, opts: CommonOptions & { name: string }) => removeSchedule(store, key, opts, clock)));
 
   common(program.command('workers'))
     .description('the worker registry: status, heartbeat, lease and running tasks of each worker')

@@ -1,5 +1,6 @@
 /*
- * An enqueuing process for the unique-task races (test/unique-tasks.test.ts, test/debounce.test.ts).
+ * An enqueuing process for the unique-task and schedule races (test/unique-tasks.test.ts, test/debounce.test.ts,
+ * test/schedules.test.ts).
  * Spawned with IPC by src/processes.ts (spawnEnqueuer): it sets up a TaskManager (no worker), says
  * `ready`, and on `go` enqueues `count` tasks of `name` with the same `unique_key` (and `options`,
  * e.g. a debounce), payload `{from: pid, i}`, as fast as it can, then sends back the ids it got and exits.
@@ -13,6 +14,8 @@ interface EnqueueArgs {
   key: string;
   count: number;
   options?: Record<string, unknown>;
+  /** Call `schedule(name, key, {...schedule, payload})` instead of `async` (test/schedules.test.ts); the ids are the schedule's task ids. */
+  schedule?: Record<string, unknown>;
 }
 
 const args = JSON.parse(process.argv[2]) as EnqueueArgs;
@@ -31,7 +34,11 @@ process.on('message', async (msg: { type: string }) => {
   if (msg.type !== 'go') return;
   const ids: number[] = [];
   try {
-    for (let i = 0; i < args.count; i++) ids.push(await tm.async(args.name, { from: process.pid, i }, { ...args.options, unique_key: args.key }));
+    for (let i = 0; i < args.count; i++) {
+      const payload = { from: process.pid, i };
+      if (args.schedule) ids.push((await tm.schedule(args.name, args.key, { ...args.schedule, payload })).task_id);
+      else ids.push(await tm.async(args.name, payload, { ...args.options, unique_key: args.key }));
+    }
     process.send!({ type: 'done', ids });
   } catch (error) {
     process.send!({ type: 'failed', error: `${(error as { code?: string }).code ?? ''} ${(error as Error).message}` });

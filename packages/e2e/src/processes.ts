@@ -78,7 +78,14 @@ export interface EnqueueProcess {
 }
 
 /** Spawn a process that enqueues `count` tasks of `name` with one `unique_key` when told to. */
-export function spawnEnqueuer(options: { connection: ProcessConnection; name: string; key: string; count: number; options?: Record<string, unknown> }): Promise<EnqueueProcess> {
+export function spawnEnqueuer(options: {
+  connection: ProcessConnection;
+  name: string;
+  key: string;
+  count: number;
+  options?: Record<string, unknown>;
+  schedule?: Record<string, unknown>;
+}): Promise<EnqueueProcess> {
   const child = fork(ENQUEUE_SCRIPT, [JSON.stringify(options)], {
     execArgv: ['--conditions=@taskmill/source', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

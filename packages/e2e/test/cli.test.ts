@@ -533,6 +533,38 @@ describeBackends('taskmill CLI', sharedBackends(), (env) => {
     }
   });
 
+  env.test('schedules: set creates then updates one row in place, lists it, remove stops it; bad input exits 2 writing nothing', async () => {
+    const { url, tm } = await migrated();
+    const created = json(await cli(['schedules', 'set', 'nightly', '--name', 'report', '--cron', '0 3 * * *', '--tz', 'Europe/Paris', '--payload', '{"to":"ops"}', '--json', '--db', url]));
+    expect(created).toMatchObject({ created: true, key: 'nightly', name: 'report', cron: '0 3 * * *', tz: 'Europe/Paris', every: null, payload: { to: 'ops' }, status: 'pending' });
+    // payload only: same row, same next run
+    const payload = json(await cli(['schedules', 'set', 'nightly', '--name', 'report', '--cron', '0 3 * * *', '--tz', 'Europe/Paris', '--payload', '{"to":"dev"}', '--json', '--db', url]));
+    expect(payload).toMatchObject({ created: false, task_id: created.task_id, next_run_time: created.next_run_time, payload: { to: 'dev' } });
+    const human = await cli(['schedules', 'set', 'nightly', '--name', 'report', '--every', '600', '--db', url]);
+    expect(human).toMatchObject({ code: 0, stderr: '' });
+    expect(human.stdout).toMatch(new RegExp(`^Schedule nightly of report updated: every 600s, next run .* \\(task ${created.task_id}\\)\\.\n$`));
+    expect(await tm.getTasks({ name: 'report' })).toMatchObject([{ id: created.task_id, cron_expr: '@every 600s', payload: {} }]);
+    const list = await cli(['schedules', '--db', url]);
+    expect(list).toMatchObject({ code: 0, stderr: '' });
+    expect(list.stdout).toMatch(/^KEY +NAME +SCHEDULE +TZ +STATUS/);
+    expect(list.stdout).toMatch(new RegExp(`^nightly +report +every 600s +pending +\\S+ +${created.task_id}$`, 'm'));
+    expect(json(await cli(['schedules', 'list', '--name', 'other', '--json', '--db', url]))).toMatchObject({ items: [], total: 0 });
+    const before = await snapshot(tm);
+    expectOneLineError(await cli(['schedules', 'set', 'k', '--name', 'report', '--cron', 'nope', '--db', url]), 2, /Invalid cron expression: nope/);
+    expectOneLineError(await cli(['schedules', 'set', 'k', '--name', 'report', '--db', url]), 2, /exactly one of cron .* and every/);
+    expectOneLineError(await cli(['schedules', 'set', 'k', '--name', 'report', '--cron', '* * * * *', '--every', '5', '--db', url]), 2, /exactly one of cron/);
+    expectOneLineError(await cli(['schedules', 'set', 'k', '--name', 'report', '--every', '0', '--db', url]), 2, /positive integer/);
+    expectOneLineError(await cli(['schedules', 'set', 'k', '--name', 'report', '--every', '5', '--payload', '{nope', '--db', url]), 2, /--payload must be JSON/);
+    expectOneLineError(await cli(['schedules', 'set', 'k', '--name', 'report', '--cron', '* * * * *', '--tz', 'Mars/Base', '--db', url]), 2, /unknown time zone/);
+    expectOneLineError(await cli(['schedules', 'set', '', '--name', 'report', '--every', '5', '--db', url]), 2, /schedule key must be a non-empty string/);
+    expectOneLineError(await cli(['schedules', 'set', 'k', '--every', '5', '--db', url]), 2, /--name/);
+    expect(await snapshot(tm)).toEqual(before);
+    expect(await cli(['schedules', 'remove', 'nightly', '--name', 'report', '--db', url])).toMatchObject({ code: 0, stderr: '', stdout: 'Schedule nightly of report removed: no further runs.\n' });
+    expect(json(await cli(['schedules', 'remove', 'nightly', '--name', 'report', '--json', '--db', url]))).toEqual({ removed: false });
+    expect(await tm.getTask(created.task_id)).toMatchObject({ status: 'permanently_failed', error: 'Schedule removed' });
+    expect((await cli(['schedules', '--db', url])).stdout).toBe('No schedules (0 match).\n');
+  });
+
   env.test('retry: a failed task runs now, a permanently failed one starts over; others are refused', async () => {
     const { url, tm } = await migrated();
     tm.use('boom', () => {
