@@ -48,7 +48,7 @@ export function page(base: string, title: string, body: Html, note?: string, ref
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark">
 <title>${title} · taskmill</title><link rel="stylesheet" href="${base}/style.css"><link rel="icon" href="${base}/favicon.svg" type="image/svg+xml">${refresh > 0 ? html`<script src="${base}/assets/live.js" defer></script>` : ''}</head>
 <body${refresh > 0 ? html` data-refresh="${refresh}"` : ''}><a class="skip" href="#main">Skip to content</a><header><a class="brand" href="${base}/">taskmill</a>
-<nav aria-label="Pages"><a href="${base}/">Overview</a><a href="${base}/tasks">Tasks</a><a href="${base}/workers">Workers</a></nav>
+<nav aria-label="Pages"><a href="${base}/">Overview</a><a href="${base}/tasks">Tasks</a><a href="${base}/workers">Workers</a><a href="${base}/schedules">Schedules</a></nav>
 <form class="search" method="get" action="${base}/tasks" role="search"><input name="q" placeholder="id, name or tag" aria-label="Search tasks by id, name or tag"><button>Search</button></form></header>
 <main id="main">${note ? html`<p class="note">${note}</p>` : ''}<h1>${title}</h1>${refresh > 0 ? html`<p id="live-status" class="live" role="status" aria-live="polite">Updated at each reload.</p>` : ''}${body}</main></body></html>`.text;
 }

@@ -1,5 +1,5 @@
 import { describeFlowLimits, flowStatus, getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
-import { allowedTaskActions, parseTaskId, TASK_ACTION_SPECS, TASK_STATUSES, type Store, type Task, type TaskAction, type TaskStatus } from '@taskmill/contracts';
+import { allowedTaskActions, parseTaskId, scheduleOf, TASK_ACTION_SPECS, TASK_STATUSES, type Store, type Task, type TaskAction, type TaskStatus } from '@taskmill/contracts';
 import { badge, progressText, when } from './format.js';
 import { healthSection, overviewData, type WindowKey } from './health.js';
 import { html, page, type Html } from './html.js';
@@ -203,6 +203,24 @@ export async function workersPage(ctx: PageContext): Promise<string> {
     'Workers',
     html`<div class="scroll"><table id="workers"><tr><th>worker</th><th>pod</th><th>status</th><th>host / pid</th><th>last heartbeat</th><th>lease until</th><th>running tasks</th></tr>
 ${workers.map((w, i) => html`<tr><td>${w.worker_id}</td><td>${w.pod_id}</td><td>${badge(w.status)}</td><td>${w.host} ${w.pid}</td><td>${time(ctx, w.last_seen_at)}</td><td>${time(ctx, w.expires_at)}</td><td>${held[i].total} ${held[i].items.map((t) => html` ${taskLink(ctx, t.id)}`)}</td></tr>`)}</table></div>`,
+  );
+}
+
+/**
+ * The managed schedules (docs/behaviour.md#schedules), oldest first, one page: key, name, cron
+ * expression or interval, status, next and last run, and the task carrying each. Read-only:
+ * schedules are changed by code or `taskmill schedules`.
+ */
+export async function schedulesPage(ctx: PageContext, params: URLSearchParams): Promise<string> {
+  const cursor = params.get('cursor');
+  const list = await ctx.store.listSchedules({ limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) });
+  const rows = list.items.map(scheduleOf);
+  const more = list.next_cursor ? html`<p><a href="${ctx.base}/schedules?cursor=${encodeURIComponent(list.next_cursor)}">Next page</a></p>` : '';
+  return page(
+    ctx.base,
+    'Schedules',
+    html`<p>${list.total} schedule${list.total === 1 ? '' : 's'}.</p><div class="scroll"><table id="schedules"><tr><th>key</th><th>name</th><th>schedule</th><th>status</th><th>next run</th><th>last run</th><th>task</th></tr>
+${rows.map((r) => html`<tr><td>${r.key}</td><td>${r.name}</td><td>${r.every !== null ? `every ${r.every}s` : `${r.cron} (${r.tz})`}</td><td>${badge(r.status)}</td><td>${time(ctx, r.next_run_time)}</td><td>${time(ctx, r.last_run_at)}</td><td>${taskLink(ctx, r.task_id)}</td></tr>`)}</table></div>${more}`,
   );
 }
 

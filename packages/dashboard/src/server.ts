@@ -6,7 +6,7 @@ import { bulkConfirmPage, bulkDonePage, bulkFormPage, bulkRequest } from './bulk
 import { FAVICON, html, page, STYLE } from './html.js';
 import { overviewData, overviewJson, windowOf, WINDOWS } from './health.js';
 import { LIVE_SCRIPT, taskJson } from './live.js';
-import { confirmPage, nameActionPage, overview, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
+import { confirmPage, nameActionPage, overview, schedulesPage, taskList, taskPage, workersPage, workflowPage, type PageContext } from './pages.js';
 
 /** Options of {@link createDashboard}. */
 export interface DashboardOptions {
@@ -242,6 +242,7 @@ export function createDashboard(options: DashboardOptions): (req: IncomingMessag
         return typeof result === 'string' ? send(res, 200, result) : send(res, 303, '', 'text/plain', { Location: result.redirect });
       }
       if (path === '/workers') return send(res, 200, await workersPage(ctx));
+      if (path === '/schedules') return send(res, 200, await schedulesPage(ctx, url.searchParams));
       let m = /^\/tasks\/([^/]+)$/.exec(path);
       if (m) {
         const id = parseTaskId(m[1]);

@@ -133,6 +133,32 @@ describeBackends('dashboard over plain HTTP', sharedBackends(), (env) => {
     }
   });
 
+  env.test('the schedules page lists each managed schedule with its expression or interval, status and task; the nav links to it', async () => {
+    const tm = await env.isolated();
+    const nightly = await tm.schedule('report', 'nightly', { cron: '0 3 * * *', tz: 'Europe/Paris' });
+    const tick = await tm.schedule('sync-tenant', 'tenant-<42>', { every: 300 });
+    const store: Store = await env.db().openPeerStore();
+    const dashboard = await serveDashboard({ store });
+    try {
+      const { status, body } = await raw(`${dashboard.url}schedules`);
+      expect(status).toBe(200);
+      expect(body).toContain('<title>Schedules · taskmill</title>');
+      expect(body).toContain('2 schedules.');
+      expect(body).toContain(`<td>nightly</td><td>report</td><td>0 3 * * * (Europe/Paris)</td>`);
+      expect(body).toContain(`<a href="/tasks/${nightly.task_id}">#${nightly.task_id}</a>`);
+      // values are escaped
+      expect(body).toContain(`<td>tenant-&#60;42&#62;</td><td>sync-tenant</td><td>every 300s</td>`);
+      expect(body).toContain(`<a href="/tasks/${tick.task_id}">`);
+      expect((await raw(dashboard.url)).body).toContain('<a href="/schedules">Schedules</a>');
+      await tm.unschedule('report', 'nightly');
+      expect((await raw(`${dashboard.url}schedules`)).body).toContain('1 schedule.');
+      expect((await raw(`${dashboard.url}schedules?cursor=bogus`)).status).toBe(409);
+    } finally {
+      await dashboard.close();
+      await store.close();
+    }
+  });
+
   env.test('a mounted createDashboard without allowedHosts answers only loopback host names; serveDashboard also its own address', async () => {
     await env.isolated();
     const store: Store = await env.db().openPeerStore();
