@@ -144,6 +144,7 @@ describe('dashboard screenshots of the sample database (SQLite)', () => {
       { name: 'task-workflow', path: `tasks/${workflow.id}`, heading: `Task #${workflow.id} report`, text: 'count_words' },
       { name: 'workflow', path: `workflows/${workflow.id}`, heading: `Workflow of #${workflow.id} report`, text: 'count_words' },
       { name: 'workers', path: 'workers', heading: 'Workers', text: 'Workers' },
+      { name: 'schedules', path: 'schedules', heading: 'Schedules', text: 'schedule' },
       { name: 'names-pause', path: 'names/pause?name=greet', heading: /^Pause a task name/, text: 'stay pending', field: ['input[name=name]', 'greet'] },
       { name: 'names-resume', path: 'names/resume?name=greet', heading: /^Resume a task name/, text: 'Task name', field: ['input[name=name]', 'greet'] },
       { name: 'bulk', path: `bulk?${bulk.toString()}`, heading: 'Bulk action', text: 'Count the tasks', field: ['input[name=name]', 'doomed'] },
