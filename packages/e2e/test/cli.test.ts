@@ -690,8 +690,8 @@ describe('taskmill CLI without a reachable database', () => {
     const main = await cli(['--help']);
     expect(main.code).toBe(0);
     expect(main.stdout).toContain('Exit codes:');
-    for (const command of ['migrate', 'status', 'tasks', 'inspect', 'pause', 'resume', 'cancel', 'retry', 'bulk', 'workers']) {
-      const help = await cli([command, '--help']);
+    for (const command of ['migrate', 'status', 'tasks', 'inspect', 'pause', 'resume', 'cancel', 'retry', 'bulk', 'workers', 'schedules list', 'schedules set', 'schedules remove']) {
+      const help = await cli([...command.split(' '), '--help']);
       expect(help.code, command).toBe(0);
       expect(help.stdout).toMatch(new RegExp(`^Usage: taskmill ${command} `, 'm'));
       expect(help.stdout).toContain('--db <url>');
