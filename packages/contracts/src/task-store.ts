@@ -301,7 +301,8 @@ export interface TaskStore {
    * validated by core, its `next_run_time` computed from its expression at `now`. The UNIQUE index
    * over `(name, unique_slot)` decides, as for unique tasks: without a holder the row is inserted
    * (event `task_created`). Else the holder is locked and must be a schedule row (`cron`, scope
-   * `unfinished`), or `DuplicateTaskError` and nothing is written. Its payload, expression, time
+   * `unfinished`), or `DuplicateTaskError` and nothing is written (a holder whose `period` scope
+   * ended by `now` is released first, and the row inserted). Its payload, expression, time
    * zone, priority, tag, timeout, retry settings and concurrency key become the task's; when the
    * expression or time zone changed, its `next_run_time` becomes the task's, except while it waits
    * for a retry (`failed`/`timeout`) or for a workflow stage (`pending` at stage > 0). Its status,

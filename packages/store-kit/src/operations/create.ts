@@ -191,6 +191,6 @@ function withDuplicates(row: TaskInsert, update: HolderUpdate): TaskInsert {
 }
 
 /** A change that only inserts events (the row already carries `last_event_*`). */
-function eventsOnly(id: TaskId, drafts: TaskChange['events']): TaskChange {
+export function eventsOnly(id: TaskId, drafts: TaskChange['events']): TaskChange {
   return { task_id: id, patch: {}, guard: null, close_attempt: null, open_attempt: null, events: drafts, credit: null, due: false, dead_letter: null };
 }

@@ -117,7 +117,7 @@ export function defineScheduleTests({ test, open, peer, db }: SuiteContext): voi
     await expect(store.listSchedules({ nmae: 'a' } as never)).rejects.toThrow(/nmae/);
   });
 
-  test('a key held by a task that is not a schedule refuses the upsert with DuplicateTaskError and writes nothing', async () => {
+  test('a key held by a task that is not a schedule refuses the upsert with DuplicateTaskError and writes nothing; an ended period frees it', async () => {
     const store = await open();
     const [holder] = await store.createTasks([newTask({ unique_key: 'k', unique_scope: 'unfinished', payload: '{"a":1}' })], T0);
     const error = await store.upsertSchedule(schedule(), T0 + 1).catch((e) => e);
@@ -126,6 +126,12 @@ export function defineScheduleTests({ test, open, peer, db }: SuiteContext): voi
     expect(await db.tasks(store)).toHaveLength(1);
     expect(await db.eventTypes(store, holder)).toEqual(['task_created']);
     expect(await store.removeSchedule('job', 'k', T0 + 2)).toBe(false);
+    // a holder whose period scope has ended is released, and the schedule takes the key
+    const [expired] = await store.createTasks([newTask({ unique_key: 'p', unique_scope: 'period', unique_until: T0 + 1000 })], T0);
+    await expect(store.upsertSchedule(schedule({ unique_key: 'p' }), T0 + 999)).rejects.toBeInstanceOf(DuplicateTaskError);
+    const taken = await store.upsertSchedule(schedule({ unique_key: 'p' }), T0 + 1000);
+    expect(taken.created).toBe(true);
+    expect(taken.task.id).not.toBe(expired);
   });
 
   test('concurrent upserts of one key from two stores leave one row', async () => {
