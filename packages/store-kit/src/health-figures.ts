@@ -28,7 +28,8 @@ export interface AttemptFiguresQuery {
  *   `n` attempts, `c` of them `completed`, `f` `failed` or `timeout`, `h` failed or timed out with
  *   `hour_from <= ended_at <= now`;
  * - `w`, attempts started at or after `since` with a due time, per `k1` the bucket they started in
- *   and `k2` the wait's bin ({@link healthBinSql} of `max(started_at − due_at, 0)`): `n` of them (name null);
+ *   and `k2` the wait's bin ({@link healthBinSql} of `started_at − due_at`; the kit counts a negative
+ *   one as 0): `n` of them (name null);
  * - `v`, the same per `name` and `k2` the wait's bin;
  * - `r`, attempts started at or after `since` that ended by `now`, per `name` and `k2` the run's
  *   bin (of `ended_at − started_at`).
@@ -83,7 +84,9 @@ export function attemptFiguresSql(table: string, q: AttemptFiguresQuery, d: Figu
       SUM(CASE WHEN ${failed} AND ended_at >= ${d.param(q.hour_from)} AND ended_at <= ${d.param(q.now)} THEN 1 ELSE 0 END) AS h
     FROM ${table} WHERE name IN (${names()}) AND started_at >= ${d.param(q.from)} AND started_at <= ${d.param(q.now)}
     GROUP BY 2, 3, 4`;
-  const wait = `CASE WHEN started_at > due_at THEN started_at - due_at ELSE 0 END`;
+  // a claim takes only due tasks, so a wait is never negative; the kit clamps it at 0 all the same
+  // (folded in JavaScript: a CASE here would be evaluated once per use of `v` in the bins' CASE)
+  const wait = `started_at - due_at`;
   const waitsByBucket = `SELECT 'w', NULL, b, ${healthBinSql('v')}, COUNT(*), 0, 0, 0 FROM (
       SELECT ${d.div(`started_at - ${d.param(q.since)}`, d.param(q.bucket_ms))} AS b, ${wait} AS v ${inWindow(() => ' AND due_at IS NOT NULL')}) AS s
     GROUP BY 3, 4`;

@@ -111,7 +111,8 @@ export async function queueHealth(reader: StoreReader, query: QueueHealthQuery):
   for (const row of rows) {
     const kind = String(row.kind);
     const k1 = Number(row.k1);
-    const k2 = Number(row.k2);
+    // a wait bin below 0 (a due time after the start, which a claim never writes) counts as 0
+    const k2 = kind === 'w' || kind === 'v' ? Math.max(0, Number(row.k2)) : Number(row.k2);
     const n = Number(row.n);
     if (kind === 'w') {
       const bucket = bucketAt(k1);
