@@ -39,6 +39,17 @@ export function nonNegativeInteger(value: string): number {
   return Number(value);
 }
 
+/** Longest live refresh interval of the dashboard, in seconds (its `refreshSeconds` bound). */
+export const MAX_REFRESH_SECONDS = 3600;
+
+/** A commander parser for the dashboard's `--refresh`: whole seconds from 0 (no live updates) to an hour. */
+export function refreshSeconds(value: string): number {
+  if (!/^(0|[1-9][0-9]{0,3})$/.test(value) || Number(value) > MAX_REFRESH_SECONDS) {
+    throw new InvalidArgumentError(`expected whole seconds from 0 (no live updates) to ${MAX_REFRESH_SECONDS}.`);
+  }
+  return Number(value);
+}
+
 /**
  * A commander parser for an ISO 8601 time (`--created-before`): a date, or a date and time with an
  * optional zone (no zone: UTC for a date alone, local time otherwise, as `Date.parse` reads it);

@@ -2,7 +2,7 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { BULK_ACTIONS, LIMITS, RETENTION_STATUSES, TASK_ACTION_SPECS, TASK_STATUSES, TASK_TYPES, WORKER_STATUSES, type Store } from '@taskmill/contracts';
 import type { Clock } from '@taskmill/core';
 import { MAX_BATCH_SIZE } from '@taskmill/retention';
-import { isoTime, nonNegativeInteger, positiveInteger, positiveSeconds, taskIdArgument } from './arguments.js';
+import { isoTime, MAX_REFRESH_SECONDS, nonNegativeInteger, positiveInteger, positiveSeconds, refreshSeconds, taskIdArgument } from './arguments.js';
 import { bulk, type BulkCommandOptions } from './commands/bulk.js';
 import { commandClock, skewWarning } from './clock.js';
 import { control, controlName } from './commands/control.js';
@@ -213,13 +213,21 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     .option('--port <port>', 'port (default: 8080; 0 picks a free one)', nonNegativeInteger)
     .option('--actions-token <token>', `enable pause/resume/cancel/retry, each confirmed with this token (default: $${DASHBOARD_TOKEN_ENV})`)
     .option('--allowed-host <name...>', 'the host names it answers to, e.g. when listening on 0.0.0.0 (default: 127.0.0.1, localhost, ::1 and the --host address)')
-    .action(async (opts: CommonOptions & { host?: string; port?: number; actionsToken?: string; allowedHost?: string[] }) => {
+    .option('--refresh <seconds>', `how often open pages update themselves, 0 for never (default: 5; at most ${MAX_REFRESH_SECONDS})`, refreshSeconds)
+    .action(async (opts: CommonOptions & { host?: string; port?: number; actionsToken?: string; allowedHost?: string[]; refresh?: number }) => {
       const store = await openCommandStore(opts, { create: false });
       try {
         const actionsToken = opts.actionsToken ?? (process.env[DASHBOARD_TOKEN_ENV] || undefined);
         // the dashboard keeps its own offset for what it writes; this reading only tells the operator
         const warning = opts.json ? null : skewWarning(await commandClock(store));
-        const running = await serveDashboard({ store, host: opts.host, port: opts.port ?? 8080, actionsToken, allowedHosts: opts.allowedHost });
+        const running = await serveDashboard({
+          store,
+          host: opts.host,
+          port: opts.port ?? 8080,
+          actionsToken,
+          allowedHosts: opts.allowedHost,
+          refreshSeconds: opts.refresh,
+        });
         output.out(`taskmill dashboard on ${running.url} (${actionsToken ? 'actions enabled' : 'read-only'}); Ctrl-C stops it\n`);
         if (warning) output.err(warning);
         await new Promise<void>((resolve) => {

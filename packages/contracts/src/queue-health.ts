@@ -8,8 +8,6 @@ export const QUEUE_HEALTH_LIMITS = {
   max_window_ms: 7 * 24 * 3_600_000,
   /** Most buckets a window is cut into. */
   max_buckets: 288,
-  /** Most attempts read per name for the figures and buckets: the latest ones (`attempts_truncated`). */
-  max_attempts_per_name: 500,
   /** Most names reported; the rest are left out (`names_truncated`). */
   max_names: 100,
 } as const;
@@ -45,7 +43,11 @@ export interface NameHealth {
   completed: number;
   /** Attempts that ended `failed` or `timeout` in the window. */
   failed: number;
-  /** Wait (start − due time) of the attempts with a known due time (docs/behaviour.md#queue-health), or null without any. */
+  /**
+   * Wait (start − due time) of the attempts with a known due time, or null without any; wait and run
+   * percentiles are nearest-rank over every attempt, of values kept to three significant digits
+   * (docs/behaviour.md#queue-health).
+   */
   wait_p50: number | null;
   wait_p95: number | null;
   /** Run time (end − start) of the ended attempts, or null without any. */
@@ -77,8 +79,6 @@ export interface QueueHealth {
   names: NameHealth[];
   /** Oldest first, `buckets` of them. */
   buckets: HealthBucket[];
-  /** A name had more attempts in the read span than `max_attempts_per_name`: its figures, and the buckets, are of its latest ones. */
-  attempts_truncated: boolean;
   /** More names than `max_names`. */
   names_truncated: boolean;
 }

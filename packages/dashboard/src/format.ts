@@ -65,3 +65,25 @@ export function when(ms: number | null | undefined, now: number): Html | string 
 export function progressText(t: { progress_percent: number | null; progress_text: string | null }): string {
   return `${t.progress_percent !== null ? `${t.progress_percent}% ` : ''}${t.progress_text ?? ''}`;
 }
+
+/** Longest first line a folded text shows in its summary. */
+const SUMMARY_CHARS = 200;
+
+/**
+ * Text that may be long (an error with its stack, an event's message and metadata) as it fits a
+ * phone: short text (two lines, 160 characters at most) in a `<pre>`; longer text folded in a
+ * `<details>` whose summary is its first line (cut at 200 characters) and whose body, in a box of
+ * its own height, the rest. It opens by click or keyboard, without JavaScript. `id` goes on the
+ * outer element.
+ */
+export function foldable(text: string | null | undefined, id?: string): Html {
+  const idAttr = id ? html` id="${id}"` : '';
+  if (text === null || text === undefined || text === '') return html`<pre${idAttr}></pre>`;
+  const lines = text.split('\n');
+  if (lines.length <= 2 && text.length <= 160) return html`<pre${idAttr}>${text}</pre>`;
+  const first = lines[0];
+  const cut = first.length > SUMMARY_CHARS;
+  const summary = cut ? `${first.slice(0, SUMMARY_CHARS)}…` : first;
+  const rest = cut ? text : lines.slice(1).join('\n');
+  return html`<details class="fold"${idAttr}><summary>${summary}</summary><pre>${rest}</pre></details>`;
+}

@@ -83,8 +83,6 @@ export interface OverviewData {
   health: HealthRow[];
   charts: ChartData[];
   workers: { active: number; registered: number };
-  /** The figures are of the latest attempts only (docs/behaviour.md#queue-health). */
-  attempts_truncated: boolean;
   names_truncated: boolean;
 }
 
@@ -105,7 +103,6 @@ export async function overviewData(store: Store, base: string, window: WindowKey
     health: queue.names.map((h) => healthRow(base, h, now)),
     charts: charts(queue),
     workers: { active: workers.filter((w) => w.status === 'active').length, registered: workers.length },
-    attempts_truncated: queue.attempts_truncated,
     names_truncated: queue.names_truncated,
     queue,
   };
@@ -122,9 +119,7 @@ function windowLinks(base: string, chosen: WindowKey): Html {
 export function healthSection(base: string, data: OverviewData & { queue: QueueHealth }): Html {
   const { label } = WINDOWS[data.window];
   return html`<h2 id="health-heading">Queue health, last ${label}</h2>${windowLinks(base, data.window)}
-<p class="hint">Counts are of now; completed, failed, wait and run time are of the attempts that started in the window (wait: from the task's due time to its start).${
-    data.attempts_truncated ? html` <strong id="health-truncated">Only the latest attempts are counted.</strong>` : ''
-  }</p>
+<p class="hint">Counts are of now; completed, failed, wait and run time are of every attempt that started in the window (wait: from the attempt's due time to its start).</p>
 <div class="scroll"><table id="health"><thead><tr><th scope="col">name</th>${HEALTH_COLUMNS.map((c) => html`<th scope="col">${c}</th>`)}</tr></thead>
 <tbody id="health-rows">${data.health.map(
     (r) => html`<tr${r.alert ? html` class="alert"` : ''}><th scope="row"><a href="${r.href}">${r.name}</a></th>${r.cells.map((c) => html`<td>${c}</td>`)}</tr>`,

@@ -78,7 +78,7 @@ header a{color:#fff;text-decoration:none;margin-right:1em}header a:hover{text-de
 input,select,button{font:inherit;color:var(--fg);background:var(--panel);border:1px solid var(--line);border-radius:3px;padding:.2em .4em}button{cursor:pointer}
 table{border-collapse:collapse;background:var(--panel);margin:.5em 0}td,th{border:1px solid var(--line);padding:.3em .6em;text-align:left;vertical-align:top}
 thead th,tr:first-child>th{background:var(--head)}th[scope=row]{font-weight:400}caption{text-align:left;font-weight:600;padding:.4em 0}pre{white-space:pre-wrap;word-break:break-all;margin:0;max-width:60em}
-.scroll{overflow-x:auto;max-width:100%}.status{font-weight:600}.note{background:var(--note-bg);border:1px solid var(--note-line);padding:.5em}
+.scroll{overflow-x:auto;max-width:100%}details.fold summary{cursor:pointer;overflow-wrap:anywhere;max-width:60em}details.fold pre{max-height:16em;overflow:auto;margin-top:.3em}.status{font-weight:600}.note{background:var(--note-bg);border:1px solid var(--note-line);padding:.5em}
 .hint,.live{color:var(--muted);font-size:.92em}tr.alert>*{background:var(--alert)}
 .badge{display:inline-block;font-weight:600;border-radius:999px;padding:0 .6em;font-size:.92em;white-space:nowrap}
 .badge-ok{background:var(--ok-bg);color:var(--ok-fg)}.badge-run{background:var(--run-bg);color:var(--run-fg)}.badge-wait{background:var(--wait-bg);color:var(--wait-fg)}

@@ -1,4 +1,4 @@
-import { badgeClass, progressText } from './format.js';
+import { badgeClass, duration, progressText, relative } from './format.js';
 
 /*
  * Live pages (docs/behaviour.md#dashboard): the one script the dashboard serves, from its own
@@ -6,7 +6,8 @@ import { badgeClass, progressText } from './format.js';
  * inline). A page that wants it names its JSON in `data-live-src`; the script fetches it every
  * `data-refresh` seconds while the tab is visible and writes the figures in place with
  * `textContent` and attributes only, never as markup. Without JavaScript the server-rendered page
- * is complete and a reload shows the same.
+ * is complete and a reload shows the same. The relative times ("3 min ago") are re-read by the
+ * script with the server's `duration` and `relative` themselves, embedded as their source text.
  */
 
 export const LIVE_SCRIPT = `'use strict';
@@ -27,19 +28,9 @@ export const LIVE_SCRIPT = `'use strict';
     return node;
   }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); }
-  function unit(ms) {
-    var a = Math.abs(ms);
-    if (a < 1000) return Math.round(ms) + ' ms';
-    if (a < 60000) return Math.round(ms / 100) / 10 + ' s';
-    if (a < 3600000) return Math.round(ms / 60000) + ' min';
-    if (a < 86400000) return Math.round(ms / 360000) / 10 + ' h';
-    return Math.round(ms / 8640000) / 10 + ' d';
-  }
-  function relative(at, now) {
-    var diff = now - at;
-    if (Math.abs(diff) < 1000) return 'now';
-    return diff > 0 ? unit(diff) + ' ago' : 'in ' + unit(-diff);
-  }
+  // the server's own formatters (format.ts), their source text: one implementation of "3 min ago"
+  ${duration.toString()}
+  ${relative.toString()}
   function ticks() {
     var now = Date.now() + offset;
     document.querySelectorAll('time[datetime]').forEach(function (t) { t.textContent = relative(Date.parse(t.getAttribute('datetime')), now); });

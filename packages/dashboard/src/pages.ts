@@ -1,6 +1,6 @@
 import { describeFlowLimits, flowStatus, getTaskAudit, getWorkflowAuditSummary, queryTasks, queryWorkflowEvents } from '@taskmill/audit';
 import { allowedTaskActions, parseTaskId, scheduleOf, TASK_ACTION_SPECS, TASK_STATUSES, type Store, type Task, type TaskAction, type TaskStatus } from '@taskmill/contracts';
-import { badge, progressText, when } from './format.js';
+import { badge, foldable, progressText, when } from './format.js';
 import { healthSection, overviewData, type WindowKey } from './health.js';
 import { html, page, type Html } from './html.js';
 import { timelineSection } from './workflow-timeline.js';
@@ -141,14 +141,14 @@ export async function taskPage(ctx: PageContext, id: number): Promise<string | n
 <dt>attempt</dt><dd>${t.attempt} (retries ${t.retry_count} of max ${t.max_retries})</dd><dt>worker</dt><dd>${t.worker_id}</dd>
 <dt>created</dt><dd>${time(ctx, t.created_at)}</dd><dt>next run</dt><dd>${time(ctx, t.next_run_time)}</dd>
 <dt>payload</dt><dd><pre id="payload">${text(t.payload)}</pre></dd><dt>result</dt><dd><pre id="result">${text(t.result)}</pre></dd>
-<dt>error</dt><dd><pre id="error">${t.error}</pre></dd>
+<dt>error</dt><dd>${foldable(t.error, 'error')}</dd>
 ${t.parent_id ? html`<dt>parent</dt><dd>${taskLink(ctx, t.parent_id)}</dd>` : ''}
 ${root ? html`<dt>workflow</dt><dd><a id="workflow-link" href="${ctx.base}/workflows/${root}">workflow of #${root}</a></dd>` : ''}</dl>
 ${actions}
 <h2>Events (${audit.events.total})</h2><div class="scroll"><table id="events"><tr><th>time</th><th>event</th><th>from → to</th><th>stage</th><th>attempt</th><th>worker</th><th>message</th></tr>
-${audit.events.items.map((e) => html`<tr><td>${time(ctx, e.event_time)}</td><td>${e.event_type}</td><td>${e.from_status ?? ''} → ${e.to_status ?? ''}</td><td>${e.stage}</td><td>${e.attempt}</td><td>${e.worker_id}</td><td><pre>${e.message}${e.metadata ? `\n${text(e.metadata)}` : ''}</pre></td></tr>`)}</table></div>
+${audit.events.items.map((e) => html`<tr><td>${time(ctx, e.event_time)}</td><td>${e.event_type}</td><td>${e.from_status ?? ''} → ${e.to_status ?? ''}</td><td>${e.stage}</td><td>${e.attempt}</td><td>${e.worker_id}</td><td>${foldable(`${e.message ?? ''}${e.metadata ? `\n${text(e.metadata)}` : ''}`)}</td></tr>`)}</table></div>
 <h2>Attempts (${audit.attempts.total})</h2><div class="scroll"><table id="attempts"><tr><th>attempt</th><th>worker</th><th>started</th><th>ended</th><th>outcome</th><th>error</th></tr>
-${audit.attempts.items.map((a) => html`<tr><td>${a.attempt}</td><td>${a.worker_id}</td><td>${time(ctx, a.started_at)}</td><td>${time(ctx, a.ended_at)}</td><td>${a.outcome ? badge(a.outcome) : ''}</td><td><pre>${a.error}</pre></td></tr>`)}</table></div>`,
+${audit.attempts.items.map((a) => html`<tr><td>${a.attempt}</td><td>${a.worker_id}</td><td>${time(ctx, a.started_at)}</td><td>${time(ctx, a.ended_at)}</td><td>${a.outcome ? badge(a.outcome) : ''}</td><td>${foldable(a.error)}</td></tr>`)}</table></div>`,
     undefined,
     ctx.refresh,
   );

@@ -322,6 +322,36 @@ describeBackends('taskmill CLI', sharedBackends(), (env) => {
     expectOneLineError(await cli(['dashboard', '--db', url, '--port', '0', '--actions-token', 'short']), 2, /actionsToken must be a string of at least 8 characters/);
   });
 
+  env.test('dashboard --refresh sets how often open pages update themselves (0: no live script); a bad value is refused', async () => {
+    const { url } = await migrated();
+    for (const [refresh, expected] of [
+      ['17', 'data-refresh="17"'],
+      ['0', null],
+    ] as const) {
+      const child = spawn(process.execPath, [BIN, 'dashboard', '--db', url, '--port', '0', '--refresh', refresh], { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        let stdout = '';
+        child.stdout.on('data', (chunk) => (stdout += chunk));
+        const address = await waitFor(() => /on (http:\/\/127\.0\.0\.1:\d+\/) /.exec(stdout)?.[1], { timeout: 30_000, what: 'the dashboard URL' });
+        const overview = await (await fetch(address)).text();
+        if (expected) {
+          expect(overview).toContain(expected);
+          expect(overview).toContain('assets/live.js');
+        } else {
+          expect(overview).not.toContain('data-refresh');
+          expect(overview).not.toContain('assets/live.js');
+        }
+      } finally {
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        child.kill('SIGINT');
+        expect(await exited).toBe(0);
+      }
+    }
+    for (const bad of ['3601', '-1', '1.5', 'soon', '05']) {
+      expectOneLineError(await cli(['dashboard', '--db', url, '--port', '0', '--refresh', bad]), 2, /--refresh.*expected whole seconds from 0 \(no live updates\) to 3600/);
+    }
+  });
+
   env.test('dashboard answers the loopback names and its --host address; --allowed-host names the hosts instead', async () => {
     const { url } = await migrated();
     /** The status of a GET of `address` sent with `Host: <host>:<port>`. */

@@ -205,7 +205,7 @@ export function claim(task: Task, workerId: string, now: number): TaskChange {
   drafts.push(...events.claimed(current, workerId, attempt, current.retry_count, now));
   return change(task, patch, drafts, {
     guard: { status: task.status },
-    open_attempt: { task_id: task.id, name: task.name, attempt, worker_id: workerId, started_at: now },
+    open_attempt: { task_id: task.id, name: task.name, attempt, worker_id: workerId, started_at: now, due_at: task.next_run_time },
   });
 }
 

@@ -13,6 +13,7 @@ export * from './timeouts.js';
 export * from './paging.js';
 export * from './filters.js';
 export * from './claim-order.js';
+export * from './health-figures.js';
 export * from './rows-to-write.js';
 export * as changes from './changes.js';
 export type { TaskChange } from './changes.js';

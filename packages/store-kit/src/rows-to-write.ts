@@ -177,6 +177,11 @@ export interface AttemptOpen {
   attempt: number;
   worker_id: string;
   started_at: number;
+  /**
+   * The task's `next_run_time` when claimed (a claim takes only tasks due by then): the attempt's
+   * wait is `started_at − due_at` (docs/behaviour.md#queue-health).
+   */
+  due_at: number;
 }
 
 /**

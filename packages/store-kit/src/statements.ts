@@ -3,6 +3,7 @@ import type { TaskChange } from './changes.js';
 import type { ClaimPlan } from './claim-order.js';
 import type { RawRow } from './codec.js';
 import type { Condition } from './filters.js';
+import type { AttemptFiguresQuery } from './health-figures.js';
 import type { PagedTable, Paging } from './paging.js';
 import type { EventRow, TaskInsert } from './rows-to-write.js';
 
@@ -37,13 +38,11 @@ export interface StoreReader {
    */
   selectDueByName(now: number): Promise<RawRow[]>;
   /**
-   * Per name of `names` (at most QUEUE_HEALTH_LIMITS.max_names), its latest `perName` attempts
-   * with `started_at` in `[since, now]`, each name one backward range of the `(name, started_at)`
-   * index stopped at its LIMIT (one statement, UNION ALL): `name`, `started_at`, `ended_at`,
-   * `outcome`, and `due_at`, the task's `next_run_time` when the attempt is the task's latest
-   * (`attempt` equal) and that time is not after its start, else null. Any order.
+   * Queue health's attempt figures, aggregated in the database over the attempts of `q.names` with
+   * `started_at` in `[q.from, q.now]` (the `(name, started_at)` index's range, or a scan where the
+   * planner prefers it): rows of the four kinds of AttemptFigureKind, in one statement.
    */
-  selectRecentAttempts(names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]>;
+  selectAttemptFigures(q: AttemptFiguresQuery): Promise<RawRow[]>;
 }
 
 /** Writes, inside one transaction opened by {@link StoreDriver.write}. */
@@ -186,7 +185,7 @@ export const READER_METHODS = [
   'selectServerTime',
   'selectPausedNames',
   'selectDueByName',
-  'selectRecentAttempts',
+  'selectAttemptFigures',
 ] as const satisfies readonly (keyof StoreReader)[];
 
 /** Method names of {@link StoreWriter}, for binding. */

@@ -99,6 +99,7 @@ export const ATTEMPT_COLUMNS = [
   'outcome',
   'error',
   'timeout_flag',
+  'due_at',
 ] as const;
 
 /** Columns of `taskmill_workers`. */

@@ -174,10 +174,11 @@ describe('transitions as data', () => {
   });
 
   it('a claim of a retry candidate promotes it and opens attempt n + 1, guarded on the status read', () => {
-    const c = changes.claim(task({ status: 'failed', retry_count: 1, attempt: 2, stage: 3 }), 'w9', T0);
+    const c = changes.claim(task({ status: 'failed', retry_count: 1, attempt: 2, stage: 3, next_run_time: T0 - 250 }), 'w9', T0);
     expect(c.guard).toEqual({ status: 'failed' });
     expect(c.patch).toMatchObject({ status: 'running', retry_count: 2, stage: 0, attempt: 3, worker_id: 'w9' });
-    expect(c.open_attempt).toEqual({ task_id: 1, name: 'job', attempt: 3, worker_id: 'w9', started_at: T0 });
+    // the attempt keeps the time the retry was due: its wait is started_at − due_at
+    expect(c.open_attempt).toEqual({ task_id: 1, name: 'job', attempt: 3, worker_id: 'w9', started_at: T0, due_at: T0 - 250 });
     expect(c.events.map((e) => e.event_type)).toEqual(['task_retry_scheduled', 'task_claimed', 'task_started', 'task_retry_started']);
   });
 

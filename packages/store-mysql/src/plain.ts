@@ -118,8 +118,8 @@ export function claimPacket(plan: ClaimPlan): { packet: Packet; rowsAt: number }
       params: [want, 2 * want, plan.names, CLAIMABLE, now],
     },
     {
-      sql: `INSERT INTO ${A} (task_id, name, attempt, worker_id, started_at)
-        SELECT t.id, t.name, t.attempt + 1, ?, ? FROM ${claimed} STRAIGHT_JOIN ${T} AS t ON t.id = c.id ORDER BY t.id`,
+      sql: `INSERT INTO ${A} (task_id, name, attempt, worker_id, started_at, due_at)
+        SELECT t.id, t.name, t.attempt + 1, ?, ?, t.next_run_time FROM ${claimed} STRAIGHT_JOIN ${T} AS t ON t.id = c.id ORDER BY t.id`,
       params: [w, now],
     },
     {

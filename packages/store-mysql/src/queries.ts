@@ -1,5 +1,5 @@
 import type { TagStat, TaskStatus } from '@taskmill/contracts';
-import { TABLES, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
+import { attemptFiguresSql, TABLES, type AttemptFiguresQuery, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
 import { pageOrder, pageSlice, where } from './conditions.js';
 import { rows, type Conn } from './transaction.js';
 
@@ -54,15 +54,12 @@ export function selectDueByName(conn: Conn, now: number): Promise<RawRow[]> {
   );
 }
 
-/**
- * Each name's latest attempts started in `[since, now]` (queue health): per name one backward
- * range of `idx_task_attempts_name_started` stopped at its LIMIT, the task row by its primary key
- * for the due time; the names' branches in one statement.
- */
-export function selectRecentAttempts(conn: Conn, names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]> {
-  const branch = `(SELECT a.name, a.started_at, a.ended_at, a.outcome,
-      CASE WHEN t.attempt = a.attempt AND t.next_run_time <= a.started_at THEN t.next_run_time END AS due_at
-    FROM ${TABLES.attempts} a LEFT JOIN ${TABLES.tasks} t ON t.id = a.task_id
-    WHERE a.name = ? AND a.started_at >= ? AND a.started_at <= ? ORDER BY a.started_at DESC LIMIT ?)`;
-  return rows(conn, names.map(() => branch).join(' UNION ALL '), names.flatMap((name) => [name, since, now, perName]));
+/** Queue health's attempt figures: the kit's attemptFiguresSql, its four GROUP BYs in one statement. */
+export function selectAttemptFigures(conn: Conn, q: AttemptFiguresQuery): Promise<RawRow[]> {
+  const params: unknown[] = [];
+  const text = attemptFiguresSql(TABLES.attempts, q, {
+    param: (value) => (params.push(value), '?'),
+    div: (a, b) => `(${a}) DIV (${b})`,
+  });
+  return rows(conn, text, params);
 }

@@ -184,7 +184,7 @@ async function closeAttempt(conn: Conn, close: AttemptClose): Promise<void> {
 }
 
 async function openAttempts(conn: Conn, list: AttemptOpen[]): Promise<void> {
-  const names = ['task_id', 'name', 'attempt', 'worker_id', 'started_at'] as const;
+  const names = ['task_id', 'name', 'attempt', 'worker_id', 'started_at', 'due_at'] as const;
   await insertRows(conn, A, names, list.map((open) => names.map((name) => open[name])));
 }
 

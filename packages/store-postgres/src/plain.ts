@@ -86,8 +86,8 @@ export function plainPaths(connection: Connection): PlainPaths {
             WHERE t.id = c.id AND t.status = c.status
             RETURNING t.*, c.status AS claimed_from, c.worker_id AS previous_worker_id
           ), opened AS (
-            INSERT INTO ${t.attempts} (task_id, name, attempt, worker_id, started_at)
-            SELECT id, name, attempt, ${w}, ${now}::int8 FROM claimed ORDER BY id
+            INSERT INTO ${t.attempts} (task_id, name, attempt, worker_id, started_at, due_at)
+            SELECT id, name, attempt, ${w}, ${now}::int8, next_run_time FROM claimed ORDER BY id
           ), logged AS (
             INSERT INTO ${t.events} (task_id, root_id, parent_id, event_type, from_status, to_status, stage, worker_id, attempt, event_time, message, metadata)
             SELECT u.id, COALESCE(u.root_id, u.id), u.parent_id, e.event_type, e.from_status, e.to_status, e.stage, e.worker_id, e.attempt,

@@ -1,5 +1,6 @@
 import type { TagStat, TaskStatus } from '@taskmill/contracts';
-import type { Condition, PagedTable, Paging, RawRow } from '@taskmill/store-kit';
+import { attemptFiguresSql, type AttemptFiguresQuery, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
+import type { Fragment } from './connection.js';
 import { pageOrder, pageSlice, where } from './conditions.js';
 import type { Db } from './transaction.js';
 
@@ -44,17 +45,22 @@ export async function selectDueByName(db: Db, now: number): Promise<RawRow[]> {
 }
 
 /**
- * Each name's latest attempts started in `[since, now]` (queue health): per name one backward
- * range of `idx_task_attempts_name_started` stopped at its LIMIT, the task row by its primary key
- * for the due time; the names' branches in one statement.
+ * Queue health's attempt figures (the kit's attemptFiguresSql, its four GROUP BYs in one
+ * statement), its text spliced with the schema's attempts table and the bound values.
  */
-export async function selectRecentAttempts(db: Db, names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]> {
+export async function selectAttemptFigures(db: Db, q: AttemptFiguresQuery): Promise<RawRow[]> {
   const { sql } = db;
-  const branches = names.map(
-    (name) => sql`(SELECT a.name, a.started_at, a.ended_at, a.outcome,
-        CASE WHEN t.attempt = a.attempt AND t.next_run_time <= a.started_at THEN t.next_run_time END AS due_at
-      FROM ${db.t.attempts} a LEFT JOIN ${db.t.tasks} t ON t.id = a.task_id
-      WHERE a.name = ${name} AND a.started_at >= ${since} AND a.started_at <= ${now} ORDER BY a.started_at DESC LIMIT ${perName})`,
-  );
-  return sql`${branches.reduce((all, branch) => sql`${all} UNION ALL ${branch}`)}`;
+  const values: (string | number)[] = [];
+  const text = attemptFiguresSql('\u0002', q, {
+    param: (value) => `\u0001${values.push(value) - 1}\u0001${typeof value === 'number' ? '::int8' : ''}`,
+    div: (a, b) => `(${a}) / (${b})`,
+  });
+  const parts = text.split(/(\u0001\d+\u0001|\u0002)/);
+  const statement = parts.reduce<Fragment>((all, part) => {
+    if (part === '\u0002') return sql`${all}${db.t.attempts}`;
+    const param = /^\u0001(\d+)\u0001$/.exec(part);
+    if (param) return sql`${all}${values[Number(param[1])]}`;
+    return part === '' ? all : sql`${all}${sql.unsafe(part)}`;
+  }, sql``);
+  return sql`${statement}`;
 }

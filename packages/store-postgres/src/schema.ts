@@ -180,6 +180,9 @@ export const taskAttempts = pgTable(
     outcome: varchar('outcome', { length: 32 }),
     error: text('error'),
     timeout_flag: boolean('timeout_flag').notNull().default(false),
+    // the task's next_run_time when claimed: the attempt's wait is started_at − due_at
+    // (docs/behaviour.md#queue-health); null on rows from before the column existed
+    due_at: ms('due_at'),
   },
   (t) => [
     // attempt reads are scoped to a task or a workflow's tasks too: no index per worker or outcome

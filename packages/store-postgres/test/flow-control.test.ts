@@ -319,8 +319,9 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
     const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
     try {
       await store.setup();
-      // back to the schema as migration 0005 left it: undo 0008 (dead_letter), then 0006 (flow control)
+      // back to the schema as migration 0005 left it: undo 0009 (attempt due_at), 0008 (dead_letter), then 0006 (flow control)
       const at = (t: string) => admin(`${name}.${t}`);
+      await admin`ALTER TABLE ${at('taskmill_task_attempts')} DROP COLUMN due_at`;
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
       await admin`DROP TABLE ${at('taskmill_paused_names')}`;
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN concurrency_key`;
@@ -329,7 +330,7 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
       await admin`CREATE INDEX idx_task_attempts_task_open ON ${at('taskmill_task_attempts')} (task_id, attempt DESC) WHERE ended_at IS NULL`;
       await admin`CREATE INDEX idx_task_running_worker ON ${at('taskmill_tasks')} (worker_id) WHERE status = 'running'`;
       await admin`ALTER TABLE ${at('taskmill_task_attempts')} RESET (fillfactor)`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 3)`;
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 4)`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time) VALUES ('old', 'async', ${T0}, ${T0})`;
       await admin`INSERT INTO ${at('taskmill_task_attempts')} (task_id, attempt, started_at) VALUES (1, 1, ${T0})`;
 
@@ -364,24 +365,35 @@ describe.skipIf(unreachable !== null)(`postgres dead_letter migration${unreachab
     await admin?.end({ timeout: 1 });
   });
 
-  it('setup() brings a schema of migration 0007 up: old rows get a NULL dead_letter, and dead letters work', async () => {
+  it('setup() brings a schema of migration 0007 up: old rows get a NULL dead_letter and due_at, dead letters work, claims record the due time', async () => {
     const name = freshSchema();
     const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
     try {
       await store.setup();
       const at = (t: string) => admin(`${name}.${t}`);
-      // undo 0008 (dead_letter)
+      // undo 0009 (attempt due_at) and 0008 (dead_letter)
+      await admin`ALTER TABLE ${at('taskmill_task_attempts')} DROP COLUMN due_at`;
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at = (SELECT max(created_at) FROM ${at('taskmill_migrations')})`;
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 2)`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time, max_retries) VALUES ('old', 'async', ${T0}, ${T0}, 1)`;
+      await admin`INSERT INTO ${at('taskmill_task_attempts')} (task_id, name, attempt, started_at) VALUES (1, 'old', 1, ${T0})`;
 
       await store.setup();
 
       const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${at('taskmill_migrations')}`;
       expect(n).toBe(MIGRATIONS);
       expect((await admin`SELECT dead_letter FROM ${at('taskmill_tasks')}`).map((r) => r.dead_letter)).toEqual([null]);
-      const [id] = await store.createTasks([newTask({ name: 'new', max_retries: 1, dead_letter: 'dead' })], T0);
+      expect((await admin`SELECT due_at FROM ${at('taskmill_task_attempts')}`).map((r) => r.due_at)).toEqual([null]);
+      const [id] = await store.createTasks([newTask({ name: 'new', max_retries: 1, dead_letter: 'dead', next_run_time: T0 - 50 })], T0 - 50);
       const [claimed] = (await store.claimBatch({ worker_id: 'w', now: T0, limit: 1, names: ['new'] })).tasks;
+      const dueAt = await admin`SELECT due_at FROM ${at('taskmill_task_attempts')} WHERE task_id = ${id}`;
+      expect(dueAt.map((r) => Number(r.due_at))).toEqual([T0 - 50]);
+      // the old attempt has no due time: no wait, but it counts as started
+      const health = await store.getQueueHealth({ now: T0 + 10, window_ms: 1000, buckets: 1 });
+      expect(health.names.map((h) => [h.name, h.started, h.wait_p50])).toEqual([
+        ['new', 1, 50],
+        ['old', 1, null],
+      ]);
       await store.finishAttempt({ task_id: id, worker_id: 'w', attempt: claimed.attempt }, { kind: 'failed', status: 'failed', error: 'PermanentError: x', permanent: true }, T0 + 1);
       expect((await admin`SELECT name, payload FROM ${at('taskmill_tasks')} WHERE name = 'dead'`).map((r) => [r.name, JSON.parse(r.payload).task_id])).toEqual([['dead', id]]);
     } finally {

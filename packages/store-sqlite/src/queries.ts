@@ -1,7 +1,7 @@
 import type { TagStat, TaskStatus } from '@taskmill/contracts';
-import { TABLES, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
+import { attemptFiguresSql, TABLES, type AttemptFiguresQuery, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
 import { pageSlice, where } from './conditions.js';
-import type { SqliteConnection } from './connection.js';
+import type { Param, SqliteConnection } from './connection.js';
 
 /*
  * The read side (docs/behaviour.md#queries). A paged read's count and rows run in the one read transaction of
@@ -50,15 +50,12 @@ export async function selectDueByName(sql: SqliteConnection, now: number): Promi
   );
 }
 
-/**
- * Each name's latest attempts started in `[since, now]` (queue health): per name one backward
- * range of `idx_task_attempts_name_started` stopped at its LIMIT, the task row by its primary key
- * for the due time; the names' branches in one statement.
- */
-export async function selectRecentAttempts(sql: SqliteConnection, names: readonly string[], since: number, now: number, perName: number): Promise<RawRow[]> {
-  const branch = `SELECT * FROM (SELECT a.name, a.started_at, a.ended_at, a.outcome,
-      CASE WHEN t.attempt = a.attempt AND t.next_run_time <= a.started_at THEN t.next_run_time END AS due_at
-    FROM ${TABLES.attempts} a LEFT JOIN ${TABLES.tasks} t ON t.id = a.task_id
-    WHERE a.name = ? AND a.started_at >= ? AND a.started_at <= ? ORDER BY a.started_at DESC LIMIT ?)`;
-  return sql.all(names.map(() => branch).join(' UNION ALL '), ...names.flatMap((name) => [name, since, now, perName]));
+/** Queue health's attempt figures: the kit's attemptFiguresSql, its four GROUP BYs in one statement. */
+export async function selectAttemptFigures(sql: SqliteConnection, q: AttemptFiguresQuery): Promise<RawRow[]> {
+  const params: Param[] = [];
+  const text = attemptFiguresSql(TABLES.attempts, q, {
+    param: (value) => (params.push(value), '?'),
+    div: (a, b) => `CAST((${a}) / (${b}) AS INTEGER)`,
+  });
+  return sql.all(text, ...params);
 }

@@ -137,6 +137,9 @@ export const taskAttempts = sqliteTable(
     outcome: text('outcome'),
     error: text('error'),
     timeout_flag: integer('timeout_flag').notNull().default(0),
+    // the task's next_run_time when claimed: the attempt's wait is started_at − due_at
+    // (docs/behaviour.md#queue-health); null on rows from before the column existed
+    due_at: integer('due_at'),
   },
   (t) => [
     // attempt reads are scoped to a task or a workflow's tasks too: no index per worker or outcome

@@ -46,7 +46,7 @@ const CLOSE_ATTEMPT = `UPDATE ${TABLES.attempts} SET ended_at = ?, outcome = ?, 
   WHERE task_id = ? AND attempt = ? AND ended_at IS NULL`;
 
 /** The open attempt carries the task's name: rate limits count a name's starts (docs/behaviour.md#flow-control). */
-const OPEN_ATTEMPT = `INSERT INTO ${TABLES.attempts} (task_id, name, attempt, worker_id, started_at) VALUES (?, ?, ?, ?, ?)`;
+const OPEN_ATTEMPT = `INSERT INTO ${TABLES.attempts} (task_id, name, attempt, worker_id, started_at, due_at) VALUES (?, ?, ?, ?, ?, ?)`;
 
 /** A value as SQLite stores it: bytes as a Buffer, everything else unchanged. */
 function bind(value: TaskPatch[keyof TaskPatch]): Param {
@@ -253,7 +253,7 @@ export function applyChanges(sql: SqliteConnection, changes: readonly TaskChange
     const close = change.close_attempt;
     if (close) sql.write(CLOSE_ATTEMPT, [close.ended_at, close.outcome, close.error, close.timeout_flag ? 1 : 0, close.task_id, close.attempt]);
     const open = change.open_attempt;
-    if (open) sql.write(OPEN_ATTEMPT, [open.task_id, open.name, open.attempt, open.worker_id, open.started_at]);
+    if (open) sql.write(OPEN_ATTEMPT, [open.task_id, open.name, open.attempt, open.worker_id, open.started_at, open.due_at]);
     for (const draft of change.events) eventIds.push(insertEvent(sql, draft));
   }
   return { applied, event_ids: eventIds };

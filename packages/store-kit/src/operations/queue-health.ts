@@ -11,14 +11,14 @@ import {
 import type { StoreReader } from '../statements.js';
 
 /*
- * Queue health (docs/behaviour.md#queue-health): counts of the tasks now, and figures of the
- * latest attempts that started in the window, from bounded statements on indexed columns (task
- * counts through the stats index, due tasks through the claim index, attempts through
- * `(name, started_at)` with a LIMIT per name). The folding into figures and buckets is here, once.
+ * Queue health (docs/behaviour.md#queue-health): counts of the tasks now, and figures of every
+ * attempt that started in the window, from bounded statements on indexed columns (task counts
+ * through the stats index, due tasks through the claim index, attempts aggregated by the database
+ * over their `(name, started_at)` range into at most a few thousand rows). The folding into
+ * figures and buckets is here, once.
  */
 
 const HOUR = 3_600_000;
-const FAILED_OUTCOMES = new Set(['failed', 'timeout']);
 
 /** The query checked: integers, a window of at most 7 days cut into 1 to 288 equal buckets. */
 export function queueHealthInput(query: unknown): QueueHealthQuery {
@@ -35,18 +35,26 @@ export function queueHealthInput(query: unknown): QueueHealthQuery {
   return { now: now as number, window_ms: window_ms as number, buckets: buckets as number };
 }
 
-/** Nearest-rank percentile of ascending values (the smallest value with at least p% at or below it), or null. */
-export function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
-}
-
-function ascending(values: number[]): number[] {
-  return values.sort((a, b) => a - b);
-}
-
 function num(value: unknown): number | null {
   return value === null || value === undefined ? null : Number(value);
+}
+
+/** Nearest-rank percentile of a histogram (value → count), or null when it is empty. */
+export function histogramPercentile(histogram: ReadonlyMap<number, number>, p: number): number | null {
+  let total = 0;
+  for (const n of histogram.values()) total += n;
+  if (total === 0) return null;
+  const rank = Math.max(1, Math.ceil((p / 100) * total));
+  let seen = 0;
+  for (const value of [...histogram.keys()].sort((a, b) => a - b)) {
+    seen += histogram.get(value)!;
+    if (seen >= rank) return value;
+  }
+  return null;
+}
+
+function add(histogram: Map<number, number>, value: number, n: number): void {
+  histogram.set(value, (histogram.get(value) ?? 0) + n);
 }
 
 interface Tally {
@@ -54,9 +62,11 @@ interface Tally {
   completed: number;
   failed: number;
   failed_last_hour: number;
-  waits: number[];
-  runs: number[];
+  waits: Map<number, number>;
+  runs: Map<number, number>;
 }
+
+const emptyTally = (): Tally => ({ started: 0, completed: 0, failed: 0, failed_last_hour: 0, waits: new Map(), runs: new Map() });
 
 /** The health of every name with tasks, and the window's buckets. */
 export async function queueHealth(reader: StoreReader, query: QueueHealthQuery): Promise<QueueHealth> {
@@ -76,64 +86,58 @@ export async function queueHealth(reader: StoreReader, query: QueueHealthQuery):
   const allNames = [...counts.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const names = allNames.slice(0, QUEUE_HEALTH_LIMITS.max_names);
   // the hour of `failed_last_hour` is read even when the window is shorter
-  const readFrom = Math.min(since, now - HOUR);
-  const perName = QUEUE_HEALTH_LIMITS.max_attempts_per_name;
-  const read = names.length === 0 ? [] : await reader.selectRecentAttempts(names, readFrom, now, perName + 1);
-  // each name's latest `perName`; one more read tells that it had more
-  const byName = new Map<string, typeof read>();
-  for (const row of read) {
-    const list = byName.get(String(row.name));
-    if (list) list.push(row);
-    else byName.set(String(row.name), [row]);
-  }
-  let attemptsTruncated = false;
-  const rows = [...byName.values()].flatMap((list) => {
-    if (list.length <= perName) return list;
-    attemptsTruncated = true;
-    return list.sort((a, b) => Number(b.started_at) - Number(a.started_at)).slice(0, perName);
-  });
+  const from = Math.min(since, now - HOUR);
+  const rows =
+    names.length === 0 ? [] : await reader.selectAttemptFigures({ names, from, since, now, bucket_ms: bucketMs, hour_from: now - HOUR });
 
   const due = new Map(dueRows.map((r) => [String(r.name), { due: Number(r.due), oldest: num(r.oldest_due_at) }]));
   const tallies = new Map<string, Tally>();
-  const buckets: (HealthBucket & { waits: number[] })[] = Array.from({ length: count }, (_, i) => ({
+  const tallyOf = (name: string) => {
+    const found = tallies.get(name);
+    if (found) return found;
+    const tally = emptyTally();
+    tallies.set(name, tally);
+    return tally;
+  };
+  const buckets: (HealthBucket & { waits: Map<number, number> })[] = Array.from({ length: count }, (_, i) => ({
     start: since + i * bucketMs,
     completed: 0,
     failed: 0,
     wait_p50: null,
-    waits: [],
+    waits: new Map(),
   }));
-  const bucketOf = (time: number) => (time < since || time > now ? null : buckets[Math.min(count - 1, Math.floor((time - since) / bucketMs))]);
+  // an attempt that ended at `now` itself falls in the last bucket
+  const bucketAt = (index: number) => (index < 0 ? null : buckets[Math.min(count - 1, index)]);
   for (const row of rows) {
-    const name = String(row.name);
-    const started = Number(row.started_at);
-    const ended = num(row.ended_at);
-    const dueAt = num(row.due_at);
-    const outcome = row.outcome === null || row.outcome === undefined ? null : String(row.outcome);
-    const failed = outcome !== null && FAILED_OUTCOMES.has(outcome);
-    const tally = tallies.get(name) ?? { started: 0, completed: 0, failed: 0, failed_last_hour: 0, waits: [], runs: [] };
-    tallies.set(name, tally);
-    if (failed && ended !== null && ended >= now - HOUR && ended <= now) tally.failed_last_hour += 1;
-    if (started < since) continue;
-    tally.started += 1;
-    if (dueAt !== null) {
-      tally.waits.push(started - dueAt);
-      bucketOf(started)?.waits.push(started - dueAt);
+    const kind = String(row.kind);
+    const k1 = Number(row.k1);
+    // a wait bin below 0 (a due time after the start, which a claim never writes) counts as 0
+    const k2 = kind === 'w' || kind === 'v' ? Math.max(0, Number(row.k2)) : Number(row.k2);
+    const n = Number(row.n);
+    if (kind === 'w') {
+      const bucket = bucketAt(k1);
+      if (bucket) add(bucket.waits, k2, n);
+      continue;
     }
-    if (ended === null || ended > now) continue;
-    tally.runs.push(ended - started);
-    const bucket = bucketOf(ended);
-    if (outcome === 'completed') {
-      tally.completed += 1;
-      if (bucket) bucket.completed += 1;
-    } else if (failed) {
-      tally.failed += 1;
-      if (bucket) bucket.failed += 1;
+    const tally = tallyOf(String(row.name));
+    if (kind === 'v') add(tally.waits, k2, n);
+    else if (kind === 'r') add(tally.runs, k2, n);
+    else if (kind === 'n') {
+      tally.failed_last_hour += Number(row.h);
+      if (k2 !== 1) continue;
+      tally.started += n;
+      const bucket = bucketAt(k1);
+      if (!bucket) continue;
+      const completed = Number(row.c);
+      const failed = Number(row.f);
+      tally.completed += completed;
+      tally.failed += failed;
+      bucket.completed += completed;
+      bucket.failed += failed;
     }
   }
   const health: NameHealth[] = names.map((name) => {
-    const t = tallies.get(name) ?? { started: 0, completed: 0, failed: 0, failed_last_hour: 0, waits: [], runs: [] };
-    const waits = ascending(t.waits);
-    const runs = ascending(t.runs);
+    const t = tallies.get(name) ?? emptyTally();
     return {
       name,
       statuses: counts.get(name)!,
@@ -145,10 +149,10 @@ export async function queueHealth(reader: StoreReader, query: QueueHealthQuery):
       started: t.started,
       completed: t.completed,
       failed: t.failed,
-      wait_p50: percentile(waits, 50),
-      wait_p95: percentile(waits, 95),
-      run_p50: percentile(runs, 50),
-      run_p95: percentile(runs, 95),
+      wait_p50: histogramPercentile(t.waits, 50),
+      wait_p95: histogramPercentile(t.waits, 95),
+      run_p50: histogramPercentile(t.runs, 50),
+      run_p95: histogramPercentile(t.runs, 95),
     };
   });
   return {
@@ -157,8 +161,7 @@ export async function queueHealth(reader: StoreReader, query: QueueHealthQuery):
     bucket_ms: bucketMs,
     by_status: byStatus,
     names: health,
-    buckets: buckets.map(({ waits, ...b }) => ({ ...b, wait_p50: percentile(ascending(waits), 50) })),
-    attempts_truncated: attemptsTruncated,
+    buckets: buckets.map(({ waits, ...b }) => ({ ...b, wait_p50: histogramPercentile(waits, 50) })),
     names_truncated: allNames.length > names.length,
   };
 }

@@ -37,7 +37,7 @@ export function defineQueueHealthTests({ test, open }: SuiteContext): void {
     const store = await open();
     await history(store);
     const health = await store.getQueueHealth({ now: NOW, window_ms: 10_000, buckets: 10 });
-    expect(health).toMatchObject({ now: NOW, since: T0, bucket_ms: 1000, attempts_truncated: false, names_truncated: false });
+    expect(health).toMatchObject({ now: NOW, since: T0, bucket_ms: 1000, names_truncated: false });
     expect(health.by_status).toEqual({ ...NONE, pending: 2, running: 1, completed: 1, permanently_failed: 2 });
     expect(health.names).toEqual([
       {
@@ -90,28 +90,49 @@ export function defineQueueHealthTests({ test, open }: SuiteContext): void {
     expect(later.buckets.every((b) => b.completed === 0 && b.failed === 0 && b.wait_p50 === null)).toBe(true);
   });
 
-  test('getQueueHealth reads each name\'s latest max_attempts_per_name attempts of the window and says when a name had more', async () => {
+  test('getQueueHealth counts every attempt of the window, however many, and the wait of every attempt, retries included', async () => {
     const store = await open();
-    const cap = QUEUE_HEALTH_LIMITS.max_attempts_per_name;
-    await store.createTasks(Array.from({ length: cap + 1 }, () => newTask({ name: 'busy' })), T0);
-    await createOne(store, { name: 'calm' }, T0);
-    // the busy name's oldest attempt waited 100 ms, its latest `cap` 300 ms
-    await claimOne(store, { names: ['busy'], now: T0 + 100 });
-    await claimOne(store, { names: ['calm'], now: T0 + 200 });
-    let claimed = 0;
-    while (claimed < cap) claimed += (await store.claimTasks({ worker_id: 'w1', now: T0 + 300, limit: cap - claimed, names: ['busy'] })).length;
-    const health = await store.getQueueHealth({ now: NOW, window_ms: 10_000, buckets: 1 });
-    expect(health.attempts_truncated).toBe(true);
-    expect(health.names.map((n) => [n.name, n.running, n.started, n.wait_p50, n.wait_p95])).toEqual([
-      ['busy', cap + 1, cap, 300, 300],
-      ['calm', 1, 1, 200, 200],
+    // 1,200 attempts of one name in a 10 s window: 600 started at T0+100 (wait 100), 600 at T0+2500 (wait 2500)
+    await store.createTasks(Array.from({ length: 1200 }, () => newTask({ name: 'busy', max_retries: 0 })), T0);
+    const claimAll = async (now: number, want: number) => {
+      let claimed: Awaited<ReturnType<Store['claimTasks']>> = [];
+      while (claimed.length < want) claimed = claimed.concat(await store.claimTasks({ worker_id: 'w1', now, limit: want - claimed.length, names: ['busy'] }));
+      return claimed;
+    };
+    const early = await claimAll(T0 + 100, 600);
+    const late = await claimAll(T0 + 2500, 600);
+    const fence = (task: (typeof early)[number]) => ({ task_id: task.id, worker_id: 'w1', attempt: task.attempt });
+    // 550 complete at T0+1100 (run 1000), 50 fail at T0+1500 (run 1400), 600 complete at T0+5234 (run 2734)
+    await store.finishAttempts(early.slice(0, 550).map((task) => ({ fence: fence(task), outcome: { kind: 'completed', result: null } as const })), T0 + 1100);
+    await store.finishAttempts(early.slice(550).map((task) => ({ fence: fence(task), outcome: { kind: 'failed', status: 'failed', error: 'e' } as const })), T0 + 1500);
+    await store.finishAttempts(late.map((task) => ({ fence: fence(task), outcome: { kind: 'completed', result: null } as const })), T0 + 5234);
+    // a retried task: its first attempt waited 100 ms, its retry 500 ms (due again at its failure)
+    await createOne(store, { name: 'retry', max_retries: 2, retry_interval: 0 }, T0);
+    const first = await claimOne(store, { names: ['retry'], now: T0 + 100 });
+    await expectApplied(store.finishAttempt(fenceOf(first), { kind: 'failed', status: 'failed', error: 'e1' }, T0 + 200));
+    await claimOne(store, { names: ['retry'], now: T0 + 700 });
+
+    const health = await store.getQueueHealth({ now: NOW, window_ms: 10_000, buckets: 10 });
+    expect(health.names.map((n) => [n.name, n.started, n.completed, n.failed, n.failed_last_hour, n.wait_p50, n.wait_p95, n.run_p50, n.run_p95])).toEqual([
+      // runs 550 × 1000, 50 × 1400, 600 × 2734: p50 is the 600th (1400), p95 the 1140th, 2734 kept to 2730
+      ['busy', 1200, 1150, 50, 50, 100, 2500, 1400, 2730],
+      ['retry', 2, 0, 1, 1, 100, 500, 100, 100],
     ]);
-    expect(health.buckets[0].wait_p50).toBe(300);
-    const fewer = await store.getQueueHealth({ now: T0 + 250, window_ms: 10_000, buckets: 1 });
-    expect(fewer.attempts_truncated).toBe(false);
-    expect(fewer.names.map((n) => [n.name, n.started, n.wait_p50])).toEqual([
-      ['busy', 1, 100],
-      ['calm', 1, 200],
+    expect(health.buckets.map((b) => [b.completed, b.failed, b.wait_p50])).toEqual([
+      // the retried task's failure at T0+200 and both its waits (100, 500) are in the first bucket
+      [0, 1, 100],
+      [550, 50, null],
+      [0, 0, 2500],
+      [0, 0, null],
+      [0, 0, null],
+      [600, 0, null],
+      ...Array.from({ length: 4 }, () => [0, 0, null]),
+    ]);
+    // the hour of failed_last_hour is read beyond a shorter window
+    const short = await store.getQueueHealth({ now: T0 + 3000, window_ms: 1000, buckets: 1 });
+    expect(short.names.map((n) => [n.name, n.started, n.completed, n.failed_last_hour, n.wait_p50])).toEqual([
+      ['busy', 600, 0, 50, 2500],
+      ['retry', 0, 0, 1, null],
     ]);
   });
 

@@ -1,0 +1,1 @@
+ALTER TABLE "taskmill_task_attempts" ADD COLUMN "due_at" bigint;
