@@ -20,3 +20,4 @@ export * from './text.js';
 export * from './failure-plan.js';
 export * from './sweep-errors.js';
 export * from './new-task-defaults.js';
+export * from './event-feed.js';

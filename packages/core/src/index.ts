@@ -69,6 +69,11 @@ export {
   isPermanentError,
   StoreUnavailableError,
   StoreError,
+  TaskFailedError,
+  TaskCancelledError,
+  ResultTimeoutError,
+  TaskNotAwaitableError,
+  EVENT_FEED_LIMITS,
   isTaskmillError,
   TASK_STATUSES,
   TASK_TYPES,
@@ -116,4 +121,7 @@ export type {
   Dialect,
   NamePause,
   FlowLimits,
+  EventFeedFilter,
+  FeedEvent,
 } from '@taskmill/contracts';
+export type { SubscribeOptions, EventBatch, EventHandler, EventSubscription } from './event-subscription.js';
