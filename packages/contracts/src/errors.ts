@@ -254,13 +254,19 @@ export function isTaskmillError(error: unknown, code?: ErrorCode): error is Task
   return error instanceof TaskmillError && (code === undefined || error.code === code);
 }
 
+/** The first line of a stored error text (a handler's error is stored with its stack), without an `Error: ` prefix. */
+function firstLine(text: string | null): string | null {
+  if (text === null) return null;
+  return text.split('\n', 1)[0].replace(/^Error: /, '');
+}
+
 /** `result()`: the task failed for good (retries exhausted or a non-retryable failure); `error` is its error text (docs/behaviour.md#results). */
 export class TaskFailedError extends TaskmillError {
   readonly taskId: number;
   /** The task's stored error text. */
   readonly error: string | null;
   constructor(taskId: number, error: string | null) {
-    super(ERROR_CODES.TASK_FAILED, `Task ${taskId} failed: ${error ?? 'unknown error'}`);
+    super(ERROR_CODES.TASK_FAILED, `Task ${taskId} failed: ${firstLine(error) ?? 'unknown error'}`);
     this.taskId = taskId;
     this.error = error;
   }
@@ -271,7 +277,7 @@ export class TaskCancelledError extends TaskmillError {
   readonly taskId: number;
   readonly reason: string | null;
   constructor(taskId: number, reason: string | null) {
-    super(ERROR_CODES.TASK_CANCELLED, `Task ${taskId} was cancelled: ${reason ?? 'Task cancelled'}`);
+    super(ERROR_CODES.TASK_CANCELLED, `Task ${taskId} was cancelled: ${firstLine(reason) ?? 'Task cancelled'}`);
     this.taskId = taskId;
     this.reason = reason;
   }
