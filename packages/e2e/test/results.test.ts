@@ -47,7 +47,7 @@ describeBackends('results', backends(), (env) => {
     expect(await waits.bad).toEqual({ code: ERROR_CODES.TASK_FAILED });
     expect(await waits.cancelled).toEqual({ code: ERROR_CODES.TASK_CANCELLED });
     // an already finished task answers at once, with the error text kept
-    const failed = await tm.result(bad).catch((e: unknown) => e as { error?: string; message?: string });
+    const failed = (await tm.result(bad).catch((e: unknown) => e)) as { error?: string; message?: string };
     expect(failed).toMatchObject({ code: ERROR_CODES.TASK_FAILED, message: `Task ${bad} failed: boom` });
     expect(failed.error).toMatch(/^Error: boom\n/); // the stored error text, stack included
     const cancelled = await tm.result(later).catch((e: unknown) => e as { reason?: string });

@@ -199,7 +199,7 @@ export function assembleStore(driver: StoreDriver): Store {
 
     readEventFeed: async (feedRead) => {
       const input = operations.eventFeedInput(feedRead);
-      return read('readEventFeed', (reader) => operations.readEventFeed(reader, input, driver.eventIdsInCommitOrder === true));
+      return read('readEventFeed', (reader) => operations.readEventFeed(reader, input, driver.capabilities.orderedEventIds));
     },
     latestEventId: () => read('latestEventId', (reader) => reader.selectMaxEventId()),
     getTaskOutcomes: async (ids) => {

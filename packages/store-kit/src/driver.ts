@@ -16,12 +16,6 @@ import type { Steps } from './step-programs.js';
 export interface StoreDriver {
   readonly dialect: Dialect;
   readonly capabilities: StoreCapabilities;
-  /**
-   * Event ids are handed out in commit order (one writer at a time, ids never reused): a missing
-   * id is a deleted event and the event feed never holds at it (operations/event-feed.ts).
-   * (Default: false)
-   */
-  readonly eventIdsInCommitOrder?: boolean;
   /** Create or migrate the schema under a cross-process lock. */
   setup(): Promise<void>;
   /** Reads only: the schema exists with every migration of this version, else SchemaNotReadyError (reader mode). */

@@ -55,7 +55,7 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
   };
   const driver: StoreDriver = {
     dialect: 'mysql',
-    capabilities: { notify: connection.wakeProbeInterval > 0, skipLocked: true },
+    capabilities: { notify: connection.wakeProbeInterval > 0, skipLocked: true, orderedEventIds: false },
     setup: () => runMigrations(connection),
     checkSchema: () => checkSchema(connection),
     async close() {

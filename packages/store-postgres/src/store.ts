@@ -29,7 +29,7 @@ export function createPostgresStore(options: string | PostgresStoreOptions): Sto
   const connection = openConnection(options);
   const driver: StoreDriver = {
     dialect: 'postgres',
-    capabilities: { notify: true, skipLocked: true },
+    capabilities: { notify: true, skipLocked: true, orderedEventIds: false },
     setup: () => migrate(connection),
     checkSchema: () => checkSchema(connection),
     close: () => closeConnection(connection),

@@ -5,7 +5,7 @@ import type { SqliteConnection } from './connection.js';
 /*
  * The event feed's and result waiters' reads (docs/behaviour.md#event-subscriptions,
  * docs/behaviour.md#results): primary-key reads. One writer at a time and AUTOINCREMENT make event
- * ids commit-ordered here, so the feed never holds at a gap (`eventIdsInCommitOrder`).
+ * ids commit-ordered here, so the feed never holds at a gap (`capabilities.orderedEventIds`).
  */
 
 const E = TABLES.events;

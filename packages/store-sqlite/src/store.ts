@@ -32,8 +32,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const writer = bindWriter(connection, SQL);
   const driver: StoreDriver = {
     dialect: 'sqlite',
-    capabilities: { notify: connection.filePath !== null, skipLocked: false },
-    eventIdsInCommitOrder: true,
+    capabilities: { notify: connection.filePath !== null, skipLocked: false, orderedEventIds: true },
     listen: (onWake) => notify.listen(connection, onWake),
     setup: () => transactions.setup(migrate),
     checkSchema: () => transactions.read('schema check', async () => checkSchema(connection)),

@@ -40,7 +40,7 @@ import type { StoreReader } from '../statements.js';
  *   the store still holds, and gets nothing at or below `high` again except late fills.
  *
  * A store whose ids are handed out in commit order (SQLite: one writer at a time, and AUTOINCREMENT
- * never reuses an id) says so (`StoreDriver.eventIdsInCommitOrder`): there a gap is always a
+ * never reuses an id) says so (`capabilities.orderedEventIds`): there a gap is always a
  * deleted event, and never holds.
  */
 
