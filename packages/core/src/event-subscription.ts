@@ -9,6 +9,7 @@ import {
   type FeedEvent,
   type Store,
 } from '@taskmill/contracts';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from './db-clock.js';
 import type { EventWatch, WatchListener } from './event-watch.js';
 
@@ -62,6 +63,9 @@ export function subscribeInput(options: unknown, handler: unknown): { filter: Ev
   return { filter: normalizeEventFeedFilter(filter), after: (after as string | undefined) ?? null, from: (from as 'now' | 'beginning' | undefined) ?? 'now' };
 }
 
+/** The subscription whose handler is running, in its async context. */
+const INSIDE_HANDLER = new AsyncLocalStorage<Subscription>();
+
 /** Longest wait between two deliveries of a batch whose handler keeps failing. */
 const MAX_BACKOFF_MS = 30_000;
 
@@ -113,7 +117,8 @@ export class Subscription implements EventSubscription, WatchListener {
       this.onClose(this);
       this.wakeUp?.();
     }
-    await this.loop;
+    // from inside its own handler, waiting for the loop (which awaits the handler) would never end
+    if (INSIDE_HANDLER.getStore() !== this) await this.loop;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -151,7 +156,8 @@ export class Subscription implements EventSubscription, WatchListener {
       if (page.events.length > 0) {
         for (;;) {
           try {
-            await this.handler({ events: page.events, cursor: page.cursor });
+            const batch = { events: page.events, cursor: page.cursor };
+            await INSIDE_HANDLER.run(this, () => this.handler(batch));
             break;
           } catch (error) {
             this.onError(error, 'subscription handler');

@@ -74,6 +74,37 @@ describeBackends('event subscriptions', backends(), (env) => {
     expect(resumed[0].id).toBeGreaterThan(events[events.length - 1].id);
     for (const s of [...subs, again]) await s.close();
     expect(subs.every((s) => s.closed)).toBe(true);
+    // a handler may close its own subscription: no batch follows
+    let calls = 0;
+    const self = await tm.subscribe({ from: 'beginning' }, async () => {
+      calls++;
+      await self.close();
+    });
+    await waitFor(() => self.closed, { what: 'the subscription closed from its handler' });
+    await tm.async('a', {});
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls).toBe(1);
+  });
+
+  env.test('a handler that throws gets the same batch again (at least once), and the error goes to onError', async () => {
+    const errors: string[] = [];
+    const tm = await env.isolated({ event_poll_interval: 20, poll_interval: 100, onError: (error, where) => void errors.push(`${where}: ${(error as Error).message}`) });
+    tm.use('a', () => 1);
+    const batches: number[][] = [];
+    const cursors: string[] = [];
+    const sub = await tm.subscribe({ types: ['task_created'] }, ({ events, cursor }) => {
+      batches.push(events.map((e) => e.task_id));
+      if (batches.length === 1) throw new Error('projection down');
+      cursors.push(cursor);
+    });
+    const before = sub.cursor;
+    const id = await tm.async('a', {});
+    await waitFor(() => batches.length >= 2, { what: 'the batch delivered again' });
+    expect(batches.slice(0, 2)).toEqual([[id], [id]]);
+    expect(errors).toContain('subscription handler: projection down');
+    expect(sub.cursor).toBe(cursors[0]);
+    expect(sub.cursor).not.toBe(before);
+    await sub.close();
   });
 
   env.test('bad options, cursors and handlers are a ValidationError, and nothing is read or written', async () => {
