@@ -82,7 +82,10 @@ export class EventWatch {
           // setTimeout holds at most 2^31 - 1 ms (24.8 days); longer waits re-arm
           if (left > 0) return void (waiter.timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1)));
           waiter.expired = true;
-          if (waiter.seen) this.settle(waiter, new ResultTimeoutError(id, timeout));
+          if (waiter.seen) return this.settle(waiter, new ResultTimeoutError(id, timeout));
+          // not read yet (a first read still under way, or the store unreachable): the next read
+          // answers, and a wait the store cannot answer still ends a poll interval later
+          waiter.timer = setTimeout(() => this.settle(waiter, new ResultTimeoutError(id, timeout)), this.parts.fallback);
         };
         arm();
       }

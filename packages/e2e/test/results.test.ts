@@ -1,5 +1,5 @@
-import { expect } from 'vitest';
-import { ERROR_CODES, type Store } from '@taskmill/core';
+import { expect, it } from 'vitest';
+import { ERROR_CODES, TaskManager, type Store } from '@taskmill/core';
 import { backends, sharedBackends } from '../src/backends.js';
 import { describeBackends, waitFor } from '../src/harness.js';
 import { spawnEventsProcess } from '../src/processes.js';
@@ -170,4 +170,12 @@ describeBackends('results from another process', sharedBackends(), (env) => {
     expect(calls.ids / calls.getTaskOutcomes).toBeGreaterThan(1); // batched: many ids per read
     await store.close();
   }, 120_000);
+});
+
+it('a wait with a timeout ends even when the store cannot be reached', async () => {
+  const tm = new TaskManager({ dbConnection: 'postgres://postgres@127.0.0.1:1/none', poll_interval: 200, onError: () => undefined });
+  const started = performance.now();
+  await expect(tm.result(1, { timeout: 0.3 })).rejects.toMatchObject({ code: ERROR_CODES.RESULT_TIMEOUT });
+  expect(performance.now() - started).toBeLessThan(5_000);
+  await tm.stop();
 });
