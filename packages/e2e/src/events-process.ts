@@ -5,10 +5,10 @@
  *   (`{id, value}` or `{id, code}`) over IPC, then exits.
  * - `subscriber`: subscribes (from `after`, or from the beginning) and, for each batch, appends
  *   one line per event (`<id> <late 0|1> <event_type> <task_id>`) to `log`, then writes the
- *   batch's cursor to `cursor` (so a kill between the two redelivers, never loses). Runs until
+ *   batch's cursor to `cursor` atomically (so a kill between the two redelivers, never loses). Runs until
  *   killed or told `stop`.
  */
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { TaskManager } from '@taskmill/core';
 import type { ProcessConnection } from './backends.js';
 
@@ -45,7 +45,9 @@ if (args.mode === 'waiter') {
 } else {
   const subscription = await tm.subscribe({ ...(args.filter ?? {}), ...(args.after ? { after: args.after } : { from: 'beginning' }) }, (batch) => {
     appendFileSync(args.log, batch.events.map((e) => `${e.id} ${e.late ? 1 : 0} ${e.event_type} ${e.task_id}\n`).join(''));
-    writeFileSync(args.cursor, batch.cursor);
+    // a SIGKILL between truncating and writing must not leave an empty cursor: write, then rename
+    writeFileSync(`${args.cursor}.tmp`, batch.cursor);
+    renameSync(`${args.cursor}.tmp`, args.cursor);
   });
   process.send?.({ type: 'ready', cursor: subscription.cursor });
   process.on('message', async (msg: { type: string }) => {

@@ -180,7 +180,8 @@ describeBackends('event subscriptions across processes', sharedBackends(), (env)
     try {
       const connection = env.db().processConnection;
       const first = await spawnEventsProcess({ mode: 'subscriber', connection, log, cursor: cursorFile });
-      await waitFor(() => readLog(log).length > 100, { what: 'the first subscriber to log events' });
+      // killed once it has saved a cursor (a kill before its first save would restart from the beginning)
+      await waitFor(() => readLog(log).length > 100 && existsSync(cursorFile), { what: 'the first subscriber to log events and save a cursor' });
       await first.kill();
       const firstRun = readLog(log);
       const saved = readFileSync(cursorFile, 'utf8');
