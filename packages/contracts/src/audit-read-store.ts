@@ -1,4 +1,5 @@
 import type { QueueHealth, QueueHealthQuery } from './queue-health.js';
+import type { EventFeedPage, EventFeedRead, TaskOutcome } from './event-feed.js';
 import type { AttemptQuery, EventQuery, Page, TaskAttempt, TaskEvent, TaskId } from './records.js';
 
 /* The audit-read part of the Store contract: paged events and attempts of a task or a workflow. */
@@ -23,4 +24,17 @@ export interface AuditReadStore {
    * `ValidationError`.
    */
   getQueueHealth(query: QueueHealthQuery): Promise<QueueHealth>;
+  /**
+   * One read of the event feed (docs/behaviour.md#event-subscriptions): events after the cursor in
+   * commit order, at least once, with the cursor after them. A bad cursor or filter is a
+   * `ValidationError`.
+   */
+  readEventFeed(read: EventFeedRead): Promise<EventFeedPage>;
+  /** The highest event id, 0 when there is none: one primary-key probe, what result waiters poll (docs/behaviour.md#results). */
+  latestEventId(): Promise<number>;
+  /**
+   * The outcome of each of these tasks that exists, any order, in one statement per 1,000 ids
+   * (docs/behaviour.md#results). Ids that cannot exist find nothing.
+   */
+  getTaskOutcomes(ids: readonly TaskId[]): Promise<TaskOutcome[]>;
 }

@@ -18,6 +18,10 @@ export const ERROR_CODES = {
   LIMIT_EXCEEDED: 'TASKMILL_LIMIT_EXCEEDED',
   SCHEMA_NOT_READY: 'TASKMILL_SCHEMA_NOT_READY',
   PERMANENT: 'TASKMILL_PERMANENT',
+  TASK_FAILED: 'TASKMILL_TASK_FAILED',
+  TASK_CANCELLED: 'TASKMILL_TASK_CANCELLED',
+  RESULT_TIMEOUT: 'TASKMILL_RESULT_TIMEOUT',
+  NOT_AWAITABLE: 'TASKMILL_NOT_AWAITABLE',
 } as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -248,4 +252,54 @@ export function isPermanentError(error: unknown): boolean {
 /** True when `error` is a {@link TaskmillError} (optionally with the given code). */
 export function isTaskmillError(error: unknown, code?: ErrorCode): error is TaskmillError {
   return error instanceof TaskmillError && (code === undefined || error.code === code);
+}
+
+/** The first line of a stored error text (a handler's error is stored with its stack), without an `Error: ` prefix. */
+function firstLine(text: string | null): string | null {
+  if (text === null) return null;
+  return text.split('\n', 1)[0].replace(/^Error: /, '');
+}
+
+/** `result()`: the task failed for good (retries exhausted or a non-retryable failure); `error` is its error text (docs/behaviour.md#results). */
+export class TaskFailedError extends TaskmillError {
+  readonly taskId: number;
+  /** The task's stored error text. */
+  readonly error: string | null;
+  constructor(taskId: number, error: string | null) {
+    super(ERROR_CODES.TASK_FAILED, `Task ${taskId} failed: ${firstLine(error) ?? 'unknown error'}`);
+    this.taskId = taskId;
+    this.error = error;
+  }
+}
+
+/** `result()`: the task was cancelled (`cancelTask`, a bulk cancel); `reason` is the cancel reason (docs/behaviour.md#results). */
+export class TaskCancelledError extends TaskmillError {
+  readonly taskId: number;
+  readonly reason: string | null;
+  constructor(taskId: number, reason: string | null) {
+    super(ERROR_CODES.TASK_CANCELLED, `Task ${taskId} was cancelled: ${firstLine(reason) ?? 'Task cancelled'}`);
+    this.taskId = taskId;
+    this.reason = reason;
+  }
+}
+
+/** `result()`: the wait's own `timeout` expired before the task finished; the task itself is untouched (docs/behaviour.md#results). */
+export class ResultTimeoutError extends TaskmillError {
+  readonly taskId: number;
+  /** The wait's timeout in seconds. */
+  readonly timeout: number;
+  constructor(taskId: number, timeout: number) {
+    super(ERROR_CODES.RESULT_TIMEOUT, `Timed out after ${timeout} s waiting for the result of task ${taskId}`);
+    this.taskId = taskId;
+    this.timeout = timeout;
+  }
+}
+
+/** `result()` of a task that never finishes by itself: a `cron` task (docs/behaviour.md#results). */
+export class TaskNotAwaitableError extends TaskmillError {
+  readonly taskId: number;
+  constructor(taskId: number, why: string) {
+    super(ERROR_CODES.NOT_AWAITABLE, `Task ${taskId} has no result to wait for: ${why}`);
+    this.taskId = taskId;
+  }
 }

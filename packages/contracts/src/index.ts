@@ -21,3 +21,4 @@ export * from './failure-plan.js';
 export * from './sweep-errors.js';
 export * from './new-task-defaults.js';
 export * from './schedules.js';
+export * from './event-feed.js';

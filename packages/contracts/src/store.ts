@@ -29,6 +29,13 @@ export interface StoreCapabilities {
   readonly notify: boolean;
   /** Claims use `FOR UPDATE SKIP LOCKED`. */
   readonly skipLocked: boolean;
+  /**
+   * Event ids are handed out in commit order (one writer at a time, ids never reused: SQLite), so
+   * a missing id is a deleted event and the event feed never holds at one
+   * (docs/behaviour.md#event-subscriptions). False where a transaction can take an id and commit
+   * after a higher one (PostgreSQL, MySQL/MariaDB).
+   */
+  readonly orderedEventIds: boolean;
 }
 
 /** A complete store. Made by a store package's factory (`createSqliteStore()`…). */

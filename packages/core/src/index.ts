@@ -71,6 +71,11 @@ export {
   isPermanentError,
   StoreUnavailableError,
   StoreError,
+  TaskFailedError,
+  TaskCancelledError,
+  ResultTimeoutError,
+  TaskNotAwaitableError,
+  EVENT_FEED_LIMITS,
   isTaskmillError,
   TASK_STATUSES,
   TASK_TYPES,
@@ -121,4 +126,7 @@ export type {
   Schedule,
   ScheduleQuery,
   ScheduleUpsert,
+  EventFeedFilter,
+  FeedEvent,
 } from '@taskmill/contracts';
+export type { SubscribeOptions, EventBatch, EventHandler, EventSubscription } from './event-subscription.js';

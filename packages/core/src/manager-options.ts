@@ -29,6 +29,12 @@ export interface TaskManagerOptions {
   dbType?: string;
   /** Idle wait of the claim loop in ms, at most `LIMITS.max_interval_ms`. (Default: 1000) */
   poll_interval?: number;
+  /**
+   * How often (ms) result waiters and event subscriptions of this process probe the newest event id
+   * while any exists: one statement per probe for all of them (docs/behaviour.md#results). At most
+   * `LIMITS.max_interval_ms`. (Default: 100)
+   */
+  event_poll_interval?: number;
   /** Default total attempts, the first included, at most `LIMITS.max_retries`. (Default: 3) */
   max_retries?: number;
   /** Default seconds between a failure and its retry, at most `LIMITS.max_duration_seconds`. (Default: 0) */
@@ -134,6 +140,7 @@ export interface TaskManagerOptions {
 /** Options after defaults. */
 export interface ResolvedOptions {
   poll_interval: number;
+  event_poll_interval: number;
   max_retries: number;
   retry_interval: number;
   retry_backoff: RetryBackoff;
@@ -166,6 +173,7 @@ const KNOWN = [
   'dbConnection',
   'dbType',
   'poll_interval',
+  'event_poll_interval',
   'max_retries',
   'retry_interval',
   'retry_backoff',
@@ -222,6 +230,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const retention = resolveRetention(options);
   return {
     poll_interval: option('poll_interval', 1000, ms(false)),
+    event_poll_interval: option('event_poll_interval', 100, ms(false)),
     max_retries: option('max_retries', 3, maxRetries),
     retry_interval: option('retry_interval', 0, retryIntervalSeconds),
     retry_backoff: option<RetryBackoff>('retry_backoff', 'fixed', retryBackoff),

@@ -20,6 +20,9 @@ import { AFTER_TASK_ACTION, runTaskAction, taskActionOptions } from './task-acti
 import { bulkAction, bulkOptions, runBulkAction, type BulkOptions, type BulkResult } from './bulk-actions.js';
 import { requireId, scheduleKey, taskName } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
+import { EventWatch } from './event-watch.js';
+import { Subscription, subscribeInput, type EventHandler, type EventSubscription, type SubscribeOptions } from './event-subscription.js';
+import { resultInput } from './result-options.js';
 
 /** Lifecycle states of a manager. */
 export type ManagerState = 'init' | 'running' | 'stopping' | 'stopped';
@@ -41,6 +44,9 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
   private readonly wake: WakeSignal;
   private readonly telemetry: Telemetry;
   private readonly submission: Submission<M>;
+  /** Result waiters' and subscriptions' probe (docs/behaviour.md#results). */
+  private events: EventWatch;
+  private readonly subscriptions = new Set<Subscription>();
   private lifecycle: ManagerState = 'init';
   private paused = false;
   private engine: Engine | undefined;
@@ -59,6 +65,16 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     this.registry = new HandlerRegistry(this.options);
     this.telemetry = new Telemetry(this.options.telemetry, this.options.worker_id, this.options.onError);
     this.submission = new Submission(this.registry, this.db, this.clock, this.telemetry, this.wake);
+    this.events = this.newEventWatch();
+  }
+
+  private newEventWatch(): EventWatch {
+    return new EventWatch({
+      store: () => this.db.ready(),
+      interval: this.options.event_poll_interval,
+      fallback: this.options.poll_interval,
+      onError: this.options.onError,
+    });
   }
 
   /** `'init' | 'running' | 'stopping' | 'stopped'`. */
@@ -224,7 +240,12 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    */
   async stop(): Promise<void> {
     await this.starting?.catch(() => undefined);
-    if (this.lifecycle === 'init') return this.db.release();
+    await this.endWaits();
+    if (this.lifecycle === 'init') {
+      // before start() the manager stays usable: later waits get a fresh probe
+      this.events = this.newEventWatch();
+      return this.db.release();
+    }
     this.stopping ??= this.shutdown();
     return this.stopping;
   }
@@ -237,6 +258,57 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
       this.lifecycle = 'stopped';
       await this.db.close();
     }
+  }
+
+  /** End every subscription and reject every result waiter of this manager (LifecycleError). */
+  private async endWaits(): Promise<void> {
+    await Promise.all([...this.subscriptions].map((s) => s.close()));
+    await this.events.close();
+  }
+
+  // ---------------------------------------------------------------- results and events
+
+  /**
+   * Wait for a task to finish, from any process (docs/behaviour.md#results): resolves with the
+   * result of a `completed` task; rejects with `TaskFailedError` (permanently failed: its error
+   * text), `TaskCancelledError`, `ResultTimeoutError` (`timeout` seconds passed; the task is
+   * untouched), `TaskNotFoundError` (no such task, or deleted while waited for) or
+   * `TaskNotAwaitableError` (a cron task, which never finishes). A paused or suspended task is
+   * waited for until it finishes. An argument that is not a task id, or a bad timeout, is a
+   * `ValidationError`.
+   */
+  async result<T = unknown>(id: TaskId, options?: { timeout?: number | null }): Promise<T> {
+    const input = resultInput(id, options);
+    if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') throw new LifecycleError('TaskManager is stopped');
+    return (await this.events.wait(input.id, input.timeout)) as T;
+  }
+
+  /**
+   * Subscribe to task events (docs/behaviour.md#event-subscriptions): by type, task name, tag and
+   * workflow root, from this process or any other, delivered at least once in commit order, in
+   * batches, each with the cursor after it. Resume after a restart with `{after: savedCursor}`.
+   * Resolves once the starting position is known. Bad options, a bad cursor or an unknown event
+   * type are a `ValidationError`.
+   */
+  async subscribe(options: SubscribeOptions, handler: EventHandler): Promise<EventSubscription> {
+    const input = subscribeInput(options, handler);
+    if (this.lifecycle === 'stopping' || this.lifecycle === 'stopped') throw new LifecycleError('TaskManager is stopped');
+    const store = await this.db.ready();
+    const cursor = input.after ?? (input.from === 'beginning' ? 'tm1.0' : `tm1.${await store.latestEventId()}`);
+    const subscription = new Subscription(
+      store,
+      input.filter,
+      cursor,
+      handler,
+      this.clock,
+      this.events,
+      this.options.poll_interval,
+      this.options.onError,
+      (s) => this.subscriptions.delete(s),
+    );
+    this.subscriptions.add(subscription);
+    subscription.start();
+    return subscription;
   }
 
   // ---------------------------------------------------------------- per-task control

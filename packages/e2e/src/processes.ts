@@ -114,3 +114,55 @@ export function spawnEnqueuer(options: {
     });
   });
 }
+
+const EVENTS_SCRIPT = fileURLToPath(new URL('./events-process.ts', import.meta.url));
+
+/** A spawned reader process of events-process.ts (a result waiter or an event subscriber), ready. */
+export interface EventsProcess {
+  child: ChildProcess;
+  /** Waiter: its outcomes once every wait settled. */
+  outcomes: Promise<Array<{ id: unknown; value?: unknown; code?: string; message?: string }>>;
+  /** Ask a subscriber to close and exit; resolves at exit. */
+  stop(): Promise<void>;
+  /** SIGKILL; resolves at exit. */
+  kill(): Promise<void>;
+}
+
+/** Spawn a waiter or a subscriber (see events-process.ts); resolves once it is set up. */
+export function spawnEventsProcess(args: Record<string, unknown>): Promise<EventsProcess> {
+  const child = fork(EVENTS_SCRIPT, [JSON.stringify(args)], {
+    execArgv: ['--conditions=@taskmill/source', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const outcomes = new Promise<Array<{ id: unknown; value?: unknown; code?: string }>>((resolve, reject) => {
+    child.on('message', (msg: { type: string; outcomes?: never }) => {
+      if (msg.type === 'done') resolve(msg.outcomes!);
+    });
+    void exited.then(() => reject(new Error('events process exited before reporting')));
+  });
+  outcomes.catch(() => undefined);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('events process did not start within 60 s')), 60_000);
+    child.once('error', reject);
+    void exited.then(() => reject(new Error(`events process exited early with code ${child.exitCode}`)));
+    child.on('message', (msg: { type: string }) => {
+      if (msg.type !== 'ready') return;
+      clearTimeout(timer);
+      resolve({
+        child,
+        outcomes,
+        stop() {
+          if (child.exitCode !== null || child.signalCode !== null) return exited;
+          child.send({ type: 'stop' });
+          return exited;
+        },
+        kill() {
+          if (child.exitCode !== null || child.signalCode !== null) return exited;
+          child.kill('SIGKILL');
+          return exited;
+        },
+      });
+    });
+  });
+}

@@ -204,6 +204,17 @@ export function assembleStore(driver: StoreDriver): Store {
       return read('queryWorkflowAttempts', (reader) => paged(reader, 'attempts', conditions, query, decodeAttempt));
     },
 
+    readEventFeed: async (feedRead) => {
+      const input = operations.eventFeedInput(feedRead);
+      return read('readEventFeed', (reader) => operations.readEventFeed(reader, input, driver.capabilities.orderedEventIds));
+    },
+    latestEventId: () => read('latestEventId', (reader) => reader.selectMaxEventId()),
+    getTaskOutcomes: async (ids) => {
+      const checked = operations.outcomeIds(ids);
+      if (checked.length === 0) return [];
+      return read('getTaskOutcomes', (reader) => operations.taskOutcomes(reader, checked));
+    },
+
     getQueueHealth: async (query) => {
       const input = operations.queueHealthInput(query);
       return read('getQueueHealth', (reader) => operations.queueHealth(reader, input));

@@ -43,6 +43,22 @@ export interface StoreReader {
    * planner prefers it): rows of the four kinds of AttemptFigureKind, in one statement.
    */
   selectAttemptFigures(q: AttemptFiguresQuery): Promise<RawRow[]>;
+  /**
+   * Event rows with `id > after`, by id, at most `limit` (a range of the primary key), each with
+   * its task's `name` and `tag` as `task_name` and `task_tag` (a LEFT JOIN on the task's primary
+   * key: null for a deleted task or task 0). docs/behaviour.md#event-subscriptions
+   */
+  selectEventsAfter(after: number, limit: number): Promise<RawRow[]>;
+  /** Event rows of these ids (at most `EVENT_FEED_LIMITS.max_gaps`), with `task_name` and `task_tag` as {@link selectEventsAfter}; any order. */
+  selectEventsByIds(ids: readonly number[]): Promise<RawRow[]>;
+  /** The highest event id, or 0 (`MAX(id)`: the last entry of the primary key). */
+  selectMaxEventId(): Promise<number>;
+  /**
+   * `id`, `type`, `status`, `result`, `error` of the tasks of these ids (at most 1,000, one
+   * statement), and as `final_metadata` the `metadata` of the task's latest
+   * `task_permanently_failed` event when its status is `permanently_failed` (else null). Any order.
+   */
+  selectTaskOutcomes(ids: readonly TaskId[]): Promise<RawRow[]>;
 }
 
 /** Writes, inside one transaction opened by {@link StoreDriver.write}. */
@@ -186,6 +202,10 @@ export const READER_METHODS = [
   'selectPausedNames',
   'selectDueByName',
   'selectAttemptFigures',
+  'selectEventsAfter',
+  'selectEventsByIds',
+  'selectMaxEventId',
+  'selectTaskOutcomes',
 ] as const satisfies readonly (keyof StoreReader)[];
 
 /** Method names of {@link StoreWriter}, for binding. */

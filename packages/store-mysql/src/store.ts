@@ -1,6 +1,7 @@
 import type { Store } from '@taskmill/contracts';
 import { assembleStore, bindReader, bindWriter, operations, type PlainPaths, type StoreDriver } from '@taskmill/store-kit';
 import * as claim from './claim.js';
+import * as eventFeed from './event-feed.js';
 import * as names from './names.js';
 import * as notify from './notify.js';
 import * as queries from './queries.js';
@@ -15,7 +16,7 @@ import { inTransaction, withConnection } from './transaction.js';
 import { mysqlWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
-const SQL = { ...claim, ...names, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
+const SQL = { ...claim, ...eventFeed, ...names, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
 
 /**
  * Create a taskmill store on MySQL 8 or MariaDB 10.6+ (needs `FOR UPDATE SKIP LOCKED`).
@@ -54,7 +55,7 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
   };
   const driver: StoreDriver = {
     dialect: 'mysql',
-    capabilities: { notify: connection.wakeProbeInterval > 0, skipLocked: true },
+    capabilities: { notify: connection.wakeProbeInterval > 0, skipLocked: true, orderedEventIds: false },
     setup: () => runMigrations(connection),
     checkSchema: () => checkSchema(connection),
     async close() {

@@ -42,7 +42,7 @@ describe('createMysqlStore options (no server needed)', () => {
     // nothing listens on port 1: constructing must still succeed, the first call fails cleanly
     const store = createMysqlStore('mariadb://someone:secret@127.0.0.1:1/nowhere');
     expect(store.dialect).toBe('mysql');
-    expect(store.capabilities).toEqual({ notify: true, skipLocked: true });
+    expect(store.capabilities).toEqual({ notify: true, skipLocked: true, orderedEventIds: false });
     expect(createMysqlStore({ url: 'mysql://root@127.0.0.1:1/x', wakeProbeInterval: 0 }).capabilities.notify).toBe(false);
     expect(() => createMysqlStore({ url: 'mysql://root@127.0.0.1:1/x', wakeProbeInterval: -5 })).toThrow(ConfigurationError);
     expect(() => createMysqlStore({ url: 'mysql://root@127.0.0.1:1/x', wakeProbeInterval: 1.5 })).toThrow(ConfigurationError);

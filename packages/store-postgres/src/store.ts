@@ -1,6 +1,7 @@
 import type { Store } from '@taskmill/contracts';
 import { assembleStore, bindReader, bindWriter, type StoreDriver } from '@taskmill/store-kit';
 import * as claim from './claim.js';
+import * as eventFeed from './event-feed.js';
 import * as notify from './notify.js';
 import * as pausedNames from './paused-names.js';
 import * as queries from './queries.js';
@@ -15,7 +16,7 @@ import { read, write } from './transaction.js';
 import { postgresWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
-const SQL = { ...claim, ...notify, ...pausedNames, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
+const SQL = { ...claim, ...eventFeed, ...notify, ...pausedNames, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
 
 /**
  * Create a PostgreSQL store from a `postgres://` / `postgresql://` / `psql://` URL or options.
@@ -28,7 +29,7 @@ export function createPostgresStore(options: string | PostgresStoreOptions): Sto
   const connection = openConnection(options);
   const driver: StoreDriver = {
     dialect: 'postgres',
-    capabilities: { notify: true, skipLocked: true },
+    capabilities: { notify: true, skipLocked: true, orderedEventIds: false },
     setup: () => migrate(connection),
     checkSchema: () => checkSchema(connection),
     close: () => closeConnection(connection),

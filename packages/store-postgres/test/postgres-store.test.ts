@@ -22,7 +22,7 @@ describe('connection options', () => {
     for (const url of ['postgres://u@db/app', 'postgresql://u@db/app', 'psql://u@db/app']) {
       const store = createPostgresStore(url);
       expect(store.dialect).toBe('postgres');
-      expect(store.capabilities).toEqual({ notify: true, skipLocked: true });
+      expect(store.capabilities).toEqual({ notify: true, skipLocked: true, orderedEventIds: false });
     }
   });
 

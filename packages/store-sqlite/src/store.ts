@@ -1,6 +1,7 @@
 import type { Store } from '@taskmill/contracts';
 import { assembleStore, bindWriter, type StoreDriver } from '@taskmill/store-kit';
 import * as claim from './claim.js';
+import * as eventFeed from './event-feed.js';
 import * as names from './names.js';
 import * as notify from './notify.js';
 import * as queries from './queries.js';
@@ -14,7 +15,7 @@ import { Transactions } from './transaction.js';
 import { sqliteWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
-const SQL = { ...claim, ...names, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
+const SQL = { ...claim, ...eventFeed, ...names, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
 
 /**
  * Create a SQLite store. Accepts `sqlite:<path>`, `sqlite:///abs/path.db`, `sqlite::memory:` (a
@@ -31,7 +32,7 @@ export function createSqliteStore(options: SqliteStoreOptions): Store {
   const writer = bindWriter(connection, SQL);
   const driver: StoreDriver = {
     dialect: 'sqlite',
-    capabilities: { notify: connection.filePath !== null, skipLocked: false },
+    capabilities: { notify: connection.filePath !== null, skipLocked: false, orderedEventIds: true },
     listen: (onWake) => notify.listen(connection, onWake),
     setup: () => transactions.setup(migrate),
     checkSchema: () => transactions.read('schema check', async () => checkSchema(connection)),

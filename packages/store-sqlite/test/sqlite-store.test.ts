@@ -405,4 +405,8 @@ describe('wake-ups across connections (the WAL file watch)', () => {
   it('an in-memory database has no cross-process wake-ups to offer', () => {
     expect(createSqliteStore('sqlite::memory:').capabilities.notify).toBe(false);
   });
+
+  it('hands event ids out in commit order (one writer, AUTOINCREMENT), so its event feed never holds at a gap', () => {
+    expect(createSqliteStore('sqlite::memory:').capabilities.orderedEventIds).toBe(true);
+  });
 });

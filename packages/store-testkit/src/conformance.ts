@@ -28,6 +28,7 @@ import { defineWithinTests } from './suites/within.js';
 import { defineUniqueTests } from './suites/unique.js';
 import { defineDebounceTests } from './suites/debounce.js';
 import { defineScheduleTests } from './suites/schedules.js';
+import { defineEventFeedTests } from './suites/event-feed.js';
 
 /**
  * Declare the Store conformance suite (docs/store-authors.md#the-conformance-suite) for one store, inside vitest.
@@ -75,5 +76,6 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineUniqueTests(ctx);
     defineDebounceTests(ctx);
     defineScheduleTests(ctx);
+    defineEventFeedTests(ctx);
   });
 }

@@ -13,3 +13,4 @@ export * from './plain.js';
 export * from './bulk.js';
 export * from './queue-health.js';
 export * from './schedules.js';
+export * from './event-feed.js';
