@@ -42,6 +42,7 @@ function task(id: number, overrides: Partial<Task> = {}): Task {
     context: null,
     attempt: 0,
     suspend_reason: null,
+    on_failure: null,
     ...NEW_TASK_DEFAULTS,
     ...overrides,
   };

@@ -2,7 +2,7 @@ export { TaskManager, type ManagerState } from './task-manager.js';
 export { openStoreForConnection } from './connection.js';
 export { DbClock, CLOCK_SKEW_WARNING_MS, type Clock } from './db-clock.js';
 // the operator tools (CLI, dashboard) act through the same dispatcher as the TaskManager's own methods
-export { runTaskAction, type TaskActionOptions } from './task-actions.js';
+export { runCascadeCancel, runTaskAction, type TaskActionOptions } from './task-actions.js';
 export {
   runBulkAction,
   bulkAction,
@@ -43,6 +43,8 @@ export type {
   CronOptions,
   AsyncBatchItem,
   TransactionalEnqueue,
+  FlowDefinition,
+  FlowChildDefinition,
   CheckpointInput,
   ProgressInput,
 } from './types.js';
@@ -88,6 +90,7 @@ export {
   BULK_DELETABLE_STATUSES,
   bulkActionStatuses,
   isBulkAction,
+  CHILD_FAILURE_RULES,
 } from '@taskmill/contracts';
 export type {
   ErrorCode,
@@ -116,4 +119,8 @@ export type {
   Dialect,
   NamePause,
   FlowLimits,
+  ChildFailureRule,
+  FlowIds,
+  FlowResult,
+  CascadeCancelResult,
 } from '@taskmill/contracts';

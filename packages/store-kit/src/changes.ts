@@ -4,6 +4,7 @@ import {
   SWEEP_ERRORS,
   type ChildResult,
   type NewChildTask,
+  type NewFlowChild,
   type NewTask,
   type Task,
   type TaskId,
@@ -131,6 +132,10 @@ export function taskInsert(task: NewTask, now: number): TaskInsert {
     trace_context: task.trace_context ?? null,
     concurrency_key: task.concurrency_key ?? null,
     dead_letter: task.dead_letter ?? null,
+    on_failure: null,
+    suspend_reason: null,
+    total_children: 0,
+    children_results: null,
   };
 }
 
@@ -143,12 +148,37 @@ export function childInsert(parent: Task, child: NewChildTask, now: number): Tas
     ),
     root_id: parent.root_id ?? parent.id,
     parent_id: parent.id,
+    on_failure: child.on_failure ?? null,
   };
 }
 
-/** The `task_created` event of an inserted row. */
+/**
+ * A row of a flow (docs/behaviour.md#flows) as {@link taskInsert} or {@link childInsert} make it, but
+ * a task with children is inserted `suspended` awaiting them (stage 0, an empty batch), with
+ * `task_subtasks_created` as its last event.
+ */
+export function flowParentRow(row: TaskInsert, childCount: number): TaskInsert {
+  if (childCount === 0) return row;
+  return { ...row, status: 'suspended', suspend_reason: 'awaiting_subtasks', total_children: childCount, children_results: '', last_event_type: 'task_subtasks_created' };
+}
+
+/** The insert row of a flow's child under the parent `parentId` of the flow rooted at `rootId`. */
+export function flowChildInsert(rootId: TaskId, parentId: TaskId, child: NewFlowChild, now: number): TaskInsert {
+  const row = taskInsert(
+    { ...child.task, type: 'async', next_run_time: child.next_run_time, cron_expr: null, cron_tz: null, unique_key: null, unique_scope: null, unique_until: null },
+    now,
+  );
+  return flowParentRow({ ...row, root_id: rootId, parent_id: parentId, on_failure: child.task.on_failure ?? null }, child.children.length);
+}
+
+/** The `task_created` event of an inserted row (to the row's status). */
 export function createdEvent(id: TaskId, row: TaskInsert, now: number): EventDraft {
-  return events.created({ id, root_id: row.root_id, parent_id: row.parent_id, name: row.name, type: row.type, tag: row.tag, stage: 0, worker_id: null }, 'pending', now);
+  return events.created({ id, root_id: row.root_id, parent_id: row.parent_id, name: row.name, type: row.type, tag: row.tag, stage: 0, worker_id: null }, row.status, now);
+}
+
+/** The `task_subtasks_created` event of a flow's parent inserted with its children. */
+export function flowSubtasksEvent(id: TaskId, row: TaskInsert, childIds: TaskId[], childNames: string[], now: number): EventDraft {
+  return events.flowSubtasks({ id, root_id: row.root_id, parent_id: row.parent_id, name: row.name, type: row.type, tag: row.tag, stage: 0, worker_id: null }, childIds, childNames, now);
 }
 
 /** Timeout (seconds) and attempts of a dead-letter task: the tables' defaults, as for a task enqueued without options. */
@@ -417,11 +447,37 @@ export function replaceHolder(task: Task, update: HolderUpdate, now: number): Ta
   return change(task, patch, [events.replaced(task, patch.payload !== undefined, task.next_run_time, nextRunTime, now)], { guard: { status: 'pending' } });
 }
 
-/** Manual cancel: `permanently_failed` with the reason as error; a child is credited. */
-export function cancel(task: Task, reason: string, now: number): TaskChange {
-  return change(task, { status: 'permanently_failed', error: reason, last_active_time: now }, [events.cancelled(task, task.status, reason, now)], {
+/**
+ * Manual cancel: `permanently_failed` with the reason as error; a child is credited. A cascade
+ * (docs/behaviour.md#cascade-cancel) names the task whose cancel reached this one: its events say
+ * `cascade: true, cancelled_by`.
+ */
+export function cancel(task: Task, reason: string, now: number, cascadeBy?: TaskId): TaskChange {
+  const cascade = cascadeBy === undefined ? undefined : { cancelled_by: cascadeBy };
+  return change(task, { status: 'permanently_failed', error: reason, last_active_time: now }, [events.cancelled(task, task.status, reason, now, cascade)], {
     close_attempt: task.status === 'running' ? close(task, 'cancelled', now, reason) : null,
     credit: creditOf(task, { error: reason }),
+  });
+}
+
+/** True while a parent waits for its current batch of children (the state `next()` and a flow leave it in). */
+export function awaitingChildren(parent: Task): boolean {
+  return parent.status === 'suspended' && parent.suspend_reason === 'awaiting_subtasks';
+}
+
+/**
+ * A child whose rule is `fail` failed for good (docs/behaviour.md#child-failure-rules): its waiting
+ * parent becomes `permanently_failed` at once, with an error naming the child, a
+ * `task_permanently_failed` event (`child_failed`, `on_failure: 'fail'`), its own dead letter when
+ * it has a target, and its own credit to its parent (whose rule decides next).
+ */
+export function failByChild(parent: Task, child: Task, childError: string, now: number): TaskChange {
+  const error = `Child task ${child.id} (${child.name}) failed: ${childError}`;
+  const deadLetter = deadLetterTask(parent, error, false, now);
+  return change(parent, { status: 'permanently_failed', error, last_active_time: now }, [events.failedByChild(parent, child.id, error, now, deadLetter?.name ?? null)], {
+    guard: { status: 'suspended' },
+    credit: creditOf(parent, { error }),
+    dead_letter: deadLetter,
   });
 }
 

@@ -190,10 +190,28 @@ export const events = {
     });
   },
 
-  cancelled(task: EventSubject, from: TaskStatus, reason: string, now: number): EventDraft {
+  /** `cancelTask`; a cascade (docs/behaviour.md#cascade-cancel) adds `cascade: true` and the task whose cancel reached this one. */
+  cancelled(task: EventSubject, from: TaskStatus, reason: string, now: number, cascade?: { cancelled_by: number }): EventDraft {
     return draft(task, 'task_permanently_failed', from, 'permanently_failed', now, {
       message: `Task ${task.id} cancelled`,
-      metadata: { ...generic({ error: reason }), cancelled: true },
+      metadata: { ...generic({ error: reason }), cancelled: true, ...(cascade ? { cascade: true, cancelled_by: cascade.cancelled_by } : {}) },
+    });
+  },
+
+  /** A child with the rule `fail` failed for good: its parent fails (docs/behaviour.md#child-failure-rules). */
+  failedByChild(task: EventSubject, childId: number, error: string, now: number, deadLetter: string | null): EventDraft {
+    return draft(task, 'task_permanently_failed', 'suspended', 'permanently_failed', now, {
+      message: `Task ${task.id} failed: child task ${childId} failed`,
+      metadata: { ...generic({ error }), child_failed: childId, on_failure: 'fail', ...(deadLetter ? { dead_letter: deadLetter } : {}) },
+    });
+  },
+
+  /** A flow's parent created with its children (docs/behaviour.md#flows): `task_subtasks_created`, new → suspended. */
+  flowSubtasks(task: EventSubject, childIds: number[], childNames: string[], now: number): EventDraft {
+    return draft(task, 'task_subtasks_created', null, 'suspended', now, {
+      worker_id: null,
+      message: `Task ${task.id} created ${childIds.length} subtasks`,
+      metadata: { child_task_ids: childIds, child_task_names: childNames, child_count: childIds.length, flow: true },
     });
   },
 

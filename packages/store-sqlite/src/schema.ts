@@ -58,6 +58,7 @@ export const tasks = sqliteTable(
     trace_context: text('trace_context'),
     concurrency_key: text('concurrency_key'),
     dead_letter: text('dead_letter'),
+    on_failure: text('on_failure'),
   },
   (t) => [
     check('taskmill_tasks_type_check', sql`${t.type} IN ('async', 'cron')`),

@@ -98,6 +98,7 @@ export function defineCreateTests({ test, open, peer, db }: SuiteContext): void 
       attempt: 0,
       suspend_reason: null,
       ...NEW_TASK_DEFAULTS,
+      on_failure: null,
     };
     const expected: Task[] = [
       base,

@@ -1,0 +1,1 @@
+ALTER TABLE `taskmill_tasks` ADD `on_failure` varchar(16);

@@ -1,0 +1,1 @@
+ALTER TABLE "taskmill_tasks" ADD COLUMN "on_failure" varchar(16);
