@@ -472,7 +472,8 @@ export function awaitingChildren(parent: Task): boolean {
  * it has a target, and its own credit to its parent (whose rule decides next).
  */
 export function failByChild(parent: Task, child: Task, childError: string, now: number): TaskChange {
-  const error = `Child task ${child.id} (${child.name}) failed: ${childError}`;
+  // the first line of the child's error (its stack stays on the child)
+  const error = `Child task ${child.id} (${child.name}) failed: ${childError.split('\n', 1)[0]}`;
   const deadLetter = deadLetterTask(parent, error, false, now);
   return change(parent, { status: 'permanently_failed', error, last_active_time: now }, [events.failedByChild(parent, child.id, error, now, deadLetter?.name ?? null)], {
     guard: { status: 'suspended' },
