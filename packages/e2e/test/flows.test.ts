@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { HandlerNotFoundError, LIMITS, LimitExceededError, PermanentError, ValidationError, type ChildResult, type FlowDefinition, type TaskManager } from '@taskmill/core';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { appDatabase } from '../src/app-transactions.js';
-import { backends, sharedBackends } from '../src/backends.js';
+import { backends, connectionUrl, sharedBackends } from '../src/backends.js';
 import { describeBackends, waitFor, waitForStatus } from '../src/harness.js';
 import { spawnWorker } from '../src/processes.js';
 
@@ -241,7 +243,42 @@ describeBackends('flows', backends(), (env) => {
   });
 });
 
+/** Run the built `taskmill` bin (as test/cli.test.ts does). */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bin = fileURLToPath(new URL('../node_modules/@taskmill/cli/dist/bin.js', import.meta.url));
+  const env = { ...process.env };
+  delete env.TASKMILL_DB;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { env, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
 describeBackends('flows across processes and transactions', sharedBackends(), (env) => {
+  env.test('taskmill cancel --cascade cancels a whole flow from the command line', async () => {
+    const tm = await env.isolated();
+    tm.use('parent', () => null);
+    tm.use('leaf', () => null);
+    const flow = await tm.flow({ name: 'parent', children: [{ name: 'parent', children: [{ name: 'leaf' }, { name: 'leaf' }] }, { name: 'leaf' }] });
+    const url = connectionUrl(env.db());
+    const plain = await cli(['cancel', String(flow.children[1].id), '--db', url]);
+    expect(plain).toMatchObject({ code: 0, stdout: `Task ${flow.children[1].id} (leaf) cancelled: now permanently_failed.\n` });
+    const result = await cli(['cancel', String(flow.id), '--cascade', '--reason', 'withdrawn', '--db', url]);
+    expect(result).toMatchObject({ code: 0, stderr: '', stdout: `Task ${flow.id} (parent) cancelled with its subtree: 4 tasks cancelled, now permanently_failed.\n` });
+    const tasks = await tm.getTasks({ workflow_root_id: flow.id });
+    expect(tasks.map((t) => [t.status, t.error])).toEqual([
+      ['permanently_failed', 'withdrawn'],
+      ['permanently_failed', 'withdrawn'],
+      ['permanently_failed', 'Task cancelled'],
+      ['permanently_failed', 'withdrawn'],
+      ['permanently_failed', 'withdrawn'],
+    ]);
+    const again = await cli(['cancel', String(flow.id), '--cascade', '--json', '--db', url]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/permanently_failed/);
+  });
+
   env.test('within(tx).flow() commits with the application transaction, or writes nothing when it rolls back', async () => {
     const tm = await env.isolated();
     tm.use('parent', () => 'done');
