@@ -43,6 +43,7 @@ function task(id: number, overrides: Partial<Task> = {}): Task {
     attempt: 0,
     suspend_reason: null,
     on_failure: null,
+    keep_stage: false,
     ...NEW_TASK_DEFAULTS,
     ...overrides,
   };

@@ -92,6 +92,12 @@ export interface Task {
    * without a rule).
    */
   on_failure: ChildFailureRule | null;
+  /**
+   * True for a flow's task created with children (docs/behaviour.md#flows): a retry, a recovery and
+   * an operator's resume or retry keep its stage and its children's results, so its handler runs
+   * again with them.
+   */
+  keep_stage: boolean;
 }
 
 /**

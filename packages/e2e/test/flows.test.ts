@@ -136,6 +136,23 @@ describeBackends('flows', backends(), (env) => {
     expect((await tm.getTaskAttempts(b.id)).map((x) => x.outcome)).toEqual(['cancelled']);
   });
 
+  env.test("a flow's parent whose handler fails is retried at its stage with the same children results", async () => {
+    const tm = await env.isolated();
+    const runs: Array<{ stage: number; result: unknown }> = [];
+    tm.use('leaf', (task) => (task.payload as { v: number }).v);
+    tm.use('sum', { max_retries: 2, handler: (task) => {
+      runs.push({ stage: task.stage, result: task.result });
+      if (runs.length === 1) throw new Error('flaky');
+      return (task.result as Array<{ result: number }>).reduce((sum, r) => sum + r.result, 0);
+    } });
+    const flow = await tm.flow({ name: 'sum', children: [{ name: 'leaf', payload: { v: 2 } }, { name: 'leaf', payload: { v: 5 } }] });
+    await tm.start();
+    expect(await waitForStatus(tm, flow.id, 'completed')).toMatchObject({ result: 7, stage: 1, retry_count: 1 });
+    expect(runs).toHaveLength(2);
+    expect(runs[1]).toEqual(runs[0]);
+    expect(runs[0].stage).toBe(1);
+  });
+
   env.test('next() children take on_failure too', async () => {
     const tm = await env.isolated();
     tm.use('leaf', { max_retries: 1, handler: () => { throw new PermanentError('no'); } });

@@ -136,6 +136,7 @@ export function taskInsert(task: NewTask, now: number): TaskInsert {
     suspend_reason: null,
     total_children: 0,
     children_results: null,
+    keep_stage: 0,
   };
 }
 
@@ -159,7 +160,7 @@ export function childInsert(parent: Task, child: NewChildTask, now: number): Tas
  */
 export function flowParentRow(row: TaskInsert, childCount: number): TaskInsert {
   if (childCount === 0) return row;
-  return { ...row, status: 'suspended', suspend_reason: 'awaiting_subtasks', total_children: childCount, children_results: '', last_event_type: 'task_subtasks_created' };
+  return { ...row, status: 'suspended', suspend_reason: 'awaiting_subtasks', total_children: childCount, children_results: '', last_event_type: 'task_subtasks_created', keep_stage: 1 };
 }
 
 /** The insert row of a flow's child under the parent `parentId` of the flow rooted at `rootId`. */
@@ -267,6 +268,19 @@ export function fail(task: Task, status: 'failed' | 'timeout', error: string, ti
   const attemptClose = close(task, status, now, error);
   if (plan.kind === 'retry') {
     const retry = { retry_count: task.retry_count, next_run_time: plan.next_run_time, delay_ms: plan.delay_ms, backoff: task.retry_backoff };
+    if (task.keep_stage) {
+      // a flow's parent (docs/behaviour.md#flows): its retry is scheduled now, as `pending` at the
+      // retry time, so that the claim (which restarts a failed task at stage 0) keeps its stage
+      // and its children's results
+      const retryCount = task.retry_count + 1;
+      const failed = events.failed(task, status, error, retry, timeoutType, now);
+      return change(
+        task,
+        { status: 'pending', error, last_active_time: now, next_run_time: plan.next_run_time, retry_count: retryCount },
+        [failed, events.retryScheduled(task, status, retryCount, now, task.stage)],
+        { close_attempt: attemptClose, due: plan.next_run_time <= now },
+      );
+    }
     return change(
       task,
       { status, error, last_active_time: now, next_run_time: plan.next_run_time },
@@ -364,10 +378,11 @@ export function requeue(
   now: number,
 ): TaskChange {
   const error = recovery.reason === 'worker_unavailable' ? SWEEP_ERRORS.recovered : null;
+  const stage = task.keep_stage ? task.stage : 0;
   return change(
     task,
-    { status: 'pending', stage: 0, next_run_time: now, last_active_time: now, worker_id: null, start_time: null, result: null },
-    [events.recovered(task, task.worker_id, recovery.by_worker_id, recovery.by_pod_id, recovery.reason, now)],
+    { status: 'pending', stage, next_run_time: now, last_active_time: now, worker_id: null, start_time: null, result: null },
+    [events.recovered(task, task.worker_id, recovery.by_worker_id, recovery.by_pod_id, recovery.reason, now, stage)],
     {
       guard: { status: 'running', worker_id: task.worker_id ?? '', attempt: task.attempt },
       close_attempt: { ...close(task, 'interrupted', now, error), timeout_flag: false },
@@ -386,7 +401,7 @@ export function pause(task: Task, now: number): TaskChange {
 /** Manual resume: `pending` due now, retries reset; from `suspended` at stage + 1, else stage 0. */
 export function resume(task: Task, resumeReason: string, now: number): TaskChange {
   const fromSuspended = task.status === 'suspended';
-  const stage = fromSuspended ? task.stage + 1 : 0;
+  const stage = fromSuspended ? task.stage + 1 : task.keep_stage ? task.stage : 0;
   const patch: TaskPatch = { status: 'pending', stage, next_run_time: now, retry_count: 0, last_active_time: now };
   if (fromSuspended) patch.children_results = '';
   return change(task, patch, [events.resumed(task, task.status, stage, resumeReason, now)], {
@@ -404,17 +419,11 @@ export function resume(task: Task, resumeReason: string, now: number): TaskChang
 export function retry(task: Task, now: number): TaskChange {
   const previous = task.status as 'failed' | 'timeout' | 'permanently_failed';
   const retryCount = previous === 'permanently_failed' ? 0 : task.retry_count + 1;
-  const patch: TaskPatch = {
-    status: 'pending',
-    stage: 0,
-    retry_count: retryCount,
-    next_run_time: now,
-    last_active_time: now,
-    result: null,
-    context: null,
-    children_results: null,
-  };
-  return change(task, patch, [events.retriedManually(task, previous, retryCount, now)], { guard: { status: task.status }, due: true });
+  // a flow's parent keeps its stage and its children's results (docs/behaviour.md#flows)
+  const patch: TaskPatch = task.keep_stage
+    ? { status: 'pending', retry_count: retryCount, next_run_time: now, last_active_time: now, result: null }
+    : { status: 'pending', stage: 0, retry_count: retryCount, next_run_time: now, last_active_time: now, result: null, context: null, children_results: null };
+  return change(task, patch, [events.retriedManually(task, previous, retryCount, now, task.keep_stage ? task.stage : 0)], { guard: { status: task.status }, due: true });
 }
 
 /** The change, also setting the task's unique slot to `key` (an operator's retry or resume taking its key back); as is for null. */

@@ -80,9 +80,9 @@ export const events = {
     return out;
   },
 
-  retryScheduled(task: EventSubject, previous: 'failed' | 'timeout', retryCount: number, now: number): EventDraft {
+  retryScheduled(task: EventSubject, previous: 'failed' | 'timeout', retryCount: number, now: number, stage = 0): EventDraft {
     return draft(task, 'task_retry_scheduled', previous, 'pending', now, {
-      stage: 0,
+      stage,
       message: `Task ${task.id} retry ${retryCount} scheduled`,
       metadata: { retry_count: retryCount, previous_status: previous },
     });
@@ -92,9 +92,9 @@ export const events = {
    * An operator's `retryTask`: the same event as an automatic retry, marked `manual`. From
    * `permanently_failed` the retry count starts again at 0.
    */
-  retriedManually(task: EventSubject, previous: 'failed' | 'timeout' | 'permanently_failed', retryCount: number, now: number): EventDraft {
+  retriedManually(task: EventSubject, previous: 'failed' | 'timeout' | 'permanently_failed', retryCount: number, now: number, stage = 0): EventDraft {
     return draft(task, 'task_retry_scheduled', previous, 'pending', now, {
-      stage: 0,
+      stage,
       message: `Task ${task.id} retry ${retryCount} scheduled manually`,
       metadata: { retry_count: retryCount, previous_status: previous, manual: true },
     });
@@ -256,9 +256,10 @@ export const events = {
     byPodId: string | null,
     reason: 'worker_unavailable' | 'shutdown_timeout',
     now: number,
+    stage = 0,
   ): EventDraft {
     return draft(task, 'task_recovered', 'running', 'pending', now, {
-      stage: 0,
+      stage,
       worker_id: byWorkerId,
       message: `Task ${task.id} recovered from ${fromWorkerId ?? 'unknown worker'}`,
       metadata: {

@@ -21,6 +21,8 @@ export type TaskInsert = NewTask & {
   children_results: string | null;
   /** A child's rule for its failure (docs/behaviour.md#child-failure-rules); null: `continue`. */
   on_failure: ChildFailureRule | null;
+  /** 1 for a flow's task with children (docs/behaviour.md#flows), else 0. */
+  keep_stage: 0 | 1;
   /** `unique_key` while the key's scope holds (a UNIQUE index over `name, unique_slot`), else null. */
   unique_slot: string | null;
   created_at: number;
@@ -64,13 +66,14 @@ export const TASK_INSERT_COLUMNS = [
   'suspend_reason',
   'total_children',
   'children_results',
+  'keep_stage',
 ] as const satisfies readonly (keyof TaskInsert)[];
 
 /**
  * Columns of {@link TaskInsert} whose table default (given by every store's migration) is this
  * value: a row holding the default in each may leave them out of its INSERT.
  */
-export const TASK_INSERT_DEFAULTS = { ...NEW_TASK_DEFAULTS, unique_slot: null, on_failure: null, suspend_reason: null, total_children: 0, children_results: null } as const satisfies Partial<TaskInsert>;
+export const TASK_INSERT_DEFAULTS = { ...NEW_TASK_DEFAULTS, unique_slot: null, on_failure: null, suspend_reason: null, total_children: 0, children_results: null, keep_stage: 0 } as const satisfies Partial<TaskInsert>;
 
 const DEFAULT_ENTRIES = Object.entries(TASK_INSERT_DEFAULTS) as Array<[keyof TaskInsert, unknown]>;
 

@@ -94,6 +94,7 @@ export const tasks = pgTable(
     concurrency_key: bytewiseKey('concurrency_key'),
     dead_letter: varchar('dead_letter', { length: 255 }),
     on_failure: varchar('on_failure', { length: 16 }),
+    keep_stage: integer('keep_stage').notNull().default(0),
   },
   (t) => [
     // Claim order (docs/behaviour.md#claiming) over every claimable status: failed/timeout rows wait for their

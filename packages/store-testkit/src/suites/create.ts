@@ -99,6 +99,7 @@ export function defineCreateTests({ test, open, peer, db }: SuiteContext): void 
       suspend_reason: null,
       ...NEW_TASK_DEFAULTS,
       on_failure: null,
+      keep_stage: false,
     };
     const expected: Task[] = [
       base,

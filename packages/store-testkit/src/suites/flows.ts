@@ -102,6 +102,37 @@ export function defineFlowTests({ test, open, db }: SuiteContext): void {
     expect(await store.getTask(flow.id)).toMatchObject({ status: 'pending', stage: 1, result: [{ task_id: mid.id, result: 'mid' }, { task_id: c.id, result: 'c' }] });
   });
 
+  test("a flow's parent keeps its stage and children results across a retry, a recovery and an operator's retry", async () => {
+    const store = await open();
+    const flow = await store.createFlow({ task: newTask({ name: 'root', max_retries: 3, retry_interval: 1 }), children: [node('leaf')] }, T0);
+    const [leaf] = flow.children;
+    expect((await db.task(store, flow.id))?.keep_stage).toBe(true);
+    expect((await db.task(store, leaf.id))?.keep_stage).toBe(false);
+    const leafRun = await claimNamed(store, 'leaf', T0 + 1);
+    await expectApplied(store.finishAttempt(fenceOf(leafRun), { kind: 'completed', result: '"x"' }, T0 + 2));
+    const results = [{ task_id: leaf.id, result: 'x' }];
+    // its handler fails at stage 1: the retry is scheduled at once, pending at the retry time, stage kept
+    const first = await claimNamed(store, 'root', T0 + 3);
+    expect(first).toMatchObject({ stage: 1, result: results });
+    await store.finishAttempt(fenceOf(first), { kind: 'failed', status: 'failed', error: 'Error: flaky' }, T0 + 4);
+    expect(await store.getTask(flow.id)).toMatchObject({ status: 'pending', stage: 1, retry_count: 1, next_run_time: T0 + 1004, result: results });
+    expect((await db.events(store, { task_id: flow.id })).slice(-2).map((e) => [e.event_type, e.from_status, e.to_status, e.stage])).toEqual([
+      ['task_failed', 'running', 'failed', 1],
+      ['task_retry_scheduled', 'failed', 'pending', 1],
+    ]);
+    expect(await store.claimTasks({ worker_id: 'w1', now: T0 + 1003, limit: 1, names: ['root'] })).toEqual([]);
+    const second = await claimNamed(store, 'root', T0 + 1004);
+    expect(second).toMatchObject({ stage: 1, retry_count: 1, result: results });
+    // its worker dies: recovered at stage 1
+    await store.recoverWorkerTasks({ worker_ids: ['w1'], now: T0 + 1005, by_worker_id: 'w2', by_pod_id: null, limit: 10 });
+    expect(await store.getTask(flow.id)).toMatchObject({ status: 'pending', stage: 1, result: results });
+    // it fails for good; an operator's retry brings it back at stage 1 with its children results
+    const third = await claimNamed(store, 'root', T0 + 1006);
+    await store.finishAttempt(fenceOf(third), { kind: 'failed', status: 'failed', error: 'PermanentError: no', permanent: true }, T0 + 1007);
+    expect((await db.task(store, flow.id))?.status).toBe('permanently_failed');
+    expect(await store.retryTask(flow.id, T0 + 1008)).toMatchObject({ status: 'pending', stage: 1, retry_count: 0, result: results });
+  });
+
   test("on_failure 'ignore' counts the failed child without an entry in its parent's results", async () => {
     const store = await open();
     const flow = await store.createFlow(threeLevels({ a: 'ignore' }), T0);
