@@ -398,7 +398,7 @@ export function pause(task: Task, now: number): TaskChange {
   });
 }
 
-/** Manual resume: `pending` due now, retries reset; from `suspended` at stage + 1, else stage 0. */
+/** Manual resume: `pending` due now, retries reset; from `suspended` at stage + 1, else stage 0 (a flow's parent keeps its stage). */
 export function resume(task: Task, resumeReason: string, now: number): TaskChange {
   const fromSuspended = task.status === 'suspended';
   const stage = fromSuspended ? task.stage + 1 : task.keep_stage ? task.stage : 0;
@@ -414,7 +414,8 @@ export function resume(task: Task, resumeReason: string, now: number): TaskChang
  * Manual retry (`retryTask`): `pending`, due now, stage 0, result/context/children results cleared
  * as for an automatic retry. From `failed`/`timeout` the retry the task was waiting for happens now
  * (retry_count + 1, as the claim would count it); from `permanently_failed` the task starts over
- * (retry_count 0). The error of the last failure stays until the next attempt ends.
+ * (retry_count 0). The error of the last failure stays until the next attempt ends. A flow's parent
+ * (`keep_stage`) keeps its stage, context and children results (docs/behaviour.md#flows).
  */
 export function retry(task: Task, now: number): TaskChange {
   const previous = task.status as 'failed' | 'timeout' | 'permanently_failed';
