@@ -210,7 +210,9 @@ export interface NamePause {
  *   `task_failed`/`task_timed_out` with `retry_delay` in seconds); when
  *   exhausted it moves on to `permanently_failed` (async; parent credited) or `paused` (cron) with a
  *   second event (`task_permanently_failed`/`task_paused`, `retry_exhausted: true`). Attempt closes
- *   with outcome `failed`/`timeout`, `error`, `timeout_flag`.
+ *   with outcome `failed`/`timeout`, `error`, `timeout_flag`. A flow's parent (`keep_stage`) with
+ *   attempts left goes to `pending` at the retry time instead, `retry_count + 1`, stage and
+ *   children results kept, with `task_retry_scheduled` after the failure event (docs/behaviour.md#flows).
  * - `suspended`: explicit `task.suspend()` → `suspended` with `suspend_reason`, stage unchanged,
  *   context replaced only when given; children results reset to empty; attempt `suspended`; event
  *   `task_suspended` (metadata `suspend_reason` and the handler's metadata).
