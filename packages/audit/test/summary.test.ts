@@ -42,6 +42,8 @@ function task(id: number, overrides: Partial<Task> = {}): Task {
     context: null,
     attempt: 0,
     suspend_reason: null,
+    on_failure: null,
+    keep_stage: false,
     ...NEW_TASK_DEFAULTS,
     ...overrides,
   };

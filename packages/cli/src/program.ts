@@ -133,7 +133,8 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
   for (const { name, help, reason } of Object.values(TASK_ACTION_SPECS)) {
     const command = common(program.command(name)).description(help).argument('<id>', 'task id');
     if (reason) command.option('--reason <text>', reason.help);
-    command.action(action(false, (store, clock, id: string, opts: CommonOptions & { reason?: string }) => control(store, name, taskIdArgument(id), opts, clock)));
+    if (name === 'cancel') command.option('--cascade', 'also cancel every unfinished task below it in its workflow, in one transaction');
+    command.action(action(false, (store, clock, id: string, opts: CommonOptions & { reason?: string; cascade?: boolean }) => control(store, name, taskIdArgument(id), opts, clock)));
   }
 
   common(program.command('bulk'))

@@ -66,6 +66,16 @@ export const LIMITS = {
    * commits): at most this many, so that no batch keeps workers waiting long.
    */
   max_bulk_batch_size: 10_000,
+  /**
+   * Levels of children below a flow's root (docs/behaviour.md#flows): at most this many. Each level
+   * is one multi-row insert of the flow's transaction.
+   */
+  max_flow_depth: 16,
+  /**
+   * Tasks in one flow, its root included: at most this many. A flow is one transaction, like an
+   * `asyncMany` batch, but its rows also lock their parents' resumes; 10,000 keeps it short.
+   */
+  max_flow_tasks: 10_000,
   /** Nesting of arrays and objects in a payload, result or metadata. */
   max_json_depth: 1000,
 } as const;

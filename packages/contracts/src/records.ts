@@ -86,7 +86,29 @@ export interface Task {
    * (docs/behaviour.md#dead-letters), or null: none.
    */
   dead_letter: string | null;
+  /**
+   * What this child's failure for good does to its parent (docs/behaviour.md#child-failure-rules):
+   * `fail`, `ignore`, or `continue` (also when null, for top-level tasks and children created
+   * without a rule).
+   */
+  on_failure: ChildFailureRule | null;
+  /**
+   * True for a flow's task created with children (docs/behaviour.md#flows): a retry, a recovery and
+   * an operator's resume or retry keep its stage and its children's results, so its handler runs
+   * again with them.
+   */
+  keep_stage: boolean;
 }
+
+/**
+ * What a child's failure for good (retries exhausted, a non-retryable failure, a cancel) does to
+ * its parent (docs/behaviour.md#child-failure-rules): `fail` the parent at once (its unfinished
+ * children are cancelled), `ignore` it (left out of the parent's results), or `continue` (the
+ * parent sees `{task_id, error}` among its results; the default).
+ */
+export const CHILD_FAILURE_RULES = ['fail', 'ignore', 'continue'] as const;
+/** One of {@link CHILD_FAILURE_RULES}. */
+export type ChildFailureRule = (typeof CHILD_FAILURE_RULES)[number];
 
 /** How the wait before a retry grows (docs/behaviour.md#retries for `fixed`). */
 export type RetryBackoff = 'fixed' | 'exponential';

@@ -1,5 +1,5 @@
 import type { BulkAction, BulkBatchInput, BulkBatchResult, BulkFilter } from './bulk-actions.js';
-import type { DeleteTasksFilter, Page, RetryBackoff, TagStat, Task, TaskId, TaskQuery, UniqueScope } from './records.js';
+import type { ChildFailureRule, DeleteTasksFilter, Page, RetryBackoff, TagStat, Task, TaskId, TaskQuery, UniqueScope } from './records.js';
 import type { ScheduleQuery } from './schedules.js';
 import type { TaskStatus, TaskType } from './statuses.js';
 
@@ -84,6 +84,48 @@ export interface NewChildTask {
   concurrency_key: string | null;
   /** Where a dead letter goes when the child fails for good; null or absent: none. */
   dead_letter?: string | null;
+  /** What its failure for good does to its parent (docs/behaviour.md#child-failure-rules); null or absent: `continue`. */
+  on_failure?: ChildFailureRule | null;
+}
+
+/**
+ * A flow created up front (docs/behaviour.md#flows): a top-level task and its children, nested.
+ * Validated and defaulted by core. A task with children is inserted `suspended`
+ * (`awaiting_subtasks`, `total_children` = their number); a task without is `pending` at its
+ * `next_run_time`.
+ */
+export interface NewFlow {
+  /** The root: a top-level `async` task. Its unique key (scope `unfinished` or `period`) decides a duplicate flow. */
+  task: NewTask;
+  children: NewFlowChild[];
+}
+
+/** A child of a flow, with its own children. */
+export interface NewFlowChild {
+  task: NewChildTask;
+  /** ms; when a task without children becomes due (a delay). Ignored for a task with children. */
+  next_run_time: number;
+  children: NewFlowChild[];
+}
+
+/** The ids of a flow's tasks, shaped as the flow was given. */
+export interface FlowIds {
+  id: TaskId;
+  children: FlowIds[];
+}
+
+/** What {@link TaskStore.createFlow} returns. */
+export interface FlowResult extends FlowIds {
+  /** False when the root's unique key was held: nothing was written, `id` is the holder's, `children` empty. */
+  created: boolean;
+}
+
+/** What {@link TaskStore.cancelTaskTree} returns. */
+export interface CascadeCancelResult {
+  /** The task named, after the call. */
+  task: Task;
+  /** Every task the call cancelled (the named one when it was unfinished, then its unfinished descendants), parents first. */
+  cancelled: TaskId[];
 }
 
 /** Input of {@link TaskStore.claimTasks}. */
@@ -169,7 +211,9 @@ export interface NamePause {
  *   `task_failed`/`task_timed_out` with `retry_delay` in seconds); when
  *   exhausted it moves on to `permanently_failed` (async; parent credited) or `paused` (cron) with a
  *   second event (`task_permanently_failed`/`task_paused`, `retry_exhausted: true`). Attempt closes
- *   with outcome `failed`/`timeout`, `error`, `timeout_flag`.
+ *   with outcome `failed`/`timeout`, `error`, `timeout_flag`. A flow's parent (`keep_stage`) with
+ *   attempts left goes to `pending` at the retry time instead, `retry_count + 1`, stage and
+ *   children results kept, with `task_retry_scheduled` after the failure event (docs/behaviour.md#flows).
  * - `suspended`: explicit `task.suspend()` → `suspended` with `suspend_reason`, stage unchanged,
  *   context replaced only when given; children results reset to empty; attempt `suspended`; event
  *   `task_suspended` (metadata `suspend_reason` and the handler's metadata).
@@ -323,6 +367,16 @@ export interface TaskStore {
 
   /** The schedule rows (see `isScheduleTask`), paged in creation order like `queryTasks`; `name` filters. */
   listSchedules(query: ScheduleQuery): Promise<Page<Task>>;
+   * Create a flow (docs/behaviour.md#flows) in ONE transaction, all or nothing: the root, then each
+   * level of children (`parent_id`, `root_id` = the root), every task with children `suspended`
+   * awaiting them, the rest `pending`. Events: every task's `task_created` (to its status), parents
+   * before children, then each parent's `task_subtasks_created`. A root whose unique key is held
+   * writes nothing (or, with `on_duplicate: 'error'`, throws `DuplicateTaskError`).
+   */
+  createFlow(flow: NewFlow, now: number): Promise<FlowResult>;
+
+  /** {@link createFlow} inside the application's transaction, as {@link createTasksWithin}. Optional. */
+  createFlowWithin?(handle: unknown, flow: NewFlow, now: number): Promise<FlowResult>;
 
   /**
    * Claim up to `limit` due tasks in one transaction (docs/behaviour.md#claiming). Candidates: `name` in
@@ -414,6 +468,17 @@ export interface TaskStore {
    * (with its error) in the same transaction.
    */
   cancelTask(taskId: TaskId, options: { reason?: string }, now: number): Promise<Task>;
+
+  /**
+   * Cascade cancel (docs/behaviour.md#cascade-cancel), in ONE transaction: the task and every
+   * unfinished descendant (children, their children…, whatever the status of the tasks between)
+   * become `permanently_failed` as {@link cancelTask} makes them, parents first, so no cancelled
+   * child resumes a parent. Events `task_permanently_failed` with `cancelled: true, cascade: true,
+   * cancelled_by` (the task named). The task named, when it is a child, credits its parent as a
+   * cancel does. `TaskNotFoundError` for an unknown id; `InvalidTransitionError` when neither the
+   * task nor any descendant is unfinished (nothing written).
+   */
+  cancelTaskTree(taskId: TaskId, options: { reason?: string }, now: number): Promise<CascadeCancelResult>;
 
   /**
    * `retryTask` (the operator's "run it again"): → `pending` due now, stage 0, result, context and

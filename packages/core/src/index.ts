@@ -2,7 +2,7 @@ export { TaskManager, type ManagerState } from './task-manager.js';
 export { openStoreForConnection } from './connection.js';
 export { DbClock, CLOCK_SKEW_WARNING_MS, type Clock } from './db-clock.js';
 // the operator tools (CLI, dashboard) act through the same dispatcher as the TaskManager's own methods
-export { runTaskAction, type TaskActionOptions } from './task-actions.js';
+export { runCascadeCancel, runTaskAction, type TaskActionOptions } from './task-actions.js';
 export { scheduleTask, builtInDefaults } from './task-options.js';
 export {
   runBulkAction,
@@ -45,6 +45,8 @@ export type {
   ScheduleSpec,
   AsyncBatchItem,
   TransactionalEnqueue,
+  FlowDefinition,
+  FlowChildDefinition,
   CheckpointInput,
   ProgressInput,
 } from './types.js';
@@ -95,6 +97,7 @@ export {
   BULK_DELETABLE_STATUSES,
   bulkActionStatuses,
   isBulkAction,
+  CHILD_FAILURE_RULES,
 } from '@taskmill/contracts';
 export type {
   ErrorCode,
@@ -128,5 +131,9 @@ export type {
   ScheduleUpsert,
   EventFeedFilter,
   FeedEvent,
+  ChildFailureRule,
+  FlowIds,
+  FlowResult,
+  CascadeCancelResult,
 } from '@taskmill/contracts';
 export type { SubscribeOptions, EventBatch, EventHandler, EventSubscription } from './event-subscription.js';

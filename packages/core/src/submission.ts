@@ -1,10 +1,10 @@
-import { LIMITS, ValidationError, knownKeysObject, scheduleOf, unknownOption, type NewTask, type ScheduleUpsert, type TaskId } from '@taskmill/contracts';
+import { LIMITS, ValidationError, knownKeysObject, scheduleOf, unknownOption, type FlowResult, type NewFlow, type NewTask, type ScheduleUpsert, type TaskId } from '@taskmill/contracts';
 import type { DbClock } from './db-clock.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import type { StoreHandle } from './store-handle.js';
-import { asyncTask, cronTask, scheduleTask } from './task-options.js';
+import { asyncTask, cronTask, flowTask, scheduleTask } from './task-options.js';
 import type { Telemetry } from './telemetry.js';
-import type { AsyncBatchItem, AsyncOptions, CronOptions, PayloadOf, ScheduleSpec, TaskMap, TransactionalEnqueue } from './types.js';
+import type { AsyncBatchItem, AsyncOptions, CronOptions, FlowDefinition, PayloadOf, ScheduleSpec, TaskMap, TransactionalEnqueue } from './types.js';
 import type { WakeSignal } from './wake-signal.js';
 
 /** Items of an `asyncMany` validated between two turns of the event loop. */
@@ -16,6 +16,20 @@ function checkBatch(items: unknown): void {
   if (items.length > LIMITS.max_batch_size) {
     throw new ValidationError(`asyncMany accepts at most ${LIMITS.max_batch_size} tasks per call, got ${items.length}: split the batch into several calls`);
   }
+}
+
+/** When the tasks of a flow that run first (those without children) become due, each time once. */
+function dueTimes(flow: NewFlow): Set<number> {
+  const times = new Set<number>();
+  if (flow.children.length === 0) times.add(flow.task.next_run_time);
+  const walk = (children: NewFlow['children']) => {
+    for (const child of children) {
+      if (child.children.length === 0) times.add(child.next_run_time);
+      else walk(child.children);
+    }
+  };
+  walk(flow.children);
+  return times;
 }
 
 /**
@@ -63,6 +77,22 @@ export class Submission<M extends TaskMap> {
     return { ...scheduleOf(row), created };
   }
 
+  /**
+   * Create a flow (docs/behaviour.md#flows): validated whole before anything connects, written in
+   * one transaction on the database's clock; its due tasks wake this process's claim loop.
+   */
+  async flow(def: FlowDefinition<M>): Promise<FlowResult> {
+    let flow = flowTask(this.registry, def, this.clock.now());
+    if (!this.clock.synced) {
+      await this.db.ready();
+      flow = flowTask(this.registry, def, this.clock.now());
+    }
+    const store = await this.db.ready();
+    const result = await store.createFlow(flow, this.clock.now());
+    if (result.created) for (const time of dueTimes(flow)) this.wake.wakeAt(time);
+    return result;
+  }
+
   /** Enqueue inside the application's transaction `handle` (see `TaskManager.within`). */
   within(handle: unknown): TransactionalEnqueue<M> {
     if (handle === null || (typeof handle !== 'object' && typeof handle !== 'function')) {
@@ -73,7 +103,19 @@ export class Submission<M extends TaskMap> {
       asyncMany: (items) => this.insertWithin(handle, this.batch(items, this.clock.now())),
       cron: (name, cronExpr, payload, options) =>
         this.insertWithin(handle, [cronTask(this.registry, name, cronExpr, payload, options, this.clock.now())]).then(([id]) => id),
+      flow: (def) => this.flowWithin(handle, flowTask(this.registry, def, this.clock.now())),
     };
+  }
+
+  /** A flow in the application's transaction: as {@link insertWithin}, no await before the store call. */
+  private flowWithin(handle: unknown, flow: NewFlow): Promise<FlowResult> {
+    const store = this.db.readyNow('within()');
+    const createWithin = store.createFlowWithin?.bind(store);
+    if (!createWithin) throw new ValidationError(`The ${store.dialect} store cannot create flows inside an application transaction`);
+    return createWithin(handle, flow, this.clock.now()).then((result) => {
+      if (result.created) for (const time of dueTimes(flow)) this.wake.wakeAt(time);
+      return result;
+    });
   }
 
   /** Validated tasks of an `asyncMany` batch, all in one stretch (`within()`: a synchronous transaction cannot wait for a turn). */

@@ -62,6 +62,11 @@ export interface ChildTaskDefinition<Name extends string = string, Payload = unk
   concurrency_key?: string;
   /** Where its dead letter goes if it fails for good; null: none (docs/behaviour.md#dead-letters). (Default: its handler's) */
   dead_letter?: string | null;
+  /**
+   * What its failure for good does to this parent (docs/behaviour.md#child-failure-rules): `fail`
+   * the parent at once, `ignore` it, or `continue`. (Default: `continue`)
+   */
+  on_failure?: 'fail' | 'ignore' | 'continue';
 }
 
 /** The marker `next(children, context?)` returns: suspend until every child is final. */

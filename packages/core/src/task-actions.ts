@@ -1,5 +1,5 @@
-import { TASK_ACTION_SPECS, type Store, type Task, type TaskAction, type TaskId } from '@taskmill/contracts';
-import { reasonOption } from './validate.js';
+import { TASK_ACTION_SPECS, ValidationError, type CascadeCancelResult, type Store, type Task, type TaskAction, type TaskId } from '@taskmill/contracts';
+import { describe, knownOptions, reasonOption } from './validate.js';
 
 /** Options of {@link runTaskAction}. */
 export interface TaskActionOptions {
@@ -8,6 +8,11 @@ export interface TaskActionOptions {
    * a cancel (default `Task cancelled`). Ignored by pause and retry.
    */
   reason?: string;
+  /**
+   * `cancel` only: also cancel every unfinished descendant of the task, in one transaction
+   * (docs/behaviour.md#cascade-cancel). (Default: false)
+   */
+  cascade?: boolean;
 }
 
 /**
@@ -25,6 +30,7 @@ export async function runTaskAction(store: Store, action: TaskAction, id: TaskId
     case 'resume':
       return store.resumeTask(id, { resume_reason: options.reason }, now);
     case 'cancel':
+      if (options.cascade) return (await store.cancelTaskTree(id, { reason: options.reason }, now)).task;
       return store.cancelTask(id, { reason: options.reason }, now);
     case 'retry':
       return store.retryTask(id, now);
@@ -38,7 +44,20 @@ export async function runTaskAction(store: Store, action: TaskAction, id: TaskId
  */
 export function taskActionOptions(action: TaskAction, options: unknown): TaskActionOptions {
   const { reason, method } = TASK_ACTION_SPECS[action];
+  if (action === 'cancel') {
+    const opts = knownOptions(options, ['reason', 'cascade'], `${method} options`, method);
+    if (opts.cascade !== undefined && typeof opts.cascade !== 'boolean') throw new ValidationError(`cascade must be a boolean, got ${describe(opts.cascade)}`);
+    return { reason: reasonOption({ reason: opts.reason === undefined ? undefined : opts.reason }, 'reason', method), ...(opts.cascade ? { cascade: true } : {}) };
+  }
   return reason ? { reason: reasonOption(options, reason.option, method) } : {};
+}
+
+/**
+ * Cascade cancel (docs/behaviour.md#cascade-cancel) through its one store operation: the task and
+ * every unfinished descendant, in one transaction, on the database's clock `now`.
+ */
+export function runCascadeCancel(store: Store, id: TaskId, options: TaskActionOptions, now: number): Promise<CascadeCancelResult> {
+  return store.cancelTaskTree(id, { reason: options.reason }, now);
 }
 
 /**

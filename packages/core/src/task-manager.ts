@@ -1,6 +1,6 @@
 import { LifecycleError, isPlainObject, parseTaskId, scheduleOf, sessionLimitsForLease } from '@taskmill/contracts';
 import type { Schedule, ScheduleQuery, ScheduleUpsert } from '@taskmill/contracts';
-import type { AttemptQuery, BulkAction, BulkFilter, DeleteTasksFilter, EventQuery, NamePause, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
+import type { AttemptQuery, BulkAction, FlowResult, BulkFilter, DeleteTasksFilter, EventQuery, NamePause, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
 import type { TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
 import * as audit from '@taskmill/audit';
 import type { TaskAudit, WorkflowAudit, WorkflowAuditSummary } from '@taskmill/audit';
@@ -14,9 +14,9 @@ import { StoreHandle } from './store-handle.js';
 import { Submission } from './submission.js';
 import { Suspension } from './suspension.js';
 import { Telemetry } from './telemetry.js';
-import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, ScheduleSpec, TaskHandler } from './types.js';
+import type { AsyncBatchItem, AsyncOptions, CronOptions, FlowDefinition, HandlerConfig, PayloadOf, ScheduleSpec, TaskHandler } from './types.js';
 import type { TaskMap, TransactionalEnqueue, UntypedTaskMap } from './types.js';
-import { AFTER_TASK_ACTION, runTaskAction, taskActionOptions } from './task-actions.js';
+import { AFTER_TASK_ACTION, runCascadeCancel, runTaskAction, taskActionOptions } from './task-actions.js';
 import { bulkAction, bulkOptions, runBulkAction, type BulkOptions, type BulkResult } from './bulk-actions.js';
 import { requireId, scheduleKey, taskName } from './validate.js';
 import { WakeSignal } from './wake-signal.js';
@@ -326,9 +326,33 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
     return this.act('resume', id, options);
   }
 
-  /** Cancel a task (any status but completed/permanently_failed) → `permanently_failed`. A running handler's signal aborts. */
-  async cancelTask(id: TaskId, options?: { reason?: string }): Promise<void> {
-    return this.act('cancel', id, options);
+  /**
+   * Cancel a task (any status but completed/permanently_failed) → `permanently_failed`. A running
+   * handler's signal aborts. With `cascade: true` every unfinished descendant of the task is
+   * cancelled too, in the same transaction (docs/behaviour.md#cascade-cancel); a task itself
+   * finished whose descendants are not is accepted then.
+   */
+  async cancelTask(id: TaskId, options?: { reason?: string; cascade?: boolean }): Promise<void> {
+    const checked = taskActionOptions('cancel', options);
+    if (!checked.cascade) return this.act('cancel', id, options);
+    const taskId = requireId(id);
+    const { cancelled } = await runCascadeCancel(await this.db.ready(), taskId, checked, this.clock.now());
+    for (const cancelledId of cancelled) this.engine?.loop.abandon(cancelledId, new Error(`Task ${cancelledId} was cancelled`));
+    this.wake.wake();
+  }
+
+  /**
+   * Create a flow up front (docs/behaviour.md#flows): a task and its children, nested, in one
+   * transaction. Every task with children waits `suspended` (`awaiting_subtasks`) and runs, at
+   * stage 1 with `task.result` = their outcomes, once they have all finished; the tasks without
+   * children run first. Each child's `on_failure` says what its failure for good does to its
+   * parent: `fail`, `ignore` or `continue` (default). Resolves to the ids shaped as the flow
+   * (`{id, created, children: [{id, children}…]}`); a root whose unique key is held writes nothing
+   * and resolves to the holder's id with `created: false`. Every task is validated first
+   * (`ValidationError`, `LimitExceededError`, `HandlerNotFoundError`) and nothing is written then.
+   */
+  flow(def: FlowDefinition<M>): Promise<FlowResult> {
+    return this.submission.flow(def);
   }
 
   /**

@@ -1,6 +1,6 @@
-import { InvalidCronError, LIMITS, ValidationError, everyExpr, isPlainObject, type NewChildTask, type NewTask, type Task } from '@taskmill/contracts';
+import { InvalidCronError, LIMITS, LimitExceededError, ValidationError, everyExpr, isPlainObject, knownKeysObject, unknownOption, type NewChildTask, type NewFlow, type NewFlowChild, type NewTask, type Task } from '@taskmill/contracts';
 import { DEFAULT_CRON_TZ, nextCronTime, nextRunTime } from './cron.js';
-import type { HandlerRegistry, TaskDefaults } from './handler-registry.js';
+import type { HandlerDefinition, HandlerRegistry, TaskDefaults } from './handler-registry.js';
 import { toJsonText } from './serialize.js';
 import * as v from './validate.js';
 
@@ -157,7 +157,10 @@ export function childTask(registry: HandlerRegistry, def: unknown, parent: Task)
     throw new ValidationError('Child task missing required name property');
   }
   const handler = registry.require(def.name, (n) => `No handler registered for child task: ${n}`);
-  return resolve(handler, def.payload, def, parent.priority, 'child task');
+  const child = resolve(handler, def.payload, def, parent.priority, 'child task');
+  // docs/behaviour.md#child-failure-rules: the same rule as a flow's children
+  if (def.on_failure !== undefined) child.on_failure = v.onFailure(def.on_failure);
+  return child;
 }
 
 const SCHEDULE_KEYS = [...COMMON_KEYS, 'cron', 'every', 'tz', 'payload'] as const;
@@ -201,3 +204,57 @@ export function scheduleTask(defaults: (name: string) => TaskDefaults, name: unk
   const resolved = resolve(defaults(checkedName), topLevelPayload(opts.payload), opts, DEFAULT_PRIORITY, 'schedule');
   return topLevel(resolved, 'cron', nextRun, expr, tz, { unique_key: checkedKey, unique_scope: 'unfinished' }, now);
 }
+/** Keys of a flow's task definition (docs/behaviour.md#flows). */
+const FLOW_NODE_KEYS = ['name', 'payload', 'options', 'children', 'on_failure'] as const;
+/** Options of a flow's child: those of a `next()` child, and `delay` (a task without children). */
+const FLOW_CHILD_KEYS = [...COMMON_KEYS, 'dead_letter', 'delay'] as const;
+
+/**
+ * A flow from its definition (docs/behaviour.md#flows), every task validated against the live
+ * registry and LIMITS before anything is written: the root as `async()` resolves a task (its
+ * unique options included, but no debounce or replace, and no `pending` scope for a root with
+ * children), each child as a `next()` child (priority falls back to its parent's) with its
+ * `on_failure` rule. At most LIMITS.max_flow_tasks tasks and LIMITS.max_flow_depth levels of
+ * children; `delay` only on a task without children.
+ */
+export function flowTask(registry: HandlerRegistry, def: unknown, now: number): NewFlow {
+  let count = 0;
+  const node = (value: unknown, path: string, depth: number): { name: unknown; payload: unknown; options: Record<string, unknown>; children: unknown[]; on_failure: unknown } => {
+    const obj = knownKeysObject(value, FLOW_NODE_KEYS, { notObject: `Flow task ${path} must be an object`, unknownKey: unknownOption(`flow task ${path}`) }, ValidationError);
+    if (++count > LIMITS.max_flow_tasks) throw new LimitExceededError('A flow', 'max_flow_tasks', LIMITS.max_flow_tasks, count, 'tasks');
+    if (obj.children !== undefined && !Array.isArray(obj.children)) throw new ValidationError(`children of flow task ${path} must be an array`);
+    const children = (obj.children as unknown[] | undefined) ?? [];
+    if (children.length > 0 && depth >= LIMITS.max_flow_depth) {
+      throw new LimitExceededError('A flow', 'max_flow_depth', LIMITS.max_flow_depth, depth + 1, 'levels of children');
+    }
+    const options = knownKeysObject(obj.options, depth === 0 ? ROOT_KEYS : FLOW_CHILD_KEYS, { notObject: `options of flow task ${path} must be an object`, unknownKey: unknownOption(`flow task ${path}`) }, ValidationError, { optional: true });
+    if (children.length > 0 && options.delay !== undefined) {
+      throw new ValidationError(`delay of flow task ${path}: a task with children runs when they have finished; give its children the delay`);
+    }
+    return { name: obj.name, payload: obj.payload, options, children, on_failure: obj.on_failure };
+  };
+  const root = node(def, 'root', 0);
+  if (root.on_failure !== undefined) throw new ValidationError('on_failure is a rule of a flow\'s child for its parent; the root has no parent');
+  if (root.options.on_duplicate === 'replace') {
+    throw new ValidationError("on_duplicate 'replace' is not for flows: a duplicate flow returns the holder's id ('return') or throws ('error')");
+  }
+  if (root.children.length > 0 && root.options.unique_scope === 'pending') {
+    throw new ValidationError("unique_scope 'pending' cannot hold a flow's root: it is suspended, never pending, until its children finish");
+  }
+  const task = asyncTask(registry, root.name, root.payload, root.options, now);
+  const children = (defs: unknown[], parentPriority: number, path: string, depth: number): NewFlowChild[] =>
+    defs.map((value, i) => {
+      const at = `${path}.children[${i}]`;
+      const child = node(value, at, depth);
+      if (child.name === undefined || child.name === null || child.name === '') throw new ValidationError(`Flow task ${at} is missing its name`);
+      const handler = registry.require(child.name);
+      const resolved = resolve(handler, child.payload, child.options, parentPriority, 'flow task');
+      if (child.on_failure !== undefined) resolved.on_failure = v.onFailure(child.on_failure);
+      const delay = child.options.delay === undefined ? 0 : v.delaySeconds(child.options.delay);
+      return { task: resolved, next_run_time: now + Math.round(delay * 1000), children: children(child.children, resolved.priority, at, depth + 1) };
+    });
+  return { task, children: children(root.children, task.priority, 'root', 1) };
+}
+
+/** Options of a flow's root: `async()`'s, without debounce (a root with children is never pending at stage 0). */
+const ROOT_KEYS = ASYNC_KEYS.filter((key) => key !== 'debounce');

@@ -1,4 +1,4 @@
-import type { RetryBackoff, Task } from '@taskmill/contracts';
+import type { ChildFailureRule, FlowResult, RetryBackoff, Task } from '@taskmill/contracts';
 import type { ChildTaskDefinition, SubTasks, Suspension, SuspensionOptions } from './suspension.js';
 
 /**
@@ -234,4 +234,42 @@ export interface TransactionalEnqueue<M extends TaskMap = UntypedTaskMap> {
   async<K extends keyof M & string>(name: K, payload?: PayloadOf<M, K>, options?: AsyncOptions): Promise<number>;
   asyncMany(items: AsyncBatchItem<M>[]): Promise<number[]>;
   cron<K extends keyof M & string>(name: K, cronExpr: string, payload?: PayloadOf<M, K>, options?: CronOptions): Promise<number>;
+  /** A flow in the application's transaction (docs/behaviour.md#flows). */
+  flow(def: FlowDefinition<M>): Promise<FlowResult>;
+}
+
+/**
+ * A flow created up front (docs/behaviour.md#flows): a task and its children, nested. Its tasks
+ * run leaves first; each task with children runs once they have all finished, at stage 1, with
+ * `task.result` = their outcomes.
+ */
+export interface FlowDefinition<M extends TaskMap = UntypedTaskMap, K extends keyof M & string = keyof M & string> {
+  name: K;
+  /** The root's payload. (Default: `{}`) */
+  payload?: PayloadOf<M, K>;
+  /**
+   * The root's options: those of `async()` (unique keys with `on_duplicate` `return` or `error`,
+   * tags, priorities, retries, `dead_letter`…) but `debounce`; `delay` only for a root without children.
+   */
+  options?: Omit<AsyncOptions, 'debounce'>;
+  children?: FlowChildDefinition<M>[];
+}
+
+/** A child of a flow, with children of its own. */
+export interface FlowChildDefinition<M extends TaskMap = UntypedTaskMap, K extends keyof M & string = keyof M & string> {
+  name: K;
+  /** Stored as given; none is `null` (as for a `next()` child). */
+  payload?: PayloadOf<M, K>;
+  /**
+   * What this child's failure for good does to its parent (docs/behaviour.md#child-failure-rules):
+   * `fail` the parent at once, `ignore` it, or `continue` (the parent sees `{task_id, error}`). (Default: `continue`)
+   */
+  on_failure?: ChildFailureRule;
+  /**
+   * `priority` (default: the parent's), `timeout`, `max_retries`, `retry_interval`,
+   * `retry_backoff`, `retry_max_interval`, `retry_jitter`, `tag`, `concurrency_key`,
+   * `dead_letter`, and `delay` (seconds, only for a task without children).
+   */
+  options?: Pick<AsyncOptions, 'delay' | 'priority' | 'timeout' | 'max_retries' | 'retry_interval' | 'retry_backoff' | 'retry_max_interval' | 'retry_jitter' | 'tag' | 'concurrency_key' | 'dead_letter'>;
+  children?: FlowChildDefinition<M>[];
 }

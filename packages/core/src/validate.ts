@@ -1,4 +1,5 @@
 import {
+  CHILD_FAILURE_RULES,
   LIMITS,
   LimitExceededError,
   TaskNotFoundError,
@@ -9,6 +10,7 @@ import {
   isPlainObject,
   parseTaskId,
   unknownOption,
+  type ChildFailureRule,
   type RetryBackoff,
   type TaskId,
   type TaskmillError,
@@ -222,6 +224,14 @@ export function knownOptions(value: unknown, allowed: readonly string[], subject
   return knownKeysObject(value, allowed, { notObject: `${subject} must be an object`, unknownKey: unknownOption(method) }, ValidationError, { optional: true });
 }
 
+
+/** A child's rule for its failure for good (docs/behaviour.md#child-failure-rules): one of CHILD_FAILURE_RULES. */
+export function onFailure(value: unknown): ChildFailureRule {
+  if (!CHILD_FAILURE_RULES.includes(value as never)) {
+    throw new ValidationError(`on_failure must be one of ${CHILD_FAILURE_RULES.join(', ')}, got ${describe(value)}`);
+  }
+  return value as ChildFailureRule;
+}
 
 /** Short description of a value for error messages. */
 export function describe(value: unknown): string {

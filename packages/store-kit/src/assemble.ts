@@ -78,6 +78,7 @@ export function assembleStore(driver: StoreDriver): Store {
       const conditions = scheduleConditions(query);
       return read('listSchedules', (reader) => paged(reader, 'tasks', conditions, query, decodeTask));
     },
+    createFlow: (flow, now) => write('createFlow', (tx) => operations.createFlow(tx, flow, now)),
     claimTasks: async (request) => (await store.claimBatch(request)).tasks,
     claimBatch: async (request) => {
       const calledAt = performance.now();
@@ -114,6 +115,7 @@ export function assembleStore(driver: StoreDriver): Store {
       write('resumeTask', (tx) => operations.resumeTask(tx, taskId, options?.resume_reason, now)),
     retryTask: (taskId, now) => write('retryTask', (tx) => operations.retryTask(tx, taskId, now)),
     cancelTask: (taskId, options, now) => write('cancelTask', (tx) => operations.cancelTask(tx, taskId, options?.reason, now)),
+    cancelTaskTree: (taskId, options, now) => write('cancelTaskTree', (tx) => operations.cancelTaskTree(tx, taskId, options?.reason, now)),
     sweepTimedOutTasks: (input) => write('sweepTimedOutTasks', (tx) => operations.sweepTimedOutTasks(tx, input)),
     async getTask(taskId): Promise<Task | null> {
       const id = parseTaskId(taskId);
@@ -226,6 +228,7 @@ export function assembleStore(driver: StoreDriver): Store {
   if (driver.writeWithin) {
     const writeWithin = driver.writeWithin.bind(driver);
     store.createTasksWithin = (handle, tasks, now) => writeWithin(handle, 'createTasksWithin', operations.createTaskSteps(tasks, now));
+    store.createFlowWithin = (handle, flow, now) => writeWithin(handle, 'createFlowWithin', operations.createFlowSteps(flow, now));
   }
   if (driver.listen) {
     const listen = driver.listen.bind(driver);

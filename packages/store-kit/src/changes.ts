@@ -4,6 +4,7 @@ import {
   SWEEP_ERRORS,
   type ChildResult,
   type NewChildTask,
+  type NewFlowChild,
   type NewTask,
   type Task,
   type TaskId,
@@ -131,6 +132,11 @@ export function taskInsert(task: NewTask, now: number): TaskInsert {
     trace_context: task.trace_context ?? null,
     concurrency_key: task.concurrency_key ?? null,
     dead_letter: task.dead_letter ?? null,
+    on_failure: null,
+    suspend_reason: null,
+    total_children: 0,
+    children_results: null,
+    keep_stage: 0,
   };
 }
 
@@ -143,12 +149,37 @@ export function childInsert(parent: Task, child: NewChildTask, now: number): Tas
     ),
     root_id: parent.root_id ?? parent.id,
     parent_id: parent.id,
+    on_failure: child.on_failure ?? null,
   };
 }
 
-/** The `task_created` event of an inserted row. */
+/**
+ * A row of a flow (docs/behaviour.md#flows) as {@link taskInsert} or {@link childInsert} make it, but
+ * a task with children is inserted `suspended` awaiting them (stage 0, an empty batch), with
+ * `task_subtasks_created` as its last event.
+ */
+export function flowParentRow(row: TaskInsert, childCount: number): TaskInsert {
+  if (childCount === 0) return row;
+  return { ...row, status: 'suspended', suspend_reason: 'awaiting_subtasks', total_children: childCount, children_results: '', last_event_type: 'task_subtasks_created', keep_stage: 1 };
+}
+
+/** The insert row of a flow's child under the parent `parentId` of the flow rooted at `rootId`. */
+export function flowChildInsert(rootId: TaskId, parentId: TaskId, child: NewFlowChild, now: number): TaskInsert {
+  const row = taskInsert(
+    { ...child.task, type: 'async', next_run_time: child.next_run_time, cron_expr: null, cron_tz: null, unique_key: null, unique_scope: null, unique_until: null },
+    now,
+  );
+  return flowParentRow({ ...row, root_id: rootId, parent_id: parentId, on_failure: child.task.on_failure ?? null }, child.children.length);
+}
+
+/** The `task_created` event of an inserted row (to the row's status). */
 export function createdEvent(id: TaskId, row: TaskInsert, now: number): EventDraft {
-  return events.created({ id, root_id: row.root_id, parent_id: row.parent_id, name: row.name, type: row.type, tag: row.tag, stage: 0, worker_id: null }, 'pending', now);
+  return events.created({ id, root_id: row.root_id, parent_id: row.parent_id, name: row.name, type: row.type, tag: row.tag, stage: 0, worker_id: null }, row.status, now);
+}
+
+/** The `task_subtasks_created` event of a flow's parent inserted with its children. */
+export function flowSubtasksEvent(id: TaskId, row: TaskInsert, childIds: TaskId[], childNames: string[], now: number): EventDraft {
+  return events.flowSubtasks({ id, root_id: row.root_id, parent_id: row.parent_id, name: row.name, type: row.type, tag: row.tag, stage: 0, worker_id: null }, childIds, childNames, now);
 }
 
 /** Timeout (seconds) and attempts of a dead-letter task: the tables' defaults, as for a task enqueued without options. */
@@ -250,6 +281,19 @@ export function fail(task: Task, status: 'failed' | 'timeout', error: string, ti
   const attemptClose = close(task, status, now, error);
   if (plan.kind === 'retry') {
     const retry = { retry_count: task.retry_count, next_run_time: plan.next_run_time, delay_ms: plan.delay_ms, backoff: task.retry_backoff };
+    if (task.keep_stage) {
+      // a flow's parent (docs/behaviour.md#flows): its retry is scheduled now, as `pending` at the
+      // retry time, so that the claim (which restarts a failed task at stage 0) keeps its stage
+      // and its children's results
+      const retryCount = task.retry_count + 1;
+      const failed = events.failed(task, status, error, retry, timeoutType, now);
+      return change(
+        task,
+        { status: 'pending', error, last_active_time: now, next_run_time: plan.next_run_time, retry_count: retryCount },
+        [failed, events.retryScheduled(task, status, retryCount, now, task.stage)],
+        { close_attempt: attemptClose, due: plan.next_run_time <= now },
+      );
+    }
     return change(
       task,
       { status, error, last_active_time: now, next_run_time: plan.next_run_time },
@@ -347,10 +391,11 @@ export function requeue(
   now: number,
 ): TaskChange {
   const error = recovery.reason === 'worker_unavailable' ? SWEEP_ERRORS.recovered : null;
+  const stage = task.keep_stage ? task.stage : 0;
   return change(
     task,
-    { status: 'pending', stage: 0, next_run_time: now, last_active_time: now, worker_id: null, start_time: null, result: null },
-    [events.recovered(task, task.worker_id, recovery.by_worker_id, recovery.by_pod_id, recovery.reason, now)],
+    { status: 'pending', stage, next_run_time: now, last_active_time: now, worker_id: null, start_time: null, result: null },
+    [events.recovered(task, task.worker_id, recovery.by_worker_id, recovery.by_pod_id, recovery.reason, now, stage)],
     {
       guard: { status: 'running', worker_id: task.worker_id ?? '', attempt: task.attempt },
       close_attempt: { ...close(task, 'interrupted', now, error), timeout_flag: false },
@@ -366,10 +411,10 @@ export function pause(task: Task, now: number): TaskChange {
   });
 }
 
-/** Manual resume: `pending` due now, retries reset; from `suspended` at stage + 1, else stage 0. */
+/** Manual resume: `pending` due now, retries reset; from `suspended` at stage + 1, else stage 0 (a flow's parent keeps its stage). */
 export function resume(task: Task, resumeReason: string, now: number): TaskChange {
   const fromSuspended = task.status === 'suspended';
-  const stage = fromSuspended ? task.stage + 1 : 0;
+  const stage = fromSuspended ? task.stage + 1 : task.keep_stage ? task.stage : 0;
   const patch: TaskPatch = { status: 'pending', stage, next_run_time: now, retry_count: 0, last_active_time: now };
   if (fromSuspended) patch.children_results = '';
   return change(task, patch, [events.resumed(task, task.status, stage, resumeReason, now)], {
@@ -382,22 +427,17 @@ export function resume(task: Task, resumeReason: string, now: number): TaskChang
  * Manual retry (`retryTask`): `pending`, due now, stage 0, result/context/children results cleared
  * as for an automatic retry. From `failed`/`timeout` the retry the task was waiting for happens now
  * (retry_count + 1, as the claim would count it); from `permanently_failed` the task starts over
- * (retry_count 0). The error of the last failure stays until the next attempt ends.
+ * (retry_count 0). The error of the last failure stays until the next attempt ends. A flow's parent
+ * (`keep_stage`) keeps its stage, context and children results (docs/behaviour.md#flows).
  */
 export function retry(task: Task, now: number): TaskChange {
   const previous = task.status as 'failed' | 'timeout' | 'permanently_failed';
   const retryCount = previous === 'permanently_failed' ? 0 : task.retry_count + 1;
-  const patch: TaskPatch = {
-    status: 'pending',
-    stage: 0,
-    retry_count: retryCount,
-    next_run_time: now,
-    last_active_time: now,
-    result: null,
-    context: null,
-    children_results: null,
-  };
-  return change(task, patch, [events.retriedManually(task, previous, retryCount, now)], { guard: { status: task.status }, due: true });
+  // a flow's parent keeps its stage and its children's results (docs/behaviour.md#flows)
+  const patch: TaskPatch = task.keep_stage
+    ? { status: 'pending', retry_count: retryCount, next_run_time: now, last_active_time: now, result: null }
+    : { status: 'pending', stage: 0, retry_count: retryCount, next_run_time: now, last_active_time: now, result: null, context: null, children_results: null };
+  return change(task, patch, [events.retriedManually(task, previous, retryCount, now, task.keep_stage ? task.stage : 0)], { guard: { status: task.status }, due: true });
 }
 
 /** The change, also setting the task's unique slot to `key` (an operator's retry or resume taking its key back); as is for null. */
@@ -496,11 +536,38 @@ export function removeSchedule(task: Task, now: number): TaskChange {
 /** The error of a schedule's row cancelled by its removal. */
 export const SCHEDULE_REMOVED = 'Schedule removed';
 
-/** Manual cancel: `permanently_failed` with the reason as error; a child is credited. */
-export function cancel(task: Task, reason: string, now: number): TaskChange {
-  return change(task, { status: 'permanently_failed', error: reason, last_active_time: now }, [events.cancelled(task, task.status, reason, now)], {
+/**
+ * Manual cancel: `permanently_failed` with the reason as error; a child is credited. A cascade
+ * (docs/behaviour.md#cascade-cancel) names the task whose cancel reached this one: its events say
+ * `cascade: true, cancelled_by`.
+ */
+export function cancel(task: Task, reason: string, now: number, cascadeBy?: TaskId): TaskChange {
+  const cascade = cascadeBy === undefined ? undefined : { cancelled_by: cascadeBy };
+  return change(task, { status: 'permanently_failed', error: reason, last_active_time: now }, [events.cancelled(task, task.status, reason, now, cascade)], {
     close_attempt: task.status === 'running' ? close(task, 'cancelled', now, reason) : null,
     credit: creditOf(task, { error: reason }),
+  });
+}
+
+/** True while a parent waits for its current batch of children (the state `next()` and a flow leave it in). */
+export function awaitingChildren(parent: Task): boolean {
+  return parent.status === 'suspended' && parent.suspend_reason === 'awaiting_subtasks';
+}
+
+/**
+ * A child whose rule is `fail` failed for good (docs/behaviour.md#child-failure-rules): its waiting
+ * parent becomes `permanently_failed` at once, with an error naming the child, a
+ * `task_permanently_failed` event (`child_failed`, `on_failure: 'fail'`), its own dead letter when
+ * it has a target, and its own credit to its parent (whose rule decides next).
+ */
+export function failByChild(parent: Task, child: Task, childError: string, now: number): TaskChange {
+  // the first line of the child's error (its stack stays on the child)
+  const error = `Child task ${child.id} (${child.name}) failed: ${childError.split('\n', 1)[0]}`;
+  const deadLetter = deadLetterTask(parent, error, false, now);
+  return change(parent, { status: 'permanently_failed', error, last_active_time: now }, [events.failedByChild(parent, child.id, error, now, deadLetter?.name ?? null)], {
+    guard: { status: 'suspended' },
+    credit: creditOf(parent, { error }),
+    dead_letter: deadLetter,
   });
 }
 

@@ -121,6 +121,8 @@ export function decodeTask(row: RawRow): Task {
     trace_context: strOrNull(row.trace_context),
     concurrency_key: strOrNull(row.concurrency_key),
     dead_letter: strOrNull(row.dead_letter),
+    on_failure: strOrNull(row.on_failure) as Task['on_failure'],
+    keep_stage: num(row.keep_stage ?? 0) === 1,
   };
 }
 

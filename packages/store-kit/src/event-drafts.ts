@@ -80,9 +80,9 @@ export const events = {
     return out;
   },
 
-  retryScheduled(task: EventSubject, previous: 'failed' | 'timeout', retryCount: number, now: number): EventDraft {
+  retryScheduled(task: EventSubject, previous: 'failed' | 'timeout', retryCount: number, now: number, stage = 0): EventDraft {
     return draft(task, 'task_retry_scheduled', previous, 'pending', now, {
-      stage: 0,
+      stage,
       message: `Task ${task.id} retry ${retryCount} scheduled`,
       metadata: { retry_count: retryCount, previous_status: previous },
     });
@@ -92,9 +92,9 @@ export const events = {
    * An operator's `retryTask`: the same event as an automatic retry, marked `manual`. From
    * `permanently_failed` the retry count starts again at 0.
    */
-  retriedManually(task: EventSubject, previous: 'failed' | 'timeout' | 'permanently_failed', retryCount: number, now: number): EventDraft {
+  retriedManually(task: EventSubject, previous: 'failed' | 'timeout' | 'permanently_failed', retryCount: number, now: number, stage = 0): EventDraft {
     return draft(task, 'task_retry_scheduled', previous, 'pending', now, {
-      stage: 0,
+      stage,
       message: `Task ${task.id} retry ${retryCount} scheduled manually`,
       metadata: { retry_count: retryCount, previous_status: previous, manual: true },
     });
@@ -209,10 +209,28 @@ export const events = {
     });
   },
 
-  cancelled(task: EventSubject, from: TaskStatus, reason: string, now: number): EventDraft {
+  /** `cancelTask`; a cascade (docs/behaviour.md#cascade-cancel) adds `cascade: true` and the task whose cancel reached this one. */
+  cancelled(task: EventSubject, from: TaskStatus, reason: string, now: number, cascade?: { cancelled_by: number }): EventDraft {
     return draft(task, 'task_permanently_failed', from, 'permanently_failed', now, {
       message: `Task ${task.id} cancelled`,
-      metadata: { ...generic({ error: reason }), cancelled: true },
+      metadata: { ...generic({ error: reason }), cancelled: true, ...(cascade ? { cascade: true, cancelled_by: cascade.cancelled_by } : {}) },
+    });
+  },
+
+  /** A child with the rule `fail` failed for good: its parent fails (docs/behaviour.md#child-failure-rules). */
+  failedByChild(task: EventSubject, childId: number, error: string, now: number, deadLetter: string | null): EventDraft {
+    return draft(task, 'task_permanently_failed', 'suspended', 'permanently_failed', now, {
+      message: `Task ${task.id} failed: child task ${childId} failed`,
+      metadata: { ...generic({ error }), child_failed: childId, on_failure: 'fail', ...(deadLetter ? { dead_letter: deadLetter } : {}) },
+    });
+  },
+
+  /** A flow's parent created with its children (docs/behaviour.md#flows): `task_subtasks_created`, new → suspended. */
+  flowSubtasks(task: EventSubject, childIds: number[], childNames: string[], now: number): EventDraft {
+    return draft(task, 'task_subtasks_created', null, 'suspended', now, {
+      worker_id: null,
+      message: `Task ${task.id} created ${childIds.length} subtasks`,
+      metadata: { child_task_ids: childIds, child_task_names: childNames, child_count: childIds.length, flow: true },
     });
   },
 
@@ -257,9 +275,10 @@ export const events = {
     byPodId: string | null,
     reason: 'worker_unavailable' | 'shutdown_timeout',
     now: number,
+    stage = 0,
   ): EventDraft {
     return draft(task, 'task_recovered', 'running', 'pending', now, {
-      stage: 0,
+      stage,
       worker_id: byWorkerId,
       message: `Task ${task.id} recovered from ${fromWorkerId ?? 'unknown worker'}`,
       metadata: {

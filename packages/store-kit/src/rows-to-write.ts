@@ -1,4 +1,4 @@
-import { NEW_TASK_DEFAULTS, type AttemptOutcome, type EventType, type NewTask, type RetryBackoff, type TaskId, type TaskStatus, type TaskType } from '@taskmill/contracts';
+import { NEW_TASK_DEFAULTS, type AttemptOutcome, type ChildFailureRule, type EventType, type NewTask, type RetryBackoff, type TaskId, type TaskStatus, type TaskType } from '@taskmill/contracts';
 import { EVENT_COLUMNS } from './tables.js';
 import type { EventDraft } from './event-drafts.js';
 
@@ -8,9 +8,21 @@ import type { EventDraft } from './event-drafts.js';
  * them as SQL; they never decide their contents.
  */
 
-/** A task row to insert (always `pending`): a new task with its place in a workflow and its first event stamped. */
+/**
+ * A task row to insert: a new task with its place in a workflow and its first event stamped;
+ * `pending`, or `suspended` awaiting `total_children` children (a flow's parent, docs/behaviour.md#flows).
+ */
 export type TaskInsert = NewTask & {
-  status: 'pending';
+  status: 'pending' | 'suspended';
+  /** `awaiting_subtasks` for a flow's parent, else null. */
+  suspend_reason: string | null;
+  total_children: number;
+  /** `''` for a flow's parent (its batch has no outcome yet), else null. */
+  children_results: string | null;
+  /** A child's rule for its failure (docs/behaviour.md#child-failure-rules); null: `continue`. */
+  on_failure: ChildFailureRule | null;
+  /** 1 for a flow's task with children (docs/behaviour.md#flows), else 0. */
+  keep_stage: 0 | 1;
   /** `unique_key` while the key's scope holds (a UNIQUE index over `name, unique_slot`), else null. */
   unique_slot: string | null;
   created_at: number;
@@ -50,13 +62,18 @@ export const TASK_INSERT_COLUMNS = [
   'trace_context',
   'concurrency_key',
   'dead_letter',
+  'on_failure',
+  'suspend_reason',
+  'total_children',
+  'children_results',
+  'keep_stage',
 ] as const satisfies readonly (keyof TaskInsert)[];
 
 /**
  * Columns of {@link TaskInsert} whose table default (given by every store's migration) is this
  * value: a row holding the default in each may leave them out of its INSERT.
  */
-export const TASK_INSERT_DEFAULTS = { ...NEW_TASK_DEFAULTS, unique_slot: null } as const satisfies Partial<TaskInsert>;
+export const TASK_INSERT_DEFAULTS = { ...NEW_TASK_DEFAULTS, unique_slot: null, on_failure: null, suspend_reason: null, total_children: 0, children_results: null, keep_stage: 0 } as const satisfies Partial<TaskInsert>;
 
 const DEFAULT_ENTRIES = Object.entries(TASK_INSERT_DEFAULTS) as Array<[keyof TaskInsert, unknown]>;
 

@@ -20,7 +20,9 @@ export const TABLES = {
  * (`retry_backoff`, `retry_max_interval`, `retry_jitter`); unique tasks (`unique_key`,
  * `unique_scope`, `unique_until`, and `unique_slot`: the key while its scope holds, under a UNIQUE
  * index with `name`); `trace_context` (W3C context of the enqueuing span); `concurrency_key`
- * (docs/behaviour.md#flow-control); `dead_letter` (docs/behaviour.md#dead-letters).
+ * (docs/behaviour.md#flow-control); `dead_letter` (docs/behaviour.md#dead-letters); `on_failure` (a child's
+ * rule, docs/behaviour.md#child-failure-rules); `keep_stage` (1: a flow's parent keeps its stage and children's
+ * results across retries and recoveries, docs/behaviour.md#flows).
  */
 export const TASK_COLUMNS = [
   'id',
@@ -68,6 +70,8 @@ export const TASK_COLUMNS = [
   'trace_context',
   'concurrency_key',
   'dead_letter',
+  'on_failure',
+  'keep_stage',
 ] as const;
 
 /** Columns of `taskmill_task_events`. */

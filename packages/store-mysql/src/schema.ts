@@ -79,6 +79,8 @@ export const tasks = mysqlTable(
     trace_context: varchar('trace_context', { length: 1024 }),
     concurrency_key: varchar('concurrency_key', { length: 255 }),
     dead_letter: varchar('dead_letter', { length: 255 }),
+    on_failure: varchar('on_failure', { length: 16 }),
+    keep_stage: int('keep_stage').notNull().default(0),
     // Where a claimable task sits in the keyed claim's index (claim.ts `keyedCandidates`,
     // docs/behaviour.md#flow-control): NULL unless the task is claimable, '' for a claimable task
     // without a key, and 'k' followed by the key's bytes for a keyed one. MariaDB and MySQL have

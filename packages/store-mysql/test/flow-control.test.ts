@@ -376,6 +376,40 @@ await describeServer('MySQL flow-control statements', () => {
     expect(claimed.tasks.map((task) => [task.name, task.concurrency_key])).toEqual([['old', null]]);
   });
 
+  it('a database of the version before flows migrates: old children get a NULL on_failure (continue), and rules work', async () => {
+    const db = await dbs.create();
+    const dir = mkdtempSync(join(tmpdir(), 'tm-migrations-'));
+    try {
+      cpSync(new URL('../drizzle', import.meta.url), dir, { recursive: true });
+      // every migration before the one adding on_failure, found by content (numbers may move)
+      const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
+      const adds = journal.entries.findIndex((entry) => readFileSync(join(dir, `${entry.tag}.sql`), 'utf8').includes('`on_failure`'));
+      expect(adds).toBeGreaterThan(0);
+      for (const entry of journal.entries.slice(adds)) rmSync(join(dir, `${entry.tag}.sql`));
+      journal.entries = journal.entries.slice(0, adds);
+      writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
+      const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 1 });
+      try {
+        await migrate(drizzle({ client: pool }), { migrationsFolder: dir, migrationsTable: 'taskmill_migrations' });
+        await pool.query(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, suspend_reason, total_children) VALUES (1, 'parent', 'async', ?, 'suspended', ?, 'awaiting_subtasks', 1)`, [T0, T0]);
+        await pool.query(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, max_retries, root_id, parent_id) VALUES (2, 'old-child', 'async', ?, 'pending', ?, 1, 1, 1)`, [T0, T0]);
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const store = createMysqlStore(urlFor(db));
+    stores.push(store);
+    await store.setup();
+    expect(await dbs.query(`SELECT on_failure FROM \`${db}\`.taskmill_tasks ORDER BY id`)).toEqual([{ on_failure: null }, { on_failure: null }]);
+    const [claimed] = await store.claimTasks({ worker_id: 'w', now: T0, limit: 1, names: ['old-child'] });
+    await store.finishAttempt({ task_id: 2, worker_id: 'w', attempt: claimed.attempt }, { kind: 'failed', status: 'failed', error: 'x', permanent: true }, T0 + 1);
+    expect(await store.getTask(1)).toMatchObject({ status: 'pending', stage: 1, result: [{ task_id: 2, error: 'x' }] });
+    const flow = await store.createFlow({ task: newTask({ name: 'root' }), children: [{ task: { ...newTask({ name: 'leaf', max_retries: 1 }), on_failure: 'fail' }, next_run_time: T0, children: [] }] }, T0 + 2);
+    expect(await dbs.query(`SELECT on_failure FROM \`${db}\`.taskmill_tasks WHERE id = ${flow.children[0].id}`)).toEqual([{ on_failure: 'fail' }]);
+  });
+
   it('a database at migration 0007 migrates: existing tasks get a NULL dead_letter, and dead letters work', async () => {
     const db = await dbs.create();
     const dir = mkdtempSync(join(tmpdir(), 'tm-migrations-'));

@@ -93,6 +93,8 @@ export const tasks = pgTable(
     trace_context: varchar('trace_context', { length: 1024 }),
     concurrency_key: bytewiseKey('concurrency_key'),
     dead_letter: varchar('dead_letter', { length: 255 }),
+    on_failure: varchar('on_failure', { length: 16 }),
+    keep_stage: integer('keep_stage').notNull().default(0),
   },
   (t) => [
     // Claim order (docs/behaviour.md#claiming) over every claimable status: failed/timeout rows wait for their

@@ -11,7 +11,7 @@ import { migrate } from '../src/migrate.js';
 import * as paused from '../src/paused-names.js';
 import { insertEvents } from '../src/task-rows.js';
 import { write, type Db } from '../src/transaction.js';
-import { freshSchema, PG_URL, probeServer } from './pg-harness.js';
+import { freshSchema, migrateBefore, PG_URL, probeServer } from './pg-harness.js';
 
 /*
  * The flow-control statements of docs/behaviour.md#flow-control, one by one on small data, and
@@ -318,19 +318,9 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
     const name = freshSchema();
     const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
     try {
-      await store.setup();
-      // back to the schema as migration 0005 left it: undo 0009 (attempt due_at), 0008 (dead_letter), then 0006 (flow control)
+      // the schema as it was before the flow-control migration (the one adding concurrency_key)
+      await migrateBefore(name, '"concurrency_key"');
       const at = (t: string) => admin(`${name}.${t}`);
-      await admin`ALTER TABLE ${at('taskmill_task_attempts')} DROP COLUMN due_at`;
-      await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
-      await admin`DROP TABLE ${at('taskmill_paused_names')}`;
-      await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN concurrency_key`;
-      await admin`ALTER TABLE ${at('taskmill_task_attempts')} DROP COLUMN name`;
-      // and undo 0007 (lean_writes) too: the two indexes back, the default fillfactor
-      await admin`CREATE INDEX idx_task_attempts_task_open ON ${at('taskmill_task_attempts')} (task_id, attempt DESC) WHERE ended_at IS NULL`;
-      await admin`CREATE INDEX idx_task_running_worker ON ${at('taskmill_tasks')} (worker_id) WHERE status = 'running'`;
-      await admin`ALTER TABLE ${at('taskmill_task_attempts')} RESET (fillfactor)`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 4)`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time) VALUES ('old', 'async', ${T0}, ${T0})`;
       await admin`INSERT INTO ${at('taskmill_task_attempts')} (task_id, attempt, started_at) VALUES (1, 1, ${T0})`;
 
@@ -365,16 +355,12 @@ describe.skipIf(unreachable !== null)(`postgres dead_letter migration${unreachab
     await admin?.end({ timeout: 1 });
   });
 
-  it('setup() brings a schema of migration 0007 up: old rows get a NULL dead_letter and due_at, dead letters work, claims record the due time', async () => {
+  it('setup() brings a schema of the version before dead letters up: old rows get a NULL dead_letter, and dead letters work', async () => {
     const name = freshSchema();
     const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
     try {
-      await store.setup();
+      await migrateBefore(name, '"dead_letter"');
       const at = (t: string) => admin(`${name}.${t}`);
-      // undo 0009 (attempt due_at) and 0008 (dead_letter)
-      await admin`ALTER TABLE ${at('taskmill_task_attempts')} DROP COLUMN due_at`;
-      await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 2)`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time, max_retries) VALUES ('old', 'async', ${T0}, ${T0}, 1)`;
       await admin`INSERT INTO ${at('taskmill_task_attempts')} (task_id, name, attempt, started_at) VALUES (1, 'old', 1, ${T0})`;
 
@@ -396,6 +382,43 @@ describe.skipIf(unreachable !== null)(`postgres dead_letter migration${unreachab
       ]);
       await store.finishAttempt({ task_id: id, worker_id: 'w', attempt: claimed.attempt }, { kind: 'failed', status: 'failed', error: 'PermanentError: x', permanent: true }, T0 + 1);
       expect((await admin`SELECT name, payload FROM ${at('taskmill_tasks')} WHERE name = 'dead'`).map((r) => [r.name, JSON.parse(r.payload).task_id])).toEqual([['dead', id]]);
+    } finally {
+      await store.close();
+      await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;
+    }
+  });
+});
+
+describe.skipIf(unreachable !== null)(`postgres on_failure migration${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
+  let admin: postgres.Sql;
+  beforeAll(() => {
+    admin = postgres(PG_URL, { max: 2, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await admin?.end({ timeout: 1 });
+  });
+
+  it('setup() brings a schema of the version before flows up: old children get a NULL on_failure (continue), and rules work', async () => {
+    const name = freshSchema();
+    const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
+    try {
+      await migrateBefore(name, '"on_failure"');
+      const at = (t: string) => admin(`${name}.${t}`);
+      await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time, status, suspend_reason, total_children) VALUES ('parent', 'async', ${T0}, ${T0}, 'suspended', 'awaiting_subtasks', 1)`;
+      const [{ id: parentId }] = await admin`SELECT id FROM ${at('taskmill_tasks')} WHERE name = 'parent'`;
+      await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time, max_retries, root_id, parent_id) VALUES ('old-child', 'async', ${T0}, ${T0}, 1, ${parentId}, ${parentId})`;
+
+      await store.setup();
+
+      const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${at('taskmill_migrations')}`;
+      expect(n).toBe(MIGRATIONS);
+      expect((await admin`SELECT on_failure FROM ${at('taskmill_tasks')}`).map((r) => r.on_failure)).toEqual([null, null]);
+      // the old child fails for good: its parent goes on as before (continue)
+      const [claimed] = (await store.claimBatch({ worker_id: 'w', now: T0, limit: 1, names: ['old-child'] })).tasks;
+      await store.finishAttempt({ task_id: claimed.id, worker_id: 'w', attempt: claimed.attempt }, { kind: 'failed', status: 'failed', error: 'x', permanent: true }, T0 + 1);
+      expect(await store.getTask(Number(parentId))).toMatchObject({ status: 'pending', stage: 1, result: [{ task_id: claimed.id, error: 'x' }] });
+      const flow = await store.createFlow({ task: newTask({ name: 'root' }), children: [{ task: { ...newTask({ name: 'leaf', max_retries: 1 }), on_failure: 'fail' }, next_run_time: T0, children: [] }] }, T0 + 2);
+      expect((await admin`SELECT on_failure FROM ${at('taskmill_tasks')} WHERE id = ${flow.children[0].id}`)[0].on_failure).toBe('fail');
     } finally {
       await store.close();
       await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Store } from '@taskmill/contracts';
 import type { AppTransaction, BadHandle, ConformanceHarness, TableName } from '@taskmill/store-testkit';
 import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import { createPostgresStore } from '../src/index.js';
 
@@ -213,4 +218,29 @@ function badHandles(app: postgres.Sql): BadHandle[] {
       },
     },
   ];
+}
+
+/**
+ * Build `schema` as an older version of the store left it: every migration of drizzle/ before the
+ * first one whose SQL contains `marker` (a column or table name it adds), applied by drizzle's
+ * migrator into the store's bookkeeping table. Found by content, never by number, so migrations
+ * added or renumbered later do not move it.
+ */
+export async function migrateBefore(schema: string, marker: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-pg-migrations-'));
+  const client = postgres(PG_URL, { max: 1, onnotice: () => {}, connection: { search_path: schema } });
+  try {
+    cpSync(fileURLToPath(new URL('../drizzle', import.meta.url)), dir, { recursive: true });
+    const journalFile = join(dir, 'meta/_journal.json');
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: { tag: string }[] };
+    const upTo = journal.entries.findIndex((entry) => readFileSync(join(dir, `${entry.tag}.sql`), 'utf8').includes(marker));
+    if (upTo <= 0) throw new Error(`migrateBefore: no migration after the first adds ${marker}`);
+    journal.entries = journal.entries.slice(0, upTo);
+    writeFileSync(journalFile, JSON.stringify(journal));
+    await client`CREATE SCHEMA IF NOT EXISTS ${client(schema)}`;
+    await drizzleMigrate(drizzle({ client }), { migrationsFolder: dir, migrationsSchema: schema, migrationsTable: 'taskmill_migrations' });
+  } finally {
+    await client.end({ timeout: 1 });
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -58,6 +58,8 @@ export const tasks = sqliteTable(
     trace_context: text('trace_context'),
     concurrency_key: text('concurrency_key'),
     dead_letter: text('dead_letter'),
+    on_failure: text('on_failure'),
+    keep_stage: integer('keep_stage').notNull().default(0),
   },
   (t) => [
     check('taskmill_tasks_type_check', sql`${t.type} IN ('async', 'cron')`),

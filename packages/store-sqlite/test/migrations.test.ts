@@ -159,6 +159,41 @@ describe('migrations bookkeeping', () => {
     });
   });
 
+  it('upgrades a file of the version before flows in place: old children get a NULL on_failure (continue), and rules work', async () => {
+    const file = tempFile();
+    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+    // found by content, not number: migrations added later do not move it
+    const added = migrations.findIndex((migration) => migration.sql.some((statement) => statement.includes('`on_failure`')));
+    expect(added).toBeGreaterThan(0);
+    expect(migrations[added].sql.join('\n')).not.toMatch(/__new_|DROP TABLE/);
+    const db = new Database(file);
+    db.exec('CREATE TABLE "taskmill_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+    for (const migration of migrations.slice(0, added)) {
+      for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
+      db.prepare('INSERT INTO "taskmill_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
+    }
+    db.exec(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, timeout, max_retries, suspend_reason, total_children) VALUES (1, 'parent', 'async', 1000, 'suspended', 1000, 60, 1, 'awaiting_subtasks', 1)`);
+    db.exec(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, timeout, max_retries, root_id, parent_id) VALUES (2, 'old-child', 'async', 1000, 'pending', 1000, 60, 1, 1, 1)`);
+    db.close();
+
+    const store = createSqliteStore({ path: file });
+    await store.setup();
+    expect(await store.getTask(2)).toMatchObject({ id: 2, on_failure: null });
+    const [claimed] = await store.claimTasks({ worker_id: 'w1', now: 2000, limit: 1, names: ['old-child'] });
+    await store.finishAttempt({ task_id: 2, worker_id: 'w1', attempt: claimed.attempt }, { kind: 'failed', status: 'failed', error: 'x', permanent: true }, 2001);
+    expect(await store.getTask(1)).toMatchObject({ status: 'pending', stage: 1, result: [{ task_id: 2, error: 'x' }] });
+    const flow = await store.createFlow(
+      {
+        task: { name: 'root', type: 'async', payload: null, priority: 0, tag: null, next_run_time: 2002, timeout: 60, max_retries: 1, retry_interval: 0, cron_expr: null, cron_tz: null, retry_backoff: 'fixed', retry_max_interval: null, retry_jitter: 0, unique_key: null, unique_scope: null, unique_until: null, trace_context: null, concurrency_key: null },
+        children: [{ task: { name: 'leaf', payload: null, priority: 0, tag: null, timeout: 60, max_retries: 1, retry_interval: 0, retry_backoff: 'fixed', retry_max_interval: null, retry_jitter: 0, trace_context: null, concurrency_key: null, on_failure: 'fail' }, next_run_time: 2002, children: [] }],
+      },
+      2002,
+    );
+    expect(await store.getTask(flow.children[0].id)).toMatchObject({ on_failure: 'fail', parent_id: flow.id });
+    await store.close();
+    read(file, (db) => expect((bookkeeping(db) as { hash: string }[]).map((row) => row.hash)).toEqual(migrations.map((m) => m.hash)));
+  });
+
   it('upgrades a file of migration 0004 in place: old rows get a NULL dead_letter, and dead letters work', async () => {
     const file = tempFile();
     const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });

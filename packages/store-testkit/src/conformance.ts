@@ -6,6 +6,7 @@ import { defineBulkActionTests } from './suites/bulk-actions.js';
 import { defineClaimingTests } from './suites/claiming.js';
 import { defineClusterLimitTests } from './suites/cluster-limits.js';
 import { defineFlowControlTests } from './suites/flow-control.js';
+import { defineFlowTests } from './suites/flows.js';
 import { defineConcurrencyTests } from './suites/concurrency.js';
 import { defineCreateTests } from './suites/create.js';
 import { defineDeadLetterTests } from './suites/dead-letters.js';
@@ -62,6 +63,7 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineManualRetryTests(ctx);
     defineBulkActionTests(ctx);
     defineWorkflowTests(ctx);
+    defineFlowTests(ctx);
     defineConcurrencyTests(ctx);
     defineClusterLimitTests(ctx);
     defineFlowControlTests(ctx);

@@ -1,5 +1,5 @@
 import { TASK_ACTION_SPECS, type Store, type TaskAction, type TaskId } from '@taskmill/contracts';
-import { runTaskAction, type Clock } from '@taskmill/core';
+import { runCascadeCancel, runTaskAction, type Clock } from '@taskmill/core';
 import { cell, time } from '../format.js';
 import { json } from '../output.js';
 
@@ -9,7 +9,13 @@ import { json } from '../output.js';
  * database's clock: a resumed or retried task is due at it, and workers judge that against the
  * database's time.
  */
-export async function control(store: Store, action: TaskAction, id: TaskId, options: { json?: boolean; reason?: string }, clock: Clock): Promise<string> {
+export async function control(store: Store, action: TaskAction, id: TaskId, options: { json?: boolean; reason?: string; cascade?: boolean }, clock: Clock): Promise<string> {
+  if (action === 'cancel' && options.cascade) {
+    // docs/behaviour.md#cascade-cancel: the task and every unfinished descendant, in one transaction
+    const { task, cancelled } = await runCascadeCancel(store, id, { reason: options.reason, cascade: true }, clock.now());
+    if (options.json) return json({ task, cancelled });
+    return `Task ${task.id} (${cell(task.name)}) cancelled with its subtree: ${cancelled.length} task${cancelled.length === 1 ? '' : 's'} cancelled, now ${task.status}.\n`;
+  }
   const task = await runTaskAction(store, action, id, { reason: options.reason }, clock.now());
   if (options.json) return json(task);
   return `Task ${task.id} (${cell(task.name)}) ${TASK_ACTION_SPECS[action].past}: now ${task.status}.\n`;

@@ -3,6 +3,7 @@ import * as changes from '../changes.js';
 import type { TaskChange } from '../changes.js';
 import type { StoreWriter } from '../statements.js';
 import { insertDeadLetter } from './create.js';
+import { cancelDescendants } from './tree.js';
 
 /*
  * Every write operation of the Store contract, once, over a {@link StoreWriter} (one
@@ -33,12 +34,30 @@ export async function apply(tx: StoreWriter, list: TaskChange[], now: number): P
   return result;
 }
 
-async function creditParent(tx: StoreWriter, childId: TaskId, entry: NonNullable<TaskChange['credit']>, now: number): Promise<boolean> {
+/**
+ * Credit a finished child to its parent, by the child's rule for a failure
+ * (docs/behaviour.md#crediting, #child-failure-rules): a completed child, or a failed one under
+ * `continue`, adds its entry to the parent's results; under `ignore` it is counted without an
+ * entry; under `fail` its entry is added and a parent still waiting for its children fails at
+ * once, its other unfinished descendants cancelled. Otherwise the last child resumes the parent.
+ */
+export async function creditParent(tx: StoreWriter, childId: TaskId, entry: NonNullable<TaskChange['credit']>, now: number): Promise<boolean> {
   const child = await tx.lockTask(childId);
   if (!child || child.parent_id === null) return false;
   if (!(await tx.markCredited(child.id))) return false;
-  const parent = await tx.addChildResult(child.parent_id, changes.childResultLine(entry));
-  if (!parent || !changes.parentReady(parent)) return false;
+  const rule = 'error' in entry ? (child.on_failure ?? 'continue') : 'continue';
+  const parent = await tx.addChildResult(child.parent_id, rule === 'ignore' ? '' : changes.childResultLine(entry));
+  if (!parent) return false;
+  if (rule === 'fail' && 'error' in entry && changes.awaitingChildren(parent)) {
+    // the parent first, so that none of the children cancelled next can resume it; its own credit
+    // last, so that a grandparent failed by it in turn finds this subtree already cancelled
+    const failed = changes.failByChild(parent, child, entry.error, now);
+    const { applied } = await apply(tx, [{ ...failed, credit: null }], now);
+    if (!applied[0]) return false;
+    await cancelDescendants(tx, parent, `Cancelled: parent task ${parent.id} failed because child task ${child.id} failed`, now);
+    return failed.credit ? creditParent(tx, parent.id, failed.credit, now) : false;
+  }
+  if (!changes.parentReady(parent)) return false;
   await apply(tx, [changes.resumeParent(parent, now)], now);
   return true;
 }

@@ -1,4 +1,4 @@
-import { DuplicateTaskError, StoreError, type NewTask, type TaskId } from '@taskmill/contracts';
+import { DuplicateTaskError, StoreError, type FlowIds, type FlowResult, type NewFlow, type NewFlowChild, type NewTask, type TaskId } from '@taskmill/contracts';
 import * as changes from '../changes.js';
 import type { HolderUpdate, TaskChange } from '../changes.js';
 import type { TaskInsert } from '../rows-to-write.js';
@@ -138,6 +138,74 @@ function* insertUnique(row: TaskInsert, slot: string, update: HolderUpdate | nul
       throw new StoreError(`Could not insert unique task ${row.name} (${slot}): its key stays held by a task this transaction cannot see`);
     }
   }
+}
+
+/** Create a flow in the writer's transaction (see `TaskStore.createFlow`). */
+export function createFlow(tx: StoreWriter, flow: NewFlow, now: number): Promise<FlowResult> {
+  return runSteps(tx, createFlowSteps(flow, now));
+}
+
+/**
+ * A flow (docs/behaviour.md#flows) as a step program (so it also runs inside an application's
+ * synchronous transaction), with the writer methods of {@link CREATE_TASK_METHODS}. The root
+ * first (against its unique key, when it has one: a held key ends the program with nothing
+ * written), then each level of children in one multi-row insert per {@link WRITE_CHUNK} rows, so
+ * every parent's id is known before its children are written. A task with children is inserted
+ * `suspended` awaiting them. Then the events: each task's `task_created` in that order (parents
+ * before children, each level in definition order), then each parent's `task_subtasks_created`.
+ */
+export function* createFlowSteps(flow: NewFlow, now: number): Steps<FlowResult> {
+  const rootRow = changes.flowParentRow(changes.taskInsert(flow.task, now), flow.children.length);
+  let rootId: TaskId;
+  if (rootRow.unique_slot !== null) {
+    const { id, inserted } = yield* insertUnique(rootRow, rootRow.unique_slot, null, now);
+    if (!inserted) {
+      if (flow.task.on_duplicate === 'error') throw new DuplicateTaskError(rootRow.name, rootRow.unique_key ?? rootRow.unique_slot, id);
+      return { id, created: false, children: [] };
+    }
+    rootId = id;
+  } else {
+    [rootId] = yield* call('insertTasks', [rootRow]);
+  }
+  const rootIds: FlowIds = { id: rootId, children: [] };
+  const ids: TaskId[] = [rootId];
+  const rows = [rootRow];
+  const parents: Array<{ index: number; children: FlowIds[] }> = [];
+  if (flow.children.length > 0) parents.push({ index: 0, children: rootIds.children });
+  let level: Array<{ ids: FlowIds; node: { children: NewFlowChild[] } }> = [{ ids: rootIds, node: flow }];
+  while (level.length > 0) {
+    const next: typeof level = [];
+    const levelRows: TaskInsert[] = [];
+    for (const { ids: parentIds, node } of level) {
+      for (const child of node.children) {
+        const childIds: FlowIds = { id: 0, children: [] };
+        parentIds.children.push(childIds);
+        next.push({ ids: childIds, node: child });
+        levelRows.push(changes.flowChildInsert(rootId, parentIds.id, child, now));
+      }
+    }
+    for (let start = 0; start < levelRows.length; start += WRITE_CHUNK) {
+      if (rows.length > 1) yield* pause();
+      const inserted = yield* call('insertTasks', levelRows.slice(start, start + WRITE_CHUNK));
+      inserted.forEach((id, k) => (next[start + k].ids.id = id));
+    }
+    for (let k = 0; k < next.length; k++) {
+      const index = rows.length;
+      rows.push(levelRows[k]);
+      ids.push(next[k].ids.id);
+      if (next[k].node.children.length > 0) parents.push({ index, children: next[k].ids.children });
+    }
+    // the next level's rows name these ids as their parents
+    level = next;
+  }
+  if (rows.some((row) => row.status === 'pending' && row.next_run_time <= now)) yield* call('wake');
+  yield* createdEvents(ids, rows, now);
+  const nameOf = new Map(ids.map((id, i) => [id, rows[i].name]));
+  const subtasks = parents.map(({ index, children }) =>
+    eventsOnly(ids[index], [changes.flowSubtasksEvent(ids[index], rows[index], children.map((c) => c.id), children.map((c) => nameOf.get(c.id)!), now)]),
+  );
+  for (let start = 0; start < subtasks.length; start += WRITE_CHUNK) yield* call('applyChanges', subtasks.slice(start, start + WRITE_CHUNK));
+  return { ...rootIds, created: true };
 }
 
 /**

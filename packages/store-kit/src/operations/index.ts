@@ -3,7 +3,8 @@
  * The kit exports them as the `operations` namespace.
  */
 export * from './apply.js';
-export { CREATE_TASK_METHODS, createTasks, createTaskSteps, WRITE_CHUNK } from './create.js';
+export { CREATE_TASK_METHODS, createFlow, createFlowSteps, createTasks, createTaskSteps, WRITE_CHUNK } from './create.js';
+export { cancelTaskTree } from './tree.js';
 export * from './attempts.js';
 export * from './manual-control.js';
 export * from './maintenance.js';

@@ -98,6 +98,8 @@ export function defineCreateTests({ test, open, peer, db }: SuiteContext): void 
       attempt: 0,
       suspend_reason: null,
       ...NEW_TASK_DEFAULTS,
+      on_failure: null,
+      keep_stage: false,
     };
     const expected: Task[] = [
       base,
