@@ -367,6 +367,8 @@ export interface TaskStore {
 
   /** The schedule rows (see `isScheduleTask`), paged in creation order like `queryTasks`; `name` filters. */
   listSchedules(query: ScheduleQuery): Promise<Page<Task>>;
+
+  /**
    * Create a flow (docs/behaviour.md#flows) in ONE transaction, all or nothing: the root, then each
    * level of children (`parent_id`, `root_id` = the root), every task with children `suspended`
    * awaiting them, the rest `pending`. Events: every task's `task_created` (to its status), parents
