@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   LIMIT_EXCEEDED: 'TASKMILL_LIMIT_EXCEEDED',
   SCHEMA_NOT_READY: 'TASKMILL_SCHEMA_NOT_READY',
   PERMANENT: 'TASKMILL_PERMANENT',
+  TASK_FINISHED: 'TASKMILL_TASK_FINISHED',
 } as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -143,6 +144,20 @@ export class TaskNotFoundError extends TaskmillError {
   constructor(taskId: unknown) {
     super(ERROR_CODES.TASK_NOT_FOUND, `Task ${String(taskId)} not found`);
     this.taskId = taskId;
+  }
+}
+
+/**
+ * The task has finished (`completed` or `permanently_failed`): it can no longer take a signal
+ * (docs/behaviour.md#signals). Nothing was written.
+ */
+export class TaskFinishedError extends TaskmillError {
+  readonly taskId: number;
+  readonly status: string;
+  constructor(taskId: number, status: string) {
+    super(ERROR_CODES.TASK_FINISHED, `Task ${taskId} has finished (${status}) and takes no signals`);
+    this.taskId = taskId;
+    this.status = status;
   }
 }
 

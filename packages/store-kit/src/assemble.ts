@@ -108,6 +108,8 @@ export function assembleStore(driver: StoreDriver): Store {
     retryTask: (taskId, now) => write('retryTask', (tx) => operations.retryTask(tx, taskId, now)),
     cancelTask: (taskId, options, now) => write('cancelTask', (tx) => operations.cancelTask(tx, taskId, options?.reason, now)),
     sweepTimedOutTasks: (input) => write('sweepTimedOutTasks', (tx) => operations.sweepTimedOutTasks(tx, input)),
+    sendSignal: (taskId, name, data, now) => write('sendSignal', (tx) => operations.sendSignal(tx, taskId, name, data, now)),
+    wakeDueTasks: (input) => write('wakeDueTasks', (tx) => operations.wakeDueTasks(tx, input)),
     async getTask(taskId): Promise<Task | null> {
       const id = parseTaskId(taskId);
       if (id === null) return null;

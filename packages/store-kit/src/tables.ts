@@ -11,6 +11,8 @@ export const TABLES = {
   workers: 'taskmill_workers',
   /** Names paused cluster-wide (docs/behaviour.md#flow-control): one row per paused name. */
   pausedNames: 'taskmill_paused_names',
+  /** Signals sent to tasks (docs/behaviour.md#signals): one row per signal, consumed by a wait of its name. */
+  signals: 'taskmill_task_signals',
 } as const;
 
 /**
@@ -20,7 +22,8 @@ export const TABLES = {
  * (`retry_backoff`, `retry_max_interval`, `retry_jitter`); unique tasks (`unique_key`,
  * `unique_scope`, `unique_until`, and `unique_slot`: the key while its scope holds, under a UNIQUE
  * index with `name`); `trace_context` (W3C context of the enqueuing span); `concurrency_key`
- * (docs/behaviour.md#flow-control); `dead_letter` (docs/behaviour.md#dead-letters).
+ * (docs/behaviour.md#flow-control); `dead_letter` (docs/behaviour.md#dead-letters); timed and signal
+ * waits (`wake_at`, `awaited_signal`, `received_signal`: docs/behaviour.md#durable-sleep, #signals).
  */
 export const TASK_COLUMNS = [
   'id',
@@ -68,6 +71,9 @@ export const TASK_COLUMNS = [
   'trace_context',
   'concurrency_key',
   'dead_letter',
+  'wake_at',
+  'awaited_signal',
+  'received_signal',
 ] as const;
 
 /** Columns of `taskmill_task_events`. */
@@ -118,3 +124,9 @@ export const WORKER_COLUMNS = [
 
 /** Columns of `taskmill_paused_names`. */
 export const PAUSED_NAME_COLUMNS = ['name', 'paused_at', 'paused_by', 'reason'] as const;
+
+/**
+ * Columns of `taskmill_task_signals` (docs/behaviour.md#signals): `data` is JSON text or null;
+ * `consumed_at` (ms) is set by the wait that took the signal, null while it is kept.
+ */
+export const SIGNAL_COLUMNS = ['id', 'task_id', 'name', 'data', 'sent_at', 'consumed_at'] as const;

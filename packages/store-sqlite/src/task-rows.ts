@@ -149,6 +149,9 @@ const PATCH_KINDS: Record<keyof TaskPatch, 'number' | 'string' | 'bytes'> = {
   last_event_type: 'string',
   unique_slot: 'string',
   payload: 'string',
+  wake_at: 'number',
+  awaited_signal: 'string',
+  received_signal: 'string',
 };
 const KINDS = TASK_PATCH_COLUMNS.map((column) => PATCH_KINDS[column]);
 

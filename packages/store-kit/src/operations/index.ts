@@ -12,3 +12,4 @@ export * from './names.js';
 export * from './plain.js';
 export * from './bulk.js';
 export * from './queue-health.js';
+export * from './waits.js';

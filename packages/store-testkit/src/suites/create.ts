@@ -97,6 +97,9 @@ export function defineCreateTests({ test, open, peer, db }: SuiteContext): void 
       context: null,
       attempt: 0,
       suspend_reason: null,
+      wake_at: null,
+      awaited_signal: null,
+      received_signal: null,
       ...NEW_TASK_DEFAULTS,
     };
     const expected: Task[] = [
