@@ -27,6 +27,7 @@ import { defineWorkflowTests } from './suites/workflows.js';
 import { defineWithinTests } from './suites/within.js';
 import { defineUniqueTests } from './suites/unique.js';
 import { defineDebounceTests } from './suites/debounce.js';
+import { defineWaitTests } from './suites/waits.js';
 
 /**
  * Declare the Store conformance suite (docs/store-authors.md#the-conformance-suite) for one store, inside vitest.
@@ -73,5 +74,6 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineWithinTests(ctx);
     defineUniqueTests(ctx);
     defineDebounceTests(ctx);
+    defineWaitTests(ctx);
   });
 }
