@@ -14,7 +14,16 @@ export {
   type BulkResult,
   type CheckedBulkOptions,
 } from './bulk-actions.js';
-export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
+export {
+  Suspension,
+  SubTasks,
+  Sleep,
+  SignalWait,
+  type SuspensionOptions,
+  type SleepOptions,
+  type SignalWaitOptions,
+  type ChildTaskDefinition,
+} from './suspension.js';
 export type { TaskManagerOptions, ResolvedOptions } from './manager-options.js';
 export type { RetentionPolicy, RetentionRule, NormalizedRetentionRule, RetentionResult } from '@taskmill/retention';
 export type {
@@ -61,6 +70,7 @@ export {
   LimitExceededError,
   SchemaNotReadyError,
   TaskNotFoundError,
+  TaskFinishedError,
   InvalidTransitionError,
   NotOwnerError,
   LifecycleError,
@@ -103,6 +113,8 @@ export type {
   TaskAttempt,
   WorkerRecord,
   ChildResult,
+  ReceivedSignal,
+  SignalSent,
   Page,
   PageOptions,
   TaskQuery,
