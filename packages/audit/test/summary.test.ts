@@ -42,6 +42,9 @@ function task(id: number, overrides: Partial<Task> = {}): Task {
     context: null,
     attempt: 0,
     suspend_reason: null,
+    wake_at: null,
+    awaited_signal: null,
+    received_signal: null,
     ...NEW_TASK_DEFAULTS,
     ...overrides,
   };

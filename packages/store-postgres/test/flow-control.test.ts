@@ -319,8 +319,9 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
     const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
     try {
       await store.setup();
-      // back to the schema as migration 0005 left it: undo 0008 (dead_letter), then 0006 (flow control)
+      // back to the schema as migration 0005 left it: undo 0009 (waits and signals), 0008 (dead_letter), then 0006 (flow control)
       const at = (t: string) => admin(`${name}.${t}`);
+      await undoWaitsAndSignals(admin, at);
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
       await admin`DROP TABLE ${at('taskmill_paused_names')}`;
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN concurrency_key`;
@@ -329,7 +330,7 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
       await admin`CREATE INDEX idx_task_attempts_task_open ON ${at('taskmill_task_attempts')} (task_id, attempt DESC) WHERE ended_at IS NULL`;
       await admin`CREATE INDEX idx_task_running_worker ON ${at('taskmill_tasks')} (worker_id) WHERE status = 'running'`;
       await admin`ALTER TABLE ${at('taskmill_task_attempts')} RESET (fillfactor)`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 3)`;
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 4)`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time) VALUES ('old', 'async', ${T0}, ${T0})`;
       await admin`INSERT INTO ${at('taskmill_task_attempts')} (task_id, attempt, started_at) VALUES (1, 1, ${T0})`;
 
@@ -370,9 +371,10 @@ describe.skipIf(unreachable !== null)(`postgres dead_letter migration${unreachab
     try {
       await store.setup();
       const at = (t: string) => admin(`${name}.${t}`);
-      // undo 0008 (dead_letter)
+      // undo 0009 (waits and signals) and 0008 (dead_letter)
+      await undoWaitsAndSignals(admin, at);
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at = (SELECT max(created_at) FROM ${at('taskmill_migrations')})`;
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 2)`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time, max_retries) VALUES ('old', 'async', ${T0}, ${T0}, 1)`;
 
       await store.setup();
@@ -384,6 +386,53 @@ describe.skipIf(unreachable !== null)(`postgres dead_letter migration${unreachab
       const [claimed] = (await store.claimBatch({ worker_id: 'w', now: T0, limit: 1, names: ['new'] })).tasks;
       await store.finishAttempt({ task_id: id, worker_id: 'w', attempt: claimed.attempt }, { kind: 'failed', status: 'failed', error: 'PermanentError: x', permanent: true }, T0 + 1);
       expect((await admin`SELECT name, payload FROM ${at('taskmill_tasks')} WHERE name = 'dead'`).map((r) => [r.name, JSON.parse(r.payload).task_id])).toEqual([['dead', id]]);
+    } finally {
+      await store.close();
+      await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;
+    }
+  });
+});
+
+/** Back to the schema as migration 0008 left it: the table and columns of 0009 (waits and signals) dropped. */
+async function undoWaitsAndSignals(admin: postgres.Sql, at: (t: string) => postgres.Helper<string>): Promise<void> {
+  await admin`DROP TABLE ${at('taskmill_task_signals')}`;
+  for (const column of ['wake_at', 'awaited_signal', 'received_signal']) await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN ${admin(column)}`;
+}
+
+describe.skipIf(unreachable !== null)(`postgres waits and signals migration${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
+  let admin: postgres.Sql;
+  beforeAll(() => {
+    admin = postgres(PG_URL, { max: 2, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await admin?.end({ timeout: 1 });
+  });
+
+  it('setup() brings a schema of migration 0008 up: a task suspended before keeps waiting, and sleeps and signals work', async () => {
+    const name = freshSchema();
+    const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
+    try {
+      await store.setup();
+      const at = (t: string) => admin(`${name}.${t}`);
+      await undoWaitsAndSignals(admin, at);
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at = (SELECT max(created_at) FROM ${at('taskmill_migrations')})`;
+      const [old] = await admin`
+        INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time, status, suspend_reason)
+        VALUES ('old', 'async', ${T0}, ${T0}, 'suspended', 'review') RETURNING id`;
+
+      await store.setup();
+
+      const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${at('taskmill_migrations')}`;
+      expect(n).toBe(MIGRATIONS);
+      expect(await store.getTask(Number(old.id))).toMatchObject({ status: 'suspended', wake_at: null, awaited_signal: null, received_signal: null });
+      expect(await store.wakeDueTasks({ now: T0 + 10_000, limit: 10 })).toEqual({ woken: [], next_wake_at: null });
+      expect(await store.sendSignal(Number(old.id), 'go', '1', T0 + 1)).toMatchObject({ resumed: false });
+      const [id] = await store.createTasks([newTask({ name: 'new' })], T0);
+      const [claimed] = (await store.claimBatch({ worker_id: 'w', now: T0, limit: 1, names: ['new'] })).tasks;
+      await store.finishAttempt({ task_id: id, worker_id: 'w', attempt: claimed.attempt }, { kind: 'sleep', wake_at: T0 + 100 }, T0 + 1);
+      expect(await store.wakeDueTasks({ now: T0 + 100, limit: 10 })).toEqual({ woken: [id], next_wake_at: null });
+      const indexes = await admin`SELECT indexname FROM pg_indexes WHERE schemaname = ${name}`;
+      expect(indexes.map((r) => r.indexname)).toEqual(expect.arrayContaining(['idx_task_wake', 'idx_task_signals_task_name']));
     } finally {
       await store.close();
       await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;
