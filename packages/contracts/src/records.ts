@@ -95,9 +95,9 @@ export interface Task {
   /** The signal name a task `suspended` with `suspend_reason: 'signal'` waits for; null otherwise (docs/behaviour.md#signals). */
   awaited_signal: string | null;
   /**
-   * How the task's latest signal wait ended (the signal and its data, or the timeout); null before
-   * the first one, after `resumeTask` ended a wait, and again once the task suspends anew
-   * (docs/behaviour.md#signals).
+   * How the task's latest signal wait ended (the signal and its data, or the timeout), kept until
+   * the next signal wait; null before the first one, while a wait is on, when `resumeTask` ended
+   * one, and after `retryTask` (docs/behaviour.md#signals).
    */
   received_signal: ReceivedSignal | null;
 }

@@ -59,8 +59,8 @@ function change(
     if (task.wake_at !== null || full.wake_at != null) full.wake_at = null;
     if (task.awaited_signal !== null || full.awaited_signal != null) full.awaited_signal = null;
   }
-  // a new suspension starts a new wait: how the last signal wait ended no longer applies
-  if (full.status === 'suspended' && full.received_signal === undefined && task.received_signal !== null) full.received_signal = null;
+  // a new signal wait starts: how the last one ended no longer applies (docs/behaviour.md#signals)
+  if (full.status === 'suspended' && full.suspend_reason === 'signal' && full.received_signal === undefined && task.received_signal !== null) full.received_signal = null;
   if (full.status !== undefined && releasesUniqueKey(task, full.status)) full.unique_slot = null;
   const last = drafts[drafts.length - 1];
   if (last) {
@@ -429,7 +429,7 @@ export function resume(task: Task, resumeReason: string, now: number): TaskChang
   const patch: TaskPatch = { status: 'pending', stage, next_run_time: now, retry_count: 0, last_active_time: now };
   if (fromSuspended) patch.children_results = '';
   // an operator ended the wait: no signal came (docs/behaviour.md#signals)
-  if (fromSuspended && task.received_signal !== null) patch.received_signal = null;
+  if (fromSuspended && task.suspend_reason === 'signal' && task.received_signal !== null) patch.received_signal = null;
   return change(task, patch, [events.resumed(task, task.status, stage, resumeReason, now)], {
     close_attempt: task.status === 'running' ? close(task, 'pending', now) : null,
     due: true,

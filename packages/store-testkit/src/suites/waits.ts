@@ -102,6 +102,16 @@ export function defineWaitTests({ test, open, peer, db }: SuiteContext): void {
       ['task_signal_received', { signal: 'shipped', signal_id: sent.signal_id, resumed: true }],
       ['task_resumed', expect.objectContaining({ resume_reason: 'signal', signal: 'shipped', signal_id: sent.signal_id })],
     ]);
+    // the signal stays readable through later stages (a sleep) until the next signal wait starts
+    const received = (await db.task(store, task.id))?.received_signal;
+    const stage1 = await claimOne(store, { now: T0 + 20 });
+    await expectApplied(store.finishAttempt(fenceOf(stage1), { kind: 'sleep', wake_at: T0 + 30 }, T0 + 21));
+    expect((await db.task(store, task.id))?.received_signal).toEqual(received);
+    await store.wakeDueTasks({ now: T0 + 30, limit: 10 });
+    const stage2 = await claimOne(store, { now: T0 + 31 });
+    expect(stage2).toMatchObject({ stage: 2, received_signal: received });
+    await expectApplied(store.finishAttempt(fenceOf(stage2), { kind: 'wait_signal', name: 'shipped', timeout_at: null }, T0 + 32));
+    expect(await db.task(store, task.id)).toMatchObject({ status: 'suspended', received_signal: null });
   });
 
   test('a signal sent before the wait is kept; the wait takes the oldest at once and the task goes on', async () => {
