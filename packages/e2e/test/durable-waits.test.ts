@@ -243,8 +243,9 @@ describeBackends('durable sleep across processes', sharedBackends(), (env) => {
     const dir = mkdtempSync(join(tmpdir(), 'taskmill-sleep-'));
     const workers: WorkerProcess[] = [];
     try {
-      // a 5 s maintenance sweep: the second process must find the sleeper at its start, not by its sweep
-      const managerOptions = { poll_interval: 50, task_heartbeat_interval: 5000, worker_heartbeat_interval: 200, worker_heartbeat_timeout: 1000 };
+      // no maintenance tick within the test: the second process must learn of the sleeper at its
+      // start and wake it by its timer, not find it at a sweep
+      const managerOptions = { poll_interval: 50, task_heartbeat_interval: 60_000, task_heartbeat_timeout: 120_000, worker_heartbeat_interval: 200, worker_heartbeat_timeout: 1000 };
       const first = await spawnWorker({ connection: env.db().processConnection, sideEffects: join(dir, 'first.log'), managerOptions });
       workers.push(first);
       const id = await tm.async('sleeper', { seconds: 6 });
