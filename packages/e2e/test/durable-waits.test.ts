@@ -236,6 +236,19 @@ describeBackends('signals', backends(), (env) => {
   });
 });
 
+describeBackends('durable waits in isolated handlers', backends(), (env) => {
+  env.test('an isolated handler sleeps and waits for a signal from its worker thread', async () => {
+    const tm = await env.isolated();
+    tm.use('isolated', { module: new URL('../src/isolated/waits.mjs', import.meta.url), isolate: 'thread' });
+    const id = await tm.async('isolated');
+    await tm.start();
+    await waitFor(async () => (await tm.getTask(id))?.awaited_signal === 'go', { what: 'the isolated handler to sleep, then wait' });
+    await tm.signal(id, 'go', { from: 'main' });
+    expect(await waitForStatus(tm, id, 'completed')).toMatchObject({ stage: 2, result: { data: { from: 'main' }, isMainThread: false } });
+    expect((await tm.getTaskEvents(id)).filter((e) => e.event_type === 'task_resumed').map((e) => e.metadata?.resume_reason)).toEqual(['sleep_elapsed', 'signal']);
+  });
+});
+
 describeBackends('durable sleep across processes', sharedBackends(), (env) => {
   env.test('a sleep spans a worker restart: the sleeping process is SIGKILLed, a process started later resumes the task at its due time', async () => {
     const tm = await env.isolated();
