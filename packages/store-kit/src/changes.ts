@@ -283,7 +283,7 @@ export function suspend(
   return change(task, patch, [events.suspended(task, reason, metadata, now)], { close_attempt: close(task, 'suspended', now) });
 }
 
-/** A sleeping task's handler returned `task.sleep()` (docs/behaviour.md#durable-sleep). */
+/** The handler returned `task.sleep()` (docs/behaviour.md#durable-sleep): `suspended` until `wake_at`. */
 export function sleep(task: Task, wakeAt: number, context: Uint8Array | null | undefined, now: number): TaskChange {
   const patch: TaskPatch = { status: 'suspended', suspend_reason: 'sleep', wake_at: wakeAt, next_run_time: wakeAt, children_results: '', last_active_time: now };
   if (context) patch.context = context;
@@ -428,8 +428,6 @@ export function resume(task: Task, resumeReason: string, now: number): TaskChang
   const stage = fromSuspended ? task.stage + 1 : 0;
   const patch: TaskPatch = { status: 'pending', stage, next_run_time: now, retry_count: 0, last_active_time: now };
   if (fromSuspended) patch.children_results = '';
-  // an operator ended the wait: no signal came (docs/behaviour.md#signals)
-  if (fromSuspended && task.suspend_reason === 'signal' && task.received_signal !== null) patch.received_signal = null;
   return change(task, patch, [events.resumed(task, task.status, stage, resumeReason, now)], {
     close_attempt: task.status === 'running' ? close(task, 'pending', now) : null,
     due: true,
