@@ -24,6 +24,7 @@ export {
   type SignalWaitOptions,
   type ChildTaskDefinition,
 } from './suspension.js';
+export { checkSignal, sendTaskSignal, type CheckedSignal } from './signals.js';
 export type { TaskManagerOptions, ResolvedOptions } from './manager-options.js';
 export type { RetentionPolicy, RetentionRule, NormalizedRetentionRule, RetentionResult } from '@taskmill/retention';
 export type {

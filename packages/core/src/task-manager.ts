@@ -1,4 +1,4 @@
-import { LifecycleError, ValidationError, isPlainObject, parseTaskId, sessionLimitsForLease, type SignalSent } from '@taskmill/contracts';
+import { LifecycleError, isPlainObject, parseTaskId, sessionLimitsForLease, type SignalSent } from '@taskmill/contracts';
 import type { AttemptQuery, BulkAction, BulkFilter, DeleteTasksFilter, EventQuery, NamePause, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
 import type { TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
 import * as audit from '@taskmill/audit';
@@ -11,8 +11,8 @@ import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from '.
 import * as filters from './query-filters.js';
 import { StoreHandle } from './store-handle.js';
 import { Submission } from './submission.js';
-import { checkSignalName, Suspension } from './suspension.js';
-import { toJsonText } from './serialize.js';
+import { checkSignal, sendTaskSignal } from './signals.js';
+import { Suspension } from './suspension.js';
 import { Telemetry } from './telemetry.js';
 import type { AsyncBatchItem, AsyncOptions, CronOptions, HandlerConfig, PayloadOf, TaskHandler } from './types.js';
 import type { TaskMap, TransactionalEnqueue, UntypedTaskMap } from './types.js';
@@ -248,11 +248,8 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    * failed): then nothing is written.
    */
   async signal(id: TaskId, name: string, data?: unknown): Promise<SignalSent> {
-    const taskId = parseTaskId(id);
-    if (taskId === null) throw new ValidationError(`Task id must be a positive integer, got ${String(id)}`);
-    const checkedName = checkSignalName(name);
-    const text = toJsonText(data, `Data of signal ${checkedName}`, 'max_payload_bytes');
-    const sent = await (await this.db.ready()).sendSignal(taskId, checkedName, text, this.clock.now());
+    const checked = checkSignal(id, name, data);
+    const sent = await sendTaskSignal(await this.db.ready(), checked, this.clock.now());
     if (sent.resumed) this.wake.wake();
     return sent;
   }
