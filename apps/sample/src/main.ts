@@ -286,6 +286,8 @@ const orderEvents = await tm.getTaskEvents(orderId);
 const sleptEvent = orderEvents.find((e) => e.event_type === 'task_suspended' && e.metadata?.suspend_reason === 'sleep');
 const wokeEvent = orderEvents.find((e) => e.event_type === 'task_resumed' && e.metadata?.resume_reason === 'sleep_elapsed');
 const slept = sleptEvent && wokeEvent ? wokeEvent.event_time - sleptEvent.event_time : -1;
+// woken at or after its wake time (which counts from the handler's return, a few ms before the suspension was written)
+const wokeOnTime = !!wokeEvent && wokeEvent.event_time >= (sleptEvent?.metadata?.wake_at as number);
 const orderStory = orderEvents
   .filter((e) => ['task_subtasks_created', 'task_suspended', 'task_signal_received', 'task_resumed', 'task_completed'].includes(e.event_type))
   .map((e) => `${e.event_type}(${e.metadata?.suspend_reason ?? e.metadata?.resume_reason ?? e.metadata?.signal ?? (e.metadata?.child_task_names as string[] | undefined)?.join() ?? ''})`);
@@ -321,7 +323,8 @@ const ok =
   shipped.resumed &&
   JSON.stringify(orderDone.result) === JSON.stringify({ status: 'review requested', tracking: 'JD014600' }) &&
   orderDone.stage === 4 &&
-  slept >= reviewAfter * 1000 &&
+  wokeOnTime &&
+  slept >= reviewAfter * 1000 - 100 &&
   sideEffects.charges.join() === 'A-1001' &&
   sideEffects.reviewRequests.length === 1 &&
   orderStory.join() ===

@@ -49,7 +49,7 @@ export class Engine {
   run(mayClaim: () => boolean): void {
     this.lease.startTimers();
     // learn at once when the earliest timed wait ends (written by any process, before this one started)
-    this.waits.sweep().catch((error) => this.options.onError(error, 'wakeDueTasks'));
+    this.waits.sweepInBackground();
     this.loop.start(
       () => mayClaim() && !this.lease.fenced,
       () => !this.lease.fenced,
@@ -61,7 +61,7 @@ export class Engine {
     this.unobserve();
     await this.loop.stop(this.options.shutdown_timeout);
     await this.registry.closeIsolates();
-    this.waits.stop();
+    await this.waits.stop(this.options.shutdown_timeout);
     await this.lease.stop();
     await this.unlisten?.().catch((error) => this.options.onError(error, 'unlisten'));
   }

@@ -87,7 +87,7 @@ export interface SleepOptions {
  * `task.sleep(seconds | Date)`.
  */
 export class Sleep extends Suspension {
-  /** Seconds from the moment the outcome is written, or null when `until` is given. */
+  /** Seconds from the moment the handler returned, or null when `until` is given. */
   readonly seconds: number | null;
   /** The wake time (ms since the epoch), or null when `seconds` is given. */
   readonly until: number | null;
@@ -111,7 +111,7 @@ export class Sleep extends Suspension {
     }
   }
 
-  /** When the task wakes, given the time the outcome is written (database clock). */
+  /** When the task wakes, given the time the handler returned (database clock). */
   wakeAt(now: number): number {
     return this.until ?? now + Math.round((this.seconds ?? 0) * 1000);
   }
@@ -158,7 +158,7 @@ export class SignalWait extends Suspension {
     }
   }
 
-  /** When the wait times out, given the time the outcome is written (database clock), or null. */
+  /** When the wait times out, given the time the handler returned (database clock), or null. */
   timeoutAt(now: number): number | null {
     return this.timeout === null ? null : now + Math.round(this.timeout * 1000);
   }

@@ -1,4 +1,5 @@
 import type { Store } from '@taskmill/contracts';
+import { settlesWithin } from './bounded-waits.js';
 import type { Clock } from './db-clock.js';
 import type { WakeSignal } from './wake-signal.js';
 
@@ -22,6 +23,8 @@ export class TimedWaits {
   private timer: NodeJS.Timeout | undefined;
   private dueAt = Number.POSITIVE_INFINITY;
   private stopped = false;
+  /** Sweeps started in the background (by the timer, at start), still under way. */
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(
     private readonly store: Store,
@@ -38,9 +41,17 @@ export class TimedWaits {
     const delay = Math.min(Math.max(0, time - this.clock.now()), MAX_TIMER_MS);
     this.timer = setTimeout(() => {
       this.dueAt = Number.POSITIVE_INFINITY;
-      this.sweep().catch((error) => this.onError(error, 'wakeDueTasks'));
+      this.sweepInBackground();
     }, delay);
     this.timer.unref?.();
+  }
+
+  /** A sweep nobody awaits (the timer's, the one at start): errors reported, `stop()` lets it finish. */
+  sweepInBackground(): void {
+    const sweep: Promise<void> = this.sweep()
+      .catch((error) => this.onError(error, 'wakeDueTasks'))
+      .finally(() => this.inflight.delete(sweep));
+    this.inflight.add(sweep);
   }
 
   /** End the waits due now, wake this process's claim loop for them, and set the timer for the next. */
@@ -50,12 +61,16 @@ export class TimedWaits {
     const { woken, next_wake_at } = await this.store.wakeDueTasks({ now, limit: WAKE_BATCH });
     if (woken.length > 0) this.wake.wake();
     if (woken.length >= WAKE_BATCH) this.at(now);
-    else if (next_wake_at !== null) this.at(Math.max(next_wake_at, next_wake_at <= now ? now + BUSY_RETRY_MS : next_wake_at));
+    else if (next_wake_at !== null) this.at(next_wake_at <= now ? now + BUSY_RETRY_MS : next_wake_at);
   }
 
-  /** Clear the timer (on stop). */
-  stop(): void {
+  /**
+   * On stop: clear the timer and let a background sweep finish (at most `boundMs`: a store call
+   * that never settles must not hang `stop()`), so none runs on a closed store.
+   */
+  async stop(boundMs: number): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    if (this.inflight.size > 0) await settlesWithin(Promise.all(this.inflight), boundMs);
   }
 }
