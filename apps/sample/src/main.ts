@@ -7,13 +7,17 @@
  * attempts, events — then shows what a retention policy that keeps failures longer than
  * successes deletes. Last, it leaves a database worth opening with `pnpm sample:dashboard`: a
  * mix of completed, retried, failed, dead-lettered, paused, scheduled and workflow tasks that the
- * retention demonstration does not touch.
+ * retention demonstration does not touch. Then the durable workflow of the README: an order that
+ * charges a card, waits for the warehouse's `shipped` signal (sent below, from this main code),
+ * sleeps `SAMPLE_REVIEW_AFTER` seconds (default 1: the README's day, shortened) and sends a review
+ * request.
  *
  *   pnpm sample                         # embedded SQLite file under ./.tmp
  *   TASKMILL_DB=postgres://… pnpm sample  # any other store
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { PermanentError, TaskManager, type ChildResult } from '@taskmill/core';
+import { sideEffects, useOrderWorkflow, type OrderTasks } from './order-workflow.js';
 
 type Tasks = {
   greet: { payload: { name: string }; result: string };
@@ -25,7 +29,7 @@ type Tasks = {
   count_words: { payload: { page: number }; result: number };
   send_sms: { payload: { to: string } };
   sync_tenant: { payload: { step: number } };
-};
+} & OrderTasks;
 
 const quiet = process.argv.includes('--quiet');
 const log = (...args: unknown[]) => {
@@ -115,6 +119,8 @@ tm.use({
     return { total_words: results.reduce((sum, r) => sum + ('result' in r ? (r.result as number) : 0), 0) };
   },
 });
+
+useOrderWorkflow(tm);
 
 const low = await tm.async('greet', { name: 'low priority' }, { priority: -1 });
 const normal = await tm.async('greet', { name: 'normal priority' });
@@ -256,6 +262,39 @@ while (!(await settled())) {
 const stats = (await tm.getTaskStatsByTag('showcase')).reduce<Record<string, number>>((all, s) => ({ ...all, [s.status]: (all[s.status] ?? 0) + s.count }), {});
 log(`\nLeft for the dashboard (\`pnpm sample:dashboard\`), tag showcase: ${JSON.stringify(stats)}`);
 
+// The durable workflow (README "Durable workflows"): charge, wait for the shipment, sleep, ask for a review.
+const reviewAfter = Number(process.env.SAMPLE_REVIEW_AFTER ?? 1);
+const orderId = await tm.async('order', { order_id: 'A-1001', amount: 4200, review_after: reviewAfter });
+const orderDeadline = Date.now() + 30_000 + reviewAfter * 1000;
+const orderReaches = async (what: string, check: (t: Awaited<ReturnType<typeof tm.getTask>>) => boolean) => {
+  for (;;) {
+    const t = await tm.getTask(orderId);
+    if (check(t)) return t!;
+    if (Date.now() > orderDeadline) {
+      console.error(`sample: the order did not reach ${what}: ${t?.status} ${t?.suspend_reason} stage ${t?.stage}`);
+      process.exit(1);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+// the card is charged (a child task), then the order waits for the warehouse
+const awaiting = await orderReaches('its wait for the shipment', (t) => t?.status === 'suspended' && t.suspend_reason === 'signal');
+// the warehouse ships: its webhook would call this, from any process on the database
+const shipped = await tm.signal(orderId, 'shipped', { carrier: 'DHL', tracking: 'JD014600' });
+const orderDone = await orderReaches('completed', (t) => t?.status === 'completed');
+const orderEvents = await tm.getTaskEvents(orderId);
+const sleptEvent = orderEvents.find((e) => e.event_type === 'task_suspended' && e.metadata?.suspend_reason === 'sleep');
+const wokeEvent = orderEvents.find((e) => e.event_type === 'task_resumed' && e.metadata?.resume_reason === 'sleep_elapsed');
+const slept = sleptEvent && wokeEvent ? wokeEvent.event_time - sleptEvent.event_time : -1;
+// woken at or after its wake time (which counts from the handler's return, a few ms before the suspension was written)
+const wokeOnTime = !!wokeEvent && wokeEvent.event_time >= (sleptEvent?.metadata?.wake_at as number);
+const orderStory = orderEvents
+  .filter((e) => ['task_subtasks_created', 'task_suspended', 'task_signal_received', 'task_resumed', 'task_completed'].includes(e.event_type))
+  .map((e) => `${e.event_type}(${e.metadata?.suspend_reason ?? e.metadata?.resume_reason ?? e.metadata?.signal ?? (e.metadata?.child_task_names as string[] | undefined)?.join() ?? ''})`);
+log(`\nDurable workflow, order #${orderId} (waited for 'shipped' at stage ${awaiting.stage}, slept ${(slept / 1000).toFixed(2)} s):`);
+log(`  ${orderStory.join(' → ')}`);
+log(`  result ${JSON.stringify(orderDone.result)}; card charged ${sideEffects.charges.length}×, review requests ${sideEffects.reviewRequests.length}`);
+
 await tm.stop();
 
 // exit non-zero if the sample did not show what it claims
@@ -280,7 +319,25 @@ const ok =
   stats.permanently_failed === 2 &&
   stats.failed === 1 &&
   stats.pending === 3 &&
-  stats.paused === 1;
+  stats.paused === 1 &&
+  shipped.resumed &&
+  JSON.stringify(orderDone.result) === JSON.stringify({ status: 'review requested', tracking: 'JD014600' }) &&
+  orderDone.stage === 4 &&
+  wokeOnTime &&
+  slept >= reviewAfter * 1000 - 100 &&
+  sideEffects.charges.join() === 'A-1001' &&
+  sideEffects.reviewRequests.length === 1 &&
+  orderStory.join() ===
+    [
+      'task_subtasks_created(charge_card)',
+      'task_suspended(signal)',
+      'task_signal_received(shipped)',
+      'task_resumed(signal)',
+      'task_suspended(sleep)',
+      'task_resumed(sleep_elapsed)',
+      'task_subtasks_created(review_request)',
+      'task_completed()',
+    ].join();
 if (!ok) {
   console.error('sample: unexpected outcome', {
     storyOrder,
@@ -297,6 +354,11 @@ if (!ok) {
     deleted,
     left: left.map((t) => t.id),
     stats,
+    shipped,
+    order: orderDone,
+    slept,
+    orderStory,
+    sideEffects,
   });
   process.exit(1);
 }

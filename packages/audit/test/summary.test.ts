@@ -44,6 +44,9 @@ function task(id: number, overrides: Partial<Task> = {}): Task {
     suspend_reason: null,
     on_failure: null,
     keep_stage: false,
+    wake_at: null,
+    awaited_signal: null,
+    received_signal: null,
     ...NEW_TASK_DEFAULTS,
     ...overrides,
   };

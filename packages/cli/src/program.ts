@@ -5,7 +5,7 @@ import { MAX_BATCH_SIZE } from '@taskmill/retention';
 import { isoTime, MAX_REFRESH_SECONDS, nonNegativeInteger, positiveInteger, positiveSeconds, refreshSeconds, taskIdArgument } from './arguments.js';
 import { bulk, type BulkCommandOptions } from './commands/bulk.js';
 import { commandClock, skewWarning } from './clock.js';
-import { control, controlName } from './commands/control.js';
+import { control, controlName, signal } from './commands/control.js';
 import { inspect } from './commands/inspect.js';
 import { migrate } from './commands/migrate.js';
 import { DEFAULT_EXPIRE_TIME, retentionRun, type RetentionOptions } from './commands/retention.js';
@@ -136,6 +136,15 @@ function buildProgram(output: Output, done: (code: ExitCode) => void): Command {
     if (name === 'cancel') command.option('--cascade', 'also cancel every unfinished task below it in its workflow, in one transaction');
     command.action(action(false, (store, clock, id: string, opts: CommonOptions & { reason?: string; cascade?: boolean }) => control(store, name, taskIdArgument(id), opts, clock)));
   }
+
+  common(program.command('signal'))
+    .description('send a signal to a task: resumes it when it waits for this name, else kept for its wait')
+    .argument('<id>', 'task id')
+    .argument('<name>', 'signal name')
+    .option('--data <json>', 'the data, as JSON text (default: none)')
+    .action(
+      action(false, (store, clock, id: string, name: string, opts: CommonOptions & { data?: string }) => signal(store, String(taskIdArgument(id)), name, opts, clock)),
+    );
 
   common(program.command('bulk'))
     .description('retry, cancel, pause, resume or delete every task a filter selects, in batches (each its own transaction); a progress line on a terminal')

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   TASK_CANCELLED: 'TASKMILL_TASK_CANCELLED',
   RESULT_TIMEOUT: 'TASKMILL_RESULT_TIMEOUT',
   NOT_AWAITABLE: 'TASKMILL_NOT_AWAITABLE',
+  TASK_FINISHED: 'TASKMILL_TASK_FINISHED',
 } as const;
 
 /** One of {@link ERROR_CODES}. */
@@ -147,6 +148,20 @@ export class TaskNotFoundError extends TaskmillError {
   constructor(taskId: unknown) {
     super(ERROR_CODES.TASK_NOT_FOUND, `Task ${String(taskId)} not found`);
     this.taskId = taskId;
+  }
+}
+
+/**
+ * The task has finished (`completed` or `permanently_failed`): it can no longer take a signal
+ * (docs/behaviour.md#signals). Nothing was written.
+ */
+export class TaskFinishedError extends TaskmillError {
+  readonly taskId: number;
+  readonly status: string;
+  constructor(taskId: number, status: string) {
+    super(ERROR_CODES.TASK_FINISHED, `Task ${taskId} has finished (${status}) and takes no signals`);
+    this.taskId = taskId;
+    this.status = status;
   }
 }
 

@@ -18,6 +18,7 @@ export const EVENT_TYPES = [
   'task_progress',
   'task_checkpoint',
   'task_replaced',
+  'task_signal_received',
   'name_paused',
   'name_resumed',
   'schedule_updated',

@@ -98,6 +98,34 @@ export interface Task {
    * again with them.
    */
   keep_stage: boolean;
+  /**
+   * When a timed wait ends (ms, database clock): the due time of a sleep, or the deadline of a
+   * signal wait with a timeout; null unless the task is `suspended` in such a wait
+   * (docs/behaviour.md#durable-sleep, #signals).
+   */
+  wake_at: number | null;
+  /** The signal name a task `suspended` with `suspend_reason: 'signal'` waits for; null otherwise (docs/behaviour.md#signals). */
+  awaited_signal: string | null;
+  /**
+   * How the task's latest signal wait ended (the signal and its data, or the timeout), kept until
+   * the next signal wait; null before the first one, while a wait is on, when `resumeTask` ended
+   * one, and after `retryTask` (docs/behaviour.md#signals).
+   */
+  received_signal: ReceivedSignal | null;
+}
+
+/** How a signal wait ended, as the handler reads it on its next stage (`task.received_signal`, docs/behaviour.md#signals). */
+export interface ReceivedSignal {
+  /** The signal waited for. */
+  name: string;
+  /** True when the wait's timeout passed before a signal came; `data`, `signal_id` and `sent_at` are null then. */
+  timed_out: boolean;
+  /** The data sent with the signal (JSON), or null. */
+  data: unknown;
+  /** The signal's id in `taskmill_task_signals`, or null. */
+  signal_id: number | null;
+  /** When it was sent (ms, database clock), or null. */
+  sent_at: number | null;
 }
 
 /**

@@ -224,6 +224,16 @@ export interface NamePause {
  *   then parent's `task_subtasks_created`, then `task_status_changed` (running → suspended). With
  *   zero children the parent is resumed in the same transaction (`pending`, stage + 1, event
  *   `task_status_changed` with `resume_reason: 'children_completed'`).
+ * - `sleep`: `task.sleep()` (docs/behaviour.md#durable-sleep) → `suspended` with `suspend_reason
+ *   = 'sleep'`, `wake_at` and `next_run_time` = `wake_at`, context replaced only when given,
+ *   attempt `suspended`; event `task_suspended` (metadata `suspend_reason`, `wake_at`). A due
+ *   `wake_at` is ended by {@link TaskStore.wakeDueTasks}.
+ * - `wait_signal`: `task.waitForSignal()` (docs/behaviour.md#signals). When an unconsumed signal of
+ *   that name was already sent to the task (read under the task's row lock), the oldest is
+ *   consumed and the task goes on at once: `pending` at stage + 1, due now, `received_signal` set;
+ *   events `task_suspended` then `task_resumed` (`resume_reason: 'signal'`). Otherwise
+ *   `suspended` with `suspend_reason = 'signal'`, `awaited_signal` = the name, `wake_at` =
+ *   `timeout_at` (or null: no timeout); event `task_suspended`.
  * - `interrupted`: the worker gave up on the attempt without it failing (graceful stop deadline)
  *   → `pending`, stage 0, due now, no retry consumed; attempt `interrupted`; event `task_recovered`
  *   with `recovery_reason` and `recovered_by_pod_id` = `by_pod_id`.
@@ -256,7 +266,25 @@ export type FinishOutcome =
     }
   | { kind: 'suspended'; reason: string; metadata?: Record<string, unknown> | null; context?: Uint8Array | null }
   | { kind: 'spawned'; children: NewChildTask[]; context?: Uint8Array | null }
-  | { kind: 'interrupted'; reason: 'shutdown_timeout'; by_pod_id: string | null };
+  | { kind: 'interrupted'; reason: 'shutdown_timeout'; by_pod_id: string | null }
+  | { kind: 'sleep'; wake_at: number; context?: Uint8Array | null }
+  | { kind: 'wait_signal'; name: string; timeout_at: number | null; context?: Uint8Array | null };
+
+/** What {@link TaskStore.sendSignal} did. */
+export interface SignalSent {
+  /** The signal's id in `taskmill_task_signals`. */
+  signal_id: number;
+  /** True when the task was waiting for this signal and resumed in the same transaction. */
+  resumed: boolean;
+}
+
+/** What {@link TaskStore.wakeDueTasks} did. */
+export interface WakeResult {
+  /** Tasks whose timed wait ended (a sleep that is due, a signal wait that timed out), now `pending`. */
+  woken: TaskId[];
+  /** The earliest `wake_at` still waiting after this call (ms, database clock), or null: none. */
+  next_wake_at: number | null;
+}
 
 /** Why an attempt timed out. */
 export type TimeoutType = 'total' | 'heartbeat' | 'check';
@@ -501,6 +529,28 @@ export interface TaskStore {
    * `Task heartbeat timed out`.
    */
   sweepTimedOutTasks(input: { now: number; heartbeat_timeout_ms: number; limit: number }): Promise<TimedOutTask[]>;
+
+  /**
+   * Send a signal to a task (docs/behaviour.md#signals), in one transaction under the task's row
+   * lock: `TaskNotFoundError` for an unknown id, `TaskFinishedError` for a `completed` or
+   * `permanently_failed` task (nothing written then). Inserts the signal row (`data`: JSON text or
+   * null) and a `task_signal_received` event (`{signal, signal_id, resumed}`). When the task is
+   * `suspended` waiting for this name the signal is consumed at once and the task resumes:
+   * `pending` at stage + 1, due now, `received_signal` set, event `task_resumed`
+   * (`resume_reason: 'signal'`). Otherwise it is kept, unconsumed, for a later wait of that name
+   * (oldest first).
+   */
+  sendSignal(taskId: TaskId, name: string, data: string | null, now: number): Promise<SignalSent>;
+
+  /**
+   * Maintenance (docs/behaviour.md#durable-sleep): end the timed waits due by `now` (`suspended`
+   * with `wake_at <= now`), at most `limit`, earliest first, each a guarded compare-and-set (safe
+   * when every worker runs it at once): a sleep resumes (`resume_reason: 'sleep_elapsed'`), a
+   * signal wait times out (`resume_reason: 'signal_timeout'`, `received_signal.timed_out`); both
+   * `pending` at stage + 1, due now, event `task_resumed` with `wake_at`. Also returns the
+   * earliest `wake_at` still waiting, so the caller can come back exactly then.
+   */
+  wakeDueTasks(input: { now: number; limit: number }): Promise<WakeResult>;
 
   /** One task or null (an id that is not a safe positive integer finds nothing). */
   getTask(taskId: TaskId): Promise<Task | null>;

@@ -7,6 +7,10 @@ import type { TaskStatus } from './statuses.js';
  * `pending`, `running` or `paused` (docs/behaviour.md#decisions: cancelling aborts a running
  * handler's signal, which only makes sense if a running task can be cancelled). Completed and permanently failed tasks
  * can never be cancelled, paused or resumed.
+ *
+ * A sleeping or signal-waiting task is `suspended` (docs/behaviour.md#durable-sleep, #signals), so
+ * the table needs no new row: its wait ends by `suspended → pending` (its time, its signal, or
+ * `resumeTask`), `cancelTask` ends it, and `pauseTask` refuses it as it refuses every suspension.
  */
 export const ALLOWED_TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   pending: ['running', 'failed', 'timeout', 'paused', 'suspended'],

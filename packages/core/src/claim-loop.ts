@@ -9,6 +9,7 @@ import type { Clock } from './db-clock.js';
 import type { NextFn, UntypedTaskMap } from './types.js';
 import { settlesWithin, withinDeadline } from './bounded-waits.js';
 import type { AttemptTelemetry, Telemetry } from './telemetry.js';
+import type { TimedWaits } from './timed-waits.js';
 import type { WakeSignal } from './wake-signal.js';
 
 /** Largest delay setTimeout honours. */
@@ -86,6 +87,8 @@ export class ClaimLoop {
     private readonly wake: WakeSignal,
     private readonly telemetry: Telemetry,
     private readonly clock: Clock,
+    /** Timed waits this process writes are ended by it on time (docs/behaviour.md#durable-sleep). */
+    private readonly waits?: TimedWaits,
   ) {
     this.groups = new FinishGroups(store, () => this.storeCallBound(), clock);
   }
@@ -365,6 +368,10 @@ export class ClaimLoop {
             this.options.onError(new Error(`Discarded the outcome of task ${flight.task.id}: worker ${worker_id} no longer owns attempt ${n}`), 'fenced write');
           } else if (result.task && (result.task.status === 'failed' || result.task.status === 'timeout')) {
             this.wake.wakeAt(result.task.next_run_time);
+          } else if (result.task?.status === 'suspended' && result.task.wake_at !== null) {
+            this.waits?.at(result.task.wake_at);
+          } else if (result.task?.status === 'pending' && (sent.kind === 'wait_signal' || sent.kind === 'sleep')) {
+            this.wake.wake(); // a kept signal (or a sleep already due) ended the wait at once
           }
           return;
         } catch (error) {

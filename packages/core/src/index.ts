@@ -15,7 +15,17 @@ export {
   type BulkResult,
   type CheckedBulkOptions,
 } from './bulk-actions.js';
-export { Suspension, SubTasks, type SuspensionOptions, type ChildTaskDefinition } from './suspension.js';
+export {
+  Suspension,
+  SubTasks,
+  Sleep,
+  SignalWait,
+  type SuspensionOptions,
+  type SleepOptions,
+  type SignalWaitOptions,
+  type ChildTaskDefinition,
+} from './suspension.js';
+export { checkSignal, sendTaskSignal, type CheckedSignal } from './signals.js';
 export type { TaskManagerOptions, ResolvedOptions } from './manager-options.js';
 export type { RetentionPolicy, RetentionRule, NormalizedRetentionRule, RetentionResult } from '@taskmill/retention';
 export type {
@@ -65,6 +75,7 @@ export {
   LimitExceededError,
   SchemaNotReadyError,
   TaskNotFoundError,
+  TaskFinishedError,
   InvalidTransitionError,
   NotOwnerError,
   LifecycleError,
@@ -113,6 +124,8 @@ export type {
   TaskAttempt,
   WorkerRecord,
   ChildResult,
+  ReceivedSignal,
+  SignalSent,
   Page,
   PageOptions,
   TaskQuery,

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { TaskTimeoutError } from '@taskmill/contracts';
 import type { IsolateErrorData, IsolateToMain, MainToIsolate } from './isolate-protocol.js';
-import { SubTasks, Suspension, type SuspensionOptions } from './suspension.js';
+import { SignalWait, Sleep, SubTasks, Suspension, type SignalWaitOptions, type SleepOptions, type SuspensionOptions } from './suspension.js';
 import type { AttemptState } from './task-context.js';
 import type { TaskContext } from './types.js';
 
@@ -95,6 +95,8 @@ export class IsolatePool {
         try {
           if (message.kind === 'next') resolve(new SubTasks(message.children, message.context));
           else if (message.kind === 'suspend') resolve(new Suspension(message.options as SuspensionOptions));
+          else if (message.kind === 'sleep') resolve(new Sleep(message.duration as number | Date, message.options as SleepOptions | undefined));
+          else if (message.kind === 'wait_signal') resolve(new SignalWait(message.name as string, message.options as SignalWaitOptions | undefined));
           else resolve(message.value);
         } catch (error) {
           reject(error);

@@ -35,6 +35,8 @@ export type IsolateDone =
   | { type: 'done'; ok: true; kind: 'value'; value: unknown; checkTimedOut: boolean }
   | { type: 'done'; ok: true; kind: 'next'; children: unknown; context: unknown; checkTimedOut: boolean }
   | { type: 'done'; ok: true; kind: 'suspend'; options: unknown; checkTimedOut: boolean }
+  | { type: 'done'; ok: true; kind: 'sleep'; duration: unknown; options: unknown; checkTimedOut: boolean }
+  | { type: 'done'; ok: true; kind: 'wait_signal'; name: unknown; options: unknown; checkTimedOut: boolean }
   | { type: 'done'; ok: false; error: IsolateErrorData; checkTimedOut: boolean };
 
 /** Handler thread → main thread. */

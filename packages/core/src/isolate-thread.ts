@@ -33,6 +33,22 @@ class SuspendMarker {
   constructor(readonly options: unknown) {}
 }
 
+/** What `task.sleep(duration, options)` returns in a thread; the main thread validates it. */
+class SleepMarker {
+  constructor(
+    readonly duration: unknown,
+    readonly options: unknown,
+  ) {}
+}
+
+/** What `task.waitForSignal(name, options)` returns in a thread; the main thread validates it. */
+class WaitMarker {
+  constructor(
+    readonly name: unknown,
+    readonly options: unknown,
+  ) {}
+}
+
 let loaded: Promise<(task: unknown, next: unknown) => unknown> | undefined;
 
 function loadHandler(): Promise<(task: unknown, next: unknown) => unknown> {
@@ -141,6 +157,8 @@ async function run(message: Extract<MainToIsolate, { type: 'run' }>): Promise<vo
     setProgress: { enumerable: false, value: note('setProgress') },
     audit: { enumerable: false, value: note('audit') },
     suspend: { enumerable: false, value: (options: unknown) => new SuspendMarker(options) },
+    sleep: { enumerable: false, value: (duration: unknown, options?: unknown) => new SleepMarker(duration, options) },
+    waitForSignal: { enumerable: false, value: (name: unknown, options?: unknown) => new WaitMarker(name, options) },
   });
   const next = (children: unknown, context?: unknown) => new NextMarker(children, context);
 
@@ -150,6 +168,8 @@ async function run(message: Extract<MainToIsolate, { type: 'run' }>): Promise<vo
     const value = await handler(task, next);
     if (value instanceof NextMarker) done = { type: 'done', ok: true, kind: 'next', children: value.children, context: value.context, checkTimedOut };
     else if (value instanceof SuspendMarker) done = { type: 'done', ok: true, kind: 'suspend', options: value.options, checkTimedOut };
+    else if (value instanceof SleepMarker) done = { type: 'done', ok: true, kind: 'sleep', duration: value.duration, options: value.options, checkTimedOut };
+    else if (value instanceof WaitMarker) done = { type: 'done', ok: true, kind: 'wait_signal', name: value.name, options: value.options, checkTimedOut };
     else done = { type: 'done', ok: true, kind: 'value', value: jsonReady(value, '', new Map()), checkTimedOut };
   } catch (error) {
     done = { type: 'done', ok: false, error: errorData(error), checkTimedOut };

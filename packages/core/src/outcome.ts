@@ -2,7 +2,7 @@ import { LIMITS, TaskTimeoutError, TaskmillError, isPermanentError, utf8Bytes, t
 import { nextRunTime } from './cron.js';
 import type { HandlerRegistry } from './handler-registry.js';
 import { toJsonText } from './serialize.js';
-import { SubTasks, Suspension } from './suspension.js';
+import { SignalWait, Sleep, SubTasks, Suspension } from './suspension.js';
 import { childTask } from './task-options.js';
 
 /** Text stored as a failed attempt's `error`: the stack (first line `Error: message`), as fib-flow stores it (docs/behaviour.md#handlers). */
@@ -78,6 +78,8 @@ export function outcomeOf(value: unknown, task: Task, registry: HandlerRegistry,
     if (value instanceof SubTasks) {
       return { kind: 'spawned', children: value.children.map((def) => childTask(registry, def, task)), context: value.context };
     }
+    if (value instanceof Sleep) return { kind: 'sleep', wake_at: value.wakeAt(now), context: value.context };
+    if (value instanceof SignalWait) return { kind: 'wait_signal', name: value.name, timeout_at: value.timeoutAt(now), context: value.context };
     if (value instanceof Suspension) {
       if (value.metadata) toJsonText(value.metadata, 'Suspension metadata', 'max_metadata_bytes');
       return { kind: 'suspended', reason: value.reason, metadata: value.metadata ?? null, context: value.context };

@@ -78,3 +78,93 @@ export class SubTasks extends Suspension {
     this.children = Array.isArray(children) ? [...children] : [children];
   }
 }
+
+/** Options of `task.sleep()` (docs/behaviour.md#durable-sleep). */
+export interface SleepOptions {
+  /** Binary snapshot stored on the task, readable as `task.context` when it wakes. */
+  context?: Uint8Array;
+}
+
+/**
+ * Returned by a handler to sleep durably (docs/behaviour.md#durable-sleep): the task is
+ * `suspended` (`suspend_reason: 'sleep'`), holds no slot, and resumes at `stage + 1` once the
+ * duration has passed or the date has come, on the database's clock. Build it with
+ * `task.sleep(seconds | Date)`.
+ */
+export class Sleep extends Suspension {
+  /** Seconds from the moment the handler returned, or null when `until` is given. */
+  readonly seconds: number | null;
+  /** The wake time (ms since the epoch), or null when `seconds` is given. */
+  readonly until: number | null;
+
+  constructor(duration: number | Date, options: SleepOptions = {}) {
+    if (!isPlainObject(options)) throw new ValidationError('Sleep options must be an object');
+    super({ reason: 'sleep', context: checkContext(options.context) });
+    if (duration instanceof Date) {
+      const time = duration.getTime();
+      if (!Number.isFinite(time)) throw new ValidationError('Sleep date must be a valid Date');
+      if (time >= LIMITS.max_time_ms) throw new ValidationError('Sleep date must be before year 10000');
+      this.seconds = null;
+      this.until = time;
+    } else {
+      if (typeof duration !== 'number' || !Number.isFinite(duration) || duration < 0) {
+        throw new ValidationError('Sleep duration must be a finite number of seconds >= 0, or a Date');
+      }
+      if (duration > LIMITS.max_delay_seconds) throw new ValidationError(`Sleep duration must be at most ${LIMITS.max_delay_seconds} seconds`);
+      this.seconds = duration;
+      this.until = null;
+    }
+  }
+
+  /** When the task wakes, given the time the handler returned (database clock). */
+  wakeAt(now: number): number {
+    return this.until ?? now + Math.round((this.seconds ?? 0) * 1000);
+  }
+}
+
+/** Checks a signal name (docs/behaviour.md#signals): non-empty, at most 255 characters, storable text. */
+export function checkSignalName(name: unknown): string {
+  if (typeof name !== 'string' || name === '') throw new ValidationError('Signal name must be a non-empty string');
+  const checked = assertStorableText(name, 'Signal name');
+  if (checked.length > LIMITS.max_name_length) throw new ValidationError(`Signal name must be at most ${LIMITS.max_name_length} characters`);
+  return checked;
+}
+
+/** Options of `task.waitForSignal()` (docs/behaviour.md#signals). */
+export interface SignalWaitOptions {
+  /** Seconds to wait at most; then the task resumes with `received_signal.timed_out`. (Default: no timeout) */
+  timeout?: number;
+  /** Binary snapshot stored on the task, readable as `task.context` when it resumes. */
+  context?: Uint8Array;
+}
+
+/**
+ * Returned by a handler to wait for a named signal (docs/behaviour.md#signals): the task is
+ * `suspended` (`suspend_reason: 'signal'`) until `tm.signal(id, name, data)` or the timeout, and
+ * resumes at `stage + 1` with `task.received_signal`. A signal sent earlier and not yet taken by a
+ * wait of its name ends the wait at once. Build it with `task.waitForSignal(name, options)`.
+ */
+export class SignalWait extends Suspension {
+  readonly name: string;
+  /** Seconds, or null: no timeout. */
+  readonly timeout: number | null;
+
+  constructor(name: string, options: SignalWaitOptions = {}) {
+    if (!isPlainObject(options)) throw new ValidationError('waitForSignal options must be an object');
+    super({ reason: 'signal', context: checkContext(options.context) });
+    this.name = checkSignalName(name);
+    const timeout = options.timeout;
+    if (timeout === undefined) {
+      this.timeout = null;
+    } else {
+      if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) throw new ValidationError('Signal timeout must be a finite number of seconds >= 0');
+      if (timeout > LIMITS.max_delay_seconds) throw new ValidationError(`Signal timeout must be at most ${LIMITS.max_delay_seconds} seconds`);
+      this.timeout = timeout;
+    }
+  }
+
+  /** When the wait times out, given the time the handler returned (database clock), or null. */
+  timeoutAt(now: number): number | null {
+    return this.timeout === null ? null : now + Math.round(this.timeout * 1000);
+  }
+}

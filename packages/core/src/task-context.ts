@@ -1,6 +1,6 @@
 import { TaskTimeoutError, type Fence, type Store, type Task, type TaskNoteInput } from '@taskmill/contracts';
 import { checkpointNote, progressNote } from './notes.js';
-import { Suspension, type SuspensionOptions } from './suspension.js';
+import { SignalWait, Sleep, Suspension, type SignalWaitOptions, type SleepOptions, type SuspensionOptions } from './suspension.js';
 import type { TaskContext } from './types.js';
 import type { Clock } from './db-clock.js';
 
@@ -73,6 +73,8 @@ export function buildTaskContext(task: Task, state: AttemptState, store: Store, 
       value: (percent: unknown) => (ctx.progress as (i: unknown) => Promise<number>)({ progress_percent: percent }),
     },
     suspend: { enumerable: false, value: (options: SuspensionOptions) => new Suspension(options) },
+    sleep: { enumerable: false, value: (duration: number | Date, options?: SleepOptions) => new Sleep(duration, options) },
+    waitForSignal: { enumerable: false, value: (name: string, options?: SignalWaitOptions) => new SignalWait(name, options) },
   });
   return ctx;
 }

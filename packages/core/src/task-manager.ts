@@ -1,4 +1,4 @@
-import { LifecycleError, isPlainObject, parseTaskId, scheduleOf, sessionLimitsForLease } from '@taskmill/contracts';
+import { LifecycleError, isPlainObject, parseTaskId, scheduleOf, sessionLimitsForLease, type SignalSent } from '@taskmill/contracts';
 import type { Schedule, ScheduleQuery, ScheduleUpsert } from '@taskmill/contracts';
 import type { AttemptQuery, BulkAction, FlowResult, BulkFilter, DeleteTasksFilter, EventQuery, NamePause, Page, TagStat, Task, TaskAction, TaskAttempt, TaskEvent } from '@taskmill/contracts';
 import type { TaskId, TaskQuery, TaskStatus, WorkerRecord, WorkerStatus } from '@taskmill/contracts';
@@ -12,6 +12,7 @@ import { resolveOptions, type ResolvedOptions, type TaskManagerOptions } from '.
 import * as filters from './query-filters.js';
 import { StoreHandle } from './store-handle.js';
 import { Submission } from './submission.js';
+import { checkSignal, sendTaskSignal } from './signals.js';
 import { Suspension } from './suspension.js';
 import { Telemetry } from './telemetry.js';
 import type { AsyncBatchItem, AsyncOptions, CronOptions, FlowDefinition, HandlerConfig, PayloadOf, ScheduleSpec, TaskHandler } from './types.js';
@@ -363,6 +364,22 @@ export class TaskManager<M extends TaskMap = UntypedTaskMap> {
    */
   async retryTask(id: TaskId): Promise<void> {
     return this.act('retry', id);
+  }
+
+  /**
+   * Send a signal to a task (docs/behaviour.md#signals): kept until a `task.waitForSignal(name)` of
+   * the task takes it (oldest first), or, when the task waits for this name now, it resumes at once
+   * at `stage + 1` with `task.received_signal` = `{name, data, …}`. `data` must be JSON-serialisable
+   * (at most `LIMITS.max_payload_bytes`); none stores null. Resolves to `{signal_id, resumed}`.
+   * Throws `ValidationError` (bad id or name), `SerializationError`/`LimitExceededError` (bad
+   * data), `TaskNotFoundError` (no such task) or `TaskFinishedError` (completed or permanently
+   * failed): then nothing is written.
+   */
+  async signal(id: TaskId, name: string, data?: unknown): Promise<SignalSent> {
+    const checked = checkSignal(id, name, data);
+    const sent = await sendTaskSignal(await this.db.ready(), checked, this.clock.now());
+    if (sent.resumed) this.wake.wake();
+    return sent;
   }
 
   /** One action through the dispatcher the CLI and the dashboard share, then its local effects here. */

@@ -1,5 +1,5 @@
 import type { ChildFailureRule, FlowResult, RetryBackoff, Task } from '@taskmill/contracts';
-import type { ChildTaskDefinition, SubTasks, Suspension, SuspensionOptions } from './suspension.js';
+import type { ChildTaskDefinition, SignalWait, SignalWaitOptions, Sleep, SleepOptions, SubTasks, Suspension, SuspensionOptions } from './suspension.js';
 
 /**
  * Describes the tasks of an application: task name → payload (and optionally result) types.
@@ -51,6 +51,18 @@ export interface TaskContext<Payload = unknown> extends Omit<Task, 'payload'> {
   setProgress(percent: number): Promise<number>;
   /** Build a {@link Suspension}; the handler must return it. */
   suspend(options: SuspensionOptions): Suspension;
+  /**
+   * Build a {@link Sleep}; the handler must return it (docs/behaviour.md#durable-sleep): the task
+   * sleeps for `duration` seconds (or until the Date), holding no slot, and runs again at
+   * `stage + 1`.
+   */
+  sleep(duration: number | Date, options?: SleepOptions): Sleep;
+  /**
+   * Build a {@link SignalWait}; the handler must return it (docs/behaviour.md#signals): the task
+   * waits for `tm.signal(id, name, data)` (or the timeout) and runs again at `stage + 1` with
+   * `task.received_signal`.
+   */
+  waitForSignal(name: string, options?: SignalWaitOptions): SignalWait;
 }
 
 /** The handler's second argument: return `next(children, context?)` to run children and resume after them. */

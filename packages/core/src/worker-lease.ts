@@ -5,6 +5,7 @@ import type { ClaimLoop } from './claim-loop.js';
 import type { DbClock } from './db-clock.js';
 import type { ResolvedOptions } from './manager-options.js';
 import { settlesWithin } from './bounded-waits.js';
+import type { TimedWaits } from './timed-waits.js';
 import type { WakeSignal } from './wake-signal.js';
 
 const SWEEP_BATCH = 100;
@@ -53,6 +54,8 @@ export class WorkerLease {
     private readonly wake: WakeSignal,
     /** The database's clock: every time this lease writes is on it (see db-clock.ts). */
     private readonly clock: DbClock,
+    /** Timed waits, swept with the maintenance (docs/behaviour.md#durable-sleep). */
+    private readonly waits?: TimedWaits,
   ) {
     this.retention =
       options.retention.length > 0
@@ -161,6 +164,7 @@ export class WorkerLease {
       this.attempts.abandon(t.task_id, new TaskTimeoutError(t.timeout_type === 'total' ? SWEEP_ERRORS.total : SWEEP_ERRORS.heartbeat), t.attempt);
     }
     if (timedOut.length > 0) this.wake.wake();
+    await this.waits?.sweep();
   }
 
   /** Lease heartbeat (with the handlers that outlived their attempt), reaping, recovery, supersede fencing (docs/behaviour.md#worker-registry). */

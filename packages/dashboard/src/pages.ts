@@ -28,6 +28,14 @@ function text(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value, null, 2);
 }
 
+/** What a suspended task waits for (docs/behaviour.md#suspension, #durable-sleep, #signals). */
+function waitingFor(ctx: PageContext, t: Task): Html | string {
+  if (t.suspend_reason === 'sleep') return html`sleep until ${time(ctx, t.wake_at)}`;
+  if (t.suspend_reason === 'signal') return html`signal <code>${t.awaited_signal}</code>${t.wake_at !== null ? html`, timeout ${time(ctx, t.wake_at)}` : ' (no timeout)'}`;
+  if (t.suspend_reason === 'awaiting_subtasks') return `children: ${t.completed_children} of ${t.total_children} finished`;
+  return `${t.suspend_reason ?? ''} (until resumed)`;
+}
+
 function taskLink(ctx: PageContext, id: number, label?: unknown): Html {
   return html`<a href="${ctx.base}/tasks/${id}">${label ?? `#${id}`}</a>`;
 }
@@ -142,6 +150,8 @@ export async function taskPage(ctx: PageContext, id: number): Promise<string | n
 <dt>created</dt><dd>${time(ctx, t.created_at)}</dd><dt>next run</dt><dd>${time(ctx, t.next_run_time)}</dd>
 <dt>payload</dt><dd><pre id="payload">${text(t.payload)}</pre></dd><dt>result</dt><dd><pre id="result">${text(t.result)}</pre></dd>
 <dt>error</dt><dd>${foldable(t.error, 'error')}</dd>
+${t.status === 'suspended' ? html`<dt>waiting for</dt><dd id="waiting">${waitingFor(ctx, t)}</dd>` : ''}
+${t.received_signal ? html`<dt>received signal</dt><dd><pre id="received-signal">${text(t.received_signal)}</pre></dd>` : ''}
 ${t.parent_id ? html`<dt>parent</dt><dd>${taskLink(ctx, t.parent_id)}</dd>` : ''}
 ${root ? html`<dt>workflow</dt><dd><a id="workflow-link" href="${ctx.base}/workflows/${root}">workflow of #${root}</a></dd>` : ''}</dl>
 ${actions}

@@ -98,6 +98,12 @@ tm.use('fanout', (task, next) => {
   appendFileSync(args.sideEffects, `parent:${task.id}\n`);
   return { results: (task.result as unknown[]).length };
 });
+// durable sleep across processes: sleeps `payload.seconds` at stage 0, logs `sleeper:<id>:<stage>:<ms>` on each run
+tm.use('sleeper', (task) => {
+  appendFileSync(args.sideEffects, `sleeper:${task.id}:${task.stage}:${Date.now()}\n`);
+  if (task.stage === 0) return task.sleep((task.payload as { seconds: number }).seconds);
+  return { woke_by: process.pid };
+});
 if (args.cluster_limit !== undefined) {
   tm.use('limited', {
     handler: async (task) => {

@@ -529,6 +529,36 @@ describeBackends('taskmill CLI', sharedBackends(), (env) => {
     expect((await tm.getTask(other))?.status).toBe('pending');
   });
 
+  env.test('signal sends a signal: a waiting task resumes with its data, otherwise it is kept; bad ones change nothing', async () => {
+    const { url, tm } = await migrated();
+    // a worker of its own puts the tasks in place and stops; `tm` only reads
+    const worker = env.manager();
+    worker.use('finished', () => null);
+    worker.use('waiter', (task) => (task.stage === 0 ? task.waitForSignal('shipped') : task.received_signal));
+    const [waiting, finished] = [await worker.async('waiter', {}), await worker.async('finished', {})];
+    await worker.start();
+    await waitForStatus(tm, waiting, 'suspended');
+    await waitForStatus(tm, finished, 'completed');
+    await worker.stop();
+    const waitingEvents = (await tm.getTaskEvents(waiting, {})).length;
+
+    const before = await snapshot(tm);
+    expectOneLineError(await cli(['signal', String(finished), 'shipped', '--db', url]), 1, /has finished \(completed\) and takes no signals/);
+    expectOneLineError(await cli(['signal', '987654321', 'shipped', '--db', url]), 4, /Task 987654321 not found/);
+    expectOneLineError(await cli(['signal', 'x', 'shipped', '--db', url]), 2, /invalid task id/);
+    expectOneLineError(await cli(['signal', String(waiting), 'x'.repeat(256), '--db', url]), 2, /Signal name must be at most 255 characters/);
+    expectOneLineError(await cli(['signal', String(waiting), 'shipped', '--data', '{nope', '--db', url]), 2, /--data is not JSON/);
+    expect(await snapshot(tm)).toEqual(before);
+
+    const sent = await cli(['signal', String(waiting), 'shipped', '--data', '{"tracking":"JD1"}', '--db', url]);
+    expect(sent).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(new RegExp(`^Signal shipped \\(#\\d+\\) sent to task ${waiting}: it was waiting for it and resumed\\.\\n$`)) });
+    expect(await tm.getTask(waiting)).toMatchObject({ status: 'pending', stage: 1, received_signal: { name: 'shipped', data: { tracking: 'JD1' }, timed_out: false } });
+    expect((await tm.getTaskEvents(waiting, {})).slice(waitingEvents).map((e) => e.event_type)).toEqual(['task_signal_received', 'task_resumed']);
+    // the task waits for nothing now: a signal is kept for a later wait
+    expect(json(await cli(['signal', String(waiting), 'later', '--json', '--db', url]))).toEqual({ signal_id: expect.any(Number), resumed: false });
+    expect((await tm.getTask(waiting))?.status).toBe('pending');
+  });
+
   env.test('pause-name and resume-name pause a task name cluster-wide; status shows paused and limited names with their due tasks', async () => {
     const { url, tm } = await migrated();
     tm.use('send', { handler: () => null, rate_limit: { max: 1, per: 3600 } });

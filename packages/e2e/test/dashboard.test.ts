@@ -195,6 +195,38 @@ describeBackends('dashboard over plain HTTP', sharedBackends(), (env) => {
   });
 });
 
+describeBackends('dashboard task page of waiting tasks', sharedBackends(), (env) => {
+  env.test('a sleeping task shows when it wakes, a signal wait what it waits for, and a resumed one the signal it received', async () => {
+    const tm = await env.isolated();
+    tm.use('sleeper', (task) => (task.stage === 0 ? task.sleep(3600) : null));
+    tm.use('waiter', (task) => (task.stage === 0 ? task.waitForSignal('approved') : task.stage === 1 ? task.waitForSignal('approved', { timeout: 3600 }) : null));
+    const [sleeper, waiter] = [await tm.async('sleeper'), await tm.async('waiter')];
+    await tm.start();
+    await waitForStatus(tm, sleeper, 'suspended');
+    await waitForStatus(tm, waiter, 'suspended');
+    const store: Store = await env.db().openPeerStore();
+    const dashboard = await serveDashboard({ store });
+    try {
+      const pageOf = async (id: number) => (await raw(`${dashboard.url}tasks/${id}`)).body;
+      expect(await pageOf(sleeper)).toMatch(/<dd id="waiting">sleep until <[^>]+>in (59|60) min/);
+      expect(await pageOf(waiter)).toMatch(/<dd id="waiting">signal <code>approved<\/code> \(no timeout\)<\/dd>/);
+      await tm.signal(waiter, 'approved', { by: 'ana' });
+      await waitFor(async () => (await tm.getTask(waiter))?.stage === 1 && (await tm.getTask(waiter))?.status === 'suspended', { what: 'the second wait' });
+      const second = await pageOf(waiter);
+      expect(second).toMatch(/<dd id="waiting">signal <code>approved<\/code>, timeout <[^>]+>in (59|60) min/);
+      expect(second).not.toMatch(/id="received-signal"/); // cleared while the next signal wait is on
+      await tm.signal(waiter, 'approved', { by: 'bo' });
+      await waitForStatus(tm, waiter, 'completed');
+      const done = await pageOf(waiter);
+      expect(done).not.toMatch(/id="waiting"/);
+      expect(done).toMatch(/<pre id="received-signal">[^<]*&#34;by&#34;: &#34;bo&#34;/);
+    } finally {
+      await dashboard.close();
+      await store.close();
+    }
+  });
+});
+
 describeBackends('web dashboard in Chromium', sharedBackends(), (env) => {
   env.test(
     'overview, task and workflow pages, actions with the token, refused actions, hostile text as text',

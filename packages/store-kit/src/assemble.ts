@@ -117,6 +117,8 @@ export function assembleStore(driver: StoreDriver): Store {
     cancelTask: (taskId, options, now) => write('cancelTask', (tx) => operations.cancelTask(tx, taskId, options?.reason, now)),
     cancelTaskTree: (taskId, options, now) => write('cancelTaskTree', (tx) => operations.cancelTaskTree(tx, taskId, options?.reason, now)),
     sweepTimedOutTasks: (input) => write('sweepTimedOutTasks', (tx) => operations.sweepTimedOutTasks(tx, input)),
+    sendSignal: (taskId, name, data, now) => write('sendSignal', (tx) => operations.sendSignal(tx, taskId, name, data, now)),
+    wakeDueTasks: (input) => write('wakeDueTasks', (tx) => operations.wakeDueTasks(tx, input)),
     async getTask(taskId): Promise<Task | null> {
       const id = parseTaskId(taskId);
       if (id === null) return null;

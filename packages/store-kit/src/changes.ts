@@ -6,6 +6,7 @@ import {
   type NewChildTask,
   type NewFlowChild,
   type NewTask,
+  type ReceivedSignal,
   type Task,
   type TaskId,
   type TaskStatus,
@@ -53,7 +54,14 @@ function change(
   extra: Partial<Pick<TaskChange, 'guard' | 'close_attempt' | 'open_attempt' | 'credit' | 'due' | 'dead_letter'>> = {},
 ): TaskChange {
   const full: TaskPatch = { ...patch };
-  if (full.status !== undefined && full.status !== 'suspended') full.suspend_reason = null;
+  if (full.status !== undefined && full.status !== 'suspended') {
+    full.suspend_reason = null;
+    // a timed or signal wait exists only while suspended (docs/behaviour.md#durable-sleep, #signals)
+    if (task.wake_at !== null || full.wake_at != null) full.wake_at = null;
+    if (task.awaited_signal !== null || full.awaited_signal != null) full.awaited_signal = null;
+  }
+  // a new signal wait starts: how the last one ended no longer applies (docs/behaviour.md#signals)
+  if (full.status === 'suspended' && full.suspend_reason === 'signal' && full.received_signal === undefined && task.received_signal !== null) full.received_signal = null;
   if (full.status !== undefined && releasesUniqueKey(task, full.status)) full.unique_slot = null;
   const last = drafts[drafts.length - 1];
   if (last) {
@@ -332,6 +340,67 @@ export function suspend(
   return change(task, patch, [events.suspended(task, reason, metadata, now)], { close_attempt: close(task, 'suspended', now) });
 }
 
+/** The handler returned `task.sleep()` (docs/behaviour.md#durable-sleep): `suspended` until `wake_at`. */
+export function sleep(task: Task, wakeAt: number, context: Uint8Array | null | undefined, now: number): TaskChange {
+  const patch: TaskPatch = { status: 'suspended', suspend_reason: 'sleep', wake_at: wakeAt, next_run_time: wakeAt, children_results: '', last_active_time: now };
+  if (context) patch.context = context;
+  return change(task, patch, [events.suspended(task, 'sleep', { wake_at: wakeAt }, now)], { close_attempt: close(task, 'suspended', now) });
+}
+
+/**
+ * The handler returned `task.waitForSignal(name)` (docs/behaviour.md#signals): `suspended` awaiting
+ * the signal, or, when `ready` (an unconsumed signal of that name, just consumed by the caller),
+ * through the same suspension straight back to `pending` at stage + 1 with the signal.
+ */
+export function waitSignal(
+  task: Task,
+  name: string,
+  timeoutAt: number | null,
+  context: Uint8Array | null | undefined,
+  ready: { id: number; data: string | null; sent_at: number } | null,
+  now: number,
+): TaskChange {
+  const patch: TaskPatch = { status: 'suspended', suspend_reason: 'signal', awaited_signal: name, wake_at: timeoutAt, children_results: '', last_active_time: now };
+  if (timeoutAt !== null) patch.next_run_time = timeoutAt;
+  if (context) patch.context = context;
+  const suspended = events.suspended(task, 'signal', { signal: name, wake_at: timeoutAt }, now);
+  if (!ready) return change(task, patch, [suspended], { close_attempt: close(task, 'suspended', now) });
+  const resumed = signalResume(after(task, patch), ready, now);
+  return change(task, { ...patch, ...resumed.patch }, [suspended, ...resumed.events], { close_attempt: close(task, 'suspended', now), due: true });
+}
+
+/** A task waiting for this signal gets it: `pending` at stage + 1, due now, with the signal's data. */
+export function signalResume(task: Task, signal: { id: number; data: string | null; sent_at: number }, now: number): TaskChange {
+  const stage = task.stage + 1;
+  const name = task.awaited_signal ?? '';
+  const received: ReceivedSignal = { name, timed_out: false, data: parseJson(signal.data), signal_id: signal.id, sent_at: signal.sent_at };
+  return change(
+    task,
+    { status: 'pending', stage, next_run_time: now, last_active_time: now, received_signal: JSON.stringify(received) },
+    [events.waitEnded(task, stage, 'signal', { signal: name, signal_id: signal.id }, now)],
+    { guard: { status: 'suspended' }, due: true },
+  );
+}
+
+/**
+ * A timed wait is due (docs/behaviour.md#durable-sleep): a sleep resumes, a signal wait times out
+ * (`received_signal.timed_out`); both `pending` at stage + 1, due now.
+ */
+export function wakeUp(task: Task, now: number): TaskChange {
+  const stage = task.stage + 1;
+  const patch: TaskPatch = { status: 'pending', stage, next_run_time: now, last_active_time: now };
+  let draft: EventDraft;
+  if (task.suspend_reason === 'signal') {
+    const name = task.awaited_signal ?? '';
+    const received: ReceivedSignal = { name, timed_out: true, data: null, signal_id: null, sent_at: null };
+    patch.received_signal = JSON.stringify(received);
+    draft = events.waitEnded(task, stage, 'signal_timeout', { signal: name, wake_at: task.wake_at }, now);
+  } else {
+    draft = events.waitEnded(task, stage, 'sleep_elapsed', { wake_at: task.wake_at }, now);
+  }
+  return change(task, patch, [draft], { guard: { status: 'suspended' }, due: true });
+}
+
 /**
  * The parent returned `next(children)` and its children were inserted: it suspends awaiting them
  * (docs/behaviour.md#workflows), or with no children resumes at once at stage + 1.
@@ -437,6 +506,7 @@ export function retry(task: Task, now: number): TaskChange {
   const patch: TaskPatch = task.keep_stage
     ? { status: 'pending', retry_count: retryCount, next_run_time: now, last_active_time: now, result: null }
     : { status: 'pending', stage: 0, retry_count: retryCount, next_run_time: now, last_active_time: now, result: null, context: null, children_results: null };
+  if (task.received_signal !== null) patch.received_signal = null;
   return change(task, patch, [events.retriedManually(task, previous, retryCount, now, task.keep_stage ? task.stage : 0)], { guard: { status: task.status }, due: true });
 }
 
@@ -569,6 +639,11 @@ export function failByChild(parent: Task, child: Task, childError: string, now: 
     credit: creditOf(parent, { error }),
     dead_letter: deadLetter,
   });
+}
+
+/** An event about the task that changes nothing else (a signal kept for a later wait). */
+export function noted(task: Task, draft: EventDraft): TaskChange {
+  return change(task, {}, [draft]);
 }
 
 /** A progress or checkpoint note (status unchanged); progress also updates the snapshot fields. */

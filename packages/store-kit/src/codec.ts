@@ -2,7 +2,9 @@ import type {
   AttemptOutcome,
   ChildResult,
   EventType,
+  ReceivedSignal,
   Task,
+  TaskId,
   TaskAttempt,
   TaskEvent,
   TaskStatus,
@@ -123,6 +125,38 @@ export function decodeTask(row: RawRow): Task {
     dead_letter: strOrNull(row.dead_letter),
     on_failure: strOrNull(row.on_failure) as Task['on_failure'],
     keep_stage: num(row.keep_stage ?? 0) === 1,
+    wake_at: numOrNull(row.wake_at),
+    awaited_signal: strOrNull(row.awaited_signal),
+    received_signal: decodeReceivedSignal(row.received_signal),
+  };
+}
+
+/** Decode the `received_signal` column (JSON text of a ReceivedSignal) or null. */
+function decodeReceivedSignal(value: unknown): ReceivedSignal | null {
+  const parsed = parseJson(value);
+  return parsed !== null && typeof parsed === 'object' ? (parsed as ReceivedSignal) : null;
+}
+
+/** A row of `taskmill_task_signals`, decoded (docs/behaviour.md#signals). */
+export interface SignalRow {
+  id: number;
+  task_id: TaskId;
+  name: string;
+  /** JSON text or null, as stored. */
+  data: string | null;
+  sent_at: number;
+  consumed_at: number | null;
+}
+
+/** Decode a raw `taskmill_task_signals` row. */
+export function decodeSignal(row: RawRow): SignalRow {
+  return {
+    id: num(row.id),
+    task_id: num(row.task_id),
+    name: String(row.name),
+    data: strOrNull(row.data),
+    sent_at: num(row.sent_at),
+    consumed_at: numOrNull(row.consumed_at),
   };
 }
 

@@ -241,6 +241,27 @@ export const events = {
     });
   },
 
+  /**
+   * A timed or signal wait ended (docs/behaviour.md#durable-sleep, #signals): `task_resumed`
+   * suspended → pending at the new stage, with why (`sleep_elapsed`, `signal`, `signal_timeout`)
+   * and what it waited for.
+   */
+  waitEnded(task: EventSubject, newStage: number, resumeReason: 'sleep_elapsed' | 'signal' | 'signal_timeout', detail: Record<string, unknown>, now: number): EventDraft {
+    return draft(task, 'task_resumed', 'suspended', 'pending', now, {
+      stage: newStage,
+      message: `Task ${task.id} resumed: ${resumeReason}`,
+      metadata: { ...generic({ next_run_time: now }), resume_reason: resumeReason, ...detail },
+    });
+  },
+
+  /** A signal was sent to the task (status unchanged; a resume that follows writes its own event). */
+  signalReceived(task: EventSubject & { status: TaskStatus }, name: string, signalId: number, resumed: boolean, now: number): EventDraft {
+    return draft(task, 'task_signal_received', task.status, task.status, now, {
+      message: `Task ${task.id} received signal ${name}`,
+      metadata: { signal: name, signal_id: signalId, resumed },
+    });
+  },
+
   /** Parent spawned children: `task_subtasks_created` then `task_status_changed` (→ suspended). */
   spawned(task: EventSubject, childIds: number[], childNames: string[], now: number): EventDraft[] {
     return [

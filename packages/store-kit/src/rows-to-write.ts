@@ -131,6 +131,12 @@ export interface TaskPatch {
   retry_max_interval?: number | null;
   retry_jitter?: number;
   concurrency_key?: string | null;
+  /** A timed wait's end (docs/behaviour.md#durable-sleep); null when the task leaves `suspended`. */
+  wake_at?: number | null;
+  /** The signal a waiting task awaits (docs/behaviour.md#signals); null when the task leaves `suspended`. */
+  awaited_signal?: string | null;
+  /** JSON text of a {@link ReceivedSignal}, or null. */
+  received_signal?: string | null;
 }
 
 /** Every column a {@link TaskPatch} may set, in a fixed order (stable statement text for caches). */
@@ -168,6 +174,9 @@ export const TASK_PATCH_COLUMNS = [
   'retry_max_interval',
   'retry_jitter',
   'concurrency_key',
+  'wake_at',
+  'awaited_signal',
+  'received_signal',
 ] as const satisfies readonly (keyof TaskPatch)[];
 
 /** The `[column, value]` pairs a patch sets, in {@link TASK_PATCH_COLUMNS} order. */

@@ -153,7 +153,7 @@ export interface StoreWriter extends StoreReader {
    * transaction already excludes every other writer.
    */
   tryLockRetention(): Promise<boolean>;
-  /** Delete the tasks with their events and attempts; the counts deleted. */
+  /** Delete the tasks with their events, attempts and signals; the counts deleted (signals are not counted). */
   deleteTasksWithAudit(ids: readonly TaskId[]): Promise<{ tasks: number; events: number; attempts: number }>;
   /** Replace the worker's row with a fresh `active` one. */
   replaceWorker(input: RegisterWorkerInput): Promise<void>;
@@ -167,6 +167,16 @@ export interface StoreWriter extends StoreReader {
   retireWorkers(ids: readonly string[], status: Extract<WorkerStatus, 'superseded' | 'dead'>, now: number): Promise<void>;
   /** A worker → `dead` from any other status; true when a row changed. */
   markWorkerDead(workerId: string, now: number): Promise<boolean>;
+  /** Insert a signal row (`consumed_at` null); its id. */
+  insertSignal(row: { task_id: TaskId; name: string; data: string | null; sent_at: number }): Promise<number>;
+  /** The oldest unconsumed signal of the task with this name (`ORDER BY id`), locked, or null. */
+  selectKeptSignal(taskId: TaskId, name: string): Promise<RawRow | null>;
+  /** Set the signal's `consumed_at`. */
+  markSignalConsumed(signalId: number, now: number): Promise<void>;
+  /** `suspended` tasks with `wake_at <= now`, by `wake_at, id`, at most `limit`, locked (skipping locked rows where the dialect can). */
+  dueWakeCandidates(now: number, limit: number): Promise<Task[]>;
+  /** The least `wake_at` of all tasks (only suspended tasks have one), or null. */
+  selectNextWake(): Promise<number | null>;
   /** A task became claimable now: tell other processes after commit (a no-op without cross-process wake-ups). */
   wake(): Promise<void>;
 }
@@ -245,6 +255,11 @@ export const WRITER_METHODS = [
   'selectExpiredWorkers',
   'retireWorkers',
   'markWorkerDead',
+  'insertSignal',
+  'selectKeptSignal',
+  'markSignalConsumed',
+  'dueWakeCandidates',
+  'selectNextWake',
   'wake',
 ] as const satisfies readonly (keyof StoreWriter)[];
 

@@ -11,6 +11,8 @@ export const TABLES = {
   workers: 'taskmill_workers',
   /** Names paused cluster-wide (docs/behaviour.md#flow-control): one row per paused name. */
   pausedNames: 'taskmill_paused_names',
+  /** Signals sent to tasks (docs/behaviour.md#signals): one row per signal, consumed by a wait of its name. */
+  signals: 'taskmill_task_signals',
 } as const;
 
 /**
@@ -22,7 +24,8 @@ export const TABLES = {
  * index with `name`); `trace_context` (W3C context of the enqueuing span); `concurrency_key`
  * (docs/behaviour.md#flow-control); `dead_letter` (docs/behaviour.md#dead-letters); `on_failure` (a child's
  * rule, docs/behaviour.md#child-failure-rules); `keep_stage` (1: a flow's parent keeps its stage and children's
- * results across retries and recoveries, docs/behaviour.md#flows).
+ * results across retries and recoveries, docs/behaviour.md#flows); timed and signal waits (`wake_at`,
+ * `awaited_signal`, `received_signal`: docs/behaviour.md#durable-sleep, #signals).
  */
 export const TASK_COLUMNS = [
   'id',
@@ -72,6 +75,9 @@ export const TASK_COLUMNS = [
   'dead_letter',
   'on_failure',
   'keep_stage',
+  'wake_at',
+  'awaited_signal',
+  'received_signal',
 ] as const;
 
 /** Columns of `taskmill_task_events`. */
@@ -123,3 +129,9 @@ export const WORKER_COLUMNS = [
 
 /** Columns of `taskmill_paused_names`. */
 export const PAUSED_NAME_COLUMNS = ['name', 'paused_at', 'paused_by', 'reason'] as const;
+
+/**
+ * Columns of `taskmill_task_signals` (docs/behaviour.md#signals): `data` is JSON text or null;
+ * `consumed_at` (ms) is set by the wait that took the signal, null while it is kept.
+ */
+export const SIGNAL_COLUMNS = ['id', 'task_id', 'name', 'data', 'sent_at', 'consumed_at'] as const;

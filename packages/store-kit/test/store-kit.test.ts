@@ -30,7 +30,7 @@ function task(overrides: Partial<Task> = {}): Task {
     error: null, current_stage_name: null, progress_text: null, progress_percent: null, stage: 0, timeout: 60,
     retry_count: 0, max_retries: 3, retry_interval: 0, cron_expr: null, cron_tz: null, root_id: null, parent_id: null,
     total_children: 0, completed_children: 0, worker_id: 'w1', start_time: T0, context: null, attempt: 2,
-    suspend_reason: null, on_failure: null, keep_stage: false, ...NEW_TASK_DEFAULTS, ...overrides,
+    suspend_reason: null, on_failure: null, keep_stage: false, wake_at: null, awaited_signal: null, received_signal: null, ...NEW_TASK_DEFAULTS, ...overrides,
   };
 }
 

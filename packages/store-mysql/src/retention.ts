@@ -107,6 +107,7 @@ export async function deleteTasksWithAudit(conn: Conn, ids: readonly TaskId[]): 
     const part = ids.slice(i, i + DELETE_CHUNK);
     counts.events += (await exec(conn, `DELETE FROM ${TABLES.events} WHERE task_id IN (?)`, [part])).affectedRows;
     counts.attempts += (await exec(conn, `DELETE FROM ${TABLES.attempts} WHERE task_id IN (?)`, [part])).affectedRows;
+    await exec(conn, `DELETE FROM ${TABLES.signals} WHERE task_id IN (?)`, [part]);
     counts.tasks += (await exec(conn, `DELETE FROM ${T} WHERE id IN (?)`, [part])).affectedRows;
   }
   return counts;

@@ -98,6 +98,9 @@ export const tasks = mysqlTable(
       sql`CASE WHEN \`status\` IN ('pending', 'failed', 'timeout') THEN CAST(IF(\`concurrency_key\` IS NULL, '', CONCAT('k', \`concurrency_key\`)) AS BINARY) END`,
       { mode: 'stored' },
     ),
+    wake_at: ms('wake_at'),
+    awaited_signal: varchar('awaited_signal', { length: 255 }),
+    received_signal: longtext('received_signal'),
   },
   (t) => [
     index('idx_task_scheduling').on(t.status, t.next_run_time, t.priority),
@@ -122,6 +125,9 @@ export const tasks = mysqlTable(
     // the keyed claim (claim.ts): one probe per distinct key of a name's claimable tasks, each
     // key's due tasks in claim order, and the unkeyed ones (claim_key '') the same way
     index('idx_task_claim_key').on(t.name, t.claim_key, sql`\`priority\` DESC`, t.next_run_time, t.id),
+    // timed waits (docs/behaviour.md#durable-sleep): the wake sweep's due rows and the earliest one
+    // (NULL for every task not in a timed wait; a range `wake_at <= ?` never reads those)
+    index('idx_task_wake').on(t.wake_at),
   ],
 );
 
@@ -221,3 +227,18 @@ export const pausedNames = mysqlTable('taskmill_paused_names', {
   paused_by: varchar('paused_by', { length: 255 }),
   reason: text('reason'),
 });
+
+/** `taskmill_task_signals`: signals sent to tasks (docs/behaviour.md#signals), consumed by a wait of their name. */
+export const taskSignals = mysqlTable(
+  'taskmill_task_signals',
+  {
+    id: ms('id').autoincrement().primaryKey(),
+    task_id: ms('task_id').notNull(),
+    name: varchar('name', { length: 255 }).notNull(),
+    data: longtext('data'),
+    sent_at: ms('sent_at').notNull(),
+    consumed_at: ms('consumed_at'),
+  },
+  // a wait takes the task's oldest kept signal of a name; retention deletes by task
+  (t) => [index('idx_task_signals_task_name').on(t.task_id, t.name, t.id)],
+);

@@ -8,6 +8,7 @@ import * as queries from './queries.js';
 import * as retention from './retention.js';
 import * as sweep from './sweep.js';
 import * as taskRows from './task-rows.js';
+import * as waits from './waits.js';
 import * as workers from './workers.js';
 import { openConnection, type MysqlStoreOptions } from './connection.js';
 import { checkSchema, runMigrations } from './migrate.js';
@@ -16,7 +17,7 @@ import { inTransaction, withConnection } from './transaction.js';
 import { mysqlWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
-const SQL = { ...claim, ...eventFeed, ...names, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
+const SQL = { ...claim, ...eventFeed, ...names, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...waits, ...workers };
 
 /**
  * Create a taskmill store on MySQL 8 or MariaDB 10.6+ (needs `FOR UPDATE SKIP LOCKED`).

@@ -440,4 +440,42 @@ await describeServer('MySQL flow-control statements', () => {
     const letters = (await dbs.query(`SELECT payload FROM \`${db}\`.taskmill_tasks WHERE name = 'dead'`)) as { payload: string }[];
     expect(letters.map((row) => JSON.parse(row.payload).task_id)).toEqual([id]);
   });
+  it('a database at migration 0008 migrates: a task suspended before keeps waiting, and sleeps and signals work', async () => {
+    const db = await dbs.create();
+    const dir = mkdtempSync(join(tmpdir(), 'tm-migrations-'));
+    let old = 0;
+    try {
+      cpSync(new URL('../drizzle', import.meta.url), dir, { recursive: true });
+      const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
+      const upTo = journal.entries.findIndex((entry) => entry.tag === '0008_dead_letter');
+      for (const entry of journal.entries.slice(upTo + 1)) rmSync(join(dir, `${entry.tag}.sql`));
+      journal.entries = journal.entries.slice(0, upTo + 1);
+      writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
+      const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 1 });
+      try {
+        await migrate(drizzle({ client: pool }), { migrationsFolder: dir, migrationsTable: 'taskmill_migrations' });
+        const [inserted] = (await pool.query(
+          `INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time, suspend_reason) VALUES ('old', 'async', ?, 'suspended', ?, 'review')`,
+          [T0, T0],
+        )) as unknown as [{ insertId: number }];
+        old = inserted.insertId;
+      } finally {
+        await pool.end();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const store = createMysqlStore(urlFor(db));
+    stores.push(store);
+    await store.setup();
+    expect(await store.getTask(old)).toMatchObject({ status: 'suspended', wake_at: null, awaited_signal: null, received_signal: null });
+    expect(await store.wakeDueTasks({ now: T0 + 10_000, limit: 10 })).toEqual({ woken: [], next_wake_at: null });
+    expect(await store.sendSignal(old, 'go', '1', T0 + 1)).toMatchObject({ resumed: false });
+    const [id] = await store.createTasks([newTask({ name: 'new' })], T0);
+    const [claimed] = await store.claimTasks({ worker_id: 'w', now: T0, limit: 1, names: ['new'] });
+    await store.finishAttempt({ task_id: id, worker_id: 'w', attempt: claimed.attempt }, { kind: 'sleep', wake_at: T0 + 100 }, T0 + 1);
+    expect(await store.wakeDueTasks({ now: T0 + 100, limit: 10 })).toEqual({ woken: [id], next_wake_at: null });
+    const tables = (await dbs.query(`SELECT engine AS e, table_collation AS c FROM information_schema.TABLES WHERE table_schema = ? AND table_name = 'taskmill_task_signals'`, [db])) as { e: string; c: string }[];
+    expect(tables).toEqual([{ e: 'InnoDB', c: 'utf8mb4_bin' }]);
+  });
 });

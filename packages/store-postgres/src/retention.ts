@@ -87,6 +87,7 @@ export async function deleteTasksWithAudit(db: Db, ids: readonly TaskId[]): Prom
   const [counts] = await sql`
     WITH gone_events AS (DELETE FROM ${t.events} WHERE task_id = ANY(${list}::int8[]) RETURNING 1),
     gone_attempts AS (DELETE FROM ${t.attempts} WHERE task_id = ANY(${list}::int8[]) RETURNING 1),
+    gone_signals AS (DELETE FROM ${t.signals} WHERE task_id = ANY(${list}::int8[]) RETURNING 1),
     gone_tasks AS (DELETE FROM ${t.tasks} WHERE id = ANY(${list}::int8[]) RETURNING 1)
     SELECT (SELECT count(*) FROM gone_tasks)::int AS tasks,
            (SELECT count(*) FROM gone_events)::int AS events,

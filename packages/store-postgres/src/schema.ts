@@ -95,6 +95,9 @@ export const tasks = pgTable(
     dead_letter: varchar('dead_letter', { length: 255 }),
     on_failure: varchar('on_failure', { length: 16 }),
     keep_stage: integer('keep_stage').notNull().default(0),
+    wake_at: ms('wake_at'),
+    awaited_signal: varchar('awaited_signal', { length: 255 }),
+    received_signal: text('received_signal'),
   },
   (t) => [
     // Claim order (docs/behaviour.md#claiming) over every claimable status: failed/timeout rows wait for their
@@ -135,6 +138,9 @@ export const tasks = pgTable(
     // Unique tasks: at most one task of a name holds a key while its scope lasts (released by
     // setting the slot NULL); partial, so tasks without a key cost no index entry.
     uniqueIndex('idx_task_unique').on(t.name, t.unique_slot).where(sql`unique_slot IS NOT NULL`),
+    // timed waits (docs/behaviour.md#durable-sleep): the wake sweep reads the due ones and the
+    // earliest one through this; partial, so only a task in a timed wait has an entry
+    index('idx_task_wake').on(t.wake_at).where(sql`wake_at IS NOT NULL`),
   ],
 );
 
@@ -227,3 +233,18 @@ export const pausedNames = pgTable('taskmill_paused_names', {
   paused_by: varchar('paused_by', { length: 255 }),
   reason: text('reason'),
 });
+
+/** `taskmill_task_signals`: signals sent to tasks (docs/behaviour.md#signals), consumed by a wait of their name. */
+export const taskSignals = pgTable(
+  'taskmill_task_signals',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    task_id: bigint('task_id', { mode: 'number' }).notNull(),
+    name: varchar('name', { length: 255 }).notNull(),
+    data: text('data'),
+    sent_at: ms('sent_at').notNull(),
+    consumed_at: ms('consumed_at'),
+  },
+  // a wait takes the task's oldest kept signal of a name; retention deletes by task
+  (t) => [index('idx_task_signals_task_name').on(t.task_id, t.name, t.id)],
+);

@@ -8,6 +8,7 @@ import * as queries from './queries.js';
 import * as retention from './retention.js';
 import * as sweep from './sweep.js';
 import * as taskRows from './task-rows.js';
+import * as waits from './waits.js';
 import * as workers from './workers.js';
 import { closeConnection, openConnection, type PostgresStoreOptions } from './connection.js';
 import { checkSchema, migrate } from './migrate.js';
@@ -16,7 +17,7 @@ import { read, write } from './transaction.js';
 import { postgresWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
-const SQL = { ...claim, ...eventFeed, ...notify, ...pausedNames, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
+const SQL = { ...claim, ...eventFeed, ...notify, ...pausedNames, ...queries, ...retention, ...sweep, ...taskRows, ...waits, ...workers };
 
 /**
  * Create a PostgreSQL store from a `postgres://` / `postgresql://` / `psql://` URL or options.

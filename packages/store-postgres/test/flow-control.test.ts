@@ -426,6 +426,46 @@ describe.skipIf(unreachable !== null)(`postgres on_failure migration${unreachabl
   });
 });
 
+describe.skipIf(unreachable !== null)(`postgres waits and signals migration${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
+  let admin: postgres.Sql;
+  beforeAll(() => {
+    admin = postgres(PG_URL, { max: 2, onnotice: () => {} });
+  });
+  afterAll(async () => {
+    await admin?.end({ timeout: 1 });
+  });
+
+  it('setup() brings a schema of the version before waits and signals up: a task suspended before keeps waiting, and sleeps and signals work', async () => {
+    const name = freshSchema();
+    const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
+    try {
+      // the schema as it was before the migration adding waits and signals
+      await migrateBefore(name, '"taskmill_task_signals"');
+      const at = (t: string) => admin(`${name}.${t}`);
+      const [old] = await admin`
+        INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time, status, suspend_reason)
+        VALUES ('old', 'async', ${T0}, ${T0}, 'suspended', 'review') RETURNING id`;
+
+      await store.setup();
+
+      const [{ n }] = await admin`SELECT count(*)::int AS n FROM ${at('taskmill_migrations')}`;
+      expect(n).toBe(MIGRATIONS);
+      expect(await store.getTask(Number(old.id))).toMatchObject({ status: 'suspended', wake_at: null, awaited_signal: null, received_signal: null });
+      expect(await store.wakeDueTasks({ now: T0 + 10_000, limit: 10 })).toEqual({ woken: [], next_wake_at: null });
+      expect(await store.sendSignal(Number(old.id), 'go', '1', T0 + 1)).toMatchObject({ resumed: false });
+      const [id] = await store.createTasks([newTask({ name: 'new' })], T0);
+      const [claimed] = (await store.claimBatch({ worker_id: 'w', now: T0, limit: 1, names: ['new'] })).tasks;
+      await store.finishAttempt({ task_id: id, worker_id: 'w', attempt: claimed.attempt }, { kind: 'sleep', wake_at: T0 + 100 }, T0 + 1);
+      expect(await store.wakeDueTasks({ now: T0 + 100, limit: 10 })).toEqual({ woken: [id], next_wake_at: null });
+      const indexes = await admin`SELECT indexname FROM pg_indexes WHERE schemaname = ${name}`;
+      expect(indexes.map((r) => r.indexname)).toEqual(expect.arrayContaining(['idx_task_wake', 'idx_task_signals_task_name']));
+    } finally {
+      await store.close();
+      await admin`DROP SCHEMA IF EXISTS ${admin(name)} CASCADE`;
+    }
+  });
+});
+
 describe.skipIf(unreachable !== null)(`postgres flow-control plans on 1,000,000 tasks${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
   const TASKS = 1_000_000;
   const KEYS = 10_000;

@@ -91,6 +91,7 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
       'taskmill_paused_names',
       'taskmill_task_attempts',
       'taskmill_task_events',
+      'taskmill_task_signals',
       'taskmill_tasks',
       'taskmill_workers',
     ]);

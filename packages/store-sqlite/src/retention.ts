@@ -60,6 +60,7 @@ export async function deleteTasksWithAudit(
   const list = jsonList(ids);
   const events = sql.run('DELETE FROM taskmill_task_events WHERE task_id IN (SELECT value FROM json_each(?))', list).changes;
   const attempts = sql.run('DELETE FROM taskmill_task_attempts WHERE task_id IN (SELECT value FROM json_each(?))', list).changes;
+  sql.run('DELETE FROM taskmill_task_signals WHERE task_id IN (SELECT value FROM json_each(?))', list);
   const tasks = sql.run('DELETE FROM taskmill_tasks WHERE id IN (SELECT value FROM json_each(?))', list).changes;
   return { tasks, events, attempts };
 }

@@ -60,6 +60,9 @@ export const tasks = sqliteTable(
     dead_letter: text('dead_letter'),
     on_failure: text('on_failure'),
     keep_stage: integer('keep_stage').notNull().default(0),
+    wake_at: integer('wake_at'),
+    awaited_signal: text('awaited_signal'),
+    received_signal: text('received_signal'),
   },
   (t) => [
     check('taskmill_tasks_type_check', sql`${t.type} IN ('async', 'cron')`),
@@ -92,6 +95,9 @@ export const tasks = sqliteTable(
     // unique tasks: at most one task of a name holds a key while its scope lasts (a slot is
     // released by setting it NULL); partial, so tasks without a key cost no index entry
     uniqueIndex('idx_task_unique').on(t.name, t.unique_slot).where(sql`unique_slot IS NOT NULL`),
+    // timed waits (docs/behaviour.md#durable-sleep): the wake sweep's due rows and the earliest
+    // one; partial, so only a task in a timed wait has an entry
+    index('idx_task_wake').on(t.wake_at).where(sql`wake_at IS NOT NULL`),
   ],
 );
 
@@ -185,4 +191,19 @@ export const workers = sqliteTable(
     index('idx_task_workers_status_expires').on(t.status, t.expires_at),
     index('idx_task_workers_pod_status').on(t.pod_id, t.status),
   ],
+);
+
+/** `taskmill_task_signals`: signals sent to tasks (docs/behaviour.md#signals), consumed by a wait of their name. */
+export const taskSignals = sqliteTable(
+  'taskmill_task_signals',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    task_id: integer('task_id').notNull(),
+    name: text('name').notNull(),
+    data: text('data'),
+    sent_at: integer('sent_at').notNull(),
+    consumed_at: integer('consumed_at'),
+  },
+  // a wait takes the task's oldest kept signal of a name; retention deletes by task
+  (t) => [index('idx_task_signals_task_name').on(t.task_id, t.name, t.id)],
 );

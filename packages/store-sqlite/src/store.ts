@@ -8,6 +8,7 @@ import * as queries from './queries.js';
 import * as retention from './retention.js';
 import * as sweep from './sweep.js';
 import * as taskRows from './task-rows.js';
+import * as waits from './waits.js';
 import * as workers from './workers.js';
 import { SqliteConnection, type SqliteStoreOptions } from './connection.js';
 import { checkSchema, migrate } from './migrate.js';
@@ -15,7 +16,7 @@ import { Transactions } from './transaction.js';
 import { sqliteWithin } from './within.js';
 
 /** This store's SQL, one module per topic; the kit binds it to a connection or transaction. */
-const SQL = { ...claim, ...eventFeed, ...names, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...workers };
+const SQL = { ...claim, ...eventFeed, ...names, ...notify, ...queries, ...retention, ...sweep, ...taskRows, ...waits, ...workers };
 
 /**
  * Create a SQLite store. Accepts `sqlite:<path>`, `sqlite:///abs/path.db`, `sqlite::memory:` (a

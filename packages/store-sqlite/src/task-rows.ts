@@ -161,6 +161,9 @@ const PATCH_KINDS: Record<keyof TaskPatch, 'number' | 'string' | 'bytes'> = {
   retry_max_interval: 'number',
   retry_jitter: 'number',
   concurrency_key: 'string',
+  wake_at: 'number',
+  awaited_signal: 'string',
+  received_signal: 'string',
 };
 const KINDS = TASK_PATCH_COLUMNS.map((column) => PATCH_KINDS[column]);
 

@@ -227,4 +227,43 @@ describe('migrations bookkeeping', () => {
       expect((bookkeeping(db) as { hash: string }[]).map((row) => row.hash)).toEqual(migrations.map((m) => m.hash));
     });
   });
+  it('upgrades a file of migration 0005 in place: a task suspended before it keeps waiting, and sleeps and signals work', async () => {
+    const file = tempFile();
+    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+    const added = migrations.findIndex((migration) => migration.sql.some((statement) => statement.includes('taskmill_task_signals')));
+    expect(added).toBeGreaterThan(0);
+    // columns added in place and a new table: no table rebuild (`__new_`) on upgrade
+    expect(migrations[added].sql.join('\n')).not.toMatch(/__new_|DROP TABLE/);
+    const db = new Database(file);
+    db.exec('CREATE TABLE "taskmill_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+    for (const migration of migrations.slice(0, added)) {
+      for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
+      db.prepare('INSERT INTO "taskmill_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
+    }
+    const old = Number(
+      db
+        .prepare(`INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time, timeout, max_retries, suspend_reason) VALUES ('old', 'async', 1000, 'suspended', 1000, 60, 1, 'review')`)
+        .run().lastInsertRowid,
+    );
+    db.close();
+
+    const store = createSqliteStore({ path: file });
+    await store.setup();
+    expect(await store.getTask(old)).toMatchObject({ id: old, status: 'suspended', wake_at: null, awaited_signal: null, received_signal: null });
+    expect(await store.wakeDueTasks({ now: 10_000, limit: 10 })).toEqual({ woken: [], next_wake_at: null });
+    expect(await store.sendSignal(old, 'go', '1', 2000)).toMatchObject({ resumed: false });
+    const [id] = await store.createTasks(
+      [{ name: 'new', type: 'async', payload: null, priority: 0, tag: null, next_run_time: 2000, timeout: 60, max_retries: 1, retry_interval: 0, cron_expr: null, cron_tz: null, retry_backoff: 'fixed', retry_max_interval: null, retry_jitter: 0, unique_key: null, unique_scope: null, unique_until: null, trace_context: null, concurrency_key: null }],
+      2000,
+    );
+    const [claimed] = await store.claimTasks({ worker_id: 'w1', now: 2000, limit: 1, names: ['new'] });
+    await store.finishAttempt({ task_id: id, worker_id: 'w1', attempt: claimed.attempt }, { kind: 'sleep', wake_at: 3000 }, 2001);
+    expect(await store.wakeDueTasks({ now: 3000, limit: 10 })).toEqual({ woken: [id], next_wake_at: null });
+    await store.close();
+    read(file, (db) => {
+      expect(db.prepare(`SELECT status, stage FROM taskmill_tasks WHERE id = ?`).get(id)).toEqual({ status: 'pending', stage: 1 });
+      expect(db.prepare(`SELECT task_id, name, data FROM taskmill_task_signals`).all()).toEqual([{ task_id: old, name: 'go', data: '1' }]);
+      expect((bookkeeping(db) as { hash: string }[]).map((row) => row.hash)).toEqual(migrations.map((m) => m.hash));
+    });
+  });
 });

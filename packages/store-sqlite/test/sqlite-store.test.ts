@@ -117,6 +117,7 @@ describe('opening', () => {
       'taskmill_paused_names',
       'taskmill_task_attempts',
       'taskmill_task_events',
+      'taskmill_task_signals',
       'taskmill_tasks',
       'taskmill_workers',
     ]);

@@ -1,4 +1,4 @@
-import { decodeAttempt, decodeEvent, decodeTask, decodeWorker } from '@taskmill/store-kit';
+import { decodeAttempt, decodeEvent, decodeSignal, decodeTask, decodeWorker, type SignalRow } from '@taskmill/store-kit';
 import {
   type Store,
   type Task,
@@ -15,6 +15,7 @@ export interface RawSnapshot {
   events: Record<string, unknown>[];
   attempts: Record<string, unknown>[];
   workers: Record<string, unknown>[];
+  signals: Record<string, unknown>[];
 }
 
 /**
@@ -61,6 +62,11 @@ export class BackDoor {
     return (await this.harness.rawRows(store, 'taskmill_workers', where)).map(decodeWorker);
   }
 
+  /** Decoded signal rows (docs/behaviour.md#signals) in id order. */
+  async signals(store: Store, where?: Record<string, unknown>): Promise<SignalRow[]> {
+    return (await this.harness.rawRows(store, 'taskmill_task_signals', where)).map(decodeSignal);
+  }
+
   /** Insert a raw row, bypassing the store. */
   async insert(store: Store, table: 'taskmill_tasks' | 'taskmill_task_events' | 'taskmill_task_attempts' | 'taskmill_workers', row: Record<string, unknown>): Promise<void> {
     await this.harness.insertRaw(store, table, row);
@@ -73,6 +79,7 @@ export class BackDoor {
       events: await this.harness.rawRows(store, 'taskmill_task_events'),
       attempts: await this.harness.rawRows(store, 'taskmill_task_attempts'),
       workers: await this.harness.rawRows(store, 'taskmill_workers'),
+      signals: await this.harness.rawRows(store, 'taskmill_task_signals'),
     };
   }
 }

@@ -30,6 +30,7 @@ import { defineUniqueTests } from './suites/unique.js';
 import { defineDebounceTests } from './suites/debounce.js';
 import { defineScheduleTests } from './suites/schedules.js';
 import { defineEventFeedTests } from './suites/event-feed.js';
+import { defineWaitTests } from './suites/waits.js';
 
 /**
  * Declare the Store conformance suite (docs/store-authors.md#the-conformance-suite) for one store, inside vitest.
@@ -79,5 +80,6 @@ export function runStoreConformance(storeName: string, harness: ConformanceHarne
     defineDebounceTests(ctx);
     defineScheduleTests(ctx);
     defineEventFeedTests(ctx);
+    defineWaitTests(ctx);
   });
 }

@@ -1,5 +1,6 @@
 import { TASK_ACTION_SPECS, type Store, type TaskAction, type TaskId } from '@taskmill/contracts';
-import { runCascadeCancel, runTaskAction, type Clock } from '@taskmill/core';
+import { checkSignal, runCascadeCancel, runTaskAction, sendTaskSignal, type Clock } from '@taskmill/core';
+import { UsageError } from '../exit-codes.js';
 import { cell, time } from '../format.js';
 import { json } from '../output.js';
 
@@ -41,4 +42,25 @@ export async function controlName(
   const resumed = await store.resumeName(name, { by: options.by ?? null }, clock.now());
   if (options.json) return json({ changed: resumed });
   return resumed ? `Name ${cell(name)} resumed: workers claim its tasks again.\n` : `Name ${cell(name)} was not paused.\n`;
+}
+
+/**
+ * `taskmill signal <id> <name> [--data <json>]`: send a signal to a task (docs/behaviour.md#signals)
+ * through the dispatcher a TaskManager's `signal()` uses, on the database's clock. Data that is not
+ * JSON text, a bad id or name is a usage error and nothing is written; an unknown task exits 4, a
+ * finished one 1.
+ */
+export async function signal(store: Store, id: string, name: string, options: { json?: boolean; data?: string }, clock: Clock): Promise<string> {
+  let data: unknown;
+  if (options.data !== undefined) {
+    try {
+      data = JSON.parse(options.data);
+    } catch (error) {
+      throw new UsageError(`--data is not JSON: ${(error as Error).message}`);
+    }
+  }
+  const sent = await sendTaskSignal(store, checkSignal(id, name, data), clock.now());
+  if (options.json) return json(sent);
+  const what = sent.resumed ? 'it was waiting for it and resumed' : 'kept until the task waits for it';
+  return `Signal ${cell(name)} (#${sent.signal_id}) sent to task ${id}: ${what}.\n`;
 }

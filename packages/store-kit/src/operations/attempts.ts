@@ -30,6 +30,7 @@ import { holdsFence } from '../fence.js';
 import { runSteps } from '../step-programs.js';
 import { apply } from './apply.js';
 import { insertChildren } from './create.js';
+import { takeSignal } from './waits.js';
 
 /*
  * A worker's operations on its attempts: claiming, finishing, heartbeats and notes
@@ -213,6 +214,10 @@ export async function finishAttempt(tx: StoreWriter, fence: Fence, outcome: Fini
     const names = outcome.children.map((child) => child.name);
     await apply(tx, [changes.spawn(task, childIds, names, outcome.context, now)], now);
     if (childIds.length > 0) await tx.wake();
+  } else if (outcome.kind === 'wait_signal') {
+    // under the task's row lock, so a signal sent meanwhile is either seen here or sees the wait
+    const ready = await takeSignal(tx, task.id, outcome.name, now);
+    await apply(tx, [changes.waitSignal(task, outcome.name, outcome.timeout_at, outcome.context, ready, now)], now);
   } else {
     await apply(tx, [outcomeChange(task, fence, outcome, now)], now);
   }
@@ -220,7 +225,7 @@ export async function finishAttempt(tx: StoreWriter, fence: Fence, outcome: Fini
 }
 
 /** The one change an outcome other than `spawned` makes to the task it finishes. */
-function outcomeChange(task: Task, fence: Fence, outcome: Exclude<FinishOutcome, { kind: 'spawned' }>, now: number): TaskChange {
+function outcomeChange(task: Task, fence: Fence, outcome: Exclude<FinishOutcome, { kind: 'spawned' | 'wait_signal' }>, now: number): TaskChange {
   switch (outcome.kind) {
     case 'completed':
       return changes.complete(task, outcome.result, now);
@@ -230,6 +235,8 @@ function outcomeChange(task: Task, fence: Fence, outcome: Exclude<FinishOutcome,
       return changes.fail(task, outcome.status, outcome.error, outcome.timeout_type, now, outcome.permanent === true);
     case 'suspended':
       return changes.suspend(task, outcome.reason, outcome.metadata ?? null, outcome.context, now);
+    case 'sleep':
+      return changes.sleep(task, outcome.wake_at, outcome.context, now);
     case 'interrupted':
       return changes.requeue(task, { reason: 'shutdown_timeout', by_worker_id: fence.worker_id, by_pod_id: outcome.by_pod_id ?? null }, now);
   }
@@ -258,11 +265,11 @@ export async function finishAttempts(tx: StoreWriter, items: FinishItem[], now: 
     const task = ids[i] === null ? undefined : locked.get(ids[i]!);
     if (!task) results[i] = { applied: false, task: null, child_ids: [] };
     else if (!holdsFence(task, items[i].fence)) results[i] = { applied: false, task, child_ids: [] };
-    else if (items[i].outcome.kind === 'spawned') spawns.push(i);
+    else if (items[i].outcome.kind === 'spawned' || items[i].outcome.kind === 'wait_signal') spawns.push(i);
     else batch.push(i);
   }
   if (batch.length > 0) {
-    const list = batch.map((i) => outcomeChange(locked.get(ids[i]!)!, items[i].fence, items[i].outcome as Exclude<FinishOutcome, { kind: 'spawned' }>, now));
+    const list = batch.map((i) => outcomeChange(locked.get(ids[i]!)!, items[i].fence, items[i].outcome as Exclude<FinishOutcome, { kind: 'spawned' | 'wait_signal' }>, now));
     await apply(tx, list, now);
     const after = new Map((await tx.lockTasks(batch.map((i) => ids[i]!))).map((task) => [task.id, task]));
     for (const i of batch) results[i] = { applied: true, task: after.get(ids[i]!) ?? null, child_ids: [] };

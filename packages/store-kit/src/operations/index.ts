@@ -15,3 +15,4 @@ export * from './bulk.js';
 export * from './queue-health.js';
 export * from './schedules.js';
 export * from './event-feed.js';
+export * from './waits.js';

@@ -11,6 +11,8 @@ const OUTCOMES: Record<FinishOutcome['kind'], FinishOutcome> = {
   suspended: { kind: 'suspended', reason: 'late', context: Buffer.from('late') },
   spawned: { kind: 'spawned', children: [newChild()], context: Buffer.from('late') },
   interrupted: { kind: 'interrupted', reason: 'shutdown_timeout', by_pod_id: null },
+  sleep: { kind: 'sleep', wake_at: T0 + 99_999 },
+  wait_signal: { kind: 'wait_signal', name: 'late', timeout_at: T0 + 99_999 },
 };
 
 /** Ownership fencing (docs/behaviour.md#fencing, #worker-registry). */
