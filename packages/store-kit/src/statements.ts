@@ -3,7 +3,7 @@ import type { TaskChange } from './changes.js';
 import type { ClaimPlan } from './claim-order.js';
 import type { RawRow } from './codec.js';
 import type { Condition } from './filters.js';
-import type { AttemptFiguresQuery } from './health-figures.js';
+import type { AttemptFiguresQuery, HealthMinuteRow, MinuteFiguresQuery } from './health-figures.js';
 import type { PagedTable, Paging } from './paging.js';
 import type { EventRow, TaskInsert } from './rows-to-write.js';
 
@@ -43,6 +43,10 @@ export interface StoreReader {
    * planner prefers it): rows of the four kinds of AttemptFigureKind, in one statement.
    */
   selectAttemptFigures(q: AttemptFiguresQuery): Promise<RawRow[]>;
+  /** Queue health's minute rows (the kit's minuteFiguresSql) of the attempts of `q.names` with `started_at` in `[q.from, q.to)`, in one statement. */
+  selectMinuteFigures(q: MinuteFiguresQuery): Promise<RawRow[]>;
+  /** Every row of `taskmill_health_minutes` with `from <= minute < to` (epoch minutes), any order. */
+  selectHealthMinutes(from: number, to: number): Promise<RawRow[]>;
 }
 
 /** Writes, inside one transaction opened by {@link StoreDriver.write}. */
@@ -76,6 +80,12 @@ export interface StoreWriter extends StoreReader {
   markCredited(childId: TaskId): Promise<boolean>;
   /** `completed_children + 1` and append `line` to `children_results` of the parent; the parent row after, locked. */
   addChildResult(parentId: TaskId, line: string): Promise<Task | null>;
+  /**
+   * Delete the rows of `taskmill_health_minutes` with `minute < before`, then insert `rows`, each
+   * ignored when its key (minute, name, kind, k) is there already (a concurrent reader filled it:
+   * the same values).
+   */
+  insertHealthMinutes(rows: readonly HealthMinuteRow[], before: number): Promise<void>;
   /** False when the worker's registry row exists and is not `active`; read so a concurrent retire is serialised with the claim. */
   workerMayClaim(workerId: string): Promise<boolean>;
   /**
@@ -186,6 +196,8 @@ export const READER_METHODS = [
   'selectPausedNames',
   'selectDueByName',
   'selectAttemptFigures',
+  'selectMinuteFigures',
+  'selectHealthMinutes',
 ] as const satisfies readonly (keyof StoreReader)[];
 
 /** Method names of {@link StoreWriter}, for binding. */
@@ -200,6 +212,7 @@ export const WRITER_METHODS = [
   'applyChanges',
   'markCredited',
   'addChildResult',
+  'insertHealthMinutes',
   'workerMayClaim',
   'claimCandidates',
   'lockClaimNames',

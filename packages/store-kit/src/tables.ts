@@ -11,6 +11,8 @@ export const TABLES = {
   workers: 'taskmill_workers',
   /** Names paused cluster-wide (docs/behaviour.md#flow-control): one row per paused name. */
   pausedNames: 'taskmill_paused_names',
+  /** Queue health's rollup of closed minutes (docs/behaviour.md#queue-health), filled by the reader. */
+  healthMinutes: 'taskmill_health_minutes',
 } as const;
 
 /**
@@ -119,3 +121,6 @@ export const WORKER_COLUMNS = [
 
 /** Columns of `taskmill_paused_names`. */
 export const PAUSED_NAME_COLUMNS = ['name', 'paused_at', 'paused_by', 'reason'] as const;
+
+/** Columns of `taskmill_health_minutes` (primary key minute, name, kind, k). */
+export const HEALTH_MINUTE_COLUMNS = ['minute', 'name', 'kind', 'k', 'n', 'c', 'f'] as const;

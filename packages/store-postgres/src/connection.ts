@@ -67,6 +67,7 @@ export interface Tables {
   attempts: Fragment;
   workers: Fragment;
   pausedNames: Fragment;
+  healthMinutes: Fragment;
 }
 
 /** The resolved connection of a store: its client, whether it owns it, its schema and tables. */
@@ -151,6 +152,7 @@ export function tablesFor(sql: Queryable, schema: string): Tables {
     attempts: table(TABLES.attempts),
     workers: table(TABLES.workers),
     pausedNames: table(TABLES.pausedNames),
+    healthMinutes: table(TABLES.healthMinutes),
   };
 }
 

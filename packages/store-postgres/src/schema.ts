@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import {
+import { primaryKey,
   bigint,
   bigserial,
   boolean,
@@ -225,3 +225,23 @@ export const pausedNames = pgTable('taskmill_paused_names', {
   paused_by: varchar('paused_by', { length: 255 }),
   reason: text('reason'),
 });
+
+/**
+ * `taskmill_health_minutes`: queue health's rollup of closed minutes (docs/behaviour.md#queue-health),
+ * written by the reader of `getQueueHealth` only (never by a claim or a finish): per minute an
+ * attempt started in (epoch minutes), name, kind and key, the counts of the kit's minute rows; a
+ * `*` row (name '') marks a minute rolled up whole. Rows older than 8 days are deleted by the fill.
+ */
+export const healthMinutes = pgTable(
+  'taskmill_health_minutes',
+  {
+    minute: bigint('minute', { mode: 'number' }).notNull(),
+    name: varchar('name', { length: 255 }).notNull(),
+    kind: varchar('kind', { length: 1 }).notNull(),
+    k: bigint('k', { mode: 'number' }).notNull(),
+    n: integer('n').notNull(),
+    c: integer('c').notNull(),
+    f: integer('f').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.minute, t.name, t.kind, t.k] })],
+);

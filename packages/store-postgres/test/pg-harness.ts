@@ -14,6 +14,7 @@ const PRIMARY_KEYS: Record<TableName, string> = {
   taskmill_task_attempts: 'id',
   taskmill_workers: 'worker_id',
   taskmill_paused_names: 'name',
+  taskmill_health_minutes: 'minute',
 };
 
 /** A fresh schema name for one store's database. */
