@@ -23,6 +23,17 @@ const MIGRATIONS = (JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.js
 
 const unreachable = await probeServer();
 
+/**
+ * The journal time (`taskmill_migrations.created_at`) of the migration whose tag ends with `_${name}`:
+ * upgrade tests find migrations by name, not number, so a migration added after them needs no edit here.
+ */
+function migrationTime(name: string): number {
+  const journal = JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: { tag: string; when: number }[] };
+  const entry = journal.entries.find((e) => e.tag.endsWith(`_${name}`));
+  if (!entry) throw new Error(`no migration named ${name}`);
+  return entry.when;
+}
+
 describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
   let admin: postgres.Sql;
   let schema: string;
@@ -319,8 +330,9 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
     const store = createPostgresStore({ url: PG_URL, schema: name, max: 2 });
     try {
       await store.setup();
-      // back to the schema as migration 0005 left it: undo 0009 (attempt due_at), 0008 (dead_letter), then 0006 (flow control)
+      // back to the schema as migration 0005 left it: undo health_minutes, attempt_due_at, dead_letter, then flow_control
       const at = (t: string) => admin(`${name}.${t}`);
+      await admin`DROP TABLE ${at('taskmill_health_minutes')}`;
       await admin`ALTER TABLE ${at('taskmill_task_attempts')} DROP COLUMN due_at`;
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
       await admin`DROP TABLE ${at('taskmill_paused_names')}`;
@@ -330,7 +342,7 @@ describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreach
       await admin`CREATE INDEX idx_task_attempts_task_open ON ${at('taskmill_task_attempts')} (task_id, attempt DESC) WHERE ended_at IS NULL`;
       await admin`CREATE INDEX idx_task_running_worker ON ${at('taskmill_tasks')} (worker_id) WHERE status = 'running'`;
       await admin`ALTER TABLE ${at('taskmill_task_attempts')} RESET (fillfactor)`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 4)`;
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at >= ${migrationTime('flow_control')}`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time) VALUES ('old', 'async', ${T0}, ${T0})`;
       await admin`INSERT INTO ${at('taskmill_task_attempts')} (task_id, attempt, started_at) VALUES (1, 1, ${T0})`;
 
@@ -371,10 +383,11 @@ describe.skipIf(unreachable !== null)(`postgres dead_letter migration${unreachab
     try {
       await store.setup();
       const at = (t: string) => admin(`${name}.${t}`);
-      // undo 0009 (attempt due_at) and 0008 (dead_letter)
+      // undo health_minutes, attempt_due_at and dead_letter
+      await admin`DROP TABLE ${at('taskmill_health_minutes')}`;
       await admin`ALTER TABLE ${at('taskmill_task_attempts')} DROP COLUMN due_at`;
       await admin`ALTER TABLE ${at('taskmill_tasks')} DROP COLUMN dead_letter`;
-      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at IN (SELECT created_at FROM ${at('taskmill_migrations')} ORDER BY created_at DESC LIMIT 2)`;
+      await admin`DELETE FROM ${at('taskmill_migrations')} WHERE created_at >= ${migrationTime('dead_letter')}`;
       await admin`INSERT INTO ${at('taskmill_tasks')} (name, type, created_at, next_run_time, max_retries) VALUES ('old', 'async', ${T0}, ${T0}, 1)`;
       await admin`INSERT INTO ${at('taskmill_task_attempts')} (task_id, name, attempt, started_at) VALUES (1, 'old', 1, ${T0})`;
 
