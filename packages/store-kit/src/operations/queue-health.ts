@@ -158,25 +158,7 @@ export async function queueHealth(
       bucket.failed += failed;
     }
   }
-  const health: NameHealth[] = names.map((name) => {
-    const t = tallies.get(name) ?? emptyTally();
-    return {
-      name,
-      statuses: counts.get(name)!,
-      pending: counts.get(name)!.pending,
-      due: due.get(name)?.due ?? 0,
-      running: counts.get(name)!.running,
-      failed_last_hour: t.failed_last_hour,
-      oldest_due_at: due.get(name)?.oldest ?? null,
-      started: t.started,
-      completed: t.completed,
-      failed: t.failed,
-      wait_p50: histogramPercentile(t.waits, 50),
-      wait_p95: histogramPercentile(t.waits, 95),
-      run_p50: histogramPercentile(t.runs, 50),
-      run_p95: histogramPercentile(t.runs, 95),
-    };
-  });
+  const health = names.map((name) => nameHealth(name, counts.get(name)!, due.get(name), tallies.get(name) ?? emptyTally()));
   return {
     health: {
       now,
