@@ -18,7 +18,10 @@ export interface QueueHealthQuery {
   now: number;
   /** The window's length in ms: a positive integer, at most 7 days. */
   window_ms: number;
-  /** How many equal buckets the window is cut into: an integer from 1 to 288, dividing `window_ms`. */
+  /**
+   * How many equal buckets the window is cut into: an integer from 1 to 288, dividing `window_ms`. The
+   * buckets end on the first multiple of `window_ms / buckets` at or after `now`.
+   */
   buckets: number;
 }
 
@@ -33,7 +36,7 @@ export interface NameHealth {
   due: number;
   /** Tasks in `running`, now. */
   running: number;
-  /** Attempts that ended `failed` or `timeout` in the hour before `now` (whatever the window). */
+  /** Attempts that ended `failed` or `timeout` in the hour up to `now`: the 60 whole minutes ending with `now`'s minute (whatever the window). */
   failed_last_hour: number;
   /** `next_run_time` of the longest-waiting due task, or null when none is due. */
   oldest_due_at: number | null;
@@ -45,7 +48,7 @@ export interface NameHealth {
   failed: number;
   /**
    * Wait (start − due time) of the attempts with a known due time, or null without any; wait and run
-   * percentiles are nearest-rank over every attempt, of values kept to three significant digits
+   * percentiles are nearest-rank over every attempt, each read as the middle of its bin of at most 5%
    * (docs/behaviour.md#queue-health).
    */
   wait_p50: number | null;
@@ -70,7 +73,7 @@ export interface HealthBucket {
 /** The result of `getQueueHealth`. */
 export interface QueueHealth {
   now: number;
-  /** Start of the window: `now - window_ms`. */
+  /** Start of the window: the first multiple of `bucket_ms` at or after `now`, minus `window_ms` (docs/behaviour.md#queue-health). */
   since: number;
   bucket_ms: number;
   /** Tasks in each status now, of every name (not only of those in `names`), zeros included. */

@@ -566,12 +566,15 @@ describeBackends('live dashboard in Chromium', sharedBackends(), (env) => {
       await env.isolated();
       const store: Store = await env.db().openPeerStore();
       const shot = `${SHOTS}${env.backend.name.replace(/[^a-z0-9]+/gi, '-')}-live`;
-      // known history on the database's clock: in the 15 min window's 1-min buckets (the page is
-      // read within seconds), 3 completions and 2 failures end in bucket 9 and 1 completion in 13
-      const ref = await store.serverTime();
-      await history(store, 'chart', 3, { due: ref - 400_000, start: ref - 340_000, end: ref - 330_000 }, 'completed');
-      await history(store, HOSTILE_NAME, 2, { due: ref - 400_000, start: ref - 340_000, end: ref - 330_000 }, 'failed');
-      await history(store, 'chart', 1, { due: ref - 100_000, start: ref - 95_000, end: ref - 90_000 }, 'completed');
+      // known history on the database's clock: in the 15 min window's 1-min buckets, which end with
+      // the current minute (the page is read within seconds: wait for a minute's first 40 s),
+      // 3 completions and 2 failures end in bucket 9 and 1 completion in 13
+      let ref = 0;
+      await waitFor(async () => (ref = await store.serverTime()) % 60_000 < 40_000, { what: 'the first 40 s of a minute', timeout: 30_000, interval: 250 });
+      const minute = ref - (ref % 60_000);
+      await history(store, 'chart', 3, { due: minute - 355_000, start: minute - 295_000, end: minute - 285_000 }, 'completed');
+      await history(store, HOSTILE_NAME, 2, { due: minute - 355_000, start: minute - 295_000, end: minute - 285_000 }, 'failed');
+      await history(store, 'chart', 1, { due: minute - 60_000, start: minute - 55_000, end: minute - 50_000 }, 'completed');
       const [later] = await store.createTasks([{ ...NEW_TASK, name: 'later', next_run_time: ref + 3_600_000 }], ref);
 
       const dashboard = await serveDashboard({ store, actionsToken: TOKEN, refreshSeconds: 1 });
@@ -591,7 +594,8 @@ describeBackends('live dashboard in Chromium', sharedBackends(), (env) => {
         expect(await chartValues(page, 'chart-completed')).toEqual([...zeros(9), '3', ...zeros(3), '1', '0']);
         expect(await chartValues(page, 'chart-failed')).toEqual([...zeros(9), '2', ...zeros(5)]);
         const waits = await chartValues(page, 'chart-wait');
-        expect([waits[9], waits[13]]).toEqual(['1 min', '5 s']);
+        // a wait is read as the middle of its bin of at most 5% (5,000 ms of [5,000, 5,100) as 5,050)
+        expect([waits[9], waits[13]]).toEqual(['1 min', '5.1 s']);
         expect(waits.filter((w, i) => i !== 9 && i !== 13).every((w) => w === '–')).toBe(true);
         const heights = await page.locator('#chart-completed rect').evaluateAll((all) => all.map((r) => Number(r.getAttribute('height'))));
         expect(heights).toHaveLength(15);
@@ -602,7 +606,7 @@ describeBackends('live dashboard in Chromium', sharedBackends(), (env) => {
 
         // queue health per name; the hostile name is text
         const row = (name: string) => page.locator('#health-rows tr').filter({ has: page.locator('th', { hasText: name }) });
-        expect(await row('chart').locator('td').allTextContents()).toEqual(['0', '0', '0', '0', '', '4', '0', '1 min', '1 min', '10 s', '10 s']);
+        expect(await row('chart').locator('td').allTextContents()).toEqual(['0', '0', '0', '0', '', '4', '0', '1 min', '1 min', '10.5 s', '10.5 s']);
         expect(await row('later').locator('td').allTextContents()).toEqual(['1', '0', '0', '0', '', '0', '0', '', '', '', '']);
         expect(await page.locator('#health-rows th').allTextContents()).toEqual(['chart', HOSTILE_NAME, 'later']);
         const hostileRow = page.locator('#health-rows tr').nth(1);

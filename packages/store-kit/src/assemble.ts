@@ -221,7 +221,10 @@ export function assembleStore(driver: StoreDriver): Store {
 
     getQueueHealth: async (query) => {
       const input = operations.queueHealthInput(query);
-      return read('getQueueHealth', (reader) => operations.queueHealth(reader, input));
+      const { health, fill, before } = await read('getQueueHealth', (reader) => operations.queueHealth(reader, input));
+      // the minutes that became final since the last read go into the rollup (docs/behaviour.md#queue-health)
+      if (fill.length > 0) await write('fillHealthMinutes', (tx) => tx.insertHealthMinutes(fill, before));
+      return health;
     },
 
     // ── retention ──

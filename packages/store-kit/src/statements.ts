@@ -3,7 +3,7 @@ import type { TaskChange } from './changes.js';
 import type { ClaimPlan } from './claim-order.js';
 import type { RawRow } from './codec.js';
 import type { Condition } from './filters.js';
-import type { AttemptFiguresQuery } from './health-figures.js';
+import type { AttemptFiguresQuery, HealthMinuteRow, MinuteFiguresQuery } from './health-figures.js';
 import type { PagedTable, Paging } from './paging.js';
 import type { EventRow, TaskInsert } from './rows-to-write.js';
 
@@ -59,6 +59,10 @@ export interface StoreReader {
    * `task_permanently_failed` event when its status is `permanently_failed` (else null). Any order.
    */
   selectTaskOutcomes(ids: readonly TaskId[]): Promise<RawRow[]>;
+  /** Queue health's minute rows (the kit's minuteFiguresSql) of the attempts of `q.names` with `started_at` in `[q.from, q.to)`, in one statement. */
+  selectMinuteFigures(q: MinuteFiguresQuery): Promise<RawRow[]>;
+  /** Every row of `taskmill_health_minutes` with `from <= minute < to` (epoch minutes), any order. */
+  selectHealthMinutes(from: number, to: number): Promise<RawRow[]>;
 }
 
 /** Writes, inside one transaction opened by {@link StoreDriver.write}. */
@@ -92,6 +96,12 @@ export interface StoreWriter extends StoreReader {
   markCredited(childId: TaskId): Promise<boolean>;
   /** `completed_children + 1` and append `line` to `children_results` of the parent; the parent row after, locked. */
   addChildResult(parentId: TaskId, line: string): Promise<Task | null>;
+  /**
+   * Delete the rows of `taskmill_health_minutes` with `minute < before`, then insert `rows`, each
+   * ignored when its key (minute, name, kind, k) is there already (a concurrent reader filled it:
+   * the same values).
+   */
+  insertHealthMinutes(rows: readonly HealthMinuteRow[], before: number): Promise<void>;
   /** False when the worker's registry row exists and is not `active`; read so a concurrent retire is serialised with the claim. */
   workerMayClaim(workerId: string): Promise<boolean>;
   /**
@@ -216,6 +226,8 @@ export const READER_METHODS = [
   'selectEventsByIds',
   'selectMaxEventId',
   'selectTaskOutcomes',
+  'selectMinuteFigures',
+  'selectHealthMinutes',
 ] as const satisfies readonly (keyof StoreReader)[];
 
 /** Method names of {@link StoreWriter}, for binding. */
@@ -230,6 +242,7 @@ export const WRITER_METHODS = [
   'applyChanges',
   'markCredited',
   'addChildResult',
+  'insertHealthMinutes',
   'workerMayClaim',
   'claimCandidates',
   'lockClaimNames',

@@ -13,6 +13,8 @@ export const TABLES = {
   pausedNames: 'taskmill_paused_names',
   /** Signals sent to tasks (docs/behaviour.md#signals): one row per signal, consumed by a wait of its name. */
   signals: 'taskmill_task_signals',
+  /** Queue health's rollup of closed minutes (docs/behaviour.md#queue-health), filled by the reader. */
+  healthMinutes: 'taskmill_health_minutes',
 } as const;
 
 /**
@@ -135,3 +137,5 @@ export const PAUSED_NAME_COLUMNS = ['name', 'paused_at', 'paused_by', 'reason'] 
  * `consumed_at` (ms) is set by the wait that took the signal, null while it is kept.
  */
 export const SIGNAL_COLUMNS = ['id', 'task_id', 'name', 'data', 'sent_at', 'consumed_at'] as const;
+/** Columns of `taskmill_health_minutes` (primary key minute, name, kind, k). */
+export const HEALTH_MINUTE_COLUMNS = ['minute', 'name', 'kind', 'k', 'n', 'c', 'f'] as const;

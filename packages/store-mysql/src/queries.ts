@@ -1,7 +1,13 @@
 import type { TagStat, TaskStatus } from '@taskmill/contracts';
-import { attemptFiguresSql, TABLES, type AttemptFiguresQuery, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
+import {
+  attemptFiguresSql,
+  minuteFiguresSql,
+  TABLES,
+  type AttemptFiguresQuery,
+  type HealthMinuteRow,
+  type MinuteFiguresQuery, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
 import { pageOrder, pageSlice, where } from './conditions.js';
-import { rows, type Conn } from './transaction.js';
+import { exec, rows, type Conn } from './transaction.js';
 
 /*
  * The read side (docs/behaviour.md#queries): paged task, event and attempt queries and tag statistics. The kit
@@ -62,4 +68,33 @@ export function selectAttemptFigures(conn: Conn, q: AttemptFiguresQuery): Promis
     div: (a, b) => `(${a}) DIV (${b})`,
   });
   return rows(conn, text, params);
+}
+
+/** Queue health's minute rows: the kit's minuteFiguresSql. */
+export function selectMinuteFigures(conn: Conn, q: MinuteFiguresQuery): Promise<RawRow[]> {
+  const params: unknown[] = [];
+  const text = minuteFiguresSql(TABLES.attempts, q, {
+    param: (value) => (params.push(value), '?'),
+    div: (a, b) => `(${a}) DIV (${b})`,
+  });
+  return rows(conn, text, params);
+}
+
+/** Rows of the rollup with `from <= minute < to`, through its primary key; the name's bytes read back as text. */
+export function selectHealthMinutes(conn: Conn, from: number, to: number): Promise<RawRow[]> {
+  return rows(
+    conn,
+    `SELECT minute, CONVERT(name USING utf8mb4) AS name, kind, k, n, c, f FROM ${TABLES.healthMinutes} WHERE minute >= ? AND minute < ?`,
+    [from, to],
+  );
+}
+
+/** Prune the rollup before `before`, then insert its new rows, a key already there kept (`INSERT IGNORE`). */
+export async function insertHealthMinutes(conn: Conn, list: readonly HealthMinuteRow[], before: number): Promise<void> {
+  await exec(conn, `DELETE FROM ${TABLES.healthMinutes} WHERE minute < ?`, [before]);
+  for (let i = 0; i < list.length; i += 1000) {
+    const chunk = list.slice(i, i + 1000);
+    const params = chunk.flatMap((r) => [r.minute, r.name, r.kind, r.k, r.n, r.c, r.f]);
+    await exec(conn, `INSERT IGNORE INTO ${TABLES.healthMinutes} (minute, name, kind, k, n, c, f) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`, params);
+  }
 }

@@ -1,4 +1,4 @@
-import { bigint, boolean, customType, double, index, int, longtext, mysqlTable, text, uniqueIndex, varbinary, varchar } from 'drizzle-orm/mysql-core';
+import { primaryKey, bigint, boolean, customType, double, index, int, longtext, mysqlTable, text, uniqueIndex, varbinary, varchar } from 'drizzle-orm/mysql-core';
 import { sql } from 'drizzle-orm';
 
 /*
@@ -241,4 +241,25 @@ export const taskSignals = mysqlTable(
   },
   // a wait takes the task's oldest kept signal of a name; retention deletes by task
   (t) => [index('idx_task_signals_task_name').on(t.task_id, t.name, t.id)],
+);
+
+/**
+ * `taskmill_health_minutes`: queue health's rollup of closed minutes (docs/behaviour.md#queue-health),
+ * written by the reader of `getQueueHealth` only (never by a claim or a finish): per minute an
+ * attempt started in (epoch minutes), name, kind and key, the counts of the kit's minute rows; a
+ * `*` row (name '') marks a minute rolled up whole. Rows older than 8 days are deleted by the fill.
+ * The name is VARBINARY, as `unique_slot`: a VARCHAR key would hold `a` and `a ` as one.
+ */
+export const healthMinutes = mysqlTable(
+  'taskmill_health_minutes',
+  {
+    minute: bigint('minute', { mode: 'number' }).notNull(),
+    name: varbinary('name', { length: 1020 }).notNull(),
+    kind: varchar('kind', { length: 1 }).notNull(),
+    k: bigint('k', { mode: 'number' }).notNull(),
+    n: int('n').notNull(),
+    c: int('c').notNull(),
+    f: int('f').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.minute, t.name, t.kind, t.k] })],
 );

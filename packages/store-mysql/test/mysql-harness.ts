@@ -109,7 +109,7 @@ export class TestDatabases {
     const db = this.database(store);
     const keys = Object.keys(where);
     const clause = keys.length ? ` WHERE ${keys.map((k) => `${mysql.escapeId(k)} = ?`).join(' AND ')}` : '';
-    const pk = table === 'taskmill_workers' ? 'worker_id' : 'id';
+    const pk = table === 'taskmill_workers' ? 'worker_id' : table === 'taskmill_paused_names' ? 'name' : table === 'taskmill_health_minutes' ? 'minute' : 'id';
     const [rows] = await (await this.conn()).query(
       `SELECT * FROM ${mysql.escapeId(db)}.${mysql.escapeId(table)}${clause} ORDER BY ${pk}`,
       keys.map((k) => where[k]),

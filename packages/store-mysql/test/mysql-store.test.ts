@@ -106,7 +106,7 @@ await describeServer('MySQL store against a server', () => {
       `SELECT table_name AS t, engine AS e, table_collation AS c FROM information_schema.TABLES WHERE table_schema = ? ORDER BY table_name`,
       [db],
     )) as { t: string; e: string; c: string }[];
-    expect(tables.map((t) => t.t).sort()).toEqual(['taskmill_claim_locks', 'taskmill_migrations', 'taskmill_paused_names', 'taskmill_task_attempts', 'taskmill_task_events', 'taskmill_task_signals', 'taskmill_tasks', 'taskmill_workers'].sort());
+    expect(tables.map((t) => t.t).sort()).toEqual(['taskmill_claim_locks', 'taskmill_health_minutes', 'taskmill_migrations', 'taskmill_paused_names', 'taskmill_task_attempts', 'taskmill_task_events', 'taskmill_task_signals', 'taskmill_tasks', 'taskmill_workers'].sort());
     for (const t of tables.filter((t) => t.t !== 'taskmill_migrations')) {
       expect(t.e).toBe('InnoDB');
       expect(t.c).toBe('utf8mb4_bin');

@@ -68,6 +68,7 @@ export interface Tables {
   workers: Fragment;
   pausedNames: Fragment;
   signals: Fragment;
+  healthMinutes: Fragment;
 }
 
 /** The resolved connection of a store: its client, whether it owns it, its schema and tables. */
@@ -153,6 +154,7 @@ export function tablesFor(sql: Queryable, schema: string): Tables {
     workers: table(TABLES.workers),
     pausedNames: table(TABLES.pausedNames),
     signals: table(TABLES.signals),
+    healthMinutes: table(TABLES.healthMinutes),
   };
 }
 

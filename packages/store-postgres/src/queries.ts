@@ -1,5 +1,11 @@
 import type { TagStat, TaskStatus } from '@taskmill/contracts';
-import { attemptFiguresSql, type AttemptFiguresQuery, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
+import {
+  attemptFiguresSql,
+  minuteFiguresSql,
+  type AttemptFiguresQuery,
+  type FiguresDialect,
+  type HealthMinuteRow,
+  type MinuteFiguresQuery, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
 import type { Fragment } from './connection.js';
 import { pageOrder, pageSlice, where } from './conditions.js';
 import type { Db } from './transaction.js';
@@ -49,13 +55,22 @@ export async function selectDueByName(db: Db, now: number): Promise<RawRow[]> {
  * statement), its text spliced with the schema's attempts table and the bound values.
  */
 export async function selectAttemptFigures(db: Db, q: AttemptFiguresQuery): Promise<RawRow[]> {
+  return spliced(db, (d) => attemptFiguresSql('\u0002', q, d));
+}
+
+/** Queue health's minute rows: the kit's minuteFiguresSql, spliced as selectAttemptFigures is. */
+export async function selectMinuteFigures(db: Db, q: MinuteFiguresQuery): Promise<RawRow[]> {
+  return spliced(db, (d) => minuteFiguresSql('\u0002', q, d));
+}
+
+/** The kit's statement text with the schema's attempts table (marked \u0002) and the bound values. */
+async function spliced(db: Db, text: (d: FiguresDialect) => string): Promise<RawRow[]> {
   const { sql } = db;
   const values: (string | number)[] = [];
-  const text = attemptFiguresSql('\u0002', q, {
+  const parts = text({
     param: (value) => `\u0001${values.push(value) - 1}\u0001${typeof value === 'number' ? '::int8' : ''}`,
     div: (a, b) => `(${a}) / (${b})`,
-  });
-  const parts = text.split(/(\u0001\d+\u0001|\u0002)/);
+  }).split(/(\u0001\d+\u0001|\u0002)/);
   const statement = parts.reduce<Fragment>((all, part) => {
     if (part === '\u0002') return sql`${all}${db.t.attempts}`;
     const param = /^\u0001(\d+)\u0001$/.exec(part);
@@ -63,4 +78,19 @@ export async function selectAttemptFigures(db: Db, q: AttemptFiguresQuery): Prom
     return part === '' ? all : sql`${all}${sql.unsafe(part)}`;
   }, sql``);
   return sql`${statement}`;
+}
+
+/** Rows of the rollup with `from <= minute < to`, through its primary key. */
+export async function selectHealthMinutes(db: Db, from: number, to: number): Promise<RawRow[]> {
+  return db.sql`SELECT minute, name, kind, k, n, c, f FROM ${db.t.healthMinutes} WHERE minute >= ${from} AND minute < ${to}`;
+}
+
+/** Prune the rollup before `before`, then insert its new rows, a key already there kept (`ON CONFLICT DO NOTHING`). */
+export async function insertHealthMinutes(db: Db, rows: readonly HealthMinuteRow[], before: number): Promise<void> {
+  const { sql } = db;
+  await sql`DELETE FROM ${db.t.healthMinutes} WHERE minute < ${before}`;
+  for (let i = 0; i < rows.length; i += 1000) {
+    const chunk = rows.slice(i, i + 1000).map((r) => ({ ...r }));
+    await sql`INSERT INTO ${db.t.healthMinutes} ${sql(chunk, 'minute', 'name', 'kind', 'k', 'n', 'c', 'f')} ON CONFLICT DO NOTHING`;
+  }
 }

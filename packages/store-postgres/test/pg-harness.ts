@@ -20,6 +20,7 @@ const PRIMARY_KEYS: Record<TableName, string> = {
   taskmill_workers: 'worker_id',
   taskmill_paused_names: 'name',
   taskmill_task_signals: 'id',
+  taskmill_health_minutes: 'minute',
 };
 
 /** A fresh schema name for one store's database. */

@@ -87,6 +87,7 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
     const tables = await admin`
       SELECT table_name FROM information_schema.tables WHERE table_schema = ${name} ORDER BY table_name`;
     expect(tables.map((r) => r.table_name)).toEqual([
+      'taskmill_health_minutes',
       'taskmill_migrations',
       'taskmill_paused_names',
       'taskmill_task_attempts',

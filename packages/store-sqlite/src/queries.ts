@@ -1,5 +1,11 @@
 import type { TagStat, TaskStatus } from '@taskmill/contracts';
-import { attemptFiguresSql, TABLES, type AttemptFiguresQuery, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
+import {
+  attemptFiguresSql,
+  minuteFiguresSql,
+  TABLES,
+  type AttemptFiguresQuery,
+  type HealthMinuteRow,
+  type MinuteFiguresQuery, type Condition, type PagedTable, type Paging, type RawRow } from '@taskmill/store-kit';
 import { pageSlice, where } from './conditions.js';
 import type { Param, SqliteConnection } from './connection.js';
 
@@ -58,4 +64,30 @@ export async function selectAttemptFigures(sql: SqliteConnection, q: AttemptFigu
     div: (a, b) => `CAST((${a}) / (${b}) AS INTEGER)`,
   });
   return sql.all(text, ...params);
+}
+
+const MINUTE_DIALECT = (params: Param[]) => ({
+  param: (value: string | number) => (params.push(value), '?'),
+  div: (a: string, b: string) => `CAST((${a}) / (${b}) AS INTEGER)`,
+});
+
+/** Queue health's minute rows: the kit's minuteFiguresSql. */
+export async function selectMinuteFigures(sql: SqliteConnection, q: MinuteFiguresQuery): Promise<RawRow[]> {
+  const params: Param[] = [];
+  return sql.all(minuteFiguresSql(TABLES.attempts, q, MINUTE_DIALECT(params)), ...params);
+}
+
+/** Rows of the rollup with `from <= minute < to`, through its primary key. */
+export async function selectHealthMinutes(sql: SqliteConnection, from: number, to: number): Promise<RawRow[]> {
+  return sql.all(`SELECT minute, name, kind, k, n, c, f FROM ${TABLES.healthMinutes} WHERE minute >= ? AND minute < ?`, from, to);
+}
+
+/** Prune the rollup before `before`, then insert its new rows, a key already there kept (`INSERT OR IGNORE`). */
+export async function insertHealthMinutes(sql: SqliteConnection, rows: readonly HealthMinuteRow[], before: number): Promise<void> {
+  sql.write(`DELETE FROM ${TABLES.healthMinutes} WHERE minute < ?`, [before]);
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    const params: Param[] = chunk.flatMap((r) => [r.minute, r.name, r.kind, r.k, r.n, r.c, r.f]);
+    sql.write(`INSERT OR IGNORE INTO ${TABLES.healthMinutes} (minute, name, kind, k, n, c, f) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')}`, params);
+  }
 }

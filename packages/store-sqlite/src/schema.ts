@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { blob, check, index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { primaryKey, blob, check, index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /*
  * The drizzle schema of the SQLite store: the tables of docs/behaviour.md#schema with the names of
@@ -206,4 +206,24 @@ export const taskSignals = sqliteTable(
   },
   // a wait takes the task's oldest kept signal of a name; retention deletes by task
   (t) => [index('idx_task_signals_task_name').on(t.task_id, t.name, t.id)],
+);
+
+/**
+ * `taskmill_health_minutes`: queue health's rollup of closed minutes (docs/behaviour.md#queue-health),
+ * written by the reader of `getQueueHealth` only (never by a claim or a finish): per minute an
+ * attempt started in (epoch minutes), name, kind and key, the counts of the kit's minute rows; a
+ * `*` row (name '') marks a minute rolled up whole. Rows older than 8 days are deleted by the fill.
+ */
+export const healthMinutes = sqliteTable(
+  'taskmill_health_minutes',
+  {
+    minute: integer('minute').notNull(),
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    k: integer('k').notNull(),
+    n: integer('n').notNull(),
+    c: integer('c').notNull(),
+    f: integer('f').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.minute, t.name, t.kind, t.k] })],
 );

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import type { Store } from '@taskmill/contracts';
-import { ATTEMPT_COLUMNS, EVENT_COLUMNS, PAUSED_NAME_COLUMNS, SIGNAL_COLUMNS, TASK_COLUMNS, WORKER_COLUMNS } from '@taskmill/store-kit';
+import { ATTEMPT_COLUMNS, EVENT_COLUMNS, HEALTH_MINUTE_COLUMNS, PAUSED_NAME_COLUMNS, SIGNAL_COLUMNS, TASK_COLUMNS, WORKER_COLUMNS } from '@taskmill/store-kit';
 import type { AppTransaction, BadHandle, ConformanceHarness, TableName } from '@taskmill/store-testkit';
 import { createSqliteStore } from '../src/index.js';
 
@@ -15,6 +15,7 @@ const COLUMNS: Record<TableName, { columns: readonly string[]; pk: string }> = {
   taskmill_workers: { columns: WORKER_COLUMNS, pk: 'worker_id' },
   taskmill_paused_names: { columns: PAUSED_NAME_COLUMNS, pk: 'name' },
   taskmill_task_signals: { columns: SIGNAL_COLUMNS, pk: 'id' },
+  taskmill_health_minutes: { columns: HEALTH_MINUTE_COLUMNS, pk: 'minute' },
 };
 
 /** The keys of `values`, each checked to be a column of `table`. */

@@ -113,6 +113,7 @@ describe('opening', () => {
     expect(db.prepare('SELECT COUNT(*) AS n FROM taskmill_migrations').get()).toEqual({ n: MIGRATIONS });
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'taskmill_%' ORDER BY name`).all();
     expect(tables.map((row) => (row as { name: string }).name)).toEqual([
+      'taskmill_health_minutes',
       'taskmill_migrations',
       'taskmill_paused_names',
       'taskmill_task_attempts',
