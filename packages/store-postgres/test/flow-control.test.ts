@@ -23,17 +23,6 @@ const MIGRATIONS = (JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.js
 
 const unreachable = await probeServer();
 
-/**
- * The journal time (`taskmill_migrations.created_at`) of the migration whose tag ends with `_${name}`:
- * upgrade tests find migrations by name, not number, so a migration added after them needs no edit here.
- */
-function migrationTime(name: string): number {
-  const journal = JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: { tag: string; when: number }[] };
-  const entry = journal.entries.find((e) => e.tag.endsWith(`_${name}`));
-  if (!entry) throw new Error(`no migration named ${name}`);
-  return entry.when;
-}
-
 describe.skipIf(unreachable !== null)(`postgres flow-control statements${unreachable ? ` [skipped: ${unreachable}]` : ''}`, () => {
   let admin: postgres.Sql;
   let schema: string;
