@@ -80,6 +80,17 @@ interface Tally {
 
 const emptyTally = (): Tally => ({ started: 0, completed: 0, failed: 0, failed_last_hour: 0, waits: new Map(), runs: new Map() });
 
+/** The tally of a name in `tallies`, added empty on first use. */
+const tallyIn = (tallies: Map<string, Tally>) => (name: string): Tally => {
+  let tally = tallies.get(name);
+  if (!tally) tallies.set(name, (tally = emptyTally()));
+  return tally;
+};
+
+/** `count` empty buckets of `bucketMs` from `since`, each with its wait histogram. */
+const emptyBuckets = (since: number, bucketMs: number, count: number): (HealthBucket & { waits: Map<number, number> })[] =>
+  Array.from({ length: count }, (_, i) => ({ start: since + i * bucketMs, completed: 0, failed: 0, wait_p50: null, waits: new Map() }));
+
 /** The health of every name with tasks, the window's buckets, and the rollup rows to write (`fill`, pruning minutes before `before`). */
 export async function queueHealth(
   reader: StoreReader,
@@ -115,20 +126,8 @@ export async function queueHealth(
 
   const due = new Map(dueRows.map((r) => [String(r.name), { due: Number(r.due), oldest: num(r.oldest_due_at) }]));
   const tallies = new Map<string, Tally>();
-  const tallyOf = (name: string) => {
-    const found = tallies.get(name);
-    if (found) return found;
-    const tally = emptyTally();
-    tallies.set(name, tally);
-    return tally;
-  };
-  const buckets: (HealthBucket & { waits: Map<number, number> })[] = Array.from({ length: count }, (_, i) => ({
-    start: since + i * bucketMs,
-    completed: 0,
-    failed: 0,
-    wait_p50: null,
-    waits: new Map(),
-  }));
+  const tallyOf = tallyIn(tallies);
+  const buckets = emptyBuckets(since, bucketMs, count);
   // an attempt that ended at `now` itself falls in the last bucket
   const bucketAt = (index: number) => (index < 0 ? null : buckets[Math.min(count - 1, index)]);
   for (const row of rows) {
@@ -283,20 +282,8 @@ function fold(rows: readonly MinuteRow[], ctx: FoldContext): QueueHealth {
   const { now, since, bucketMs, count, hourFrom, names } = ctx;
   const wanted = new Set(names);
   const tallies = new Map<string, Tally>();
-  const tallyOf = (name: string) => {
-    const found = tallies.get(name);
-    if (found) return found;
-    const tally = emptyTally();
-    tallies.set(name, tally);
-    return tally;
-  };
-  const buckets: (HealthBucket & { waits: Map<number, number> })[] = Array.from({ length: count }, (_, i) => ({
-    start: since + i * bucketMs,
-    completed: 0,
-    failed: 0,
-    wait_p50: null,
-    waits: new Map(),
-  }));
+  const tallyOf = tallyIn(tallies);
+  const buckets = emptyBuckets(since, bucketMs, count);
   const bucketOf = (minute: number) => buckets[Math.min(count - 1, Math.floor((minute * HEALTH_MINUTE_MS - since) / bucketMs))];
   for (const row of rows) {
     if (!wanted.has(row.name)) continue;
