@@ -21,12 +21,21 @@ export function checkContext(context: unknown): Uint8Array | undefined {
  * Returned by a handler to park its task as `suspended` until `resumeTask()` (human in the
  * loop). Build it with `task.suspend({...})` or `new Suspension({...})`.
  */
+/**
+ * Suspend reasons whose tasks are woken by the store (docs/behaviour.md#durable-sleep, #signals):
+ * only `Sleep` and `SignalWait` may set them, since a plain suspension carries no wake time or
+ * signal name and would wait for ever.
+ */
+const STORE_WOKEN_REASONS = new Set(['sleep', 'signal']);
+/** Passed by this module's subclasses that set a reason of {@link STORE_WOKEN_REASONS}. */
+const OWN_REASON = Symbol('own suspend reason');
+
 export class Suspension {
   readonly reason: string;
   readonly metadata: Record<string, unknown> | undefined;
   readonly context: Uint8Array | undefined;
 
-  constructor(options: SuspensionOptions) {
+  constructor(options: SuspensionOptions, own?: typeof OWN_REASON) {
     if (!isPlainObject(options) || typeof options.reason !== 'string' || options.reason.trim() === '') {
       throw new ValidationError('Suspension requires a non-empty reason');
     }
@@ -36,6 +45,9 @@ export class Suspension {
     const reason = assertStorableText(options.reason.trim(), 'Suspension reason');
     // a VARCHAR(255) column on PostgreSQL
     if (reason.length > LIMITS.max_name_length) throw new ValidationError(`Suspension reason must be at most ${LIMITS.max_name_length} characters`);
+    if (own !== OWN_REASON && STORE_WOKEN_REASONS.has(reason)) {
+      throw new ValidationError(`Suspension reason '${reason}' is reserved: use task.${reason === 'sleep' ? 'sleep()' : 'waitForSignal()'}`);
+    }
     this.reason = reason;
     this.metadata = options.metadata;
     this.context = checkContext(options.context);
@@ -99,7 +111,7 @@ export class Sleep extends Suspension {
 
   constructor(duration: number | Date, options: SleepOptions = {}) {
     if (!isPlainObject(options)) throw new ValidationError('Sleep options must be an object');
-    super({ reason: 'sleep', context: checkContext(options.context) });
+    super({ reason: 'sleep', context: checkContext(options.context) }, OWN_REASON);
     if (duration instanceof Date) {
       const time = duration.getTime();
       if (!Number.isFinite(time)) throw new ValidationError('Sleep date must be a valid Date');
@@ -151,7 +163,7 @@ export class SignalWait extends Suspension {
 
   constructor(name: string, options: SignalWaitOptions = {}) {
     if (!isPlainObject(options)) throw new ValidationError('waitForSignal options must be an object');
-    super({ reason: 'signal', context: checkContext(options.context) });
+    super({ reason: 'signal', context: checkContext(options.context) }, OWN_REASON);
     this.name = checkSignalName(name);
     const timeout = options.timeout;
     if (timeout === undefined) {

@@ -203,6 +203,16 @@ describeBackends('signals', backends(), (env) => {
     for (const id of ids) expect((await waitForStatus(tm, id, 'permanently_failed')).error).toMatch(/^ValidationError: Signal/);
   });
 
+  env.test("task.suspend() refuses the reasons 'sleep' and 'signal' (a plain suspension has no wake time or signal name)", async () => {
+    const tm = await env.isolated();
+    tm.use('fake', { handler: (task) => task.suspend({ reason: (task.payload as { reason: string }).reason }), max_retries: 1 });
+    const ids = await tm.asyncMany(['sleep', 'signal', ' sleep '].map((reason) => ({ name: 'fake', payload: { reason } })));
+    const other = await tm.async('fake', { reason: 'review' });
+    await tm.start();
+    for (const id of ids) expect((await waitForStatus(tm, id, 'permanently_failed')).error).toMatch(/^ValidationError: Suspension reason '(sleep|signal)' is reserved/);
+    expect(await waitForStatus(tm, other, 'suspended')).toMatchObject({ suspend_reason: 'review' });
+  });
+
   env.test('a signal racing the suspension that waits for it, from another connection, is never lost (many rounds)', async () => {
     const tm = await env.isolated({ max_concurrent_tasks: 4 });
     const sender = env.backend.name === 'sqlite-memory' ? tm : new TaskManager({ dbConnection: await env.db().peerConnection(), ...FAST });
