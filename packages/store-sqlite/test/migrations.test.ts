@@ -40,6 +40,27 @@ function legacyDatabase(file: string): { hash: string; taskId: number } {
   return { hash: first.hash, taskId: Number(info.lastInsertRowid) };
 }
 
+
+/**
+ * A new database file as the store left it just before the first migration whose SQL contains
+ * `marker` (found by content, not number, so migrations added later do not move it): every
+ * earlier migration applied and recorded the way migrate.ts records them. That migration must be
+ * additive: columns added and indexes or tables created, no table rebuilt (drizzle-kit copies a
+ * table it cannot ALTER into `__new_<table>` and drops the old one). The database is left open.
+ */
+function databaseBefore(file: string, marker: string): { db: Database.Database; migrations: ReturnType<typeof readMigrationFiles> } {
+  const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
+  const added = migrations.findIndex((migration) => migration.sql.some((statement) => statement.includes(marker)));
+  expect(added).toBeGreaterThan(0);
+  expect(migrations[added].sql.join('\n')).not.toMatch(/__new_|DROP TABLE/);
+  const db = new Database(file);
+  db.exec('CREATE TABLE "taskmill_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)');
+  for (const migration of migrations.slice(0, added)) {
+    for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
+    db.prepare('INSERT INTO "taskmill_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
+  }
+  return { db, migrations };
+}
 function read<T>(file: string, fn: (db: Database.Database) => T): T {
   const db = new Database(file, { readonly: true });
   try {
@@ -114,21 +135,9 @@ describe('migrations bookkeeping', () => {
     });
   });
 
-  it('upgrades a file of the previous migration (0003) in place: old rows kept with NULL key and attempt name, flow control works', async () => {
+  it('upgrades a file of the version before flow control in place: old rows kept with NULL key and attempt name, flow control works', async () => {
     const file = tempFile();
-    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
-    const before = migrations.findIndex((migration) => migration.sql.some((statement) => statement.includes('taskmill_paused_names')));
-    expect(before).toBeGreaterThan(0);
-    // additive: columns added and indexes created, no table rebuilt (drizzle-kit copies a table it
-    // cannot ALTER into `__new_<table>` and drops the old one)
-    expect(migrations[before].sql.join('\n')).not.toMatch(/__new_|DROP TABLE/);
-    // the store as it was before that migration: everything earlier applied and recorded by migrate.ts
-    const db = new Database(file);
-    db.exec('CREATE TABLE "taskmill_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)');
-    for (const migration of migrations.slice(0, before)) {
-      for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
-      db.prepare('INSERT INTO "taskmill_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
-    }
+    const { db, migrations } = databaseBefore(file, 'taskmill_paused_names');
     const old = Number(
       db
         .prepare(
@@ -161,17 +170,7 @@ describe('migrations bookkeeping', () => {
 
   it('upgrades a file of the version before flows in place: old children get a NULL on_failure (continue), and rules work', async () => {
     const file = tempFile();
-    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
-    // found by content, not number: migrations added later do not move it
-    const added = migrations.findIndex((migration) => migration.sql.some((statement) => statement.includes('`on_failure`')));
-    expect(added).toBeGreaterThan(0);
-    expect(migrations[added].sql.join('\n')).not.toMatch(/__new_|DROP TABLE/);
-    const db = new Database(file);
-    db.exec('CREATE TABLE "taskmill_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)');
-    for (const migration of migrations.slice(0, added)) {
-      for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
-      db.prepare('INSERT INTO "taskmill_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
-    }
+    const { db, migrations } = databaseBefore(file, '`on_failure`');
     db.exec(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, timeout, max_retries, suspend_reason, total_children) VALUES (1, 'parent', 'async', 1000, 'suspended', 1000, 60, 1, 'awaiting_subtasks', 1)`);
     db.exec(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, timeout, max_retries, root_id, parent_id) VALUES (2, 'old-child', 'async', 1000, 'pending', 1000, 60, 1, 1, 1)`);
     db.close();
@@ -194,18 +193,9 @@ describe('migrations bookkeeping', () => {
     read(file, (db) => expect((bookkeeping(db) as { hash: string }[]).map((row) => row.hash)).toEqual(migrations.map((m) => m.hash)));
   });
 
-  it('upgrades a file of migration 0004 in place: old rows get a NULL dead_letter, and dead letters work', async () => {
+  it('upgrades a file of the version before dead letters in place: old rows get a NULL dead_letter, and dead letters work', async () => {
     const file = tempFile();
-    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
-    const added = migrations.findIndex((migration) => migration.sql.some((statement) => statement.includes('`dead_letter`')));
-    expect(added).toBeGreaterThan(0);
-    expect(migrations[added].sql.join('\n')).not.toMatch(/__new_|DROP TABLE/);
-    const db = new Database(file);
-    db.exec('CREATE TABLE "taskmill_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)');
-    for (const migration of migrations.slice(0, added)) {
-      for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
-      db.prepare('INSERT INTO "taskmill_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
-    }
+    const { db, migrations } = databaseBefore(file, '`dead_letter`');
     const old = Number(
       db.prepare(`INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time, timeout, max_retries) VALUES ('old', 'async', 1000, 'pending', 1000, 60, 1)`).run()
         .lastInsertRowid,
@@ -227,19 +217,9 @@ describe('migrations bookkeeping', () => {
       expect((bookkeeping(db) as { hash: string }[]).map((row) => row.hash)).toEqual(migrations.map((m) => m.hash));
     });
   });
-  it('upgrades a file of migration 0005 in place: a task suspended before it keeps waiting, and sleeps and signals work', async () => {
+  it('upgrades a file of the version before waits and signals in place: a task suspended before it keeps waiting, and sleeps and signals work', async () => {
     const file = tempFile();
-    const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
-    const added = migrations.findIndex((migration) => migration.sql.some((statement) => statement.includes('taskmill_task_signals')));
-    expect(added).toBeGreaterThan(0);
-    // columns added in place and a new table: no table rebuild (`__new_`) on upgrade
-    expect(migrations[added].sql.join('\n')).not.toMatch(/__new_|DROP TABLE/);
-    const db = new Database(file);
-    db.exec('CREATE TABLE "taskmill_migrations" (id INTEGER PRIMARY KEY, hash text NOT NULL, created_at numeric)');
-    for (const migration of migrations.slice(0, added)) {
-      for (const statement of migration.sql) if (statement.trim() !== '') db.exec(statement);
-      db.prepare('INSERT INTO "taskmill_migrations" ("hash", "created_at") VALUES (?, ?)').run(migration.hash, migration.folderMillis);
-    }
+    const { db, migrations } = databaseBefore(file, 'taskmill_task_signals');
     const old = Number(
       db
         .prepare(`INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time, timeout, max_retries, suspend_reason) VALUES ('old', 'async', 1000, 'suspended', 1000, 60, 1, 'review')`)
