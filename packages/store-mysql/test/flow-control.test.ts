@@ -22,6 +22,32 @@ import { adminOptions, describeServer, TestDatabases, urlFor } from './mysql-har
  * Their plans on a large queue are in flow-control-plans.test.ts.
  */
 
+/**
+ * Migrate database `db` to the version just before the first migration whose SQL contains `marker`
+ * (found by content, not number, so migrations added later do not move it), then run `seed` on a
+ * connection to it: rows as an older store left them, for the upgrade tests.
+ */
+async function migrateBefore(db: string, marker: string, seed: (pool: mysql.Pool) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'tm-migrations-'));
+  try {
+    cpSync(new URL('../drizzle', import.meta.url), dir, { recursive: true });
+    const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
+    const adds = journal.entries.findIndex((entry) => readFileSync(join(dir, `${entry.tag}.sql`), 'utf8').includes(marker));
+    expect(adds).toBeGreaterThan(0);
+    for (const entry of journal.entries.slice(adds)) rmSync(join(dir, `${entry.tag}.sql`));
+    journal.entries = journal.entries.slice(0, adds);
+    writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
+    const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 1 });
+    try {
+      await migrate(drizzle({ client: pool }), { migrationsFolder: dir, migrationsTable: 'taskmill_migrations' });
+      await seed(pool);
+    } finally {
+      await pool.end();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 await describeServer('MySQL flow-control statements', () => {
   const dbs = new TestDatabases();
@@ -337,32 +363,15 @@ await describeServer('MySQL flow-control statements', () => {
     expect((await store.claimBatch({ worker_id: 'w', now: held.retry_at!, limit: 5, names: ['rated'], rate_limits: rate })).tasks).toHaveLength(2);
   });
 
-  it('a database at migration 0006 migrates: existing tasks become claimable unkeyed tasks, existing attempts keep a NULL name', async () => {
+  it('a database of the version before flow control migrates: existing tasks become claimable unkeyed tasks, existing attempts keep a NULL name', async () => {
     const db = await dbs.create();
-    // the migrations folder as it was before flow control
-    const dir = mkdtempSync(join(tmpdir(), 'tm-migrations-'));
-    try {
-      const source = new URL('../drizzle', import.meta.url);
-      cpSync(source, dir, { recursive: true });
-      const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
-      const upTo = journal.entries.findIndex((entry) => entry.tag === '0006_drop_unqueried_indexes');
-      for (const entry of journal.entries.slice(upTo + 1)) rmSync(join(dir, `${entry.tag}.sql`));
-      journal.entries = journal.entries.slice(0, upTo + 1);
-      writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
-      const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 1 });
-      try {
-        await migrate(drizzle({ client: pool }), { migrationsFolder: dir, migrationsTable: 'taskmill_migrations' });
-        await pool.query(
-          `INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time) VALUES ('old', 'async', ?, 'pending', ?), ('old', 'async', ?, 'completed', ?)`,
-          [T0, T0, T0, T0],
-        );
-        await pool.query(`INSERT INTO taskmill_task_attempts (task_id, attempt, started_at) VALUES (2, 1, ?)`, [T0]);
-      } finally {
-        await pool.end();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await migrateBefore(db, '`concurrency_key`', async (pool) => {
+      await pool.query(
+        `INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time) VALUES ('old', 'async', ?, 'pending', ?), ('old', 'async', ?, 'completed', ?)`,
+        [T0, T0, T0, T0],
+      );
+      await pool.query(`INSERT INTO taskmill_task_attempts (task_id, attempt, started_at) VALUES (2, 1, ?)`, [T0]);
+    });
     const store = createMysqlStore(urlFor(db));
     stores.push(store);
     await store.setup();
@@ -378,27 +387,10 @@ await describeServer('MySQL flow-control statements', () => {
 
   it('a database of the version before flows migrates: old children get a NULL on_failure (continue), and rules work', async () => {
     const db = await dbs.create();
-    const dir = mkdtempSync(join(tmpdir(), 'tm-migrations-'));
-    try {
-      cpSync(new URL('../drizzle', import.meta.url), dir, { recursive: true });
-      // every migration before the one adding on_failure, found by content (numbers may move)
-      const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
-      const adds = journal.entries.findIndex((entry) => readFileSync(join(dir, `${entry.tag}.sql`), 'utf8').includes('`on_failure`'));
-      expect(adds).toBeGreaterThan(0);
-      for (const entry of journal.entries.slice(adds)) rmSync(join(dir, `${entry.tag}.sql`));
-      journal.entries = journal.entries.slice(0, adds);
-      writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
-      const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 1 });
-      try {
-        await migrate(drizzle({ client: pool }), { migrationsFolder: dir, migrationsTable: 'taskmill_migrations' });
-        await pool.query(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, suspend_reason, total_children) VALUES (1, 'parent', 'async', ?, 'suspended', ?, 'awaiting_subtasks', 1)`, [T0, T0]);
-        await pool.query(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, max_retries, root_id, parent_id) VALUES (2, 'old-child', 'async', ?, 'pending', ?, 1, 1, 1)`, [T0, T0]);
-      } finally {
-        await pool.end();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await migrateBefore(db, '`on_failure`', async (pool) => {
+      await pool.query(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, suspend_reason, total_children) VALUES (1, 'parent', 'async', ?, 'suspended', ?, 'awaiting_subtasks', 1)`, [T0, T0]);
+      await pool.query(`INSERT INTO taskmill_tasks (id, name, type, created_at, status, next_run_time, max_retries, root_id, parent_id) VALUES (2, 'old-child', 'async', ?, 'pending', ?, 1, 1, 1)`, [T0, T0]);
+    });
     const store = createMysqlStore(urlFor(db));
     stores.push(store);
     await store.setup();
@@ -410,26 +402,11 @@ await describeServer('MySQL flow-control statements', () => {
     expect(await dbs.query(`SELECT on_failure FROM \`${db}\`.taskmill_tasks WHERE id = ${flow.children[0].id}`)).toEqual([{ on_failure: 'fail' }]);
   });
 
-  it('a database at migration 0007 migrates: existing tasks get a NULL dead_letter, and dead letters work', async () => {
+  it('a database of the version before dead letters migrates: existing tasks get a NULL dead_letter, and dead letters work', async () => {
     const db = await dbs.create();
-    const dir = mkdtempSync(join(tmpdir(), 'tm-migrations-'));
-    try {
-      cpSync(new URL('../drizzle', import.meta.url), dir, { recursive: true });
-      const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
-      const upTo = journal.entries.findIndex((entry) => entry.tag === '0007_flow_control');
-      for (const entry of journal.entries.slice(upTo + 1)) rmSync(join(dir, `${entry.tag}.sql`));
-      journal.entries = journal.entries.slice(0, upTo + 1);
-      writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
-      const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 1 });
-      try {
-        await migrate(drizzle({ client: pool }), { migrationsFolder: dir, migrationsTable: 'taskmill_migrations' });
-        await pool.query(`INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time) VALUES ('old', 'async', ?, 'pending', ?)`, [T0, T0]);
-      } finally {
-        await pool.end();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await migrateBefore(db, '`dead_letter`', async (pool) => {
+      await pool.query(`INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time) VALUES ('old', 'async', ?, 'pending', ?)`, [T0, T0]);
+    });
     const store = createMysqlStore(urlFor(db));
     stores.push(store);
     await store.setup();
@@ -440,31 +417,16 @@ await describeServer('MySQL flow-control statements', () => {
     const letters = (await dbs.query(`SELECT payload FROM \`${db}\`.taskmill_tasks WHERE name = 'dead'`)) as { payload: string }[];
     expect(letters.map((row) => JSON.parse(row.payload).task_id)).toEqual([id]);
   });
-  it('a database at migration 0008 migrates: a task suspended before keeps waiting, and sleeps and signals work', async () => {
+  it('a database of the version before waits and signals migrates: a task suspended before keeps waiting, and sleeps and signals work', async () => {
     const db = await dbs.create();
-    const dir = mkdtempSync(join(tmpdir(), 'tm-migrations-'));
     let old = 0;
-    try {
-      cpSync(new URL('../drizzle', import.meta.url), dir, { recursive: true });
-      const journal = JSON.parse(readFileSync(join(dir, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
-      const upTo = journal.entries.findIndex((entry) => entry.tag === '0008_dead_letter');
-      for (const entry of journal.entries.slice(upTo + 1)) rmSync(join(dir, `${entry.tag}.sql`));
-      journal.entries = journal.entries.slice(0, upTo + 1);
-      writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify(journal));
-      const pool = mysql.createPool({ ...adminOptions(), database: db, connectionLimit: 1 });
-      try {
-        await migrate(drizzle({ client: pool }), { migrationsFolder: dir, migrationsTable: 'taskmill_migrations' });
-        const [inserted] = (await pool.query(
-          `INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time, suspend_reason) VALUES ('old', 'async', ?, 'suspended', ?, 'review')`,
-          [T0, T0],
-        )) as unknown as [{ insertId: number }];
-        old = inserted.insertId;
-      } finally {
-        await pool.end();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await migrateBefore(db, 'taskmill_task_signals', async (pool) => {
+      const [inserted] = (await pool.query(
+        `INSERT INTO taskmill_tasks (name, type, created_at, status, next_run_time, suspend_reason) VALUES ('old', 'async', ?, 'suspended', ?, 'review')`,
+        [T0, T0],
+      )) as unknown as [{ insertId: number }];
+      old = inserted.insertId;
+    });
     const store = createMysqlStore(urlFor(db));
     stores.push(store);
     await store.setup();
