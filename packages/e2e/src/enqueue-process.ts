@@ -8,7 +8,8 @@
 import { TaskManager } from '@taskmill/core';
 import type { ProcessConnection } from './backends.js';
 
-interface EnqueueArgs {
+/** What {@link spawnEnqueuer} (processes.ts) passes to this process. */
+export interface EnqueueArgs {
   connection: ProcessConnection;
   name: string;
   key: string;

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ProcessConnection } from './backends.js';
+import type { EnqueueArgs } from './enqueue-process.js';
 
 const SCRIPT = fileURLToPath(new URL('./worker-process.ts', import.meta.url));
 const SKEW_PRELOAD = fileURLToPath(new URL('./skew-clock.mjs', import.meta.url));
@@ -78,14 +79,7 @@ export interface EnqueueProcess {
 }
 
 /** Spawn a process that enqueues `count` tasks of `name` with one `unique_key` when told to. */
-export function spawnEnqueuer(options: {
-  connection: ProcessConnection;
-  name: string;
-  key: string;
-  count: number;
-  options?: Record<string, unknown>;
-  schedule?: Record<string, unknown>;
-}): Promise<EnqueueProcess> {
+export function spawnEnqueuer(options: EnqueueArgs): Promise<EnqueueProcess> {
   const child = fork(ENQUEUE_SCRIPT, [JSON.stringify(options)], {
     execArgv: ['--conditions=@taskmill/source', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
