@@ -118,7 +118,13 @@ export function assembleStore(driver: StoreDriver): Store {
     cancelTaskTree: (taskId, options, now) => write('cancelTaskTree', (tx) => operations.cancelTaskTree(tx, taskId, options?.reason, now)),
     sweepTimedOutTasks: (input) => write('sweepTimedOutTasks', (tx) => operations.sweepTimedOutTasks(tx, input)),
     sendSignal: (taskId, name, data, now) => write('sendSignal', (tx) => operations.sendSignal(tx, taskId, name, data, now)),
-    wakeDueTasks: (input) => write('wakeDueTasks', (tx) => operations.wakeDueTasks(tx, input)),
+    wakeDueTasks: async (input) => {
+      // every worker sweeps at each maintenance tick: while no wait is due, that stays one read
+      // (the earliest wake_at) instead of a write transaction
+      const next = await read('wakeDueTasks', (reader) => reader.selectNextWake());
+      if (next === null || next > input.now) return { woken: [], next_wake_at: next };
+      return write('wakeDueTasks', (tx) => operations.wakeDueTasks(tx, input));
+    },
     async getTask(taskId): Promise<Task | null> {
       const id = parseTaskId(taskId);
       if (id === null) return null;

@@ -53,6 +53,8 @@ export interface StoreReader {
   selectEventsByIds(ids: readonly number[]): Promise<RawRow[]>;
   /** The highest event id, or 0 (`MAX(id)`: the last entry of the primary key). */
   selectMaxEventId(): Promise<number>;
+  /** The least `wake_at` of all tasks (only suspended tasks have one), or null (docs/behaviour.md#durable-sleep). */
+  selectNextWake(): Promise<number | null>;
   /**
    * `id`, `type`, `status`, `result`, `error` of the tasks of these ids (at most 1,000, one
    * statement), and as `final_metadata` the `metadata` of the task's latest
@@ -185,8 +187,6 @@ export interface StoreWriter extends StoreReader {
   markSignalConsumed(signalId: number, now: number): Promise<void>;
   /** `suspended` tasks with `wake_at <= now`, by `wake_at, id`, at most `limit`, locked (skipping locked rows where the dialect can). */
   dueWakeCandidates(now: number, limit: number): Promise<Task[]>;
-  /** The least `wake_at` of all tasks (only suspended tasks have one), or null. */
-  selectNextWake(): Promise<number | null>;
   /** A task became claimable now: tell other processes after commit (a no-op without cross-process wake-ups). */
   wake(): Promise<void>;
 }
@@ -225,6 +225,7 @@ export const READER_METHODS = [
   'selectEventsAfter',
   'selectEventsByIds',
   'selectMaxEventId',
+  'selectNextWake',
   'selectTaskOutcomes',
   'selectMinuteFigures',
   'selectHealthMinutes',
@@ -272,7 +273,6 @@ export const WRITER_METHODS = [
   'selectKeptSignal',
   'markSignalConsumed',
   'dueWakeCandidates',
-  'selectNextWake',
   'wake',
 ] as const satisfies readonly (keyof StoreWriter)[];
 
