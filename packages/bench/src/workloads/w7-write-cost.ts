@@ -101,7 +101,7 @@ export async function w7(ctx: BenchContext): Promise<WorkloadReport> {
     const breakdown = [...own].map(([name, { enqueue, drain: drained }]) => {
       const rows = (phase: string, range: WalRange) =>
         range.kinds.map((k) => [phase, k.kind, k.relation || '—', (k.records / w7N).toFixed(2), (k.bytes / w7N).toFixed(1), (k.fpiBytes / w7N).toFixed(1)]);
-      return `${name}'s own WAL records per task (last run, pg_waldump):\n\n${markdownTable(
+      return `\n${name}'s own WAL records per task (last run, pg_waldump):\n\n${markdownTable(
         ['phase', 'record', 'relation', 'records/task', 'bytes/task', 'of which images'],
         [...rows('enqueue', enqueue), ...rows('drain', drained)],
       )}`;
