@@ -241,8 +241,10 @@ export async function fillPending(system: JobSystem, place: Place, count: number
     try {
       const [rows] = await conn.query(
         `SELECT column_name AS c FROM information_schema.columns
-         WHERE table_schema = DATABASE() AND table_name = 'taskmill_tasks' AND column_name <> 'id' ORDER BY ordinal_position`,
+         WHERE table_schema = DATABASE() AND table_name = 'taskmill_tasks' AND column_name <> 'id'
+           AND COALESCE(generation_expression, '') = '' ORDER BY ordinal_position`,
       );
+      // generated columns (claim_key) are computed by the server, never copied
       const cols = (rows as { c: string }[]).map((r) => `\`${r.c}\``).join(', ');
       const [[first]] = (await conn.query('SELECT MIN(id) AS id FROM taskmill_tasks')) as unknown as [[{ id: number }]];
       // in chunks: one 1,000,000-row InnoDB transaction spends most of its time on undo
