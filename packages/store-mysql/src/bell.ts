@@ -128,7 +128,8 @@ export async function listenBell(
   const seconds = connection.wakeBellWait / 1000;
   let conn: Connection | null = null;
   let stopped = false;
-  let last: number | null = null;
+  /** The events' MAX(id) as the last statement read it. */
+  let last = 0;
   let wakeOnConnect = false;
   let waiting = false;
   const drop = () => {
@@ -136,48 +137,58 @@ export async function listenBell(
     conn = null;
   };
 
-  /** Connect; false when this server cannot ring (not MariaDB). */
-  const connect = async (): Promise<boolean> => {
+  /** Connect and read where the events stand: from here on no commit goes unseen. */
+  const connect = async (): Promise<'ready' | 'failed' | 'not-mariadb'> => {
     try {
       conn = await open();
     } catch {
       conn = null;
-      return true;
+      return 'failed';
     }
     // an error with no statement under way (the connection killed between two waits) is seen by
     // the next statement; unheard, mysql2 would throw it out of the event loop
     conn.on('error', () => {});
     if (!isMariaDB(conn)) {
       drop();
-      return false;
+      return 'not-mariadb';
     }
-    return true;
+    try {
+      const [row] = await rows(conn, WAIT, [-1, 0]);
+      last = Number(row?.id ?? 0);
+      return 'ready';
+    } catch {
+      drop();
+      return 'failed';
+    }
   };
 
   let probing: Promise<() => Promise<void>> | null = null;
-  const loop = async (): Promise<void> => {
+  const loop = async (retryFirst: boolean): Promise<void> => {
+    if (retryFirst) await pause(RECONNECT_MS);
     while (!stopped) {
       if (!conn) {
-        if (!(await connect())) {
+        const state = await connect();
+        if (state === 'not-mariadb') {
           if (!stopped) probing = probe();
           break;
         }
         if (stopped) break;
-        if (!conn) {
+        if (state === 'failed') {
           await pause(RECONNECT_MS);
           continue;
         }
-        // something may have committed while there was no connection: claim once
+        // something may have committed while there was no bell: claim once
         if (wakeOnConnect) onWake();
-        last = null;
+        wakeOnConnect = false;
       }
       const started = Date.now();
+      const current = conn as Connection | null;
+      if (!current) continue;
       try {
-        // the first statement on a connection only reads where the events stand
         waiting = true;
-        const [row] = await rows(conn, WAIT, last === null ? [-1, 0] : [last, seconds]).finally(() => (waiting = false));
+        const [row] = await rows(current, WAIT, [last, seconds]).finally(() => (waiting = false));
         const id = Number(row?.id ?? 0);
-        if (last !== null && id !== last && !stopped) onWake();
+        if (id !== last && !stopped) onWake();
         last = id;
       } catch (error) {
         // rung: the next statement reads the new id at once and wakes
@@ -194,8 +205,10 @@ export async function listenBell(
     drop();
   };
 
-  if (!(await connect())) return probe();
-  const running = loop();
+  const first = await connect();
+  if (first === 'not-mariadb') return probe();
+  wakeOnConnect = first === 'failed';
+  const running = loop(first === 'failed');
   return async () => {
     stopped = true;
     // end a wait under way now, on the server too (no further statement follows on this
