@@ -100,7 +100,8 @@ await describeServer('MySQL store wake-up bell (MariaDB)', () => {
     for (let round = 0; round < 40; round++) {
       const before = wakes();
       // right after the previous wake-up the bell is ending one statement and starting the next
-      // (a 10 ms rest, bell.ts MIN_GAP_MS): commit at varied points of that gap
+      // (at once after a ring, after a 10 ms rest after its own commits, bell.ts MIN_GAP_MS): commit
+      // at varied points of that gap
       await pause(round % 15);
       await producer.createTasks([newTask()], T0);
       expect(await within(SOON, () => wakes() > before), `round ${round}`).toBe(true);
