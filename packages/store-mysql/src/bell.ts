@@ -175,13 +175,17 @@ export async function listenBell(
       drop();
       return 'not-mariadb';
     }
-    try {
-      const [row] = await rows(conn, WAIT, [-1, 0]);
-      last = Number(row?.id ?? 0);
-      return 'ready';
-    } catch {
-      drop();
-      return 'failed';
+    for (;;) {
+      try {
+        const [row] = await rows(conn, WAIT, [-1, 0]);
+        last = Number(row?.id ?? 0);
+        return 'ready';
+      } catch (error) {
+        // a ring can interrupt this read too (it carries the marker): read again
+        if (errno(error) === INTERRUPTED) continue;
+        drop();
+        return 'failed';
+      }
     }
   };
 
