@@ -25,12 +25,12 @@ async function within(ms: number, done: () => boolean): Promise<boolean> {
   return done();
 }
 
-/** Poll the server until `done()` or 10 s passed; whether it became true. */
-async function until(done: () => Promise<boolean>): Promise<boolean> {
-  const deadline = Date.now() + 10_000;
+/** Poll the server until `done()` or `ms` (10 s) passed; whether it became true. */
+async function until(done: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await done()) return true;
-    await pause(50);
+    await pause(20);
   }
   return false;
 }
@@ -95,16 +95,28 @@ await describeServer('MySQL store wake-up bell (MariaDB)', () => {
     expect(wakes()).toBe(after);
   });
 
-  it('never loses a commit that lands while the bell is between two statements: 40 rounds of enqueue right after a wake-up', async () => {
-    const { producer, wakes, stop } = await pair();
+  it('never loses a commit that lands while the bell is between two statements: 40 rounds of enqueues around a wake-up', async () => {
+    const { db, producer, wakes, stop } = await pair();
+    const second = track(createMysqlStore(urlFor(db)));
+    /**
+     * Whether the bell now sleeps on the newest event id: its statement's text carries the id it
+     * last read (`m.id <> <id>`). A commit the bell lost leaves it asleep on an older id, for 10 s.
+     */
+    const asleepOnNewest = async (): Promise<boolean> => {
+      const [newest] = (await dbs.query(`SELECT COALESCE(MAX(id), 0) AS id FROM \`${db}\`.taskmill_task_events`)) as { id: number }[];
+      const waits = (await dbs.query(
+        "SELECT INFO AS info FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE CONCAT('%/* taskmill', '-bell */%')",
+        [db],
+      )) as { info: string }[];
+      return waits.some((wait) => Number(/m\.id <> (\d+)/.exec(wait.info)?.[1]) === Number(newest.id));
+    };
     for (let round = 0; round < 40; round++) {
       const before = wakes();
-      // right after the previous wake-up the bell is ending one statement and starting the next
-      // (at once after a ring, after a 10 ms rest after its own commits, bell.ts MIN_GAP_MS): commit
-      // at varied points of that gap
-      await pause(round % 15);
-      await producer.createTasks([newTask()], T0);
-      expect(await within(SOON, () => wakes() > before), `round ${round}`).toBe(true);
+      // two producers commit close together, at varied offsets: the second commit lands while the
+      // bell is between the statement the first one's ring ended and the next
+      await Promise.all([producer.createTasks([newTask()], T0), pause(round % 8).then(() => second.createTasks([newTask()], T0))]);
+      expect(await within(SOON, () => wakes() > before), `round ${round}: a wake-up`).toBe(true);
+      expect(await until(asleepOnNewest, SOON), `round ${round}: the bell sleeps on the newest id`).toBe(true);
     }
     await stop();
   });
