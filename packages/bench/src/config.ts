@@ -55,6 +55,12 @@ export interface BenchConfig {
   systems: string[] | null;
   /** W6 systems (BENCH_W6_SYSTEMS; default the three taskmill stores). */
   w6Systems: string[];
+  /**
+   * W7: the PostgreSQL server's pg_wal directory; when set, W7 also reads the run's WAL with
+   * pg_waldump and counts the bench database's records only (BENCH_PG_WALDIR; pg_waldump from PATH
+   * or BENCH_PG_WALDUMP). Needs the bench on the database's host, with read access to the directory.
+   */
+  pgWalDir: string | null;
   pgUrl: string;
   mysqlUrl: string;
   redisUrl: string;
@@ -84,6 +90,7 @@ export function loadConfig(): BenchConfig {
     workloads: list('BENCH_WORKLOADS') ?? ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'WR', 'WRL', 'WK', 'WB'],
     systems: list('BENCH_SYSTEMS'),
     w6Systems: list('BENCH_W6_SYSTEMS') ?? ['taskmill-sqlite', 'taskmill-postgres', 'taskmill-mysql'],
+    pgWalDir: process.env.BENCH_PG_WALDIR || null,
     pgUrl: process.env.TASKMILL_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     mysqlUrl: process.env.TASKMILL_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test',
     redisUrl: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',

@@ -22,16 +22,19 @@ if (!url) {
   process.exit(2);
 }
 const N = Number(nArg ?? 5000);
-const TABLES = ['taskmill_task_events', 'taskmill_task_attempts', 'taskmill_tasks', 'taskmill_workers', 'taskmill_claim_locks', 'taskmill_paused_names', 'taskmill_migrations'];
+/** The taskmill tables of the connection's schema (PostgreSQL) or database (MySQL), whatever migrations made. */
+const TASKMILL_TABLES = `SELECT table_name AS name FROM information_schema.tables WHERE table_name LIKE 'taskmill\\_%'`;
 
 async function reset(): Promise<void> {
   if (url.startsWith('postgres')) {
     const sql = postgres(url, { onnotice: () => {} });
-    for (const table of TABLES) await sql.unsafe(`DROP TABLE IF EXISTS ${table}`);
+    const tables = await sql.unsafe(`${TASKMILL_TABLES} AND table_schema = current_schema()`);
+    for (const { name } of tables) await sql.unsafe(`DROP TABLE IF EXISTS "${name}" CASCADE`);
     await sql.end();
   } else if (url.startsWith('mysql')) {
     const conn = await mysql.createConnection(url);
-    for (const table of TABLES) await conn.query(`DROP TABLE IF EXISTS ${table}`);
+    const [tables] = (await conn.query(`${TASKMILL_TABLES} AND table_schema = DATABASE()`)) as unknown as [{ name: string }[]];
+    for (const { name } of tables) await conn.query(`DROP TABLE IF EXISTS \`${name}\``);
     await conn.end();
   } else if (url.startsWith('sqlite:') && !url.includes(':memory:')) {
     const file = url.slice('sqlite:'.length);
@@ -40,15 +43,23 @@ async function reset(): Promise<void> {
 }
 
 /** The store, with each call's duration and result size recorded. */
-function timed(real: Store): { store: Store; calls: Map<string, { n: number; ms: number; items: number }> } {
+function timed(real: Store): { store: Store; calls: Map<string, { n: number; ms: number; items: number }>; gaps: { n: number; ms: number } } {
   const calls = new Map<string, { n: number; ms: number; items: number }>();
+  // the claim loop's time outside the store: from a claim's return to the next claim's call
+  const gaps = { n: 0, ms: 0 };
+  let claimed: number | undefined;
   const store = new Proxy(real, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
         const started = performance.now();
+        if (key === 'claimBatch' && claimed !== undefined) {
+          gaps.n += 1;
+          gaps.ms += started - claimed;
+        }
         const result = await value.apply(target, args);
+        if (key === 'claimBatch') claimed = performance.now();
         const entry = calls.get(String(key)) ?? { n: 0, ms: 0, items: 0 };
         entry.n += 1;
         entry.ms += performance.now() - started;
@@ -58,7 +69,7 @@ function timed(real: Store): { store: Store; calls: Map<string, { n: number; ms:
       };
     },
   }) as Store;
-  return { store, calls };
+  return { store, calls, gaps };
 }
 
 interface ProfileNode {
@@ -90,7 +101,7 @@ function summarize(profile: { nodes: ProfileNode[]; samples: number[]; timeDelta
 
 await reset();
 const real = await openStoreForConnection(url);
-const { store, calls } = timed(real);
+const { store, calls, gaps } = timed(real);
 let done = 0;
 let finished!: () => void;
 const all = new Promise<void>((resolve) => (finished = resolve));
@@ -117,6 +128,8 @@ if (session) {
   await session.post('Profiler.start');
 }
 calls.clear();
+gaps.n = 0;
+gaps.ms = 0;
 const cpu = process.cpuUsage();
 const started = performance.now();
 await worker.start();
@@ -133,5 +146,6 @@ console.log('\nstore calls during the drain');
 for (const [name, c] of [...calls].sort((a, b) => b[1].ms - a[1].ms)) {
   console.log(`${name.padEnd(22)} ${String(c.n).padStart(6)} calls  mean ${(c.ms / c.n).toFixed(2).padStart(7)} ms  mean size ${(c.items / c.n).toFixed(1).padStart(5)}  total ${Math.round(c.ms)} ms`);
 }
+if (gaps.n > 0) console.log(`between claims (a claim's return to the next claim's call): mean ${(gaps.ms / gaps.n).toFixed(2)} ms over ${gaps.n}`);
 if (profile) summarize(profile as never);
 if (profile && process.env.PROFILE_OUT) (await import('node:fs')).writeFileSync(process.env.PROFILE_OUT, JSON.stringify(profile));

@@ -58,8 +58,11 @@ export interface OverdueHandler {
  * the process runs, and is reported (see {@link reportOverdue}). A handler that returned frees its
  * slot as soon as its outcome is queued for the next group commit (finish-group.ts), so the next
  * claim runs while that group commits instead of after it; claiming pauses while
- * 2 × `max_concurrent_tasks` outcomes wait to be written, which bounds the attempts a worker
- * holds at three times its concurrency, plus `prefetch_tasks`.
+ * 2 × (`max_concurrent_tasks` + `prefetch_tasks`) outcomes wait to be written, which bounds the
+ * attempts a worker holds at three times that sum. The bound scales with what one claim may take:
+ * with a prefetch queue a claim's tasks finish as one group larger than the concurrency, and a
+ * bound of 2 × the concurrency alone stopped the next claim until that group had committed, so
+ * claims and group commits took turns instead of overlapping.
  *
  * With `prefetch_tasks` = N > 0 a claim may also take up to N tasks more than there are free
  * slots; they wait in a local FIFO queue, already attempts (fenced, heartbeated, timing out from
@@ -238,14 +241,14 @@ export class ClaimLoop {
 
   /**
    * How many tasks to claim now: the free slots plus the prefetch queue's room, or none while
-   * 2 × `max_concurrent_tasks` outcomes wait to be written. Without a free slot the claim waits
-   * until the queue is down to half of `prefetch_tasks`: claiming the moment one place frees would
-   * make many claims of one task each, and the point of prefetching is few claims of many. Half
-   * still leaves queued work for the slots while the claim runs.
+   * 2 × (`max_concurrent_tasks` + `prefetch_tasks`) outcomes wait to be written. Without a free
+   * slot the claim waits until the queue is down to half of `prefetch_tasks`: claiming the moment
+   * one place frees would make many claims of one task each, and the point of prefetching is few
+   * claims of many. Half still leaves queued work for the slots while the claim runs.
    */
   private claimLimit(): number {
     const { max_concurrent_tasks: max, prefetch_tasks: prefetch } = this.options;
-    if (this.writes.size >= 2 * max) return 0;
+    if (this.writes.size >= 2 * (max + prefetch)) return 0;
     const free = max - this.busy();
     const queued = this.queue.size;
     if (free <= 0 && queued >= prefetch / 2) return 0;

@@ -23,12 +23,50 @@ export async function selectPage(
   paging: Paging,
 ): Promise<{ rows: RawRow[]; total: number }> {
   const { sql } = db;
+  const workflow = table === 'events' ? conditions.find(isWorkflowScope) : undefined;
+  if (workflow) return selectWorkflowEventPage(db, Number(workflow.value), conditions.filter((c) => c !== workflow), paging);
   const from = db.t[table];
   const filter = where(db, conditions);
   const scoped = paging.after ? where(db, [...conditions, paging.after]) : filter;
   const [rows, [count]] = await Promise.all([
     sql`SELECT * FROM ${from} WHERE ${scoped} ORDER BY ${pageOrder(db, table, paging)} ${pageSlice(db, paging)}`,
     sql`SELECT count(*)::int AS n FROM ${from} WHERE ${filter}`,
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+/** The events of a workflow: `root_id = root` (queryWorkflowEvents' scope). */
+function isWorkflowScope(c: Condition): c is Condition & { kind: 'eq'; value: number } {
+  return c.kind === 'eq' && c.column === 'root_id';
+}
+
+/**
+ * A page of a workflow's events (`root_id = root`), read as two ranges: its children's through the
+ * partial idx_task_events_root_time (`task_id <> root_id`, the predicate repeated so that the
+ * planner matches it), the root's own through idx_task_events_task_time. Each range is read in
+ * page order up to the page's end, then merged: a page reads about as many index entries as it did
+ * through one index of every event by root (a plain UNION ALL under one ORDER BY … LIMIT was planned
+ * as a bitmap scan of the whole workflow and a sort).
+ */
+async function selectWorkflowEventPage(
+  db: Db,
+  root: number,
+  conditions: readonly Condition[],
+  paging: Paging,
+): Promise<{ rows: RawRow[]; total: number }> {
+  const { sql, t } = db;
+  const filter = where(db, conditions);
+  const scoped = paging.after ? where(db, [...conditions, paging.after]) : filter;
+  const order = pageOrder(db, 'events', paging);
+  const upTo = paging.limit === null ? sql`` : sql`LIMIT ${paging.limit + paging.offset}`;
+  const [rows, [count]] = await Promise.all([
+    sql`SELECT * FROM (
+        (SELECT * FROM ${t.events} WHERE root_id = ${root} AND task_id <> root_id AND ${scoped} ORDER BY ${order} ${upTo})
+        UNION ALL
+        (SELECT * FROM ${t.events} WHERE task_id = ${root} AND root_id = ${root} AND ${scoped} ORDER BY ${order} ${upTo})
+      ) AS workflow_events ORDER BY ${order} ${pageSlice(db, paging)}`,
+    sql`SELECT (SELECT count(*) FROM ${t.events} WHERE root_id = ${root} AND task_id <> root_id AND ${filter})
+      + (SELECT count(*) FROM ${t.events} WHERE task_id = ${root} AND root_id = ${root} AND ${filter}) AS n`,
   ]);
   return { rows, total: Number(count.n) };
 }

@@ -231,6 +231,69 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
     }
   });
 
+  it("a workflow's event page reads its children's events and the root's own as two ordered ranges; a task outside a workflow has no entry in the root index", async () => {
+    const name = schema();
+    const statements: Array<{ query: string; params: unknown[] }> = [];
+    const client = postgres(PG_URL, {
+      max: 2,
+      onnotice: () => {},
+      debug: (_connection, query, params) => statements.push({ query, params: [...params] }),
+    });
+    try {
+      const store = createPostgresStore({ client, schema: name });
+      await store.setup();
+      const events = admin(`${name}.taskmill_task_events`);
+      // workflow 1: the root's own 50 events (root_id is the task itself, as for any top-level task)
+      // and 10,000 of its children's; and 200,000 events of top-level tasks of their own (a workflow a
+      // few percent of the log: a plain UNION ALL under the page's ORDER BY … LIMIT is then planned
+      // as a bitmap scan of the whole workflow and a sort)
+      await admin`
+        INSERT INTO ${events} (task_id, root_id, parent_id, event_type, event_time)
+        SELECT 1, 1, NULL, 'task_started', ${T0}::int8 + g * 400 FROM generate_series(1, 50) AS g
+        UNION ALL SELECT 1000 + g, 1, 1, 'task_started', ${T0}::int8 + g * 2 FROM generate_series(1, 10000) AS g
+        UNION ALL SELECT 100000 + g, 100000 + g, NULL, 'task_started', ${T0}::int8 + g FROM generate_series(1, 200000) AS g`;
+      await admin`ANALYZE ${events}`;
+      const [{ entries }] = await admin`
+        SELECT count(*)::int AS entries FROM ${events} WHERE task_id <> root_id`;
+      expect(entries).toBe(10_000);
+      const [{ indexdef }] = await admin`SELECT indexdef FROM pg_indexes WHERE schemaname = ${name} AND indexname = 'idx_task_events_root_time'`;
+      expect(indexdef).toMatch(/WHERE \(task_id <> root_id\)/);
+
+      const expected = async (order: 'ASC' | 'DESC', after: number | null) =>
+        (
+          await admin`SELECT id FROM ${events} WHERE root_id = 1 AND ${after === null ? admin`TRUE` : order === 'ASC' ? admin`event_time >= ${T0 + after}` : admin`event_time <= ${T0 + after}`}
+            ORDER BY event_time ${admin.unsafe(order)}, id ${admin.unsafe(order)} LIMIT 60`
+        ).map((r) => Number(r.id));
+      for (const order of ['asc', 'desc'] as const) {
+        statements.length = 0;
+        const page = await store.queryWorkflowEvents(1, { limit: 30, order });
+        expect(page.total).toBe(10_050);
+        expect(page.items.map((e) => e.id)).toEqual((await expected(order === 'asc' ? 'ASC' : 'DESC', null)).slice(0, 30));
+        const next = await store.queryWorkflowEvents(1, { limit: 30, cursor: page.next_cursor! });
+        const last = page.items[page.items.length - 1].event_time - T0;
+        expect(next.items.map((e) => e.id)).toEqual((await expected(order === 'asc' ? 'ASC' : 'DESC', last)).filter((id) => !page.items.some((e) => e.id === id)).slice(0, 30));
+        // the first page and the cursor's
+        const reads = statements.filter((s) => s.query.includes('task_id <> root_id') && s.query.includes('ORDER BY'));
+        expect(reads).toHaveLength(2);
+        for (const read of reads) {
+          const plan = (await admin.unsafe(`EXPLAIN ${read.query}`, read.params as never[])).map((r) => String(r['QUERY PLAN'])).join('\n');
+          // the children's range in index order, the root's own from the task index, merged: no
+          // bitmap scan of the whole workflow and no sort of it, no sequential scan
+          expect(plan).toMatch(/Index Scan( Backward)? using idx_task_events_root_time/);
+          expect(plan).toMatch(/using idx_task_events_task_time/);
+          expect(plan).toMatch(/Merge Append/);
+          expect(plan).not.toMatch(/Seq Scan|Bitmap/);
+        }
+      }
+      // a root's own events alone (a task outside a workflow) are its whole workflow
+      const alone = await store.queryWorkflowEvents(100_001, {});
+      expect(alone.items.map((e) => [e.task_id, e.root_id])).toEqual([[100_001, 100_001]]);
+      await store.close();
+    } finally {
+      await client.end({ timeout: 5 });
+    }
+  });
+
   it('a client passed in is used and not ended by close()', async () => {
     const client = postgres(PG_URL, { max: 2, onnotice: () => {} });
     try {
