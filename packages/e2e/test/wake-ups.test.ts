@@ -6,7 +6,7 @@ import { describeBackends, waitFor } from '../src/harness.js';
 /*
  * Wake-ups between managers (docs/behaviour.md#wake-ups): a task enqueued elsewhere starts at once, not at the
  * consumer's next poll. The consumer polls every 60 s, so only a wake-up (NOTIFY on PostgreSQL,
- * the WAL watch on SQLite, the probe on MariaDB) can start the task within the wait below.
+ * the WAL watch on SQLite, the doorbell on MariaDB) can start the task within the wait below.
  * sqlite-memory is left out: its database lives in one connection, there is no "elsewhere".
  */
 

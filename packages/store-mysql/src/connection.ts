@@ -1,6 +1,7 @@
 import { ConfigurationError, protocolsOf, redactUrl, LifecycleError, resolveSessionLimits, wholeSeconds, type SessionLimits } from '@taskmill/contracts';
-import type { Pool, PoolOptions } from 'mysql2/promise';
-import { createPool } from 'mysql2/promise';
+import type { Connection, ConnectionOptions, Pool, PoolOptions } from 'mysql2/promise';
+import { createConnection, createPool } from 'mysql2/promise';
+import { ringer } from './bell.js';
 
 /** Options of {@link createMysqlStore}. */
 export interface MysqlStoreOptions extends SessionLimits {
@@ -20,8 +21,25 @@ export interface MysqlStoreOptions extends SessionLimits {
   /** How many times a transaction that hit a deadlock or lock wait timeout is run again. (Default: 5) */
   deadlockRetries?: number;
   /**
-   * How often, in ms, an idle worker's wake-up probe asks whether anything happened (notify.ts):
-   * one primary-key read per probe. 0 turns wake-ups off (workers then only poll). (Default: 50)
+   * Cross-process wake-ups by a doorbell on MariaDB (bell.ts): an idle worker holds one blocking
+   * statement on a connection of its own that returns when the newest event id moves, and every
+   * commit that makes a task claimable interrupts those statements (`KILL QUERY ID`). false (on
+   * every process: producers ring, workers wait) goes back to the probe every `wakeProbeInterval`
+   * ms. The bell needs a connection the store opens itself: with `pool`, and on MySQL servers,
+   * workers probe. (Default: true)
+   */
+  wakeBell?: boolean;
+  /**
+   * The longest, in ms, one bell statement waits before it looks again: the idle cost is one
+   * statement per `wakeBellWait`, and the wake-up delay where no ring arrives (an enqueue inside
+   * the application's transaction, a producer with `wakeBell: false` or under another database
+   * user). (Default: 1000)
+   */
+  wakeBellWait?: number;
+  /**
+   * How often, in ms, an idle worker's wake-up probe asks whether anything happened (notify.ts),
+   * where the bell is off or cannot run: one primary-key read per probe. 0 turns wake-ups off
+   * (workers then only poll; the bell too). (Default: 50)
    */
   wakeProbeInterval?: number;
 }
@@ -36,8 +54,17 @@ export interface MysqlConnection {
   readonly ownsPool: boolean;
   readonly migrationLockTimeout: number;
   readonly deadlockRetries: number;
-  /** ms between wake-up probes; 0 for none. */
+  /** ms between wake-up probes; 0 for no wake-ups at all. */
   readonly wakeProbeInterval: number;
+  /**
+   * Open the bell's own connection (bell.ts), outside the pool; null where the store cannot (a
+   * pool passed in), the bell is off (`wakeBell: false`) or wake-ups are (`wakeProbeInterval: 0`).
+   */
+  readonly openBell: (() => Promise<Connection>) | null;
+  /** ms one bell statement waits at most. */
+  readonly wakeBellWait: number;
+  /** A task became claimable and its transaction committed: wake the bells of other processes (fire and forget). */
+  ring(): void;
   /** The pool may send several statements in one query (plain.ts packets): the store's own always, a pool passed in when made so. */
   readonly multipleStatements: boolean;
 }
@@ -112,6 +139,10 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
   const migrationLockTimeout = positiveInt(opts.migrationLockTimeout, 'migrationLockTimeout', 60);
   const deadlockRetries = positiveInt(opts.deadlockRetries, 'deadlockRetries', 5);
   const wakeProbeInterval = opts.wakeProbeInterval === 0 ? 0 : positiveInt(opts.wakeProbeInterval, 'wakeProbeInterval', 50);
+  const wakeBellWait = positiveInt(opts.wakeBellWait, 'wakeBellWait', 1000);
+  if (opts.wakeBell !== undefined && typeof opts.wakeBell !== 'boolean') throw new ConfigurationError(`wakeBell must be true or false, got ${String(opts.wakeBell)}`);
+  const bell = opts.wakeBell !== false;
+  const noRing = () => {};
   if (opts.pool) {
     const pool = opts.pool;
     if (typeof pool.getConnection !== 'function' || typeof pool.query !== 'function') {
@@ -124,6 +155,9 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
       migrationLockTimeout,
       deadlockRetries,
       wakeProbeInterval,
+      openBell: null,
+      wakeBellWait,
+      ring: bell ? ringer(() => pool) : noRing,
       multipleStatements: allowsMultipleStatements(pool),
     };
   }
@@ -149,15 +183,18 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
   const limits = resolveSessionLimits(opts, 'MySQL');
   let pool: Pool | null = null;
   let closed = false;
+  const ownPool = () => {
+    if (!pool) {
+      if (closed) throw new LifecycleError('The MySQL store is closed');
+      pool = createPool(poolOptions);
+      pool.on('connection', (conn) => applySessionLimits(conn as unknown as SessionConnection, limits));
+    }
+    return pool;
+  };
+  // the bell's connection: the pool's settings without the pool's own, and one statement at a time
+  const { connectionLimit: _limit, waitForConnections: _wait, multipleStatements: _multiple, ...bellOptions } = poolOptions;
   return {
-    pool() {
-      if (!pool) {
-        if (closed) throw new LifecycleError('The MySQL store is closed');
-        pool = createPool(poolOptions);
-        pool.on('connection', (conn) => applySessionLimits(conn as unknown as SessionConnection, limits));
-      }
-      return pool;
-    },
+    pool: ownPool,
     async close() {
       closed = true;
       const p = pool;
@@ -168,6 +205,15 @@ export function openConnection(options: string | MysqlStoreOptions): MysqlConnec
     migrationLockTimeout,
     deadlockRetries,
     wakeProbeInterval,
+    openBell:
+      bell && wakeProbeInterval > 0
+        ? () => {
+            if (closed) return Promise.reject(new LifecycleError('The MySQL store is closed'));
+            return createConnection(bellOptions as ConnectionOptions);
+          }
+        : null,
+    wakeBellWait,
+    ring: bell ? ringer(ownPool) : noRing,
     multipleStatements: true,
   };
 }

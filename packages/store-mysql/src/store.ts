@@ -32,7 +32,7 @@ const SQL = { ...claim, ...eventFeed, ...names, ...notify, ...queries, ...retent
 export function createMysqlStore(options: string | MysqlStoreOptions): Store {
   const connection = openConnection(options);
   let closed = false;
-  const probes = new Set<() => Promise<void>>();
+  const listeners = new Set<() => Promise<void>>();
   const write: StoreDriver['write'] = (operation, work) => inTransaction(connection, operation, (conn) => work(bindWriter(conn, SQL)));
   // where a packet cannot run (a server that is not MariaDB, seen at the first packet), what the kit would have done
   const general: PlainPaths = {
@@ -62,7 +62,7 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([...probes].map((stop) => stop()));
+      await Promise.all([...listeners].map((stop) => stop()));
       await connection.close();
     },
     async listen(onWake) {
@@ -70,14 +70,14 @@ export function createMysqlStore(options: string | MysqlStoreOptions): Store {
         try {
           onWake();
         } catch {
-          // a throwing callback must not stop the probe
+          // a throwing callback must not stop the bell or the probe
         }
       });
       const unsubscribe = async () => {
-        probes.delete(unsubscribe);
+        listeners.delete(unsubscribe);
         await stop();
       };
-      probes.add(unsubscribe);
+      listeners.add(unsubscribe);
       return unsubscribe;
     },
     write,

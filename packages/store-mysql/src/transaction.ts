@@ -33,6 +33,11 @@ export interface Conn extends Queryable {
    * the server is set up for multi-primary replication); read once per store.
    */
   idStep(): Promise<number>;
+  /**
+   * A task became claimable in this transaction: ring the bell (bell.ts) after it commits. A no-op
+   * on an application's transaction (within.ts), whose commit the store does not see.
+   */
+  wake(): void;
 }
 
 const STALE_CONNECTION_RETRIES = 2;
@@ -40,9 +45,10 @@ const STALE_CONNECTION_RETRIES = 2;
 const idSteps = new WeakMap<MysqlConnection, Promise<number>>();
 
 /** The SQL files' handle on one connection of a store (the store's own, or an application's: within.ts). */
-export function handle(connection: MysqlConnection, conn: Queryable): Conn {
+export function handle(connection: MysqlConnection, conn: Queryable, wake: () => void = () => {}): Conn {
   return {
     query: conn.query.bind(conn) as Queryable['query'],
+    wake,
     idStep() {
       let step = idSteps.get(connection);
       if (!step) {
@@ -124,20 +130,26 @@ async function rollBackOrDestroy(conn: PoolConnection): Promise<void> {
   }
 }
 
-/** Run `work` in one READ COMMITTED transaction, rerun after a deadlock or a stale connection; errors mapped. */
+/**
+ * Run `work` in one READ COMMITTED transaction, rerun after a deadlock or a stale connection; errors
+ * mapped. When the work made a task claimable (`conn.wake()`), the bell rings once it committed.
+ */
 export async function inTransaction<T>(connection: MysqlConnection, operation: string, work: (conn: Conn) => Promise<T>): Promise<T> {
   const lockPause = lockRetries(connection);
   let staleRetries = 0;
   for (;;) {
     const conn = await acquire(connection, operation);
     let committing = false;
+    // per run: a rolled-back run's wake-up is dropped with it
+    let woke = false;
     try {
       await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
       await conn.query('START TRANSACTION');
-      const out = await work(handle(connection, conn));
+      const out = await work(handle(connection, conn, () => (woke = true)));
       committing = true;
       await conn.query('COMMIT');
       conn.release();
+      if (woke) connection.ring();
       return out;
     } catch (error) {
       if (isConnectionError(error)) conn.destroy();

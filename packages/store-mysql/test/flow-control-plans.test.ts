@@ -92,6 +92,7 @@ await describeServer('MySQL flow-control plans on a large queue', () => {
           return conn.query(sql, values);
         }) as Conn['query'],
         idStep: () => conn.idStep(),
+        wake: () => conn.wake(),
       };
       const started = performance.now();
       const result = await work(recording);

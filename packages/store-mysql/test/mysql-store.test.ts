@@ -228,9 +228,9 @@ await describeServer('MySQL store against a server', () => {
     }
   });
 
-  it('the wake-up probe wakes a listener in another store when a task is committed there, and not before', async () => {
+  it('the wake-up probe (wakeBell: false) wakes a listener in another store when a task is committed there, and not before', async () => {
     const db = await dbs.create();
-    const listener = track(createMysqlStore({ url: urlFor(db), wakeProbeInterval: 20 }));
+    const listener = track(createMysqlStore({ url: urlFor(db), wakeBell: false, wakeProbeInterval: 20 }));
     const producer = track(createMysqlStore(urlFor(db)));
     await listener.setup();
     let wakes = 0;

@@ -48,7 +48,7 @@ function scriptedSource(
       } as unknown as PoolConnection;
     },
   } as unknown as Pool;
-  return { conns, source: { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, wakeProbeInterval: 0, ...config } };
+  return { conns, source: { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, wakeProbeInterval: 0, openBell: null, wakeBellWait: 1000, ring: () => {}, ...config } };
 }
 
 /** A source whose connections log statements and fail `COMMIT` as scripted. */
@@ -129,7 +129,7 @@ describe('inTransaction', () => {
 describe('withConnection', () => {
   it('maps a refused connection to StoreUnavailableError', async () => {
     const pool = { getConnection: () => Promise.reject(driverError('ECONNREFUSED', -111)) } as unknown as Pool;
-    const source: MysqlConnection = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5, wakeProbeInterval: 0, multipleStatements: false };
+    const source: MysqlConnection = { pool: () => pool, close: async () => {}, ownsPool: false, migrationLockTimeout: 60, deadlockRetries: 5, wakeProbeInterval: 0, openBell: null, wakeBellWait: 1000, ring: () => {}, multipleStatements: false };
     const error = await withConnection(source, 'test', async () => 1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect((error as StoreUnavailableError).cause).toMatchObject({ code: 'ECONNREFUSED' });

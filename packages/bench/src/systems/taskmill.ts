@@ -62,7 +62,7 @@ export function taskmillSystem(kind: TaskmillStore, urls: { pgUrl: string; mysql
       ? 'a database file in the temp dir, default options (WAL file-watch wake-ups, poll_interval 1000 ms)'
       : kind === 'postgres'
         ? 'default options (LISTEN/NOTIFY wake-ups, poll_interval 1000 ms), pool 10'
-        : 'MariaDB, default options (wake-up probe every 50 ms, poll_interval 1000 ms), pool 10';
+        : 'MariaDB, default options (doorbell wake-ups: a blocking wait of up to 1 s that commits interrupt, poll_interval 1000 ms), pool 10';
   return {
     name: prefetch > 0 ? `taskmill-${kind}-prefetch` : `taskmill-${kind}`,
     settings: prefetch > 0 ? `as taskmill-${kind}, with \`prefetch_tasks\` ${prefetch} (W1 and W3 only)` : defaults,
