@@ -11,7 +11,7 @@ import { migrate } from '../src/migrate.js';
 import * as paused from '../src/paused-names.js';
 import { insertEvents } from '../src/task-rows.js';
 import { write, type Db } from '../src/transaction.js';
-import { freshSchema, migrateBefore, PG_URL, probeServer } from './pg-harness.js';
+import { freshSchema, migrateBefore, PG_URL, probeServer, recordingClient, type SentStatement } from './pg-harness.js';
 
 /*
  * The flow-control statements of docs/behaviour.md#flow-control, one by one on small data, and
@@ -470,7 +470,7 @@ describe.skipIf(unreachable !== null)(`postgres flow-control plans on 1,000,000 
   const TASKS = 1_000_000;
   const KEYS = 10_000;
   const ATTEMPTS = 200_000;
-  const statements: Array<{ query: string; params: unknown[] }> = [];
+  const statements: SentStatement[] = [];
   let admin: postgres.Sql;
   let client: postgres.Sql;
   let schema: string;
@@ -478,7 +478,7 @@ describe.skipIf(unreachable !== null)(`postgres flow-control plans on 1,000,000 
 
   beforeAll(async () => {
     admin = postgres(PG_URL, { max: 2, onnotice: () => {} });
-    client = postgres(PG_URL, { max: 2, onnotice: () => {}, debug: (_connection, query, params) => statements.push({ query, params: [...params] }) });
+    client = recordingClient(statements);
     schema = freshSchema();
     connection = openConnection({ client, schema });
     await migrate(connection);

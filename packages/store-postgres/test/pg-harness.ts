@@ -24,6 +24,17 @@ const PRIMARY_KEYS: Record<TableName, string> = {
 };
 
 /** A fresh schema name for one store's database. */
+/** A statement a client sent, with its parameters. */
+export interface SentStatement {
+  query: string;
+  params: unknown[];
+}
+
+/** A postgres-js client on the test server that records every statement it sends. */
+export function recordingClient(statements: SentStatement[]): postgres.Sql {
+  return postgres(PG_URL, { max: 2, onnotice: () => {}, debug: (_connection, query, params) => statements.push({ query, params: [...params] }) });
+}
+
 export function freshSchema(): string {
   return `tm_${randomBytes(6).toString('hex')}`;
 }

@@ -7,7 +7,7 @@ import { normalizeUrl, openConnection } from '../src/connection.js';
 import { createPostgresStore } from '../src/index.js';
 import { wake } from '../src/notify.js';
 import { write } from '../src/transaction.js';
-import { freshSchema, PG_URL, probeServer } from './pg-harness.js';
+import { freshSchema, PG_URL, probeServer, recordingClient, type SentStatement } from './pg-harness.js';
 
 /** Migrations in drizzle/meta/_journal.json. */
 const MIGRATIONS = (JSON.parse(readFileSync(new URL('../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] }).entries.length;
@@ -201,12 +201,8 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
 
   it('each claim query reads a claim-order index and stops after LIMIT rows: no sort of the due queue', async () => {
     const name = schema();
-    const statements: Array<{ query: string; params: unknown[] }> = [];
-    const client = postgres(PG_URL, {
-      max: 2,
-      onnotice: () => {},
-      debug: (_connection, query, params) => statements.push({ query, params: [...params] }),
-    });
+    const statements: SentStatement[] = [];
+    const client = recordingClient(statements);
     try {
       const store = createPostgresStore({ client, schema: name });
       await store.setup();
@@ -233,12 +229,8 @@ describe.skipIf(unreachable !== null)(`postgres store${unreachable ? ` [skipped:
 
   it("a workflow's event page reads its children's events and the root's own as two ordered ranges; a task outside a workflow has no entry in the root index", async () => {
     const name = schema();
-    const statements: Array<{ query: string; params: unknown[] }> = [];
-    const client = postgres(PG_URL, {
-      max: 2,
-      onnotice: () => {},
-      debug: (_connection, query, params) => statements.push({ query, params: [...params] }),
-    });
+    const statements: SentStatement[] = [];
+    const client = recordingClient(statements);
     try {
       const store = createPostgresStore({ client, schema: name });
       await store.setup();
