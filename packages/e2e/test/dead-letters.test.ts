@@ -217,7 +217,11 @@ describeBackends('dead letters with killed workers', sharedBackends(), (env) => 
   env.test('a worker SIGKILLed while it writes PermanentError outcomes: every task ends with exactly one dead letter', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'taskmill-dead-'));
     let victim: WorkerProcess | undefined;
-    const TASKS = 50;
+    // enough work that the victim is still claiming and failing tasks for the whole of
+    // freezeInsideTransaction's 400 tries: with 50 (2 s of handlers) it could run out of tasks
+    // before a try caught it inside a transaction, and then no try ever could (one CI run in
+    // many, on SQLite, where a write transaction lasts well under a millisecond)
+    const TASKS = 300;
     try {
       const tm = await env.isolated({ ...HB });
       const seen: DeadLetter[] = [];
